@@ -1,0 +1,445 @@
+//! Model configuration read from a Hugging Face `config.json`.
+//!
+//! One [`ModelConfig`] describes both families tinychat runs; the transformer in `model/` reads
+//! its switches (norm kind, positional scheme, MLP kind, biases) instead of having two copies.
+//!
+//! Dimension names used throughout the crate: B batch, T time, C model width, NH query heads,
+//! NKV key/value heads, HS head size, FF MLP width, V vocabulary, L layers.
+
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// RMSNorm, RoPE, SwiGLU MLP, grouped-query attention, optional tied embeddings.
+    Llama,
+    /// LayerNorm, learned absolute positions, GELU(tanh) MLP, biases everywhere, tied embeddings.
+    Gpt2,
+}
+
+impl Family {
+    pub fn model_type(self) -> &'static str {
+        match self {
+            Family::Llama => "llama",
+            Family::Gpt2 => "gpt2",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    pub family: Family,
+    /// V
+    pub vocab_size: usize,
+    /// C
+    pub dim: usize,
+    /// L
+    pub n_layers: usize,
+    /// NH
+    pub n_heads: usize,
+    /// NKV (== NH for multi-head attention, 1 for multi-query)
+    pub n_kv_heads: usize,
+    /// HS
+    pub head_dim: usize,
+    /// FF
+    pub hidden_dim: usize,
+    /// The longest sequence (prompt + generated tokens) the model accepts.
+    pub max_seq_len: usize,
+    pub norm_eps: f32,
+    /// RoPE base (llama only).
+    pub rope_theta: f32,
+    /// lm_head shares the token embedding matrix.
+    pub tie_embeddings: bool,
+    /// q/k/v/o projections carry biases.
+    pub attn_bias: bool,
+    /// MLP projections carry biases.
+    pub mlp_bias: bool,
+    pub bos_token_id: Option<u32>,
+    pub eos_token_ids: Vec<u32>,
+    pub pad_token_id: Option<u32>,
+    /// Class names of a classification head (`id2label`), in id order. Empty for a causal LM.
+    pub labels: Vec<String>,
+}
+
+impl ModelConfig {
+    /// Reads `config.json` from a file or from a model directory.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let mut path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            path = path.join("config.json");
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        Self::from_json_str(&text, &path)
+    }
+
+    /// Parses the text of a `config.json`; `path` is only used in error messages.
+    pub fn from_json_str(text: &str, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let value: Value = serde_json::from_str(text).map_err(|source| Error::Json {
+            path: path.clone(),
+            source,
+        })?;
+        let obj = value.as_object().ok_or_else(|| Error::Config {
+            path: path.clone(),
+            msg: "expected a JSON object at the top level".into(),
+        })?;
+        let r = Reader { obj, path: &path };
+        let model_type = r.str("model_type")?.unwrap_or_default();
+        let cfg = match model_type.as_str() {
+            "llama" | "mistral" | "smollm" => {
+                let dim = r.req_usize("hidden_size")?;
+                let n_heads = r.req_usize("num_attention_heads")?;
+                let n_kv_heads = r.usize("num_key_value_heads")?.unwrap_or(n_heads);
+                let head_dim = match r.usize("head_dim")? {
+                    Some(h) => h,
+                    None => {
+                        if n_heads == 0 || dim % n_heads != 0 {
+                            return Err(r.err(format!(
+                                "hidden_size {dim} is not divisible by num_attention_heads {n_heads}"
+                            )));
+                        }
+                        dim / n_heads
+                    }
+                };
+                // transformers >= 5 moves rope_theta into rope_parameters; older files have it flat.
+                let rope_theta = match r.f64("rope_theta")? {
+                    Some(t) => t,
+                    None => obj
+                        .get("rope_parameters")
+                        .and_then(|p| p.get("rope_theta"))
+                        .and_then(Value::as_f64)
+                        .unwrap_or(10000.0),
+                };
+                for key in ["rope_scaling", "rope_parameters"] {
+                    if let Some(Value::Object(s)) = obj.get(key) {
+                        let kind = s
+                            .get("rope_type")
+                            .or_else(|| s.get("type"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("default");
+                        if kind != "default" {
+                            return Err(r.err(format!(
+                                "{key}.rope_type {kind:?} is not supported (only the default RoPE)"
+                            )));
+                        }
+                    }
+                }
+                let act = r.str("hidden_act")?.unwrap_or_else(|| "silu".into());
+                if act != "silu" {
+                    return Err(r.err(format!(
+                        "hidden_act {act:?} is not supported for llama (only \"silu\")"
+                    )));
+                }
+                ModelConfig {
+                    family: Family::Llama,
+                    vocab_size: r.req_usize("vocab_size")?,
+                    dim,
+                    n_layers: r.req_usize("num_hidden_layers")?,
+                    n_heads,
+                    n_kv_heads,
+                    head_dim,
+                    hidden_dim: r.req_usize("intermediate_size")?,
+                    max_seq_len: r.usize("max_position_embeddings")?.unwrap_or(2048),
+                    norm_eps: r.f64("rms_norm_eps")?.unwrap_or(1e-6) as f32,
+                    rope_theta: rope_theta as f32,
+                    tie_embeddings: r.bool("tie_word_embeddings")?.unwrap_or(false),
+                    attn_bias: r.bool("attention_bias")?.unwrap_or(false),
+                    mlp_bias: r.bool("mlp_bias")?.unwrap_or(false),
+                    bos_token_id: r.u32("bos_token_id")?,
+                    eos_token_ids: r.ids("eos_token_id")?,
+                    pad_token_id: r.u32("pad_token_id")?,
+                    labels: r.labels()?,
+                }
+            }
+            "gpt2" => {
+                let dim = r.req_usize("n_embd")?;
+                let n_heads = r.req_usize("n_head")?;
+                if n_heads == 0 || dim % n_heads != 0 {
+                    return Err(r.err(format!("n_embd {dim} is not divisible by n_head {n_heads}")));
+                }
+                let act = r
+                    .str("activation_function")?
+                    .unwrap_or_else(|| "gelu_new".into());
+                if !matches!(act.as_str(), "gelu_new" | "gelu_pytorch_tanh") {
+                    return Err(r.err(format!(
+                        "activation_function {act:?} is not supported for gpt2 (only \"gelu_new\", the tanh approximation)"
+                    )));
+                }
+                ModelConfig {
+                    family: Family::Gpt2,
+                    vocab_size: r.req_usize("vocab_size")?,
+                    dim,
+                    n_layers: r.req_usize("n_layer")?,
+                    n_heads,
+                    n_kv_heads: n_heads,
+                    head_dim: dim / n_heads,
+                    hidden_dim: r.usize("n_inner")?.unwrap_or(4 * dim),
+                    max_seq_len: r.usize("n_positions")?.unwrap_or(1024),
+                    norm_eps: r.f64("layer_norm_epsilon")?.unwrap_or(1e-5) as f32,
+                    rope_theta: 0.0,
+                    tie_embeddings: r.bool("tie_word_embeddings")?.unwrap_or(true),
+                    attn_bias: true,
+                    mlp_bias: true,
+                    bos_token_id: r.u32("bos_token_id")?,
+                    eos_token_ids: r.ids("eos_token_id")?,
+                    pad_token_id: r.u32("pad_token_id")?,
+                    labels: r.labels()?,
+                }
+            }
+            "" => return Err(r.err("model_type is missing".into())),
+            other => {
+                return Err(Error::UnknownModelType {
+                    path,
+                    model_type: other.into(),
+                })
+            }
+        };
+        cfg.validate().map_err(|msg| Error::Config { path, msg })?;
+        Ok(cfg)
+    }
+
+    /// Checks that the sizes are consistent with each other; the message names the fields.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let nonzero = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.dim),
+            ("num_hidden_layers", self.n_layers),
+            ("num_attention_heads", self.n_heads),
+            ("num_key_value_heads", self.n_kv_heads),
+            ("head_dim", self.head_dim),
+            ("intermediate_size", self.hidden_dim),
+            ("max_position_embeddings", self.max_seq_len),
+        ];
+        for (name, v) in nonzero {
+            if v == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        if self.n_heads % self.n_kv_heads != 0 {
+            return Err(format!(
+                "num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
+                self.n_heads, self.n_kv_heads
+            ));
+        }
+        if self.family == Family::Llama && self.head_dim % 2 != 0 {
+            return Err(format!(
+                "head_dim ({}) must be even for RoPE",
+                self.head_dim
+            ));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err("the norm epsilon must be a positive number".into());
+        }
+        Ok(())
+    }
+
+    /// Width of the query projection output, NH * HS.
+    pub fn q_dim(&self) -> usize {
+        self.n_heads * self.head_dim
+    }
+    /// Width of the key and value projection outputs, NKV * HS.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim
+    }
+    pub fn is_classifier(&self) -> bool {
+        !self.labels.is_empty()
+    }
+
+    /// A Hugging Face `config.json` for this configuration, loadable by transformers.
+    pub fn to_hf_json(&self) -> Value {
+        let mut m = Map::new();
+        let eos: Value = match self.eos_token_ids.as_slice() {
+            [] => Value::Null,
+            [one] => (*one).into(),
+            many => many.iter().map(|&x| Value::from(x)).collect(),
+        };
+        match self.family {
+            Family::Llama => {
+                let arch = if self.is_classifier() {
+                    "LlamaForSequenceClassification"
+                } else {
+                    "LlamaForCausalLM"
+                };
+                m.insert("architectures".into(), serde_json::json!([arch]));
+                m.insert("model_type".into(), "llama".into());
+                m.insert("vocab_size".into(), self.vocab_size.into());
+                m.insert("hidden_size".into(), self.dim.into());
+                m.insert("intermediate_size".into(), self.hidden_dim.into());
+                m.insert("num_hidden_layers".into(), self.n_layers.into());
+                m.insert("num_attention_heads".into(), self.n_heads.into());
+                m.insert("num_key_value_heads".into(), self.n_kv_heads.into());
+                m.insert("head_dim".into(), self.head_dim.into());
+                m.insert("max_position_embeddings".into(), self.max_seq_len.into());
+                m.insert("rms_norm_eps".into(), (self.norm_eps as f64).into());
+                m.insert("rope_theta".into(), (self.rope_theta as f64).into());
+                m.insert("hidden_act".into(), "silu".into());
+                m.insert("attention_bias".into(), self.attn_bias.into());
+                m.insert("mlp_bias".into(), self.mlp_bias.into());
+            }
+            Family::Gpt2 => {
+                let arch = if self.is_classifier() {
+                    "GPT2ForSequenceClassification"
+                } else {
+                    "GPT2LMHeadModel"
+                };
+                m.insert("architectures".into(), serde_json::json!([arch]));
+                m.insert("model_type".into(), "gpt2".into());
+                m.insert("vocab_size".into(), self.vocab_size.into());
+                m.insert("n_embd".into(), self.dim.into());
+                m.insert("n_layer".into(), self.n_layers.into());
+                m.insert("n_head".into(), self.n_heads.into());
+                m.insert("n_inner".into(), self.hidden_dim.into());
+                m.insert("n_positions".into(), self.max_seq_len.into());
+                m.insert("layer_norm_epsilon".into(), (self.norm_eps as f64).into());
+                m.insert("activation_function".into(), "gelu_new".into());
+            }
+        }
+        m.insert("tie_word_embeddings".into(), self.tie_embeddings.into());
+        m.insert("torch_dtype".into(), "float32".into());
+        if let Some(b) = self.bos_token_id {
+            m.insert("bos_token_id".into(), b.into());
+        }
+        m.insert("eos_token_id".into(), eos);
+        if let Some(p) = self.pad_token_id {
+            m.insert("pad_token_id".into(), p.into());
+        }
+        if self.is_classifier() {
+            let id2label: Map<String, Value> = self
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i.to_string(), Value::from(l.clone())))
+                .collect();
+            let label2id: Map<String, Value> = self
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.clone(), Value::from(i)))
+                .collect();
+            m.insert("id2label".into(), Value::Object(id2label));
+            m.insert("label2id".into(), Value::Object(label2id));
+            m.insert("problem_type".into(), "multi_label_classification".into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Typed access to config fields with errors that name the field.
+struct Reader<'a> {
+    obj: &'a Map<String, Value>,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn err(&self, msg: String) -> Error {
+        Error::Config {
+            path: self.path.to_path_buf(),
+            msg,
+        }
+    }
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.obj.get(key).filter(|v| !v.is_null())
+    }
+    fn usize(&self, key: &str) -> Result<Option<usize>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(|x| Some(x as usize))
+                .ok_or_else(|| self.err(format!("{key} must be a non-negative integer, got {v}"))),
+        }
+    }
+    fn req_usize(&self, key: &str) -> Result<usize> {
+        self.usize(key)?
+            .ok_or_else(|| self.err(format!("required field {key} is missing")))
+    }
+    fn u32(&self, key: &str) -> Result<Option<u32>> {
+        Ok(self.usize(key)?.map(|x| x as u32))
+    }
+    fn f64(&self, key: &str) -> Result<Option<f64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.err(format!("{key} must be a number, got {v}"))),
+        }
+    }
+    fn bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.err(format!("{key} must be true or false, got {v}"))),
+        }
+    }
+    fn str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| self.err(format!("{key} must be a string, got {v}"))),
+        }
+    }
+    /// `eos_token_id` may be one id or a list of ids.
+    fn ids(&self, key: &str) -> Result<Vec<u32>> {
+        match self.get(key) {
+            None => Ok(vec![]),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .map(|x| x as u32)
+                        .ok_or_else(|| self.err(format!("{key} entries must be integers, got {v}")))
+                })
+                .collect(),
+            Some(v) => v
+                .as_u64()
+                .map(|x| vec![x as u32])
+                .ok_or_else(|| self.err(format!("{key} must be an integer or a list, got {v}"))),
+        }
+    }
+    /// `id2label` as a list in id order; missing ids are an error.
+    fn labels(&self) -> Result<Vec<String>> {
+        let Some(v) = self.get("id2label") else {
+            return Ok(vec![]);
+        };
+        // Only a model with a classification head declares problem_type or an architecture
+        // ending in ForSequenceClassification; transformers writes a default id2label
+        // ({0: LABEL_0, 1: LABEL_1}) into every config, which must not turn an LM into a classifier.
+        let is_cls = self
+            .get("architectures")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter().any(|x| {
+                    x.as_str()
+                        .is_some_and(|s| s.ends_with("ForSequenceClassification"))
+                })
+            })
+            .unwrap_or(false)
+            || self.get("problem_type").is_some();
+        if !is_cls {
+            return Ok(vec![]);
+        }
+        let m = v
+            .as_object()
+            .ok_or_else(|| self.err("id2label must be an object".into()))?;
+        let mut labels = vec![String::new(); m.len()];
+        for (k, name) in m {
+            let i: usize = k
+                .parse()
+                .map_err(|_| self.err(format!("id2label key {k:?} is not an integer")))?;
+            let slot = labels
+                .get_mut(i)
+                .ok_or_else(|| self.err(format!("id2label ids must be 0..{}, got {i}", m.len())))?;
+            *slot = name
+                .as_str()
+                .ok_or_else(|| self.err(format!("id2label[{k}] must be a string")))?
+                .to_string();
+        }
+        Ok(labels)
+    }
+}

@@ -1,0 +1,386 @@
+//! Sampling and the generation loop.
+//!
+//! Generation is a small state machine, [`Generator`]: it says which tokens to feed next and
+//! turns logits into the next token. The forward pass itself stays with the caller, so the same
+//! logic drives the synchronous CPU engine and the asynchronous GPU engine in the browser.
+//!
+//! Logits processors run in transformers' order: repetition penalty, temperature, top-k, top-p.
+
+use crate::error::{Error, Result};
+use crate::model::{KvCache, Logits, Model};
+
+/// xoshiro256** seeded through splitmix64: small, fast, and the same sequence on every platform.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        r
+    }
+    /// Uniform in [0, 1) with 24 bits of precision.
+    pub fn uniform(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}
+
+/// How to pick tokens. `Default` is greedy decoding of up to 256 tokens.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SamplingParams {
+    /// 0 means greedy (argmax).
+    pub temperature: f32,
+    /// Keep the k most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p; 1.0 keeps all.
+    pub top_p: f32,
+    /// > 1 discourages tokens already in the prompt or output (CTRL / transformers rule:
+    /// positive logits are divided by it, negative ones multiplied).
+    pub repetition_penalty: f32,
+    pub seed: u64,
+    pub max_new_tokens: usize,
+    /// Generation ends after any of these tokens (the token is not part of the text).
+    pub stop_tokens: Vec<u32>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        SamplingParams {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            repetition_penalty: 1.0,
+            seed: 0,
+            max_new_tokens: 256,
+            stop_tokens: vec![],
+        }
+    }
+}
+
+impl SamplingParams {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidArgument(m.into()));
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return bad("temperature must be a finite number ≥ 0 (0 = greedy)");
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad("top_p must be in (0, 1]");
+        }
+        if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
+            return bad("repetition_penalty must be a positive number (1 = off)");
+        }
+        Ok(())
+    }
+}
+
+/// Picks the next token from `logits` (V), which it modifies in place.
+pub fn sample(logits: &mut [f32], p: &SamplingParams, history: &[u32], rng: &mut Rng) -> u32 {
+    if p.repetition_penalty != 1.0 {
+        let mut seen = history.to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        for &id in &seen {
+            if let Some(l) = logits.get_mut(id as usize) {
+                *l = if *l > 0.0 {
+                    *l / p.repetition_penalty
+                } else {
+                    *l * p.repetition_penalty
+                };
+            }
+        }
+    }
+    if p.temperature == 0.0 {
+        return argmax(logits);
+    }
+    // Candidates sorted by logit, best first; ties keep the lower id first, so runs repeat.
+    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
+    idx.sort_by(|&a, &b| {
+        logits[b as usize]
+            .partial_cmp(&logits[a as usize])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    if p.top_k > 0 && p.top_k < idx.len() {
+        idx.truncate(p.top_k);
+    }
+    let inv_t = 1.0 / p.temperature;
+    let max = logits[idx[0] as usize] * inv_t;
+    let mut probs: Vec<f32> = idx
+        .iter()
+        .map(|&i| (logits[i as usize] * inv_t - max).exp())
+        .collect();
+    let sum: f32 = probs.iter().sum();
+    probs.iter_mut().for_each(|x| *x /= sum);
+    if p.top_p < 1.0 {
+        let mut cum = 0.0;
+        let mut keep = probs.len();
+        for (i, &q) in probs.iter().enumerate() {
+            cum += q;
+            if cum >= p.top_p {
+                keep = i + 1;
+                break;
+            }
+        }
+        probs.truncate(keep);
+        idx.truncate(keep);
+    }
+    let total: f32 = probs.iter().sum();
+    let mut r = rng.uniform() * total;
+    for (i, &q) in probs.iter().enumerate() {
+        r -= q;
+        if r < 0.0 {
+            return idx[i];
+        }
+    }
+    *idx.last().expect("at least one candidate")
+}
+
+/// Index of the largest value; the first one on ties (as torch.argmax).
+pub fn argmax(x: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Why generation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A stop token was produced.
+    Stop,
+    /// max_new_tokens was reached, or the context is full.
+    Length,
+}
+
+/// The generation state machine; see the module docs.
+pub struct Generator {
+    params: SamplingParams,
+    rng: Rng,
+    /// Prompt and generated tokens.
+    history: Vec<u32>,
+    prompt_len: usize,
+    /// Tokens not yet fed to the model.
+    pending: Vec<u32>,
+    max_total: usize,
+    finished: Option<FinishReason>,
+}
+
+impl Generator {
+    /// `context` is the model's maximum sequence length. An empty prompt or one that leaves no
+    /// room for a single new token is an error; output stops with `Length` when the context fills.
+    pub fn new(prompt: &[u32], params: SamplingParams, context: usize) -> Result<Self> {
+        params.validate()?;
+        if prompt.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        if prompt.len() >= context {
+            return Err(Error::PromptTooLong {
+                tokens: prompt.len(),
+                context,
+            });
+        }
+        let max_total = (prompt.len() + params.max_new_tokens).min(context);
+        Ok(Generator {
+            rng: Rng::new(params.seed),
+            params,
+            history: prompt.to_vec(),
+            prompt_len: prompt.len(),
+            pending: prompt.to_vec(),
+            max_total,
+            finished: None,
+        })
+    }
+
+    /// Tokens the caller must run through the model next (empty once finished).
+    pub fn take_input(&mut self) -> Vec<u32> {
+        if self.finished.is_some() {
+            return vec![];
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Feeds the logits (V) of the last position; returns the new token, or None when finished
+    /// (a stop token, which is not returned, or the length limit).
+    pub fn push_logits(&mut self, logits: &mut [f32]) -> Option<u32> {
+        if self.finished.is_some() {
+            return None;
+        }
+        if self.history.len() >= self.max_total {
+            self.finished = Some(FinishReason::Length);
+            return None;
+        }
+        let tok = sample(logits, &self.params, &self.history, &mut self.rng);
+        if self.params.stop_tokens.contains(&tok) {
+            self.finished = Some(FinishReason::Stop);
+            return None;
+        }
+        self.history.push(tok);
+        if self.history.len() >= self.max_total {
+            self.finished = Some(FinishReason::Length);
+        } else {
+            self.pending = vec![tok];
+        }
+        Some(tok)
+    }
+
+    pub fn finished(&self) -> Option<FinishReason> {
+        self.finished
+    }
+    pub fn generated(&self) -> &[u32] {
+        &self.history[self.prompt_len..]
+    }
+    pub fn prompt_len(&self) -> usize {
+        self.prompt_len
+    }
+}
+
+/// Generates on the CPU engine, calling `on_token` with each new token as it is chosen; return
+/// `false` from it to stop early. Returns the generated tokens and why generation ended.
+pub fn generate(
+    model: &Model,
+    cache: &mut KvCache,
+    prompt: &[u32],
+    params: &SamplingParams,
+    mut on_token: impl FnMut(u32) -> bool,
+) -> Result<(Vec<u32>, FinishReason)> {
+    let mut g = Generator::new(
+        prompt,
+        params.clone(),
+        model.config.max_seq_len - cache.len(),
+    )?;
+    loop {
+        let input = g.take_input();
+        if input.is_empty() {
+            break;
+        }
+        let mut logits = model.forward(&input, cache, Logits::Last)?;
+        match g.push_logits(&mut logits) {
+            Some(tok) => {
+                if !on_token(tok) {
+                    return Ok((g.generated().to_vec(), FinishReason::Stop));
+                }
+            }
+            None => break,
+        }
+    }
+    Ok((
+        g.generated().to_vec(),
+        g.finished().unwrap_or(FinishReason::Length),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_is_argmax_and_ties_take_the_first() {
+        let mut l = vec![0.1, 3.0, 3.0, -1.0];
+        assert_eq!(
+            sample(&mut l, &SamplingParams::default(), &[], &mut Rng::new(0)),
+            1
+        );
+    }
+
+    #[test]
+    fn repetition_penalty_follows_transformers() {
+        // positive logits are divided, negative ones multiplied
+        let mut l = vec![2.0, -1.0, 1.9];
+        let p = SamplingParams {
+            repetition_penalty: 2.0,
+            ..Default::default()
+        };
+        let t = sample(&mut l, &p, &[0, 1], &mut Rng::new(0));
+        assert_eq!(l, vec![1.0, -2.0, 1.9]);
+        assert_eq!(t, 2);
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_and_seeds_repeat() {
+        let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+        let p = SamplingParams {
+            temperature: 1.0,
+            top_k: 1,
+            ..Default::default()
+        };
+        let mut l = logits.clone();
+        assert_eq!(sample(&mut l, &p, &[], &mut Rng::new(5)), argmax(&logits));
+        let p = SamplingParams {
+            temperature: 0.8,
+            top_p: 0.9,
+            seed: 7,
+            ..Default::default()
+        };
+        let run = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..20)
+                .map(|_| sample(&mut logits.clone(), &p, &[], &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn top_p_keeps_only_the_nucleus() {
+        // probabilities ≈ [0.64, 0.24, 0.09, 0.03]: top_p 0.5 keeps only the first
+        let logits = vec![3.0, 2.0, 1.0, 0.0];
+        let p = SamplingParams {
+            temperature: 1.0,
+            top_p: 0.5,
+            ..Default::default()
+        };
+        let mut rng = Rng::new(1);
+        for _ in 0..100 {
+            assert_eq!(sample(&mut logits.clone(), &p, &[], &mut rng), 0);
+        }
+    }
+
+    #[test]
+    fn generator_rejects_empty_and_too_long_prompts() {
+        let p = SamplingParams::default();
+        assert!(matches!(
+            Generator::new(&[], p.clone(), 16),
+            Err(Error::EmptyPrompt)
+        ));
+        assert!(matches!(
+            Generator::new(&[1; 16], p, 16),
+            Err(Error::PromptTooLong {
+                tokens: 16,
+                context: 16
+            })
+        ));
+    }
+}

@@ -1,0 +1,23 @@
+//! tinychat: a small, private ChatGPT. See DESIGN.md for the map.
+//!
+//! The inference side (this library without the `train` feature) compiles for
+//! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
+
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod io;
+pub mod model;
+pub mod ops;
+pub mod params;
+pub mod tokenizer;
+pub mod weights;
+
+pub use chat::{ChatModel, Generation};
+pub use config::{Family, ModelConfig};
+pub use error::{Error, Result};
+pub use generate::{FinishReason, SamplingParams};
+pub use model::{KvCache, Logits, Model};
+pub use params::{Params, Slot};
+pub use tokenizer::{ChatTemplate, Message, Tokenizer};

@@ -1,0 +1,294 @@
+//! The transformer: one definition for both families, driven by [`ModelConfig`].
+//!
+//! ```text
+//! x = embed(tokens) (+ pos_emb)                               (T, C)
+//! for each layer:
+//!     x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
+//!     x += mlp(norm(x))     llama: W_down(silu(W_gate·h) ⊙ W_up·h)   gpt2: W_down(gelu(W_up·h))
+//! logits = lm_head · norm(x)                                   (T, V)
+//! ```
+
+pub mod kv_cache;
+
+pub use kv_cache::KvCache;
+
+use crate::config::{Family, ModelConfig};
+use crate::error::{Error, Result};
+use crate::ops::*;
+use crate::params::{LayerSlot as LS, Params, Slot};
+use crate::weights::DType;
+use std::path::Path;
+
+pub struct Model {
+    pub config: ModelConfig,
+    pub params: Params,
+    /// Storage dtype of the file the weights came from.
+    pub dtype: DType,
+    rope: Option<RopeTable>,
+}
+
+/// Which positions' logits a forward pass returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last position: (1, V). What generation needs.
+    Last,
+    /// Every position: (T, V). What parity tests and scoring need.
+    All,
+}
+
+impl Model {
+    /// Loads `config.json` and `model.safetensors` from a model directory.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let config = ModelConfig::from_file(dir.join("config.json"))?;
+        let (params, dtype) = crate::weights::load(dir.join("model.safetensors"), &config)?;
+        Ok(Self::new(config, params, dtype))
+    }
+
+    /// Builds a model from the bytes of `config.json` and `model.safetensors` (the browser path).
+    pub fn from_bytes(config_json: &str, safetensors: &[u8], origin: &str) -> Result<Self> {
+        let config = ModelConfig::from_json_str(config_json, format!("{origin}/config.json"))?;
+        let (params, dtype) = crate::weights::from_bytes(
+            safetensors,
+            &config,
+            Path::new(&format!("{origin}/model.safetensors")),
+        )?;
+        Ok(Self::new(config, params, dtype))
+    }
+
+    pub fn new(config: ModelConfig, params: Params, dtype: DType) -> Self {
+        let rope = (config.family == Family::Llama)
+            .then(|| RopeTable::new(config.max_seq_len, config.head_dim, config.rope_theta));
+        Model {
+            config,
+            params,
+            dtype,
+            rope,
+        }
+    }
+
+    pub fn rope_table(&self) -> Option<&RopeTable> {
+        self.rope.as_ref()
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(&self.config)
+    }
+
+    /// Checks that `tokens` can be appended to a cache holding `cached` positions.
+    pub fn check_tokens(&self, tokens: &[u32], cached: usize) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        if cached + tokens.len() > self.config.max_seq_len {
+            return Err(Error::PromptTooLong {
+                tokens: cached + tokens.len(),
+                context: self.config.max_seq_len,
+            });
+        }
+        let v = self.config.vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= v) {
+            return Err(Error::TokenOutOfRange { id, vocab: v });
+        }
+        Ok(())
+    }
+
+    /// Runs `tokens` through the model after what `cache` holds, appends their keys and values to
+    /// the cache, and returns the logits: (1, V) or (T, V).
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
+        let x = self.hidden_states(tokens, cache)?;
+        let (c, v) = (self.config.dim, self.config.vocab_size);
+        let t = tokens.len();
+        let rows = match which {
+            Logits::Last => &x[(t - 1) * c..],
+            Logits::All => &x[..],
+        };
+        let n = rows.len() / c;
+        let mut logits = vec![0.0; n * v];
+        matmul_forward(&mut logits, rows, self.params.lm_head(), None, n, c, v);
+        Ok(logits)
+    }
+
+    /// Classification logits (num_labels) from the last token's hidden state, as transformers'
+    /// `*ForSequenceClassification` does for an unpadded sequence.
+    pub fn classify(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        if !self.config.is_classifier() {
+            return Err(Error::InvalidArgument(
+                "this model has no classification head (config.json has no id2label)".into(),
+            ));
+        }
+        let mut cache = self.new_cache();
+        let x = self.hidden_states(tokens, &mut cache)?;
+        let c = self.config.dim;
+        let last = &x[(tokens.len() - 1) * c..];
+        let n = self.config.labels.len();
+        let mut out = vec![0.0; n];
+        matmul_forward(&mut out, last, self.params.t(Slot::ClsHead), None, 1, c, n);
+        Ok(out)
+    }
+
+    /// The final-normed hidden states (T, C) of `tokens`, appended after the cache's contents.
+    pub fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        let pos0 = cache.len();
+        self.check_tokens(tokens, pos0)?;
+        let cfg = &self.config;
+        let p = &self.params;
+        let (t, c, ff) = (tokens.len(), cfg.dim, cfg.hidden_dim);
+        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
+        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
+
+        let mut x = vec![0.0; t * c]; // residual stream (T, C)
+        embedding_forward(
+            &mut x,
+            tokens,
+            p.t(Slot::TokEmb),
+            p.get(Slot::PosEmb),
+            pos0,
+            c,
+        );
+
+        let mut xn = vec![0.0; t * c]; // normed input of a sublayer (T, C)
+        let mut stat_a = vec![0.0; t]; // rstd, or mean for LayerNorm (T)
+        let mut stat_b = vec![0.0; t]; // rstd for LayerNorm (T)
+        let mut q = vec![0.0; t * qd]; // (T, NH*HS)
+        let mut k = vec![0.0; t * kvd]; // (T, NKV*HS)
+        let mut v = vec![0.0; t * kvd]; // (T, NKV*HS)
+        let mut att = vec![0.0; t * qd]; // attention output (T, NH*HS)
+        let mut proj = vec![0.0; t * c]; // (T, C)
+        let mut h1 = vec![0.0; t * ff]; // gate, or c_fc output (T, FF)
+        let mut h2 = vec![
+            0.0;
+            if cfg.family == Family::Llama {
+                t * ff
+            } else {
+                0
+            }
+        ]; // up (T, FF)
+        let mut act = vec![0.0; t * ff]; // MLP activation (T, FF)
+
+        for l in 0..cfg.n_layers {
+            self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), false, t);
+            matmul_forward(
+                &mut q,
+                &xn,
+                p.layer(l, LS::Wq),
+                p.layer_opt(l, LS::Bq),
+                t,
+                c,
+                qd,
+            );
+            matmul_forward(
+                &mut k,
+                &xn,
+                p.layer(l, LS::Wk),
+                p.layer_opt(l, LS::Bk),
+                t,
+                c,
+                kvd,
+            );
+            matmul_forward(
+                &mut v,
+                &xn,
+                p.layer(l, LS::Wv),
+                p.layer_opt(l, LS::Bv),
+                t,
+                c,
+                kvd,
+            );
+            if let Some(rope) = &self.rope {
+                rope_forward(&mut q, rope, pos0, t, nh, hs);
+                rope_forward(&mut k, rope, pos0, t, nkv, hs);
+            }
+            cache.append(l, &k, &v);
+            let (kc, vc) = cache.layer(l);
+            attention_forward(&mut att, &q, kc, vc, pos0, t, nh, nkv, hs);
+            matmul_forward(
+                &mut proj,
+                &att,
+                p.layer(l, LS::Wo),
+                p.layer_opt(l, LS::Bo),
+                t,
+                qd,
+                c,
+            );
+            residual_forward(&mut x, &proj);
+
+            self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), true, t);
+            match cfg.family {
+                Family::Llama => {
+                    let (wg, bg) = (p.layer(l, LS::WGate), p.layer_opt(l, LS::BGate));
+                    matmul_forward(&mut h1, &xn, wg, bg, t, c, ff);
+                    matmul_forward(
+                        &mut h2,
+                        &xn,
+                        p.layer(l, LS::WUp),
+                        p.layer_opt(l, LS::BUp),
+                        t,
+                        c,
+                        ff,
+                    );
+                    swiglu_forward(&mut act, &h1, &h2);
+                }
+                Family::Gpt2 => {
+                    matmul_forward(
+                        &mut h1,
+                        &xn,
+                        p.layer(l, LS::WUp),
+                        p.layer_opt(l, LS::BUp),
+                        t,
+                        c,
+                        ff,
+                    );
+                    gelu_forward(&mut act, &h1);
+                }
+            }
+            matmul_forward(
+                &mut proj,
+                &act,
+                p.layer(l, LS::WDown),
+                p.layer_opt(l, LS::BDown),
+                t,
+                ff,
+                c,
+            );
+            residual_forward(&mut x, &proj);
+        }
+        cache.advance(t);
+        self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, None, false, t);
+        Ok(xn)
+    }
+
+    /// The family's norm: layer `l`'s attention (`mlp == false`) or MLP norm, or the final norm.
+    #[allow(clippy::too_many_arguments)]
+    fn norm(
+        &self,
+        out: &mut [f32],
+        a: &mut [f32],
+        b: &mut [f32],
+        inp: &[f32],
+        layer: Option<usize>,
+        mlp: bool,
+        t: usize,
+    ) {
+        let (ws, bs) = match (layer, mlp) {
+            (Some(l), false) => (Slot::Layer(l, LS::AttnNormW), Slot::Layer(l, LS::AttnNormB)),
+            (Some(l), true) => (Slot::Layer(l, LS::MlpNormW), Slot::Layer(l, LS::MlpNormB)),
+            (None, _) => (Slot::FinalNormW, Slot::FinalNormB),
+        };
+        let (c, eps) = (self.config.dim, self.config.norm_eps);
+        match self.config.family {
+            Family::Llama => rmsnorm_forward(out, a, inp, self.params.t(ws), t, c, eps),
+            Family::Gpt2 => layernorm_forward(
+                out,
+                a,
+                b,
+                inp,
+                self.params.t(ws),
+                self.params.t(bs),
+                t,
+                c,
+                eps,
+            ),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! RMSNorm (llama) and LayerNorm (gpt2) over the last dimension.
+
+/// out (T, C) = inp / rms(inp) * weight, with rms = sqrt(mean(inp²) + eps).
+/// rstd (T) keeps 1/rms for the backward pass.
+pub fn rmsnorm_forward(
+    out: &mut [f32],
+    rstd: &mut [f32],
+    inp: &[f32],
+    weight: &[f32],
+    t: usize,
+    c: usize,
+    eps: f32,
+) {
+    for r in 0..t {
+        let x = &inp[r * c..(r + 1) * c];
+        let ms = x.iter().map(|v| v * v).sum::<f32>() / c as f32;
+        let s = 1.0 / (ms + eps).sqrt();
+        rstd[r] = s;
+        let o = &mut out[r * c..(r + 1) * c];
+        for i in 0..c {
+            o[i] = x[i] * s * weight[i];
+        }
+    }
+}
+
+/// out (T, C) = (inp − mean) / sqrt(var + eps) * weight + bias; mean and rstd (T) are kept for
+/// the backward pass. var is the biased variance, as in PyTorch.
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_forward(
+    out: &mut [f32],
+    mean: &mut [f32],
+    rstd: &mut [f32],
+    inp: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    t: usize,
+    c: usize,
+    eps: f32,
+) {
+    for r in 0..t {
+        let x = &inp[r * c..(r + 1) * c];
+        let m = x.iter().sum::<f32>() / c as f32;
+        let var = x.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / c as f32;
+        let s = 1.0 / (var + eps).sqrt();
+        mean[r] = m;
+        rstd[r] = s;
+        let o = &mut out[r * c..(r + 1) * c];
+        for i in 0..c {
+            o[i] = (x[i] - m) * s * weight[i] + bias[i];
+        }
+    }
+}

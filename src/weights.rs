@@ -1,0 +1,322 @@
+//! safetensors load and save, and the map between tinychat's parameter slots and the tensor
+//! names of Hugging Face checkpoints.
+//!
+//! llama:  `model.embed_tokens.weight`, `model.layers.{l}.self_attn.q_proj.weight`, ... — same
+//!         shapes as ours.
+//! gpt2:   `[transformer.]h.{l}.attn.c_attn.weight` is Conv1D, stored (in, out) = (C, 3C) with
+//!         q, k and v side by side; we split it and transpose each part to (out, in).
+
+use crate::config::{Family, ModelConfig};
+use crate::error::{Error, Result};
+use crate::params::{LayerSlot, Params, Slot};
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Storage dtype of weights in a file (compute is always f32 on the CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+    BF16,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
+        }
+    }
+}
+
+/// How a slot is stored in a Hugging Face file.
+#[derive(Clone, Debug, PartialEq)]
+enum Layout {
+    /// Same shape and element order as ours.
+    Same,
+    /// A Conv1D weight (IN, OUT_total); our tensor is columns `col0..col0+out` transposed.
+    Conv1d { col0: usize },
+    /// A 1-D slice `start..start+len` of a larger vector (a fused bias).
+    Slice { start: usize },
+}
+
+#[derive(Clone, Debug)]
+struct HfName {
+    name: String,
+    /// Shape of the whole tensor in the file.
+    shape: Vec<usize>,
+    layout: Layout,
+}
+
+fn hf_name(cfg: &ModelConfig, slot: Slot, gpt2_prefix: &str) -> HfName {
+    let (c, v, ff) = (cfg.dim, cfg.vocab_size, cfg.hidden_dim);
+    let same = |name: String, shape: Vec<usize>| HfName {
+        name,
+        shape,
+        layout: Layout::Same,
+    };
+    match cfg.family {
+        Family::Llama => {
+            let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
+            match slot {
+                Slot::TokEmb => same("model.embed_tokens.weight".into(), vec![v, c]),
+                Slot::PosEmb => unreachable!("llama has no learned positions"),
+                Slot::FinalNormW => same("model.norm.weight".into(), vec![c]),
+                Slot::FinalNormB => unreachable!("llama's RMSNorm has no bias"),
+                Slot::LmHead => same("lm_head.weight".into(), vec![v, c]),
+                Slot::ClsHead => same("score.weight".into(), vec![cfg.labels.len(), c]),
+                Slot::Layer(l, s) => {
+                    use LayerSlot::*;
+                    let p = format!("model.layers.{l}");
+                    let (n, shape) = match s {
+                        AttnNormW => ("input_layernorm.weight", vec![c]),
+                        Wq => ("self_attn.q_proj.weight", vec![qd, c]),
+                        Bq => ("self_attn.q_proj.bias", vec![qd]),
+                        Wk => ("self_attn.k_proj.weight", vec![kvd, c]),
+                        Bk => ("self_attn.k_proj.bias", vec![kvd]),
+                        Wv => ("self_attn.v_proj.weight", vec![kvd, c]),
+                        Bv => ("self_attn.v_proj.bias", vec![kvd]),
+                        Wo => ("self_attn.o_proj.weight", vec![c, qd]),
+                        Bo => ("self_attn.o_proj.bias", vec![c]),
+                        MlpNormW => ("post_attention_layernorm.weight", vec![c]),
+                        WGate => ("mlp.gate_proj.weight", vec![ff, c]),
+                        BGate => ("mlp.gate_proj.bias", vec![ff]),
+                        WUp => ("mlp.up_proj.weight", vec![ff, c]),
+                        BUp => ("mlp.up_proj.bias", vec![ff]),
+                        WDown => ("mlp.down_proj.weight", vec![c, ff]),
+                        BDown => ("mlp.down_proj.bias", vec![c]),
+                        AttnNormB | MlpNormB => unreachable!("llama's RMSNorm has no bias"),
+                    };
+                    same(format!("{p}.{n}"), shape)
+                }
+            }
+        }
+        Family::Gpt2 => {
+            let t = gpt2_prefix;
+            let conv = |name: String, shape: Vec<usize>, col0: usize| HfName {
+                name,
+                shape,
+                layout: Layout::Conv1d { col0 },
+            };
+            let slice = |name: String, len: usize, start: usize| HfName {
+                name,
+                shape: vec![len],
+                layout: Layout::Slice { start },
+            };
+            match slot {
+                Slot::TokEmb => same(format!("{t}wte.weight"), vec![v, c]),
+                Slot::PosEmb => same(format!("{t}wpe.weight"), vec![cfg.max_seq_len, c]),
+                Slot::FinalNormW => same(format!("{t}ln_f.weight"), vec![c]),
+                Slot::FinalNormB => same(format!("{t}ln_f.bias"), vec![c]),
+                Slot::LmHead => same("lm_head.weight".into(), vec![v, c]),
+                Slot::ClsHead => same("score.weight".into(), vec![cfg.labels.len(), c]),
+                Slot::Layer(l, s) => {
+                    use LayerSlot::*;
+                    let p = format!("{t}h.{l}");
+                    match s {
+                        AttnNormW => same(format!("{p}.ln_1.weight"), vec![c]),
+                        AttnNormB => same(format!("{p}.ln_1.bias"), vec![c]),
+                        MlpNormW => same(format!("{p}.ln_2.weight"), vec![c]),
+                        MlpNormB => same(format!("{p}.ln_2.bias"), vec![c]),
+                        Wq => conv(format!("{p}.attn.c_attn.weight"), vec![c, 3 * c], 0),
+                        Wk => conv(format!("{p}.attn.c_attn.weight"), vec![c, 3 * c], c),
+                        Wv => conv(format!("{p}.attn.c_attn.weight"), vec![c, 3 * c], 2 * c),
+                        Bq => slice(format!("{p}.attn.c_attn.bias"), 3 * c, 0),
+                        Bk => slice(format!("{p}.attn.c_attn.bias"), 3 * c, c),
+                        Bv => slice(format!("{p}.attn.c_attn.bias"), 3 * c, 2 * c),
+                        Wo => conv(format!("{p}.attn.c_proj.weight"), vec![c, c], 0),
+                        Bo => same(format!("{p}.attn.c_proj.bias"), vec![c]),
+                        WUp => conv(format!("{p}.mlp.c_fc.weight"), vec![c, ff], 0),
+                        BUp => same(format!("{p}.mlp.c_fc.bias"), vec![ff]),
+                        WDown => conv(format!("{p}.mlp.c_proj.weight"), vec![ff, c], 0),
+                        BDown => same(format!("{p}.mlp.c_proj.bias"), vec![c]),
+                        WGate | BGate => unreachable!("gpt2's MLP has no gate"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_f32(view: &TensorView, path: &Path, name: &str) -> Result<(Vec<f32>, DType)> {
+    let b = view.data();
+    let out = match view.dtype() {
+        Dtype::F32 => (
+            b.chunks_exact(4)
+                .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+                .collect(),
+            DType::F32,
+        ),
+        Dtype::F16 => (
+            b.chunks_exact(2)
+                .map(|x| half::f16::from_le_bytes([x[0], x[1]]).to_f32())
+                .collect(),
+            DType::F16,
+        ),
+        Dtype::BF16 => (
+            b.chunks_exact(2)
+                .map(|x| half::bf16::from_le_bytes([x[0], x[1]]).to_f32())
+                .collect(),
+            DType::BF16,
+        ),
+        other => {
+            return Err(Error::UnsupportedDtype {
+                path: path.to_path_buf(),
+                name: name.into(),
+                dtype: format!("{other:?}"),
+            })
+        }
+    };
+    Ok(out)
+}
+
+/// Reads `model.safetensors` (a file, or a model directory holding one).
+pub fn load(path: impl AsRef<Path>, cfg: &ModelConfig) -> Result<(Params, DType)> {
+    let mut path = path.as_ref().to_path_buf();
+    if path.is_dir() {
+        path = path.join("model.safetensors");
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    from_bytes(&bytes, cfg, &path)
+}
+
+/// Parses safetensors bytes into a parameter buffer, checking every tensor against `cfg`.
+/// `path` only names the source in errors. Returns the dtype of the token embedding, which the
+/// GPU engine uses to pick its weight storage.
+pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Params, DType)> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })?;
+    let names: std::collections::HashSet<&str> = st.names().into_iter().collect();
+    let prefix = if cfg.family == Family::Gpt2 && names.contains("transformer.wte.weight") {
+        "transformer."
+    } else {
+        ""
+    };
+    let mut params = Params::zeros(cfg);
+    // Each Hugging Face tensor is decoded once, even when it feeds several slots (c_attn).
+    let mut cache: HashMap<String, (Vec<f32>, DType)> = HashMap::new();
+    let mut storage = DType::F32;
+    let specs = params.layout.specs.clone();
+    for spec in &specs {
+        let hf = hf_name(cfg, spec.slot, prefix);
+        if !cache.contains_key(&hf.name) {
+            let view = st.tensor(&hf.name).map_err(|_| Error::MissingTensor {
+                path: path.to_path_buf(),
+                name: hf.name.clone(),
+                expected: hf.shape.clone(),
+            })?;
+            if view.shape() != hf.shape.as_slice() {
+                return Err(Error::ShapeMismatch {
+                    path: path.to_path_buf(),
+                    name: hf.name.clone(),
+                    expected: hf.shape.clone(),
+                    actual: view.shape().to_vec(),
+                });
+            }
+            let decoded = to_f32(&view, path, &hf.name)?;
+            cache.insert(hf.name.clone(), decoded);
+        }
+        let (src, dt) = &cache[&hf.name];
+        if spec.slot == Slot::TokEmb {
+            storage = *dt;
+        }
+        let dst = &mut params.data[spec.offset..spec.offset + spec.len];
+        match hf.layout {
+            Layout::Same => dst.copy_from_slice(src),
+            Layout::Slice { start } => dst.copy_from_slice(&src[start..start + spec.len]),
+            Layout::Conv1d { col0 } => {
+                // src (IN, OUT_total); dst (out, IN): dst[o][i] = src[i][col0 + o]
+                let (n_in, n_total) = (hf.shape[0], hf.shape[1]);
+                let n_out = spec.shape[0];
+                for o in 0..n_out {
+                    for i in 0..n_in {
+                        dst[o * n_in + i] = src[i * n_total + col0 + o];
+                    }
+                }
+            }
+        }
+        // The rest of the slots read other tensors; free big ones as soon as possible.
+        if matches!(hf.layout, Layout::Same) {
+            cache.remove(&hf.name);
+        }
+    }
+    Ok((params, storage))
+}
+
+/// Serialises parameters under their Hugging Face names (transformers can load the result).
+pub fn to_bytes(params: &Params, cfg: &ModelConfig, dtype: DType) -> Result<Vec<u8>> {
+    let prefix = if cfg.family == Family::Gpt2 {
+        "transformer."
+    } else {
+        ""
+    };
+    let mut tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+    for spec in &params.layout.specs {
+        let hf = hf_name(cfg, spec.slot, prefix);
+        let numel: usize = hf.shape.iter().product();
+        let entry = tensors
+            .entry(hf.name.clone())
+            .or_insert_with(|| (hf.shape.clone(), vec![0.0; numel]));
+        let src = &params.data[spec.offset..spec.offset + spec.len];
+        let dst = &mut entry.1;
+        match hf.layout {
+            Layout::Same => dst.copy_from_slice(src),
+            Layout::Slice { start } => dst[start..start + spec.len].copy_from_slice(src),
+            Layout::Conv1d { col0 } => {
+                let (n_in, n_total) = (hf.shape[0], hf.shape[1]);
+                for o in 0..spec.shape[0] {
+                    for i in 0..n_in {
+                        dst[i * n_total + col0 + o] = src[o * n_in + i];
+                    }
+                }
+            }
+        }
+    }
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, (shape, data))| {
+            let bytes: Vec<u8> = match dtype {
+                DType::F32 => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                DType::F16 => data
+                    .iter()
+                    .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+                    .collect(),
+                DType::BF16 => data
+                    .iter()
+                    .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
+                    .collect(),
+            };
+            (name, shape, bytes)
+        })
+        .collect();
+    let st_dtype = match dtype {
+        DType::F32 => Dtype::F32,
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
+    };
+    let views: Vec<(String, TensorView)> = encoded
+        .iter()
+        .map(|(n, s, b)| {
+            TensorView::new(st_dtype, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::Other(format!("safetensors: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Other(format!("safetensors: {e}")))
+}
+
+/// Writes `model.safetensors` atomically.
+pub fn save(
+    params: &Params,
+    cfg: &ModelConfig,
+    path: impl AsRef<Path>,
+    dtype: DType,
+) -> Result<()> {
+    let bytes = to_bytes(params, cfg, dtype)?;
+    crate::io::write_atomic(path.as_ref(), &bytes)
+}
