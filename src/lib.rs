@@ -12,6 +12,8 @@ pub mod model;
 pub mod ops;
 pub mod params;
 pub mod tokenizer;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod weights;
 
 pub use chat::{ChatModel, Generation};

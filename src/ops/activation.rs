@@ -16,3 +16,17 @@ pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
         *o = 0.5 * x * (1.0 + (GELU_SCALE * (x + cube)).tanh());
     }
 }
+
+/// Backward of [`swiglu_forward`]; accumulates into dgate and dup. All (N).
+///
+/// With σ = sigmoid(g): silu(g) = g·σ and silu'(g) = σ·(1 + g·(1 − σ)), so
+///   dgate += dout · up · σ·(1 + g·(1 − σ)),   dup += dout · g·σ.
+#[cfg(feature = "train")]
+pub fn swiglu_backward(dgate: &mut [f32], dup: &mut [f32], dout: &[f32], gate: &[f32], up: &[f32]) {
+    for i in 0..dout.len() {
+        let g = gate[i];
+        let sig = 1.0 / (1.0 + (-g).exp());
+        dgate[i] += dout[i] * up[i] * sig * (1.0 + g * (1.0 - sig));
+        dup[i] += dout[i] * g * sig;
+    }
+}

@@ -19,3 +19,15 @@ pub fn embedding_forward(
         }
     }
 }
+
+/// Backward of [`embedding_forward`] for the token table: dwte[tokens[t]] += dout[t].
+/// dout: (T, C), dwte: (V, C). Positions repeat tokens, so rows accumulate (`+=`).
+#[cfg(feature = "train")]
+pub fn embedding_backward(dwte: &mut [f32], dout: &[f32], tokens: &[u32], c: usize) {
+    for (r, &tok) in tokens.iter().enumerate() {
+        let d = &mut dwte[tok as usize * c..][..c];
+        for (w, g) in d.iter_mut().zip(&dout[r * c..(r + 1) * c]) {
+            *w += *g;
+        }
+    }
+}

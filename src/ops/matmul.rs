@@ -133,3 +133,104 @@ mod tests {
         }
     }
 }
+
+/// c (M, N) = a (M, K) · b (K, N) + beta · c, every operand addressed by (row, column) strides,
+/// so transposed views cost nothing. Single-threaded; callers split M across threads.
+#[cfg(feature = "train")]
+#[allow(clippy::too_many_arguments)]
+fn sgemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+    rsc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rs: usize, cs: usize, r: usize, cc: usize| (r - 1) * rs + (cc - 1) * cs;
+    if k > 0 {
+        assert!(a.len() > last(rsa, csa, m, k) && b.len() > last(rsb, csb, k, n));
+    }
+    assert!(c.len() > last(rsc, 1, m, n));
+    // SAFETY: the asserts above bound every address the strides reach; `c` is exclusive.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            rsc as isize,
+            1,
+        );
+    }
+}
+
+/// Backward of [`matmul_forward`] (out = inp · Wᵀ + bias); accumulates (`+=`) into
+///   dinp (T, IN)   += dout (T, OUT) · W (OUT, IN)
+///   dweight (OUT, IN) += doutᵀ (OUT, T) · inp (T, IN)
+///   dbias (OUT)    += Σ_t dout[t]
+/// Each product is a GEMM from `matrixmultiply`, with the output rows split across threads so
+/// no two threads write the same element (and the result does not depend on thread timing).
+#[cfg(feature = "train")]
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward(
+    dinp: &mut [f32],
+    dweight: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dout: &[f32],
+    inp: &[f32],
+    weight: &[f32],
+    t: usize,
+    n_in: usize,
+    n_out: usize,
+) {
+    assert_eq!(dout.len(), t * n_out, "matmul_backward dout");
+    assert_eq!(inp.len(), t * n_in, "matmul_backward inp");
+    assert_eq!(dinp.len(), t * n_in, "matmul_backward dinp");
+    assert_eq!(dweight.len(), n_out * n_in, "matmul_backward dweight");
+    let nt = num_threads();
+    let rows = t.div_ceil(nt).max(1);
+    par_chunks(dinp, rows * n_in, |bi, d| {
+        let m = d.len() / n_in;
+        let a = &dout[bi * rows * n_out..];
+        sgemm_strided(
+            m,
+            n_out,
+            n_in,
+            a,
+            (n_out, 1),
+            weight,
+            (n_in, 1),
+            1.0,
+            d,
+            n_in,
+        );
+    });
+    let orows = n_out.div_ceil(nt).max(1);
+    par_chunks(dweight, orows * n_in, |bi, d| {
+        let m = d.len() / n_in;
+        let a = &dout[bi * orows..]; // column o0 of dout, read as rows of doutᵀ
+        sgemm_strided(m, t, n_in, a, (1, n_out), inp, (n_in, 1), 1.0, d, n_in);
+    });
+    if let Some(db) = dbias {
+        for row in dout.chunks_exact(n_out) {
+            for (b, g) in db.iter_mut().zip(row) {
+                *b += *g;
+            }
+        }
+    }
+}

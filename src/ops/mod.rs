@@ -5,6 +5,8 @@
 pub mod activation;
 pub mod attention;
 pub mod embedding;
+#[cfg(feature = "train")]
+pub mod loss;
 pub mod matmul;
 pub mod norm;
 pub mod rope;
@@ -12,6 +14,8 @@ pub mod rope;
 pub use activation::*;
 pub use attention::*;
 pub use embedding::*;
+#[cfg(feature = "train")]
+pub use loss::*;
 pub use matmul::*;
 pub use norm::*;
 pub use rope::*;

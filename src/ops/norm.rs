@@ -50,3 +50,37 @@ pub fn layernorm_forward(
         }
     }
 }
+
+/// Backward of [`rmsnorm_forward`]; accumulates into dinp (T, C) and dweight (C).
+///
+/// With s = rstd and y_i = x_i·s·w_i, s = (mean(x²) + eps)^(−1/2), ∂s/∂x_j = −s³·x_j / C:
+///   dx_j = s·w_j·dy_j − (s³/C)·x_j·Σ_i (w_i·dy_i·x_i)     (term 1: direct path, term 2: via s)
+///   dw_i += dy_i·x_i·s
+#[cfg(feature = "train")]
+#[allow(clippy::too_many_arguments)]
+pub fn rmsnorm_backward(
+    dinp: &mut [f32],
+    dweight: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    weight: &[f32],
+    rstd: &[f32],
+    t: usize,
+    c: usize,
+) {
+    for r in 0..t {
+        let x = &inp[r * c..(r + 1) * c];
+        let dy = &dout[r * c..(r + 1) * c];
+        let s = rstd[r];
+        let mut dot = 0.0f32;
+        for i in 0..c {
+            dot += weight[i] * dy[i] * x[i];
+        }
+        let k = s * s * s * dot / c as f32;
+        let dx = &mut dinp[r * c..(r + 1) * c];
+        for i in 0..c {
+            dx[i] += s * weight[i] * dy[i] - k * x[i];
+            dweight[i] += dy[i] * x[i] * s;
+        }
+    }
+}

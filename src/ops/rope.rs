@@ -46,3 +46,30 @@ pub fn rope_forward(x: &mut [f32], table: &RopeTable, pos0: usize, t: usize, nh:
         }
     }
 }
+
+/// Backward of [`rope_forward`], in place on dx (T, NH, HS). The rotation is orthogonal, so the
+/// gradient is rotated back by the transposed matrix: for the pair (a, b) at angle θ,
+///   da = dy_a·cos θ + dy_b·sin θ,   db = −dy_a·sin θ + dy_b·cos θ.
+#[cfg(feature = "train")]
+pub fn rope_backward(
+    dx: &mut [f32],
+    table: &RopeTable,
+    pos0: usize,
+    t: usize,
+    nh: usize,
+    hs: usize,
+) {
+    let half = hs / 2;
+    for r in 0..t {
+        let cs = &table.cos[(pos0 + r) * half..][..half];
+        let sn = &table.sin[(pos0 + r) * half..][..half];
+        for h in 0..nh {
+            let v = &mut dx[(r * nh + h) * hs..][..hs];
+            for i in 0..half {
+                let (da, db) = (v[i], v[i + half]);
+                v[i] = da * cs[i] + db * sn[i];
+                v[i + half] = db * cs[i] - da * sn[i];
+            }
+        }
+    }
+}

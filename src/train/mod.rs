@@ -1,0 +1,4 @@
+//! Native training (cargo feature `train`): the training forward/backward of the llama-family
+//! transformer, AdamW, data, checkpoints and the CLI stages that use them.
+
+pub mod model;

@@ -1,0 +1,209 @@
+//! Each op's backward against central finite differences of its forward.
+//!
+//! For a scalar probe L = Σ_i w_i·y_i (random fixed weights w), ∂L/∂x_j from the backward must
+//! equal (L(x + h·e_j) − L(x − h·e_j)) / 2h. The probe sums in f64 so the difference quotient is
+//! not swamped by f32 rounding; h = 1e-3 keeps the truncation error O(h²) ≈ 1e-6.
+#![cfg(feature = "train")]
+
+use tinychat::generate::Rng;
+use tinychat::ops::*;
+
+const H: f32 = 1e-3;
+const TOL: f32 = 2e-3;
+
+fn rand_vec(n: usize, rng: &mut Rng, scale: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| (rng.uniform() * 2.0 - 1.0) * scale)
+        .collect()
+}
+
+fn probe(y: &[f32], w: &[f32]) -> f64 {
+    y.iter().zip(w).map(|(&a, &b)| a as f64 * b as f64).sum()
+}
+
+/// Checks `analytic` against finite differences of `f` at every coordinate of `x`.
+fn check(name: &str, x: &[f32], analytic: &[f32], mut f: impl FnMut(&[f32]) -> f64) {
+    let mut xp = x.to_vec();
+    let mut max_err = 0.0f32;
+    for j in 0..x.len() {
+        xp[j] = x[j] + H;
+        let lp = f(&xp);
+        xp[j] = x[j] - H;
+        let lm = f(&xp);
+        xp[j] = x[j];
+        let num = ((lp - lm) / (2.0 * H as f64)) as f32;
+        let err = (num - analytic[j]).abs() / (1.0f32).max(num.abs());
+        max_err = max_err.max(err);
+        assert!(
+            err < TOL,
+            "{name}[{j}]: backward {} vs finite difference {num}",
+            analytic[j]
+        );
+    }
+    println!("{name}: {} coordinates, max rel err {max_err:.2e}", x.len());
+}
+
+#[test]
+fn matmul_backward_matches_finite_differences() {
+    let mut rng = Rng::new(1);
+    let (t, n_in, n_out) = (13, 7, 11);
+    let x = rand_vec(t * n_in, &mut rng, 1.0);
+    let w = rand_vec(n_out * n_in, &mut rng, 1.0);
+    let bias = rand_vec(n_out, &mut rng, 1.0);
+    let pw = rand_vec(t * n_out, &mut rng, 1.0);
+    let fwd = |x: &[f32], w: &[f32], b: &[f32]| {
+        let mut y = vec![0.0; t * n_out];
+        matmul_forward(&mut y, x, w, Some(b), t, n_in, n_out);
+        probe(&y, &pw)
+    };
+    let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; n_out]);
+    matmul_backward(&mut dx, &mut dw, Some(&mut db), &pw, &x, &w, t, n_in, n_out);
+    check("matmul dinp", &x, &dx, |x| fwd(x, &w, &bias));
+    check("matmul dweight", &w, &dw, |w| fwd(&x, w, &bias));
+    check("matmul dbias", &bias, &db, |b| fwd(&x, &w, b));
+    // Accumulates: a second backward doubles every gradient.
+    let dx1 = dx.clone();
+    matmul_backward(&mut dx, &mut dw, None, &pw, &x, &w, t, n_in, n_out);
+    for (a, b) in dx.iter().zip(&dx1) {
+        assert!((a - 2.0 * b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn rmsnorm_backward_matches_finite_differences() {
+    let mut rng = Rng::new(2);
+    let (t, c, eps) = (5, 9, 1e-5);
+    let x = rand_vec(t * c, &mut rng, 2.0);
+    let w = rand_vec(c, &mut rng, 1.5);
+    let pw = rand_vec(t * c, &mut rng, 1.0);
+    let fwd = |x: &[f32], w: &[f32]| {
+        let (mut y, mut r) = (vec![0.0; t * c], vec![0.0; t]);
+        rmsnorm_forward(&mut y, &mut r, x, w, t, c, eps);
+        probe(&y, &pw)
+    };
+    let (mut y, mut rstd) = (vec![0.0; t * c], vec![0.0; t]);
+    rmsnorm_forward(&mut y, &mut rstd, &x, &w, t, c, eps);
+    let (mut dx, mut dw) = (vec![0.0; x.len()], vec![0.0; c]);
+    rmsnorm_backward(&mut dx, &mut dw, &pw, &x, &w, &rstd, t, c);
+    check("rmsnorm dinp", &x, &dx, |x| fwd(x, &w));
+    check("rmsnorm dweight", &w, &dw, |w| fwd(&x, w));
+}
+
+#[test]
+fn swiglu_backward_matches_finite_differences() {
+    let mut rng = Rng::new(3);
+    let n = 31;
+    let g = rand_vec(n, &mut rng, 4.0);
+    let u = rand_vec(n, &mut rng, 2.0);
+    let pw = rand_vec(n, &mut rng, 1.0);
+    let fwd = |g: &[f32], u: &[f32]| {
+        let mut y = vec![0.0; n];
+        swiglu_forward(&mut y, g, u);
+        probe(&y, &pw)
+    };
+    let (mut dg, mut du) = (vec![0.0; n], vec![0.0; n]);
+    swiglu_backward(&mut dg, &mut du, &pw, &g, &u);
+    check("swiglu dgate", &g, &dg, |g| fwd(g, &u));
+    check("swiglu dup", &u, &du, |u| fwd(&g, u));
+}
+
+#[test]
+fn rope_backward_matches_finite_differences() {
+    let mut rng = Rng::new(4);
+    let (t, nh, hs) = (6, 3, 8);
+    let table = RopeTable::new(16, hs, 10000.0);
+    let x = rand_vec(t * nh * hs, &mut rng, 1.0);
+    let pw = rand_vec(x.len(), &mut rng, 1.0);
+    let mut dx = pw.clone();
+    rope_backward(&mut dx, &table, 2, t, nh, hs);
+    check("rope dx", &x, &dx, |x| {
+        let mut y = x.to_vec();
+        rope_forward(&mut y, &table, 2, t, nh, hs);
+        probe(&y, &pw)
+    });
+}
+
+#[test]
+fn embedding_backward_matches_finite_differences() {
+    let mut rng = Rng::new(5);
+    let (v, c) = (7, 4);
+    let tokens = [3u32, 1, 3, 6, 0, 3];
+    let wte = rand_vec(v * c, &mut rng, 1.0);
+    let pw = rand_vec(tokens.len() * c, &mut rng, 1.0);
+    let mut dw = vec![0.0; v * c];
+    embedding_backward(&mut dw, &pw, &tokens, c);
+    check("embedding dwte", &wte, &dw, |w| {
+        let mut y = vec![0.0; tokens.len() * c];
+        embedding_forward(&mut y, &tokens, w, None, 0, c);
+        probe(&y, &pw)
+    });
+}
+
+#[test]
+fn attention_backward_matches_finite_differences() {
+    let mut rng = Rng::new(6);
+    // GQA: 4 query heads over 2 key/value heads, odd T.
+    let (b, t, nh, nkv, hs) = (2, 5, 4, 2, 3);
+    let q = rand_vec(b * t * nh * hs, &mut rng, 1.5);
+    let k = rand_vec(b * t * nkv * hs, &mut rng, 1.5);
+    let v = rand_vec(b * t * nkv * hs, &mut rng, 1.5);
+    let pw = rand_vec(q.len(), &mut rng, 1.0);
+    let fwd = |q: &[f32], k: &[f32], v: &[f32]| {
+        let mut y = vec![0.0; b * t * nh * hs];
+        let mut att = vec![0.0; b * t * nh * t];
+        attention_train_forward(&mut y, &mut att, q, k, v, b, t, nh, nkv, hs);
+        probe(&y, &pw)
+    };
+    let mut y = vec![0.0; q.len()];
+    let mut att = vec![0.0; b * t * nh * t];
+    attention_train_forward(&mut y, &mut att, &q, &k, &v, b, t, nh, nkv, hs);
+    // The training forward agrees with the inference kernel over a cache (per batch row).
+    for bb in 0..b {
+        let mut yi = vec![0.0; t * nh * hs];
+        let (kb, vb) = (
+            &k[bb * t * nkv * hs..][..t * nkv * hs],
+            &v[bb * t * nkv * hs..][..t * nkv * hs],
+        );
+        attention_forward(
+            &mut yi,
+            &q[bb * t * nh * hs..][..t * nh * hs],
+            kb,
+            vb,
+            0,
+            t,
+            nh,
+            nkv,
+            hs,
+        );
+        for (a, c) in yi.iter().zip(&y[bb * t * nh * hs..]) {
+            assert!((a - c).abs() < 1e-5);
+        }
+    }
+    let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
+    attention_train_backward(
+        &mut dq, &mut dk, &mut dv, &pw, &att, &q, &k, &v, b, t, nh, nkv, hs,
+    );
+    check("attention dq", &q, &dq, |q| fwd(q, &k, &v));
+    check("attention dk", &k, &dk, |k| fwd(&q, k, &v));
+    check("attention dv", &v, &dv, |v| fwd(&q, &k, v));
+}
+
+#[test]
+fn crossentropy_backward_matches_finite_differences() {
+    let mut rng = Rng::new(7);
+    let (n, v) = (4, 9);
+    let logits = rand_vec(n * v, &mut rng, 3.0);
+    let targets = [2u32, IGNORE, 8, 0];
+    let mean_loss = |l: &[f32]| {
+        let mut p = l.to_vec();
+        let mut losses = vec![0.0; n];
+        crossentropy_softmax_forward(&mut losses, &mut p, &targets, v);
+        losses.iter().map(|&x| x as f64).sum::<f64>() / 3.0
+    };
+    let mut p = logits.clone();
+    let mut losses = vec![0.0; n];
+    crossentropy_softmax_forward(&mut losses, &mut p, &targets, v);
+    assert_eq!(losses[1], 0.0);
+    crossentropy_softmax_backward(&mut p, &targets, 1.0 / 3.0, v);
+    check("crossentropy dlogits", &logits, &p, mean_loss);
+}
