@@ -9,6 +9,7 @@ pub mod error;
 pub mod generate;
 pub mod io;
 pub mod model;
+pub mod moderation;
 pub mod ops;
 pub mod params;
 pub mod tokenizer;
