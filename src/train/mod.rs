@@ -2,3 +2,6 @@
 //! transformer, AdamW, data, checkpoints and the CLI stages that use them.
 
 pub mod model;
+pub mod optim;
+pub mod checkers;
+pub mod sft_data;
