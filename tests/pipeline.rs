@@ -1,0 +1,198 @@
+//! The answering pipeline end to end on small real models (random weights, real loaders):
+//! input moderation, generation, output moderation at chunk boundaries, template answers, and
+//! the trace every Reply carries.
+
+mod common;
+
+use common::*;
+use tinychat::moderation::Moderator;
+use tinychat::pipeline::{Chunk, Pipeline, Route, Source};
+use tinychat::templates::Stage;
+use tinychat::{Message, SamplingParams};
+
+const CATS: [&str; 6] = [
+    "harassment",
+    "hate",
+    "self-harm",
+    "sexual",
+    "violence",
+    "illicit",
+];
+
+/// A bundle whose classifier flags per the thresholds given in pipeline.json.
+fn bundle(name: &str, thresholds: &str) -> std::path::PathBuf {
+    let dir = temp_dir(name);
+    let chat_cfg = tiny_llama_config(&[], 256);
+    write_model_dir(
+        &dir.join("chat"),
+        &chat_cfg,
+        &random_params(&chat_cfg, 1, 0.3),
+    );
+    let mod_cfg = tiny_llama_config(&CATS, 64);
+    write_model_dir(
+        &dir.join("moderator"),
+        &mod_cfg,
+        &random_params(&mod_cfg, 2, 0.3),
+    );
+    let pj = format!(
+        r#"{{"chat_model": "chat", "moderator": "moderator", "thresholds": {thresholds},
+            "moderation": {{"max_chunk_chars": 16, "context_chars": 16}}}}"#
+    );
+    std::fs::write(dir.join("pipeline.json"), pj).unwrap();
+    dir
+}
+
+fn params() -> SamplingParams {
+    SamplingParams {
+        max_new_tokens: 40,
+        temperature: 0.8,
+        seed: 3,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn benign_prompt_streams_the_model_answer_with_its_trace() {
+    // Threshold 1.0 on every category: nothing flags.
+    let all_one = r#"{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"violence":1.0,"illicit":1.0}"#;
+    let p = Pipeline::load(bundle("benign", all_one)).unwrap();
+    let mut chunks = vec![];
+    let r = p
+        .reply(
+            &[Message::user("What is the capital of France?")],
+            &params(),
+            |c| chunks.push(c.clone()),
+        )
+        .unwrap();
+    assert_eq!(r.source, Source::Model);
+    assert_eq!(r.route, Route::Model);
+    assert!(!r.input_verdict.flagged);
+    assert_eq!(r.input_verdict.categories.len(), CATS.len());
+    let out = r.output_verdict.as_ref().expect("the output was moderated");
+    assert!(!out.flagged);
+    assert!(r.completion_tokens > 0 && r.prompt_tokens > 0);
+    let streamed: String = chunks
+        .iter()
+        .map(|c| match c {
+            Chunk::Text { text } => text.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(streamed, r.text, "the stream adds up to the reply");
+    assert!(r.timings.total_ms >= r.timings.input_moderation_ms);
+}
+
+#[test]
+fn flagged_prompt_gets_the_template_and_the_model_never_runs() {
+    // self-harm threshold 0: every text flags self-harm; the supportive template answers.
+    let p = Pipeline::load(bundle("input-flag", r#"{"self-harm": 0.0}"#)).unwrap();
+    let mut chunks = vec![];
+    let r = p
+        .reply(&[Message::user("anything at all")], &params(), |c| {
+            chunks.push(c.clone())
+        })
+        .unwrap();
+    assert_eq!(r.source, Source::Template);
+    assert_eq!(r.route, Route::InputFlagged);
+    assert_eq!(r.template_category.as_deref(), Some("self-harm"));
+    assert!(r.output_verdict.is_none());
+    assert_eq!(r.completion_tokens, 0);
+    assert!(
+        r.text.contains("988"),
+        "self-harm answers point to help: {}",
+        r.text
+    );
+    assert!(matches!(
+        &chunks[..],
+        [Chunk::Template {
+            stage: Stage::Input,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn flagged_output_never_reaches_the_caller() {
+    // Input passes (its score is below the threshold), output is flagged: find a threshold
+    // between the prompt's violence score and what the model writes.
+    let dir = bundle("output-flag", "{}");
+    let m = Moderator::load(dir.join("moderator")).unwrap();
+    let prompt = "Tell me a story.";
+    let s_in = m.check(prompt).unwrap().score("violence").unwrap();
+    let thr = (s_in + 1e-4).min(1.0);
+    let pj = format!(
+        r#"{{"chat_model": "chat", "moderator": "moderator",
+            "thresholds": {{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"illicit":1.0,"violence":{thr}}},
+            "moderation": {{"max_chunk_chars": 16, "context_chars": 16}}}}"#
+    );
+    std::fs::write(dir.join("pipeline.json"), pj).unwrap();
+    let p = Pipeline::load(&dir).unwrap();
+    // Try a few seeds: with random weights, some output chunk scores above the prompt.
+    let mut saw_output_flag = false;
+    for seed in 0..8 {
+        let mut chunks = vec![];
+        let params = SamplingParams { seed, ..params() };
+        let r = p
+            .reply(&[Message::user(prompt)], &params, |c| {
+                chunks.push(c.clone())
+            })
+            .unwrap();
+        assert!(!r.input_verdict.flagged);
+        if r.route != Route::OutputFlagged {
+            continue;
+        }
+        saw_output_flag = true;
+        assert_eq!(r.source, Source::Template);
+        // Every text chunk the caller saw passed the check on its own (with context).
+        for c in &chunks[..chunks.len() - 1] {
+            let Chunk::Text { text } = c else {
+                panic!("template must come last")
+            };
+            assert!(!text.is_empty());
+        }
+        let Some(Chunk::Template { stage, verdict, .. }) = chunks.last() else {
+            panic!("the stream must end with the template marker")
+        };
+        assert_eq!(*stage, Stage::Output);
+        assert!(verdict.flagged);
+        assert!(r.output_verdict.as_ref().unwrap().flagged);
+        break;
+    }
+    assert!(
+        saw_output_flag,
+        "no seed produced output above the prompt's score"
+    );
+}
+
+#[test]
+fn bad_conversations_get_clear_errors() {
+    let p = Pipeline::load(bundle("errors", "{}")).unwrap();
+    let e = p
+        .reply(&[Message::user("  ")], &params(), |_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    let e = p
+        .reply(&[Message::assistant("hi")], &params(), |_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("no user message"), "{e}");
+    let long = "word ".repeat(20_000);
+    let e = p
+        .reply(&[Message::user(&long)], &params(), |_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("context"), "{e}");
+}
+
+#[test]
+fn a_bad_pipeline_json_names_the_file() {
+    let dir = bundle("badjson", "{}");
+    std::fs::write(
+        dir.join("pipeline.json"),
+        r#"{"chat_model": "chat", "moderatr": "x"}"#,
+    )
+    .unwrap();
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("pipeline.json") && e.contains("moderatr"), "{e}");
+    let dir = bundle("badthr", r#"{"violense": 0.5}"#);
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("violense"), "{e}");
+}
