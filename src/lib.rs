@@ -5,8 +5,10 @@
 
 pub mod chat;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod generate;
+pub mod gpu;
 pub mod io;
 pub mod model;
 pub mod moderation;

@@ -1,0 +1,276 @@
+//! Engine selection: run a model on the GPU when an adapter exists, on the CPU otherwise, and
+//! fall back to the CPU if the GPU device is lost mid-conversation.
+//!
+//! An [`Engine`] is one conversation: a model plus its KV cache on whichever engine runs it. Its
+//! [`Engine::forward`] is [`Model::forward`] with the cache inside, so generation code does not
+//! care where it runs. Natively everything has a blocking form; in the browser use the `_async`
+//! methods (WebGPU readback cannot block).
+
+use crate::error::{Error, Result};
+use crate::generate::{FinishReason, Generator, SamplingParams};
+use crate::gpu::{GpuContext, GpuModel, GpuSession, WeightFormat};
+use crate::model::{KvCache, Logits, Model};
+use std::sync::Arc;
+
+/// Which engine to run on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The GPU when an adapter exists (and the model fits), else the CPU.
+    #[default]
+    Auto,
+    /// The GPU, or an error.
+    Gpu,
+    /// The CPU reference engine.
+    Cpu,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Backend::Auto),
+            "gpu" | "webgpu" | "wgpu" => Ok(Backend::Gpu),
+            "cpu" => Ok(Backend::Cpu),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown backend {other:?}: use auto, gpu or cpu"
+            ))),
+        }
+    }
+}
+
+/// Options of an [`Engine`] beyond the backend.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    pub backend: Backend,
+    /// Storage of the weight matrices on the GPU; default: f16 for f16 checkpoints, else f32.
+    pub weights: Option<WeightFormat>,
+    /// KV-cache positions on the GPU; default: the model's max_seq_len.
+    pub capacity: Option<usize>,
+    /// Tokens per GPU prefill step; default 256.
+    pub chunk: Option<usize>,
+    /// A GPU context to share (e.g. between a chat model and a moderator); default: a new one.
+    pub gpu: Option<Arc<GpuContext>>,
+}
+
+impl EngineOptions {
+    pub fn backend(backend: Backend) -> Self {
+        EngineOptions {
+            backend,
+            ..Default::default()
+        }
+    }
+}
+
+enum Inner {
+    Cpu(KvCache),
+    Gpu(Box<GpuSession>),
+}
+
+/// One conversation with a model on the GPU or the CPU.
+pub struct Engine {
+    model: Arc<Model>,
+    inner: Inner,
+    /// Tokens in the cache, so a CPU cache can be rebuilt if the GPU goes away.
+    history: Vec<u32>,
+    /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does.
+    fallback: Option<String>,
+}
+
+/// Tells the user, once, why we are on the CPU.
+fn warn(msg: &str) {
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("tinychat: {msg}");
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::warn_1(&format!("tinychat: {msg}").into());
+}
+
+impl Engine {
+    /// Opens `model` on the backend `opts` asks for.
+    pub async fn new_async(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
+        let model = model.into();
+        let cpu = |model: Arc<Model>, fallback: Option<String>| Engine {
+            inner: Inner::Cpu(model.new_cache()),
+            model,
+            history: vec![],
+            fallback,
+        };
+        match opts.backend {
+            Backend::Cpu => Ok(cpu(model, None)),
+            Backend::Gpu => Self::gpu(model, &opts).await,
+            Backend::Auto => match Self::gpu(model.clone(), &opts).await {
+                Ok(e) => Ok(e),
+                Err(e) => {
+                    let msg = format!("running on the CPU: {e}");
+                    warn(&msg);
+                    Ok(cpu(model, Some(msg)))
+                }
+            },
+        }
+    }
+
+    /// Blocking [`Self::new_async`] (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
+        pollster::block_on(Self::new_async(model, opts))
+    }
+
+    async fn gpu(model: Arc<Model>, opts: &EngineOptions) -> Result<Self> {
+        let gpu = match &opts.gpu {
+            Some(g) => g.clone(),
+            None => Arc::new(GpuContext::new().await?),
+        };
+        let format = opts
+            .weights
+            .unwrap_or_else(|| GpuModel::default_format(&model));
+        let gm = Arc::new(GpuModel::new(gpu, &model, format)?);
+        let session = GpuSession::new(gm, opts.capacity, opts.chunk)?;
+        Ok(Engine {
+            model,
+            inner: Inner::Gpu(Box::new(session)),
+            history: vec![],
+            fallback: None,
+        })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Whether forward passes currently run on the GPU.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self.inner, Inner::Gpu(_))
+    }
+
+    /// "GPU: llvmpipe (...) (Vulkan), f32 weights" or "CPU".
+    pub fn describe(&self) -> String {
+        match &self.inner {
+            Inner::Gpu(s) => format!(
+                "GPU: {}, {} weights",
+                s.gpu().describe(),
+                s.model.format.name()
+            ),
+            Inner::Cpu(_) => "CPU".into(),
+        }
+    }
+
+    /// Why the engine is on the CPU although the GPU was tried (no adapter, device lost...).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// The GPU context, when on the GPU.
+    pub fn gpu_context(&self) -> Option<&GpuContext> {
+        match &self.inner {
+            Inner::Gpu(s) => Some(s.gpu()),
+            Inner::Cpu(_) => None,
+        }
+    }
+
+    /// Positions in the cache.
+    pub fn len(&self) -> usize {
+        self.history.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
+
+    /// Forgets the conversation.
+    pub fn reset(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Keeps the first `len` positions (to rewind a conversation).
+    pub fn truncate(&mut self, len: usize) {
+        self.history.truncate(len);
+        match &mut self.inner {
+            Inner::Cpu(c) => c.truncate(len),
+            Inner::Gpu(s) => s.truncate(len),
+        }
+    }
+
+    /// Moves to the CPU after a GPU failure: rebuilds the KV cache from the history.
+    fn fall_back(&mut self, why: &Error) -> Result<()> {
+        let msg = format!("{why}; continuing on the CPU");
+        warn(&msg);
+        self.fallback = Some(msg);
+        let mut cache = self.model.new_cache();
+        if !self.history.is_empty() {
+            self.model
+                .forward(&self.history, &mut cache, Logits::Last)?;
+        }
+        self.inner = Inner::Cpu(cache);
+        Ok(())
+    }
+
+    /// Runs `tokens` after the conversation so far and returns their logits, (1, V) or (T, V).
+    pub async fn forward_async(&mut self, tokens: &[u32], which: Logits) -> Result<Vec<f32>> {
+        if let Inner::Gpu(s) = &mut self.inner {
+            let before = s.len();
+            match s.forward_async(tokens, which).await {
+                Ok(l) => {
+                    self.history.extend_from_slice(tokens);
+                    return Ok(l);
+                }
+                Err(e @ Error::Gpu(_)) => {
+                    s.truncate(before);
+                    self.fall_back(&e)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let Inner::Cpu(cache) = &mut self.inner else {
+            unreachable!("fell back to the CPU above")
+        };
+        let l = self.model.forward(tokens, cache, which)?;
+        self.history.extend_from_slice(tokens);
+        Ok(l)
+    }
+
+    /// Blocking [`Self::forward_async`] (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn forward(&mut self, tokens: &[u32], which: Logits) -> Result<Vec<f32>> {
+        pollster::block_on(self.forward_async(tokens, which))
+    }
+
+    /// Generates after the conversation so far, calling `on_token` with each new token; return
+    /// `false` from it to stop. Same contract as [`crate::generate::generate`].
+    pub async fn generate_async(
+        &mut self,
+        prompt: &[u32],
+        params: &SamplingParams,
+        mut on_token: impl FnMut(u32) -> bool,
+    ) -> Result<(Vec<u32>, FinishReason)> {
+        let context = self.model.config.max_seq_len - self.len();
+        let mut g = Generator::new(prompt, params.clone(), context)?;
+        loop {
+            let input = g.take_input();
+            if input.is_empty() {
+                break;
+            }
+            let mut logits = self.forward_async(&input, Logits::Last).await?;
+            match g.push_logits(&mut logits) {
+                Some(tok) => {
+                    if !on_token(tok) {
+                        return Ok((g.generated().to_vec(), FinishReason::Stop));
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok((
+            g.generated().to_vec(),
+            g.finished().unwrap_or(FinishReason::Length),
+        ))
+    }
+
+    /// Blocking [`Self::generate_async`] (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        params: &SamplingParams,
+        on_token: impl FnMut(u32) -> bool,
+    ) -> Result<(Vec<u32>, FinishReason)> {
+        pollster::block_on(self.generate_async(prompt, params, on_token))
+    }
+}
