@@ -267,13 +267,18 @@ impl Pipeline {
         let dir = dir.as_ref();
         let cpath = dir.join("pipeline.json");
         let text = std::fs::read_to_string(&cpath).map_err(|e| Error::io(&cpath, e))?;
-        let config: PipelineConfig = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: cpath.clone(),
-            source,
-        })?;
+        let config = Self::parse_config(&text, &cpath.display().to_string())?;
         let chat = ChatModel::load(dir.join(&config.chat_model))?;
         let moderator = Moderator::load(dir.join(&config.moderator))?;
         Self::new(chat, moderator, config)
+    }
+
+    /// Parses `pipeline.json` text; `origin` names the file in errors.
+    pub fn parse_config(text: &str, origin: &str) -> Result<PipelineConfig> {
+        serde_json::from_str(text).map_err(|source| Error::Json {
+            path: origin.into(),
+            source,
+        })
     }
 
     pub fn new(chat: ChatModel, mut moderator: Moderator, config: PipelineConfig) -> Result<Self> {
