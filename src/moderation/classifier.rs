@@ -98,6 +98,29 @@ impl Moderator {
         Self::new(model, tokenizer, thresholds.as_ref())
     }
 
+    /// Builds a moderator from file contents (the browser path): config.json, model.safetensors,
+    /// tokenizer.json and an optional thresholds.json. `origin` names the source in errors.
+    pub fn from_bytes(
+        config_json: &str,
+        safetensors: &[u8],
+        tokenizer_json: &[u8],
+        thresholds_json: Option<&str>,
+        origin: &str,
+    ) -> Result<Self> {
+        let model = Model::from_bytes(config_json, safetensors, origin)?;
+        let tokenizer = Tokenizer::from_bytes(tokenizer_json)
+            .map_err(|e| Error::Tokenizer(format!("{origin}/tokenizer.json: {e}")))?;
+        let thresholds = thresholds_json
+            .map(|t| {
+                serde_json::from_str::<Thresholds>(t).map_err(|source| Error::Json {
+                    path: format!("{origin}/thresholds.json").into(),
+                    source,
+                })
+            })
+            .transpose()?;
+        Self::new(model, tokenizer, thresholds.as_ref())
+    }
+
     pub fn new(
         model: Model,
         tokenizer: Tokenizer,
