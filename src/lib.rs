@@ -14,6 +14,8 @@ pub mod model;
 pub mod moderation;
 pub mod ops;
 pub mod params;
+pub mod pipeline;
+pub mod templates;
 pub mod tokenizer;
 #[cfg(feature = "train")]
 pub mod train;
