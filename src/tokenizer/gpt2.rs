@@ -64,6 +64,26 @@ pub fn gpt2_tokenizer_json(encoder_json: &str, vocab_bpe: &str) -> Result<String
         .map_err(|e| Error::Tokenizer(format!("cannot serialise tokenizer.json: {e}")))
 }
 
+/// GPT-2's map from bytes to printable characters (its `bytes_to_unicode`): printable Latin-1
+/// bytes map to themselves, the other 68 bytes to U+0100.. in order, so a space is `Ġ` (U+0120)
+/// and a newline `Ċ` (U+010A). Token strings of byte-level vocabularies are written in it.
+pub fn byte_to_unicode() -> [char; 256] {
+    let printable = |b: u32| {
+        (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b)
+    };
+    let mut out = ['\0'; 256];
+    let mut next = 0x100;
+    for b in 0..256u32 {
+        out[b as usize] = if printable(b) {
+            char::from_u32(b).expect("Latin-1")
+        } else {
+            next += 1;
+            char::from_u32(next - 1).expect("U+0100..U+0143")
+        };
+    }
+    out
+}
+
 /// Reads `vocab.bpe`: an optional `#version` line, then `left right` per line. Every merge's
 /// parts and result must be in the vocabulary, or the files do not belong together.
 fn parse_merges(vocab_bpe: &str, vocab: &HashMap<String, u32>) -> Result<Vec<(String, String)>> {
@@ -110,6 +130,19 @@ mod tests {
         let ids = t.encode("ab ab<|endoftext|>", false).unwrap();
         assert_eq!(ids, vec![3, 4, 5]);
         assert_eq!(t.decode(&ids, false).unwrap(), "ab ab<|endoftext|>");
+    }
+
+    #[test]
+    fn byte_alphabet_is_gpt2s() {
+        let m = byte_to_unicode();
+        assert_eq!(
+            (m[b' ' as usize], m[b'\n' as usize], m[b'a' as usize]),
+            ('Ġ', 'Ċ', 'a')
+        );
+        let mut all: Vec<char> = m.to_vec();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 256);
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! The `tinychat` command: one thin subcommand per job, each a module in this folder.
+//!
+//! Adding a subcommand: write its clap `Args`/`Subcommand` type and a `run` function (in a module
+//! here, or in the library when it needs no CLI), add a variant to [`Command`] with an
+//! `after_help` example, and one arm to [`run`]. Errors are `tinychat::Error`s; `main` prints
+//! them as `error: ...` and exits with status 1 (clap's own usage errors exit with 2).
+
+mod chat;
+mod generate;
+mod sampling;
+mod tokenizer;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tinychat",
+    version,
+    about = "A small, private ChatGPT: chat with Hugging Face-style models on the CPU, train your own",
+    after_help = "Examples:\n  \
+        tinychat generate --model models/smollm2 --prompt \"The capital of France is\"\n  \
+        tinychat chat --model models/smollm2 --temperature 0.7\n  \
+        tinychat tokenizer from-gpt2 --encoder encoder.json --vocab vocab.bpe --out tokenizer.json\n\n\
+        A model is a directory with config.json, model.safetensors, tokenizer.json and optionally\n\
+        tokenizer_config.json (chat template) and generation_config.json (sampling defaults)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Continue a prompt and stream the text to stdout
+    #[command(after_help = generate::EXAMPLES)]
+    Generate(generate::GenerateArgs),
+
+    /// Talk with a chat model: reads one message per line from stdin, keeps the conversation
+    #[command(after_help = chat::EXAMPLES)]
+    Chat(chat::ChatArgs),
+
+    /// Tokenizer tools: convert GPT-2's vocabulary files, encode text
+    #[command(subcommand)]
+    Tokenizer(tokenizer::TokenizerCommand),
+    // ---- training (cargo feature `train`) -------------------------------------------------
+    // The training stages plug in here once `tinychat::train` provides them:
+    //   #[cfg(feature = "train")] #[command(subcommand)] Data(tinychat::train::DataCommand),
+    //   #[cfg(feature = "train")] #[command(subcommand)] Train(tinychat::train::TrainCommand),
+    // with the arms `Command::Data(c) => tinychat::train::run_data(c)` and
+    // `Command::Train(c) => tinychat::train::run_train(c)` in `run` below.
+    //
+    // ---- benchmarks ------------------------------------------------------------------------
+    // `tinychat bench` (CPU and GPU engines, prefill and decode tokens/s) plugs in here.
+}
+
+fn run(cli: Cli) -> tinychat::Result<ExitCode> {
+    match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Tokenizer(cmd) => tokenizer::run(cmd),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

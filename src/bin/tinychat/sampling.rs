@@ -1,0 +1,93 @@
+//! Sampling flags shared by `generate` and `chat`, with defaults from the model's
+//! `generation_config.json` as transformers' `generate()` takes them.
+
+use clap::Args;
+use serde_json::Value;
+use std::path::Path;
+use tinychat::{Error, Result, SamplingParams};
+
+#[derive(Args, Clone, Debug)]
+pub struct SamplingArgs {
+    /// Most tokens to generate [default: generation_config.json's max_new_tokens, else 256]
+    #[arg(long, value_name = "N")]
+    pub max_new_tokens: Option<usize>,
+    /// Sampling temperature; 0 is greedy decoding [default: greedy, or generation_config.json's
+    /// temperature when it sets do_sample]
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
+    /// Sample only from the K most likely tokens; 0 keeps all
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Sample only from the smallest set of tokens whose probability reaches P (nucleus)
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f32>,
+    /// Above 1 discourages tokens already in the prompt or the output (1 = off)
+    #[arg(long, value_name = "R")]
+    pub repetition_penalty: Option<f32>,
+    /// Seed of the sampler, for reproducible samples [default: from the clock]
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// The sampling parameters: flags first, then the model's generation_config.json, then
+    /// tinychat's defaults (greedy, 256 new tokens).
+    pub fn resolve(&self, model_dir: &Path) -> Result<SamplingParams> {
+        let mut p = generation_defaults(model_dir)?;
+        if let Some(n) = self.max_new_tokens {
+            p.max_new_tokens = n;
+        }
+        if let Some(t) = self.temperature {
+            p.temperature = t;
+        }
+        if let Some(k) = self.top_k {
+            p.top_k = k;
+        }
+        if let Some(top_p) = self.top_p {
+            p.top_p = top_p;
+        }
+        if let Some(r) = self.repetition_penalty {
+            p.repetition_penalty = r;
+        }
+        p.seed = self.seed.unwrap_or_else(clock_seed);
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// Sampling defaults from `generation_config.json`, if the model has one. As in transformers,
+/// sampling is on only when it sets `do_sample: true`; then its temperature, top_k (default 50,
+/// transformers' default) and top_p apply.
+pub fn generation_defaults(model_dir: &Path) -> Result<SamplingParams> {
+    let mut p = SamplingParams::default();
+    let path = model_dir.join("generation_config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    if v.get("do_sample").and_then(Value::as_bool) == Some(true) {
+        p.temperature = f("temperature").unwrap_or(1.0) as f32;
+        p.top_k = f("top_k").map_or(50, |k| k as usize);
+        p.top_p = f("top_p").unwrap_or(1.0) as f32;
+    }
+    if let Some(r) = f("repetition_penalty") {
+        p.repetition_penalty = r as f32;
+    }
+    if let Some(n) = f("max_new_tokens") {
+        p.max_new_tokens = n as usize;
+    }
+    Ok(p)
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
