@@ -1,0 +1,835 @@
+//! Fine-tuning data: SFT conversations, ranked answers for the reward model, PPO prompts, and the
+//! held-out evaluation set — made deterministically from three sources.
+//!
+//! | source | what it gives | licence |
+//! | --- | --- | --- |
+//! | PyPI `chatterbot-corpus` (english/*.yml) | chit-chat conversations | BSD-3-Clause |
+//! | Debian `bsdgames` quiz tables | facts (capitals, elements, presidents, …) phrased through question templates | BSD-3-Clause |
+//! | this module ([`computed`]) | questions whose answers code computes: arithmetic, counting, ordering, dates, comparisons | MIT OR Apache-2.0 |
+//!
+//! Output files (all JSONL, one object per line), written by [`build_sft_data`]:
+//!
+//! - `sft_train.jsonl`, `sft_eval.jsonl`: `{"messages": [{"role": "user", …}, {"role":
+//!   "assistant", …}], "check": {"kind": "exact"|"number"|"contains_any", "answers": […]},
+//!   "meta": {…}}` — `check` only on checkable items; `meta` names the source and template.
+//! - `ranked_train.jsonl`, `ranked_eval.jsonl`: `{"prompt": …, "responses": [best, …, worst]}`.
+//! - `ppo_prompts.jsonl`: `{"prompt": …, "check": …}`, none of them an evaluation prompt.
+//! - `manifest.json`: sources with licences and versions, counts, the held-out entities and
+//!   templates ([`Manifest`]).
+//!
+//! **Held out for evaluation.** Whole entities (about 15% of countries, elements, presidents, …,
+//! chosen by a seeded hash of the entity's name, so "Armenia" is held out in the Asian and the
+//! European table alike) and one whole question template per relation or task never appear in
+//! the training files: an evaluation item either asks about a held-out entity or uses a held-out
+//! phrasing. For computed questions the "entity" is the operands ("add 37 41", the word counted).
+//!
+//! **Rankings are constructed, not collected.** No ranked-answer data set exists in the package
+//! registries, so every ranking is built from rules whose order is known:
+//! correct and complete > correct but terse > plausible but wrong > off-topic > rude
+//! (see [`ranked`]). A reward model trained on these files learns these rules and nothing more;
+//! rankings of the SFT model's own samples by the exact checkers ([`crate::train::checkers`]) can
+//! be added to the same format.
+
+mod chatterbot;
+mod computed;
+mod quiz;
+mod ranked;
+
+pub use chatterbot::{
+    fetch_chatterbot, parse_chatterbot_yaml, ChatterbotFile, Fetched,
+    SAMPLE_YAML as CHATTERBOT_SAMPLE_YAML,
+};
+pub use computed::computed_items;
+pub use quiz::{fetch_bsdgames, parse_quiz_table, QuizPattern, QuizRow};
+pub use ranked::{rank_responses, RUDE};
+
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::tokenizer::Message;
+use crate::train::checkers::Check;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Fraction of entities (countries, elements, operand tuples, chatterbot prompts) held out.
+pub const HELD_OUT_FRACTION: f64 = 0.15;
+
+/// One question with its answers, before the train/eval split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QaItem {
+    /// "quiz/capital", "computed/add", "chatterbot/greetings".
+    pub source: String,
+    /// The question template: "capital#2", "add#0"; for chatterbot the file.
+    pub template: String,
+    /// This template is reserved for evaluation.
+    pub template_held_out: bool,
+    /// The entities the item is about (held out if any of them is).
+    pub entities: Vec<String>,
+    /// The conversation: alternating user/assistant turns, ending with the assistant.
+    pub messages: Vec<Message>,
+    /// The last answer, correct but terse ("Paris."); `None` when there is no such thing (chit-chat).
+    pub terse: Option<String>,
+    /// A plausible but wrong answer, as complete as the right one.
+    pub wrong: Option<String>,
+    pub check: Option<Check>,
+}
+
+impl QaItem {
+    /// The user's question (the last user turn).
+    pub fn prompt(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(|m| m.content.as_str())
+            .unwrap_or("")
+    }
+    /// The reference answer (the last assistant turn).
+    pub fn answer(&self) -> &str {
+        self.messages
+            .last()
+            .map(|m| m.content.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Which split an item belongs to, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    /// Asks about a held-out entity.
+    EvalEntity,
+    /// Uses a held-out question template.
+    EvalTemplate,
+}
+
+/// Deterministic hold-out decisions, shared by every generator.
+#[derive(Clone, Debug)]
+pub struct HoldOut {
+    pub seed: u64,
+    pub fraction: f64,
+}
+
+impl HoldOut {
+    pub fn new(seed: u64) -> Self {
+        HoldOut {
+            seed,
+            fraction: HELD_OUT_FRACTION,
+        }
+    }
+    /// Is this entity held out? A seeded hash of its normalised name, so the same name gets the
+    /// same answer in every table and on every platform.
+    pub fn entity(&self, key: &str) -> bool {
+        let h = fnv1a(self.seed, crate::train::checkers::normalize(key).as_bytes());
+        (h >> 11) as f64 / (1u64 << 53) as f64 <= self.fraction
+    }
+    pub fn split(&self, item: &QaItem) -> Split {
+        if item.entities.iter().any(|e| self.entity(e)) {
+            Split::EvalEntity
+        } else if item.template_held_out {
+            Split::EvalTemplate
+        } else {
+            Split::Train
+        }
+    }
+}
+
+/// 64-bit FNV-1a of the seed's bytes then `bytes`: a stable hash (std's hasher is not).
+pub fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.to_le_bytes().iter().chain(bytes) {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// An RNG for one named purpose, so adding a generator never shifts another one's stream.
+pub fn rng_for(seed: u64, purpose: &str) -> Rng {
+    Rng::new(fnv1a(seed, purpose.as_bytes()))
+}
+
+/// Uniform integer in `lo..=hi`.
+pub fn pick_range(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
+    lo + (rng.next_u64() % (hi - lo + 1) as u64) as i64
+}
+
+/// Uniform index into a slice of length `n` (> 0).
+pub fn pick(rng: &mut Rng, n: usize) -> usize {
+    (rng.next_u64() % n as u64) as usize
+}
+
+// ---------------------------------------------------------------------------------------------
+// File formats and readers
+
+/// One SFT conversation as read from (or written to) JSONL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftExample {
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// One prompt with its responses ranked best first (K ≥ 2, all distinct).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RankedExample {
+    pub prompt: String,
+    pub responses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// One PPO prompt; `check` when its answer is checkable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PpoPrompt {
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// "path:line: msg" — the error every reader gives for a bad line.
+pub fn line_error(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
+    Error::Other(format!("{}:{}: {}", path.display(), line, msg))
+}
+
+/// Calls `f` with (line number, parsed JSON object) for each non-blank line of a JSONL file.
+fn for_each_json_line(
+    path: &Path,
+    mut f: impl FnMut(usize, serde_json::Map<String, Value>) -> Result<()>,
+) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        line_error(path, line, "not valid UTF-8")
+    })?;
+    let mut any = false;
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|e| line_error(path, line_no, format!("bad JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(line_error(path, line_no, "expected a JSON object"));
+        };
+        any = true;
+        f(line_no, obj)?;
+    }
+    if !any {
+        return Err(Error::Other(format!(
+            "{}: no examples (the file is empty)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+const ROLES: &[&str] = &["system", "user", "assistant"];
+
+fn parse_messages(path: &Path, line: usize, field: &str, value: &Value) -> Result<Vec<Message>> {
+    let Value::Array(items) = value else {
+        return Err(line_error(
+            path,
+            line,
+            format!("\"{field}\" must be a list of {{\"role\", \"content\"}} objects"),
+        ));
+    };
+    let mut messages = Vec::with_capacity(items.len());
+    for (k, item) in items.iter().enumerate() {
+        let role = item.get("role").and_then(Value::as_str);
+        let content = item.get("content").and_then(Value::as_str);
+        let (Some(role), Some(content)) = (role, content) else {
+            return Err(line_error(
+                path,
+                line,
+                format!("{field}[{k}] needs string fields \"role\" and \"content\""),
+            ));
+        };
+        if !ROLES.contains(&role) {
+            return Err(line_error(
+                path,
+                line,
+                format!("{field}[{k}] has role {role:?}; expected one of system, user, assistant"),
+            ));
+        }
+        if content.trim().is_empty() {
+            return Err(line_error(
+                path,
+                line,
+                format!("{field}[{k}] ({role}) has empty content"),
+            ));
+        }
+        messages.push(Message::new(role, content));
+    }
+    Ok(messages)
+}
+
+fn parse_check(
+    path: &Path,
+    line: usize,
+    obj: &serde_json::Map<String, Value>,
+) -> Result<Option<Check>> {
+    match obj.get("check") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let check: Check = serde_json::from_value(v.clone()).map_err(|e| {
+                line_error(
+                    path,
+                    line,
+                    format!("bad \"check\" ({e}); expected {{\"kind\": \"exact\"|\"number\"|\"contains_any\", \"answers\": [...]}}"),
+                )
+            })?;
+            if check.answers.is_empty() {
+                return Err(line_error(path, line, "\"check\" has no answers"));
+            }
+            Ok(Some(check))
+        }
+    }
+}
+
+/// Reads SFT conversations. Each line needs "messages": a list of {"role", "content"} with roles
+/// system/user/assistant, non-empty contents and at least one assistant turn.
+pub fn read_sft_jsonl(path: &Path) -> Result<Vec<SftExample>> {
+    let mut out = Vec::new();
+    for_each_json_line(path, |line, obj| {
+        let Some(messages) = obj.get("messages") else {
+            return Err(line_error(
+                path,
+                line,
+                "missing \"messages\" (expected {\"messages\": [{\"role\": \"user\", \"content\": ...}, {\"role\": \"assistant\", \"content\": ...}]})",
+            ));
+        };
+        let messages = parse_messages(path, line, "messages", messages)?;
+        if !messages.iter().any(|m| m.role == "assistant") {
+            return Err(line_error(
+                path,
+                line,
+                "the conversation has no assistant turn: there is nothing to learn from it",
+            ));
+        }
+        let check = parse_check(path, line, &obj)?;
+        out.push(SftExample {
+            messages,
+            check,
+            meta: obj.get("meta").cloned(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The text of a TRL-style field: a string, or a conversational list whose last message is used.
+fn text_field(
+    path: &Path,
+    line: usize,
+    obj: &serde_json::Map<String, Value>,
+    field: &str,
+    role: &str,
+) -> Result<String> {
+    let value = obj
+        .get(field)
+        .ok_or_else(|| line_error(path, line, format!("missing \"{field}\"")))?;
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Array(_) => {
+            let messages = parse_messages(path, line, field, value)?;
+            let Some(last) = messages.last() else {
+                return Err(line_error(
+                    path,
+                    line,
+                    format!("\"{field}\" is an empty list"),
+                ));
+            };
+            if last.role != role {
+                return Err(line_error(
+                    path,
+                    line,
+                    format!(
+                        "\"{field}\" must end with a {role} message, not {}",
+                        last.role
+                    ),
+                ));
+            }
+            last.content.clone()
+        }
+        _ => {
+            return Err(line_error(
+                path,
+                line,
+                format!("\"{field}\" must be a string or a list of messages"),
+            ))
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(line_error(path, line, format!("\"{field}\" is empty")));
+    }
+    Ok(text)
+}
+
+/// Reads ranked answers: {"prompt", "responses": [best, …, worst]} (K ≥ 2, distinct), or TRL's
+/// preference format {"prompt", "chosen", "rejected"} (strings, or conversational message lists),
+/// which becomes a ranking of two.
+pub fn read_ranked_jsonl(path: &Path) -> Result<Vec<RankedExample>> {
+    let mut out = Vec::new();
+    for_each_json_line(path, |line, obj| {
+        let prompt = text_field(path, line, &obj, "prompt", "user")?;
+        let responses = if let Some(list) = obj.get("responses") {
+            let Value::Array(list) = list else {
+                return Err(line_error(
+                    path,
+                    line,
+                    "\"responses\" must be a list of strings, best first",
+                ));
+            };
+            let mut responses = Vec::with_capacity(list.len());
+            for (k, r) in list.iter().enumerate() {
+                let Some(r) = r.as_str() else {
+                    return Err(line_error(
+                        path,
+                        line,
+                        format!("responses[{k}] is not a string"),
+                    ));
+                };
+                if r.trim().is_empty() {
+                    return Err(line_error(path, line, format!("responses[{k}] is empty")));
+                }
+                responses.push(r.to_string());
+            }
+            responses
+        } else if obj.contains_key("chosen") || obj.contains_key("rejected") {
+            vec![
+                text_field(path, line, &obj, "chosen", "assistant")?,
+                text_field(path, line, &obj, "rejected", "assistant")?,
+            ]
+        } else {
+            return Err(line_error(
+                path,
+                line,
+                "missing \"responses\" (or TRL's \"chosen\" and \"rejected\")",
+            ));
+        };
+        if responses.len() < 2 {
+            return Err(line_error(
+                path,
+                line,
+                format!(
+                    "a ranking needs at least two responses, found {}",
+                    responses.len()
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (k, r) in responses.iter().enumerate() {
+            if !seen.insert(r.trim()) {
+                return Err(line_error(
+                    path,
+                    line,
+                    format!("responses[{k}] duplicates an earlier response: a ranking of equal answers says nothing"),
+                ));
+            }
+        }
+        out.push(RankedExample {
+            prompt,
+            responses,
+            meta: obj.get("meta").cloned(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads PPO prompts: {"prompt": string or message list, "check"?: …}.
+pub fn read_ppo_jsonl(path: &Path) -> Result<Vec<PpoPrompt>> {
+    let mut out = Vec::new();
+    for_each_json_line(path, |line, obj| {
+        let prompt = text_field(path, line, &obj, "prompt", "user")?;
+        let check = parse_check(path, line, &obj)?;
+        out.push(PpoPrompt {
+            prompt,
+            check,
+            meta: obj.get("meta").cloned(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut text = String::new();
+    for row in rows {
+        text.push_str(&serde_json::to_string(row).expect("rows always serialise"));
+        text.push('\n');
+    }
+    crate::io::write_atomic(path, text.as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the files
+
+/// Where the sources are on disk; `None` leaves a source out (it is then recorded as skipped).
+#[derive(Clone, Debug, Default)]
+pub struct SftSources {
+    /// chatterbot-corpus's `data/english` directory.
+    pub chatterbot_dir: Option<PathBuf>,
+    /// bsdgames's `quiz` directory.
+    pub quiz_dir: Option<PathBuf>,
+    /// Package versions, for the manifest.
+    pub chatterbot_version: Option<String>,
+    pub bsdgames_version: Option<String>,
+}
+
+/// How many items each generator makes. `Default` is what `tinychat data prepare` writes.
+#[derive(Clone, Debug)]
+pub struct SftDataConfig {
+    /// Computed questions per task for training, and per task for evaluation.
+    pub computed_train_per_task: usize,
+    pub computed_eval_per_task: usize,
+    /// Computed PPO prompts per task (fresh operands, never held out).
+    pub computed_ppo_per_task: usize,
+    /// Of the training-entity items asked in a held-out template, one in this many goes to eval.
+    pub template_eval_every: usize,
+    /// Cap on chit-chat items in the evaluation files.
+    pub chatterbot_eval_max: usize,
+    /// Ranked prompts: computed ones per task.
+    pub ranked_computed_per_task: usize,
+    /// Ranked prompts: chit-chat ones at most.
+    pub ranked_chatterbot_max: usize,
+}
+
+impl Default for SftDataConfig {
+    fn default() -> Self {
+        SftDataConfig {
+            computed_train_per_task: 300,
+            computed_eval_per_task: 30,
+            computed_ppo_per_task: 60,
+            template_eval_every: 4,
+            chatterbot_eval_max: 120,
+            ranked_computed_per_task: 80,
+            ranked_chatterbot_max: 600,
+        }
+    }
+}
+
+/// What was written, from where, under which licence, and what was held out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub seed: u64,
+    pub held_out_fraction: f64,
+    pub sources: Vec<SourceInfo>,
+    /// Conversations per source (train + eval), e.g. "quiz/capital".
+    pub conversations_per_source: BTreeMap<String, usize>,
+    pub sft_train: usize,
+    pub sft_eval: usize,
+    /// Eval items that carry a "check".
+    pub sft_eval_checkable: usize,
+    pub ranked_train: usize,
+    pub ranked_eval: usize,
+    pub ppo_prompts: usize,
+    /// Entities held out, per source.
+    pub held_out_entities: BTreeMap<String, Vec<String>>,
+    /// Question templates held out, as "source#index: text".
+    pub held_out_templates: Vec<String>,
+    /// Relative paths of the files written.
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub name: String,
+    /// "pypi:chatterbot-corpus", "debian:bsdgames", "generated".
+    pub package: String,
+    pub version: Option<String>,
+    pub licence: String,
+    /// Conversations it gave (train + eval).
+    pub conversations: usize,
+    /// Why it is missing, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Fetches the sources into `cache_dir` (idempotent: a fetched source is reused) and writes the
+/// fine-tuning files into `out_dir`. Same seed and sources, same bytes.
+pub fn prepare_sft_data(cache_dir: &Path, out_dir: &Path, seed: u64) -> Result<Manifest> {
+    let chatterbot = fetch_chatterbot(cache_dir)?;
+    let quiz = fetch_bsdgames(cache_dir)?;
+    let sources = SftSources {
+        chatterbot_dir: Some(chatterbot.dir),
+        chatterbot_version: Some(chatterbot.version),
+        quiz_dir: Some(quiz.dir),
+        bsdgames_version: Some(quiz.version),
+    };
+    build_sft_data(&sources, out_dir, seed, &SftDataConfig::default())
+}
+
+/// Writes the small built-in samples of both sources (a few chatterbot conversations, a few
+/// lines of each quiz table) under `dir` and returns them as sources: what tests and offline
+/// builds use in place of the fetched packages.
+pub fn write_builtin_sample(dir: &Path) -> Result<SftSources> {
+    let chat = dir.join("chatterbot");
+    let quiz_dir = dir.join("quiz");
+    for d in [&chat, &quiz_dir] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    crate::io::write_atomic(&chat.join("sample.yml"), chatterbot::SAMPLE_YAML.as_bytes())?;
+    for (name, text) in quiz::SAMPLE_TABLES {
+        crate::io::write_atomic(&quiz_dir.join(name), text.as_bytes())?;
+    }
+    Ok(SftSources {
+        chatterbot_dir: Some(chat),
+        quiz_dir: Some(quiz_dir),
+        chatterbot_version: Some("built-in sample".into()),
+        bsdgames_version: Some("built-in sample".into()),
+    })
+}
+
+/// Generates every item of every available source (before the split).
+pub fn generate_items(sources: &SftSources, seed: u64) -> Result<(Vec<QaItem>, Vec<SourceInfo>)> {
+    let mut items = Vec::new();
+    let mut infos = Vec::new();
+
+    let mut info = SourceInfo {
+        name: "chatterbot-corpus".into(),
+        package: "pypi:chatterbot-corpus".into(),
+        version: sources.chatterbot_version.clone(),
+        licence: "BSD-3-Clause".into(),
+        ..Default::default()
+    };
+    match &sources.chatterbot_dir {
+        Some(dir) => {
+            let got = chatterbot::chatterbot_items(dir)?;
+            info.conversations = got.len();
+            items.extend(got);
+        }
+        None => info.skipped = Some("not fetched".into()),
+    }
+    infos.push(info);
+
+    let mut info = SourceInfo {
+        name: "bsdgames quiz".into(),
+        package: "debian:bsdgames".into(),
+        version: sources.bsdgames_version.clone(),
+        licence: "BSD-3-Clause (University of California; see usr/share/doc/bsdgames/copyright)"
+            .into(),
+        ..Default::default()
+    };
+    match &sources.quiz_dir {
+        Some(dir) => {
+            let got = quiz::quiz_items(dir, seed)?;
+            info.conversations = got.len();
+            items.extend(got);
+        }
+        None => info.skipped = Some("not fetched".into()),
+    }
+    infos.push(info);
+    Ok((items, infos))
+}
+
+fn meta(item: &QaItem, split: Split) -> Value {
+    let mut m = json!({"source": item.source, "template": item.template});
+    match split {
+        Split::Train => {}
+        Split::EvalEntity => m["held_out"] = json!("entity"),
+        Split::EvalTemplate => m["held_out"] = json!("template"),
+    }
+    m
+}
+
+fn sft_example(item: &QaItem, split: Split) -> SftExample {
+    SftExample {
+        messages: item.messages.clone(),
+        check: item.check.clone(),
+        meta: Some(meta(item, split)),
+    }
+}
+
+/// Splits, ranks and writes everything; returns the manifest (also written as manifest.json).
+pub fn build_sft_data(
+    sources: &SftSources,
+    out_dir: &Path,
+    seed: u64,
+    config: &SftDataConfig,
+) -> Result<Manifest> {
+    let hold = HoldOut::new(seed);
+    let (items, infos) = generate_items(sources, seed)?;
+    let computed = computed_items(seed, config);
+
+    let mut manifest = Manifest {
+        seed,
+        held_out_fraction: hold.fraction,
+        sources: infos,
+        ..Default::default()
+    };
+    manifest.sources.push(SourceInfo {
+        name: "computed questions".into(),
+        package: "generated".into(),
+        version: None,
+        licence: "MIT OR Apache-2.0".into(),
+        conversations: computed.train.len() + computed.eval.len(),
+        skipped: None,
+    });
+
+    // Split the sourced items. Held-out entities go to eval (one item per entity and relation,
+    // in a seeded template); training entities asked in a held-out template go to eval one in
+    // `template_eval_every`; everything else trains.
+    let mut train: Vec<(QaItem, Split)> = Vec::new();
+    let mut eval: Vec<(QaItem, Split)> = Vec::new();
+    let mut by_entity: BTreeMap<(String, Vec<String>), Vec<QaItem>> = BTreeMap::new();
+    let mut rng = rng_for(seed, "split");
+    let mut chatterbot_eval = 0;
+    for item in items {
+        let split = hold.split(&item);
+        match split {
+            Split::Train => train.push((item, split)),
+            Split::EvalEntity if item.source.starts_with("chatterbot") => {
+                if chatterbot_eval < config.chatterbot_eval_max {
+                    chatterbot_eval += 1;
+                    eval.push((item, split));
+                }
+            }
+            Split::EvalEntity => by_entity
+                .entry((item.source.clone(), item.entities.clone()))
+                .or_default()
+                .push(item),
+            Split::EvalTemplate => {
+                if pick(&mut rng, config.template_eval_every.max(1)) == 0 {
+                    eval.push((item, split));
+                }
+            }
+        }
+    }
+    // one question per held-out entity and relation, in a seeded template
+    for (_, mut group) in by_entity {
+        let k = pick(&mut rng, group.len());
+        eval.push((group.swap_remove(k), Split::EvalEntity));
+    }
+    for item in computed.train {
+        train.push((item, Split::Train));
+    }
+    for (item, split) in computed.eval {
+        eval.push((item, split));
+    }
+
+    for (item, _) in train.iter().chain(eval.iter()) {
+        *manifest
+            .conversations_per_source
+            .entry(item.source.clone())
+            .or_default() += 1;
+    }
+    for (item, split) in &eval {
+        if *split == Split::EvalEntity {
+            for e in &item.entities {
+                if hold.entity(e) {
+                    let list = manifest
+                        .held_out_entities
+                        .entry(item.source.clone())
+                        .or_default();
+                    if !list.contains(e) {
+                        list.push(e.clone());
+                    }
+                }
+            }
+        }
+    }
+    for list in manifest.held_out_entities.values_mut() {
+        list.sort();
+    }
+    manifest.held_out_templates = quiz::held_out_templates()
+        .into_iter()
+        .chain(computed::held_out_templates())
+        .collect();
+
+    // Rankings: from the training side for ranked_train (so no held-out entity leaks in as a
+    // "wrong" answer), from everything for ranked_eval.
+    let train_items: Vec<&QaItem> = train.iter().map(|(i, _)| i).collect();
+    let eval_items: Vec<&QaItem> = eval.iter().map(|(i, _)| i).collect();
+    let all_items: Vec<&QaItem> = train_items
+        .iter()
+        .chain(eval_items.iter())
+        .copied()
+        .collect();
+    let ranked_train = ranked::build_rankings(&train_items, &train_items, seed, "train", config);
+    let ranked_eval = ranked::build_rankings(&eval_items, &all_items, seed, "eval", config);
+
+    // PPO prompts: training prompts plus fresh computed ones, minus anything asked in eval.
+    let eval_prompts: BTreeSet<&str> = eval.iter().map(|(i, _)| i.prompt()).collect();
+    let mut ppo = Vec::new();
+    let mut ppo_seen = BTreeSet::new();
+    let ppo_sources = train
+        .iter()
+        .map(|(i, _)| i)
+        .filter(|i| !i.source.starts_with("computed"))
+        .chain(computed.ppo.iter());
+    for item in ppo_sources {
+        let p = item.prompt();
+        if eval_prompts.contains(p) || !ppo_seen.insert(p.to_string()) {
+            continue;
+        }
+        ppo.push(PpoPrompt {
+            prompt: p.to_string(),
+            check: item.check.clone(),
+            meta: Some(json!({"source": item.source, "template": item.template})),
+        });
+    }
+
+    let sft_train: Vec<SftExample> = train.iter().map(|(i, s)| sft_example(i, *s)).collect();
+    let sft_eval: Vec<SftExample> = eval.iter().map(|(i, s)| sft_example(i, *s)).collect();
+    manifest.sft_train = sft_train.len();
+    manifest.sft_eval = sft_eval.len();
+    manifest.sft_eval_checkable = sft_eval.iter().filter(|e| e.check.is_some()).count();
+    manifest.ranked_train = ranked_train.len();
+    manifest.ranked_eval = ranked_eval.len();
+    manifest.ppo_prompts = ppo.len();
+
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let files: [(&str, &dyn Fn(&Path) -> Result<()>); 5] = [
+        ("sft_train.jsonl", &|p| write_jsonl(p, &sft_train)),
+        ("sft_eval.jsonl", &|p| write_jsonl(p, &sft_eval)),
+        ("ranked_train.jsonl", &|p| write_jsonl(p, &ranked_train)),
+        ("ranked_eval.jsonl", &|p| write_jsonl(p, &ranked_eval)),
+        ("ppo_prompts.jsonl", &|p| write_jsonl(p, &ppo)),
+    ];
+    for (name, write) in files {
+        write(&out_dir.join(name))?;
+        manifest.files.push(name.to_string());
+    }
+    manifest.files.push("manifest.json".into());
+    let value = serde_json::to_value(&manifest).expect("the manifest always serialises");
+    crate::io::write_json_atomic(&out_dir.join("manifest.json"), &value)?;
+    Ok(manifest)
+}
+
+/// Runs an external command (pip, apt-get, dpkg-deb, python3) and turns failure into an error
+/// that says what was run and how to fix it.
+pub(crate) fn run_tool(cmd: &mut std::process::Command, hint: &str) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .map_err(|e| Error::Other(format!("could not run {shown}: {e}; {hint}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(Error::Other(format!(
+            "{shown} failed ({}): {}; {hint}",
+            out.status,
+            tail.join(" | ")
+        )));
+    }
+    Ok(())
+}
+
+/// Capitalises the first letter: templates may start with an entity written in lower case.
+pub(crate) fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,810 @@
+//! The quiz tables of Debian's `bsdgames` package (`/usr/share/games/bsdgames/quiz`), phrased
+//! through question and answer templates.
+//!
+//! A table line holds colon-separated fields; each field is a pattern in quiz(6)'s syntax:
+//! `a|b` alternatives, `{pat}` an optional part, `[pat]` a group (`pat[pat|pat]pat`), `\` quotes
+//! the next character, and a `\` at the end of a line continues it on the next. So
+//! `{G{eorge} }Washington` accepts "George Washington", "G Washington" and "Washington";
+//! `Yaound['e|e'|e]` spells an accent three ways. [`QuizPattern::display`] is the fullest plain
+//! spelling (optional parts in, accent spellings out: "George Washington", "Yaounde"), used in
+//! questions and answers; [`QuizPattern::expansions`] are all spellings, used by the checker.
+
+use super::chatterbot::{find_with_suffix, Fetched};
+use super::{capitalize, pick, rng_for, run_tool, HoldOut, QaItem};
+use crate::error::{Error, Result};
+use crate::tokenizer::Message;
+use crate::train::checkers::{normalize, Check, CheckKind};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Downloads Debian's bsdgames package with apt-get into `cache_dir/bsdgames` and extracts it
+/// with dpkg-deb; returns its quiz directory. A second call reuses what is there.
+pub fn fetch_bsdgames(cache_dir: &Path) -> Result<Fetched> {
+    let dir = cache_dir.join("bsdgames");
+    let extracted = dir.join("extracted");
+    let quiz = extracted.join("usr/share/games/bsdgames/quiz");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let deb = match find_with_suffix(&dir, ".deb")? {
+        Some(d) => d,
+        None => {
+            run_tool(
+                Command::new("apt-get").args(["download", "bsdgames"]).current_dir(&dir),
+                "tinychat fetches the quiz tables with `apt-get download bsdgames` (Debian/Ubuntu); run `apt-get update` first if the package is not found",
+            )?;
+            find_with_suffix(&dir, ".deb")?.ok_or_else(|| {
+                Error::Other(format!(
+                    "apt-get reported success but left no .deb in {}",
+                    dir.display()
+                ))
+            })?
+        }
+    };
+    // bsdgames_2.17-29+b1_amd64.deb -> 2.17-29+b1
+    let name = deb
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let version = name.split('_').nth(1).unwrap_or("unknown").to_string();
+    if !quiz.is_dir() {
+        let tmp = dir.join("extracting.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        run_tool(
+            Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tmp),
+            "dpkg-deb (Debian's dpkg) is needed to unpack the package",
+        )?;
+        let _ = std::fs::remove_dir_all(&extracted);
+        std::fs::rename(&tmp, &extracted).map_err(|e| Error::io(&extracted, e))?;
+        if !quiz.is_dir() {
+            return Err(Error::Other(format!(
+                "{}: the package has no usr/share/games/bsdgames/quiz directory",
+                deb.display()
+            )));
+        }
+    }
+    Ok(Fetched { dir: quiz, version })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns
+
+#[derive(Clone, Debug, PartialEq)]
+enum Node {
+    Lit(String),
+    Opt(Alt),
+    Group(Alt),
+}
+
+/// Alternatives, each a sequence of nodes.
+#[derive(Clone, Debug, PartialEq)]
+struct Alt(Vec<Vec<Node>>);
+
+/// One field of a quiz table line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuizPattern {
+    alt: Alt,
+    source: String,
+}
+
+/// The most spellings one pattern may expand to (the largest real one has 45).
+const MAX_EXPANSIONS: usize = 512;
+
+impl QuizPattern {
+    /// Parses a field; the error says what is unbalanced.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut pos = 0;
+        let alt = parse_alt(&chars, &mut pos, None)?;
+        if pos != chars.len() {
+            return Err(format!("unexpected {:?} at column {}", chars[pos], pos + 1));
+        }
+        Ok(QuizPattern {
+            alt,
+            source: text.to_string(),
+        })
+    }
+    /// The field as written in the table.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    pub fn is_empty(&self) -> bool {
+        self.display().is_empty()
+    }
+    /// The fullest plain spelling: optional parts included, first alternative that is not an
+    /// accent spelling.
+    pub fn display(&self) -> String {
+        tidy(&display_alt(&self.alt))
+    }
+    /// Every spelling the pattern accepts (accent spellings left out: the checker folds accents),
+    /// de-duplicated by their normalised form, the display form first.
+    pub fn expansions(&self) -> Vec<String> {
+        let mut out = vec![self.display()];
+        let mut seen: BTreeSet<String> = out.iter().map(|s| normalize(s)).collect();
+        for e in expand_alt(&self.alt) {
+            let e = tidy(&e);
+            if !e.is_empty() && seen.insert(normalize(&e)) {
+                out.push(e);
+            }
+        }
+        out
+    }
+    /// The top-level alternatives as patterns of their own ("lion|tiger|bear" → three).
+    pub fn alternatives(&self) -> Vec<QuizPattern> {
+        self.alt
+            .0
+            .iter()
+            .map(|seq| QuizPattern {
+                alt: Alt(vec![seq.clone()]),
+                source: self.source.clone(),
+            })
+            .collect()
+    }
+}
+
+fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn parse_alt(
+    chars: &[char],
+    pos: &mut usize,
+    close: Option<char>,
+) -> std::result::Result<Alt, String> {
+    let mut alts = vec![Vec::new()];
+    let mut lit = String::new();
+    fn flush(lit: &mut String, seq: &mut Vec<Node>) {
+        if !lit.is_empty() {
+            seq.push(Node::Lit(std::mem::take(lit)));
+        }
+    }
+    while *pos < chars.len() {
+        let c = chars[*pos];
+        *pos += 1;
+        match c {
+            '\\' => {
+                if let Some(&n) = chars.get(*pos) {
+                    lit.push(n);
+                    *pos += 1;
+                }
+            }
+            '|' => {
+                flush(&mut lit, alts.last_mut().unwrap());
+                alts.push(Vec::new());
+            }
+            '{' | '[' => {
+                flush(&mut lit, alts.last_mut().unwrap());
+                let closing = if c == '{' { '}' } else { ']' };
+                let inner = parse_alt(chars, pos, Some(closing))?;
+                alts.last_mut().unwrap().push(if c == '{' {
+                    Node::Opt(inner)
+                } else {
+                    Node::Group(inner)
+                });
+            }
+            '}' | ']' => {
+                if Some(c) == close {
+                    flush(&mut lit, alts.last_mut().unwrap());
+                    return Ok(Alt(alts));
+                }
+                return Err(format!("unmatched {c:?} at column {}", *pos));
+            }
+            _ => lit.push(c),
+        }
+    }
+    if let Some(c) = close {
+        return Err(format!("missing {c:?}"));
+    }
+    flush(&mut lit, alts.last_mut().unwrap());
+    Ok(Alt(alts))
+}
+
+fn lit_text(seq: &[Node]) -> Option<String> {
+    let mut s = String::new();
+    for n in seq {
+        match n {
+            Node::Lit(l) => s.push_str(l),
+            _ => return None,
+        }
+    }
+    Some(s)
+}
+
+/// `'e`, `e'`, `^o`, `"u`, `~n`: quiz's ASCII spellings of accented letters.
+fn is_accent_spelling(seq: &[Node]) -> bool {
+    lit_text(seq).is_some_and(|s| {
+        s.chars().count() <= 3 && s.chars().any(|c| matches!(c, '\'' | '^' | '`' | '~' | '"'))
+    })
+}
+
+/// The alternatives to use: accent spellings only when there is nothing else.
+fn plain_alternatives(alt: &Alt) -> Vec<&Vec<Node>> {
+    let plain: Vec<&Vec<Node>> = alt.0.iter().filter(|s| !is_accent_spelling(s)).collect();
+    if plain.is_empty() {
+        alt.0.iter().collect()
+    } else {
+        plain
+    }
+}
+
+fn display_alt(alt: &Alt) -> String {
+    let seq = plain_alternatives(alt)[0];
+    seq.iter()
+        .map(|n| match n {
+            Node::Lit(l) => l.clone(),
+            Node::Opt(a) | Node::Group(a) => display_alt(a),
+        })
+        .collect()
+}
+
+fn expand_alt(alt: &Alt) -> Vec<String> {
+    let mut out = Vec::new();
+    for seq in plain_alternatives(alt) {
+        let mut partial = vec![String::new()];
+        for node in seq {
+            let options: Vec<String> = match node {
+                Node::Lit(l) => vec![l.clone()],
+                Node::Group(a) => expand_alt(a),
+                Node::Opt(a) => {
+                    let mut o = expand_alt(a);
+                    o.push(String::new());
+                    o
+                }
+            };
+            let mut next = Vec::with_capacity(partial.len() * options.len());
+            'outer: for p in &partial {
+                for o in &options {
+                    if next.len() >= MAX_EXPANSIONS {
+                        break 'outer;
+                    }
+                    next.push(format!("{p}{o}"));
+                }
+            }
+            partial = next;
+        }
+        out.extend(partial);
+        if out.len() >= MAX_EXPANSIONS {
+            out.truncate(MAX_EXPANSIONS);
+            break;
+        }
+    }
+    out
+}
+
+/// One parsed table line: its line number (of its first physical line) and its fields.
+pub type QuizRow = (usize, Vec<QuizPattern>);
+
+/// Parses a quiz data file; `path` names the file in errors (file:line).
+pub fn parse_quiz_table(path: &Path, text: &str) -> Result<Vec<QuizRow>> {
+    let mut rows = Vec::new();
+    let mut logical = String::new();
+    let mut start = 0;
+    for (i, raw) in text.lines().enumerate() {
+        if logical.is_empty() {
+            start = i + 1;
+        }
+        let ends_escaped = raw.ends_with('\\') && !raw.ends_with("\\\\");
+        if ends_escaped {
+            logical.push_str(&raw[..raw.len() - 1]);
+            continue;
+        }
+        logical.push_str(raw);
+        let line = std::mem::take(&mut logical);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        for field in split_fields(&line) {
+            let p = QuizPattern::parse(&field).map_err(|e| {
+                super::line_error(path, start, format!("bad quiz pattern {field:?}: {e}"))
+            })?;
+            fields.push(p);
+        }
+        rows.push((start, fields));
+    }
+    Ok(rows)
+}
+
+/// Splits on ':' that are not quoted with '\' (the quote stays for the pattern parser).
+fn split_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let f = fields.last_mut().unwrap();
+                f.push('\\');
+                if let Some(n) = chars.next() {
+                    f.push(n);
+                }
+            }
+            ':' => fields.push(String::new()),
+            _ => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relations: which column asks, which answers, and how to say it
+
+/// A question a table can answer. Placeholders: `{x}` the subject, `{y}` the answer, `{ax}` /
+/// `{ay}` the same with "a"/"an" in front. The last question template is held out for evaluation.
+struct Relation {
+    id: &'static str,
+    files: &'static [&'static str],
+    /// Column asked about, column answered, column naming the entity held out.
+    subject: usize,
+    answer: usize,
+    entity: usize,
+    /// Each top-level alternative of the subject is its own entity ("lion|tiger|bear:cub").
+    split_subject: bool,
+    /// The answer names an entity of the same kind (a successor): held out with it.
+    chain: bool,
+    kind: CheckKind,
+    questions: &'static [&'static str],
+    answers: &'static [&'static str],
+}
+
+const RELATIONS: &[Relation] = &[
+    Relation {
+        id: "capital",
+        files: &["africa", "america", "asia", "europe", "province", "state"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is the capital of {x}?",
+            "{x}'s capital city is?",
+            "Name the capital of {x}.",
+            "Which city is the capital of {x}?",
+            "What city serves as the capital of {x}?",
+        ],
+        answers: &[
+            "The capital of {x} is {y}.",
+            "{y} is the capital of {x}.",
+            "{x}'s capital is {y}.",
+        ],
+    },
+    Relation {
+        id: "element_symbol",
+        files: &["elements"],
+        subject: 3,
+        answer: 0,
+        entity: 3,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is the chemical symbol for {x}?",
+            "Which symbol stands for {x} on the periodic table?",
+            "Give the element symbol of {x}.",
+            "{x} has which chemical symbol?",
+        ],
+        answers: &[
+            "The chemical symbol for {x} is {y}.",
+            "{x} has the symbol {y}.",
+        ],
+    },
+    Relation {
+        id: "atomic_number",
+        files: &["elements"],
+        subject: 3,
+        answer: 1,
+        entity: 3,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::Number,
+        questions: &[
+            "What is the atomic number of {x}?",
+            "How many protons does an atom of {x} have?",
+            "Give the atomic number of {x}.",
+            "{x} has what atomic number?",
+        ],
+        answers: &[
+            "The atomic number of {x} is {y}.",
+            "{x} has atomic number {y}.",
+        ],
+    },
+    Relation {
+        id: "element_name",
+        files: &["elements"],
+        subject: 0,
+        answer: 3,
+        entity: 3,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "Which element has the symbol {x}?",
+            "What element does the symbol {x} stand for?",
+            "Name the element with chemical symbol {x}.",
+            "The symbol {x} stands for which element?",
+        ],
+        answers: &[
+            "{x} is the symbol for {y}.",
+            "The element with the symbol {x} is {y}.",
+        ],
+    },
+    Relation {
+        id: "president_successor",
+        files: &["pres"],
+        subject: 0,
+        answer: 3,
+        entity: 0,
+        split_subject: false,
+        chain: true,
+        kind: CheckKind::Exact,
+        questions: &[
+            "Who succeeded {x} as president of the United States?",
+            "Who became US president after {x}?",
+            "Which president came after {x}?",
+            "Name the president who followed {x}.",
+        ],
+        answers: &[
+            "{y} succeeded {x} as president.",
+            "After {x}, {y} became president.",
+        ],
+    },
+    Relation {
+        id: "vice_president",
+        files: &["pres"],
+        subject: 0,
+        answer: 2,
+        entity: 0,
+        split_subject: false,
+        chain: true,
+        kind: CheckKind::Exact,
+        questions: &[
+            "Who was vice president under {x}?",
+            "Name {x}'s vice president.",
+            "Who served as vice president to {x}?",
+            "Which vice president served with {x}?",
+        ],
+        answers: &[
+            "{y} was vice president under {x}.",
+            "{x}'s vice president was {y}.",
+        ],
+    },
+    Relation {
+        id: "state_abbreviation",
+        files: &["state"],
+        subject: 0,
+        answer: 2,
+        entity: 0,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is the postal abbreviation for {x}?",
+            "How is {x} abbreviated in a US mailing address?",
+            "Give the two-letter postal code of {x}.",
+            "{x}'s postal abbreviation is?",
+        ],
+        answers: &["The postal abbreviation for {x} is {y}."],
+    },
+    Relation {
+        id: "collective_noun",
+        files: &["collectives"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: true,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is a group of {x} called?",
+            "What do you call a group of {x}?",
+            "A group of {x} is known as what?",
+            "Name the collective noun for {x}.",
+        ],
+        answers: &[
+            "A group of {x} is called {ay}.",
+            "The collective noun for {x} is {y}.",
+        ],
+    },
+    Relation {
+        id: "baby_animal",
+        files: &["babies"],
+        subject: 1,
+        answer: 0,
+        entity: 1,
+        split_subject: true,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is a baby {x} called?",
+            "What do you call a young {x}?",
+            "A baby {x} is called what?",
+            "What is the name for a young {x}?",
+        ],
+        answers: &[
+            "A baby {x} is called {ay}.",
+            "A young {x} is known as {ay}.",
+        ],
+    },
+    Relation {
+        id: "female_form",
+        files: &["sexes"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: true,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is the female equivalent of {ax}?",
+            "What is the feminine form of the word \"{x}\"?",
+            "A female {x} is called what?",
+            "What do you call a female {x}?",
+        ],
+        answers: &[
+            "The female equivalent of {ax} is {ay}.",
+            "The feminine form of \"{x}\" is \"{y}\".",
+        ],
+    },
+    Relation {
+        id: "opposite",
+        files: &["posneg"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: true,
+        chain: false,
+        kind: CheckKind::Exact,
+        questions: &[
+            "What is the opposite of \"{x}\"?",
+            "What word means the opposite of \"{x}\"?",
+            "Give an antonym of \"{x}\".",
+            "What is the antonym of \"{x}\"?",
+        ],
+        answers: &[
+            "The opposite of \"{x}\" is \"{y}\".",
+            "An antonym of \"{x}\" is \"{y}\".",
+        ],
+    },
+    Relation {
+        id: "latin_meaning",
+        files: &["latin"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: false,
+        chain: false,
+        kind: CheckKind::ContainsAny,
+        questions: &[
+            "What does the Latin word \"{x}\" mean?",
+            "Translate the Latin word \"{x}\" into English.",
+            "What is the English meaning of the Latin \"{x}\"?",
+            "In English, what does the Latin \"{x}\" mean?",
+        ],
+        answers: &[
+            "The Latin word \"{x}\" means \"{y}\".",
+            "In English, \"{x}\" means \"{y}\".",
+        ],
+    },
+    Relation {
+        id: "monarch_successor",
+        files: &["sov"],
+        subject: 0,
+        answer: 2,
+        entity: 0,
+        split_subject: false,
+        chain: true,
+        kind: CheckKind::Exact,
+        questions: &[
+            "Who succeeded {x} on the English throne?",
+            "Which English monarch came after {x}?",
+            "Who reigned after {x}?",
+            "Name the monarch who followed {x}.",
+        ],
+        answers: &["{y} succeeded {x}.", "After {x}, {y} took the throne."],
+    },
+    Relation {
+        id: "chinese_zodiac",
+        files: &["chinese"],
+        subject: 0,
+        answer: 1,
+        entity: 0,
+        split_subject: false,
+        chain: true,
+        kind: CheckKind::Exact,
+        questions: &[
+            "In the Chinese zodiac, which animal comes after the {x}?",
+            "Which Chinese zodiac sign follows the {x}?",
+            "What comes after the year of the {x} in the Chinese calendar?",
+            "Name the Chinese zodiac animal after the {x}.",
+        ],
+        answers: &[
+            "In the Chinese zodiac, the {y} follows the {x}.",
+            "The {y} comes after the {x}.",
+        ],
+    },
+];
+
+/// The held-out question templates, as "quiz/relation#k: text".
+pub fn held_out_templates() -> Vec<String> {
+    RELATIONS
+        .iter()
+        .map(|r| {
+            let k = r.questions.len() - 1;
+            format!("quiz/{}#{k}: {}", r.id, r.questions[k])
+        })
+        .collect()
+}
+
+fn with_article(word: &str) -> String {
+    let starts_vowel = word
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {word}", if starts_vowel { "an" } else { "a" })
+}
+
+fn fill(template: &str, x: &str, y: &str) -> String {
+    let s = template
+        .replace("{ax}", &with_article(x))
+        .replace("{ay}", &with_article(y))
+        .replace("{x}", x)
+        .replace("{y}", y);
+    capitalize(&s)
+}
+
+fn terse(y: &str) -> String {
+    let y = capitalize(y);
+    if y.ends_with('.') {
+        y
+    } else {
+        format!("{y}.")
+    }
+}
+
+/// One fact: a subject, its answer pattern, and the entities it involves.
+struct Fact {
+    x: String,
+    answer: QuizPattern,
+    entities: Vec<String>,
+}
+
+/// Every relation's question, in every template, for every row of the tables in `dir`. The
+/// plausible-but-wrong answer is another row's answer, taken from the training side when the item
+/// itself trains (so no held-out entity leaks into training as a wrong answer).
+pub fn quiz_items(dir: &Path, seed: u64) -> Result<Vec<QaItem>> {
+    let hold = HoldOut::new(seed);
+    let mut tables: BTreeMap<&str, Vec<QuizRow>> = BTreeMap::new();
+    for rel in RELATIONS {
+        for file in rel.files {
+            if !tables.contains_key(file) {
+                let path: PathBuf = dir.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                tables.insert(file, parse_quiz_table(&path, &text)?);
+            }
+        }
+    }
+    let mut items = Vec::new();
+    for rel in RELATIONS {
+        let facts = relation_facts(rel, &tables);
+        let mut rng = rng_for(seed, &format!("quiz/{}", rel.id));
+        for (fi, fact) in facts.iter().enumerate() {
+            let held = fact.entities.iter().any(|e| hold.entity(e));
+            let accepted: BTreeSet<String> = fact
+                .answer
+                .expansions()
+                .iter()
+                .map(|a| normalize(a))
+                .collect();
+            // wrong-answer candidates: other facts' answers, training side only if this trains
+            let candidates: Vec<&Fact> = facts
+                .iter()
+                .enumerate()
+                .filter(|&(k, f)| {
+                    k != fi
+                        && !accepted.contains(&normalize(&f.answer.display()))
+                        && normalize(&f.answer.display()) != normalize(&fact.x)
+                        && (held || !f.entities.iter().any(|e| hold.entity(e)))
+                })
+                .map(|(_, f)| f)
+                .collect();
+            let y = fact.answer.display();
+            let check = Check {
+                kind: rel.kind,
+                answers: fact.answer.expansions(),
+            };
+            for (k, q) in rel.questions.iter().enumerate() {
+                let a = rel.answers[pick(&mut rng, rel.answers.len())];
+                let wrong = (!candidates.is_empty()).then(|| {
+                    let w = candidates[pick(&mut rng, candidates.len())]
+                        .answer
+                        .display();
+                    fill(a, &fact.x, &w)
+                });
+                items.push(QaItem {
+                    source: format!("quiz/{}", rel.id),
+                    template: format!("quiz/{}#{k}", rel.id),
+                    template_held_out: k + 1 == rel.questions.len(),
+                    entities: fact.entities.clone(),
+                    messages: vec![
+                        Message::user(&fill(q, &fact.x, &y)),
+                        Message::assistant(&fill(a, &fact.x, &y)),
+                    ],
+                    terse: Some(terse(&y)),
+                    wrong,
+                    check: Some(check.clone()),
+                });
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn relation_facts(rel: &Relation, tables: &BTreeMap<&str, Vec<QuizRow>>) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    let mut seen = BTreeSet::new();
+    for file in rel.files {
+        for (_, row) in &tables[file] {
+            let (Some(subject), Some(answer), Some(entity)) = (
+                row.get(rel.subject),
+                row.get(rel.answer),
+                row.get(rel.entity),
+            ) else {
+                continue;
+            };
+            if answer.is_empty() || subject.is_empty() || entity.is_empty() {
+                continue;
+            }
+            let subjects = if rel.split_subject {
+                subject.alternatives()
+            } else {
+                vec![subject.clone()]
+            };
+            for s in subjects {
+                let x = s.display();
+                // one-letter subjects make poor questions ("Y|y:X|x" in sexes), except the
+                // element symbols that element_name asks about
+                if x.is_empty() || (x.chars().count() < 2 && rel.id != "element_name") {
+                    continue;
+                }
+                if !seen.insert(normalize(&x)) {
+                    continue; // Armenia is in the Asian and the European table
+                }
+                let key = if rel.entity == rel.subject {
+                    x.clone()
+                } else {
+                    entity.display()
+                };
+                let mut entities = vec![key];
+                if rel.chain {
+                    entities.push(answer.display());
+                }
+                facts.push(Fact {
+                    x,
+                    answer: answer.clone(),
+                    entities,
+                });
+            }
+        }
+    }
+    facts
+}
+
+/// A few lines of each table the relations read, for tests and offline builds.
+pub const SAMPLE_TABLES: &[(&str, &str)] = &[
+    ("africa", "Algeria:Algiers\nAngola:Luanda\nCameroon:Yaound['e|e'|e]\nEgypt:Cairo\nKenya:Nairobi\nGhana:Accra\n"),
+    ("america", "Argentina:Buenos Aires\nBolivia:La Paz|Sucre\nCanada:Ottawa\nChile:Santiago\nPeru:Lima\n"),
+    ("asia", "Armenia:Yerevan\nJapan:Tokyo\nChina:Beijing|Peking\nIndia:New Delhi\nNepal:Kathmandu|Katmandu\n"),
+    ("europe", "Armenia:Yerevan\nAustria:Vienna|Wien\nBelgium:Brussel{s}|Bruxelles\nFrance:Paris\nItaly:Rome\nSpain:Madrid\nNorway:Oslo\n"),
+    ("province", "Newfoundland{ and Labrador}:[St.|Saint] John's\nNova Scotia:Halifax\n"),
+    ("state", "Alabama|Ala|AL:Montgomery:AL:goldenrod\nAlaska|AK:Juneau:AK:forget{-| }me{-| }not\nTexas|Tex|TX:Austin:TX:bluebonnet\n"),
+    ("elements", "H:1:1.008:Hydrogen\nHe:2:4.003:Helium\nLi:3:6.94:Lithium\nC:6:12.011:Carbon\nN:7:14.008:Nitrogen\nO:8:16.0:Oxygen\nFe:26:55.85:Iron\n"),
+    ("pres", "{G{eorge} }Washington:1789-{17}97:{J{ohn} }Adams:{J{ohn} }Adams\n{J{ohn} }Adams:1797-1801:{T{homas} }Jefferson:{T{homas} }Jefferson\n{T{homas} }Jefferson:1801-{{18}0}9:{A{aron} }Burr|{G{eorge} }Clinton:\\\n{J{ames} }Madison\n{J{ames} }Madison:1809-{18}17:{G{eorge} }Clinton|{E{lbridge} }Gerry:\\\n{J{ames} }Monroe\n"),
+    ("collectives", "actors|soldiers:company\nangels:host\nants:colony|hill\nbees:swarm|hive\n"),
+    ("babies", "cub:lion|tiger|bear\nkitten:cat|fox\ngosling:goose\ncolt|foal:horse|donkey\n"),
+    ("sexes", "Y|y:X|x\nabbot:abbess\nactor:actress\nking:queen\n"),
+    ("posneg", "large|big:small\non:off\nhappy|glad:sad\n"),
+    ("latin", "laedo:{I }[injure|thwart]\npolus:sky|heaven\naqua:water\n"),
+    ("sov", "W[illia|]m [I|1|the Conqueror]:11:W[illia|]m [II|2|Rufus|the Red]\nW[illia|]m [II|2|Rufus|the Red]:11:Hen[ry|] [I|1]\n"),
+    ("chinese", "rabbit:dragon\ndragon:snake\nsnake:horse\nhorse:sheep\n"),
+];
