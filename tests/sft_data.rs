@@ -191,6 +191,11 @@ fn quiz_patterns_follow_quiz6() {
     assert_eq!(p.display(), "Yaounde");
     assert_eq!(p.expansions(), vec!["Yaounde"]);
 
+    // overstruck accents (backspace between letter and mark)
+    let p = QuizPattern::parse("Chi[,\u{8}s|s\u{8},|s]inau").unwrap();
+    assert_eq!(p.display(), "Chisinau");
+    assert_eq!(p.expansions(), vec!["Chisinau"]);
+
     let p = QuizPattern::parse("Brussel{s}|Bruxelles").unwrap();
     assert_eq!(p.display(), "Brussels");
     assert_eq!(p.expansions(), vec!["Brussels", "Brussel", "Bruxelles"]);
@@ -632,7 +637,8 @@ fn ppo_reader_errors_name_file_and_line() {
 fn prepare_from_the_real_packages() {
     let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cache");
     let out = tmp("real");
-    let m = sft_data::prepare_sft_data(&cache, &out, 0).unwrap();
+    let m = sft_data::prepare_sft_data(&cache, &out, sft_data::DEFAULT_SEED).unwrap();
+    println!("{}", m.summary());
     println!("{}", serde_json::to_string_pretty(&m).unwrap());
     assert!(m
         .conversations_per_source
@@ -647,6 +653,16 @@ fn prepare_from_the_real_packages() {
             }
         }
     }
-    let again = sft_data::prepare_sft_data(&cache, &out, 0).unwrap();
+    // no quiz overstrike (backspace) or other control character survives
+    let control = |t: &str| t.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+    for f in ["sft_train.jsonl", "sft_eval.jsonl"] {
+        for ex in read_sft_jsonl(&out.join(f)).unwrap() {
+            assert!(!ex.messages.iter().any(|m| control(&m.content)), "{ex:?}");
+        }
+    }
+    for r in read_ranked_jsonl(&out.join("ranked_train.jsonl")).unwrap() {
+        assert!(!r.responses.iter().any(|t| control(t)), "{r:?}");
+    }
+    let again = sft_data::prepare_sft_data(&cache, &out, sft_data::DEFAULT_SEED).unwrap();
     assert_eq!(m, again);
 }

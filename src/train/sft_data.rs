@@ -52,6 +52,9 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The seed `tinychat data prepare` uses.
+pub const DEFAULT_SEED: u64 = 0;
+
 /// Fraction of entities (countries, elements, operand tuples, chatterbot prompts) held out.
 pub const HELD_OUT_FRACTION: f64 = 0.15;
 
@@ -538,6 +541,21 @@ pub struct Manifest {
     pub held_out_templates: Vec<String>,
     /// Relative paths of the files written.
     pub files: Vec<String>,
+}
+
+impl Manifest {
+    /// One line for the console: "8272 SFT conversations (925 eval, 805 checkable), …".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} SFT conversations ({} eval, {} checkable), {} ranked prompts ({} eval), {} PPO prompts",
+            self.sft_train + self.sft_eval,
+            self.sft_eval,
+            self.sft_eval_checkable,
+            self.ranked_train + self.ranked_eval,
+            self.ranked_eval,
+            self.ppo_prompts
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -142,8 +142,18 @@ impl QuizPattern {
     }
 }
 
+/// Collapses whitespace; a stray overstrike (`x<BS>`) that was not an alternative loses its
+/// first character.
 fn tidy(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\u{8}' {
+            out.pop();
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn parse_alt(
@@ -210,10 +220,13 @@ fn lit_text(seq: &[Node]) -> Option<String> {
     Some(s)
 }
 
-/// `'e`, `e'`, `^o`, `"u`, `~n`: quiz's ASCII spellings of accented letters.
+/// `'e`, `e'`, `^o`, `"u`, `~n`, and the overstrikes `'<BS>e`, `,<BS>s`: quiz's ASCII spellings
+/// of accented letters (the tables write "Chi[,<BS>s|s<BS>,|s]inau" for Chişinău).
 fn is_accent_spelling(seq: &[Node]) -> bool {
     lit_text(seq).is_some_and(|s| {
-        s.chars().count() <= 3 && s.chars().any(|c| matches!(c, '\'' | '^' | '`' | '~' | '"'))
+        s.contains('\u{8}')
+            || (s.chars().count() <= 3
+                && s.chars().any(|c| matches!(c, '\'' | '^' | '`' | '~' | '"')))
     })
 }
 
