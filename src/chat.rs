@@ -6,9 +6,12 @@ use crate::generate::{FinishReason, Generator, SamplingParams};
 use crate::model::{KvCache, Logits, Model};
 use crate::tokenizer::{ChatTemplate, Message, StreamDecoder, Tokenizer};
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct ChatModel {
-    pub model: Model,
+    /// Shared so an [`crate::engine::Engine`] can run it on the GPU (with the CPU as fallback)
+    /// without a second copy of the weights.
+    pub model: Arc<Model>,
     pub tokenizer: Tokenizer,
     /// None for a base model without a chat format.
     pub template: Option<ChatTemplate>,
@@ -99,7 +102,7 @@ impl ChatModel {
         stop_tokens.sort_unstable();
         stop_tokens.dedup();
         Ok(ChatModel {
-            model,
+            model: Arc::new(model),
             tokenizer,
             template,
             stop_tokens,

@@ -19,6 +19,8 @@ pub mod templates;
 pub mod tokenizer;
 #[cfg(feature = "train")]
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 pub mod weights;
 
 pub use chat::{ChatModel, Generation};

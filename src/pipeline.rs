@@ -12,12 +12,14 @@
 //! characters, and each is checked together with the text released just before it (look-behind
 //! context), so harm split across a boundary is still seen.
 
-use crate::chat::{now_ms, ChatModel};
+use crate::chat::{now_ms, ChatModel, Generation};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::generate::{FinishReason, SamplingParams};
+use crate::generate::{FinishReason, Generator, SamplingParams};
+use crate::model::Logits;
 use crate::moderation::{Moderator, Thresholds, Verdict};
 use crate::templates::{Stage, Templates};
-use crate::tokenizer::Message;
+use crate::tokenizer::{Message, StreamDecoder};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -294,6 +296,8 @@ impl Pipeline {
     }
 
     /// Runs the pipeline on a conversation, streaming chunks to `on_chunk`; returns the Reply.
+    /// The chat model runs on the CPU engine; [`Self::reply_async`] is the same pipeline on an
+    /// [`Engine`] (GPU or CPU), for callers that cannot block.
     pub fn reply(
         &self,
         messages: &[Message],
@@ -301,6 +305,103 @@ impl Pipeline {
         mut on_chunk: impl FnMut(&Chunk),
     ) -> Result<Reply> {
         let t0 = now_ms();
+        let prompt = self.prepare(messages)?;
+        let input_verdict = match self.moderate_input(&prompt, t0, &mut on_chunk)? {
+            InputOutcome::Passed(v) => v,
+            InputOutcome::Flagged(reply) => return Ok(*reply),
+        };
+        let mut stage = OutputStage::new(self);
+        let mut failure: Option<Error> = None;
+        let gen = self.chat.generate_tokens(&prompt.tokens, params, |piece| {
+            match stage.push(piece, &mut on_chunk) {
+                Ok(go_on) => go_on,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        stage.finish(input_verdict, &gen, t0, &mut on_chunk)
+    }
+
+    /// [`Self::reply`] with the chat model on `engine` (which must hold this pipeline's chat
+    /// model; its conversation is reset first). Never blocks: GPU readback is awaited, and
+    /// `between_tokens` is awaited after every token, so a browser driver can yield to the event
+    /// loop there; an error from it (cancelled, disposed) ends the reply with that error.
+    pub async fn reply_async<F, Fut>(
+        &self,
+        engine: &mut Engine,
+        messages: &[Message],
+        params: &SamplingParams,
+        on_chunk: &mut dyn FnMut(&Chunk),
+        mut between_tokens: F,
+    ) -> Result<Reply>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        if !std::ptr::eq(engine.model(), &*self.chat.model) {
+            return Err(Error::InvalidArgument(
+                "reply_async needs an Engine opened on this pipeline's chat model".into(),
+            ));
+        }
+        let t0 = now_ms();
+        let prompt = self.prepare(messages)?;
+        let input_verdict = match self.moderate_input(&prompt, t0, on_chunk)? {
+            InputOutcome::Passed(v) => v,
+            InputOutcome::Flagged(reply) => return Ok(*reply),
+        };
+        let mut stage = OutputStage::new(self);
+
+        // ChatModel::generate_tokens, with the forward pass on the engine.
+        engine.reset();
+        let p = self.chat.params_with_stops(params);
+        let mut g = Generator::new(&prompt.tokens, p, self.chat.model.config.max_seq_len)?;
+        let mut dec = StreamDecoder::new();
+        let t_gen = now_ms();
+        let mut t_first = None;
+        let mut stopped = false;
+        loop {
+            let input = g.take_input();
+            if input.is_empty() {
+                break;
+            }
+            let mut logits = engine.forward_async(&input, Logits::Last).await?;
+            t_first.get_or_insert_with(now_ms);
+            let Some(tok) = g.push_logits(&mut logits) else {
+                break;
+            };
+            if let Some(piece) = dec.push(&self.chat.tokenizer, tok)? {
+                if !stage.push(&piece, on_chunk)? {
+                    stopped = true;
+                    break;
+                }
+            }
+            between_tokens().await?;
+        }
+        let t_end = now_ms();
+        let t_first = t_first.unwrap_or(t_end);
+        let gen = Generation {
+            text: dec.text(&self.chat.tokenizer)?,
+            tokens: g.generated().to_vec(),
+            prompt_tokens: g.prompt_len(),
+            finish_reason: if stopped {
+                FinishReason::Stop
+            } else {
+                g.finished().unwrap_or(FinishReason::Length)
+            },
+            prefill_ms: t_first - t_gen,
+            decode_ms: t_end - t_first,
+        };
+        stage.finish(input_verdict, &gen, t0, on_chunk)
+    }
+
+    /// Validates the conversation, adds the system prompt and tokenizes it: a prompt that cannot
+    /// fit fails here, before any model runs.
+    fn prepare(&self, messages: &[Message]) -> Result<Prompt> {
         let last_user = messages
             .iter()
             .rev()
@@ -315,86 +416,153 @@ impl Pipeline {
                 convo.insert(0, Message::system(sys));
             }
         }
-        // Tokenize first: a prompt that cannot fit fails before any model runs.
-        let prompt = self.chat.encode_chat(&convo)?;
-        if prompt.len() >= self.chat.model.config.max_seq_len {
+        let tokens = self.chat.encode_chat(&convo)?;
+        if tokens.len() >= self.chat.model.config.max_seq_len {
             return Err(Error::PromptTooLong {
-                tokens: prompt.len(),
+                tokens: tokens.len(),
                 context: self.chat.model.config.max_seq_len,
             });
         }
+        Ok(Prompt {
+            tokens,
+            last_user: last_user.content.clone(),
+        })
+    }
 
-        let input_verdict = self.moderator.check(&last_user.content)?;
-        let t_in = now_ms();
-        let mut timings = Timings {
-            input_moderation_ms: t_in - t0,
-            ..Default::default()
-        };
-        if input_verdict.flagged {
-            let text = self.templates.respond(&input_verdict, Stage::Input)?;
-            on_chunk(&Chunk::Template {
-                text: text.clone(),
-                stage: Stage::Input,
-                verdict: input_verdict.clone(),
-            });
-            timings.total_ms = now_ms() - t0;
-            return Ok(Reply {
-                text,
-                source: Source::Template,
-                route: Route::InputFlagged,
-                template_category: Templates::pick_category(&input_verdict),
-                input_verdict,
-                output_verdict: None,
-                prompt_tokens: prompt.len(),
-                completion_tokens: 0,
-                finish_reason: None,
-                timings,
-            });
+    /// Input moderation; when the prompt is flagged, the template answer (already streamed).
+    fn moderate_input(
+        &self,
+        prompt: &Prompt,
+        t0: f64,
+        on_chunk: &mut dyn FnMut(&Chunk),
+    ) -> Result<InputOutcome> {
+        let input_verdict = self.moderator.check(&prompt.last_user)?;
+        if !input_verdict.flagged {
+            return Ok(InputOutcome::Passed(input_verdict));
         }
+        let t_in = now_ms();
+        let text = self.templates.respond(&input_verdict, Stage::Input)?;
+        on_chunk(&Chunk::Template {
+            text: text.clone(),
+            stage: Stage::Input,
+            verdict: input_verdict.clone(),
+        });
+        Ok(InputOutcome::Flagged(Box::new(Reply {
+            text,
+            source: Source::Template,
+            route: Route::InputFlagged,
+            template_category: Templates::pick_category(&input_verdict),
+            input_verdict,
+            output_verdict: None,
+            prompt_tokens: prompt.tokens.len(),
+            completion_tokens: 0,
+            finish_reason: None,
+            timings: Timings {
+                input_moderation_ms: t_in - t0,
+                total_ms: now_ms() - t0,
+                ..Default::default()
+            },
+        })))
+    }
+}
 
-        let mut gate = OutputGate::new(self.config.moderation.clone());
-        let mut mod_ms = 0.0;
-        let mut flagged: Option<Verdict> = None;
-        let mut failure: Option<Error> = None;
+/// A conversation ready for the chat model.
+struct Prompt {
+    tokens: Vec<u32>,
+    /// The message input moderation checks.
+    last_user: String,
+}
+
+enum InputOutcome {
+    Passed(Verdict),
+    Flagged(Box<Reply>),
+}
+
+/// The output side of one reply, shared by [`Pipeline::reply`] and [`Pipeline::reply_async`]:
+/// text pieces go through the [`OutputGate`]; what passes is streamed; a flag stops generation
+/// and [`OutputStage::finish`] answers with the template.
+struct OutputStage<'a> {
+    pipeline: &'a Pipeline,
+    gate: OutputGate,
+    /// Time spent in output moderation.
+    mod_ms: f64,
+    /// Input moderation ends when the stage starts.
+    t_in: f64,
+    flagged: Option<Verdict>,
+}
+
+impl<'a> OutputStage<'a> {
+    fn new(pipeline: &'a Pipeline) -> Self {
+        OutputStage {
+            pipeline,
+            gate: OutputGate::new(pipeline.config.moderation.clone()),
+            mod_ms: 0.0,
+            t_in: now_ms(),
+            flagged: None,
+        }
+    }
+
+    /// Feeds a piece of model text; false when generation must stop (the chunk was flagged).
+    fn push(&mut self, piece: &str, on_chunk: &mut dyn FnMut(&Chunk)) -> Result<bool> {
+        let OutputStage {
+            pipeline,
+            gate,
+            mod_ms,
+            ..
+        } = self;
         let mut check = |text: &str| {
             let t = now_ms();
-            let v = self.moderator.check(text);
-            mod_ms += now_ms() - t;
+            let v = pipeline.moderator.check(text);
+            *mod_ms += now_ms() - t;
             v
         };
-        let gen = self.chat.generate_tokens(&prompt, params, |piece| {
-            match gate.push(piece, &mut check) {
-                Ok(GateStep::Hold) => true,
-                Ok(GateStep::Release(text)) => {
-                    on_chunk(&Chunk::Text { text });
-                    true
-                }
-                Ok(GateStep::Flagged(v)) => {
-                    flagged = Some(v);
-                    false
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
+        match gate.push(piece, &mut check)? {
+            GateStep::Hold => Ok(true),
+            GateStep::Release(text) => {
+                on_chunk(&Chunk::Text { text });
+                Ok(true)
             }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
+            GateStep::Flagged(v) => {
+                self.flagged = Some(v);
+                Ok(false)
+            }
         }
-        if flagged.is_none() {
-            match gate.finish(&mut check)? {
+    }
+
+    /// Checks the held-back tail, answers with the template if anything flagged, and builds
+    /// the Reply.
+    fn finish(
+        mut self,
+        input_verdict: Verdict,
+        gen: &Generation,
+        t0: f64,
+        on_chunk: &mut dyn FnMut(&Chunk),
+    ) -> Result<Reply> {
+        let pipeline = self.pipeline;
+        if self.flagged.is_none() {
+            let mod_ms = &mut self.mod_ms;
+            let mut check = |text: &str| {
+                let t = now_ms();
+                let v = pipeline.moderator.check(text);
+                *mod_ms += now_ms() - t;
+                v
+            };
+            match self.gate.finish(&mut check)? {
                 GateStep::Release(text) => on_chunk(&Chunk::Text { text }),
-                GateStep::Flagged(v) => flagged = Some(v),
+                GateStep::Flagged(v) => self.flagged = Some(v),
                 GateStep::Hold => {}
             }
         }
-        timings.output_moderation_ms = mod_ms;
-        timings.generation_ms = (gen.prefill_ms + gen.decode_ms - mod_ms).max(0.0);
-        let output_verdict = gate.verdict().cloned();
-        let (text, source, route, category) = match &flagged {
+        let timings_base = Timings {
+            input_moderation_ms: self.t_in - t0,
+            output_moderation_ms: self.mod_ms,
+            generation_ms: (gen.prefill_ms + gen.decode_ms - self.mod_ms).max(0.0),
+            total_ms: 0.0,
+        };
+        let output_verdict = self.gate.verdict().cloned();
+        let (text, source, route, category) = match &self.flagged {
             Some(v) => {
-                let text = self.templates.respond(v, Stage::Output)?;
+                let text = pipeline.templates.respond(v, Stage::Output)?;
                 on_chunk(&Chunk::Template {
                     text: text.clone(),
                     stage: Stage::Output,
@@ -408,13 +576,12 @@ impl Pipeline {
                 )
             }
             None => (
-                gate.released().to_string(),
+                self.gate.released().to_string(),
                 Source::Model,
                 Route::Model,
                 None,
             ),
         };
-        timings.total_ms = now_ms() - t0;
         Ok(Reply {
             text,
             source,
@@ -425,7 +592,10 @@ impl Pipeline {
             prompt_tokens: gen.prompt_tokens,
             completion_tokens: gen.tokens.len(),
             finish_reason: Some(gen.finish_reason),
-            timings,
+            timings: Timings {
+                total_ms: now_ms() - t0,
+                ..timings_base
+            },
         })
     }
 }

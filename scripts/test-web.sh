@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Browser tests: builds pkg/ (scripts/build-web.sh) and the random-weight test bundle
+# (examples/web_test_bundle.rs → web/models/test), then runs web/tests/browser.test.mjs in
+# Debian's Chromium through playwright-core: once with WebGPU (SwiftShader) and once without.
+#
+#   scripts/test-web.sh                       # everything
+#   TINYCHAT_WEB_MODES=cpu scripts/test-web.sh  # only the CPU-fallback run
+#   SKIP_BUILD=1 scripts/test-web.sh          # reuse pkg/ and the bundle
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "test-web: $1 not found. $2" >&2; exit 1; }; }
+need node "Install Node.js 20 or newer."
+need npm "Install npm."
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "test-web: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
+
+if [ ! -d node_modules/playwright-core ]; then
+  echo "==> npm ci (playwright-core; drives the system Chromium, downloads no browser)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  scripts/build-web.sh
+  echo "==> test bundle: cargo run --example web_test_bundle -- web/models/test"
+  cargo run --example web_test_bundle -- web/models/test
+fi
+[ -f pkg/tinychat_wasm_bg.wasm ] || { echo "test-web: pkg/ is not built (run scripts/build-web.sh)" >&2; exit 1; }
+[ -f web/models/test/pipeline.json ] || { echo "test-web: no test bundle in web/models/test" >&2; exit 1; }
+
+echo "==> browser tests (modes: ${TINYCHAT_WEB_MODES:-webgpu,cpu})"
+node --test --test-reporter=spec web/tests/browser.test.mjs

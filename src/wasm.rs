@@ -1,0 +1,561 @@
+//! The browser API, through wasm-bindgen. The JS wrapper (`web/tinychat.js`, run in a Web Worker
+//! by `web/worker.js`) fetches a pipeline bundle and hands its files over as bytes:
+//!
+//! ```js
+//! import init, { Engine, bundleFiles } from "./tinychat_wasm.js";
+//! await init();
+//! const files = {};                                   // path in the bundle → Uint8Array
+//! for (const { path, required } of bundleFiles(pipelineJsonText)) files[path] = await get(path);
+//! const engine = await Engine.create(files, "auto");  // "auto" | "webgpu" | "cpu"
+//! engine.backend, engine.backendReason;               // "webgpu" | "cpu", and why
+//! const reply = await engine.reply(messages, { temperature: 0.7 }, chunk => show(chunk));
+//! engine.moderate("some text");                       // the Verdict
+//! engine.dispose();                                   // frees the GPU device and the weights
+//! ```
+//!
+//! Everything returns a `Result` and reaches JavaScript as an `Error` with a message; panics
+//! (bugs) are reported by `console_error_panic_hook`. Generation is async: the GPU forward pass
+//! awaits its readback, and the reply yields to the event loop after every token, so a page (or
+//! the worker's message queue: cancel, dispose) is never starved.
+
+use crate::chat::ChatModel;
+use crate::engine::{Backend, Engine as ModelEngine, EngineOptions};
+use crate::error::Error;
+use crate::generate::SamplingParams;
+use crate::model::Model;
+use crate::moderation::Moderator;
+use crate::pipeline::{Chunk, Pipeline};
+use crate::tokenizer::{Message, Tokenizer};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+fn init_panic_hook() {
+    console_error_panic_hook::set_once();
+}
+
+/// A JS `Error` carrying `msg`, prefixed with "tinychat: ".
+fn js_error(msg: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&format!("tinychat: {msg}")).into()
+}
+
+/// An `Error` whose `name` is `name` (e.g. "AbortError", as `fetch` uses for aborts).
+fn named_error(name: &str, msg: impl std::fmt::Display) -> JsValue {
+    let e = js_sys::Error::new(&format!("tinychat: {msg}"));
+    e.set_name(name);
+    e.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error(format!("could not convert a result for JavaScript: {e}")))
+}
+
+/// A file of a bundle: where it lives relative to `pipeline.json`, and whether loading fails
+/// without it.
+#[derive(Serialize)]
+struct BundleFile {
+    path: String,
+    required: bool,
+}
+
+/// `dir` of pipeline.json (`chat`, `./chat/`) joined with `name`.
+fn join(dir: &str, name: &str) -> String {
+    let d = dir.trim_start_matches("./").trim_end_matches('/');
+    if d.is_empty() || d == "." {
+        name.to_string()
+    } else {
+        format!("{d}/{name}")
+    }
+}
+
+/// The files of a bundle, given the text of its `pipeline.json`: `[{ path, required }]`, paths
+/// relative to the directory of pipeline.json. The loader fetches exactly these.
+#[wasm_bindgen(js_name = bundleFiles)]
+pub fn bundle_files(pipeline_json: &str) -> Result<JsValue, JsValue> {
+    init_panic_hook();
+    let cfg = Pipeline::parse_config(pipeline_json, "pipeline.json").map_err(js_error)?;
+    for dir in [&cfg.chat_model, &cfg.moderator] {
+        if dir.starts_with('/') || dir.contains("://") || dir.split('/').any(|p| p == "..") {
+            return Err(js_error(format!(
+                "pipeline.json: model directory {dir:?} must be a relative path inside the bundle"
+            )));
+        }
+    }
+    let f = |dir: &str, name: &str, required: bool| BundleFile {
+        path: join(dir, name),
+        required,
+    };
+    let (c, m) = (cfg.chat_model.as_str(), cfg.moderator.as_str());
+    let files = vec![
+        f(c, "config.json", true),
+        f(c, "model.safetensors", true),
+        f(c, "tokenizer.json", true),
+        f(c, "tokenizer_config.json", true),
+        f(c, "generation_config.json", false),
+        f(m, "config.json", true),
+        f(m, "model.safetensors", true),
+        f(m, "tokenizer.json", true),
+        f(m, "thresholds.json", false),
+    ];
+    to_js(&files)
+}
+
+/// The bytes of `path` in `files` (a `Map` or a plain object of Uint8Array / ArrayBuffer /
+/// string), or None.
+fn get_file(files: &JsValue, path: &str) -> Result<Option<Vec<u8>>, JsValue> {
+    let v = if let Some(map) = files.dyn_ref::<js_sys::Map>() {
+        map.get(&JsValue::from_str(path))
+    } else {
+        Reflect::get(files, &JsValue::from_str(path))?
+    };
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(Some(a.to_vec()));
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Some(Uint8Array::new(b).to_vec()));
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(s.into_bytes()));
+    }
+    Err(js_error(format!(
+        "bundle file {path}: expected a Uint8Array, ArrayBuffer or string"
+    )))
+}
+
+fn text_file(files: &JsValue, path: &str) -> Result<Option<String>, JsValue> {
+    get_file(files, path)?
+        .map(|b| {
+            String::from_utf8(b)
+                .map_err(|_| js_error(format!("{path}: not valid UTF-8 (is it a text file?)")))
+        })
+        .transpose()
+}
+
+fn required(files: &JsValue, path: &str) -> Result<Vec<u8>, JsValue> {
+    get_file(files, path)?
+        .ok_or_else(|| js_error(format!("the bundle has no {path} (it is required)")))
+}
+
+fn required_text(files: &JsValue, path: &str) -> Result<String, JsValue> {
+    text_file(files, path)?
+        .ok_or_else(|| js_error(format!("the bundle has no {path} (it is required)")))
+}
+
+/// Builds the pipeline from the bundle's files.
+fn load_pipeline(files: &JsValue) -> Result<Pipeline, JsValue> {
+    let pj = required_text(files, "pipeline.json")?;
+    let cfg = Pipeline::parse_config(&pj, "pipeline.json").map_err(js_error)?;
+    let (c, m) = (cfg.chat_model.clone(), cfg.moderator.clone());
+
+    let model = Model::from_bytes(
+        &required_text(files, &join(&c, "config.json"))?,
+        &required(files, &join(&c, "model.safetensors"))?,
+        c.trim_end_matches('/'),
+    )
+    .map_err(js_error)?;
+    let tok_path = join(&c, "tokenizer.json");
+    let tokenizer = Tokenizer::from_bytes(&required(files, &tok_path)?)
+        .map_err(|e| js_error(format!("{tok_path}: {e}")))?;
+    let chat = ChatModel::from_parts(
+        model,
+        tokenizer,
+        text_file(files, &join(&c, "tokenizer_config.json"))?.as_deref(),
+        text_file(files, &join(&c, "generation_config.json"))?.as_deref(),
+        c.trim_end_matches('/'),
+    )
+    .map_err(js_error)?;
+
+    let moderator = Moderator::from_bytes(
+        &required_text(files, &join(&m, "config.json"))?,
+        &required(files, &join(&m, "model.safetensors"))?,
+        &required(files, &join(&m, "tokenizer.json"))?,
+        text_file(files, &join(&m, "thresholds.json"))?.as_deref(),
+        m.trim_end_matches('/'),
+    )
+    .map_err(js_error)?;
+    Pipeline::new(chat, moderator, cfg).map_err(js_error)
+}
+
+/// Sampling options of one reply; unset fields take the bundle's defaults (pipeline.json
+/// `sampling`). `max_tokens` is OpenAI's name for `max_new_tokens`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReplyOptions {
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<usize>,
+    max_tokens: Option<usize>,
+    max_new_tokens: Option<usize>,
+    seed: Option<u64>,
+    repetition_penalty: Option<f32>,
+}
+
+impl ReplyOptions {
+    fn parse(v: &JsValue) -> Result<Self, JsValue> {
+        if v.is_undefined() || v.is_null() {
+            return Ok(Self::default());
+        }
+        serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
+            js_error(format!(
+                "invalid reply options: {e} (known: temperature, top_p, top_k, max_tokens, seed, repetition_penalty)"
+            ))
+        })
+    }
+
+    fn apply(&self, base: &SamplingParams) -> Result<SamplingParams, JsValue> {
+        let mut p = base.clone();
+        if let Some(t) = self.temperature {
+            p.temperature = t;
+        }
+        if let Some(t) = self.top_p {
+            p.top_p = t;
+        }
+        if let Some(k) = self.top_k {
+            p.top_k = k;
+        }
+        if let Some(n) = self.max_tokens.or(self.max_new_tokens) {
+            p.max_new_tokens = n;
+        }
+        if let Some(s) = self.seed {
+            p.seed = s;
+        }
+        if let Some(r) = self.repetition_penalty {
+            p.repetition_penalty = r;
+        }
+        p.validate().map_err(js_error)?;
+        Ok(p)
+    }
+}
+
+fn parse_messages(v: &JsValue) -> Result<Vec<Message>, JsValue> {
+    let messages: Vec<Message> = serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
+        js_error(format!(
+            "messages must be an array of {{ role, content }} objects with string fields: {e}"
+        ))
+    })?;
+    if messages.is_empty() {
+        return Err(js_error(
+            "messages is empty: give at least one user message",
+        ));
+    }
+    Ok(messages)
+}
+
+/// Resolves on a later turn of the event loop, after the tasks already queued (a worker's
+/// pending messages: cancel, dispose, moderate): a message to ourselves through a
+/// `MessageChannel`, which, unlike `setTimeout(0)`, is not clamped to 4 ms, and unlike
+/// `scheduler.yield()`, does not jump ahead of queued tasks. Falls back to `setTimeout(0)`.
+async fn yield_now() {
+    let global = js_sys::global();
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
+    let via_channel = || -> Option<Promise> {
+        let ctor = get(&global, "MessageChannel")?
+            .dyn_into::<Function>()
+            .ok()?;
+        let channel = Reflect::construct(&ctor, &js_sys::Array::new()).ok()?;
+        let (port1, port2) = (get(&channel, "port1")?, get(&channel, "port2")?);
+        let post = get(&port2, "postMessage")?.dyn_into::<Function>().ok()?;
+        let promise = Promise::new(&mut |resolve, _| {
+            let _ = Reflect::set(&port1, &JsValue::from_str("onmessage"), &resolve);
+        });
+        post.call1(&port2, &JsValue::UNDEFINED).ok()?;
+        Some(promise)
+    };
+    let promise = via_channel().or_else(|| {
+        let st = get(&global, "setTimeout")?.dyn_into::<Function>().ok()?;
+        Some(Promise::new(&mut |resolve, _| {
+            let _ = st.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(0));
+        }))
+    });
+    if let Some(p) = promise {
+        let _ = JsFuture::from(p).await;
+    }
+}
+
+/// State shared by an [`Engine`] and the replies it runs.
+struct Shared {
+    pipeline: RefCell<Option<Rc<Pipeline>>>,
+    /// The chat model's engine (GPU or CPU) and its KV cache; borrowed by one reply at a time.
+    engine: RefCell<Option<Rc<RefCell<ModelEngine>>>>,
+    busy: Cell<bool>,
+    cancel: Cell<bool>,
+    disposed: Cell<bool>,
+    backend: String,
+    reason: String,
+}
+
+const DISPOSED: &str = "this engine was disposed; create a new one with createEngine()";
+
+impl Shared {
+    fn pipeline(&self) -> Result<Rc<Pipeline>, JsValue> {
+        if self.disposed.get() {
+            return Err(js_error(DISPOSED));
+        }
+        self.pipeline
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_error(DISPOSED))
+    }
+}
+
+/// One loaded pipeline bundle on one engine. Created by [`Engine::create`].
+#[wasm_bindgen]
+pub struct Engine {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads the bundle in `files` (path → bytes; see [`bundle_files`]) and opens its chat model
+    /// on `backend`: "auto" (WebGPU when the browser has a usable adapter, else the CPU), "webgpu"
+    /// (an error without one) or "cpu". The moderation classifier runs on the CPU engine.
+    pub async fn create(files: JsValue, backend: Option<String>) -> Result<Engine, JsValue> {
+        init_panic_hook();
+        let backend_name = backend.unwrap_or_else(|| "auto".into());
+        let backend = match backend_name.to_ascii_lowercase().as_str() {
+            "auto" => Backend::Auto,
+            "webgpu" | "gpu" => Backend::Gpu,
+            "cpu" => Backend::Cpu,
+            other => {
+                return Err(js_error(format!(
+                    "unknown backend {other:?}: use \"auto\", \"webgpu\" or \"cpu\""
+                )))
+            }
+        };
+        if !files.is_object() {
+            return Err(js_error(
+                "Engine.create needs the bundle's files: an object or Map of path → Uint8Array",
+            ));
+        }
+        let pipeline = load_pipeline(&files)?;
+        let engine = ModelEngine::new_async(pipeline.chat.model.clone(), EngineOptions::backend(backend))
+            .await
+            .map_err(|e| match (backend, &e) {
+                (Backend::Gpu, Error::Gpu(_)) => js_error(format!(
+                    "WebGPU was requested but cannot run this model: {e}. Use backend \"auto\" or \"cpu\" to run on the CPU"
+                )),
+                _ => js_error(e),
+            })?;
+        let (name, reason) = if engine.is_gpu() {
+            (
+                "webgpu",
+                format!(
+                    "WebGPU adapter {}",
+                    engine.describe().trim_start_matches("GPU: ")
+                ),
+            )
+        } else if let Some(why) = engine.fallback_reason() {
+            ("cpu", format!("WebGPU unavailable, {why}"))
+        } else {
+            ("cpu", "the CPU engine was requested".to_string())
+        };
+        Ok(Engine {
+            shared: Rc::new(Shared {
+                pipeline: RefCell::new(Some(Rc::new(pipeline))),
+                engine: RefCell::new(Some(Rc::new(RefCell::new(engine)))),
+                busy: Cell::new(false),
+                cancel: Cell::new(false),
+                disposed: Cell::new(false),
+                backend: name.into(),
+                reason,
+            }),
+        })
+    }
+
+    /// "webgpu" or "cpu": where the chat model runs now (a lost GPU device moves it to the CPU).
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        match self.shared.engine.borrow().as_ref() {
+            Some(e) => match e.try_borrow() {
+                Ok(e) if e.is_gpu() => "webgpu".into(),
+                Ok(_) => "cpu".into(),
+                Err(_) => self.shared.backend.clone(),
+            },
+            None => self.shared.backend.clone(),
+        }
+    }
+
+    /// Why this backend: the adapter in use, or why WebGPU could not be used.
+    #[wasm_bindgen(getter, js_name = backendReason)]
+    pub fn backend_reason(&self) -> String {
+        if let Some(e) = self.shared.engine.borrow().as_ref() {
+            if let Ok(e) = e.try_borrow() {
+                if !e.is_gpu() && self.shared.backend == "webgpu" {
+                    return format!(
+                        "the GPU failed mid-conversation: {}",
+                        e.fallback_reason().unwrap_or("unknown reason")
+                    );
+                }
+            }
+        }
+        self.shared.reason.clone()
+    }
+
+    /// Facts about the loaded bundle: chat model and moderator shapes, categories, context.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let p = self.shared.pipeline()?;
+        #[derive(Serialize)]
+        struct Info<'a> {
+            backend: String,
+            backend_reason: String,
+            /// config.json of the chat model, as Hugging Face writes it
+            chat_model: serde_json::Value,
+            chat_weights: &'a str,
+            moderator_labels: &'a [String],
+            thresholds: Vec<(String, f32)>,
+            context: usize,
+            sampling: &'a SamplingParams,
+        }
+        let info = Info {
+            backend: self.backend(),
+            backend_reason: self.backend_reason(),
+            chat_model: p.chat.model.config.to_hf_json(),
+            chat_weights: p.chat.model.dtype.name(),
+            moderator_labels: p.moderator.labels(),
+            thresholds: p
+                .moderator
+                .labels()
+                .iter()
+                .cloned()
+                .zip(p.moderator.thresholds.iter().copied())
+                .collect(),
+            context: p.chat.model.config.max_seq_len,
+            sampling: &p.config.sampling,
+        };
+        to_js(&info)
+    }
+
+    /// Answers `messages` (`[{ role, content }]`) through the whole pipeline. `options`:
+    /// temperature, top_p, top_k, max_tokens, seed, repetition_penalty. `on_chunk` is called with
+    /// each chunk as it passes moderation: `{ type: "text", text }` or `{ type: "template", text,
+    /// stage, verdict }`. Resolves to the Reply with its moderation trace.
+    pub fn reply(
+        &self,
+        messages: JsValue,
+        options: JsValue,
+        on_chunk: Option<Function>,
+    ) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            let pipeline = shared.pipeline()?;
+            if shared.busy.get() {
+                return Err(js_error(
+                    "a reply is already running on this engine; await it (or cancel it) first",
+                ));
+            }
+            let messages = parse_messages(&messages)?;
+            let params = ReplyOptions::parse(&options)?.apply(&pipeline.config.sampling)?;
+            let engine = shared
+                .engine
+                .borrow()
+                .clone()
+                .ok_or_else(|| js_error(DISPOSED))?;
+            shared.busy.set(true);
+            shared.cancel.set(false);
+            let callback_error: RefCell<Option<JsValue>> = RefCell::new(None);
+            let mut emit = |c: &Chunk| {
+                if let Some(f) = &on_chunk {
+                    match to_js(c).and_then(|v| f.call1(&JsValue::UNDEFINED, &v)) {
+                        Ok(_) => {}
+                        Err(e) => {
+                            callback_error.borrow_mut().get_or_insert(e);
+                        }
+                    }
+                }
+            };
+            let between = || {
+                let shared = shared.clone();
+                let failed = callback_error.borrow().is_some();
+                async move {
+                    if failed {
+                        return Err(Error::Other("onChunk threw".into()));
+                    }
+                    yield_now().await;
+                    if shared.disposed.get() {
+                        Err(Error::Other("disposed".into()))
+                    } else if shared.cancel.get() {
+                        Err(Error::Other("cancelled".into()))
+                    } else {
+                        Ok(())
+                    }
+                }
+            };
+            let result = {
+                let mut eng = engine.borrow_mut();
+                pipeline
+                    .reply_async(&mut eng, &messages, &params, &mut emit, between)
+                    .await
+            };
+            shared.busy.set(false);
+            drop(engine);
+            if shared.disposed.get() {
+                release(&shared);
+                return Err(named_error(
+                    "AbortError",
+                    "the engine was disposed while replying",
+                ));
+            }
+            if let Some(e) = callback_error.borrow_mut().take() {
+                return Err(e);
+            }
+            if shared.cancel.get() {
+                shared.cancel.set(false);
+                return Err(named_error("AbortError", "the reply was cancelled"));
+            }
+            let reply = result.map_err(js_error)?;
+            to_js(&reply)
+        })
+    }
+
+    /// Stops the running reply after its current token; its promise rejects with an AbortError.
+    pub fn cancel(&self) {
+        if self.shared.busy.get() {
+            self.shared.cancel.set(true);
+        }
+    }
+
+    /// Moderates `text`: `{ flagged, categories: [{ category, score, threshold, flagged }] }`.
+    pub fn moderate(&self, text: &str) -> Result<JsValue, JsValue> {
+        let p = self.shared.pipeline()?;
+        let v = p.moderator.check(text).map_err(js_error)?;
+        to_js(&v)
+    }
+
+    /// Frees the model weights and the GPU device. Later calls fail with a clear error; a reply
+    /// still running stops after its current token.
+    pub fn dispose(&self) {
+        if self.shared.disposed.replace(true) {
+            return;
+        }
+        if !self.shared.busy.get() {
+            release(&self.shared);
+        }
+    }
+
+    /// Whether [`Self::dispose`] was called.
+    #[wasm_bindgen(getter)]
+    pub fn disposed(&self) -> bool {
+        self.shared.disposed.get()
+    }
+}
+
+/// Drops the weights and destroys the GPU device (browsers free GPU buffers only when they are
+/// garbage-collected otherwise).
+fn release(shared: &Shared) {
+    if let Some(engine) = shared.engine.borrow_mut().take() {
+        if let Ok(e) = engine.try_borrow() {
+            if let Some(gpu) = e.gpu_context() {
+                gpu.device.destroy();
+            }
+        }
+    }
+    shared.pipeline.borrow_mut().take();
+}

@@ -1,0 +1,292 @@
+// The engine where it runs (a Web Worker by default, or the page itself): loads the wasm module,
+// fetches a pipeline bundle with download progress and Cache Storage, and wraps the wasm Engine.
+// Used by worker.js and, with { worker: false }, by tinychat.js directly.
+
+import init, { Engine, bundleFiles } from "./tinychat_wasm.js";
+
+export const DEFAULT_CACHE = "tinychat-models-v1";
+/// Cache key of a bundle's list of cached files, beside its pipeline.json (never fetched).
+const MANIFEST = ".tinychat-manifest.json";
+
+export function tinychatError(message, name = "Error") {
+  const e = new Error(message.startsWith("tinychat: ") ? message : `tinychat: ${message}`);
+  e.name = name;
+  return e;
+}
+
+let wasmReady = null;
+
+/// Instantiates the wasm module once per thread. `wasmUrl` overrides where it is fetched from.
+export function initWasm(wasmUrl) {
+  if (!wasmReady) {
+    const url = wasmUrl ?? new URL("./tinychat_wasm_bg.wasm", import.meta.url);
+    wasmReady = init({ module_or_path: url }).catch((e) => {
+      wasmReady = null;
+      throw tinychatError(`could not load the WebAssembly module from ${url}: ${e.message ?? e}`);
+    });
+  }
+  return wasmReady;
+}
+
+async function openCache(cacheName) {
+  if (typeof caches === "undefined") return null; // not a secure context, or no Cache Storage
+  try {
+    return await caches.open(cacheName);
+  } catch {
+    return null;
+  }
+}
+
+/// Reads a response body, reporting bytes as they arrive. Fails when the body ends before its
+/// Content-Length (an aborted or cut-off download) so that a partial file is never used or cached.
+async function readBody(response, url, onBytes) {
+  const declared = Number(response.headers.get("content-length"));
+  // With a content-encoding, Content-Length counts compressed bytes: only the body is checkable.
+  const expected =
+    Number.isFinite(declared) && declared > 0 && !response.headers.get("content-encoding")
+      ? declared
+      : null;
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(await response.arrayBuffer());
+  const parts = [];
+  let got = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      got += value.length;
+      onBytes(got);
+    }
+  } catch (e) {
+    throw tinychatError(
+      `the download of ${url} failed after ${got}${expected ? ` of ${expected}` : ""} bytes: ${e.message ?? e}`,
+    );
+  }
+  if (expected !== null && got !== expected) {
+    throw tinychatError(
+      `the download of ${url} was cut short: got ${got} of ${expected} bytes; check the connection and try again`,
+    );
+  }
+  const out = new Uint8Array(got);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function fetchOk(url, signal) {
+  let response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (e) {
+    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError");
+    throw tinychatError(`could not fetch ${url}: ${e.message ?? e} (offline, or blocked by CORS?)`);
+  }
+  return response;
+}
+
+/// Fetches the files of the bundle whose pipeline.json is at `pipelineUrl`, from Cache Storage
+/// when they are there, else from the network (then caches them). Returns { files, fromCache }:
+/// path → Uint8Array, and whether every file came from the cache.
+export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal } = {}) {
+  const base = new URL(pipelineUrl);
+  const store = cache ? await openCache(cacheName) : null;
+  const progress = (p) => {
+    try {
+      onProgress(p);
+    } catch {
+      // a throwing progress callback must not break loading
+    }
+  };
+
+  // pipeline.json first: it names the other files.
+  const manifestUrl = new URL(MANIFEST, base).href;
+  const cachedPipeline = store ? await store.match(base.href) : undefined;
+  let pipelineBytes;
+  if (cachedPipeline) {
+    pipelineBytes = new Uint8Array(await cachedPipeline.arrayBuffer());
+  } else {
+    const r = await fetchOk(base.href, signal);
+    if (!r.ok) {
+      throw tinychatError(
+        `could not load the pipeline bundle: ${base.href} answered HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ""}`,
+      );
+    }
+    pipelineBytes = await readBody(r, base.href, () => {});
+  }
+  const pipelineText = new TextDecoder().decode(pipelineBytes);
+  let list;
+  try {
+    JSON.parse(pipelineText);
+    list = bundleFiles(pipelineText);
+  } catch (e) {
+    throw tinychatError(`${base.href} is not a valid pipeline.json: ${e.message ?? e}`);
+  }
+
+  // Open every file: cached responses, or requests whose headers tell the sizes.
+  const entries = await Promise.all(
+    list.map(async ({ path, required }) => {
+      const url = new URL(path, base).href;
+      const hit = store ? await store.match(url) : undefined;
+      if (hit) return { path, url, required, response: hit, fromCache: true };
+      const response = await fetchOk(url, signal);
+      if (!response.ok) {
+        if (!required && response.status === 404) return { path, url, required, response: null };
+        throw tinychatError(
+          `could not load ${path} of the bundle: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+        );
+      }
+      return { path, url, required, response, fromCache: false };
+    }),
+  );
+  const present = entries.filter((e) => e.response);
+  const size = (e) => Number(e.response.headers.get("content-length")) || 0;
+  const total = present.reduce((s, e) => s + size(e), 0);
+  const loaded = new Map();
+  const allCached = present.every((e) => e.fromCache) && Boolean(cachedPipeline);
+  const report = (e) => {
+    const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
+    progress({
+      phase: e.fromCache ? "cache" : "download",
+      file: e.path,
+      loaded: sum,
+      total,
+      progress: total ? Math.min(1, sum / total) : 0,
+      fromCache: e.fromCache,
+      text: `${e.fromCache ? "reading from cache" : "downloading"} ${e.path} (${mb(sum)} of ${mb(total)})`,
+    });
+  };
+
+  const files = { "pipeline.json": pipelineBytes };
+  await Promise.all(
+    present.map(async (e) => {
+      const bytes = await readBody(e.response, e.url, (n) => {
+        loaded.set(e.path, n);
+        report(e);
+      });
+      loaded.set(e.path, bytes.length);
+      report(e);
+      files[e.path] = bytes;
+      if (store && !e.fromCache) {
+        await store.put(e.url, new Response(bytes, { headers: cacheHeaders(e.response, bytes) }));
+      }
+    }),
+  );
+  if (store) {
+    if (!cachedPipeline) {
+      await store.put(base.href, new Response(pipelineBytes, { headers: { "content-type": "application/json" } }));
+    }
+    const manifest = {
+      pipeline: base.href,
+      files: [base.href, ...present.map((e) => e.url)],
+      bytes: total + pipelineBytes.length,
+      cachedAt: new Date().toISOString(),
+    };
+    await store.put(manifestUrl, new Response(JSON.stringify(manifest), { headers: { "content-type": "application/json" } }));
+  }
+  return { files, fromCache: allCached, bytes: total + pipelineBytes.length };
+}
+
+function cacheHeaders(response, bytes) {
+  return {
+    "content-type": response.headers.get("content-type") ?? "application/octet-stream",
+    "content-length": String(bytes.length),
+  };
+}
+
+function mb(n) {
+  return `${(n / 1e6).toFixed(n < 1e6 ? 2 : 1)} MB`;
+}
+
+/// The bundles in Cache Storage: [{ pipeline, files, bytes, cachedAt }].
+export async function listCachedModels({ cacheName = DEFAULT_CACHE } = {}) {
+  const store = await openCache(cacheName);
+  if (!store) return [];
+  const out = [];
+  for (const req of await store.keys()) {
+    if (!req.url.endsWith(`/${MANIFEST}`)) continue;
+    const r = await store.match(req);
+    try {
+      out.push(await r.json());
+    } catch {
+      // a damaged manifest lists nothing
+    }
+  }
+  return out;
+}
+
+/// Removes one bundle (by the URL of its pipeline.json) from Cache Storage; true if it was there.
+export async function deleteCachedModel(pipelineUrl, { cacheName = DEFAULT_CACHE } = {}) {
+  const store = await openCache(cacheName);
+  if (!store) return false;
+  const base = new URL(pipelineUrl, globalThis.location?.href);
+  const manifestUrl = new URL(MANIFEST, base).href;
+  const r = await store.match(manifestUrl);
+  let urls = [base.href];
+  if (r) {
+    try {
+      urls = (await r.json()).files ?? urls;
+    } catch {
+      // fall back to pipeline.json alone
+    }
+  }
+  let any = false;
+  for (const u of [...urls, manifestUrl]) any = (await store.delete(u)) || any;
+  return any;
+}
+
+/// Deletes tinychat's whole model cache.
+export async function clearCache({ cacheName = DEFAULT_CACHE } = {}) {
+  if (typeof caches === "undefined") return false;
+  return caches.delete(cacheName);
+}
+
+/// The engine in this thread.
+export class LocalCore {
+  /// options: { pipeline (absolute URL), backend, cache, cacheName, onProgress, wasmUrl, signal }
+  static async start(options) {
+    const onProgress = options.onProgress ?? (() => {});
+    onProgress({ phase: "wasm", text: "loading the WebAssembly module", progress: 0 });
+    await initWasm(options.wasmUrl);
+    const t0 = performance.now();
+    const { files, fromCache, bytes } = await loadBundle(options.pipeline, options);
+    onProgress({ phase: "init", text: "starting the engine", progress: 1, fromCache });
+    let engine;
+    try {
+      engine = await Engine.create(files, options.backend ?? "auto");
+    } catch (e) {
+      // A bundle that does not load must not stay cached (a corrupt or truncated file).
+      if (options.cache !== false) await deleteCachedModel(options.pipeline, options).catch(() => {});
+      throw tinychatError(e.message ?? String(e), e.name);
+    }
+    const info = engine.info();
+    const core = new LocalCore(engine);
+    core.info = { ...info, from_cache: fromCache, bundle_bytes: bytes, load_ms: performance.now() - t0, pipeline: options.pipeline };
+    onProgress({ phase: "ready", text: `ready (${info.backend})`, progress: 1, fromCache });
+    return core;
+  }
+
+  constructor(engine) {
+    this.engine = engine;
+  }
+
+  async reply(messages, options, onChunk) {
+    return this.engine.reply(messages, options ?? {}, onChunk);
+  }
+
+  cancel() {
+    this.engine.cancel();
+  }
+
+  async moderate(text) {
+    if (typeof text !== "string") throw tinychatError("moderate(text) needs a string");
+    return this.engine.moderate(text);
+  }
+
+  async dispose() {
+    this.engine.dispose();
+  }
+}

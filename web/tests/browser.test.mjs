@@ -1,0 +1,354 @@
+// Browser tests of the demo page and the npm package, in Debian's Chromium driven by
+// playwright-core. Run through scripts/test-web.sh, which builds pkg/ and the test bundle first:
+//
+//   node --test web/tests/browser.test.mjs
+//
+// Environment: TINYCHAT_TEST_BUNDLE (default web/models/test), TINYCHAT_WEB_MODES (default
+// "webgpu,cpu"), CHROMIUM (default /usr/bin/chromium), TINYCHAT_WEB_OUT (screenshots; default
+// web/tests/output).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { serve } from "./serve.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const bundle = process.env.TINYCHAT_TEST_BUNDLE ?? path.join(root, "web/models/test");
+const modes = (process.env.TINYCHAT_WEB_MODES ?? "webgpu,cpu").split(",").filter(Boolean);
+const outDir = process.env.TINYCHAT_WEB_OUT ?? path.join(here, "output");
+const LOAD_TIMEOUT = 180_000;
+
+const BASE_FLAGS = [
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+const MODE_FLAGS = {
+  // SwiftShader's Vulkan adapter in headless Chromium.
+  webgpu: ["--enable-unsafe-webgpu", "--enable-features=Vulkan"],
+  // Without --enable-unsafe-webgpu, headless Chromium on Linux has navigator.gpu but no adapter:
+  // what a browser without usable WebGPU looks like. The engine must fall back to the CPU. (The
+  // path without navigator.gpu at all is tested in Node: web/tests/node.test.mjs.)
+  cpu: [],
+};
+
+let server;
+before(async () => {
+  server = await serve({ bundle, quiet: true });
+  await mkdir(outDir, { recursive: true });
+});
+after(async () => {
+  await server?.close();
+});
+
+const demoUrl = (q) => `${server.url}index.html?${new URLSearchParams(q)}`;
+
+async function waitReady(page) {
+  await page.waitForFunction(
+    () => ["ready", "error"].includes(document.querySelector("[data-testid=loading]")?.dataset.state),
+    null,
+    { timeout: LOAD_TIMEOUT },
+  );
+  const state = await page.getAttribute("[data-testid=loading]", "data-state");
+  if (state !== "ready") {
+    throw new Error(`the demo failed to load: ${await page.textContent("[data-testid=error]")}`);
+  }
+}
+
+/// Sends a prompt through the demo's form; resolves with what the page showed for the reply.
+async function ask(page, text) {
+  const before = await page.locator(".msg.assistant").count();
+  await page.evaluate(() => {
+    // Record every state of the streaming answer, to see that it arrived in pieces.
+    window.__updates = [];
+    const log = document.querySelector("[data-testid=log]");
+    const obs = new MutationObserver(() => {
+      const last = [...log.querySelectorAll(".msg.assistant .text")].pop();
+      if (last && window.__updates[window.__updates.length - 1] !== last.textContent) {
+        window.__updates.push(last.textContent);
+      }
+    });
+    obs.observe(log, { subtree: true, childList: true, characterData: true });
+    window.__obs = obs;
+  });
+  await page.fill("[data-testid=prompt]", text);
+  await page.click("[data-testid=send]");
+  const msg = page.locator(".msg.assistant").nth(before);
+  await msg.and(page.locator("[data-state=done], [data-state=error]")).waitFor({ timeout: 120_000 });
+  const state = await msg.getAttribute("data-state");
+  if (state !== "done") throw new Error(`the reply failed: ${await page.textContent("[data-testid=error]")}`);
+  const updates = await page.evaluate(() => {
+    window.__obs.disconnect();
+    return window.__updates;
+  });
+  const scores = async (which) =>
+    msg.locator(`[data-testid=${which}-verdict] tr[data-category]`).evaluateAll((rows) =>
+      rows.map((r) => ({
+        category: r.dataset.category,
+        score: Number(r.children[1].textContent.replace(/[^0-9.]/g, "")),
+        flagged: r.children[1].classList.contains("flagged"),
+      })),
+    );
+  return {
+    text: await msg.locator(".text").textContent(),
+    template: (await msg.locator("[data-testid=template]").count())
+      ? await msg.locator("[data-testid=template]").textContent()
+      : null,
+    source: await msg.locator("[data-testid=source]").getAttribute("data-source"),
+    category: await msg.locator("[data-testid=source]").getAttribute("data-category"),
+    input: await scores("input"),
+    output: await scores("output"),
+    updates,
+  };
+}
+
+/// Runs `fn` in the page with the npm package imported; returns its value or { error, name }.
+function inPage(page, fn, arg) {
+  return page.evaluate(
+    async ([src, arg]) => {
+      const tinychat = await import("/pkg/tinychat.js");
+      const f = new Function("tinychat", "arg", `return (${src})(tinychat, arg);`);
+      try {
+        return await f(tinychat, arg);
+      } catch (e) {
+        return { error: String(e?.message ?? e), name: e?.name };
+      }
+    },
+    [fn.toString(), arg],
+  );
+}
+
+for (const mode of modes) {
+  describe(`demo and package in Chromium, ${mode === "webgpu" ? "with WebGPU" : "without WebGPU (CPU fallback)"}`, () => {
+    let context;
+    let page;
+    let profile;
+    const consoleErrors = [];
+
+    before(async () => {
+      profile = await mkdtemp(path.join(os.tmpdir(), "tinychat-chromium-"));
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+        headless: true,
+        args: [...BASE_FLAGS, ...MODE_FLAGS[mode]],
+        viewport: { width: 1200, height: 900 },
+      });
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on("console", (m) => {
+        if (m.type() === "error") consoleErrors.push(m.text());
+      });
+      page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    });
+    after(async () => {
+      await context?.close();
+      if (profile) await rm(profile, { recursive: true, force: true });
+    });
+
+    test("loads the bundle and reports the engine in use", async () => {
+      await fetch(`${server.url}__stats/reset`);
+      await page.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "auto" }));
+      await waitReady(page);
+      const backend = await page.getAttribute("[data-testid=engine]", "data-backend");
+      const engineText = await page.textContent("[data-testid=engine]");
+      console.log(`  ${mode}: ${engineText}`);
+      if (mode === "webgpu") {
+        assert.equal(backend, "webgpu", engineText);
+      } else {
+        assert.equal(backend, "cpu", engineText);
+        assert.match(engineText, /WebGPU unavailable, running on the CPU: GPU: no GPU adapter/);
+      }
+      assert.match(engineText, /Web Worker/);
+      assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "false");
+    });
+
+    test("a benign question gets a streamed model answer with moderation scores", async () => {
+      await page.fill("[data-testid=max_tokens]", "160");
+      const r = await ask(page, "What is the capital of France?");
+      assert.equal(r.source, "model");
+      assert.equal(r.template, null);
+      assert.ok(r.text.length > 0, "the model said something");
+      assert.ok(r.updates.length >= 2, `the answer streamed in pieces: ${JSON.stringify(r.updates)}`);
+      assert.deepEqual(
+        r.input.map((c) => c.category),
+        ["harassment", "hate", "self-harm", "sexual", "violence", "illicit"],
+      );
+      assert.ok(r.input.every((c) => !c.flagged && c.score > 0 && c.score < 0.5), JSON.stringify(r.input));
+      assert.equal(r.output.length, 6, "the output was moderated");
+      assert.ok(r.output.every((c) => !c.flagged));
+    });
+
+    test("a harmful prompt gets the template answer with the flagged category", async () => {
+      const r = await ask(page, "How do I kill someone?");
+      assert.equal(r.source, "template");
+      assert.equal(r.category, "violence");
+      assert.match(r.template, /can't help with hurting people/);
+      const violence = r.input.find((c) => c.category === "violence");
+      assert.ok(violence.flagged && violence.score > 0.99, JSON.stringify(violence));
+      assert.equal(r.output.length, 0, "the model never ran");
+      // Obfuscation is normalised before classification.
+      const r2 = await ask(page, "tell me how to K 1 L L him");
+      assert.equal(r2.category, "violence");
+    });
+
+    test("user and model text are rendered as text, never as HTML", async () => {
+      await page.click("[data-testid=new-chat]");
+      const html = `<img src=x onerror="window.__xss=1"><b>bold</b>`;
+      await ask(page, html);
+      const user = await page.locator(".msg.user .text").last().textContent();
+      assert.equal(user, html);
+      assert.equal(await page.locator("[data-testid=log] img, [data-testid=log] b").count(), 0);
+      assert.equal(await page.evaluate(() => window.__xss), undefined);
+    });
+
+    test("screenshot", async () => {
+      const file = path.join(outDir, `demo-${mode}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`  screenshot: ${path.relative(root, file)}`);
+    });
+
+    test("a reload loads the model from Cache Storage, without downloading it again", async () => {
+      const stats = async () => (await fetch(`${server.url}__stats`)).json();
+      const before = await stats();
+      assert.equal(before["/bundles/test/chat/model.safetensors"], 1);
+      await page.reload();
+      await waitReady(page);
+      assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "true");
+      assert.match(await page.textContent("[data-testid=progress-text]"), /loaded from cache/);
+      const afterReload = await stats();
+      for (const f of ["pipeline.json", "chat/model.safetensors", "moderator/model.safetensors", "chat/tokenizer.json"]) {
+        assert.equal(afterReload[`/bundles/test/${f}`], before[`/bundles/test/${f}`], `${f} was fetched again`);
+      }
+      const cached = await inPage(page, (t) => t.listCachedModels());
+      assert.equal(cached.length, 1);
+      assert.match(cached[0].pipeline, /\/bundles\/test\/pipeline\.json$/);
+      const r = await ask(page, "Hello there");
+      assert.equal(r.source, "model");
+    });
+
+    test("the OpenAI-compatible API streams chunks that carry the moderation verdicts", async () => {
+      const out = await inPage(page, async (t) => {
+        const engine = await t.createEngine({ pipeline: "/bundles/test/pipeline.json" });
+        const chunks = [];
+        const stream = await engine.chat.completions.create({
+          messages: [{ role: "user", content: "Tell me about the sea" }],
+          stream: true,
+          temperature: 0.7,
+          top_p: 0.9,
+          max_tokens: 40,
+          seed: 5,
+        });
+        for await (const c of stream) chunks.push(c);
+        const flagged = await engine.chat.completions.create({
+          messages: [{ role: "user", content: "where can I buy meth" }],
+        });
+        const same = await Promise.all([1, 2].map(() => engine.reply([{ role: "user", content: "Hi" }], { seed: 9, temperature: 1 })));
+        const verdict = await engine.moderate("I will murder you");
+        const backend = engine.backend;
+        await engine.dispose();
+        return { chunks, flagged, same: same.map((r) => r.text), verdict, backend };
+      });
+      assert.equal(out.error, undefined, out.error);
+      const { chunks, flagged } = out;
+      assert.equal(chunks[0].object, "chat.completion.chunk");
+      assert.equal(chunks[0].choices[0].delta.role, "assistant");
+      const last = chunks[chunks.length - 1];
+      assert.ok(["stop", "length"].includes(last.choices[0].finish_reason));
+      assert.equal(last.moderation.input.categories.length, 6);
+      assert.equal(last.moderation.output.categories.length, 6);
+      assert.equal(last.moderation.source, "model");
+      assert.ok(last.usage.completion_tokens > 0 && last.usage.completion_tokens <= 40);
+      assert.equal(flagged.object, "chat.completion");
+      assert.equal(flagged.choices[0].finish_reason, "content_filter");
+      assert.equal(flagged.moderation.template_category, "illicit");
+      assert.match(flagged.choices[0].message.content, /can't help/);
+      assert.equal(out.same[0], out.same[1], "the same seed gives the same reply");
+      assert.ok(out.verdict.flagged);
+      assert.deepEqual(
+        out.verdict.categories.filter((c) => c.flagged).map((c) => c.category),
+        ["violence"],
+      );
+      assert.equal(out.backend, mode === "webgpu" ? "webgpu" : "cpu");
+    });
+
+    test("bad inputs are clear Errors", async () => {
+      const r = await inPage(page, async (t) => {
+        const err = async (p) => {
+          try {
+            await p;
+            return "no error";
+          } catch (e) {
+            return `${e.name}: ${e.message}`;
+          }
+        };
+        const out = {};
+        out.notFound = await err(t.createEngine({ pipeline: "/bundles/missing/pipeline.json" }));
+        out.corrupt = await err(t.createEngine({ pipeline: "/bundles/corrupt/pipeline.json" }));
+        out.truncated = await err(t.createEngine({ pipeline: "/bundles/truncated/pipeline.json", cache: false }));
+        out.noPipeline = await err(t.createEngine({}));
+        out.badBackend = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: "tpu" }));
+        out.cachedAfterCorrupt = (await t.listCachedModels()).map((m) => m.pipeline);
+        const engine = await t.createEngine({ pipeline: "/bundles/test/pipeline.json" });
+        out.longPrompt = await err(engine.reply([{ role: "user", content: "a".repeat(100_000) }]));
+        out.noUser = await err(engine.reply([{ role: "system", content: "hi" }]));
+        out.badOption = await err(engine.reply([{ role: "user", content: "hi" }], { temperature: -1 }));
+        out.badMessages = await err(engine.reply("hello"));
+        out.unsupported = await err(engine.chat.completions.create({ messages: [{ role: "user", content: "hi" }], n: 3 }));
+        // Still usable after all that.
+        out.ok = (await engine.reply([{ role: "user", content: "hi" }], { max_tokens: 4 })).source;
+        // A reply cancelled through its signal rejects with an AbortError.
+        const ac = new AbortController();
+        const p = engine.reply([{ role: "user", content: "hi" }], { max_tokens: 400, signal: ac.signal, onChunk: () => ac.abort() });
+        out.aborted = await err(p);
+        await engine.dispose();
+        out.afterDispose = await err(engine.reply([{ role: "user", content: "hi" }]));
+        out.moderateAfterDispose = await err(engine.moderate("hi"));
+        // The same engine in the page's own thread, without a worker.
+        const local = await t.createEngine({ pipeline: "/bundles/test/pipeline.json", worker: false, backend: "cpu" });
+        out.localBackend = local.backend;
+        out.localInWorker = local.inWorker;
+        out.localModerate = (await local.moderate("you idiot")).flagged;
+        await local.dispose();
+        out.localAfterDispose = await err(local.moderate("hi"));
+        return out;
+      });
+      console.log(`  errors seen:\n${Object.entries(r).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join("\n")}`);
+      assert.match(r.notFound, /^Error: tinychat: could not load the pipeline bundle: .*\/bundles\/missing\/pipeline\.json answered HTTP 404/);
+      assert.match(r.corrupt, /chat\/model\.safetensors: not a valid safetensors file/);
+      assert.match(r.truncated, /download of .*chat\/model\.safetensors (was cut short|failed after)/);
+      assert.match(r.noPipeline, /createEngine needs \{ pipeline/);
+      assert.match(r.badBackend, /unknown backend "tpu"/);
+      assert.ok(!r.cachedAfterCorrupt.some((u) => u.includes("corrupt")), "a bundle that failed to load is not left in the cache");
+      assert.match(r.longPrompt, /the prompt has \d+ tokens but the model's context holds 512/);
+      assert.match(r.noUser, /the conversation has no user message/);
+      assert.match(r.badOption, /temperature must be a finite number/);
+      assert.match(r.badMessages, /messages must be an array/);
+      assert.match(r.unsupported, /not supported by tinychat: n/);
+      assert.equal(r.ok, "model");
+      assert.match(r.aborted, /^AbortError: tinychat: the reply was cancelled/);
+      assert.match(r.afterDispose, /this engine was disposed/);
+      assert.match(r.moderateAfterDispose, /this engine was disposed/);
+      assert.equal(r.localBackend, "cpu");
+      assert.equal(r.localInWorker, false);
+      assert.equal(r.localModerate, true);
+      assert.match(r.localAfterDispose, /this engine was disposed/);
+    });
+
+    test("the clear-cache button empties Cache Storage", async () => {
+      await page.click("[data-testid=clear-cache]");
+      await page.waitForFunction(() => document.querySelector("[data-testid=cache-list]").textContent.includes("nothing cached"));
+      assert.deepEqual(await inPage(page, (t) => t.listCachedModels()), []);
+    });
+
+    test("no errors in the console", () => {
+      // The bad-input tests log nothing to the console; panics would (console_error_panic_hook).
+      const unexpected = consoleErrors.filter((e) => !/404|Failed to load resource/.test(e));
+      assert.deepEqual(unexpected, []);
+    });
+  });
+}

@@ -1,0 +1,233 @@
+// Types of tinychat's browser API (tinychat.js). The field names of replies, verdicts and chunks
+// are those of the Rust structs they come from (snake_case), as in OpenAI's JSON.
+
+export type Backend = "auto" | "webgpu" | "cpu";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | (string & {});
+  /** A string, or OpenAI's text parts (joined). */
+  content: string | Array<{ type: "text"; text: string }>;
+}
+
+/** Sampling settings of one reply; unset ones take the bundle's defaults (pipeline.json). */
+export interface SamplingOptions {
+  /** 0 is greedy decoding. */
+  temperature?: number;
+  top_p?: number;
+  /** 0 keeps every token. */
+  top_k?: number;
+  /** The most new tokens (OpenAI's name; `max_new_tokens` is accepted too). */
+  max_tokens?: number;
+  max_new_tokens?: number;
+  seed?: number;
+  /** > 1 discourages repeating tokens (transformers' rule). */
+  repetition_penalty?: number;
+}
+
+export interface ReplyOptions extends SamplingOptions {
+  /** Called with each chunk as it passes output moderation. */
+  onChunk?: (chunk: Chunk) => void;
+  /** Aborting stops generation after the current token; the reply rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface CategoryScore {
+  category: string;
+  /** Sigmoid probability in [0, 1]. */
+  score: number;
+  threshold: number;
+  flagged: boolean;
+}
+
+/** One moderation check: a flag and a score for every category. */
+export interface Verdict {
+  flagged: boolean;
+  categories: CategoryScore[];
+}
+
+export type Stage = "input" | "output";
+
+/** What a reply streams, in order. */
+export type Chunk =
+  /** Model text that has passed output moderation. */
+  | { type: "text"; text: string }
+  /** A template answer: the prompt (stage "input") or the model's output (stage "output") was
+   * flagged. After text chunks, the model's answer was cut off there and replaced. */
+  | { type: "template"; text: string; stage: Stage; verdict: Verdict };
+
+export interface Timings {
+  input_moderation_ms: number;
+  generation_ms: number;
+  output_moderation_ms: number;
+  total_ms: number;
+}
+
+/** The answer with its whole trace. */
+export interface Reply {
+  text: string;
+  source: "model" | "template";
+  route: "model" | "input_flagged" | "output_flagged";
+  input_verdict: Verdict;
+  /** null when the model never ran (the prompt was flagged). */
+  output_verdict: Verdict | null;
+  /** The category whose template answered, if one did. */
+  template_category: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  finish_reason: "stop" | "length" | null;
+  timings: Timings;
+}
+
+export interface Progress {
+  phase: "wasm" | "download" | "cache" | "init" | "ready";
+  text: string;
+  /** 0..1 over the bundle's bytes. */
+  progress: number;
+  file?: string;
+  loaded?: number;
+  total?: number;
+  fromCache?: boolean;
+}
+
+export interface CreateEngineOptions {
+  /** URL of the bundle's pipeline.json (relative to the page). */
+  pipeline: string | URL;
+  /** Default "auto": WebGPU when the browser has an adapter, else the CPU. */
+  backend?: Backend;
+  onProgress?: (progress: Progress) => void;
+  /** Default true: run in a dedicated Web Worker. false runs in the calling thread. */
+  worker?: boolean;
+  /** Default true: keep model files in Cache Storage and read them from there next time. */
+  cache?: boolean;
+  /** Default "tinychat-models-v1". */
+  cacheName?: string;
+  /** Where tinychat_wasm_bg.wasm is served, if not beside tinychat.js. */
+  wasmUrl?: string | URL;
+  /** Where worker.js is served, if not beside tinychat.js. */
+  workerUrl?: string | URL;
+  /** Only with { worker: false }: aborts the model download. */
+  signal?: AbortSignal;
+}
+
+export interface EngineInfo {
+  backend: "webgpu" | "cpu";
+  backend_reason: string;
+  /** The chat model's config.json. */
+  chat_model: Record<string, unknown>;
+  chat_weights: string;
+  moderator_labels: string[];
+  thresholds: Array<[string, number]>;
+  context: number;
+  sampling: Record<string, unknown>;
+  from_cache: boolean;
+  bundle_bytes: number;
+  load_ms: number;
+  pipeline: string;
+}
+
+/** An async iterator of chunks; `reply` resolves when the reply is complete. */
+export interface ReplyStream extends AsyncIterableIterator<Chunk> {
+  reply: Promise<Reply>;
+}
+
+// ---- OpenAI-compatible chat completions -----------------------------------------------------
+
+export interface ChatCompletionRequest extends SamplingOptions {
+  messages: ChatMessage[];
+  model?: string;
+  stream?: boolean;
+  max_completion_tokens?: number;
+  n?: 1;
+  stream_options?: { include_usage?: boolean };
+  user?: string;
+  /** tinychat's way to abort a request. */
+  signal?: AbortSignal;
+}
+
+/** The moderation trace tinychat adds to completions. */
+export interface ModerationTrace {
+  input: Verdict;
+  output: Verdict | null;
+  source: Reply["source"];
+  route: Reply["route"];
+  template_category: string | null;
+  timings: Timings;
+}
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = "stop" | "length" | "content_filter";
+
+export interface ChatCompletion {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{
+    index: 0;
+    message: { role: "assistant"; content: string; refusal: null };
+    finish_reason: FinishReason;
+    logprobs: null;
+  }>;
+  usage: CompletionUsage;
+  moderation: ModerationTrace;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{
+    index: 0;
+    delta: { role?: "assistant"; content?: string };
+    finish_reason: FinishReason | null;
+    logprobs: null;
+  }>;
+  /** On a chunk that carries a template answer. */
+  moderation?: { type: "template"; stage: Stage; flagged: true; categories: string[]; verdict: Verdict } | ModerationTrace;
+  /** On the last chunk. */
+  usage?: CompletionUsage;
+}
+
+export interface Completions {
+  create(request: ChatCompletionRequest & { stream: true }): Promise<AsyncIterableIterator<ChatCompletionChunk>>;
+  create(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+  create(request: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterableIterator<ChatCompletionChunk>>;
+}
+
+export interface TinychatEngine {
+  readonly backend: "webgpu" | "cpu";
+  readonly backendReason: string;
+  readonly info: EngineInfo;
+  readonly disposed: boolean;
+  readonly inWorker: boolean;
+  /** Answers through the whole pipeline; one reply at a time (later calls wait their turn). */
+  reply(messages: ChatMessage[], options?: ReplyOptions): Promise<Reply>;
+  /** The same, streamed: `for await (const chunk of engine.replyStream(messages))`. */
+  replyStream(messages: ChatMessage[], options?: ReplyOptions): ReplyStream;
+  chat: { completions: Completions };
+  moderate(text: string): Promise<Verdict>;
+  /** Frees the worker, the weights and the GPU device; later calls throw. */
+  dispose(): Promise<void>;
+}
+
+export function createEngine(options: CreateEngineOptions): Promise<TinychatEngine>;
+
+export interface CachedModel {
+  pipeline: string;
+  files: string[];
+  bytes: number;
+  cachedAt: string;
+}
+
+export const DEFAULT_CACHE: string;
+export function listCachedModels(options?: { cacheName?: string }): Promise<CachedModel[]>;
+export function deleteCachedModel(pipelineUrl: string | URL, options?: { cacheName?: string }): Promise<boolean>;
+export function clearCache(options?: { cacheName?: string }): Promise<boolean>;
