@@ -1,0 +1,61 @@
+# tinychat's two commands (README.md):
+#   make demo   builds the WebAssembly package and serves the demo page on 127.0.0.1
+#   make test   installs what is missing and runs every test (what .ci/run runs)
+# and their parts:
+#   make deps   idempotent installer (scripts/install-deps.sh)
+#   make web    the npm package in pkg/ (wasm build + wasm-bindgen)
+
+SHELL := /bin/bash
+PORT ?= 8080
+HOST ?= 127.0.0.1
+WASM_TARGET := wasm32-unknown-unknown
+# The GPU tests run on Vulkan: lavapipe (Mesa's CPU implementation) when there is no GPU.
+export WGPU_BACKEND ?= vulkan
+
+# Test files that use the `train` feature; the second test run builds and runs only these
+# (the others have already run without the feature).
+TRAIN_TESTS := $(patsubst tests/%.rs,--test %,$(shell grep -l 'feature = "train"' tests/*.rs 2>/dev/null))
+# Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
+BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
+
+.PHONY: demo test deps web fmt
+
+deps:
+	scripts/install-deps.sh
+
+# The npm package in pkg/. scripts/build-web.sh (the browser package: bindings, JS wrapper,
+# package.json) when present; otherwise the wasm build and, if wasm-bindgen-cli is installed,
+# its bindings.
+web:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@if [ -x scripts/build-web.sh ]; then \
+	  scripts/build-web.sh; \
+	else \
+	  echo "==> cargo build --lib --target $(WASM_TARGET) --release"; \
+	  cargo build --lib --target $(WASM_TARGET) --release; \
+	  if command -v wasm-bindgen >/dev/null 2>&1; then \
+	    dir=$$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'); \
+	    echo "==> wasm-bindgen --target web --out-dir pkg"; \
+	    wasm-bindgen --target web --out-dir pkg "$$dir/$(WASM_TARGET)/release/tinychat.wasm"; \
+	  else \
+	    echo "note: wasm-bindgen-cli is not installed, so pkg/ has no JS bindings (make deps installs it)"; \
+	  fi; \
+	fi
+
+demo: web
+	@# The page imports ./pkg/...; serve the package from inside web/.
+	@if [ -d pkg ] && [ ! -e web/pkg ]; then ln -s ../pkg web/pkg; fi
+	@echo
+	@echo "    tinychat demo: http://$(HOST):$(PORT)/    (Ctrl-C stops the server)"
+	@echo
+	cd web && python3 -m http.server $(PORT) --bind $(HOST)
+
+test: deps
+	cargo fmt --check
+	cargo test
+	cargo test --features train --lib $(TRAIN_TESTS)
+	cargo build --lib --target $(WASM_TARGET) --release
+	@set -e; for s in $(BROWSER_TESTS); do echo "==> $$s"; "$$s"; done
+
+fmt:
+	cargo fmt
