@@ -3,6 +3,8 @@
 pub mod classifier;
 pub mod normalize;
 
+#[cfg(feature = "train")]
+pub mod data;
 
 pub use classifier::{sigmoid, CategoryScore, Moderator, Thresholds, Verdict};
 
@@ -16,6 +18,7 @@ pub const CATEGORIES: &[&str] = &[
     "self-harm/intent",
     "self-harm/instructions",
     "sexual",
+    "sexual/minors",
     "violence",
     "violence/graphic",
     "illicit",
