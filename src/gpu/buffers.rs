@@ -212,7 +212,7 @@ impl<T> Future for Receiver<T> {
 /// it waits for the device.
 pub async fn read_mapped(gpu: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
     let (send, recv) = oneshot();
-    staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| send(r));
+    staging.map_async(wgpu::MapMode::Read, 0..bytes, send);
     #[cfg(not(target_arch = "wasm32"))]
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())

@@ -16,6 +16,9 @@ pub mod buffers;
 pub mod kernels;
 pub mod model;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
+
 pub use buffers::{Weight, WeightFormat};
 pub use model::{GpuModel, GpuSession};
 
@@ -352,11 +355,24 @@ impl GpuContext {
     }
 
     /// "llvmpipe (LLVM 19.1.7, 256 bits) (Vulkan)", for logs and benchmarks.
+    /// In the browser WebGPU hides the adapter's name; then the driver description (if any)
+    /// and the device type stand in for it.
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({:?})",
-            self.adapter_info.name, self.adapter_info.backend
-        )
+        let i = &self.adapter_info;
+        let name = if i.name.is_empty() {
+            let extra = [i.driver.as_str(), i.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{:?} GPU {extra}", i.device_type)
+                .trim_end()
+                .to_string()
+        } else {
+            i.name.clone()
+        };
+        format!("{name} ({:?})", i.backend)
     }
 
     /// Err with the reason once the device is lost or a GPU error was reported.
@@ -481,7 +497,9 @@ impl GpuContext {
 
     /// The largest buffer a shader may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 }
 
@@ -494,5 +512,5 @@ async fn request_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
             apply_limit_buckets: false,
         })
         .await
-        .map_err(|e| Error::Gpu(format!("no GPU adapter: {e}")))
+        .map_err(|e| Error::Gpu(format!("no adapter found: {e}")))
 }

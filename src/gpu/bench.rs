@@ -1,0 +1,329 @@
+//! `tinychat bench infer`: prefill and decode tokens/s of the CPU and GPU engines side by side on
+//! the same model (batch 1), and the weight bandwidth each decode step achieves.
+//!
+//! Decode is memory-bound: every generated token reads every weight matrix once, so
+//! GB/s = (bytes of weight matrices) × (decode tokens/s); compare it with the card's memory
+//! bandwidth (`--peak-gbs`). By default the model is a random one shaped like SmolLM2-135M
+//! (llama: V=49152, C=576, L=30, NH=9, NKV=3, HS=64, FF=1536, tied embeddings), measured with f32
+//! and f16 weights on the GPU. `--quick` measures a few tokens, for software adapters (lavapipe).
+
+use super::{GpuContext, GpuModel, GpuSession, WeightFormat};
+use crate::config::{Family, ModelConfig};
+use crate::error::{Error, Result};
+use crate::generate::{argmax, Rng};
+use crate::model::{Logits, Model};
+use crate::params::Params;
+use crate::weights::DType;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Options of `tinychat bench infer`.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(
+    feature = "cli",
+    command(
+        after_help = "Examples:\n  tinychat bench infer --smollm\n  tinychat bench infer --smollm --quick          # software GPU (lavapipe): a few tokens\n  tinychat bench infer --model models/smollm2 --engines gpu --peak-gbs 3350\n  WGPU_BACKEND=vulkan tinychat bench infer --smollm --weights f16"
+    )
+)]
+pub struct InferBenchArgs {
+    /// A model directory (config.json + model.safetensors) instead of the random SmolLM2-shaped one.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub model: Option<PathBuf>,
+    /// Use the random SmolLM2-135M-shaped model (the default when --model is not given).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub smollm: bool,
+    /// Prompt tokens of the prefill measurement.
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 128))]
+    pub prompt: usize,
+    /// Decode steps measured (one token each).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 32))]
+    pub tokens: usize,
+    /// A few tokens only (prompt 16, decode 4): for slow software adapters such as lavapipe.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub quick: bool,
+    /// Which engines: cpu, gpu or both.
+    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
+    pub engines: String,
+    /// GPU weight storage: f32, f16 or both.
+    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
+    pub weights: String,
+    /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
+    /// of it that decoding achieves.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub peak_gbs: Option<f64>,
+}
+
+impl Default for InferBenchArgs {
+    fn default() -> Self {
+        InferBenchArgs {
+            model: None,
+            smollm: true,
+            prompt: 128,
+            tokens: 32,
+            quick: false,
+            engines: "both".into(),
+            weights: "both".into(),
+            peak_gbs: None,
+        }
+    }
+}
+
+/// SmolLM2-135M's shape (its config.json), with random weights.
+pub fn smollm2_135m_config() -> ModelConfig {
+    ModelConfig {
+        family: Family::Llama,
+        vocab_size: 49152,
+        dim: 576,
+        n_layers: 30,
+        n_heads: 9,
+        n_kv_heads: 3,
+        head_dim: 64,
+        hidden_dim: 1536,
+        max_seq_len: 8192,
+        norm_eps: 1e-5,
+        rope_theta: 100000.0,
+        tie_embeddings: true,
+        attn_bias: false,
+        mlp_bias: false,
+        bos_token_id: Some(1),
+        eos_token_ids: vec![2],
+        pad_token_id: None,
+        labels: vec![],
+    }
+}
+
+/// A model of shape `cfg` with small random weights (uniform, std 0.02) and unit norm weights.
+pub fn random_model(cfg: &ModelConfig, seed: u64) -> Model {
+    let mut params = Params::zeros(cfg);
+    let mut rng = Rng::new(seed);
+    let a = 0.02 * 3f32.sqrt();
+    for spec in params.layout.specs.clone() {
+        let t = &mut params.data[spec.offset..spec.offset + spec.len];
+        if spec.shape.len() == 1 && spec.name.contains("norm") && spec.name.ends_with("weight") {
+            t.fill(1.0);
+        } else {
+            t.iter_mut()
+                .for_each(|x| *x = (rng.uniform() * 2.0 - 1.0) * a);
+        }
+    }
+    Model::new(cfg.clone(), params, DType::F32)
+}
+
+struct Row {
+    engine: String,
+    weights: &'static str,
+    prefill_tps: f64,
+    decode_tps: f64,
+    weight_bytes: u64,
+}
+
+fn secs(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
+
+fn prompt_tokens(n: usize, vocab: usize) -> Vec<u32> {
+    let mut rng = Rng::new(7);
+    (0..n)
+        .map(|_| (rng.next_u64() % vocab as u64) as u32)
+        .collect()
+}
+
+fn bench_cpu(model: &Model, prompt: &[u32], steps: usize) -> Result<(f64, f64)> {
+    // Warm-up: rayon's threads, page faults on the weights.
+    model.forward(&prompt[..1], &mut model.new_cache(), Logits::Last)?;
+    let mut cache = model.new_cache();
+    let t = Instant::now();
+    let mut tok = argmax(&model.forward(prompt, &mut cache, Logits::Last)?);
+    let prefill = prompt.len() as f64 / secs(t);
+    let t = Instant::now();
+    for _ in 0..steps {
+        tok = argmax(&model.forward(&[tok], &mut cache, Logits::Last)?);
+    }
+    Ok((prefill, steps as f64 / secs(t)))
+}
+
+fn bench_gpu(session: &mut GpuSession, prompt: &[u32], steps: usize) -> Result<(f64, f64)> {
+    // Warm-up: builds every pipeline and bind group, and runs each shader once.
+    session.forward(prompt, Logits::Last)?;
+    session.forward(&[0], Logits::Last)?;
+    session.reset();
+    let t = Instant::now();
+    let mut tok = argmax(&session.forward(prompt, Logits::Last)?);
+    let prefill = prompt.len() as f64 / secs(t);
+    let t = Instant::now();
+    for _ in 0..steps {
+        tok = argmax(&session.forward(&[tok], Logits::Last)?);
+    }
+    Ok((prefill, steps as f64 / secs(t)))
+}
+
+/// Bytes of weight matrices a CPU decode step reads (f32).
+fn cpu_weight_bytes(model: &Model) -> u64 {
+    let matrices: usize = model
+        .params
+        .layout
+        .specs
+        .iter()
+        .filter(|s| s.is_matrix())
+        .map(|s| s.len)
+        .sum();
+    let head = if model.config.tie_embeddings {
+        model.config.vocab_size * model.config.dim
+    } else {
+        0 // lm_head is a matrix spec already
+    };
+    ((matrices + head) * 4) as u64
+}
+
+/// Runs the benchmark and prints the table to stdout.
+pub fn run(args: &InferBenchArgs) -> Result<()> {
+    let (prompt_len, steps) = if args.quick {
+        (args.prompt.min(16), args.tokens.min(4))
+    } else {
+        (args.prompt, args.tokens)
+    };
+    if prompt_len == 0 || steps == 0 {
+        return Err(Error::InvalidArgument(
+            "--prompt and --tokens must be at least 1 (example: tinychat bench infer --smollm --prompt 64 --tokens 16)".into(),
+        ));
+    }
+    let (cpu_on, gpu_on) = match args.engines.as_str() {
+        "both" => (true, true),
+        "cpu" => (true, false),
+        "gpu" => (false, true),
+        e => {
+            return Err(Error::InvalidArgument(format!(
+                "--engines {e:?}: use cpu, gpu or both"
+            )))
+        }
+    };
+    let formats: Vec<WeightFormat> = match args.weights.as_str() {
+        "both" => vec![WeightFormat::F32, WeightFormat::F16],
+        "f32" => vec![WeightFormat::F32],
+        "f16" => vec![WeightFormat::F16],
+        w => {
+            return Err(Error::InvalidArgument(format!(
+                "--weights {w:?}: use f32, f16 or both"
+            )))
+        }
+    };
+
+    let (model, name) = match &args.model {
+        Some(dir) => (Model::load(dir)?, dir.display().to_string()),
+        None => {
+            eprintln!("building a random SmolLM2-135M-shaped model...");
+            (
+                random_model(&smollm2_135m_config(), 0),
+                "random SmolLM2-135M-shaped llama".to_string(),
+            )
+        }
+    };
+    let cfg = &model.config;
+    if prompt_len + steps + 1 > cfg.max_seq_len {
+        return Err(Error::InvalidArgument(format!(
+            "--prompt {prompt_len} + --tokens {steps} exceed the model's context ({})",
+            cfg.max_seq_len
+        )));
+    }
+    let n_params = model.params.data.len();
+    println!(
+        "model: {name}: {} V={} C={} L={} NH={} NKV={} HS={} FF={}{}, {:.1}M parameters",
+        cfg.family.model_type(),
+        cfg.vocab_size,
+        cfg.dim,
+        cfg.n_layers,
+        cfg.n_heads,
+        cfg.n_kv_heads,
+        cfg.head_dim,
+        cfg.hidden_dim,
+        if cfg.tie_embeddings {
+            ", tied embeddings"
+        } else {
+            ""
+        },
+        n_params as f64 / 1e6
+    );
+    println!("batch 1, prompt {prompt_len} tokens (prefill), then {steps} decode steps of one token (logits of the last position read back each step)");
+    let prompt = prompt_tokens(prompt_len, cfg.vocab_size);
+
+    let mut rows = vec![];
+    if cpu_on {
+        eprintln!("CPU...");
+        let (p, d) = bench_cpu(&model, &prompt, steps)?;
+        rows.push(Row {
+            engine: format!("CPU ({} threads)", crate::ops::num_threads()),
+            weights: "f32",
+            prefill_tps: p,
+            decode_tps: d,
+            weight_bytes: cpu_weight_bytes(&model),
+        });
+    }
+    let mut gpu_desc = None;
+    if gpu_on {
+        match pollster::block_on(GpuContext::new()) {
+            Err(e) => println!("GPU: not measured ({e})"),
+            Ok(g) => {
+                let g = Arc::new(g);
+                gpu_desc = Some(g.describe());
+                for &f in &formats {
+                    eprintln!("GPU, {} weights...", f.name());
+                    let gm = Arc::new(GpuModel::new(g.clone(), &model, f)?);
+                    let wb = gm.weight_bytes_per_token();
+                    let mut s =
+                        GpuSession::new(gm, Some(prompt_len + steps + 2), Some(prompt_len))?;
+                    let (p, d) = bench_gpu(&mut s, &prompt, steps)?;
+                    rows.push(Row {
+                        engine: format!("GPU {}", g.describe()),
+                        weights: f.name(),
+                        prefill_tps: p,
+                        decode_tps: d,
+                        weight_bytes: wb,
+                    });
+                }
+            }
+        }
+    }
+
+    let w = rows
+        .iter()
+        .map(|r| r.engine.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:w$}  {:>7}  {:>14}  {:>13}  {:>16}  {:>9}{}",
+        "engine",
+        "weights",
+        "prefill tok/s",
+        "decode tok/s",
+        "weights MB/token",
+        "GB/s",
+        if args.peak_gbs.is_some() {
+            "  of peak"
+        } else {
+            ""
+        }
+    );
+    for r in &rows {
+        let gbs = r.weight_bytes as f64 * r.decode_tps / 1e9;
+        let peak = match args.peak_gbs {
+            Some(p) if r.engine.starts_with("GPU") => format!("  {:>6.1}%", 100.0 * gbs / p),
+            _ => String::new(),
+        };
+        println!(
+            "{:w$}  {:>7}  {:>14.1}  {:>13.2}  {:>16.1}  {:>9.2}{peak}",
+            r.engine,
+            r.weights,
+            r.prefill_tps,
+            r.decode_tps,
+            r.weight_bytes as f64 / 1e6,
+            gbs
+        );
+    }
+    if let Some(d) = gpu_desc {
+        println!("GPU adapter: {d}");
+    }
+    Ok(())
+}
