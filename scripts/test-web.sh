@@ -2,6 +2,7 @@
 # Browser tests: builds pkg/ (scripts/build-web.sh) and the random-weight test bundle
 # (examples/web_test_bundle.rs → web/models/test), then runs web/tests/browser.test.mjs in
 # Debian's Chromium through playwright-core: once with WebGPU (SwiftShader) and once without.
+# Also builds the Vite example (web/examples/vite) that the tests open.
 #
 #   scripts/test-web.sh                       # everything
 #   TINYCHAT_WEB_MODES=cpu scripts/test-web.sh  # only the CPU-fallback run
@@ -14,8 +15,8 @@ need node "Install Node.js 20 or newer."
 need npm "Install npm."
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "test-web: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
 
-if [ ! -d node_modules/playwright-core ]; then
-  echo "==> npm ci (playwright-core; drives the system Chromium, downloads no browser)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/vite ]; then
+  echo "==> npm ci (playwright-core drives the system Chromium and downloads no browser; vite builds an example)"
   npm ci --no-audit --no-fund
 fi
 
@@ -23,6 +24,8 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   scripts/build-web.sh
   echo "==> test bundle: cargo run --example web_test_bundle -- web/models/test"
   cargo run --example web_test_bundle -- web/models/test
+  echo "==> the Vite example: npx vite build --config web/examples/vite/vite.config.mjs"
+  npx vite build --config web/examples/vite/vite.config.mjs
 fi
 [ -f pkg/tinychat_wasm_bg.wasm ] || { echo "test-web: pkg/ is not built (run scripts/build-web.sh)" >&2; exit 1; }
 [ -f web/models/test/pipeline.json ] || { echo "test-web: no test bundle in web/models/test" >&2; exit 1; }

@@ -559,3 +559,93 @@ fn release(shared: &Shared) {
     }
     shared.pipeline.borrow_mut().take();
 }
+
+/// Prefill and greedy-decode speed of a model (the text of its config.json and the bytes of its
+/// model.safetensors) on `backend` ("cpu", "webgpu" or "auto"), measured as `tinychat bench infer`
+/// measures natively: one warm-up token, then `prompt` tokens in one forward pass, then `steps`
+/// forward passes of one token each. Resolves to `{ backend, prompt, steps, prefill_tps,
+/// decode_tps, load_ms }`. For the Node benchmark (`web/bench/node-bench.mjs`) and the browser.
+#[wasm_bindgen(js_name = benchDecode)]
+pub async fn bench_decode(
+    config_json: String,
+    safetensors: Uint8Array,
+    backend: Option<String>,
+    prompt: usize,
+    steps: usize,
+) -> Result<JsValue, JsValue> {
+    init_panic_hook();
+    use crate::chat::now_ms;
+    use crate::generate::{argmax, Rng};
+    use crate::model::Logits;
+    if prompt == 0 || steps == 0 {
+        return Err(js_error("benchDecode: prompt and steps must be at least 1"));
+    }
+    let t0 = now_ms();
+    let model =
+        Model::from_bytes(&config_json, &safetensors.to_vec(), "bench").map_err(js_error)?;
+    if prompt + steps + 1 > model.config.max_seq_len {
+        return Err(js_error(format!(
+            "benchDecode: prompt {prompt} + steps {steps} exceed the model's context ({})",
+            model.config.max_seq_len
+        )));
+    }
+    let load_ms = now_ms() - t0;
+    let b = match backend.as_deref().unwrap_or("cpu") {
+        "cpu" => Backend::Cpu,
+        "webgpu" | "gpu" => Backend::Gpu,
+        "auto" => Backend::Auto,
+        other => return Err(js_error(format!("unknown backend {other:?}"))),
+    };
+    let vocab = model.config.vocab_size as u64;
+    let mut engine = ModelEngine::new_async(model, EngineOptions::backend(b))
+        .await
+        .map_err(js_error)?;
+    // The same prompt as the native benchmark: Rng(7), ids modulo the vocabulary.
+    let mut rng = Rng::new(7);
+    let ids: Vec<u32> = (0..prompt)
+        .map(|_| (rng.next_u64() % vocab) as u32)
+        .collect();
+    engine
+        .forward_async(&ids[..1], Logits::Last)
+        .await
+        .map_err(js_error)?;
+    engine.reset();
+    let t = now_ms();
+    let logits = engine
+        .forward_async(&ids, Logits::Last)
+        .await
+        .map_err(js_error)?;
+    let prefill_s = (now_ms() - t) / 1e3;
+    let mut tok = argmax(&logits);
+    let t = now_ms();
+    for _ in 0..steps {
+        tok = argmax(
+            &engine
+                .forward_async(&[tok], Logits::Last)
+                .await
+                .map_err(js_error)?,
+        );
+    }
+    let decode_s = (now_ms() - t) / 1e3;
+    #[derive(Serialize)]
+    struct Bench {
+        backend: String,
+        engine: String,
+        prompt: usize,
+        steps: usize,
+        prefill_tps: f64,
+        decode_tps: f64,
+        load_ms: f64,
+        last_token: u32,
+    }
+    to_js(&Bench {
+        backend: if engine.is_gpu() { "webgpu" } else { "cpu" }.into(),
+        engine: engine.describe(),
+        prompt,
+        steps,
+        prefill_tps: prompt as f64 / prefill_s,
+        decode_tps: steps as f64 / decode_s,
+        load_ms,
+        last_token: tok,
+    })
+}

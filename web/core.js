@@ -126,10 +126,23 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     throw tinychatError(`${base.href} is not a valid pipeline.json: ${e.message ?? e}`);
   }
 
+  // Optional files the bundle does not have, as recorded when it was cached: not asked for again
+  // (so a cached bundle loads offline).
+  let absent = [];
+  const cachedManifest = store && cachedPipeline ? await store.match(manifestUrl) : undefined;
+  if (cachedManifest) {
+    try {
+      absent = (await cachedManifest.json()).absent ?? [];
+    } catch {
+      // re-check every optional file
+    }
+  }
+
   // Open every file: cached responses, or requests whose headers tell the sizes.
   const entries = await Promise.all(
     list.map(async ({ path, required }) => {
       const url = new URL(path, base).href;
+      if (!required && absent.includes(path)) return { path, url, required, response: null };
       const hit = store ? await store.match(url) : undefined;
       if (hit) return { path, url, required, response: hit, fromCache: true };
       const response = await fetchOk(url, signal);
@@ -182,6 +195,7 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     const manifest = {
       pipeline: base.href,
       files: [base.href, ...present.map((e) => e.url)],
+      absent: entries.filter((e) => !e.response).map((e) => e.path),
       bytes: total + pipelineBytes.length,
       cachedAt: new Date().toISOString(),
     };

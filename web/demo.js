@@ -253,4 +253,9 @@ $("model-form").addEventListener("submit", (ev) => {
   location.search = q.toString();
 });
 
+// Offline after the first visit: the service worker caches the page and the package.
+if ("serviceWorker" in navigator && params.get("sw") !== "0") {
+  navigator.serviceWorker.register("sw.js").catch((e) => console.warn("tinychat demo: no service worker:", e.message));
+}
+
 load();

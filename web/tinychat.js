@@ -22,7 +22,7 @@ function abortError(message = "tinychat: the reply was cancelled") {
 /// Runs the engine in a dedicated module worker; every call is a message with an id.
 class WorkerCore {
   static async start(options, onProgress) {
-    const core = new WorkerCore(options.workerUrl ?? new URL("./worker.js", import.meta.url));
+    const core = new WorkerCore(options.workerUrl);
     try {
       const { workerUrl: _url, ...plain } = options;
       core.info = await core.call({ type: "start", options: plain }, { onProgress });
@@ -34,7 +34,11 @@ class WorkerCore {
   }
 
   constructor(url) {
-    this.worker = new Worker(url, { type: "module", name: "tinychat" });
+    // The literal `new Worker(new URL(...), { type: "module" })` is what bundlers (Vite, webpack)
+    // recognise to bundle the worker with its imports.
+    this.worker = url
+      ? new Worker(url, { type: "module", name: "tinychat" })
+      : new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "tinychat" });
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = (event) => this.receive(event.data);

@@ -339,6 +339,27 @@ for (const mode of modes) {
       assert.match(r.localAfterDispose, /this engine was disposed/);
     });
 
+    test("a page that imports the package as an ES module (no bundler) works", async () => {
+      const p = await context.newPage();
+      await p.goto(`${server.url}examples/esm/index.html?pipeline=/bundles/test/pipeline.json`);
+      await p.waitForFunction(() => document.body.dataset.state, null, { timeout: LOAD_TIMEOUT });
+      assert.equal(await p.evaluate(() => document.body.dataset.state), "done", await p.textContent("#status"));
+      assert.ok((await p.textContent("#answer")).length > 0);
+      assert.match(await p.textContent("#trace"), /answered by: model\n(.|\n)*violence: 0\.\d+/);
+      await p.close();
+    });
+
+    test("a Vite app that bundles the package works", async () => {
+      const p = await context.newPage();
+      await p.goto(`${server.url}examples/vite/dist/index.html?pipeline=/bundles/test/pipeline.json`);
+      await p.waitForFunction(() => document.body.dataset.state, null, { timeout: LOAD_TIMEOUT });
+      assert.equal(await p.evaluate(() => document.body.dataset.state), "done", await p.textContent("#status"));
+      assert.ok((await p.textContent("#answer")).length > 0);
+      assert.equal(await p.textContent("#verdict"), "source: model; input flagged: false");
+      assert.equal(await p.textContent("#status"), `running on ${mode === "webgpu" ? "webgpu" : "cpu"}`);
+      await p.close();
+    });
+
     test("the clear-cache button empties Cache Storage", async () => {
       await page.click("[data-testid=clear-cache]");
       await page.waitForFunction(() => document.querySelector("[data-testid=cache-list]").textContent.includes("nothing cached"));
@@ -349,6 +370,23 @@ for (const mode of modes) {
       // The bad-input tests log nothing to the console; panics would (console_error_panic_hook).
       const unexpected = consoleErrors.filter((e) => !/404|Failed to load resource/.test(e));
       assert.deepEqual(unexpected, []);
+    });
+
+    test("works offline after the first visit (service worker + model cache)", async () => {
+      await page.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json" }));
+      await waitReady(page);
+      await page.evaluate(() => navigator.serviceWorker.ready);
+      const port = Number(new URL(server.url).port);
+      await server.close(); // nothing answers on the port now
+      try {
+        await page.reload();
+        await waitReady(page);
+        assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "true");
+        const r = await ask(page, "Are you there?");
+        assert.equal(r.source, "model");
+      } finally {
+        server = await serve({ port, bundle, quiet: true });
+      }
     });
   });
 }

@@ -103,7 +103,12 @@ export async function serve({ port = 0, bundle = null, quiet = false } = {}) {
   });
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const { port: actual } = server.address();
-  return { server, url: `http://127.0.0.1:${actual}/`, stats, close: () => new Promise((r) => server.close(r)) };
+  return { server, url: `http://127.0.0.1:${actual}/`, stats, close: () =>
+      new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections();
+      }),
+  };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
