@@ -394,7 +394,12 @@ fn should_fold_leet(core: &str) -> bool {
             return false;
         }
     }
-    !is_number_with_suffix(core)
+    // Prices (`$100k`, `€5m`) and language names (`c++`) are not leetspeak.
+    let unpriced = core.strip_prefix(['$', '€']).unwrap_or(core);
+    if unpriced.starts_with(|c: char| c.is_ascii_digit()) && is_number_with_suffix(unpriced) {
+        return false;
+    }
+    !core.ends_with("++") && !is_number_with_suffix(core)
 }
 
 /// `3rd`, `21st`, `10am`, `5kg`, `90s`, `4k`, `1080p`, `2x`: a number followed by a short unit or
@@ -564,6 +569,8 @@ mod tests {
         assert_eq!(n("mail bob@example.com"), "mail bob@example.com");
         assert_eq!(n("see https://ex4mple.com"), "see https://ex4mple.com");
         assert_eq!(n("3 2 1 go"), "3 2 1 go");
+        assert_eq!(n("it costs $100k or €5m"), "it costs $100k or €5m");
+        assert_eq!(n("learning c++ in 2024"), "learning c++ in 2024");
     }
 
     #[test]
