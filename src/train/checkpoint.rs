@@ -1,0 +1,173 @@
+//! Training checkpoints: a Hugging Face-style model directory that the inference engine loads
+//! (`Model::load`, `ChatModel::load`), plus what an exact resume needs.
+//!
+//! ```text
+//! <run>/checkpoint/   config.json  model.safetensors  tokenizer.json  tokenizer_config.json
+//!                     generation_config.json           (the model, loadable by transformers too)
+//!                     optimizer.safetensors            AdamW moments m, v (flat, parameter layout)
+//!                     trainer_state.json               step, data position, settings, AdamW step
+//! ```
+//!
+//! Writes are atomic at the directory level: everything goes into `<run>/.checkpoint.tmp/`
+//! (each file fsynced), then the old directory is renamed aside, the new one renamed into place,
+//! and the old one removed. A failure before the swap leaves the previous checkpoint untouched;
+//! a crash between the two renames leaves `.checkpoint.old`, which `load` falls back to.
+
+use super::optim::AdamW;
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::params::Params;
+use crate::weights::DType;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub const DIR: &str = "checkpoint";
+
+/// What is saved besides the weights.
+pub struct Checkpoint {
+    pub config: ModelConfig,
+    pub params: Params,
+    pub adam_m: Vec<f32>,
+    pub adam_v: Vec<f32>,
+    pub adam_step: u64,
+    /// trainer_state.json: step, data position, the run's settings.
+    pub state: Value,
+}
+
+/// The checkpoint directory of a run.
+pub fn dir_of(run: &Path) -> PathBuf {
+    run.join(DIR)
+}
+
+fn optimizer_bytes(m: &[f32], v: &[f32]) -> Result<Vec<u8>> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let mb: Vec<u8> = m.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let vb: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let views = vec![
+        (
+            "adam.m".to_string(),
+            TensorView::new(Dtype::F32, vec![m.len()], &mb)
+                .map_err(|e| Error::Other(e.to_string()))?,
+        ),
+        (
+            "adam.v".to_string(),
+            TensorView::new(Dtype::F32, vec![v.len()], &vb)
+                .map_err(|e| Error::Other(e.to_string()))?,
+        ),
+    ];
+    safetensors::serialize(views, None::<HashMap<String, String>>)
+        .map_err(|e| Error::Other(format!("safetensors: {e}")))
+}
+
+/// Writes the checkpoint of `run` atomically (see the module comment).
+#[allow(clippy::too_many_arguments)]
+pub fn save(
+    run: &Path,
+    config: &ModelConfig,
+    params: &Params,
+    opt: &AdamW,
+    state: &Value,
+    tokenizer_json: &[u8],
+    tokenizer_config: &Value,
+) -> Result<()> {
+    std::fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
+    let tmp = run.join(".checkpoint.tmp");
+    let old = run.join(".checkpoint.old");
+    let dst = dir_of(run);
+    if tmp.is_dir() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    crate::io::write_json_atomic(&tmp.join("config.json"), &config.to_hf_json())?;
+    crate::weights::save(params, config, tmp.join("model.safetensors"), DType::F32)?;
+    crate::io::write_atomic(&tmp.join("tokenizer.json"), tokenizer_json)?;
+    crate::io::write_json_atomic(&tmp.join("tokenizer_config.json"), tokenizer_config)?;
+    let mut gen = serde_json::Map::new();
+    if let Some(b) = config.bos_token_id {
+        gen.insert("bos_token_id".into(), b.into());
+    }
+    gen.insert("eos_token_id".into(), config.eos_token_ids.clone().into());
+    gen.insert("do_sample".into(), true.into());
+    gen.insert("temperature".into(), 0.8.into());
+    gen.insert("top_k".into(), 50.into());
+    crate::io::write_json_atomic(&tmp.join("generation_config.json"), &Value::Object(gen))?;
+    crate::io::write_atomic(
+        &tmp.join("optimizer.safetensors"),
+        &optimizer_bytes(&opt.m, &opt.v)?,
+    )?;
+    let mut state = state.clone();
+    state["adam_step"] = opt.step.into();
+    crate::io::write_json_atomic(&tmp.join("trainer_state.json"), &state)?;
+    // The swap.
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    if dst.exists() {
+        std::fs::rename(&dst, &old).map_err(|e| Error::io(&dst, e))?;
+    }
+    std::fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
+    if let Ok(d) = std::fs::File::open(run) {
+        let _ = d.sync_all();
+    }
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Loads the checkpoint of `run` (falling back to `.checkpoint.old` after an interrupted swap).
+pub fn load(run: &Path) -> Result<Checkpoint> {
+    let mut dir = dir_of(run);
+    if !dir.join("trainer_state.json").exists()
+        && run.join(".checkpoint.old/trainer_state.json").exists()
+    {
+        dir = run.join(".checkpoint.old");
+    }
+    let state_path = dir.join("trainer_state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: state_path.clone(),
+        source,
+    })?;
+    let config = ModelConfig::from_file(dir.join("config.json"))?;
+    let (params, _) = crate::weights::load(dir.join("model.safetensors"), &config)?;
+    let opath = dir.join("optimizer.safetensors");
+    let bytes = std::fs::read(&opath).map_err(|e| Error::io(&opath, e))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Safetensors {
+        path: opath.clone(),
+        msg: e.to_string(),
+    })?;
+    let read = |name: &str| -> Result<Vec<f32>> {
+        let t = st.tensor(name).map_err(|e| Error::Safetensors {
+            path: opath.clone(),
+            msg: e.to_string(),
+        })?;
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if v.len() != params.data.len() {
+            return Err(Error::Safetensors {
+                path: opath.clone(),
+                msg: format!(
+                    "{name} has {} values but the model has {} parameters",
+                    v.len(),
+                    params.data.len()
+                ),
+            });
+        }
+        Ok(v)
+    };
+    let (adam_m, adam_v) = (read("adam.m")?, read("adam.v")?);
+    let adam_step = state["adam_step"].as_u64().unwrap_or(0);
+    Ok(Checkpoint {
+        config,
+        params,
+        adam_m,
+        adam_v,
+        adam_step,
+        state,
+    })
+}

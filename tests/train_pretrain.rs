@@ -1,0 +1,234 @@
+//! Pretraining end to end on a tiny corpus: exact resume, and clear errors on bad inputs.
+#![cfg(feature = "train")]
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use tinychat::train::data::{prepare, read_corpus, PrepareArgs};
+use tinychat::train::pretrain::{self, PretrainArgs};
+use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    a: PretrainArgs,
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tinychat-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small corpus, a 300-token tokenizer, and the args of a tiny model trained on them.
+fn setup(root: &Path) -> Vec<String> {
+    let words = [
+        "the", "whale", "ship", "sea", "captain", "sailed", "over", "a", "dark", "night", "and",
+        "saw", "land", "of", "men",
+    ];
+    let mut rng = tinychat::generate::Rng::new(3);
+    let mut lines = String::new();
+    for d in 0..60 {
+        let text: Vec<&str> = (0..80)
+            .map(|_| words[(rng.next_u64() % words.len() as u64) as usize])
+            .collect();
+        lines.push_str(
+            &serde_json::json!({"text": format!("Doc {d}. {}.", text.join(" "))}).to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
+    prepare(&PrepareArgs {
+        out: root.join("corpus"),
+        cache: root.join("cache"),
+        input: vec![root.join("docs.jsonl")],
+        no_default: true,
+        val_percent: 10,
+    })
+    .unwrap();
+    tokenizer_train::run(&TokenizerArgs {
+        data: root.join("corpus"),
+        vocab_size: 300,
+        min_frequency: 2,
+        out: root.join("tok"),
+    })
+    .unwrap();
+    let s = |p: PathBuf| p.display().to_string();
+    vec![
+        "x".into(),
+        "--data".into(),
+        s(root.join("corpus")),
+        "--tokenizer".into(),
+        s(root.join("tok")),
+        "--dim".into(),
+        "32".into(),
+        "--layers".into(),
+        "2".into(),
+        "--heads".into(),
+        "4".into(),
+        "--kv-heads".into(),
+        "2".into(),
+        "--ffn".into(),
+        "64".into(),
+        "--seq-len".into(),
+        "16".into(),
+        "--batch-size".into(),
+        "2".into(),
+        "--grad-accum".into(),
+        "2".into(),
+        "--steps".into(),
+        "8".into(),
+        "--warmup".into(),
+        "2".into(),
+        "--lr".into(),
+        "1e-2".into(),
+        "--eval-every".into(),
+        "3".into(),
+        "--eval-batches".into(),
+        "2".into(),
+        "--save-every".into(),
+        "100".into(),
+        "--quiet".into(),
+    ]
+}
+
+fn args(base: &[String], extra: &[&str]) -> PretrainArgs {
+    let mut v = base.to_vec();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    Cli::parse_from(v).a
+}
+
+fn losses(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {} {}",
+                v["step"], v["loss"], v["val_loss"], v["grad_norm"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resume_is_bitwise_exact_and_bad_resumes_fail_cleanly() {
+    let root = tmp("resume");
+    let base = setup(&root);
+    let full = root.join("full");
+    let split = root.join("split");
+    let fs = |p: &Path| p.display().to_string();
+
+    // N = 8 steps in one run.
+    let a = pretrain::run(&args(&base, &["--out", &fs(&full)])).unwrap();
+    assert_eq!(a.steps_done, 8);
+    // k = 3 steps, "killed", then resumed for the remaining 5.
+    let b = pretrain::run(&args(&base, &["--out", &fs(&split), "--stop-after", "3"])).unwrap();
+    assert_eq!(b.steps_done, 3);
+    pretrain::run(&args(&base, &["--out", &fs(&split), "--resume"])).unwrap();
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let x = std::fs::read(full.join("checkpoint").join(f)).unwrap();
+        let y = std::fs::read(split.join("checkpoint").join(f)).unwrap();
+        assert!(
+            x == y,
+            "{f} differs between the straight run and the resumed run"
+        );
+    }
+    assert_eq!(losses(&full), losses(&split), "metrics differ");
+    println!("8 steps == 3 steps + resume 5 steps: model and optimizer state bitwise identical");
+
+    // The checkpoint is a model directory the inference side loads.
+    let chat = tinychat::ChatModel::load(full.join("checkpoint")).unwrap();
+    assert_eq!(chat.model.config.max_seq_len, 16);
+
+    // Resuming with another model shape is refused, naming the mismatch.
+    let mut other = args(&base, &["--out", &fs(&split), "--resume"]);
+    other.dim = Some(48);
+    let e = pretrain::run(&other).unwrap_err();
+    assert!(e.to_string().contains("other settings"), "{e}");
+    // Resuming where there is no checkpoint says so.
+    let e = pretrain::run(&args(
+        &base,
+        &["--out", &fs(&root.join("nothing")), "--resume"],
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("cannot read the checkpoint"), "{e}");
+}
+
+#[test]
+fn a_failed_checkpoint_write_keeps_the_previous_checkpoint() {
+    let root = tmp("ckfail");
+    let base = setup(&root);
+    let run = root.join("run");
+    let fs = |p: &Path| p.display().to_string();
+    pretrain::run(&args(&base, &["--out", &fs(&run), "--stop-after", "2"])).unwrap();
+    let before = std::fs::read(run.join("checkpoint/model.safetensors")).unwrap();
+    // Block the staging directory with a file: the next checkpoint write fails.
+    std::fs::write(run.join(".checkpoint.tmp"), b"in the way").unwrap();
+    let e = pretrain::run(&args(
+        &base,
+        &["--out", &fs(&run), "--resume", "--stop-after", "4"],
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains(".checkpoint.tmp"), "{e}");
+    let after = std::fs::read(run.join("checkpoint/model.safetensors")).unwrap();
+    assert!(before == after, "the previous checkpoint was changed");
+    let st = pretrain::saved_state(&run).unwrap();
+    assert_eq!(st["step"], 2);
+    // Once the obstacle is gone the run resumes from step 2.
+    std::fs::remove_file(run.join(".checkpoint.tmp")).unwrap();
+    pretrain::run(&args(
+        &base,
+        &["--out", &fs(&run), "--resume", "--stop-after", "4"],
+    ))
+    .unwrap();
+    assert_eq!(pretrain::saved_state(&run).unwrap()["step"], 4);
+}
+
+#[test]
+fn bad_corpora_get_errors_that_name_file_and_line() {
+    let root = tmp("badcorpus");
+    let missing = root.join("nope.txt");
+    let e = read_corpus(&missing).unwrap_err().to_string();
+    assert!(e.contains("nope.txt"), "{e}");
+
+    let empty = root.join("empty.txt");
+    std::fs::write(&empty, "  \n\n").unwrap();
+    let e = read_corpus(&empty).unwrap_err().to_string();
+    assert!(e.contains("empty.txt") && e.contains("empty"), "{e}");
+
+    let latin1 = root.join("latin1.txt");
+    std::fs::write(&latin1, b"caf\xc3\xa9 ok\nna\xefve\n").unwrap();
+    let e = read_corpus(&latin1).unwrap_err().to_string();
+    assert!(
+        e.contains("latin1.txt") && e.contains("line 2") && e.contains("UTF-8"),
+        "{e}"
+    );
+
+    let jsonl = root.join("bad.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"text\": \"fine\"}\n\n{\"text\": \"also fine\"}\n{\"text\": oops}\n",
+    )
+    .unwrap();
+    let e = read_corpus(&jsonl).unwrap_err().to_string();
+    assert!(e.contains("bad.jsonl") && e.contains("line 4"), "{e}");
+
+    let notext = root.join("notext.jsonl");
+    std::fs::write(&notext, "{\"body\": \"x\"}\n").unwrap();
+    let e = read_corpus(&notext).unwrap_err().to_string();
+    assert!(e.contains("line 1") && e.contains("\"text\""), "{e}");
+
+    // prepare propagates them, and a corpus dir without train.jsonl is a clear pretrain error.
+    let e = prepare(&PrepareArgs {
+        out: root.join("out"),
+        cache: root.join("cache"),
+        input: vec![jsonl],
+        no_default: true,
+        val_percent: 5,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("line 4"), "{e}");
+}
