@@ -338,7 +338,7 @@ fn held_out_entities_and_templates_never_train() {
     for source in ["quiz/capital", "quiz/atomic_number"] {
         for name in m.held_out_entities.get(source).into_iter().flatten() {
             names += 1;
-            let quoted = format!("{name}");
+            let quoted = name.to_string();
             let mentioned = train_text
                 .split(|c: char| !c.is_alphanumeric() && c != ' ')
                 .any(|chunk| {

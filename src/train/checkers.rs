@@ -118,10 +118,11 @@ fn exact_match(answer: &str, expected: &str) -> bool {
         return true;
     }
     // "The capital of France is Paris."
-    if whole.len() > want.len() && whole.ends_with(&want) {
-        if !negated_at(&whole, whole.len() - want.len()) {
-            return true;
-        }
+    if whole.len() > want.len()
+        && whole.ends_with(&want)
+        && !negated_at(&whole, whole.len() - want.len())
+    {
+        return true;
     }
     // "Paris is the capital of France.", "After Washington, John Adams became president."
     // (a clause starts the sentence or follows , ; : — and the answer itself may hold a comma:

@@ -806,15 +806,18 @@ pub fn build_sft_data(
     manifest.ppo_prompts = ppo.len();
 
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let files: [(&str, &dyn Fn(&Path) -> Result<()>); 5] = [
-        ("sft_train.jsonl", &|p| write_jsonl(p, &sft_train)),
-        ("sft_eval.jsonl", &|p| write_jsonl(p, &sft_eval)),
-        ("ranked_train.jsonl", &|p| write_jsonl(p, &ranked_train)),
-        ("ranked_eval.jsonl", &|p| write_jsonl(p, &ranked_eval)),
-        ("ppo_prompts.jsonl", &|p| write_jsonl(p, &ppo)),
-    ];
-    for (name, write) in files {
-        write(&out_dir.join(name))?;
+    write_jsonl(&out_dir.join("sft_train.jsonl"), &sft_train)?;
+    write_jsonl(&out_dir.join("sft_eval.jsonl"), &sft_eval)?;
+    write_jsonl(&out_dir.join("ranked_train.jsonl"), &ranked_train)?;
+    write_jsonl(&out_dir.join("ranked_eval.jsonl"), &ranked_eval)?;
+    write_jsonl(&out_dir.join("ppo_prompts.jsonl"), &ppo)?;
+    for name in [
+        "sft_train.jsonl",
+        "sft_eval.jsonl",
+        "ranked_train.jsonl",
+        "ranked_eval.jsonl",
+        "ppo_prompts.jsonl",
+    ] {
         manifest.files.push(name.to_string());
     }
     manifest.files.push("manifest.json".into());
