@@ -44,11 +44,15 @@ enum Command {
     #[command(subcommand)]
     Tokenizer(tokenizer::TokenizerCommand),
     // ---- training (cargo feature `train`) -------------------------------------------------
-    // The training stages plug in here once `tinychat::train` provides them:
-    //   #[cfg(feature = "train")] #[command(subcommand)] Data(tinychat::train::DataCommand),
-    //   #[cfg(feature = "train")] #[command(subcommand)] Train(tinychat::train::TrainCommand),
-    // with the arms `Command::Data(c) => tinychat::train::run_data(c)` and
-    // `Command::Train(c) => tinychat::train::run_train(c)` in `run` below.
+    /// Training data: fetch, clean and split the corpora
+    #[cfg(feature = "train")]
+    #[command(subcommand)]
+    Data(tinychat::train::DataCommand),
+
+    /// Training stages: tokenizer, pretrain
+    #[cfg(feature = "train")]
+    #[command(subcommand)]
+    Train(tinychat::train::TrainCommand),
     //
     // ---- benchmarks ------------------------------------------------------------------------
     // `tinychat bench` (CPU and GPU engines, prefill and decode tokens/s) plugs in here.
@@ -59,6 +63,10 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        #[cfg(feature = "train")]
+        Command::Data(cmd) => tinychat::train::run_data(cmd).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "train")]
+        Command::Train(cmd) => tinychat::train::run_train(cmd).map(|()| ExitCode::SUCCESS),
     }
 }
 
