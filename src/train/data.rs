@@ -550,6 +550,18 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
         val.len(),
         bytes(&val) as f64 / 1e6
     );
+    if !args.no_default {
+        // The fine-tuning data (crate::train::sft_data): SFT conversations, ranked answers and
+        // PPO prompts from chatterbot-corpus, bsdgames's quiz tables and computed questions,
+        // written to an `sft` directory beside the corpus (data/sft).
+        let sft_out = args.out.parent().unwrap_or(Path::new(".")).join("sft");
+        let m = crate::train::sft_data::prepare_sft_data(
+            &args.cache,
+            &sft_out,
+            crate::train::sft_data::DEFAULT_SEED,
+        )?;
+        eprintln!("wrote {}: fine-tuning data, {}", sft_out.display(), m.summary());
+    }
     Ok(())
 }
 
