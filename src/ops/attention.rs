@@ -42,8 +42,11 @@ pub fn attention_forward(
 }
 
 /// Causal grouped-query self-attention over whole training sequences (no cache).
-/// out (B, T, NH, HS); att (B, T, NH, T) keeps the softmax probabilities for the backward pass
-/// (entries after the query's own position stay 0); q (B, T, NH, HS); k, v (B, T, NKV, HS).
+/// out (B, T, NH, HS); att (B, NH, T, T) keeps the softmax probabilities for the backward pass
+/// (entries after the query's own position are 0); q (B, T, NH, HS); k, v (B, T, NKV, HS).
+///
+/// Per (b, h) it is two GEMMs, S = scale·Q·Kᵀ (T, T) and Y = P·V (T, HS), with the causal mask
+/// and the softmax between them; the (b, h) tasks run in parallel.
 #[cfg(feature = "train")]
 #[allow(clippy::too_many_arguments)]
 pub fn attention_train_forward(
@@ -58,53 +61,59 @@ pub fn attention_train_forward(
     nkv: usize,
     hs: usize,
 ) {
+    use super::matmul::sgemm_strided;
     use rayon::prelude::*;
     assert_eq!(out.len(), b * t * nh * hs);
-    assert_eq!(att.len(), b * t * nh * t);
+    assert_eq!(att.len(), b * nh * t * t);
     let group = nh / nkv;
-    let kvd = nkv * hs;
+    let (qd, kvd) = (nh * hs, nkv * hs);
     let scale = 1.0 / (hs as f32).sqrt();
-    // One task per (b, t, h) row: it owns HS outputs and T probabilities.
-    out.par_chunks_mut(hs)
-        .zip(att.par_chunks_mut(t))
+    let ys: Vec<Vec<f32>> = att
+        .par_chunks_mut(t * t)
         .enumerate()
-        .for_each(|(i, (o, p))| {
-            let (bt, h) = (i / nh, i % nh);
-            let (bb, tt) = (bt / t, bt % t);
-            let kvh = h / group;
-            let qv = &q[i * hs..][..hs];
-            let base = bb * t * kvd + kvh * hs;
-            let mut max = f32::NEG_INFINITY;
-            for s in 0..=tt {
-                let x = dot(qv, &k[base + s * kvd..][..hs]) * scale;
-                p[s] = x;
-                max = max.max(x);
-            }
-            let mut sum = 0.0;
-            for x in &mut p[..=tt] {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            for x in &mut p[..=tt] {
-                *x *= inv;
-            }
-            p[tt + 1..].fill(0.0);
-            o.fill(0.0);
-            for s in 0..=tt {
-                let vv = &v[base + s * kvd..][..hs];
-                let ps = p[s];
-                for j in 0..hs {
-                    o[j] += ps * vv[j];
+        .map(|(i, p)| {
+            let (bb, h) = (i / nh, i % nh);
+            let qh = &q[bb * t * qd + h * hs..];
+            let kh = &k[bb * t * kvd + (h / group) * hs..];
+            let vh = &v[bb * t * kvd + (h / group) * hs..];
+            // S (T, T) = Q (T, HS) · Kᵀ (HS, T)
+            sgemm_strided(t, hs, t, qh, (qd, 1), kh, (1, kvd), 0.0, p, t);
+            for (r, row) in p.chunks_exact_mut(t).enumerate() {
+                let valid = &mut row[..=r];
+                let mut max = f32::NEG_INFINITY;
+                for x in valid.iter_mut() {
+                    *x *= scale;
+                    max = max.max(*x);
                 }
+                let mut sum = 0.0;
+                for x in valid.iter_mut() {
+                    *x = (*x - max).exp();
+                    sum += *x;
+                }
+                let inv = 1.0 / sum;
+                for x in valid.iter_mut() {
+                    *x *= inv;
+                }
+                row[r + 1..].fill(0.0);
             }
-        });
+            // Y (T, HS) = P (T, T) · V (T, HS)
+            let mut y = vec![0.0f32; t * hs];
+            sgemm_strided(t, t, hs, p, (t, 1), vh, (kvd, 1), 0.0, &mut y, hs);
+            y
+        })
+        .collect();
+    for (i, y) in ys.iter().enumerate() {
+        let (bb, h) = (i / nh, i % nh);
+        for r in 0..t {
+            out[(bb * t + r) * qd + h * hs..][..hs].copy_from_slice(&y[r * hs..][..hs]);
+        }
+    }
 }
 
 /// Backward of [`attention_train_forward`]; accumulates into dq (B, T, NH, HS) and dk, dv
-/// (B, T, NKV, HS). With p = softmax(a), a_s = scale·q·k_s, y = Σ_s p_s·v_s:
-///   dv_s += p_s·dy,   dp_s = dy·v_s,   da_s = p_s·(dp_s − Σ_r p_r·dp_r)   (softmax backward)
-///   dq += scale·Σ_s da_s·k_s,   dk_s += scale·da_s·q
+/// (B, T, NKV, HS). With P = softmax(A), A = scale·Q·Kᵀ (causal), Y = P·V:
+///   dV += Pᵀ·dY,   dP = dY·Vᵀ,   dA = P ⊙ (dP − rowsum(P ⊙ dP))   (softmax backward)
+///   dQ += scale·dA·K,   dK += scale·dAᵀ·Q
 /// The query heads of a group share one key/value head, so the work is split by (b, kv head):
 /// each task owns its dk/dv rows and its group's dq rows, summed in a fixed order.
 #[cfg(feature = "train")]
@@ -124,10 +133,10 @@ pub fn attention_train_backward(
     nkv: usize,
     hs: usize,
 ) {
+    use super::matmul::sgemm_strided;
     use rayon::prelude::*;
     let group = nh / nkv;
-    let kvd = nkv * hs;
-    let qd = nh * hs;
+    let (qd, kvd) = (nh * hs, nkv * hs);
     let scale = 1.0 / (hs as f32).sqrt();
     // (dq for the group's heads (G, T, HS), dk (T, HS), dv (T, HS)) per (b, kv head).
     let parts: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (0..b * nkv)
@@ -137,36 +146,33 @@ pub fn attention_train_backward(
             let mut gq = vec![0.0f32; group * t * hs];
             let mut gk = vec![0.0f32; t * hs];
             let mut gv = vec![0.0f32; t * hs];
-            let mut da = vec![0.0f32; t];
-            let kvbase = bb * t * kvd + kvh * hs;
+            let mut da = vec![0.0f32; t * t];
+            let kh = &k[bb * t * kvd + kvh * hs..];
+            let vh = &v[bb * t * kvd + kvh * hs..];
             for g in 0..group {
                 let h = kvh * group + g;
-                for tt in 0..t {
-                    let row = (bb * t + tt) * nh + h;
-                    let p = &att[row * t..][..=tt];
-                    let dy = &dout[row * hs..][..hs];
-                    let qv = &q[row * hs..][..hs];
+                let p = &att[(bb * nh + h) * t * t..][..t * t];
+                let dy = &dout[bb * t * qd + h * hs..];
+                let qh = &q[bb * t * qd + h * hs..];
+                // dV (T, HS) += Pᵀ (T, T) · dY (T, HS)
+                sgemm_strided(t, t, hs, p, (1, t), dy, (qd, 1), 1.0, &mut gv, hs);
+                // dP (T, T) = dY (T, HS) · Vᵀ (HS, T)
+                sgemm_strided(t, hs, t, dy, (qd, 1), vh, (1, kvd), 0.0, &mut da, t);
+                for r in 0..t {
+                    let (pr, dr) = (&p[r * t..][..=r], &mut da[r * t..][..t]);
                     let mut pdp = 0.0;
-                    for s in 0..=tt {
-                        let dp = dot(dy, &v[kvbase + s * kvd..][..hs]);
-                        da[s] = dp;
-                        pdp += p[s] * dp;
-                        let dvs = &mut gv[s * hs..][..hs];
-                        for j in 0..hs {
-                            dvs[j] += p[s] * dy[j];
-                        }
+                    for s in 0..=r {
+                        pdp += pr[s] * dr[s];
                     }
-                    let dqr = &mut gq[(g * t + tt) * hs..][..hs];
-                    for s in 0..=tt {
-                        let a = p[s] * (da[s] - pdp) * scale;
-                        let ks = &k[kvbase + s * kvd..][..hs];
-                        let dks = &mut gk[s * hs..][..hs];
-                        for j in 0..hs {
-                            dqr[j] += a * ks[j];
-                            dks[j] += a * qv[j];
-                        }
+                    for s in 0..=r {
+                        dr[s] = pr[s] * (dr[s] - pdp) * scale;
                     }
+                    dr[r + 1..].fill(0.0);
                 }
+                // dQ (T, HS) = dA (T, T) · K (T, HS);  dK (T, HS) += dAᵀ · Q
+                let gqh = &mut gq[g * t * hs..][..t * hs];
+                sgemm_strided(t, t, hs, &da, (t, 1), kh, (kvd, 1), 0.0, gqh, hs);
+                sgemm_strided(t, t, hs, &da, (1, t), qh, (qd, 1), 1.0, &mut gk, hs);
             }
             (gq, gk, gv)
         })

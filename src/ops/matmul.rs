@@ -138,7 +138,7 @@ mod tests {
 /// so transposed views cost nothing. Single-threaded; callers split M across threads.
 #[cfg(feature = "train")]
 #[allow(clippy::too_many_arguments)]
-fn sgemm_strided(
+pub(crate) fn sgemm_strided(
     m: usize,
     k: usize,
     n: usize,

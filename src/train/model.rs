@@ -23,7 +23,7 @@ struct LayerActs {
     q: Vec<f32>,     // (N, NH*HS) after rope
     k: Vec<f32>,     // (N, NKV*HS) after rope
     v: Vec<f32>,     // (N, NKV*HS)
-    att: Vec<f32>,   // (B, T, NH, T) softmax probabilities
+    att: Vec<f32>,   // (B, NH, T, T) softmax probabilities
     atty: Vec<f32>,  // (N, NH*HS) attention output before Wo
     mid: Vec<f32>,   // (N, C)     residual stream after attention
     xn2: Vec<f32>,   // (N, C)     normed input of the MLP
