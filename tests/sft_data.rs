@@ -489,6 +489,33 @@ fn computed_questions_alone_work_offline() {
     assert!(eval.iter().all(|e| e.check.is_some()));
 }
 
+#[test]
+fn prepare_skips_sources_it_cannot_fetch() {
+    // files where the cache directories should be: both fetches fail before any download
+    let dir = tmp("unfetchable");
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("chatterbot-corpus"), "not a directory").unwrap();
+    std::fs::write(cache.join("bsdgames"), "not a directory").unwrap();
+    let out = dir.join("out");
+    let m = sft_data::prepare_sft_data(&cache, &out, 3).unwrap();
+    let skipped: Vec<&str> = m
+        .sources
+        .iter()
+        .filter(|s| {
+            s.skipped
+                .as_deref()
+                .is_some_and(|w| w.starts_with("fetch failed"))
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(skipped, vec!["chatterbot-corpus", "bsdgames quiz"]);
+    assert!(m.sft_train > 0);
+    let on_disk: sft_data::Manifest =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, m);
+}
+
 // ------------------------------------------------------------------------------------------
 // readers: malformed input names file and line
 

@@ -573,17 +573,39 @@ pub struct SourceInfo {
 }
 
 /// Fetches the sources into `cache_dir` (idempotent: a fetched source is reused) and writes the
-/// fine-tuning files into `out_dir`. Same seed and sources, same bytes.
+/// fine-tuning files into `out_dir`. Same seed and sources, same bytes. A source that cannot be
+/// fetched is left out with a warning and marked `skipped` in the manifest.
 pub fn prepare_sft_data(cache_dir: &Path, out_dir: &Path, seed: u64) -> Result<Manifest> {
-    let chatterbot = fetch_chatterbot(cache_dir)?;
-    let quiz = fetch_bsdgames(cache_dir)?;
-    let sources = SftSources {
-        chatterbot_dir: Some(chatterbot.dir),
-        chatterbot_version: Some(chatterbot.version),
-        quiz_dir: Some(quiz.dir),
-        bsdgames_version: Some(quiz.version),
-    };
-    build_sft_data(&sources, out_dir, seed, &SftDataConfig::default())
+    // A source that cannot be fetched (no network, no pip or apt-get) is skipped with a warning
+    // and recorded in the manifest; the computed questions need nothing.
+    let mut skipped = Vec::new();
+    let mut sources = SftSources::default();
+    match fetch_chatterbot(cache_dir) {
+        Ok(f) => {
+            sources.chatterbot_dir = Some(f.dir);
+            sources.chatterbot_version = Some(f.version);
+        }
+        Err(e) => skipped.push(("chatterbot-corpus", e.to_string())),
+    }
+    match fetch_bsdgames(cache_dir) {
+        Ok(f) => {
+            sources.quiz_dir = Some(f.dir);
+            sources.bsdgames_version = Some(f.version);
+        }
+        Err(e) => skipped.push(("bsdgames quiz", e.to_string())),
+    }
+    let mut manifest = build_sft_data(&sources, out_dir, seed, &SftDataConfig::default())?;
+    if !skipped.is_empty() {
+        for (name, why) in &skipped {
+            eprintln!("warning: fine-tuning data without {name}: {why}");
+            if let Some(info) = manifest.sources.iter_mut().find(|s| s.name == *name) {
+                info.skipped = Some(format!("fetch failed: {why}"));
+            }
+        }
+        let value = serde_json::to_value(&manifest).expect("the manifest always serialises");
+        crate::io::write_json_atomic(&out_dir.join("manifest.json"), &value)?;
+    }
+    Ok(manifest)
 }
 
 /// Writes the small built-in samples of both sources (a few chatterbot conversations, a few
