@@ -804,7 +804,8 @@ pub fn build_sft_data(
     let ppo_sources = train
         .iter()
         .map(|(i, _)| i)
-        .filter(|i| !i.source.starts_with("computed"))
+        // single-turn only: the last line of a multi-turn chat means little without the rest
+        .filter(|i| !i.source.starts_with("computed") && i.messages.len() == 2)
         .chain(computed.ppo.iter());
     for item in ppo_sources {
         let p = item.prompt();
