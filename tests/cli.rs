@@ -157,6 +157,7 @@ fn every_command_has_help_with_an_example() {
         vec!["chat", "--help"],
         vec!["tokenizer", "from-gpt2", "--help"],
         vec!["tokenizer", "encode", "--help"],
+        vec!["bench", "infer", "--help"],
     ] {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");

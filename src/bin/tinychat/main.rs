@@ -5,6 +5,7 @@
 //! `after_help` example, and one arm to [`run`]. Errors are `tinychat::Error`s; `main` prints
 //! them as `error: ...` and exits with status 1 (clap's own usage errors exit with 2).
 
+mod bench;
 mod chat;
 mod generate;
 mod sampling;
@@ -21,7 +22,8 @@ use std::process::ExitCode;
     after_help = "Examples:\n  \
         tinychat generate --model models/smollm2 --prompt \"The capital of France is\"\n  \
         tinychat chat --model models/smollm2 --temperature 0.7\n  \
-        tinychat tokenizer from-gpt2 --encoder encoder.json --vocab vocab.bpe --out tokenizer.json\n\n\
+        tinychat tokenizer from-gpt2 --encoder encoder.json --vocab vocab.bpe --out tokenizer.json\n  \
+        tinychat bench infer --smollm\n\n\
         A model is a directory with config.json, model.safetensors, tokenizer.json and optionally\n\
         tokenizer_config.json (chat template) and generation_config.json (sampling defaults)."
 )]
@@ -53,9 +55,10 @@ enum Command {
     #[cfg(feature = "train")]
     #[command(subcommand)]
     Train(tinychat::train::TrainCommand),
-    //
-    // ---- benchmarks ------------------------------------------------------------------------
-    // `tinychat bench` (CPU and GPU engines, prefill and decode tokens/s) plugs in here.
+
+    /// Speed: inference on the CPU and GPU engines, training throughput
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn run(cli: Cli) -> tinychat::Result<ExitCode> {
@@ -63,6 +66,7 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
         #[cfg(feature = "train")]
         Command::Data(cmd) => tinychat::train::run_data(cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
