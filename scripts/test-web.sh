@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Browser tests: builds pkg/ (scripts/build-web.sh) and the random-weight test bundle
+# Browser tests (and the wasm API in Node): builds pkg/ (scripts/build-web.sh) and the random-weight test bundle
 # (examples/web_test_bundle.rs → web/models/test), then runs web/tests/browser.test.mjs in
 # Debian's Chromium through playwright-core: once with WebGPU (SwiftShader) and once without.
 # Also builds the Vite example (web/examples/vite) that the tests open.
@@ -30,5 +30,7 @@ fi
 [ -f pkg/tinychat_wasm_bg.wasm ] || { echo "test-web: pkg/ is not built (run scripts/build-web.sh)" >&2; exit 1; }
 [ -f web/models/test/pipeline.json ] || { echo "test-web: no test bundle in web/models/test" >&2; exit 1; }
 
+echo "==> the wasm API in Node (no WebGPU there)"
+node --test --test-reporter=spec web/tests/node.test.mjs
 echo "==> browser tests (modes: ${TINYCHAT_WEB_MODES:-webgpu,cpu})"
 node --test --test-reporter=spec web/tests/browser.test.mjs

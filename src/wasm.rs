@@ -199,9 +199,33 @@ struct ReplyOptions {
 }
 
 impl ReplyOptions {
+    const KNOWN: [&'static str; 7] = [
+        "temperature",
+        "top_p",
+        "top_k",
+        "max_tokens",
+        "max_new_tokens",
+        "seed",
+        "repetition_penalty",
+    ];
+
     fn parse(v: &JsValue) -> Result<Self, JsValue> {
         if v.is_undefined() || v.is_null() {
             return Ok(Self::default());
+        }
+        if !v.is_object() {
+            return Err(js_error("reply options must be an object"));
+        }
+        // serde-wasm-bindgen reads only the fields it knows: look for typos ourselves.
+        let obj: &js_sys::Object = v.unchecked_ref();
+        for key in js_sys::Object::keys(obj).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !Self::KNOWN.contains(&key.as_str()) {
+                return Err(js_error(format!(
+                    "invalid reply options: unknown field `{key}` (known: {})",
+                    Self::KNOWN.join(", ")
+                )));
+            }
         }
         serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
             js_error(format!(
@@ -256,7 +280,13 @@ fn parse_messages(v: &JsValue) -> Result<Vec<Message>, JsValue> {
 async fn yield_now() {
     let global = js_sys::global();
     let get = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
-    let via_channel = || -> Option<Promise> {
+    let call0 = |o: &JsValue, k: &str| {
+        if let Some(f) = get(o, k).and_then(|f| f.dyn_into::<Function>().ok()) {
+            let _ = f.call0(o);
+        }
+    };
+    // (promise, the two ports to close afterwards: an open port keeps Node's event loop alive)
+    let via_channel = || -> Option<(Promise, JsValue, JsValue)> {
         let ctor = get(&global, "MessageChannel")?
             .dyn_into::<Function>()
             .ok()?;
@@ -267,15 +297,18 @@ async fn yield_now() {
             let _ = Reflect::set(&port1, &JsValue::from_str("onmessage"), &resolve);
         });
         post.call1(&port2, &JsValue::UNDEFINED).ok()?;
-        Some(promise)
+        Some((promise, port1, port2))
     };
-    let promise = via_channel().or_else(|| {
-        let st = get(&global, "setTimeout")?.dyn_into::<Function>().ok()?;
-        Some(Promise::new(&mut |resolve, _| {
+    if let Some((p, port1, port2)) = via_channel() {
+        let _ = JsFuture::from(p).await;
+        call0(&port1, "close");
+        call0(&port2, "close");
+        return;
+    }
+    if let Some(st) = get(&global, "setTimeout").and_then(|f| f.dyn_into::<Function>().ok()) {
+        let p = Promise::new(&mut |resolve, _| {
             let _ = st.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(0));
-        }))
-    });
-    if let Some(p) = promise {
+        });
         let _ = JsFuture::from(p).await;
     }
 }
@@ -444,7 +477,9 @@ impl Engine {
         on_chunk: Option<Function>,
     ) -> Promise {
         let shared = self.shared.clone();
-        future_to_promise(async move {
+        // Checked now, and the engine marked busy now, so that a cancel() or dispose() right
+        // after this call already applies to this reply.
+        let prepared = (|| {
             let pipeline = shared.pipeline()?;
             if shared.busy.get() {
                 return Err(js_error(
@@ -458,8 +493,15 @@ impl Engine {
                 .borrow()
                 .clone()
                 .ok_or_else(|| js_error(DISPOSED))?;
-            shared.busy.set(true);
-            shared.cancel.set(false);
+            Ok((pipeline, messages, params, engine))
+        })();
+        let (pipeline, messages, params, engine) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Promise::reject(&e),
+        };
+        shared.busy.set(true);
+        shared.cancel.set(false);
+        future_to_promise(async move {
             let callback_error: RefCell<Option<JsValue>> = RefCell::new(None);
             let mut emit = |c: &Chunk| {
                 if let Some(f) = &on_chunk {
