@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod metrics;
 pub mod model;
+pub mod moderation;
 pub mod optim;
 pub mod pretrain;
 pub mod sft_data;
@@ -19,6 +20,21 @@ pub enum TrainCommand {
     Tokenizer(tokenizer_train::TokenizerArgs),
     /// Pretrain a llama-family model on a prepared corpus (next-token prediction).
     Pretrain(pretrain::PretrainArgs),
+    /// Train the moderation classifier (trunk + multi-label head) and calibrate its thresholds.
+    Moderation(moderation::ModerationArgs),
+}
+
+/// `tinychat eval ...` subcommands. The CLI adds `Eval(tinychat::train::EvalCommand)`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum EvalCommand {
+    /// Per-category precision, recall, F1 and the benign false-positive rate of a classifier.
+    Moderation(moderation::EvalModerationArgs),
+}
+
+pub fn run_eval(cmd: EvalCommand) -> crate::Result<()> {
+    match cmd {
+        EvalCommand::Moderation(a) => moderation::run_eval(&a).map(|_| ()),
+    }
 }
 
 /// `tinychat data ...` subcommands. The CLI adds `Data(tinychat::train::DataCommand)`.
@@ -32,6 +48,7 @@ pub fn run_train(cmd: TrainCommand) -> crate::Result<()> {
     match cmd {
         TrainCommand::Tokenizer(a) => tokenizer_train::run(&a),
         TrainCommand::Pretrain(a) => pretrain::run(&a).map(|_| ()),
+        TrainCommand::Moderation(a) => moderation::run(&a).map(|_| ()),
     }
 }
 

@@ -8,8 +8,15 @@
 //! per layer l:  xn1 = rmsnorm(x_l)   q,k,v = Wq·xn1, Wk·xn1, Wv·xn1 (+rope on q,k)
 //!               y = attention(q,k,v)   mid_l = x_l + Wo·y
 //!               xn2 = rmsnorm(mid_l)   a = silu(Wg·xn2) ⊙ (Wu·xn2)   x_{l+1} = mid_l + Wd·a
-//! logits = lm_head · rmsnorm(x_L)     loss = mean cross-entropy   (B·T, V)
+//! h = rmsnorm(x_L)                                               (B·T, C)  the trunk's output
+//! logits = lm_head · h     loss = mean cross-entropy              (B·T, V)  the LM head
 //! ```
+//!
+//! The trunk (embedding → layers → final norm) is shared by every head: [`TrainModel::forward`]
+//! / [`TrainModel::backward`] put the language-model head on it, and other heads (the
+//! moderation classifier, a reward or value head) call [`TrainModel::forward_trunk`], compute
+//! their loss on the hidden states h (N, C), and hand ∂loss/∂h back to
+//! [`TrainModel::backward_trunk`].
 
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
@@ -42,16 +49,16 @@ pub struct TrainModel {
     rope: RopeTable,
     resid: Vec<Vec<f32>>, // L+1 × (N, C): input of each layer, then the final residual stream
     layers: Vec<LayerActs>,
-    xnf: Vec<f32>,    // (N, C) final normed
+    xnf: Vec<f32>,    // (N, C) final normed: the trunk's output h
     rstdf: Vec<f32>,  // (N)
-    probs: Vec<f32>,  // (N, V) logits → probabilities → logit gradients
+    probs: Vec<f32>,  // (N, V) logits → probabilities → logit gradients; empty for a classifier
     losses: Vec<f32>, // (N)
     inputs: Vec<u32>, // (N)
     targets: Vec<u32>,
     counted: usize, // positions with a target (not IGNORE)
     // backward scratch
     dres: Vec<f32>, // (N, C)
-    dxn: Vec<f32>,  // (N, C)
+    dxn: Vec<f32>,  // (N, C)     also ∂loss/∂h on entry to the trunk's backward
     dq: Vec<f32>,   // (N, NH*HS)
     dk: Vec<f32>,   // (N, NKV*HS)
     dv: Vec<f32>,
@@ -93,15 +100,12 @@ fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
 }
 
 impl TrainModel {
+    /// A classifier config (with id2label) gets the trunk only: [`forward_trunk`](Self::forward_trunk)
+    /// and [`backward_trunk`](Self::backward_trunk), no language-model head.
     pub fn new(config: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
         if config.family != Family::Llama {
             return Err(Error::InvalidArgument(
                 "training is implemented for the llama family only".into(),
-            ));
-        }
-        if config.is_classifier() {
-            return Err(Error::InvalidArgument(
-                "pretraining needs a causal LM config (this one has id2label)".into(),
             ));
         }
         if seq > config.max_seq_len {
@@ -140,7 +144,7 @@ impl TrainModel {
             layers,
             xnf: z(n * c),
             rstdf: z(n),
-            probs: z(n * v),
+            probs: z(if config.is_classifier() { 0 } else { n * v }),
             losses: z(n),
             inputs: vec![0; n],
             targets: vec![0; n],
@@ -160,9 +164,13 @@ impl TrainModel {
     /// Runs the batch and returns the mean cross-entropy over positions whose target is not
     /// [`IGNORE`]. inputs, targets: (B, T) token ids.
     pub fn forward(&mut self, p: &Params, inputs: &[u32], targets: &[u32]) -> Result<f32> {
-        let cfg = &self.config;
-        let (b, t) = (self.batch, self.seq);
-        let n = b * t;
+        if self.config.is_classifier() {
+            return Err(Error::InvalidArgument(
+                "this model has a classification head, not a language-model head: use forward_trunk"
+                    .into(),
+            ));
+        }
+        let n = self.batch * self.seq;
         if inputs.len() != n || targets.len() != n {
             return Err(Error::InvalidArgument(format!(
                 "batch must hold B·T = {n} inputs and targets, got {} and {}",
@@ -170,12 +178,42 @@ impl TrainModel {
                 targets.len()
             )));
         }
-        let vsz = cfg.vocab_size;
-        if let Some(&bad) = inputs
+        let vsz = self.config.vocab_size;
+        if let Some(&bad) = targets
             .iter()
-            .chain(targets.iter().filter(|&&x| x != IGNORE))
+            .filter(|&&x| x != IGNORE)
             .find(|&&x| x as usize >= vsz)
         {
+            return Err(Error::TokenOutOfRange {
+                id: bad,
+                vocab: vsz,
+            });
+        }
+        self.forward_trunk(p, inputs)?;
+        let c = self.config.dim;
+        self.targets.copy_from_slice(targets);
+        matmul_forward(&mut self.probs, &self.xnf, p.lm_head(), None, n, c, vsz);
+        crossentropy_softmax_forward(&mut self.losses, &mut self.probs, targets, vsz);
+        self.counted = targets.iter().filter(|&&x| x != IGNORE).count();
+        // Sum in f64 so the mean does not depend on the batch size's rounding.
+        let sum: f64 = self.losses.iter().map(|&x| x as f64).sum();
+        Ok((sum / self.counted.max(1) as f64) as f32)
+    }
+
+    /// Runs the trunk on a (B, T) batch of token ids and returns its output, the final-normed
+    /// hidden states h (B·T, C), kept for [`backward_trunk`](Self::backward_trunk).
+    pub fn forward_trunk(&mut self, p: &Params, inputs: &[u32]) -> Result<&[f32]> {
+        let cfg = &self.config;
+        let (b, t) = (self.batch, self.seq);
+        let n = b * t;
+        if inputs.len() != n {
+            return Err(Error::InvalidArgument(format!(
+                "batch must hold B·T = {n} inputs, got {}",
+                inputs.len()
+            )));
+        }
+        let vsz = cfg.vocab_size;
+        if let Some(&bad) = inputs.iter().find(|&&x| x as usize >= vsz) {
             return Err(Error::TokenOutOfRange {
                 id: bad,
                 vocab: vsz,
@@ -186,7 +224,6 @@ impl TrainModel {
         let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
         let eps = cfg.norm_eps;
         self.inputs.copy_from_slice(inputs);
-        self.targets.copy_from_slice(targets);
 
         embedding_forward(&mut self.resid[0], inputs, p.t(Slot::TokEmb), None, 0, c);
         for l in 0..cfg.n_layers {
@@ -301,12 +338,12 @@ impl TrainModel {
             c,
             eps,
         );
-        matmul_forward(&mut self.probs, &self.xnf, p.lm_head(), None, n, c, vsz);
-        crossentropy_softmax_forward(&mut self.losses, &mut self.probs, targets, vsz);
-        self.counted = targets.iter().filter(|&&x| x != IGNORE).count();
-        // Sum in f64 so the mean does not depend on the batch size's rounding.
-        let sum: f64 = self.losses.iter().map(|&x| x as f64).sum();
-        Ok((sum / self.counted.max(1) as f64) as f32)
+        Ok(&self.xnf)
+    }
+
+    /// The trunk's output h (B·T, C) from the last forward.
+    pub fn hidden(&self) -> &[f32] {
+        &self.xnf
     }
 
     /// Accumulates the gradient of `scale · loss` (the mean from the last `forward`) into
@@ -318,12 +355,12 @@ impl TrainModel {
             p.data.len(),
             "gradient buffer has the parameters' layout"
         );
-        let cfg = self.config.clone();
-        let (b, t) = (self.batch, self.seq);
-        let n = b * t;
-        let (c, ff, vsz) = (cfg.dim, cfg.hidden_dim, cfg.vocab_size);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
+        assert!(
+            !self.config.is_classifier(),
+            "a classifier has no language-model head: use backward_trunk"
+        );
+        let n = self.batch * self.seq;
+        let (c, vsz) = (self.config.dim, self.config.vocab_size);
         let dloss = scale / self.counted.max(1) as f32;
 
         crossentropy_softmax_backward(&mut self.probs, &self.targets, dloss, vsz);
@@ -344,6 +381,31 @@ impl TrainModel {
             c,
             vsz,
         );
+        self.backward_from_dxn(p, grads);
+    }
+
+    /// Accumulates into `grads` the gradient that flows back from `dhidden` = ∂loss/∂h (B·T, C),
+    /// the gradient of a head's loss with respect to the last
+    /// [`forward_trunk`](Self::forward_trunk)'s output. Rows a head did not read are zero.
+    pub fn backward_trunk(&mut self, p: &Params, grads: &mut [f32], dhidden: &[f32]) {
+        assert_eq!(
+            grads.len(),
+            p.data.len(),
+            "gradient buffer has the parameters' layout"
+        );
+        assert_eq!(dhidden.len(), self.dxn.len(), "dhidden is (B·T, C)");
+        self.dxn.copy_from_slice(dhidden);
+        self.backward_from_dxn(p, grads);
+    }
+
+    /// The trunk's backward, from ∂loss/∂h in `self.dxn` down to the token embedding.
+    fn backward_from_dxn(&mut self, p: &Params, grads: &mut [f32]) {
+        let cfg = self.config.clone();
+        let (b, t) = (self.batch, self.seq);
+        let n = b * t;
+        let (c, ff) = (cfg.dim, cfg.hidden_dim);
+        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
+        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
         self.dres.fill(0.0);
         rmsnorm_backward(
             &mut self.dres,

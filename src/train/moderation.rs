@@ -1,0 +1,1353 @@
+//! `tinychat train moderation` and `tinychat eval moderation`: the moderation classifier — the
+//! shared transformer trunk with a multi-label head, one sigmoid per category.
+//!
+//! ```text
+//! text ─► normalize ─► tokens (right-padded to T, length len_b) ─► trunk ─► h (B·T, C)
+//! z_b = W · h[b, len_b − 1]                  W: (L, C), HF `score.weight`       logits (B, L)
+//! loss = mean over B × L of  (1 − y)·z + w·softplus(−z),   w = 1 + (pos_weight − 1)·y
+//! ```
+//!
+//! The loss is PyTorch's `BCEWithLogitsLoss(pos_weight=...)`; with pos_weight = 1 it is
+//! −[y·log σ(z) + (1 − y)·log(1 − σ(z))]. Its gradient is ∂l/∂z = (1 − y) − w·σ(−z)
+//! (= σ(z) − y when pos_weight = 1). Attention is causal, so the pad tokens after position
+//! len_b − 1 cannot change h there: padding needs no mask.
+//!
+//! After training, every category gets a threshold calibrated on the validation split: the
+//! lowest score threshold whose precision reaches `--target-precision` (most recall at that
+//! precision), or the best-F1 threshold when no threshold reaches it. Validation scores come
+//! from [`Moderator`], the inference path, so the thresholds fit what users run.
+//!
+//! The run directory:
+//!
+//! ```text
+//! <out>/checkpoint/    the latest training state (model directory + optimizer + trainer_state)
+//! <out>/classifier/    config.json (id2label, problem_type)  model.safetensors  tokenizer.json
+//!                      tokenizer_config.json  thresholds.json  calibration.json
+//!                      — what `Moderator::load` and `tinychat moderate --model` read
+//! <out>/metrics.jsonl  <out>/loss.png
+//! ```
+
+use super::checkpoint;
+use super::data::fnv1a;
+use super::metrics::{plot, MetricsLog};
+use super::model::{init_params, TrainModel};
+use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
+use super::tokenizer_train::tokenizer_config_json;
+use crate::config::{Family, ModelConfig};
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::model::Model;
+use crate::moderation::data::{read_jsonl, Example, CATEGORIES};
+use crate::moderation::normalize::normalize;
+use crate::moderation::{Moderator, Thresholds};
+use crate::params::{Params, Slot};
+use crate::tokenizer::Tokenizer;
+use crate::weights::DType;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+// ---------------------------------------------------------------------------------------------
+// The head and its loss: forward/backward pairs, llm.c style.
+
+/// logits (B, L) = W (L, C) · h[b·T + len_b − 1] for each sequence b (B = lengths.len()).
+/// hidden: (B·T, C), the trunk's output; lengths in 1..=T.
+pub fn cls_head_forward(
+    logits: &mut [f32],
+    hidden: &[f32],
+    w: &[f32],
+    lengths: &[usize],
+    t: usize,
+    c: usize,
+    nl: usize,
+) {
+    for (b, &len) in lengths.iter().enumerate() {
+        debug_assert!(len >= 1 && len <= t);
+        let h = &hidden[(b * t + len - 1) * c..][..c];
+        for j in 0..nl {
+            let wj = &w[j * c..(j + 1) * c];
+            logits[b * nl + j] = wj.iter().zip(h).map(|(a, x)| a * x).sum();
+        }
+    }
+}
+
+/// Backward of [`cls_head_forward`]: dW += Σ_b dz_b ⊗ h_b and dh[b, len_b − 1] += Wᵀ·dz_b; the
+/// other rows of `dhidden` are untouched (the caller zeroes them).
+#[allow(clippy::too_many_arguments)]
+pub fn cls_head_backward(
+    dhidden: &mut [f32],
+    dw: &mut [f32],
+    dlogits: &[f32],
+    hidden: &[f32],
+    w: &[f32],
+    lengths: &[usize],
+    t: usize,
+    c: usize,
+    nl: usize,
+) {
+    for (b, &len) in lengths.iter().enumerate() {
+        let row = (b * t + len - 1) * c;
+        let h = &hidden[row..row + c];
+        for j in 0..nl {
+            let g = dlogits[b * nl + j];
+            let wj = &w[j * c..(j + 1) * c];
+            let dh = &mut dhidden[row..row + c];
+            for i in 0..c {
+                dh[i] += g * wj[i];
+            }
+            let dwj = &mut dw[j * c..(j + 1) * c];
+            for i in 0..c {
+                dwj[i] += g * h[i];
+            }
+        }
+    }
+}
+
+/// softplus(x) = log(1 + eˣ), without overflow.
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Mean over all (B·L) entries of BCE-with-logits (see the module comment). logits, targets:
+/// (B, L); pos_weight: (L), 1 for plain BCE.
+pub fn bce_with_logits_forward(logits: &[f32], targets: &[f32], pos_weight: &[f32]) -> f32 {
+    let nl = pos_weight.len();
+    let sum: f64 = logits
+        .iter()
+        .zip(targets)
+        .enumerate()
+        .map(|(i, (&z, &y))| {
+            let w = 1.0 + (pos_weight[i % nl] - 1.0) * y;
+            ((1.0 - y) * z + w * softplus(-z)) as f64
+        })
+        .sum();
+    (sum / logits.len().max(1) as f64) as f32
+}
+
+/// dlogits = scale · ∂(mean loss)/∂z = scale/(B·L) · ((1 − y) − w·σ(−z)).
+pub fn bce_with_logits_backward(
+    dlogits: &mut [f32],
+    logits: &[f32],
+    targets: &[f32],
+    pos_weight: &[f32],
+    scale: f32,
+) {
+    let nl = pos_weight.len();
+    let k = scale / logits.len().max(1) as f32;
+    for (i, ((d, &z), &y)) in dlogits.iter_mut().zip(logits).zip(targets).enumerate() {
+        let w = 1.0 + (pos_weight[i % nl] - 1.0) * y;
+        let sig_neg = 1.0 / (1.0 + z.exp()); // σ(−z)
+        *d = k * ((1.0 - y) - w * sig_neg);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data: labeled texts → normalised token ids.
+
+/// A split, tokenised: ids of each text (normalised, at most T tokens) and its targets.
+pub struct Encoded {
+    pub ids: Vec<Vec<u32>>,
+    /// (n, L) 0/1 in label order.
+    pub targets: Vec<f32>,
+    /// Texts longer than T, of which the last T tokens were kept.
+    pub truncated: usize,
+}
+
+/// Tokenises `text` as the [`Moderator`] does: normalise, encode, and a lone space for empty
+/// text.
+pub fn encode_text(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
+    let mut ids = tok.encode(&normalize(text), false)?;
+    if ids.is_empty() {
+        ids = tok.encode(" ", false)?;
+    }
+    Ok(ids)
+}
+
+/// Tokenises examples, keeping the last `t` tokens of longer texts: the data set's long texts
+/// are a benign sentence followed by the labeled one, so the end carries the label.
+pub fn encode_examples(tok: &Tokenizer, examples: &[Example], t: usize) -> Result<Encoded> {
+    let ids: Vec<Vec<u32>> = examples
+        .par_iter()
+        .map(|e| encode_text(tok, &e.text))
+        .collect::<Result<_>>()?;
+    let truncated = ids.iter().filter(|v| v.len() > t).count();
+    let ids = ids
+        .into_iter()
+        .map(|v| {
+            if v.len() > t {
+                v[v.len() - t..].to_vec()
+            } else {
+                v
+            }
+        })
+        .collect();
+    let targets = examples.iter().flat_map(|e| e.target()).collect();
+    Ok(Encoded {
+        ids,
+        targets,
+        truncated,
+    })
+}
+
+/// Fills a (B, T) batch from examples `idx`: ids right-padded with `pad`, their lengths and
+/// (B, L) targets.
+fn fill_batch(
+    data: &Encoded,
+    idx: &[usize],
+    t: usize,
+    pad: u32,
+    inputs: &mut [u32],
+    lengths: &mut [usize],
+    targets: &mut [f32],
+) {
+    let nl = CATEGORIES.len();
+    for (r, &i) in idx.iter().enumerate() {
+        let ids = &data.ids[i];
+        let row = &mut inputs[r * t..(r + 1) * t];
+        row.fill(pad);
+        row[..ids.len()].copy_from_slice(ids);
+        lengths[r] = ids.len();
+        targets[r * nl..(r + 1) * nl].copy_from_slice(&data.targets[i * nl..(i + 1) * nl]);
+    }
+}
+
+/// Shuffled example order, one permutation per epoch (deterministic in seed and epoch).
+struct Order {
+    seed: u64,
+    epoch: u64,
+    cursor: usize,
+    order: Vec<usize>,
+}
+
+impl Order {
+    fn new(n: usize, seed: u64) -> Self {
+        let mut o = Order {
+            seed,
+            epoch: 0,
+            cursor: 0,
+            order: (0..n).collect(),
+        };
+        o.shuffle();
+        o
+    }
+    fn shuffle(&mut self) {
+        self.order.sort_unstable();
+        let mut rng = Rng::new(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for i in (1..self.order.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            self.order.swap(i, j);
+        }
+    }
+    fn seek(&mut self, epoch: u64, cursor: usize) {
+        self.epoch = epoch;
+        self.cursor = cursor;
+        self.shuffle();
+    }
+    fn next(&mut self, out: &mut [usize]) {
+        for o in out.iter_mut() {
+            if self.cursor >= self.order.len() {
+                self.epoch += 1;
+                self.cursor = 0;
+                self.shuffle();
+            }
+            *o = self.order[self.cursor];
+            self.cursor += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The classifier on the training model.
+
+/// The trunk's [`TrainModel`] plus the head's buffers for one batch shape.
+pub struct Classifier {
+    pub model: TrainModel,
+    /// (B, L)
+    pub logits: Vec<f32>,
+    dlogits: Vec<f32>,
+    dhidden: Vec<f32>, // (B·T, C)
+    lengths: Vec<usize>,
+}
+
+impl Classifier {
+    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
+        if !cfg.is_classifier() {
+            return Err(Error::InvalidArgument(
+                "the classifier config needs labels (id2label)".into(),
+            ));
+        }
+        let nl = cfg.labels.len();
+        Ok(Classifier {
+            model: TrainModel::new(cfg, batch, seq)?,
+            logits: vec![0.0; batch * nl],
+            dlogits: vec![0.0; batch * nl],
+            dhidden: vec![0.0; batch * seq * cfg.dim],
+            lengths: vec![1; batch],
+        })
+    }
+
+    /// Logits (B, L) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
+    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
+        let (b, t) = (self.model.batch, self.model.seq);
+        if lengths.len() != b || lengths.iter().any(|&l| l == 0 || l > t) {
+            return Err(Error::InvalidArgument(format!(
+                "need {b} lengths in 1..={t}, got {lengths:?}"
+            )));
+        }
+        let (c, nl) = (self.model.config.dim, self.model.config.labels.len());
+        let h = self.model.forward_trunk(p, inputs)?;
+        cls_head_forward(&mut self.logits, h, p.t(Slot::ClsHead), lengths, t, c, nl);
+        self.lengths.copy_from_slice(lengths);
+        Ok(&self.logits)
+    }
+
+    /// Forward, mean BCE loss against `targets` (B, L), and backward of `scale · loss` into
+    /// `grads`. Returns the loss.
+    pub fn forward_backward(
+        &mut self,
+        p: &Params,
+        grads: &mut [f32],
+        inputs: &[u32],
+        lengths: &[usize],
+        targets: &[f32],
+        pos_weight: &[f32],
+        scale: f32,
+    ) -> Result<f32> {
+        self.forward(p, inputs, lengths)?;
+        let loss = bce_with_logits_forward(&self.logits, targets, pos_weight);
+        bce_with_logits_backward(&mut self.dlogits, &self.logits, targets, pos_weight, scale);
+        let (t, c, nl) = (
+            self.model.seq,
+            self.model.config.dim,
+            self.model.config.labels.len(),
+        );
+        self.dhidden.fill(0.0);
+        let spec = p
+            .layout
+            .spec(Slot::ClsHead)
+            .expect("classifier head")
+            .clone();
+        cls_head_backward(
+            &mut self.dhidden,
+            &mut grads[spec.offset..spec.offset + spec.len],
+            &self.dlogits,
+            self.model.hidden(),
+            p.t(Slot::ClsHead),
+            &self.lengths,
+            t,
+            c,
+            nl,
+        );
+        self.model.backward_trunk(p, grads, &self.dhidden);
+        Ok(loss)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings and CLI.
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Preset {
+    /// ~0.9M parameters with a 4096 vocabulary (random init); a few minutes on 2 cores.
+    Tiny,
+    /// ~3.5M parameters (random init); about half an hour on 2 cores.
+    Small,
+}
+
+/// Everything that determines a run's numbers (saved in trainer_state.json; a resume must match).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModerationSettings {
+    /// Model shape (ignored with `--init`, which brings its own).
+    pub dim: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub ffn: usize,
+    /// T: texts are cut to their last T tokens; also the classifier's context window.
+    pub seq_len: usize,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub lr: f32,
+    pub min_lr: f32,
+    pub warmup: usize,
+    pub grad_clip: f32,
+    pub adamw: AdamWConfig,
+    pub seed: u64,
+    /// `none`, `auto` (√(negatives/positives) per category, in [1, 10]) or a number.
+    pub pos_weight: String,
+    /// The pretrained model directory the trunk came from, if any.
+    pub init: Option<PathBuf>,
+}
+
+impl Preset {
+    pub fn settings(self) -> ModerationSettings {
+        let base = ModerationSettings {
+            dim: 128,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            ffn: 384,
+            seq_len: 64,
+            batch_size: 32,
+            steps: 600,
+            lr: 2e-3,
+            min_lr: 2e-4,
+            warmup: 30,
+            grad_clip: 1.0,
+            adamw: AdamWConfig::default(),
+            seed: 1337,
+            pos_weight: "auto".into(),
+            init: None,
+        };
+        match self {
+            Preset::Tiny => base,
+            Preset::Small => ModerationSettings {
+                dim: 256,
+                layers: 4,
+                heads: 8,
+                kv_heads: 4,
+                ffn: 768,
+                steps: 2000,
+                lr: 1e-3,
+                min_lr: 1e-4,
+                warmup: 100,
+                ..base
+            },
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Example:\n  tinychat train moderation --data data/moderation --tokenizer data/tokenizer --out runs/moderation\n  tinychat train moderation --init runs/pretrain/checkpoint --out runs/moderation\n  tinychat eval moderation --model runs/moderation/classifier --data data/moderation/test.jsonl"
+)]
+pub struct ModerationArgs {
+    /// Model shape and schedule; the flags below override single values.
+    #[arg(long, value_enum, default_value = "tiny")]
+    pub preset: Preset,
+    /// Prepared moderation data (train.jsonl and val.jsonl, from `tinychat data prepare`).
+    #[arg(long, default_value = "data/moderation")]
+    pub data: PathBuf,
+    /// Directory with tokenizer.json, for a random init (with --init the trunk's tokenizer is used).
+    #[arg(long, default_value = "data/tokenizer")]
+    pub tokenizer: PathBuf,
+    /// Start the trunk from a pretrained model directory (or a pretrain run directory) instead
+    /// of a random init; its shape and tokenizer are used.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Run directory: checkpoint/, classifier/, metrics.jsonl, loss.png.
+    #[arg(long, default_value = "runs/moderation")]
+    pub out: PathBuf,
+    /// Continue from the run directory's checkpoint, exactly where it stopped.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long)]
+    pub dim: Option<usize>,
+    #[arg(long)]
+    pub layers: Option<usize>,
+    #[arg(long)]
+    pub heads: Option<usize>,
+    #[arg(long)]
+    pub kv_heads: Option<usize>,
+    #[arg(long)]
+    pub ffn: Option<usize>,
+    /// Sequence length T (longer texts keep their last T tokens during training).
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Texts per batch B.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Optimiser steps in the whole run.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f32>,
+    #[arg(long)]
+    pub min_lr: Option<f32>,
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Clip the global gradient norm to this (0 disables).
+    #[arg(long)]
+    pub grad_clip: Option<f32>,
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Weight of positive examples in the loss, per category: `auto` (√(neg/pos), in [1, 10]),
+    /// `none`, or a number for every category.
+    #[arg(long)]
+    pub pos_weight: Option<String>,
+    /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
+    #[arg(long, default_value_t = 0.9)]
+    pub target_precision: f32,
+    /// Validate every this many steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    /// Most validation examples per periodic validation (all of them for calibration).
+    #[arg(long, default_value_t = 2048)]
+    pub eval_examples: usize,
+    /// Write a checkpoint every this many steps (and at the end).
+    #[arg(long, default_value_t = 200)]
+    pub save_every: usize,
+    /// Stop (with a checkpoint) after this step, as if interrupted; `--resume` continues.
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl ModerationArgs {
+    pub fn settings(&self) -> ModerationSettings {
+        let mut s = self.preset.settings();
+        macro_rules! over {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { s.$f = v; } )* };
+        }
+        over!(
+            dim, layers, heads, kv_heads, ffn, seq_len, batch_size, steps, lr, min_lr, warmup,
+            grad_clip, seed, pos_weight
+        );
+        if let Some(v) = self.weight_decay {
+            s.adamw.weight_decay = v;
+        }
+        s.init = self.init.clone();
+        s
+    }
+}
+
+/// Per-category positive weights from the `--pos-weight` setting and the training targets.
+pub fn pos_weights(setting: &str, targets: &[f32], nl: usize) -> Result<Vec<f32>> {
+    match setting {
+        "none" => Ok(vec![1.0; nl]),
+        "auto" => {
+            let n = targets.len() / nl;
+            Ok((0..nl)
+                .map(|j| {
+                    let pos = (0..n).filter(|&i| targets[i * nl + j] > 0.5).count();
+                    let neg = n - pos;
+                    if pos == 0 {
+                        1.0
+                    } else {
+                        ((neg as f32 / pos as f32).sqrt()).clamp(1.0, 10.0)
+                    }
+                })
+                .collect())
+        }
+        x => match x.parse::<f32>() {
+            Ok(v) if v > 0.0 && v.is_finite() => Ok(vec![v; nl]),
+            _ => Err(Error::InvalidArgument(format!(
+                "--pos-weight must be auto, none or a positive number, got {x:?}"
+            ))),
+        },
+    }
+}
+
+/// Where a pretrained trunk lives: a model directory, or a pretrain run directory holding one
+/// in `checkpoint/`.
+fn init_dir(dir: &Path) -> Result<PathBuf> {
+    if dir.join("config.json").exists() {
+        return Ok(dir.to_path_buf());
+    }
+    let ck = checkpoint::dir_of(dir);
+    if ck.join("config.json").exists() {
+        return Ok(ck);
+    }
+    Err(Error::InvalidArgument(format!(
+        "--init {}: no config.json there or in its checkpoint/; pass a model directory from `tinychat train pretrain`, e.g. --init runs/pretrain/checkpoint",
+        dir.display()
+    )))
+}
+
+fn read_tokenizer(dir: &Path, hint: &str) -> Result<(Vec<u8>, Tokenizer, Value)> {
+    let tok_path = dir.join("tokenizer.json");
+    let bytes = std::fs::read(&tok_path)
+        .map_err(|e| Error::InvalidArgument(format!("{}: {e}; {hint}", tok_path.display())))?;
+    let tok = Tokenizer::from_bytes(&bytes)?;
+    let cfg_path = dir.join("tokenizer_config.json");
+    let tcfg = match std::fs::read_to_string(&cfg_path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|source| Error::Json {
+            path: cfg_path.clone(),
+            source,
+        })?,
+        Err(_) => tokenizer_config_json(),
+    };
+    Ok((bytes, tok, tcfg))
+}
+
+fn labels() -> Vec<String> {
+    CATEGORIES.iter().map(|c| c.to_string()).collect()
+}
+
+/// The classifier config of a random-init run.
+fn random_config(s: &ModerationSettings, tok: &Tokenizer) -> Result<ModelConfig> {
+    if s.heads == 0 || s.dim % s.heads != 0 || s.kv_heads == 0 || s.heads % s.kv_heads != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "--dim {} must be a multiple of --heads {}, and --heads of --kv-heads {}",
+            s.dim, s.heads, s.kv_heads
+        )));
+    }
+    let eot = tok.token_to_id(super::tokenizer_train::SPECIAL_TOKENS[0]);
+    let cfg = ModelConfig {
+        family: Family::Llama,
+        vocab_size: tok.vocab_size(),
+        dim: s.dim,
+        n_layers: s.layers,
+        n_heads: s.heads,
+        n_kv_heads: s.kv_heads,
+        head_dim: s.dim / s.heads,
+        hidden_dim: s.ffn,
+        max_seq_len: s.seq_len,
+        norm_eps: 1e-5,
+        rope_theta: 10000.0,
+        tie_embeddings: false,
+        attn_bias: false,
+        mlp_bias: false,
+        bos_token_id: eot,
+        eos_token_ids: eot.into_iter().collect(),
+        pad_token_id: eot,
+        labels: labels(),
+    };
+    cfg.validate()
+        .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;
+    Ok(cfg)
+}
+
+/// The classifier config and parameters of a run starting from a pretrained trunk: every
+/// tensor but the LM head is copied, the classification head is drawn fresh.
+fn from_pretrained(dir: &Path, s: &ModerationSettings) -> Result<(ModelConfig, Params)> {
+    let base = ModelConfig::from_file(dir.join("config.json"))?;
+    if base.family != Family::Llama || base.is_classifier() {
+        return Err(Error::InvalidArgument(format!(
+            "--init {}: need a llama-family language model (from `tinychat train pretrain`)",
+            dir.display()
+        )));
+    }
+    if s.seq_len > base.max_seq_len {
+        return Err(Error::InvalidArgument(format!(
+            "--seq-len {} exceeds the pretrained model's context {}",
+            s.seq_len, base.max_seq_len
+        )));
+    }
+    let (lm, _) = crate::weights::load(dir.join("model.safetensors"), &base)?;
+    let mut cfg = base.clone();
+    cfg.labels = labels();
+    cfg.max_seq_len = s.seq_len;
+    cfg.tie_embeddings = false;
+    let mut p = init_params(&cfg, s.seed);
+    for spec in p.layout.specs.clone() {
+        if spec.slot == Slot::ClsHead {
+            continue;
+        }
+        let src = lm.get(spec.slot).ok_or_else(|| {
+            Error::Other(format!("--init: the pretrained model has no {}", spec.name))
+        })?;
+        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
+    }
+    Ok((cfg, p))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and calibration.
+
+/// Precision, recall and F1 from counts (0 where undefined).
+fn prf(tp: usize, fp: usize, fneg: usize) -> (f32, f32, f32) {
+    let p = if tp + fp > 0 {
+        tp as f32 / (tp + fp) as f32
+    } else {
+        0.0
+    };
+    let r = if tp + fneg > 0 {
+        tp as f32 / (tp + fneg) as f32
+    } else {
+        0.0
+    };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
+    (p, r, f)
+}
+
+/// One category's calibrated threshold and its validation numbers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    pub category: String,
+    pub threshold: f32,
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub positives: usize,
+    /// `target_precision`, `best_f1` (the target was unreachable) or `no_positives` (0.5 kept).
+    pub method: String,
+}
+
+/// Picks the threshold of one category from validation scores (flag when score ≥ threshold):
+/// among thresholds whose precision is at least `target`, the one with the most recall; when
+/// none reaches the target, the one with the best F1.
+pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32) -> Calibration {
+    let npos = positive.iter().filter(|&&p| p).count();
+    if npos == 0 {
+        return Calibration {
+            category: category.into(),
+            threshold: 0.5,
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+            positives: 0,
+            method: "no_positives".into(),
+        };
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut best_target: Option<(usize, f32, (f32, f32, f32))> = None; // (tp, thr, prf)
+    let mut best_f1: Option<(f32, (f32, f32, f32))> = None;
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        // Every example with this exact score flags together.
+        while i < idx.len() && scores[idx[i]] == s {
+            if positive[idx[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let m = prf(tp, fp, npos - tp);
+        if m.0 >= target && best_target.is_none_or(|(t0, _, _)| tp > t0) {
+            best_target = Some((tp, s, m));
+        }
+        if best_f1.is_none_or(|(_, b)| m.2 > b.2) {
+            best_f1 = Some((s, m));
+        }
+    }
+    let (threshold, m, method) = match (best_target, best_f1) {
+        (Some((_, s, m)), _) => (s, m, "target_precision"),
+        (None, Some((s, m))) => (s, m, "best_f1"),
+        (None, None) => unreachable!("scores is not empty when there are positives"),
+    };
+    Calibration {
+        category: category.into(),
+        threshold,
+        precision: m.0,
+        recall: m.1,
+        f1: m.2,
+        positives: npos,
+        method: method.into(),
+    }
+}
+
+/// One category's numbers on an evaluation file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CategoryMetrics {
+    pub category: String,
+    pub positives: usize,
+    pub flagged: usize,
+    pub true_positives: usize,
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub threshold: f32,
+}
+
+/// `tinychat eval moderation`'s report.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvalReport {
+    pub data: String,
+    pub examples: usize,
+    pub categories: Vec<CategoryMetrics>,
+    /// Mean F1 over the categories with at least one positive example in the file.
+    pub macro_f1: f32,
+    pub macro_categories: usize,
+    /// Examples with no label set, and how many of them any category flagged.
+    pub benign: usize,
+    pub benign_flagged: usize,
+    pub false_positive_rate: f32,
+    /// Examples with some label set, and how many of them any category flagged.
+    pub harmful: usize,
+    pub harmful_flagged: usize,
+    pub wall_s: f64,
+}
+
+/// Scores every text with the moderator (normalisation and windows included), in parallel.
+/// Returns (n, L) probabilities.
+pub fn score_all(m: &Moderator, texts: &[&str]) -> Result<Vec<f32>> {
+    let rows: Vec<Vec<f32>> = texts
+        .par_iter()
+        .map(|t| m.scores(t))
+        .collect::<Result<_>>()?;
+    Ok(rows.concat())
+}
+
+/// Evaluates a moderator on labeled examples. The moderator's labels must be categories of the
+/// data set.
+pub fn evaluate(m: &Moderator, examples: &[Example], data_name: &str) -> Result<EvalReport> {
+    let t0 = Instant::now();
+    let labels = m.labels().to_vec();
+    for l in &labels {
+        if !CATEGORIES.contains(&l.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "the classifier's label {l:?} is not a moderation category ({})",
+                CATEGORIES.join(", ")
+            )));
+        }
+    }
+    let nl = labels.len();
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let scores = score_all(m, &texts)?;
+    let flags: Vec<bool> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| s >= m.thresholds[i % nl])
+        .collect();
+    let mut categories = Vec::with_capacity(nl);
+    for (j, name) in labels.iter().enumerate() {
+        let (mut tp, mut fp, mut fneg) = (0, 0, 0);
+        for (i, e) in examples.iter().enumerate() {
+            match (flags[i * nl + j], e.has(name)) {
+                (true, true) => tp += 1,
+                (true, false) => fp += 1,
+                (false, true) => fneg += 1,
+                _ => {}
+            }
+        }
+        let (p, r, f) = prf(tp, fp, fneg);
+        categories.push(CategoryMetrics {
+            category: name.clone(),
+            positives: tp + fneg,
+            flagged: tp + fp,
+            true_positives: tp,
+            precision: p,
+            recall: r,
+            f1: f,
+            threshold: m.thresholds[j],
+        });
+    }
+    let scored: Vec<&CategoryMetrics> = categories.iter().filter(|c| c.positives > 0).collect();
+    let macro_f1 = if scored.is_empty() {
+        0.0
+    } else {
+        scored.iter().map(|c| c.f1).sum::<f32>() / scored.len() as f32
+    };
+    let any = |i: usize| flags[i * nl..(i + 1) * nl].iter().any(|&f| f);
+    let benign: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].is_benign())
+        .collect();
+    let benign_flagged = benign.iter().filter(|&&i| any(i)).count();
+    let harmful = examples.len() - benign.len();
+    let harmful_flagged = (0..examples.len())
+        .filter(|&i| !examples[i].is_benign() && any(i))
+        .count();
+    Ok(EvalReport {
+        data: data_name.into(),
+        examples: examples.len(),
+        macro_categories: scored.len(),
+        categories,
+        macro_f1,
+        benign: benign.len(),
+        benign_flagged,
+        false_positive_rate: benign_flagged as f32 / benign.len().max(1) as f32,
+        harmful,
+        harmful_flagged,
+        wall_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+impl EvalReport {
+    /// The report as a text table.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{}: {} examples ({} benign, {} harmful)\n{:<24} {:>6} {:>7} {:>9} {:>7} {:>7} {:>9}\n",
+            self.data,
+            self.examples,
+            self.benign,
+            self.harmful,
+            "category",
+            "pos",
+            "flagged",
+            "precision",
+            "recall",
+            "F1",
+            "threshold"
+        );
+        for c in &self.categories {
+            let f = |x: f32| {
+                if c.positives == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{x:.3}")
+                }
+            };
+            s += &format!(
+                "{:<24} {:>6} {:>7} {:>9} {:>7} {:>7} {:>9.3}\n",
+                c.category,
+                c.positives,
+                c.flagged,
+                if c.flagged == 0 && c.positives == 0 {
+                    "-".into()
+                } else {
+                    format!("{:.3}", c.precision)
+                },
+                f(c.recall),
+                f(c.f1),
+                c.threshold
+            );
+        }
+        s += &format!(
+            "macro F1 {:.3} (over the {} categories with positives)\nfalse-positive rate on benign {:.2}% ({}/{})\nharmful flagged by some category {:.2}% ({}/{})\n",
+            self.macro_f1,
+            self.macro_categories,
+            100.0 * self.false_positive_rate,
+            self.benign_flagged,
+            self.benign,
+            100.0 * self.harmful_flagged as f32 / self.harmful.max(1) as f32,
+            self.harmful_flagged,
+            self.harmful
+        );
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training.
+
+/// Summary of a finished (or stopped) run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub steps_done: usize,
+    pub train_loss: f32,
+    pub val_loss: Option<f32>,
+    pub val_macro_f1: Option<f32>,
+    pub wall_s: f64,
+    /// The classifier directory (absent when the run stopped early).
+    pub classifier: Option<PathBuf>,
+    pub calibration: Vec<Calibration>,
+}
+
+/// Validation loss and macro F1 at threshold 0.5 (over categories with positives) on up to
+/// `limit` examples, batched on the training model.
+fn validate(
+    cls: &mut Classifier,
+    p: &Params,
+    val: &Encoded,
+    limit: usize,
+    pad: u32,
+    pos_weight: &[f32],
+) -> Result<(f32, f32)> {
+    let (b, t) = (cls.model.batch, cls.model.seq);
+    let nl = CATEGORIES.len();
+    let n = val.ids.len().min(limit);
+    let (mut inp, mut len, mut tgt) = (vec![pad; b * t], vec![1; b], vec![0.0; b * nl]);
+    let (mut tp, mut fp, mut fneg) = (vec![0; nl], vec![0; nl], vec![0; nl]);
+    let mut loss = 0.0f64;
+    for start in (0..n).step_by(b) {
+        let idx: Vec<usize> = (0..b).map(|r| (start + r).min(n - 1)).collect();
+        fill_batch(val, &idx, t, pad, &mut inp, &mut len, &mut tgt);
+        let logits = cls.forward(p, &inp, &len)?;
+        let real = (n - start).min(b);
+        loss += bce_with_logits_forward(&logits[..real * nl], &tgt[..real * nl], pos_weight) as f64
+            * real as f64;
+        for r in 0..real {
+            for j in 0..nl {
+                let (f, y) = (logits[r * nl + j] >= 0.0, tgt[r * nl + j] > 0.5);
+                match (f, y) {
+                    (true, true) => tp[j] += 1,
+                    (true, false) => fp[j] += 1,
+                    (false, true) => fneg[j] += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let f1s: Vec<f32> = (0..nl)
+        .filter(|&j| tp[j] + fneg[j] > 0)
+        .map(|j| prf(tp[j], fp[j], fneg[j]).2)
+        .collect();
+    let macro_f1 = f1s.iter().sum::<f32>() / f1s.len().max(1) as f32;
+    Ok(((loss / n.max(1) as f64) as f32, macro_f1))
+}
+
+/// Writes the classifier directory atomically (into a temp directory, then renamed).
+#[allow(clippy::too_many_arguments)]
+fn write_classifier(
+    dir: &Path,
+    cfg: &ModelConfig,
+    params: &Params,
+    tok_bytes: &[u8],
+    tok_config: &Value,
+    thresholds: &Thresholds,
+    calibration: &Value,
+) -> Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "classifier".into());
+    let tmp = parent.join(format!(".{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    crate::io::write_json_atomic(&tmp.join("config.json"), &cfg.to_hf_json())?;
+    crate::weights::save(params, cfg, tmp.join("model.safetensors"), DType::F32)?;
+    crate::io::write_atomic(&tmp.join("tokenizer.json"), tok_bytes)?;
+    crate::io::write_json_atomic(&tmp.join("tokenizer_config.json"), tok_config)?;
+    crate::io::write_json_atomic(
+        &tmp.join("thresholds.json"),
+        &serde_json::to_value(thresholds).expect("thresholds serialise"),
+    )?;
+    crate::io::write_json_atomic(&tmp.join("calibration.json"), calibration)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Runs `tinychat train moderation`.
+pub fn run(args: &ModerationArgs) -> Result<Summary> {
+    let t_start = Instant::now();
+    let s = args.settings();
+    if s.batch_size == 0 || s.steps == 0 || s.seq_len == 0 {
+        return Err(Error::InvalidArgument(
+            "batch size, steps and sequence length must be positive".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&args.target_precision) {
+        return Err(Error::InvalidArgument(format!(
+            "--target-precision must be in [0, 1], got {}",
+            args.target_precision
+        )));
+    }
+    let init = s.init.as_deref().map(init_dir).transpose()?;
+    let (tok_bytes, tok, tok_config) = match &init {
+        Some(d) => read_tokenizer(d, "the pretrained model directory needs its tokenizer")?,
+        None => read_tokenizer(
+            &args.tokenizer,
+            &format!(
+                "train a tokenizer first: `tinychat train tokenizer --out {}`",
+                args.tokenizer.display()
+            ),
+        )?,
+    };
+    let tok_hash = fnv1a(&tok_bytes);
+    let (cfg, fresh) = match &init {
+        Some(d) => {
+            let (c, p) = from_pretrained(d, &s)?;
+            (c, Some(p))
+        }
+        None => (random_config(&s, &tok)?, None),
+    };
+    let split = |name: &str| -> Result<Vec<Example>> {
+        let path = args.data.join(format!("{name}.jsonl"));
+        if !path.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is missing: prepare the moderation data first (`tinychat data prepare`)",
+                path.display()
+            )));
+        }
+        read_jsonl(&path)
+    };
+    let (train_ex, val_ex) = (split("train")?, split("val")?);
+    if train_ex.is_empty() || val_ex.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the train and val splits must not be empty",
+            args.data.display()
+        )));
+    }
+    let (b, t) = (s.batch_size, s.seq_len);
+    let nl = CATEGORIES.len();
+    let train = encode_examples(&tok, &train_ex, t)?;
+    let val = encode_examples(&tok, &val_ex, t)?;
+    let pos_weight = pos_weights(&s.pos_weight, &train.targets, nl)?;
+    let pad = cfg.pad_token_id.unwrap_or(0);
+
+    let mut order = Order::new(train.ids.len(), s.seed);
+    let (mut params, mut opt, start) = if args.resume {
+        let ck = checkpoint::load(&args.out).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--resume: cannot read the checkpoint in {}: {e}",
+                args.out.display()
+            ))
+        })?;
+        let saved: ModerationSettings = serde_json::from_value(ck.state["settings"].clone())
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "--resume: trainer_state.json has no valid moderation settings: {e}"
+                ))
+            })?;
+        if saved != s || ck.config != cfg {
+            return Err(Error::InvalidArgument(format!(
+                "--resume: the checkpoint in {} was trained with other settings:\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
+                args.out.display(),
+                serde_json::to_string(&saved).unwrap_or_default(),
+                serde_json::to_string(&s).unwrap_or_default()
+            )));
+        }
+        if ck.state["tokenizer_hash"].as_str() != Some(format!("{tok_hash:016x}").as_str()) {
+            return Err(Error::InvalidArgument(
+                "--resume: the tokenizer differs from the one the checkpoint was trained with"
+                    .into(),
+            ));
+        }
+        let mut opt = AdamW::new(&ck.params.layout, s.adamw.clone());
+        opt.m = ck.adam_m;
+        opt.v = ck.adam_v;
+        opt.step = ck.adam_step;
+        order.seek(
+            ck.state["epoch"].as_u64().unwrap_or(0),
+            ck.state["cursor"].as_u64().unwrap_or(0) as usize,
+        );
+        let step = ck.state["step"].as_u64().unwrap_or(0) as usize;
+        (ck.params, opt, step)
+    } else {
+        let p = fresh.unwrap_or_else(|| init_params(&cfg, s.seed));
+        let opt = AdamW::new(&p.layout, s.adamw.clone());
+        (p, opt, 0)
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let mut log = MetricsLog::open(
+        &args.out.join("metrics.jsonl"),
+        args.resume.then_some(start as u64),
+    )?;
+    let mut cls = Classifier::new(&cfg, b, t)?;
+    let mut grads = vec![0.0f32; params.data.len()];
+    let (mut inp, mut len, mut tgt) = (vec![pad; b * t], vec![1usize; b], vec![0.0f32; b * nl]);
+    let mut idx = vec![0usize; b];
+    let end = args.stop_after.map_or(s.steps, |k| k.min(s.steps));
+    if !args.quiet {
+        let pos: Vec<String> = CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                let n = (0..train.ids.len())
+                    .filter(|&i| train.targets[i * nl + j] > 0.5)
+                    .count();
+                format!("{c} {n} (w {:.1})", pos_weight[j])
+            })
+            .collect();
+        eprintln!(
+            "moderation classifier: {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}){}; {} train texts ({} cut to T={t}), {} val texts\npositives: {}",
+            params.data.len(),
+            cfg.dim,
+            cfg.n_layers,
+            cfg.n_heads,
+            cfg.n_kv_heads,
+            cfg.hidden_dim,
+            cfg.vocab_size,
+            init.as_ref().map_or(", random init".into(), |d| format!(", trunk from {}", d.display())),
+            train.ids.len(),
+            train.truncated,
+            val.ids.len(),
+            pos.join(", ")
+        );
+    }
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new(s.steps as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .expect("static template"),
+        );
+        pb.set_position(start as u64);
+        pb.reset_eta();
+        pb
+    };
+    let save = |params: &Params, opt: &AdamW, step: usize, order: &Order| -> Result<()> {
+        let state = json!({
+            "step": step, "epoch": order.epoch, "cursor": order.cursor,
+            "settings": s, "tokenizer_hash": format!("{tok_hash:016x}"),
+            "stage": "moderation",
+        });
+        checkpoint::save(
+            &args.out,
+            &cfg,
+            params,
+            opt,
+            &state,
+            &tok_bytes,
+            &tok_config,
+        )
+    };
+    let run_start = Instant::now();
+    let (mut last_loss, mut last_val, mut last_f1) = (f32::NAN, None, None);
+    let mut seen = 0usize;
+    for step in start..end {
+        let lr = lr_at(step, s.lr, s.min_lr, s.warmup, s.steps);
+        grads.fill(0.0);
+        order.next(&mut idx);
+        fill_batch(&train, &idx, t, pad, &mut inp, &mut len, &mut tgt);
+        let loss = cls.forward_backward(&params, &mut grads, &inp, &len, &tgt, &pos_weight, 1.0)?;
+        if !loss.is_finite() {
+            return Err(Error::Other(format!(
+                "step {}: the loss is {loss}; lower --lr or raise --warmup",
+                step + 1
+            )));
+        }
+        let norm = clip_grad_norm(&mut grads, s.grad_clip);
+        opt.update(&mut params.data, &grads, lr);
+        seen += b;
+        last_loss = loss;
+        let el = run_start.elapsed().as_secs_f64();
+        let eps = seen as f64 / el.max(1e-9);
+        let done = step + 1;
+        log.write(&json!({"step": done, "loss": loss, "lr": lr, "grad_norm": norm, "examples": done * b, "ex_per_s": (eps * 10.0).round() / 10.0, "elapsed_s": el}))?;
+        bar.set_position(done as u64);
+        bar.set_message(format!("loss {loss:.4} | {eps:.0} texts/s"));
+        if done % args.eval_every == 0 || done == s.steps {
+            let (vl, vf) = validate(
+                &mut cls,
+                &params,
+                &val,
+                args.eval_examples,
+                pad,
+                &pos_weight,
+            )?;
+            last_val = Some(vl);
+            last_f1 = Some(vf);
+            log.write(&json!({"step": done, "val_loss": vl, "val_macro_f1_at_0.5": vf}))?;
+            bar.println(format!(
+                "step {done}: train loss {loss:.4}, val loss {vl:.4}, val macro F1 (at 0.5) {vf:.3}, {eps:.0} texts/s"
+            ));
+        }
+        if done % args.save_every == 0 || done == end {
+            save(&params, &opt, done, &order)?;
+        }
+    }
+    bar.finish_and_clear();
+    let (tc, vc) = log.read_curves()?;
+    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+
+    let mut summary = Summary {
+        steps_done: end,
+        train_loss: last_loss,
+        val_loss: last_val,
+        val_macro_f1: last_f1,
+        wall_s: 0.0,
+        classifier: None,
+        calibration: vec![],
+    };
+    if end == s.steps {
+        // Calibrate on the whole validation split through the inference path.
+        let t_cal = Instant::now();
+        let m = Moderator::new(
+            Model::new(cfg.clone(), params.clone(), DType::F32),
+            Tokenizer::from_bytes(&tok_bytes)?,
+            None,
+        )?;
+        let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
+        let scores = score_all(&m, &texts)?;
+        let mut thresholds = Thresholds::new();
+        for (j, c) in CATEGORIES.iter().enumerate() {
+            let col: Vec<f32> = (0..val_ex.len()).map(|i| scores[i * nl + j]).collect();
+            let posv: Vec<bool> = val_ex.iter().map(|e| e.has(c)).collect();
+            let cal = calibrate(c, &col, &posv, args.target_precision);
+            thresholds.insert(c.to_string(), cal.threshold);
+            summary.calibration.push(cal);
+        }
+        let dir = args.out.join("classifier");
+        let cal_json = json!({
+            "target_precision": args.target_precision,
+            "split": args.data.join("val.jsonl"),
+            "examples": val_ex.len(),
+            "categories": summary.calibration,
+        });
+        write_classifier(
+            &dir,
+            &cfg,
+            &params,
+            &tok_bytes,
+            &tok_config,
+            &thresholds,
+            &cal_json,
+        )?;
+        if !args.quiet {
+            eprintln!(
+                "calibrated thresholds on {} val texts for precision ≥ {} ({:.0}s):",
+                val_ex.len(),
+                args.target_precision,
+                t_cal.elapsed().as_secs_f64()
+            );
+            for c in &summary.calibration {
+                eprintln!(
+                    "  {:<24} threshold {:.3}  precision {:.3}  recall {:.3}  F1 {:.3}  ({} positives, {})",
+                    c.category, c.threshold, c.precision, c.recall, c.f1, c.positives, c.method
+                );
+            }
+        }
+        summary.classifier = Some(dir);
+    }
+    summary.wall_s = t_start.elapsed().as_secs_f64();
+    if !args.quiet {
+        eprintln!(
+            "done: {} steps, train loss {:.4}, val loss {}, {:.0}s; classifier {}",
+            summary.steps_done,
+            summary.train_loss,
+            summary.val_loss.map_or("-".into(), |v| format!("{v:.4}")),
+            summary.wall_s,
+            summary.classifier.as_ref().map_or(
+                "not written (stopped early; --resume continues)".into(),
+                |d| d.display().to_string()
+            )
+        );
+    }
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation CLI.
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Example:\n  tinychat eval moderation --model runs/moderation/classifier --data data/moderation/test.jsonl\n  tinychat eval moderation --model runs/moderation/classifier --data data/moderation/test_obfuscated.jsonl --json"
+)]
+pub struct EvalModerationArgs {
+    /// Classifier directory (config.json with id2label, model.safetensors, tokenizer.json,
+    /// thresholds.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labeled JSONL: {"text": ..., "labels": {"hate": 1, ...}} per line.
+    #[arg(long)]
+    pub data: Vec<PathBuf>,
+    /// Print JSON (one report per --data file, in an array) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `tinychat eval moderation`; returns the reports it printed.
+pub fn run_eval(args: &EvalModerationArgs) -> Result<Vec<EvalReport>> {
+    if args.data.is_empty() {
+        return Err(Error::InvalidArgument(
+            "pass --data FILE.jsonl, e.g. --data data/moderation/test.jsonl".into(),
+        ));
+    }
+    let m = Moderator::load(&args.model)?;
+    let mut reports = vec![];
+    for path in &args.data {
+        let ex = read_jsonl(path)?;
+        if ex.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: no examples",
+                path.display()
+            )));
+        }
+        let r = evaluate(&m, &ex, &path.display().to_string())?;
+        if !args.json {
+            println!("{}", r.table());
+        }
+        reports.push(r);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).expect("reports serialise")
+        );
+    }
+    Ok(reports)
+}

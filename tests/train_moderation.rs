@@ -1,0 +1,464 @@
+//! The moderation classifier's training: the head and its loss against finite differences, the
+//! whole classifier's gradient through the shared trunk, train/inference parity of the logits,
+//! threshold calibration, and `train moderation` end to end (exact resume, `--init`, the
+//! classifier directory that `Moderator::load` reads, `eval moderation`).
+#![cfg(feature = "train")]
+
+mod common;
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use tinychat::generate::Rng;
+use tinychat::model::Model;
+use tinychat::moderation::data::CATEGORIES;
+use tinychat::moderation::Moderator;
+use tinychat::params::Slot;
+use tinychat::train::moderation::*;
+
+const H: f32 = 1e-3;
+
+fn rand_vec(n: usize, rng: &mut Rng, scale: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| (rng.uniform() * 2.0 - 1.0) * scale)
+        .collect()
+}
+
+/// Central difference of `f` at coordinate j of x.
+fn numeric(x: &mut [f32], j: usize, f: &mut impl FnMut(&[f32]) -> f32) -> f32 {
+    numeric_h(x, j, H, f)
+}
+
+fn numeric_h(x: &mut [f32], j: usize, h: f32, f: &mut impl FnMut(&[f32]) -> f32) -> f32 {
+    let x0 = x[j];
+    x[j] = x0 + h;
+    let lp = f(x) as f64;
+    x[j] = x0 - h;
+    let lm = f(x) as f64;
+    x[j] = x0;
+    ((lp - lm) / (2.0 * h as f64)) as f32
+}
+
+#[test]
+fn head_and_bce_backward_match_finite_differences() {
+    // loss(h, W) = Σ_{b,j} bce(z_bj, y_bj; pw_j) with z_b = W·h[b, len_b − 1]
+    // ∂loss/∂z = (1 − y) − w·σ(−z);  ∂loss/∂W_j = Σ_b ∂loss/∂z_bj · h_b;  ∂loss/∂h_b = Wᵀ·∂loss/∂z_b
+    let mut rng = Rng::new(7);
+    let (b, t, c, nl) = (3, 5, 6, 4);
+    let lengths = [5, 1, 3];
+    let mut hidden = rand_vec(b * t * c, &mut rng, 1.0);
+    let mut w = rand_vec(nl * c, &mut rng, 1.0);
+    let targets: Vec<f32> = (0..b * nl)
+        .map(|i| ((i * 7) % 3 == 0) as u8 as f32)
+        .collect();
+    for pos_weight in [vec![1.0; nl], vec![1.0, 3.0, 0.5, 10.0]] {
+        // Summed over B·L (scale = B·L) so the gradients are O(1).
+        let k = (b * nl) as f32;
+        let loss = |h: &[f32], w: &[f32]| {
+            let mut z = vec![0.0; b * nl];
+            cls_head_forward(&mut z, h, w, &lengths, t, c, nl);
+            bce_with_logits_forward(&z, &targets, &pos_weight) * k
+        };
+        let mut z = vec![0.0; b * nl];
+        cls_head_forward(&mut z, &hidden, &w, &lengths, t, c, nl);
+        let mut dz = vec![0.0; b * nl];
+        bce_with_logits_backward(&mut dz, &z, &targets, &pos_weight, k);
+        let (mut dh, mut dw) = (vec![0.0; hidden.len()], vec![0.0; w.len()]);
+        cls_head_backward(&mut dh, &mut dw, &dz, &hidden, &w, &lengths, t, c, nl);
+        let mut max_err = 0.0f32;
+        for j in 0..w.len() {
+            let wc = w.clone();
+            let num = numeric(&mut w, j, &mut |w: &[f32]| loss(&hidden, w));
+            assert_eq!(w, wc);
+            let err = (num - dw[j]).abs() / num.abs().max(1.0);
+            max_err = max_err.max(err);
+            assert!(err < 2e-3, "dW[{j}]: backward {} vs numeric {num}", dw[j]);
+        }
+        for j in 0..hidden.len() {
+            let num = numeric(&mut hidden, j, &mut |h: &[f32]| loss(h, &w));
+            let err = (num - dh[j]).abs() / num.abs().max(1.0);
+            max_err = max_err.max(err);
+            assert!(err < 2e-3, "dh[{j}]: backward {} vs numeric {num}", dh[j]);
+            // Only the last real position of each sequence gets a gradient.
+            let (bb, pos) = (j / c / t, (j / c) % t);
+            if pos != lengths[bb] - 1 {
+                assert_eq!(dh[j], 0.0, "dh[{j}] off the last token");
+            }
+        }
+        println!("head + BCE (pos_weight {pos_weight:?}): max rel err {max_err:.2e}");
+    }
+    // Large logits stay finite: softplus and σ must not overflow.
+    let z = [80.0, -80.0];
+    let y = [0.0, 1.0];
+    let l = bce_with_logits_forward(&z, &y, &[1.0]);
+    assert!((l - 80.0).abs() < 1e-3, "{l}");
+    let mut d = [0.0; 2];
+    bce_with_logits_backward(&mut d, &z, &y, &[1.0], 2.0);
+    assert!(
+        (d[0] - 1.0).abs() < 1e-6 && (d[1] + 1.0).abs() < 1e-6,
+        "{d:?}"
+    );
+}
+
+fn tiny_classifier(seq: usize) -> (tinychat::config::ModelConfig, tinychat::params::Params) {
+    let cfg = common::tiny_llama_config(&["a", "b", "c"], seq);
+    let p = common::random_params(&cfg, 11, 0.15);
+    (cfg, p)
+}
+
+#[test]
+fn classifier_gradient_through_the_trunk_matches_finite_differences() {
+    let (b, t) = (2, 6);
+    let (cfg, mut p) = tiny_classifier(t);
+    let mut cls = Classifier::new(&cfg, b, t).unwrap();
+    let inputs: Vec<u32> = vec![5, 70, 100, 33, 2, 9, 44, 45, 46, 0, 0, 0];
+    let lengths = [6, 3];
+    let targets = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+    let pw = [1.0, 2.0, 4.0];
+    let mut grads = vec![0.0; p.data.len()];
+    cls.forward_backward(&p, &mut grads, &inputs, &lengths, &targets, &pw, 1.0)
+        .unwrap();
+    // Every tensor: its first coordinates and a few random ones.
+    let mut rng = Rng::new(5);
+    let mut coords = vec![];
+    for spec in &p.layout.specs {
+        for k in 0..3 {
+            coords.push(spec.offset + k);
+        }
+        for _ in 0..3 {
+            coords.push(spec.offset + (rng.next_u64() % spec.len as u64) as usize);
+        }
+    }
+    // Token rows of the embedding that the batch uses.
+    let emb = p.layout.spec(Slot::TokEmb).unwrap().offset;
+    coords.extend([emb + 70 * cfg.dim + 3, emb + 46 * cfg.dim + 1]);
+    let mut max_err = 0.0f32;
+    let mut data = p.data.clone();
+    for &j in &coords {
+        // h = 1e-2: the mean loss is an f32 near 0.7 whose last bit (6e-8) would be 3e-5 of
+        // gradient at h = 1e-3, as large as the small gradients checked here; the O(h²)
+        // truncation error at 1e-2 is far below that.
+        let num = numeric_h(&mut data, j, 1e-2, &mut |d: &[f32]| {
+            p.data.copy_from_slice(d);
+            let z = cls.forward(&p, &inputs, &lengths).unwrap();
+            bce_with_logits_forward(z, &targets, &pw)
+        });
+        let err = (num - grads[j]).abs();
+        max_err = max_err.max(err);
+        assert!(
+            err < 5e-5 + 1e-2 * grads[j].abs(),
+            "param {j}: backward {} vs numeric {num}",
+            grads[j]
+        );
+    }
+    println!(
+        "{} coordinates through the trunk, max abs err {max_err:.2e}",
+        coords.len()
+    );
+    // Tokens after a sequence's end do not change its logits (causal attention, no mask needed).
+    p.data.copy_from_slice(&data);
+    let z0 = cls.forward(&p, &inputs, &lengths).unwrap().to_vec();
+    let mut other = inputs.clone();
+    other[9..].copy_from_slice(&[200, 201, 202]);
+    let z1 = cls.forward(&p, &other, &lengths).unwrap().to_vec();
+    assert_eq!(z0, z1);
+}
+
+#[test]
+fn training_logits_match_the_inference_classifier() {
+    let (b, t) = (2, 7);
+    let (cfg, p) = tiny_classifier(t);
+    let mut cls = Classifier::new(&cfg, b, t).unwrap();
+    let seqs: [&[u32]; 2] = [&[3, 1, 4, 1, 5, 9, 2], &[100, 101]];
+    let mut inputs = vec![0u32; b * t];
+    for (r, s) in seqs.iter().enumerate() {
+        inputs[r * t..r * t + s.len()].copy_from_slice(s);
+    }
+    let z = cls.forward(&p, &inputs, &[7, 2]).unwrap().to_vec();
+    let m = Model::new(cfg.clone(), p.clone(), tinychat::weights::DType::F32);
+    for (r, s) in seqs.iter().enumerate() {
+        let want = m.classify(s).unwrap();
+        for j in 0..3 {
+            assert!(
+                (z[r * 3 + j] - want[j]).abs() < 1e-4,
+                "sequence {r} label {j}: training {} vs inference {}",
+                z[r * 3 + j],
+                want[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn calibration_takes_the_most_recall_at_the_target_precision() {
+    // Sorted by score: + + + − + − + − −   (5 positives)
+    let scores = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.1];
+    let pos = [true, true, true, false, true, false, true, false, false];
+    // Precision ≥ 0.8: at 0.7 it is 4/5 = 0.8 with recall 0.8; at 0.5 it is 5/7 < 0.8.
+    let c = calibrate("x", &scores, &pos, 0.8);
+    assert_eq!(c.method, "target_precision");
+    assert_eq!(c.threshold, 0.7);
+    assert!((c.precision - 0.8).abs() < 1e-6 && (c.recall - 0.8).abs() < 1e-6);
+    // Precision 1 is reachable only down to 0.85 (recall 3/5).
+    let c = calibrate("x", &scores, &pos, 1.0);
+    assert_eq!(c.threshold, 0.85);
+    assert!((c.recall - 0.6).abs() < 1e-6);
+    // Ties flag together: a negative tied with the top positive makes precision 1 unreachable,
+    // and the best-F1 threshold is used instead.
+    let scores = [0.9, 0.9, 0.2, 0.1];
+    let pos = [true, false, true, false];
+    let c = calibrate("x", &scores, &pos, 1.0);
+    assert_eq!(c.method, "best_f1");
+    // F1 at 0.9: p 1/2, r 1/2 → 0.5; at 0.2: p 2/3, r 1 → 0.8.
+    assert_eq!(c.threshold, 0.2);
+    assert!((c.f1 - 0.8).abs() < 1e-6);
+    let c = calibrate("x", &[0.3, 0.4], &[false, false], 0.9);
+    assert_eq!((c.method.as_str(), c.threshold), ("no_positives", 0.5));
+}
+
+#[derive(Parser)]
+struct TrainCli {
+    #[command(flatten)]
+    a: ModerationArgs,
+}
+
+#[derive(Parser)]
+struct EvalCli {
+    #[command(flatten)]
+    a: EvalModerationArgs,
+}
+
+fn line(text: &str, cats: &[&str]) -> String {
+    let labels: serde_json::Map<String, serde_json::Value> =
+        cats.iter().map(|c| (c.to_string(), 1.into())).collect();
+    serde_json::json!({"text": text, "labels": labels}).to_string() + "\n"
+}
+
+/// A tiny labeled data set (train, val, test) and a byte-level tokenizer.
+fn setup(root: &Path) -> Vec<String> {
+    let insults = ["idiot", "moron", "loser", "clown"];
+    let names = ["sam", "alex", "kim", "lee", "pat"];
+    let things = ["the sea", "bread", "a garden", "the train", "music"];
+    let split = |name: &str, n: usize, off: usize| {
+        let mut s = String::new();
+        for i in 0..n {
+            let k = i + off;
+            let name_ = names[k % names.len()];
+            s += &line(
+                &format!("{name_} you are a {}", insults[k % insults.len()]),
+                &["harassment"],
+            );
+            s += &line(
+                &format!("i will hurt you {name_}"),
+                &["harassment/threatening"],
+            );
+            s += &line(&format!("{name_} likes {}", things[k % things.len()]), &[]);
+        }
+        std::fs::write(root.join(format!("data/{name}.jsonl")), s).unwrap();
+    };
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    split("train", 20, 0);
+    split("val", 6, 3);
+    split("test", 5, 1);
+    std::fs::create_dir_all(root.join("tok")).unwrap();
+    std::fs::write(
+        root.join("tok/tokenizer.json"),
+        common::byte_tokenizer_json(),
+    )
+    .unwrap();
+    let s = |p: PathBuf| p.display().to_string();
+    [
+        "x",
+        "--data",
+        &s(root.join("data")),
+        "--tokenizer",
+        &s(root.join("tok")),
+        "--dim",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "4",
+        "--kv-heads",
+        "2",
+        "--ffn",
+        "64",
+        "--seq-len",
+        "24",
+        "--batch-size",
+        "6",
+        "--steps",
+        "10",
+        "--warmup",
+        "2",
+        "--lr",
+        "5e-3",
+        "--eval-every",
+        "4",
+        "--save-every",
+        "100",
+        "--quiet",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect()
+}
+
+/// `base` with `extra` appended; a flag in `extra` replaces the same flag (and value) of `base`.
+fn train_args(base: &[String], extra: &[&str]) -> ModerationArgs {
+    let mut v = vec![];
+    let mut i = 0;
+    while i < base.len() {
+        if base[i].starts_with("--") && extra.contains(&base[i].as_str()) && i + 1 < base.len() {
+            i += 2;
+        } else {
+            v.push(base[i].clone());
+            i += 1;
+        }
+    }
+    v.extend(extra.iter().map(|s| s.to_string()));
+    TrainCli::parse_from(v).a
+}
+
+#[test]
+fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads() {
+    let root = common::temp_dir("train-moderation");
+    let base = setup(&root);
+    let full = root.join("full");
+    let parted = root.join("parted");
+    let out = |d: &Path| d.display().to_string();
+    let s = run(&train_args(&base, &["--out", &out(&full)])).unwrap();
+    assert_eq!(s.steps_done, 10);
+    assert!(s.train_loss.is_finite() && s.val_loss.is_some());
+    // Stopped at step 4, resumed to 10: the same weights bit for bit, the same log.
+    let s = run(&train_args(
+        &base,
+        &["--out", &out(&parted), "--stop-after", "4"],
+    ))
+    .unwrap();
+    assert!(s.classifier.is_none(), "no classifier before the last step");
+    run(&train_args(&base, &["--out", &out(&parted), "--resume"])).unwrap();
+    let weights = |d: &Path| std::fs::read(d.join("checkpoint/model.safetensors")).unwrap();
+    assert!(weights(&full) == weights(&parted), "resume is not exact");
+    let log = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
+    let strip = |s: String| -> Vec<String> {
+        s.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                for k in ["elapsed_s", "ex_per_s"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                v.to_string()
+            })
+            .collect()
+    };
+    assert_eq!(strip(log(&full)), strip(log(&parted)));
+    assert!(full.join("loss.png").exists());
+    // A resume with other settings is refused with both settings shown.
+    let e = run(&train_args(
+        &base,
+        &["--out", &out(&parted), "--resume", "--lr", "1e-3"],
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("other settings"), "{e}");
+
+    // The classifier directory: HF config with id2label, thresholds for every label.
+    let dir = full.join("classifier");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["problem_type"], "multi_label_classification");
+    assert_eq!(cfg["id2label"].as_object().unwrap().len(), CATEGORIES.len());
+    assert!(dir.join("tokenizer_config.json").exists());
+    let m = Moderator::load(&dir).unwrap();
+    assert_eq!(m.labels(), CATEGORIES.map(String::from).as_slice());
+    let th: tinychat::moderation::Thresholds =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("thresholds.json")).unwrap())
+            .unwrap();
+    assert_eq!(th.len(), CATEGORIES.len());
+    for (j, c) in CATEGORIES.iter().enumerate() {
+        assert_eq!(m.thresholds[j], th[*c], "{c}");
+    }
+    // Categories without validation positives keep 0.5.
+    assert_eq!(th["hate"], 0.5);
+
+    // eval moderation reads it and reports every category.
+    let test = root.join("data/test.jsonl");
+    let ea = EvalCli::parse_from([
+        "x",
+        "--model",
+        &dir.display().to_string(),
+        "--data",
+        &test.display().to_string(),
+        "--json",
+    ])
+    .a;
+    let reports = run_eval(&ea).unwrap();
+    let r = &reports[0];
+    assert_eq!(r.examples, 15);
+    assert_eq!((r.benign, r.harmful), (5, 10));
+    assert_eq!(r.categories.len(), CATEGORIES.len());
+    let h = r
+        .categories
+        .iter()
+        .find(|c| c.category == "harassment")
+        .unwrap();
+    assert_eq!(h.positives, 10);
+    // harassment, harassment/threatening and violence (implied by the threat) have positives.
+    assert_eq!(r.macro_categories, 3);
+    assert!(r.table().contains("macro F1"));
+}
+
+#[test]
+fn init_copies_the_pretrained_trunk() {
+    let root = common::temp_dir("train-moderation-init");
+    let base = setup(&root);
+    let lm_cfg = common::tiny_llama_config(&[], 32);
+    let lm = common::random_params(&lm_cfg, 3, 0.05);
+    common::write_model_dir(&root.join("lm"), &lm_cfg, &lm);
+    let out = root.join("run");
+    // lr 0: the weights after training are the initial ones.
+    run(&train_args(
+        &base,
+        &[
+            "--out",
+            &out.display().to_string(),
+            "--init",
+            &root.join("lm").display().to_string(),
+            "--lr",
+            "0",
+            "--min-lr",
+            "0",
+            "--steps",
+            "2",
+        ],
+    ))
+    .unwrap();
+    let m = Model::load(out.join("classifier")).unwrap();
+    assert_eq!(
+        (m.config.dim, m.config.n_layers),
+        (32, 2),
+        "shape of --init"
+    );
+    assert_eq!(m.config.max_seq_len, 24);
+    for spec in &m.params.layout.specs {
+        if spec.slot == Slot::ClsHead {
+            continue;
+        }
+        assert_eq!(m.params.get(spec.slot), lm.get(spec.slot), "{}", spec.name);
+    }
+    // A classifier cannot be the trunk of another.
+    let e = run(&train_args(
+        &base,
+        &[
+            "--out",
+            &root.join("run2").display().to_string(),
+            "--init",
+            &out.join("classifier").display().to_string(),
+        ],
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("llama-family language model"), "{e}");
+}
