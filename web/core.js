@@ -59,6 +59,7 @@ async function readBody(response, url, onBytes) {
       onBytes(got);
     }
   } catch (e) {
+    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError");
     throw tinychatError(
       `the download of ${url} failed after ${got}${expected ? ` of ${expected}` : ""} bytes: ${e.message ?? e}`,
     );

@@ -105,7 +105,7 @@ export interface CreateEngineOptions {
   wasmUrl?: string | URL;
   /** Where worker.js is served, if not beside tinychat.js. */
   workerUrl?: string | URL;
-  /** Only with { worker: false }: aborts the model download. */
+  /** Aborts loading (the downloads in flight); createEngine rejects with an AbortError. */
   signal?: AbortSignal;
 }
 

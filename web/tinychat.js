@@ -21,14 +21,23 @@ function abortError(message = "tinychat: the reply was cancelled") {
 
 /// Runs the engine in a dedicated module worker; every call is a message with an id.
 class WorkerCore {
-  static async start(options, onProgress) {
+  static async start(options, onProgress, signal) {
+    if (signal?.aborted) throw abortError("tinychat: loading was aborted");
     const core = new WorkerCore(options.workerUrl);
+    // Aborting the load ends the worker, and with it every download in flight.
+    const onAbort = () => {
+      core.worker.terminate();
+      core.failAll(abortError("tinychat: loading was aborted"));
+    };
+    signal?.addEventListener("abort", onAbort);
     try {
       const { workerUrl: _url, ...plain } = options;
       core.info = await core.call({ type: "start", options: plain }, { onProgress });
     } catch (e) {
       core.worker.terminate();
       throw e;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
     return core;
   }
@@ -133,7 +142,7 @@ export async function createEngine(options = {}) {
     const { LocalCore } = await import("./core.js");
     core = await LocalCore.start({ ...startOptions, onProgress, signal: options.signal });
   } else {
-    core = await WorkerCore.start(startOptions, onProgress);
+    core = await WorkerCore.start(startOptions, onProgress, options.signal);
   }
   return new TinychatEngine(core, core.info, options.worker !== false);
 }

@@ -290,6 +290,15 @@ for (const mode of modes) {
         out.notFound = await err(t.createEngine({ pipeline: "/bundles/missing/pipeline.json" }));
         out.corrupt = await err(t.createEngine({ pipeline: "/bundles/corrupt/pipeline.json" }));
         out.truncated = await err(t.createEngine({ pipeline: "/bundles/truncated/pipeline.json", cache: false }));
+        const ac = new AbortController();
+        out.userAborted = await err(
+          t.createEngine({
+            pipeline: "/bundles/test/pipeline.json",
+            cache: false,
+            signal: ac.signal,
+            onProgress: (p) => p.phase === "download" && ac.abort(),
+          }),
+        );
         out.noPipeline = await err(t.createEngine({}));
         out.badBackend = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: "tpu" }));
         out.cachedAfterCorrupt = (await t.listCachedModels()).map((m) => m.pipeline);
@@ -302,8 +311,8 @@ for (const mode of modes) {
         // Still usable after all that.
         out.ok = (await engine.reply([{ role: "user", content: "hi" }], { max_tokens: 4 })).source;
         // A reply cancelled through its signal rejects with an AbortError.
-        const ac = new AbortController();
-        const p = engine.reply([{ role: "user", content: "hi" }], { max_tokens: 400, signal: ac.signal, onChunk: () => ac.abort() });
+        const ac2 = new AbortController();
+        const p = engine.reply([{ role: "user", content: "hi" }], { max_tokens: 400, signal: ac2.signal, onChunk: () => ac2.abort() });
         out.aborted = await err(p);
         await engine.dispose();
         out.afterDispose = await err(engine.reply([{ role: "user", content: "hi" }]));
@@ -321,6 +330,7 @@ for (const mode of modes) {
       assert.match(r.notFound, /^Error: tinychat: could not load the pipeline bundle: .*\/bundles\/missing\/pipeline\.json answered HTTP 404/);
       assert.match(r.corrupt, /chat\/model\.safetensors: not a valid safetensors file/);
       assert.match(r.truncated, /download of .*chat\/model\.safetensors (was cut short|failed after)/);
+      assert.match(r.userAborted, /^AbortError: tinychat: loading was aborted/);
       assert.match(r.noPipeline, /createEngine needs \{ pipeline/);
       assert.match(r.badBackend, /unknown backend "tpu"/);
       assert.ok(!r.cachedAfterCorrupt.some((u) => u.includes("corrupt")), "a bundle that failed to load is not left in the cache");
