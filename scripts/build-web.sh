@@ -80,7 +80,9 @@ cat > pkg/package.json <<EOF
     "tinychat_wasm.d.ts",
     "tinychat_wasm_bg.wasm",
     "tinychat_wasm_bg.wasm.d.ts",
-    "README.md"
+    "README.md",
+    "LICENSE-MIT",
+    "LICENSE-APACHE"
   ],
   "sideEffects": ["./worker.js"],
   "keywords": ["llm", "chat", "webgpu", "wasm", "moderation", "worker", "openai"]

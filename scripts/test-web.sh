@@ -15,8 +15,8 @@ need node "Install Node.js 20 or newer."
 need npm "Install npm."
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "test-web: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
 
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/vite ]; then
-  echo "==> npm ci (playwright-core drives the system Chromium and downloads no browser; vite builds an example)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/vite ] || [ ! -d node_modules/typescript ]; then
+  echo "==> npm ci (playwright-core drives the system Chromium and downloads no browser; vite builds an example; tsc checks the types)"
   npm ci --no-audit --no-fund
 fi
 
@@ -30,6 +30,9 @@ fi
 [ -f pkg/tinychat_wasm_bg.wasm ] || { echo "test-web: pkg/ is not built (run scripts/build-web.sh)" >&2; exit 1; }
 [ -f web/models/test/pipeline.json ] || { echo "test-web: no test bundle in web/models/test" >&2; exit 1; }
 
+echo "==> TypeScript types (tsc --noEmit on web/tests/types.test.ts)"
+npx tsc --noEmit --strict --target es2022 --module es2022 --moduleResolution bundler \
+  --lib es2022,dom,dom.asynciterable web/tests/types.test.ts
 echo "==> the wasm API in Node (no WebGPU there)"
 node --test --test-reporter=spec web/tests/node.test.mjs
 echo "==> browser tests (modes: ${TINYCHAT_WEB_MODES:-webgpu,cpu})"
