@@ -191,8 +191,20 @@ async function send(text) {
   state.controller = new AbortController();
   let streamed = "";
   try {
-    const stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
-    for await (const chunk of stream) {
+    let stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
+    // A long conversation may not fit the model's context: then answer the last question alone.
+    const first = await stream.next().catch(async (e) => {
+      if (!/context holds/.test(e.message) || state.history.length < 2) throw e;
+      state.history = [{ role: "user", content: text }];
+      m.append(el("div", "cut", "(Earlier messages were left out: the conversation no longer fits the model's context.)"));
+      stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
+      return stream.next();
+    });
+    const chunks = (async function* () {
+      if (!first.done) yield first.value;
+      yield* stream;
+    })();
+    for await (const chunk of chunks) {
       if (chunk.type === "text") {
         streamed += chunk.text;
         body.textContent = streamed;

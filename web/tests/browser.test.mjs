@@ -196,6 +196,20 @@ for (const mode of modes) {
       assert.equal(r2.category, "violence");
     });
 
+    test("a conversation longer than the context keeps going with the last question", async () => {
+      // The test chat model's context is 512 tokens (bytes): three more turns overflow it.
+      let r;
+      for (let i = 0; i < 3; i++) r = await ask(page, `Question ${i}: ${"tell me more about the weather ".repeat(3)}`);
+      assert.equal(r.source, "model");
+      assert.match(await page.locator(".msg.assistant").last().textContent(), /Earlier messages were left out/);
+    });
+
+    test("screenshot", async () => {
+      const file = path.join(outDir, `demo-${mode}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`  screenshot: ${path.relative(root, file)}`);
+    });
+
     test("user and model text are rendered as text, never as HTML", async () => {
       await page.click("[data-testid=new-chat]");
       const html = `<img src=x onerror="window.__xss=1"><b>bold</b>`;
@@ -204,12 +218,6 @@ for (const mode of modes) {
       assert.equal(user, html);
       assert.equal(await page.locator("[data-testid=log] img, [data-testid=log] b").count(), 0);
       assert.equal(await page.evaluate(() => window.__xss), undefined);
-    });
-
-    test("screenshot", async () => {
-      const file = path.join(outDir, `demo-${mode}.png`);
-      await page.screenshot({ path: file, fullPage: true });
-      console.log(`  screenshot: ${path.relative(root, file)}`);
     });
 
     test("a reload loads the model from Cache Storage, without downloading it again", async () => {
