@@ -448,6 +448,36 @@ fn rankings_are_ordered_and_distinct() {
 }
 
 #[test]
+fn model_samples_become_pairs_by_checker() {
+    let c = Check::number(&["42"]);
+    let samples: Vec<String> = [
+        "42",
+        "The answer is 42.",
+        "41",
+        "forty-two",
+        "I don't know",
+        "41.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let pairs = sft_data::pairs_by_check("What is 40 plus 2?", &samples, &c, 100);
+    // 2 distinct right ("42" and "forty-two" normalise alike), 2 distinct wrong ("41" = "41.")
+    assert_eq!(pairs.len(), 2 * 2);
+    let distinct: BTreeSet<Vec<String>> = pairs.iter().map(|p| p.responses.clone()).collect();
+    assert_eq!(distinct.len(), pairs.len());
+    for p in &pairs {
+        assert!(
+            check(&p.responses[0], &c) && !check(&p.responses[1], &c),
+            "{p:?}"
+        );
+    }
+    assert_eq!(sft_data::pairs_by_check("q", &samples, &c, 1).len(), 1);
+    let all_right: Vec<String> = vec!["42".into(), "42!".into()];
+    assert!(sft_data::pairs_by_check("q", &all_right, &c, 10).is_empty());
+}
+
+#[test]
 fn building_is_deterministic_and_seeded() {
     let (a, _, ma) = build_sample("det_a", SEED);
     let (b, _, mb) = build_sample("det_b", SEED);

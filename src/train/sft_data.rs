@@ -41,7 +41,7 @@ pub use chatterbot::{
 };
 pub use computed::computed_items;
 pub use quiz::{fetch_bsdgames, parse_quiz_table, QuizPattern, QuizRow};
-pub use ranked::{rank_responses, RUDE};
+pub use ranked::{pairs_by_check, rank_responses, RUDE};
 
 use crate::error::{Error, Result};
 use crate::generate::Rng;

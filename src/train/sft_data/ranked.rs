@@ -128,3 +128,36 @@ pub fn build_rankings(
     }
     out
 }
+
+/// Preference pairs from a model's own samples for a checkable prompt, ranked by the exact
+/// checker: each pair is (a sample that passes `check`, a sample that fails it). Samples within
+/// one side are not ordered against each other — the checker cannot tell them apart — so the
+/// result is pairs (rankings of two), not one long ranking. Duplicate samples (after
+/// normalisation) are dropped; at most `max_pairs` distinct pairs.
+pub fn pairs_by_check(
+    prompt: &str,
+    samples: &[String],
+    check: &crate::train::checkers::Check,
+    max_pairs: usize,
+) -> Vec<RankedExample> {
+    let mut seen = BTreeSet::new();
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for s in samples {
+        if s.trim().is_empty() || !seen.insert(crate::train::checkers::normalize(s)) {
+            continue;
+        }
+        if crate::train::checkers::check(s, check) {
+            good.push(s.clone());
+        } else {
+            bad.push(s.clone());
+        }
+    }
+    let n = max_pairs.min(good.len() * bad.len());
+    (0..n)
+        .map(|k| RankedExample {
+            prompt: prompt.to_string(),
+            responses: vec![good[k % good.len()].clone(), bad[k / good.len()].clone()],
+            meta: Some(json!({"source": "samples/checker"})),
+        })
+        .collect()
+}
