@@ -385,6 +385,7 @@ const EXCLUDED_STEMS: &[&str] = &[
     "nazi",
     "ausch",
     "auchw",
+    "orphan",
     "ownlife",
     "urself",
     "yourself",
@@ -393,6 +394,25 @@ const EXCLUDED_STEMS: &[&str] = &[
     "mother dies",
     "parents",
     "family",
+];
+
+/// English words that the lists rate as bad because they contain a slur's letters. They are
+/// benign, and join the false positives.
+const BENIGN_LOOKALIKES: &[&str] = &[
+    "niggle",
+    "niggled",
+    "niggles",
+    "niggling",
+    "nigglings",
+    "niggard",
+    "niggards",
+    "niggardly",
+    "niggardliness",
+    "niggarded",
+    "niggarding",
+    "snigger",
+    "sniggered",
+    "sniggering",
 ];
 
 fn clean_word(raw: &str) -> Option<String> {
@@ -405,6 +425,9 @@ fn clean_word(raw: &str) -> Option<String> {
         return None;
     }
     let sk = skeleton(&w);
+    if BENIGN_LOOKALIKES.iter().any(|b| skeleton(b) == sk) {
+        return None;
+    }
     if EXCLUDED_STEMS
         .iter()
         .any(|s| w.contains(s) || sk.contains(&skeleton(s)))
@@ -448,7 +471,10 @@ fn parse_rustrict(csv: &str) -> Vec<(String, Kind)> {
         let (p, o, s, m) = (n(pc), n(oc), n(sc), n(mc));
         // offensive: slurs and hateful terms; sexual; mean/profane: insults. Severity >= 2 only:
         // rustrict's 1s include ordinary words ("orifice", "twink") that must not be flagged.
-        let kind = if o >= 2 && p <= 1 && s <= 1 {
+        let w = f[wc].trim();
+        // Slurs: offensive and not sexual; the severest (3, 5) even when also profane (the
+        // n-word's variants), except `bastard`, which is an insult.
+        let kind = if s <= 1 && ((o >= 2 && p <= 1) || (o >= 3 && !w.contains("bast"))) {
             Kind::Slur
         } else if s >= 2 && o <= 1 && m <= 1 {
             Kind::Sexual
@@ -510,6 +536,7 @@ impl Lexicon {
                         fp.insert(w);
                     }
                 }
+                fp.extend(BENIGN_LOOKALIKES.iter().map(|w| w.to_string()));
                 lex.false_positives = fp.into_iter().collect();
                 lex.sources.push(SourceInfo {
                     name: "rustrict false_positives.txt".into(),
@@ -2317,6 +2344,14 @@ mod tests {
             !got.contains_key("killyourself"),
             "phrases with threat stems are left out"
         );
+        let csv = "word,profane,offensive,sexual,mean,evasive\n\
+                   slurtwo,2,3,0,0,0\n\
+                   bastard,2,3,0,0,0\n\
+                   niggling,0,3,0,0,0\n";
+        let got: BTreeMap<String, Kind> = parse_rustrict(csv).into_iter().collect();
+        assert_eq!(got.get("slurtwo"), Some(&Kind::Slur));
+        assert_eq!(got.get("bastard"), Some(&Kind::Insult));
+        assert!(!got.contains_key("niggling"), "an English word, not a slur");
     }
 
     #[test]
