@@ -20,7 +20,7 @@ use std::time::Instant;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Preset {
-    /// ~3.7M parameters with a 4096 vocabulary; about ten minutes on 2 cores.
+    /// ~3.1M parameters with a 4096 vocabulary; about ten minutes on 2 cores.
     Tiny,
     /// ~13M parameters; about an hour on 2 cores.
     Small,
