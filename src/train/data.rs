@@ -551,6 +551,24 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
         bytes(&val) as f64 / 1e6
     );
     if !args.no_default {
+        // The moderation classifier's labeled data (crate::moderation::data): lexicon packages
+        // cached beside the corpora, benign sentences from the corpus just written, written to
+        // a `moderation` directory beside it (data/moderation).
+        let out = args
+            .out
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("moderation");
+        let mut opts = crate::moderation::data::PrepareOptions::new(
+            &args.cache.join("moderation"),
+            &out,
+            crate::moderation::data::DEFAULT_SEED,
+        );
+        opts.corpus_dir = Some(args.out.clone());
+        let m = crate::moderation::data::prepare(&opts)?;
+        eprintln!("wrote {}: moderation data, {}", out.display(), m.summary());
+    }
+    if !args.no_default {
         // The fine-tuning data (crate::train::sft_data): SFT conversations, ranked answers and
         // PPO prompts from chatterbot-corpus, bsdgames's quiz tables and computed questions,
         // written to an `sft` directory beside the corpus (data/sft).
