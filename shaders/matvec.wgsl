@@ -2,9 +2,10 @@
 // CPU twin: ops::matmul_forward. Prefill uses the tiled matmul.wgsl instead; both share this
 // uniform and these bindings, so one bind group serves either.
 //
-// One workgroup per output o (and row r): its WG threads stride over the K4 vec4s of row o of W,
-// then add their partial sums in workgroup memory. Every weight is read exactly once per row r,
-// in order, which is what a memory-bound decode step wants.
+// A workgroup of WG threads computes WG / LANES outputs: a group of LANES threads per output o
+// strides over the K4 vec4s of row o of W, then the group adds its partial sums in workgroup
+// memory. Every weight is read exactly once per row r, in order, and neighbouring threads read
+// neighbouring vec4s, which is what a memory-bound decode step wants.
 //
 // Needs a weights prelude (weights_f32.wgsl or weights_f16.wgsl): binding 1 `w` (N, K4), load_w4.
 
@@ -24,7 +25,8 @@ struct Shape {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N)
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (R, N) from out_off
 
-override WG: u32 = 64; // threads per workgroup; a power of two ≤ 256
+override WG: u32 = 256; // threads per workgroup; a power of two, LANES ≤ WG ≤ 256
+const LANES: u32 = 32u;   // threads per output
 var<workgroup> partial: array<f32, 256>;
 
 fn load_x4(base: u32, k0: u32) -> vec4<f32> {
@@ -43,28 +45,30 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    // Outputs are spread over x and y (at most 65535 workgroups per dimension); z is the row.
-    let o = wid.x + wid.y * nwg.x;
+    // Groups of outputs are spread over x and y (at most 65535 workgroups per dimension); z is
+    // the row of x.
+    let group = wid.x + wid.y * nwg.x;
+    let o = group * (WG / LANES) + lid / LANES;
+    let lane = lid % LANES;
     let r = wid.z;
-    if (o >= shape.n) {
-        return; // the whole workgroup leaves together
-    }
-    let xb = shape.x_off + r * shape.k;
-    let wb = o * shape.k4;
     var s = 0.0;
-    for (var j = lid; j < shape.k4; j += WG) {
-        s += dot(load_w4(wb + j), load_x4(xb, 4u * j));
+    if (o < shape.n) {
+        let xb = shape.x_off + r * shape.k;
+        let wb = o * shape.k4;
+        for (var j = lane; j < shape.k4; j += LANES) {
+            s += dot(load_w4(wb + j), load_x4(xb, 4u * j));
+        }
     }
     partial[lid] = s;
     workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-        if (lid < stride) {
+    for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
+        if (lane < stride) {
             partial[lid] += partial[lid + stride];
         }
         workgroupBarrier();
     }
-    if (lid == 0u) {
-        var y = partial[0];
+    if (lane == 0u && o < shape.n) {
+        var y = partial[lid];
         if (shape.has_bias != 0u) {
             y += bias[o];
         }

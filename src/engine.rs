@@ -15,7 +15,8 @@ use std::sync::Arc;
 /// Which engine to run on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// The GPU when an adapter exists (and the model fits), else the CPU.
+    /// The GPU when a hardware adapter exists (natively; any WebGPU adapter in the browser)
+    /// and the model fits on it, else the CPU.
     #[default]
     Auto,
     /// The GPU, or an error.
@@ -96,8 +97,8 @@ impl Engine {
         };
         match opts.backend {
             Backend::Cpu => Ok(cpu(model, None)),
-            Backend::Gpu => Self::gpu(model, &opts).await,
-            Backend::Auto => match Self::gpu(model.clone(), &opts).await {
+            Backend::Gpu => Self::gpu(model, &opts, false).await,
+            Backend::Auto => match Self::gpu(model.clone(), &opts, true).await {
                 Ok(e) => Ok(e),
                 Err(e) => {
                     let msg = format!("running on the CPU: {e}");
@@ -114,10 +115,23 @@ impl Engine {
         pollster::block_on(Self::new_async(model, opts))
     }
 
-    async fn gpu(model: Arc<Model>, opts: &EngineOptions) -> Result<Self> {
+    /// `auto`: natively, a software adapter (lavapipe, WARP) found on its own is declined, as
+    /// the CPU engine is faster; a context the caller passes is always used. In the browser any
+    /// WebGPU adapter beats single-threaded wasm.
+    async fn gpu(model: Arc<Model>, opts: &EngineOptions, auto: bool) -> Result<Self> {
         let gpu = match &opts.gpu {
             Some(g) => g.clone(),
-            None => Arc::new(GpuContext::new().await?),
+            None => {
+                let g = GpuContext::new().await?;
+                if auto && cfg!(not(target_arch = "wasm32")) && g.is_software() {
+                    return Err(Error::Gpu(format!(
+                        "the only adapter, {}, is a software renderer, slower than the CPU \
+                         engine (Backend::Gpu runs on it anyway)",
+                        g.describe()
+                    )));
+                }
+                Arc::new(g)
+            }
         };
         let format = opts
             .weights

@@ -307,3 +307,23 @@ fn engine_cpu_and_gpu_agree_and_device_loss_falls_back_to_cpu() {
     assert_close("after device loss", &got, &want[half * v..], 1e-4);
     assert_eq!(e.len(), f.prompt.len());
 }
+
+#[test]
+fn auto_declines_a_software_adapter_natively() {
+    let Some(g) = gpu() else { return };
+    let f = fixture("llama_tiny");
+    let e = Engine::new(copy(&f.model), EngineOptions::backend(Backend::Auto)).unwrap();
+    println!(
+        "Auto on {}: {} ({:?})",
+        g.describe(),
+        e.describe(),
+        e.fallback_reason()
+    );
+    // GpuContext::new picks the same adapter for the engine as for this test.
+    assert_eq!(e.is_gpu(), !g.is_software());
+    let forced = Engine::new(copy(&f.model), EngineOptions::backend(Backend::Gpu)).unwrap();
+    assert!(
+        forced.is_gpu(),
+        "Backend::Gpu runs even on a software adapter"
+    );
+}

@@ -290,7 +290,9 @@ pub fn matmul_with(
             groups,
         );
     } else {
-        let groups = spread(w.rows, rows);
+        // matvec.wgsl: WG / 32 outputs per workgroup.
+        let per_group = wg(Op::Matvec) / 32;
+        let groups = spread(w.rows.div_ceil(per_group), rows);
         rec.dispatch(
             Op::Matvec,
             variant,

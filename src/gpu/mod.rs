@@ -138,7 +138,7 @@ impl Op {
     pub fn workgroup_size(self) -> Option<u32> {
         match self {
             Op::Matmul => None,
-            Op::Argmax => Some(256),
+            Op::Argmax | Op::Matvec => Some(256),
             _ => Some(64),
         }
     }
@@ -373,6 +373,11 @@ impl GpuContext {
             i.name.clone()
         };
         format!("{name} ({:?})", i.backend)
+    }
+
+    /// Whether the adapter is a CPU rasteriser (Mesa lavapipe/llvmpipe, WARP, SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.adapter_info.device_type == wgpu::DeviceType::Cpu
     }
 
     /// Err with the reason once the device is lost or a GPU error was reported.
