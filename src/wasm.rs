@@ -470,6 +470,7 @@ impl Engine {
     /// temperature, top_p, top_k, max_tokens, seed, repetition_penalty. `on_chunk` is called with
     /// each chunk as it passes moderation: `{ type: "text", text }` or `{ type: "template", text,
     /// stage, verdict }`. Resolves to the Reply with its moderation trace.
+    #[allow(clippy::await_holding_refcell_ref)] // see `let result` below
     pub fn reply(
         &self,
         messages: JsValue,
@@ -530,6 +531,8 @@ impl Engine {
                     }
                 }
             };
+            // The engine stays borrowed across the awaits of the reply: `busy` admits one reply
+            // at a time, and everything else only `try_borrow`s it.
             let result = {
                 let mut eng = engine.borrow_mut();
                 pipeline
