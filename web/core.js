@@ -273,8 +273,12 @@ export class LocalCore {
     try {
       engine = await Engine.create(files, options.backend ?? "auto");
     } catch (e) {
-      // A bundle that does not load must not stay cached (a corrupt or truncated file).
-      if (options.cache !== false) await deleteCachedModel(options.pipeline, options).catch(() => {});
+      // A bundle whose files do not load must not stay cached (a corrupt file); a backend that
+      // is unavailable says nothing about the files.
+      const backendProblem = /WebGPU was requested|unknown backend/.test(e.message ?? "");
+      if (options.cache !== false && !backendProblem) {
+        await deleteCachedModel(options.pipeline, options).catch(() => {});
+      }
       throw tinychatError(e.message ?? String(e), e.name);
     }
     const info = engine.info();
