@@ -71,6 +71,12 @@ async function load() {
     $("progress-text").textContent = "Loading failed";
     $("engine").textContent = "No engine";
     showError(e);
+    if (/HTTP 404/.test(e.message) && !params.get("pipeline")) {
+      $("error").textContent +=
+        "\n\nThe default bundle (web/models/default/) is made by `tinychat train all --preset tiny`. " +
+        "Meanwhile, a random-weight test bundle: `cargo run --example web_test_bundle -- web/models/test`, " +
+        "then open ?pipeline=models/test/pipeline.json";
+    }
   }
   refreshCacheList();
 }

@@ -8,6 +8,7 @@
 // web/tests/output).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -382,6 +383,24 @@ for (const mode of modes) {
       await page.click("[data-testid=clear-cache]");
       await page.waitForFunction(() => document.querySelector("[data-testid=cache-list]").textContent.includes("nothing cached"));
       assert.deepEqual(await inPage(page, (t) => t.listCachedModels()), []);
+    });
+
+    test("the demo opens the default bundle (web/models/default), or says how to make it", async () => {
+      const p = await context.newPage();
+      await p.goto(`${server.url}index.html`);
+      await p.waitForFunction(
+        () => ["ready", "error"].includes(document.querySelector("[data-testid=loading]")?.dataset.state),
+        null,
+        { timeout: LOAD_TIMEOUT },
+      );
+      const state = await p.getAttribute("[data-testid=loading]", "data-state");
+      if (existsSync(path.join(root, "web/models/default/pipeline.json"))) {
+        assert.equal(state, "ready", await p.textContent("[data-testid=error]"));
+      } else {
+        assert.equal(state, "error");
+        assert.match(await p.textContent("[data-testid=error]"), /HTTP 404(.|\n)*tinychat train all --preset tiny/);
+      }
+      await p.close();
     });
 
     test("no errors in the console", () => {
