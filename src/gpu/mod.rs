@@ -366,9 +366,14 @@ impl GpuContext {
                 .copied()
                 .collect::<Vec<_>>()
                 .join(" ");
-            format!("{:?} GPU {extra}", i.device_type)
-                .trim_end()
-                .to_string()
+            let kind = match i.device_type {
+                wgpu::DeviceType::Cpu => "software",
+                wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+                wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+                wgpu::DeviceType::VirtualGpu => "virtual GPU",
+                wgpu::DeviceType::Other => "unnamed",
+            };
+            format!("{kind} adapter {extra}").trim_end().to_string()
         } else {
             i.name.clone()
         };
