@@ -296,6 +296,8 @@ fn setup(root: &Path) -> Vec<String> {
         "4",
         "--save-every",
         "100",
+        "--token-dropout",
+        "0.2",
         "--quiet",
     ]
     .iter()

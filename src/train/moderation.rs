@@ -213,6 +213,31 @@ fn fill_batch(
     }
 }
 
+/// Word dropout on a filled batch: drops each token with probability `p` (keeping at least
+/// one per text), shifting the rest left and re-padding. Deterministic in `rng`.
+fn drop_tokens(
+    inputs: &mut [u32],
+    lengths: &mut [usize],
+    t: usize,
+    pad: u32,
+    p: f32,
+    rng: &mut Rng,
+) {
+    for (r, len) in lengths.iter_mut().enumerate() {
+        let row = &mut inputs[r * t..(r + 1) * t];
+        let mut kept = 0;
+        for i in 0..*len {
+            let last_chance = kept == 0 && i + 1 == *len;
+            if rng.uniform() >= p || last_chance {
+                row[kept] = row[i];
+                kept += 1;
+            }
+        }
+        row[kept..].fill(pad);
+        *len = kept;
+    }
+}
+
 /// Shuffled example order, one permutation per epoch (deterministic in seed and epoch).
 struct Order {
     seed: u64,
@@ -377,6 +402,10 @@ pub struct ModerationSettings {
     pub seed: u64,
     /// `none`, `auto` (√(negatives/positives) per category, in [1, 10]) or a number.
     pub pos_weight: String,
+    /// Word dropout: each training token is left out with this probability (regularises
+    /// against memorising templates). 0 disables.
+    #[serde(default)]
+    pub token_dropout: f32,
     /// The pretrained model directory the trunk came from, if any.
     pub init: Option<PathBuf>,
 }
@@ -399,6 +428,7 @@ impl Preset {
             adamw: AdamWConfig::default(),
             seed: 1337,
             pos_weight: "auto".into(),
+            token_dropout: 0.0,
             init: None,
         };
         match self {
@@ -479,6 +509,9 @@ pub struct ModerationArgs {
     /// `none`, or a number for every category.
     #[arg(long)]
     pub pos_weight: Option<String>,
+    /// Leave out each training token with this probability (word dropout), e.g. 0.1.
+    #[arg(long)]
+    pub token_dropout: Option<f32>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
     #[arg(long, default_value_t = 0.9)]
     pub target_precision: f32,
@@ -506,8 +539,21 @@ impl ModerationArgs {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { s.$f = v; } )* };
         }
         over!(
-            dim, layers, heads, kv_heads, ffn, seq_len, batch_size, steps, lr, min_lr, warmup,
-            grad_clip, seed, pos_weight
+            dim,
+            layers,
+            heads,
+            kv_heads,
+            ffn,
+            seq_len,
+            batch_size,
+            steps,
+            lr,
+            min_lr,
+            warmup,
+            grad_clip,
+            seed,
+            pos_weight,
+            token_dropout
         );
         if let Some(v) = self.weight_decay {
             s.adamw.weight_decay = v;
@@ -786,6 +832,15 @@ pub fn score_all(m: &Moderator, texts: &[&str]) -> Result<Vec<f32>> {
 /// Evaluates a moderator on labeled examples. The moderator's labels must be categories of the
 /// data set.
 pub fn evaluate(m: &Moderator, examples: &[Example], data_name: &str) -> Result<EvalReport> {
+    Ok(evaluate_scored(m, examples, data_name)?.0)
+}
+
+/// [`evaluate`], also returning the (n, L) scores it computed.
+pub fn evaluate_scored(
+    m: &Moderator,
+    examples: &[Example],
+    data_name: &str,
+) -> Result<(EvalReport, Vec<f32>)> {
     let t0 = Instant::now();
     let labels = m.labels().to_vec();
     for l in &labels {
@@ -842,7 +897,7 @@ pub fn evaluate(m: &Moderator, examples: &[Example], data_name: &str) -> Result<
     let harmful_flagged = (0..examples.len())
         .filter(|&i| !examples[i].is_benign() && any(i))
         .count();
-    Ok(EvalReport {
+    let report = EvalReport {
         data: data_name.into(),
         examples: examples.len(),
         macro_categories: scored.len(),
@@ -854,7 +909,52 @@ pub fn evaluate(m: &Moderator, examples: &[Example], data_name: &str) -> Result<
         harmful,
         harmful_flagged,
         wall_s: t0.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((report, scores))
+}
+
+/// The worst mistakes per category, for reading: the `k` positives with the lowest scores
+/// that were missed and the `k` negatives with the highest scores that flagged.
+pub fn worst_errors(m: &Moderator, examples: &[Example], scores: &[f32], k: usize) -> String {
+    let nl = m.labels().len();
+    let mut s = String::new();
+    for (j, name) in m.labels().iter().enumerate() {
+        let th = m.thresholds[j];
+        let sc = |i: usize| scores[i * nl + j];
+        let mut missed: Vec<usize> = (0..examples.len())
+            .filter(|&i| examples[i].has(name) && sc(i) < th)
+            .collect();
+        missed.sort_by(|&a, &b| sc(a).total_cmp(&sc(b)));
+        let mut wrong: Vec<usize> = (0..examples.len())
+            .filter(|&i| !examples[i].has(name) && sc(i) >= th)
+            .collect();
+        wrong.sort_by(|&a, &b| sc(b).total_cmp(&sc(a)));
+        if missed.is_empty() && wrong.is_empty() {
+            continue;
+        }
+        s += &format!(
+            "{name} (threshold {th:.3}): {} missed, {} false alarms\n",
+            missed.len(),
+            wrong.len()
+        );
+        let show = |i: usize| {
+            let e = &examples[i];
+            let t: String = e.text.chars().take(100).collect();
+            let tag = if e.template.is_empty() {
+                e.source.clone()
+            } else {
+                e.template.clone()
+            };
+            format!("{:.3}  {t:?}  [{tag}]", sc(i))
+        };
+        for &i in missed.iter().take(k) {
+            s += &format!("  missed       {}\n", show(i));
+        }
+        for &i in wrong.iter().take(k) {
+            s += &format!("  false alarm  {}\n", show(i));
+        }
+    }
+    s
 }
 
 impl EvalReport {
@@ -1015,6 +1115,12 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         return Err(Error::InvalidArgument(
             "batch size, steps and sequence length must be positive".into(),
         ));
+    }
+    if !(0.0..1.0).contains(&s.token_dropout) {
+        return Err(Error::InvalidArgument(format!(
+            "--token-dropout must be in [0, 1), got {}",
+            s.token_dropout
+        )));
     }
     if !(0.0..=1.0).contains(&args.target_precision) {
         return Err(Error::InvalidArgument(format!(
@@ -1183,6 +1289,10 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         grads.fill(0.0);
         order.next(&mut idx);
         fill_batch(&train, &idx, t, pad, &mut inp, &mut len, &mut tgt);
+        if s.token_dropout > 0.0 {
+            let mut rng = Rng::new(s.seed ^ (step as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            drop_tokens(&mut inp, &mut len, t, pad, s.token_dropout, &mut rng);
+        }
         let loss = cls.forward_backward(&params, &mut grads, &inp, &len, &tgt, &pos_weight, 1.0)?;
         if !loss.is_finite() {
             return Err(Error::Other(format!(
@@ -1318,6 +1428,9 @@ pub struct EvalModerationArgs {
     /// Print JSON (one report per --data file, in an array) instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also print the N worst misses and false alarms of every category (with the table).
+    #[arg(long, default_value_t = 0)]
+    pub show_errors: usize,
 }
 
 /// Runs `tinychat eval moderation`; returns the reports it printed.
@@ -1337,9 +1450,12 @@ pub fn run_eval(args: &EvalModerationArgs) -> Result<Vec<EvalReport>> {
                 path.display()
             )));
         }
-        let r = evaluate(&m, &ex, &path.display().to_string())?;
+        let (r, scores) = evaluate_scored(&m, &ex, &path.display().to_string())?;
         if !args.json {
             println!("{}", r.table());
+            if args.show_errors > 0 {
+                println!("{}", worst_errors(&m, &ex, &scores, args.show_errors));
+            }
         }
         reports.push(r);
     }
