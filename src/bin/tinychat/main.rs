@@ -5,15 +5,28 @@
 //! `after_help` example, and one arm to [`run`]. Errors are `tinychat::Error`s; `main` prints
 //! them as `error: ...` and exits with status 1 (clap's own usage errors exit with 2).
 
+// The tool is native only. `cargo test --target wasm32-unknown-unknown` (the browser tests) builds
+// every binary of the package too, so on wasm32 it is an empty program.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 mod chat;
+#[cfg(not(target_arch = "wasm32"))]
 mod generate;
+#[cfg(not(target_arch = "wasm32"))]
 mod sampling;
+#[cfg(not(target_arch = "wasm32"))]
 mod tokenizer;
 
+#[cfg(not(target_arch = "wasm32"))]
 use clap::{Parser, Subcommand};
+#[cfg(not(target_arch = "wasm32"))]
 use std::process::ExitCode;
 
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Parser)]
 #[command(
     name = "tinychat",
@@ -32,6 +45,7 @@ struct Cli {
     command: Command,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Subcommand)]
 enum Command {
     /// Continue a prompt and stream the text to stdout
@@ -61,6 +75,7 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn run(cli: Cli) -> tinychat::Result<ExitCode> {
     match cli.command {
         Command::Generate(args) => generate::run(args),
@@ -74,6 +89,7 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
