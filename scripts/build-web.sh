@@ -24,29 +24,32 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";pro
 wasm="$target_dir/wasm32-unknown-unknown/release/tinychat.wasm"
 
 echo "==> wasm-bindgen --target web --out-dir pkg"
-rm -rf pkg
-wasm-bindgen --target web --out-dir pkg --out-name tinychat_wasm "$wasm"
+# Assembled in a scratch directory and moved into place at the end, so that a concurrent build
+# or a page being served never sees a half-written pkg/.
+out=$(mktemp -d "$target_dir/web-pkg.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+wasm-bindgen --target web --out-dir "$out" --out-name tinychat_wasm "$wasm"
 
 if [ "${WASM_OPT:-0}" = 1 ]; then
   if [ -x node_modules/.bin/wasm-opt ]; then
     echo "==> wasm-opt -O3 (npm binaryen)"
     node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals --enable-simd \
-      pkg/tinychat_wasm_bg.wasm -o pkg/tinychat_wasm_bg.wasm
+      "$out/tinychat_wasm_bg.wasm" -o "$out/tinychat_wasm_bg.wasm"
   else
     echo "error: WASM_OPT=1 needs npm's binaryen: npm install --no-save binaryen" >&2
     exit 1
   fi
 fi
 
-cp web/tinychat.js web/core.js web/worker.js web/tinychat.d.ts pkg/
-cp web/README.npm.md pkg/README.md
+cp web/tinychat.js web/core.js web/worker.js web/tinychat.d.ts "$out"/
+cp web/README.npm.md "$out"/README.md
 for f in LICENSE-MIT LICENSE-APACHE LICENSE; do
-  if [ -f "$f" ]; then cp "$f" pkg/; fi
+  if [ -f "$f" ]; then cp "$f" "$out"/; fi
 done
 
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
-cat > pkg/package.json <<EOF
+cat > "$out"/package.json <<EOF
 {
   "name": "tinychat",
   "version": "$version",
@@ -88,5 +91,11 @@ cat > pkg/package.json <<EOF
   "keywords": ["llm", "chat", "webgpu", "wasm", "moderation", "worker", "openai"]
 }
 EOF
+chmod 755 "$out"
+old="$target_dir/web-pkg-old.$$"
+if [ -d pkg ]; then mv pkg "$old"; fi
+mv "$out" pkg
+rm -rf "$old"
+trap - EXIT
 echo "==> pkg/ ($(du -sh pkg | cut -f1)):"
 ls -l pkg
