@@ -32,11 +32,7 @@ fn chat_templates_match_transformers() {
     assert!(cases.cases.len() >= 10, "too few cases in {path}");
     let mut failures = Vec::new();
     for case in &cases.cases {
-        let t = ChatTemplate::new(
-            &case.template,
-            Some(&case.bos_token),
-            Some(&case.eos_token),
-        );
+        let t = ChatTemplate::new(&case.template, Some(&case.bos_token), Some(&case.eos_token));
         let got = t.render(&case.messages, case.add_generation_prompt);
         match (&case.expected, &case.expected_error, got) {
             (Some(want), _, Ok(got)) if &got == want => {}
@@ -77,8 +73,8 @@ fn template_errors_are_clear() {
         err.to_string().contains("cannot parse the template"),
         "{err}"
     );
-    let err = ChatTemplate::from_tokenizer_config(r#"{"bos_token": "<s>"}"#, "cfg.json")
-        .unwrap_err();
+    let err =
+        ChatTemplate::from_tokenizer_config(r#"{"bos_token": "<s>"}"#, "cfg.json").unwrap_err();
     assert!(err.to_string().contains("no chat_template"), "{err}");
 }
 
@@ -93,5 +89,8 @@ fn chat_template_list_and_added_token_objects() {
         "eos_token": "</s>"
     }"#;
     let t = ChatTemplate::from_tokenizer_config(cfg, "cfg.json").unwrap();
-    assert_eq!(t.render(&[Message::user("hi")], false).unwrap(), "<s>hi</s>");
+    assert_eq!(
+        t.render(&[Message::user("hi")], false).unwrap(),
+        "<s>hi</s>"
+    );
 }
