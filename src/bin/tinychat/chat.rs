@@ -11,10 +11,13 @@ use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tinychat::pipeline::{Chunk, Pipeline};
+use tinychat::templates::Stage;
 use tinychat::{ChatModel, Error, Message, Result};
 
 pub const EXAMPLES: &str = "Examples:\n  \
     tinychat chat --model models/smollm2\n  \
+    tinychat chat --pipeline web/models/default --stats\n  \
     tinychat chat --model models/smollm2 --system \"You are a terse assistant.\" --temperature 0.7 --top-p 0.9\n  \
     printf 'Hello!\\nWhat is 2+2?\\n' | tinychat chat --model models/smollm2 --seed 1\n\n\
     Commands inside the chat: /reset clears the conversation (keeps --system), /quit or /exit\n\
@@ -23,10 +26,15 @@ pub const EXAMPLES: &str = "Examples:\n  \
 const HELP: &str = "commands: /reset clears the conversation, /quit leaves, /help shows this";
 
 #[derive(Args, Debug)]
+#[group(id = "source", required = true, multiple = false, args = ["model", "pipeline"])]
 pub struct ChatArgs {
     /// Model directory with a chat template (tokenizer_config.json's chat_template)
     #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
+    /// A pipeline bundle (pipeline.json): every message and reply is moderated, and a template
+    /// answers when either is flagged; stderr says when and why
+    #[arg(long, value_name = "DIR")]
+    pub pipeline: Option<PathBuf>,
     /// A system message that starts every conversation
     #[arg(long, value_name = "TEXT")]
     pub system: Option<String>,
@@ -37,19 +45,41 @@ pub struct ChatArgs {
     pub sampling: SamplingArgs,
 }
 
+/// What answers each turn: a chat model alone, or the moderated pipeline around one.
+enum Responder {
+    Model(ChatModel),
+    Pipeline(Box<Pipeline>),
+}
+
 pub fn run(args: ChatArgs) -> Result<ExitCode> {
-    let params = args.sampling.resolve(&args.model)?;
-    let model = ChatModel::load(&args.model)?;
-    if model.template.is_none() {
-        return Err(Error::Template(format!(
-            "{} has no chat template (tokenizer_config.json's chat_template); use `tinychat generate` with a plain prompt",
-            args.model.display()
-        )));
-    }
+    let (responder, model_dir) = match (&args.model, &args.pipeline) {
+        (Some(dir), _) => {
+            let model = ChatModel::load(dir)?;
+            if model.template.is_none() {
+                return Err(Error::Template(format!(
+                    "{} has no chat template (tokenizer_config.json's chat_template); use `tinychat generate` with a plain prompt",
+                    dir.display()
+                )));
+            }
+            (Responder::Model(model), dir.clone())
+        }
+        (None, Some(dir)) => {
+            let p = Pipeline::load(dir)?;
+            let chat_dir = dir.join(&p.config.chat_model);
+            (Responder::Pipeline(Box::new(p)), chat_dir)
+        }
+        (None, None) => unreachable!("clap requires --model or --pipeline"),
+    };
+    let params = args.sampling.resolve(&model_dir)?;
+    let shown = args
+        .pipeline
+        .as_ref()
+        .or(args.model.as_ref())
+        .expect("one is set");
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
-        eprintln!("tinychat: chatting with {} ({HELP})", args.model.display());
+        eprintln!("tinychat: chatting with {} ({HELP})", shown.display());
     }
 
     let start: Vec<Message> = args.system.iter().map(|s| Message::system(s)).collect();
@@ -95,13 +125,50 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
         let mut p = params.clone();
         p.seed = params.seed.wrapping_add(turn);
         turn += 1;
-        match model.chat(&history, &p, |piece| out.write(piece)) {
-            Ok(g) => {
-                out.finish(&g.text);
-                if args.stats {
-                    eprintln!("{}", stats_line(&g));
-                }
-                history.push(Message::assistant(&g.text));
+        let result = match &responder {
+            Responder::Model(model) => {
+                model.chat(&history, &p, |piece| out.write(piece)).map(|g| {
+                    out.finish(&g.text);
+                    if args.stats {
+                        eprintln!("{}", stats_line(&g));
+                    }
+                    g.text
+                })
+            }
+            Responder::Pipeline(pipe) => pipe
+                .reply(&history, &p, |chunk| match chunk {
+                    Chunk::Text { text } => {
+                        out.write(text);
+                    }
+                    Chunk::Template {
+                        text,
+                        stage,
+                        verdict,
+                    } => {
+                        let why = verdict.flagged_categories().join(", ");
+                        let stage = match stage {
+                            Stage::Input => "your message",
+                            Stage::Output => "the model's reply",
+                        };
+                        // The marker goes to stderr so stdout holds only what the user sees.
+                        eprintln!("[template answer: {stage} was flagged for {why}]");
+                        out.write(text);
+                    }
+                })
+                .map(|r| {
+                    out.finish(&r.text);
+                    if args.stats {
+                        eprintln!(
+                            "[{:?} route; {} prompt + {} completion tokens; {:.0} ms]",
+                            r.route, r.prompt_tokens, r.completion_tokens, r.timings.total_ms
+                        );
+                    }
+                    r.text
+                }),
+        };
+        match result {
+            Ok(text) => {
+                history.push(Message::assistant(&text));
             }
             Err(e) => {
                 // The turn is dropped; the conversation goes on.

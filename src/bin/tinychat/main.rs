@@ -17,6 +17,8 @@ mod chat;
 #[cfg(not(target_arch = "wasm32"))]
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
+mod moderate;
+#[cfg(not(target_arch = "wasm32"))]
 mod sampling;
 #[cfg(not(target_arch = "wasm32"))]
 mod tokenizer;
@@ -56,6 +58,10 @@ enum Command {
     #[command(after_help = chat::EXAMPLES)]
     Chat(chat::ChatArgs),
 
+    /// Moderation scores and verdict of a text (or one text per line from stdin with `-`)
+    #[command(after_help = moderate::EXAMPLES)]
+    Moderate(moderate::ModerateArgs),
+
     /// Tokenizer tools: convert GPT-2's vocabulary files, encode text
     #[command(subcommand)]
     Tokenizer(tokenizer::TokenizerCommand),
@@ -80,6 +86,7 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
     match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::Moderate(args) => moderate::run(args),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         #[cfg(feature = "train")]
