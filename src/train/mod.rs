@@ -5,11 +5,15 @@ pub mod bench;
 pub mod checkers;
 pub mod checkpoint;
 pub mod data;
+pub mod eval;
 pub mod metrics;
 pub mod model;
 pub mod moderation;
 pub mod optim;
+pub mod ppo;
 pub mod pretrain;
+pub mod reward;
+pub mod sft;
 pub mod sft_data;
 pub mod tokenizer_train;
 
@@ -22,6 +26,10 @@ pub enum TrainCommand {
     Pretrain(pretrain::PretrainArgs),
     /// Train the moderation classifier (trunk + multi-label head) and calibrate its thresholds.
     Moderation(moderation::ModerationArgs),
+    /// Supervised fine-tuning of a pretrained checkpoint on conversations (assistant tokens only).
+    Sft(sft::SftArgs),
+    /// Train a reward model (SFT trunk + scalar head) on ranked answers, Bradley–Terry over all pairs.
+    Reward(reward::RewardArgs),
 }
 
 /// `tinychat eval ...` subcommands. The CLI adds `Eval(tinychat::train::EvalCommand)`.
@@ -29,11 +37,14 @@ pub enum TrainCommand {
 pub enum EvalCommand {
     /// Per-category precision, recall, F1 and the benign false-positive rate of a classifier.
     Moderation(moderation::EvalModerationArgs),
+    /// Exact-match accuracy of a chat model on held-out items, KL to a reference, win rate over another.
+    Chat(eval::EvalChatArgs),
 }
 
 pub fn run_eval(cmd: EvalCommand) -> crate::Result<()> {
     match cmd {
         EvalCommand::Moderation(a) => moderation::run_eval(&a).map(|_| ()),
+        EvalCommand::Chat(a) => eval::run(&a).map(|_| ()),
     }
 }
 
@@ -49,6 +60,8 @@ pub fn run_train(cmd: TrainCommand) -> crate::Result<()> {
         TrainCommand::Tokenizer(a) => tokenizer_train::run(&a),
         TrainCommand::Pretrain(a) => pretrain::run(&a).map(|_| ()),
         TrainCommand::Moderation(a) => moderation::run(&a).map(|_| ()),
+        TrainCommand::Sft(a) => sft::run(&a).map(|_| ()),
+        TrainCommand::Reward(a) => reward::run(&a).map(|_| ()),
     }
 }
 

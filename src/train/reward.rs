@@ -1,0 +1,655 @@
+//! `tinychat train reward`: a reward model from ranked answers (InstructGPT's K-wise scheme).
+//!
+//! The model is the SFT trunk with a scalar head on the final token: r(x, y) = w · h_last, where
+//! h_last is the trunk's output at the reply's closing `<|im_end|>` of the ChatML rendering of
+//! [user x, assistant y]. It is a sequence classifier with one label ("reward"), saved as an HF
+//! model directory (`score.weight` of shape (1, C), `*ForSequenceClassification`), so
+//! `Model::classify` returns [r].
+//!
+//! Loss (Bradley–Terry over every pair of a prompt's K ranked answers, y_1 best):
+//!
+//! ```text
+//! loss = 1/P Σ_prompts 1/C(K,2) Σ_{i<j} −log σ(r_i − r_j)
+//! ∂loss/∂r_i = −σ(r_j − r_i) / (P·C(K,2)),  ∂loss/∂r_j = +σ(r_j − r_i) / (P·C(K,2))   per pair
+//! ```
+//!
+//! All K answers of a prompt sit in the same batch (one forward per answer, C(K,2) comparisons
+//! from K forwards, which is what makes the K-wise scheme cheap and keeps a prompt's pairs from
+//! being seen in different epochs).
+
+use super::checkpoint;
+use super::data::fnv1a;
+use super::metrics::{plot, MetricsLog};
+use super::model::{init_params, TrainModel};
+use super::moderation::{cls_head_backward, cls_head_forward};
+use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
+use super::sft::{encode_conversation, load_model, model_dir, progress_bar, LoadedModel};
+use super::sft_data::{read_ranked_jsonl, RankedExample};
+use crate::config::{Family, ModelConfig};
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::params::{Params, Slot};
+use crate::tokenizer::Message;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The label of the reward model's single output.
+pub const LABEL: &str = "reward";
+
+// ---------------------------------------------------------------------------------------------
+// The loss: forward/backward pair.
+
+fn log_sigmoid(x: f32) -> f32 {
+    // log σ(x) = −softplus(−x)
+    -((-x).max(0.0) + (-x.abs()).exp().ln_1p())
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A prompt's answers in a batch: rows start..start+len, ranked best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Bradley–Terry loss of `r` (one reward per row) over the pairs of each group (see the module
+/// comment). Returns (loss, pairs ordered correctly, pairs).
+pub fn bt_loss_forward(r: &[f32], groups: &[Group]) -> (f32, usize, usize) {
+    let (mut loss, mut right, mut pairs) = (0.0f64, 0, 0);
+    for g in groups {
+        let k = g.len;
+        let np = k * (k - 1) / 2;
+        let mut s = 0.0f64;
+        for i in 0..k {
+            for j in i + 1..k {
+                let d = r[g.start + i] - r[g.start + j];
+                s -= log_sigmoid(d) as f64;
+                right += (d > 0.0) as usize;
+            }
+        }
+        loss += s / np as f64;
+        pairs += np;
+    }
+    ((loss / groups.len().max(1) as f64) as f32, right, pairs)
+}
+
+/// dr = ∂(scale · loss)/∂r of [`bt_loss_forward`]; rows outside the groups get 0.
+pub fn bt_loss_backward(dr: &mut [f32], r: &[f32], groups: &[Group], scale: f32) {
+    dr.fill(0.0);
+    for g in groups {
+        let k = g.len;
+        let w = scale / ((k * (k - 1) / 2) as f32 * groups.len() as f32);
+        for i in 0..k {
+            for j in i + 1..k {
+                let (a, b) = (g.start + i, g.start + j);
+                // −log σ(r_a − r_b): ∂/∂r_a = −σ(r_b − r_a)
+                let s = sigmoid(r[b] - r[a]);
+                dr[a] -= w * s;
+                dr[b] += w * s;
+            }
+        }
+    }
+}
+
+/// The trunk with the scalar head, for a fixed (B, T).
+pub struct RewardTrainer {
+    pub model: TrainModel,
+    /// (B) rewards of the last forward
+    pub rewards: Vec<f32>,
+    dr: Vec<f32>,      // (B)
+    dhidden: Vec<f32>, // (B·T, C)
+    lengths: Vec<usize>,
+}
+
+impl RewardTrainer {
+    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
+        if cfg.labels.len() != 1 {
+            return Err(Error::InvalidArgument(
+                "a reward model has exactly one label".into(),
+            ));
+        }
+        Ok(RewardTrainer {
+            model: TrainModel::new(cfg, batch, seq)?,
+            rewards: vec![0.0; batch],
+            dr: vec![0.0; batch],
+            dhidden: vec![0.0; batch * seq * cfg.dim],
+            lengths: vec![1; batch],
+        })
+    }
+
+    /// Rewards (B) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
+    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
+        let (b, t, c) = (self.model.batch, self.model.seq, self.model.config.dim);
+        if lengths.len() != b || lengths.iter().any(|&l| l == 0 || l > t) {
+            return Err(Error::InvalidArgument(format!(
+                "need {b} lengths in 1..={t}, got {lengths:?}"
+            )));
+        }
+        let h = self.model.forward_trunk(p, inputs)?;
+        cls_head_forward(&mut self.rewards, h, p.t(Slot::ClsHead), lengths, t, c, 1);
+        self.lengths.copy_from_slice(lengths);
+        Ok(&self.rewards)
+    }
+
+    /// Forward, Bradley–Terry loss over `groups`, and backward of `scale · loss` into `grads`.
+    /// Returns (loss, pairs ordered correctly, pairs).
+    pub fn forward_backward(
+        &mut self,
+        p: &Params,
+        grads: &mut [f32],
+        inputs: &[u32],
+        lengths: &[usize],
+        groups: &[Group],
+        scale: f32,
+    ) -> Result<(f32, usize, usize)> {
+        self.forward(p, inputs, lengths)?;
+        let out = bt_loss_forward(&self.rewards, groups);
+        bt_loss_backward(&mut self.dr, &self.rewards, groups, scale);
+        let (t, c) = (self.model.seq, self.model.config.dim);
+        self.dhidden.fill(0.0);
+        let spec = p.layout.spec(Slot::ClsHead).expect("reward head").clone();
+        cls_head_backward(
+            &mut self.dhidden,
+            &mut grads[spec.offset..spec.offset + spec.len],
+            &self.dr,
+            self.model.hidden(),
+            p.t(Slot::ClsHead),
+            &self.lengths,
+            t,
+            c,
+            1,
+        );
+        self.model.backward_trunk(p, grads, &self.dhidden);
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data.
+
+/// The tokens a reward model scores for (prompt, reply): the ChatML conversation up to and
+/// including the reply's `<|im_end|>` (the score is read there).
+pub fn encode_pair(m: &LoadedModel, prompt: &str, reply: &str) -> Result<Vec<u32>> {
+    let e = encode_conversation(
+        &m.template,
+        &m.tokenizer,
+        &[Message::user(prompt), Message::assistant(reply)],
+    )?;
+    // Keep through the last counted token (the reply's end token).
+    let last = e
+        .target
+        .iter()
+        .rposition(|&t| t)
+        .unwrap_or(e.tokens.len() - 1);
+    Ok(e.tokens[..=last].to_vec())
+}
+
+/// A prompt's K answers tokenized, best first.
+pub type Ranked = Vec<Vec<u32>>;
+
+/// Tokenizes rankings, skipping (and counting) those with an answer longer than `t` tokens or
+/// with more answers than rows in a batch.
+pub fn encode_rankings(
+    m: &LoadedModel,
+    examples: &[RankedExample],
+    t: usize,
+    batch: usize,
+) -> Result<(Vec<Ranked>, usize)> {
+    let mut out = vec![];
+    let mut skipped = 0;
+    for ex in examples {
+        let r: Ranked = ex
+            .responses
+            .iter()
+            .map(|y| encode_pair(m, &ex.prompt, y))
+            .collect::<Result<_>>()?;
+        if r.len() > batch || r.iter().any(|s| s.len() > t) {
+            skipped += 1;
+        } else {
+            out.push(r);
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// Fills a (B, T) batch with the rankings `ids` in order, stopping before the first one that
+/// does not fit; returns the groups (one per ranking taken, so `groups.len()` were consumed).
+/// Unused rows hold one pad token.
+#[allow(clippy::too_many_arguments)]
+pub fn fill_batch(
+    data: &[Ranked],
+    ids: impl Iterator<Item = usize>,
+    b: usize,
+    t: usize,
+    pad: u32,
+    inputs: &mut [u32],
+    lengths: &mut [usize],
+) -> Vec<Group> {
+    inputs.fill(pad);
+    lengths.fill(1);
+    let mut groups = vec![];
+    let mut row = 0;
+    for i in ids {
+        let r = &data[i];
+        if row + r.len() > b {
+            break;
+        }
+        groups.push(Group {
+            start: row,
+            len: r.len(),
+        });
+        for s in r {
+            inputs[row * t..row * t + s.len()].copy_from_slice(s);
+            lengths[row] = s.len();
+            row += 1;
+        }
+    }
+    groups
+}
+
+/// Shuffled epochs over the rankings, resumable by (epoch, cursor).
+pub struct Order {
+    pub seed: u64,
+    pub epoch: u64,
+    pub cursor: usize,
+    order: Vec<u32>,
+}
+
+impl Order {
+    pub fn new(n: usize, seed: u64) -> Self {
+        let mut o = Order {
+            seed,
+            epoch: 0,
+            cursor: 0,
+            order: (0..n as u32).collect(),
+        };
+        o.shuffle();
+        o
+    }
+    fn shuffle(&mut self) {
+        self.order.sort_unstable();
+        let mut rng = Rng::new(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for i in (1..self.order.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            self.order.swap(i, j);
+        }
+    }
+    pub fn seek(&mut self, epoch: u64, cursor: usize) {
+        self.epoch = epoch;
+        self.cursor = cursor;
+        self.shuffle();
+    }
+    /// The next batch (a batch never straddles two epochs: it takes what fits of this one).
+    pub fn batch(
+        &mut self,
+        data: &[Ranked],
+        b: usize,
+        t: usize,
+        pad: u32,
+        inputs: &mut [u32],
+        lengths: &mut [usize],
+    ) -> Vec<Group> {
+        if self.cursor >= self.order.len() {
+            self.epoch += 1;
+            self.cursor = 0;
+            self.shuffle();
+        }
+        let ids = self.order[self.cursor..].iter().map(|&i| i as usize);
+        let groups = fill_batch(data, ids, b, t, pad, inputs, lengths);
+        self.cursor += groups.len();
+        groups
+    }
+}
+
+/// Pairwise accuracy (ties count as wrong) and mean loss of the model on held-out rankings.
+pub fn evaluate(
+    rm: &mut RewardTrainer,
+    p: &Params,
+    data: &[Ranked],
+    pad: u32,
+) -> Result<(f64, f64, usize)> {
+    let (b, t) = (rm.model.batch, rm.model.seq);
+    let (mut inp, mut len) = (vec![pad; b * t], vec![1usize; b]);
+    let (mut right, mut pairs, mut loss_sum, mut n_groups) = (0usize, 0usize, 0.0f64, 0usize);
+    let mut i = 0;
+    while i < data.len() {
+        let gs = fill_batch(data, i..data.len(), b, t, pad, &mut inp, &mut len);
+        let r = rm.forward(p, &inp, &len)?.to_vec();
+        let (l, ok, np) = bt_loss_forward(&r, &gs);
+        right += ok;
+        pairs += np;
+        loss_sum += l as f64 * gs.len() as f64;
+        n_groups += gs.len();
+        i += gs.len();
+    }
+    Ok((
+        right as f64 / pairs.max(1) as f64,
+        loss_sum / n_groups.max(1) as f64,
+        pairs,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stage.
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RewardSettings {
+    pub seq_len: usize,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub lr: f32,
+    pub min_lr: f32,
+    pub warmup: usize,
+    pub grad_clip: f32,
+    pub adamw: AdamWConfig,
+    pub seed: u64,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Example:\n  tinychat train reward --init runs/sft --data data/sft --out runs/reward\n  tinychat train reward --out runs/reward --resume"
+)]
+pub struct RewardArgs {
+    /// The SFT model whose trunk starts the reward model (run or model directory).
+    #[arg(long, default_value = "runs/sft")]
+    pub init: PathBuf,
+    /// Ranked answers (ranked_train.jsonl and ranked_eval.jsonl).
+    #[arg(long, default_value = "data/sft")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "runs/reward")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub resume: bool,
+    /// Sequence length T (default: the model's context).
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Rows (answers) per batch; whole rankings only (a prompt's K answers share a batch).
+    #[arg(long, default_value_t = 20)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 3e-4)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 3e-5)]
+    pub min_lr: f32,
+    #[arg(long, default_value_t = 20)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub grad_clip: f32,
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    #[arg(long, default_value_t = 1337)]
+    pub seed: u64,
+    /// Held-out pairwise accuracy every this many steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    /// Held-out rankings used by the periodic evaluation (all of them at the end).
+    #[arg(long, default_value_t = 200)]
+    pub eval_limit: usize,
+    #[arg(long, default_value_t = 100)]
+    pub save_every: usize,
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The reward model's config and parameters from an LM: every tensor but the LM head copied,
+/// the scalar head drawn fresh.
+pub fn from_lm(base: &ModelConfig, lm: &Params, seed: u64) -> Result<(ModelConfig, Params)> {
+    if base.family != Family::Llama || base.is_classifier() {
+        return Err(Error::InvalidArgument(
+            "--init: need a llama-family language model (from `tinychat train sft`)".into(),
+        ));
+    }
+    let mut cfg = base.clone();
+    cfg.labels = vec![LABEL.into()];
+    cfg.tie_embeddings = false;
+    let mut p = init_params(&cfg, seed);
+    for spec in p.layout.specs.clone() {
+        if spec.slot == Slot::ClsHead {
+            continue;
+        }
+        let src = lm.get(spec.slot).ok_or_else(|| {
+            Error::Other(format!("--init: the language model has no {}", spec.name))
+        })?;
+        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
+    }
+    Ok((cfg, p))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RewardSummary {
+    pub steps_done: usize,
+    pub train_loss: f32,
+    pub train_prompts: usize,
+    pub skipped: usize,
+    pub eval_pairwise_accuracy: f64,
+    pub eval_loss: f64,
+    pub eval_pairs: usize,
+    pub wall_s: f64,
+    pub checkpoint: PathBuf,
+}
+
+pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
+    let t_start = Instant::now();
+    if args.batch_size < 2 || args.steps == 0 {
+        return Err(Error::InvalidArgument(
+            "--batch-size must be at least 2 and --steps positive".into(),
+        ));
+    }
+    let src = if args.resume {
+        checkpoint::dir_of(&args.out)
+    } else {
+        model_dir(&args.init)
+    };
+    let m = load_model(&src).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot load the model in {}: {e}\n  fine-tune one first: `tinychat train sft --out {}`",
+            src.display(),
+            args.init.display()
+        ))
+    })?;
+    let seq_len = args.seq_len.unwrap_or(m.config.max_seq_len);
+    let s = RewardSettings {
+        seq_len,
+        batch_size: args.batch_size,
+        steps: args.steps,
+        lr: args.lr,
+        min_lr: args.min_lr,
+        warmup: args.warmup,
+        grad_clip: args.grad_clip,
+        adamw: AdamWConfig {
+            weight_decay: args.weight_decay,
+            ..AdamWConfig::default()
+        },
+        seed: args.seed,
+    };
+    let pad = m.config.pad_token_id.unwrap_or(0);
+    let train_path = args.data.join("ranked_train.jsonl");
+    let eval_path = args.data.join("ranked_eval.jsonl");
+    for p in [&train_path, &eval_path] {
+        if !p.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is missing: prepare the fine-tuning data first (`tinychat data prepare`)",
+                p.display()
+            )));
+        }
+    }
+    let (train, skipped) =
+        encode_rankings(&m, &read_ranked_jsonl(&train_path)?, seq_len, s.batch_size)?;
+    let (val, val_skipped) =
+        encode_rankings(&m, &read_ranked_jsonl(&eval_path)?, seq_len, s.batch_size)?;
+    if train.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no ranking fits ({skipped} skipped: an answer longer than {seq_len} tokens or more answers than --batch-size)",
+            train_path.display()
+        )));
+    }
+    let data_hash = format!(
+        "{:016x}",
+        fnv1a(&std::fs::read(&train_path).map_err(|e| Error::io(&train_path, e))?)
+    );
+    let mut order = Order::new(train.len(), s.seed);
+    let (cfg, mut params, mut opt, start) = if args.resume {
+        let ck = checkpoint::load(&args.out)?;
+        let saved: RewardSettings =
+            serde_json::from_value(ck.state["settings"].clone()).map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "--resume: trainer_state.json has no valid reward settings: {e}"
+                ))
+            })?;
+        if saved != s || ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "--resume: the checkpoint in {} was trained with other settings or data; resume with the same flags, or start a new --out",
+                args.out.display()
+            )));
+        }
+        let mut opt = AdamW::new(&ck.params.layout, s.adamw.clone());
+        opt.m = ck.adam_m;
+        opt.v = ck.adam_v;
+        opt.step = ck.adam_step;
+        order.seek(
+            ck.state["epoch"].as_u64().unwrap_or(0),
+            ck.state["cursor"].as_u64().unwrap_or(0) as usize,
+        );
+        (
+            ck.config,
+            ck.params,
+            opt,
+            ck.state["step"].as_u64().unwrap_or(0) as usize,
+        )
+    } else {
+        let (cfg, p) = from_lm(&m.config, &m.params, s.seed)?;
+        let opt = AdamW::new(&p.layout, s.adamw.clone());
+        (cfg, p, opt, 0)
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let mut log = MetricsLog::open(
+        &args.out.join("metrics.jsonl"),
+        args.resume.then_some(start as u64),
+    )?;
+    let (b, t) = (s.batch_size, s.seq_len);
+    let mut rm = RewardTrainer::new(&cfg, b, t)?;
+    let mut grads = vec![0.0f32; params.data.len()];
+    let (mut inp, mut len) = (vec![pad; b * t], vec![1usize; b]);
+    let end = args.stop_after.map_or(s.steps, |k| k.min(s.steps));
+    if !args.quiet {
+        eprintln!(
+            "reward model: {} parameters from {}; {} train rankings ({skipped} skipped), {} held-out ({val_skipped} skipped)",
+            params.data.len(),
+            src.display(),
+            train.len(),
+            val.len()
+        );
+    }
+    let bar = progress_bar(s.steps, start, args.quiet);
+    let init = args.init.display().to_string();
+    let save = |params: &Params, opt: &AdamW, step: usize, order: &Order| -> Result<()> {
+        let state = json!({
+            "stage": "reward", "step": step, "epoch": order.epoch, "cursor": order.cursor,
+            "settings": s, "data_hash": data_hash, "init": init,
+        });
+        checkpoint::save(
+            &args.out,
+            &cfg,
+            params,
+            opt,
+            &state,
+            &m.tokenizer_json,
+            &m.tokenizer_config,
+        )
+    };
+    let eval_n = args.eval_limit.min(val.len());
+    let mut last_loss = f32::NAN;
+    for step in start..end {
+        let lr = lr_at(step, s.lr, s.min_lr, s.warmup, s.steps);
+        grads.fill(0.0);
+        let groups = order.batch(&train, b, t, pad, &mut inp, &mut len);
+        let (loss, right, pairs) =
+            rm.forward_backward(&params, &mut grads, &inp, &len, &groups, 1.0)?;
+        if !loss.is_finite() {
+            return Err(Error::Other(format!(
+                "step {}: the loss is {loss}; lower --lr",
+                step + 1
+            )));
+        }
+        let norm = clip_grad_norm(&mut grads, s.grad_clip);
+        opt.update(&mut params.data, &grads, lr);
+        last_loss = loss;
+        let done = step + 1;
+        let acc = right as f64 / pairs.max(1) as f64;
+        log.write(&json!({"step": done, "loss": loss, "pair_acc": acc, "prompts": groups.len(), "lr": lr, "grad_norm": norm, "epoch": order.epoch, "elapsed_s": t_start.elapsed().as_secs_f64()}))?;
+        bar.set_position(done as u64);
+        bar.set_message(format!("loss {loss:.3} | pair acc {acc:.2}"));
+        if eval_n > 0 && done % args.eval_every == 0 && done != s.steps {
+            let (a, l, _) = evaluate(&mut rm, &params, &val[..eval_n], pad)?;
+            log.write(&json!({"step": done, "val_loss": l, "val_pair_acc": a}))?;
+            bar.println(format!("step {done}: train loss {loss:.4}, held-out loss {l:.4}, pairwise accuracy {a:.3} ({eval_n} rankings)"));
+        }
+        if done % args.save_every == 0 || done == end {
+            save(&params, &opt, done, &order)?;
+        }
+    }
+    bar.finish_and_clear();
+    let (acc, vloss, vpairs) = evaluate(&mut rm, &params, &val, pad)?;
+    if end == s.steps {
+        log.write(&json!({"step": end, "val_loss": vloss, "val_pair_acc": acc}))?;
+    }
+    let (tc, vc) = log.read_curves()?;
+    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+    let summary = RewardSummary {
+        steps_done: end,
+        train_loss: last_loss,
+        train_prompts: train.len(),
+        skipped,
+        eval_pairwise_accuracy: acc,
+        eval_loss: vloss,
+        eval_pairs: vpairs,
+        wall_s: t_start.elapsed().as_secs_f64(),
+        checkpoint: checkpoint::dir_of(&args.out),
+    };
+    if !args.quiet {
+        eprintln!(
+            "done: {} steps, train loss {:.4}; held-out: pairwise accuracy {:.4} over {} pairs, loss {:.4}; {:.0}s; checkpoint {}",
+            end, last_loss, acc, vpairs, vloss, summary.wall_s, summary.checkpoint.display()
+        );
+    }
+    Ok(summary)
+}
+
+/// Scores (prompt, reply) with a saved reward model directory (`Model::classify`).
+pub struct RewardModel {
+    pub model: crate::model::Model,
+    pub lm: LoadedModel,
+}
+
+impl RewardModel {
+    pub fn load(dir: &Path) -> Result<Self> {
+        let dir = model_dir(dir);
+        let model = crate::model::Model::load(&dir)?;
+        if model.config.labels.len() != 1 {
+            return Err(Error::InvalidArgument(format!(
+                "{}: not a reward model (needs exactly one label)",
+                dir.display()
+            )));
+        }
+        let lm = load_model(&dir)?;
+        Ok(RewardModel { model, lm })
+    }
+
+    pub fn score(&self, prompt: &str, reply: &str) -> Result<f32> {
+        let ids = encode_pair(&self.lm, prompt, reply)?;
+        Ok(self.model.classify(&ids)?[0])
+    }
+
+    /// Scores an already tokenized conversation ending at the reply's end token.
+    pub fn score_tokens(&self, ids: &[u32]) -> Result<f32> {
+        Ok(self.model.classify(ids)?[0])
+    }
+}

@@ -1,0 +1,322 @@
+//! Reward model: the Bradley–Terry loss and its gradient through head and trunk against finite
+//! differences, a tiny run that learns a ranking rule, the saved model scoring through
+//! `Model::classify`, and bad rankings.
+#![cfg(feature = "train")]
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use tinychat::config::{Family, ModelConfig};
+use tinychat::train::data::{prepare, PrepareArgs};
+use tinychat::train::model::init_params;
+use tinychat::train::pretrain::{self, PretrainArgs};
+use tinychat::train::reward::{
+    self, bt_loss_backward, bt_loss_forward, Group, RewardArgs, RewardModel, RewardTrainer,
+};
+use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+
+#[test]
+fn bt_loss_matches_a_hand_computed_example() {
+    // One prompt, K = 3, rewards 2 > 1 > 0: pairs (2,1), (2,0), (1,0) with margins 1, 2, 1.
+    // loss = (softplus(-1) + softplus(-2) + softplus(-1)) / 3
+    let sp = |x: f64| (1.0 + x.exp()).ln();
+    let want = (2.0 * sp(-1.0) + sp(-2.0)) / 3.0;
+    let (l, right, pairs) = bt_loss_forward(&[2.0, 1.0, 0.0], &[Group { start: 0, len: 3 }]);
+    assert!((l as f64 - want).abs() < 1e-6, "{l} vs {want}");
+    assert_eq!((right, pairs), (3, 3));
+    // Reversed order: every pair is wrong.
+    let (_, right, _) = bt_loss_forward(&[0.0, 1.0, 2.0], &[Group { start: 0, len: 3 }]);
+    assert_eq!(right, 0);
+}
+
+#[test]
+fn bt_loss_gradient_matches_finite_differences() {
+    let r = [0.3f32, -0.2, 0.9, 0.1, 0.5, -1.0, 7.0];
+    let groups = [Group { start: 0, len: 4 }, Group { start: 4, len: 2 }]; // row 6 unused
+    let mut dr = vec![0.0; r.len()];
+    bt_loss_backward(&mut dr, &r, &groups, 1.0);
+    for i in 0..r.len() {
+        let h = 1e-3;
+        let (mut a, mut b) = (r, r);
+        a[i] += h;
+        b[i] -= h;
+        let fd = (bt_loss_forward(&a, &groups).0 - bt_loss_forward(&b, &groups).0) / (2.0 * h);
+        println!("dr[{i}] analytic {:+.6} fd {:+.6}", dr[i], fd);
+        assert!((dr[i] - fd).abs() < 1e-3, "dr[{i}]: {} vs {fd}", dr[i]);
+    }
+    assert_eq!(dr[6], 0.0, "a row outside every group gets no gradient");
+}
+
+fn tiny_rm_config() -> ModelConfig {
+    ModelConfig {
+        family: Family::Llama,
+        vocab_size: 37,
+        dim: 16,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 4,
+        hidden_dim: 24,
+        max_seq_len: 7,
+        norm_eps: 1e-5,
+        rope_theta: 10000.0,
+        tie_embeddings: false,
+        attn_bias: false,
+        mlp_bias: false,
+        bos_token_id: None,
+        eos_token_ids: vec![],
+        pad_token_id: Some(0),
+        labels: vec!["reward".into()],
+    }
+}
+
+#[test]
+fn head_and_trunk_gradient_matches_finite_differences() {
+    let cfg = tiny_rm_config();
+    let (b, t) = (6, 7);
+    let mut p = init_params(&cfg, 11);
+    // A non-trivial head so the trunk's gradient is not tiny.
+    let head = p.layout.spec(tinychat::Slot::ClsHead).unwrap().clone();
+    let mut rng = tinychat::generate::Rng::new(2);
+    for x in &mut p.data[head.offset..head.offset + head.len] {
+        *x = rng.normal() * 0.5;
+    }
+    let inputs: Vec<u32> = (0..b * t).map(|_| (rng.next_u64() % 37) as u32).collect();
+    let lengths = [7, 3, 5, 2, 7, 1];
+    let groups = [Group { start: 0, len: 3 }, Group { start: 3, len: 2 }];
+    let mut rm = RewardTrainer::new(&cfg, b, t).unwrap();
+    let mut grads = vec![0.0f32; p.data.len()];
+    rm.forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
+        .unwrap();
+    let mut loss_at = |q: &tinychat::Params| -> f64 {
+        let r = rm.forward(q, &inputs, &lengths).unwrap().to_vec();
+        bt_loss_forward(&r, &groups).0 as f64
+    };
+    // Every head weight, and a spread of trunk weights (embedding, attention, MLP, norms).
+    let mut idx: Vec<usize> = (head.offset..head.offset + head.len).collect();
+    idx.extend((0..head.offset).step_by(97));
+    let (mut worst, mut checked) = (0.0f64, 0);
+    for &i in &idx {
+        let h = 1e-2f32;
+        let mut q = p.clone();
+        q.data[i] += h;
+        let lp = loss_at(&q);
+        q.data[i] -= 2.0 * h;
+        let lm = loss_at(&q);
+        let fd = (lp - lm) / (2.0 * h as f64);
+        let g = grads[i] as f64;
+        let err = (g - fd).abs() / (g.abs().max(fd.abs()).max(1e-2));
+        worst = worst.max(err);
+        checked += 1;
+        assert!(
+            err < 5e-2,
+            "param {i}: analytic {g:.6} vs finite difference {fd:.6}"
+        );
+    }
+    println!("{checked} parameters: worst relative error {worst:.2e}");
+}
+
+#[derive(Parser)]
+struct PCli {
+    #[command(flatten)]
+    a: PretrainArgs,
+}
+
+#[derive(Parser)]
+struct RCli {
+    #[command(flatten)]
+    a: RewardArgs,
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tinychat-rm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const WORDS: [&str; 10] = [
+    "the", "capital", "of", "is", "paris", "what", "two", "plus", "five", "rude",
+];
+
+fn pretrained(root: &Path) {
+    let mut rng = tinychat::generate::Rng::new(5);
+    let mut lines = String::new();
+    for d in 0..40 {
+        let text: Vec<&str> = (0..60)
+            .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
+            .collect();
+        lines.push_str(
+            &serde_json::json!({"text": format!("Doc {d}. {}?", text.join(" "))}).to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
+    prepare(&PrepareArgs {
+        out: root.join("corpus"),
+        cache: root.join("cache"),
+        input: vec![root.join("docs.jsonl")],
+        no_default: true,
+        val_percent: 10,
+    })
+    .unwrap();
+    tokenizer_train::run(&TokenizerArgs {
+        data: root.join("corpus"),
+        vocab_size: 300,
+        min_frequency: 2,
+        out: root.join("tok"),
+    })
+    .unwrap();
+    let s = |p: PathBuf| p.display().to_string();
+    let args: Vec<String> = [
+        "x",
+        "--data",
+        &s(root.join("corpus")),
+        "--tokenizer",
+        &s(root.join("tok")),
+        "--out",
+        &s(root.join("pre")),
+        "--dim",
+        "32",
+        "--layers",
+        "2",
+        "--heads",
+        "4",
+        "--kv-heads",
+        "2",
+        "--ffn",
+        "64",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--quiet",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    pretrain::run(&PCli::parse_from(args).a).unwrap();
+}
+
+/// Rankings whose rule is: an answer with "paris" > one with "five" > one with "rude".
+fn ranked(n: usize, seed: u64) -> String {
+    let mut rng = tinychat::generate::Rng::new(seed);
+    let mut w = |k: usize| -> String {
+        (0..k)
+            .map(|_| WORDS[(rng.next_u64() % 8) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = String::new();
+    for _ in 0..n {
+        let q = w(4);
+        let (a, b2, c) = (w(2), w(2), w(2));
+        let line = serde_json::json!({"prompt": q, "responses": [
+            format!("{a} paris"), format!("{b2} five"), format!("{c} rude rude")
+        ]});
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardArgs {
+    let s = |p: PathBuf| p.display().to_string();
+    let mut v: Vec<String> = [
+        "x",
+        "--init",
+        &s(root.join("pre")),
+        "--data",
+        &s(root.join("sft")),
+        "--out",
+        &s(root.join(out)),
+        "--batch-size",
+        "9",
+        "--steps",
+        "40",
+        "--warmup",
+        "2",
+        "--lr",
+        "3e-3",
+        "--min-lr",
+        "3e-4",
+        "--eval-every",
+        "20",
+        "--save-every",
+        "100",
+        "--quiet",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    v.extend(extra.iter().map(|x| x.to_string()));
+    RCli::parse_from(v).a
+}
+
+#[test]
+fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
+    let root = tmp("run");
+    pretrained(&root);
+    let sft = root.join("sft");
+    std::fs::create_dir_all(&sft).unwrap();
+    std::fs::write(sft.join("ranked_train.jsonl"), ranked(60, 1)).unwrap();
+    std::fs::write(sft.join("ranked_eval.jsonl"), ranked(20, 2)).unwrap();
+    let sum = reward::run(&rm_args(&root, "rm", &[])).unwrap();
+    println!(
+        "train loss {:.4}, held-out pairwise accuracy {:.3} over {} pairs",
+        sum.train_loss, sum.eval_pairwise_accuracy, sum.eval_pairs
+    );
+    assert_eq!(sum.eval_pairs, 60);
+    assert!(
+        sum.eval_pairwise_accuracy >= 0.9,
+        "{}",
+        sum.eval_pairwise_accuracy
+    );
+    // The saved directory is an HF sequence classifier with one label; Model::classify scores.
+    let rm = RewardModel::load(&root.join("rm")).unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("rm/checkpoint/config.json")).unwrap(),
+    )
+    .unwrap();
+    println!("architectures {}", cfg["architectures"]);
+    let good = rm.score("what is two plus five", "the paris").unwrap();
+    let bad = rm.score("what is two plus five", "the rude rude").unwrap();
+    assert!(good > bad, "{good} <= {bad}");
+
+    // Exact resume: 15 steps + 25 resumed == 40 straight.
+    reward::run(&rm_args(&root, "split", &["--stop-after", "15"])).unwrap();
+    reward::run(&rm_args(&root, "split", &["--resume"])).unwrap();
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let x = std::fs::read(root.join("rm/checkpoint").join(f)).unwrap();
+        let y = std::fs::read(root.join("split/checkpoint").join(f)).unwrap();
+        assert!(
+            x == y,
+            "{f} differs between the straight and the resumed run"
+        );
+    }
+
+    // Bad rankings: fewer than two responses, duplicates — errors naming file and line.
+    for (bad, what) in [
+        (r#"{"prompt": "q", "responses": ["only one"]}"#, "two"),
+        (
+            r#"{"prompt": "q", "responses": ["same", "same"]}"#,
+            "duplicate",
+        ),
+    ] {
+        std::fs::write(
+            sft.join("ranked_train.jsonl"),
+            format!("{}{bad}\n", ranked(1, 3)),
+        )
+        .unwrap();
+        let err = reward::run(&rm_args(&root, "bad", &[]))
+            .unwrap_err()
+            .to_string();
+        println!("{err}");
+        assert!(err.contains("ranked_train.jsonl:2"), "{err}");
+        assert!(err.to_lowercase().contains(what), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
