@@ -12,9 +12,6 @@ WASM_TARGET := wasm32-unknown-unknown
 # The GPU tests run on Vulkan: lavapipe (Mesa's CPU implementation) when there is no GPU.
 export WGPU_BACKEND ?= vulkan
 
-# Test files that use the `train` feature; the second test run builds and runs only these
-# (the others have already run without the feature).
-TRAIN_TESTS := $(patsubst tests/%.rs,--test %,$(shell grep -l 'feature = "train"' tests/*.rs 2>/dev/null))
 # Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
 BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
 
@@ -52,8 +49,9 @@ demo: web
 
 test: deps
 	cargo fmt --check
-	cargo test
-	cargo test --features train --lib $(TRAIN_TESTS)
+	@# One build of the test binaries: the `train` feature only adds code, so every suite runs
+	@# once with it (the wasm32 build below checks the library without it).
+	cargo test --features train
 	cargo build --lib --target $(WASM_TARGET) --release
 	@set -e; for s in $(BROWSER_TESTS); do echo "==> $$s"; "$$s"; done
 

@@ -46,4 +46,5 @@ JSON
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 # SwiftShader is slow; give each test a few minutes.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
-cargo test --target wasm32-unknown-unknown --test web_gpu "$@"
+# --release shares the wasm32 dependency builds with `make web` (one cold build, not two).
+cargo test --target wasm32-unknown-unknown --release --test web_gpu "$@"
