@@ -578,7 +578,11 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
             &sft_out,
             crate::train::sft_data::DEFAULT_SEED,
         )?;
-        eprintln!("wrote {}: fine-tuning data, {}", sft_out.display(), m.summary());
+        eprintln!(
+            "wrote {}: fine-tuning data, {}",
+            sft_out.display(),
+            m.summary()
+        );
     }
     Ok(())
 }
