@@ -30,6 +30,8 @@ pub enum TrainCommand {
     Sft(sft::SftArgs),
     /// Train a reward model (SFT trunk + scalar head) on ranked answers, Bradley–Terry over all pairs.
     Reward(reward::RewardArgs),
+    /// PPO of the SFT policy against the reward model with a KL penalty to the SFT reference.
+    Ppo(ppo::PpoArgs),
 }
 
 /// `tinychat eval ...` subcommands. The CLI adds `Eval(tinychat::train::EvalCommand)`.
@@ -62,6 +64,7 @@ pub fn run_train(cmd: TrainCommand) -> crate::Result<()> {
         TrainCommand::Moderation(a) => moderation::run(&a).map(|_| ()),
         TrainCommand::Sft(a) => sft::run(&a).map(|_| ()),
         TrainCommand::Reward(a) => reward::run(&a).map(|_| ()),
+        TrainCommand::Ppo(a) => ppo::run(&a).map(|_| ()),
     }
 }
 

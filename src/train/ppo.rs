@@ -685,3 +685,227 @@ impl Ppo {
         Ok((st, trajs))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The stage: `tinychat train ppo`.
+
+use super::checkpoint;
+use super::metrics::MetricsLog;
+use super::reward::RewardTrainer;
+use super::sft::{load_model, model_dir, progress_bar};
+use super::sft_data::read_ppo_jsonl;
+use crate::tokenizer::Message;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Example:\n  tinychat train ppo --policy runs/sft --reward runs/reward --data data/sft --out runs/ppo\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft"
+)]
+pub struct PpoArgs {
+    /// The SFT model: the policy's start and the frozen reference.
+    #[arg(long, default_value = "runs/sft")]
+    pub policy: PathBuf,
+    /// The reward model (from `tinychat train reward`); the critic starts from it too.
+    #[arg(long, default_value = "runs/reward")]
+    pub reward: PathBuf,
+    /// PPO prompts (ppo_prompts.jsonl).
+    #[arg(long, default_value = "data/sft")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "runs/ppo")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 40)]
+    pub iterations: usize,
+    #[arg(long, default_value_t = 32)]
+    pub rollouts: usize,
+    #[arg(long, default_value_t = 8)]
+    pub minibatch: usize,
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 24)]
+    pub max_new_tokens: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1e-4)]
+    pub value_lr: f32,
+    #[arg(long, default_value_t = 0.2)]
+    pub clip_eps: f32,
+    #[arg(long, default_value_t = 0.2)]
+    pub value_clip: f32,
+    #[arg(long, default_value_t = 1.0)]
+    pub gamma: f32,
+    #[arg(long, default_value_t = 0.95)]
+    pub lambda: f32,
+    /// KL coefficient β (initial value when adaptive).
+    #[arg(long, default_value_t = 0.05)]
+    pub beta: f32,
+    /// Adapt β towards this KL per response; 0 keeps β fixed.
+    #[arg(long, default_value_t = 2.0)]
+    pub target_kl: f32,
+    #[arg(long, value_enum, default_value = "k3")]
+    pub kl_estimator: KlEstimator,
+    /// Stop when the mean KL per response exceeds this.
+    #[arg(long, default_value_t = 20.0)]
+    pub kl_stop: f32,
+    #[arg(long, default_value_t = 1337)]
+    pub seed: u64,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs `tinychat train ppo`; returns the per-iteration statistics.
+pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
+    let pol = load_model(&model_dir(&args.policy))?;
+    let rm_dir = model_dir(&args.reward);
+    let rmm = load_model(&rm_dir)?;
+    if rmm.config.labels.len() != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "{}: not a reward model (one label); train one with `tinychat train reward`",
+            rm_dir.display()
+        )));
+    }
+    if rmm.tokenizer_json != pol.tokenizer_json {
+        return Err(Error::InvalidArgument(
+            "the reward model and the policy use different tokenizers".into(),
+        ));
+    }
+    let end = pol
+        .template
+        .eos_token
+        .as_deref()
+        .and_then(|e| pol.tokenizer.token_to_id(e))
+        .ok_or_else(|| Error::InvalidArgument("the policy's template has no end token".into()))?;
+    let pad = pol.config.pad_token_id.unwrap_or(0);
+    let path = args.data.join("ppo_prompts.jsonl");
+    let items = read_ppo_jsonl(&path)?;
+    let t = pol.config.max_seq_len;
+    let mut prompts = vec![];
+    let mut skipped = 0;
+    for it in &items {
+        let head = pol.template.render(&[Message::user(&it.prompt)], true)?;
+        let ids = pol.tokenizer.encode(&head, false)?;
+        if ids.len() + 2 > t {
+            skipped += 1;
+        } else {
+            prompts.push(ids);
+        }
+    }
+    if prompts.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no prompt fits the context of {t} tokens ({skipped} skipped)",
+            path.display()
+        )));
+    }
+    let s = PpoSettings {
+        rollouts: args.rollouts,
+        minibatch: args.minibatch,
+        epochs: args.epochs,
+        max_new_tokens: args.max_new_tokens,
+        temperature: args.temperature,
+        lr: args.lr,
+        value_lr: args.value_lr,
+        clip_eps: args.clip_eps,
+        value_clip: args.value_clip,
+        gamma: args.gamma,
+        lambda: args.lambda,
+        beta: args.beta,
+        target_kl: (args.target_kl > 0.0).then_some(args.target_kl),
+        kl_horizon: 10_000,
+        kl_estimator: args.kl_estimator,
+        kl_stop: args.kl_stop,
+        whiten_rewards: true,
+        grad_clip: 1.0,
+        seed: args.seed,
+    };
+    let mut ppo = Ppo::new(
+        s.clone(),
+        pol.config.clone(),
+        pol.params.clone(),
+        rmm.config.clone(),
+        rmm.params.clone(),
+    )?;
+    let mut rm = RewardTrainer::new(&rmm.config, 1, rmm.config.max_seq_len)?;
+    let rm_t = rmm.config.max_seq_len;
+    if !args.quiet {
+        eprintln!(
+            "PPO: policy {} ({} parameters), reward model and critic {}; {} prompts ({skipped} skipped)",
+            args.policy.display(),
+            pol.params.data.len(),
+            rm_dir.display(),
+            prompts.len()
+        );
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let mut log = MetricsLog::open(&args.out.join("metrics.jsonl"), None)?;
+    let bar = progress_bar(args.iterations, 0, args.quiet);
+    let mut order: Vec<usize> = (0..prompts.len()).collect();
+    let mut rng = crate::generate::Rng::new(args.seed);
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    let mut cursor = 0;
+    let mut all = vec![];
+    let mut score = |tr: &Trajectory| -> Result<f32> {
+        let mut seq: Vec<u32> = tr.prompt.iter().chain(&tr.response).copied().collect();
+        seq.truncate(rm_t);
+        let n = seq.len();
+        seq.resize(rm_t, pad);
+        Ok(rm.forward(&rmm.params, &seq, &[n])?[0])
+    };
+    let t0 = std::time::Instant::now();
+    for it in 0..args.iterations {
+        let batch: Vec<Vec<u32>> = (0..args.rollouts)
+            .map(|_| {
+                let p = prompts[order[cursor % order.len()]].clone();
+                cursor += 1;
+                p
+            })
+            .collect();
+        let (st, _) = ppo.iterate(&batch, end, pad, args.seed ^ it as u64, &mut score)?;
+        log.write(
+            &json!({"step": it + 1, "reward": st.score, "kl": st.kl, "beta": st.beta,
+            "entropy": st.entropy, "clip_frac": st.clip_frac, "policy_loss": st.policy_loss,
+            "value_loss": st.value_loss, "response_len": st.response_len,
+            "elapsed_s": t0.elapsed().as_secs_f64()}),
+        )?;
+        bar.set_position(it as u64 + 1);
+        bar.println(format!(
+            "iter {}: reward {:.3}, KL {:.3}, β {:.4}, entropy {:.3}, clip {:.3}, value loss {:.4}, len {:.1}",
+            it + 1, st.score, st.kl, st.beta, st.entropy, st.clip_frac, st.value_loss, st.response_len
+        ));
+        all.push(st);
+    }
+    bar.finish_and_clear();
+    let state = json!({"stage": "ppo", "step": args.iterations, "settings": s, "beta": ppo.beta,
+        "policy": args.policy.display().to_string(), "reward": rm_dir.display().to_string()});
+    checkpoint::save(
+        &args.out,
+        &pol.config,
+        &ppo.policy,
+        &ppo.policy_opt,
+        &state,
+        &pol.tokenizer_json,
+        &pol.tokenizer_config,
+    )?;
+    checkpoint::save(
+        &args.out.join("value"),
+        &rmm.config,
+        &ppo.critic,
+        &ppo.critic_opt,
+        &state,
+        &rmm.tokenizer_json,
+        &rmm.tokenizer_config,
+    )?;
+    if !args.quiet {
+        eprintln!(
+            "done: {} iterations in {:.0}s; checkpoint {}",
+            args.iterations,
+            t0.elapsed().as_secs_f64(),
+            checkpoint::dir_of(&args.out).display()
+        );
+    }
+    Ok(all)
+}

@@ -76,6 +76,11 @@ enum Command {
     #[command(subcommand)]
     Train(tinychat::train::TrainCommand),
 
+    /// Evaluation: chat models on held-out items (exact match, KL, win rate), moderation
+    #[cfg(feature = "train")]
+    #[command(subcommand)]
+    Eval(tinychat::train::EvalCommand),
+
     /// Speed: inference on the CPU and GPU engines, training throughput
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -93,6 +98,8 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         Command::Data(cmd) => tinychat::train::run_data(cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
         Command::Train(cmd) => tinychat::train::run_train(cmd).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "train")]
+        Command::Eval(cmd) => tinychat::train::run_eval(cmd).map(|()| ExitCode::SUCCESS),
     }
 }
 
