@@ -22,8 +22,8 @@ fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   scripts/build-web.sh
-  echo "==> test bundle: cargo run --example web_test_bundle -- web/models/test"
-  cargo run --example web_test_bundle -- web/models/test
+  echo "==> test bundle: cargo run --features train --example web_test_bundle -- web/models/test"
+  cargo run --features train --example web_test_bundle -- web/models/test
   echo "==> the Vite example: npx vite build --config web/examples/vite/vite.config.mjs"
   npx vite build --config web/examples/vite/vite.config.mjs
 fi
