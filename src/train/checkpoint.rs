@@ -13,7 +13,7 @@
 //! and the old one removed. A failure before the swap leaves the previous checkpoint untouched;
 //! a crash between the two renames leaves `.checkpoint.old`, which `load` falls back to.
 
-use super::optim::AdamW;
+use super::optim::{AdamW, AdamWConfig};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::params::Params;
@@ -33,6 +33,57 @@ pub struct Checkpoint {
     pub adam_step: u64,
     /// trainer_state.json: step, data position, the run's settings.
     pub state: Value,
+}
+
+impl Checkpoint {
+    /// Refuses to resume from a run made with other stage settings (or, when `config` is given,
+    /// another model config), printing both settings so the user sees which flag changed.
+    pub fn check_settings<S>(
+        &self,
+        run: &Path,
+        settings: &S,
+        config: Option<&ModelConfig>,
+    ) -> Result<()>
+    where
+        S: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
+    {
+        let saved: S = serde_json::from_value(self.state["settings"].clone()).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--resume: trainer_state.json has no valid settings for this stage: {e}"
+            ))
+        })?;
+        if saved != *settings || config.is_some_and(|c| *c != self.config) {
+            return Err(Error::InvalidArgument(format!(
+                "--resume: the checkpoint in {} was trained with other settings:\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
+                run.display(),
+                serde_json::to_string(&saved).unwrap_or_default(),
+                serde_json::to_string(settings).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The optimizer as it was saved: AdamW with `cfg` and the checkpoint's moments and step.
+    pub fn take_adamw(&mut self, cfg: AdamWConfig) -> AdamW {
+        let mut opt = AdamW::new(&self.params.layout, cfg);
+        opt.m = std::mem::take(&mut self.adam_m);
+        opt.v = std::mem::take(&mut self.adam_v);
+        opt.step = self.adam_step;
+        opt
+    }
+
+    /// The data position saved in trainer_state.json: (epoch, cursor).
+    pub fn data_position(&self) -> (u64, usize) {
+        (
+            self.state["epoch"].as_u64().unwrap_or(0),
+            self.state["cursor"].as_u64().unwrap_or(0) as usize,
+        )
+    }
+
+    /// Optimizer steps taken when the checkpoint was written.
+    pub fn step(&self) -> usize {
+        self.state["step"].as_u64().unwrap_or(0) as usize
+    }
 }
 
 /// The checkpoint directory of a run.

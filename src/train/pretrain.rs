@@ -372,41 +372,23 @@ pub fn run(args: &PretrainArgs) -> Result<Summary> {
 
     let mut batcher = Batcher::new(train.len(), s.seq_len, s.seed)?;
     let (mut params, mut opt, start) = if args.resume {
-        let ck = checkpoint::load(&args.out).map_err(|e| {
+        let mut ck = checkpoint::load(&args.out).map_err(|e| {
             Error::InvalidArgument(format!(
                 "--resume: cannot read the checkpoint in {}: {e}",
                 args.out.display()
             ))
         })?;
-        let saved: TrainSettings =
-            serde_json::from_value(ck.state["settings"].clone()).map_err(|e| {
-                Error::InvalidArgument(format!(
-                    "--resume: trainer_state.json has no valid settings: {e}"
-                ))
-            })?;
-        if saved != s || ck.config != cfg {
-            return Err(Error::InvalidArgument(format!(
-                "--resume: the checkpoint in {} was trained with other settings or another tokenizer:\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
-                args.out.display(),
-                serde_json::to_string(&saved).unwrap_or_default(),
-                serde_json::to_string(&s).unwrap_or_default()
-            )));
-        }
+        ck.check_settings(&args.out, &s, Some(&cfg))?;
         if ck.state["tokenizer_hash"].as_str() != Some(format!("{tok_hash:016x}").as_str()) {
             return Err(Error::InvalidArgument(
                 "--resume: the tokenizer differs from the one the checkpoint was trained with"
                     .into(),
             ));
         }
-        let mut opt = AdamW::new(&ck.params.layout, s.adamw.clone());
-        opt.m = ck.adam_m;
-        opt.v = ck.adam_v;
-        opt.step = ck.adam_step;
-        batcher.seek(
-            ck.state["epoch"].as_u64().unwrap_or(0),
-            ck.state["cursor"].as_u64().unwrap_or(0) as usize,
-        );
-        let step = ck.state["step"].as_u64().unwrap_or(0) as usize;
+        let opt = ck.take_adamw(s.adamw.clone());
+        let (epoch, cursor) = ck.data_position();
+        batcher.seek(epoch, cursor);
+        let step = ck.step();
         (ck.params, opt, step)
     } else {
         let p = init_params(&cfg, s.seed);

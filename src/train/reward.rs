@@ -497,33 +497,19 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
     );
     let mut order = Order::new(train.len(), s.seed);
     let (cfg, mut params, mut opt, start) = if args.resume {
-        let ck = checkpoint::load(&args.out)?;
-        let saved: RewardSettings =
-            serde_json::from_value(ck.state["settings"].clone()).map_err(|e| {
-                Error::InvalidArgument(format!(
-                    "--resume: trainer_state.json has no valid reward settings: {e}"
-                ))
-            })?;
-        if saved != s || ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
+        let mut ck = checkpoint::load(&args.out)?;
+        ck.check_settings(&args.out, &s, None)?;
+        if ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
             return Err(Error::InvalidArgument(format!(
-                "--resume: the checkpoint in {} was trained with other settings or data; resume with the same flags, or start a new --out",
-                args.out.display()
+                "--resume: {} differs from the data the checkpoint was trained on",
+                train_path.display()
             )));
         }
-        let mut opt = AdamW::new(&ck.params.layout, s.adamw.clone());
-        opt.m = ck.adam_m;
-        opt.v = ck.adam_v;
-        opt.step = ck.adam_step;
-        order.seek(
-            ck.state["epoch"].as_u64().unwrap_or(0),
-            ck.state["cursor"].as_u64().unwrap_or(0) as usize,
-        );
-        (
-            ck.config,
-            ck.params,
-            opt,
-            ck.state["step"].as_u64().unwrap_or(0) as usize,
-        )
+        let opt = ck.take_adamw(s.adamw.clone());
+        let (epoch, cursor) = ck.data_position();
+        order.seek(epoch, cursor);
+        let step = ck.step();
+        (ck.config, ck.params, opt, step)
     } else {
         let (cfg, p) = from_lm(&m.config, &m.params, s.seed)?;
         let opt = AdamW::new(&p.layout, s.adamw.clone());

@@ -428,37 +428,20 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
     );
     let mut packer = Packer::new(train.len(), s.seed, true);
     let (mut opt, start) = if args.resume {
-        let ck = checkpoint::load(&args.out)?;
-        let saved: SftSettings =
-            serde_json::from_value(ck.state["settings"].clone()).map_err(|e| {
-                Error::InvalidArgument(format!(
-                    "--resume: trainer_state.json has no valid SFT settings: {e}"
-                ))
-            })?;
-        if saved != s {
-            return Err(Error::InvalidArgument(format!(
-                "--resume: the checkpoint in {} was trained with other settings:\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
-                args.out.display(),
-                serde_json::to_string(&saved).unwrap_or_default(),
-                serde_json::to_string(&s).unwrap_or_default()
-            )));
-        }
+        let mut ck = checkpoint::load(&args.out)?;
+        ck.check_settings(&args.out, &s, None)?;
         if ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
             return Err(Error::InvalidArgument(format!(
                 "--resume: {} differs from the data the checkpoint was trained on",
                 train_path.display()
             )));
         }
-        let mut opt = AdamW::new(&ck.params.layout, s.adamw.clone());
-        opt.m = ck.adam_m;
-        opt.v = ck.adam_v;
-        opt.step = ck.adam_step;
-        packer.seek(
-            ck.state["epoch"].as_u64().unwrap_or(0),
-            ck.state["cursor"].as_u64().unwrap_or(0) as usize,
-        );
+        let opt = ck.take_adamw(s.adamw.clone());
+        let (epoch, cursor) = ck.data_position();
+        packer.seek(epoch, cursor);
+        let step = ck.step();
         m.params = ck.params;
-        (opt, ck.state["step"].as_u64().unwrap_or(0) as usize)
+        (opt, step)
     } else {
         (AdamW::new(&m.params.layout, s.adamw.clone()), 0)
     };
