@@ -143,7 +143,8 @@ fn flagged_output_never_reaches_the_caller() {
         }
         saw_output_flag = true;
         assert_eq!(r.source, Source::Template);
-        // Every text chunk the caller saw passed the check on its own (with context).
+        // Only model text comes before the template, and the template comes last (that each
+        // released chunk passed the gate is checked in pipeline.rs's gate unit tests).
         for c in &chunks[..chunks.len() - 1] {
             let Chunk::Text { text } = c else {
                 panic!("template must come last")
