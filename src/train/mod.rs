@@ -1,6 +1,7 @@
 //! Native training (cargo feature `train`): the training forward/backward of the llama-family
 //! transformer, AdamW, data, checkpoints and the CLI stages that use them.
 
+pub mod all;
 pub mod bench;
 pub mod checkers;
 pub mod checkpoint;
@@ -32,6 +33,8 @@ pub enum TrainCommand {
     Reward(reward::RewardArgs),
     /// PPO of the SFT policy against the reward model with a KL penalty to the SFT reference.
     Ppo(ppo::PpoArgs),
+    /// The whole recipe, resumable stage by stage: data → tokenizer → pretrain → SFT → reward → PPO → moderation → pipeline bundle → eval.
+    All(all::AllArgs),
 }
 
 /// `tinychat eval ...` subcommands. The CLI adds `Eval(tinychat::train::EvalCommand)`.
@@ -65,6 +68,7 @@ pub fn run_train(cmd: TrainCommand) -> crate::Result<()> {
         TrainCommand::Sft(a) => sft::run(&a).map(|_| ()),
         TrainCommand::Reward(a) => reward::run(&a).map(|_| ()),
         TrainCommand::Ppo(a) => ppo::run(&a).map(|_| ()),
+        TrainCommand::All(a) => all::run(&a).map(|_| ()),
     }
 }
 

@@ -71,7 +71,7 @@ enum Command {
     #[command(subcommand)]
     Data(tinychat::train::DataCommand),
 
-    /// Training stages: tokenizer, pretrain
+    /// Training stages: tokenizer, pretrain, sft, reward, ppo, moderation, and all of them in order
     #[cfg(feature = "train")]
     #[command(subcommand)]
     Train(tinychat::train::TrainCommand),

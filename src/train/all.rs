@@ -1,0 +1,570 @@
+//! `tinychat train all`: the whole recipe in one command, resumable stage by stage.
+//!
+//! ```text
+//! data        data/{corpus,sft,moderation}   tinychat data prepare (skipped when present)
+//! tokenizer   <out>/tokenizer                byte-level BPE on the corpus
+//! pretrain    <out>/pretrain                 next-token prediction (--preset)
+//! sft         <out>/sft                      assistant-only loss on conversations
+//! reward      <out>/reward                   Bradley–Terry over ranked answers
+//! ppo         <out>/ppo                      PPO against the reward model, KL to the SFT model
+//! moderation  <out>/moderation               trunk + multi-label head, calibrated thresholds
+//! bundle      <bundle>                       pipeline.json + chat/ (the PPO policy) + moderator/
+//! eval        <out>/eval                     exact match, RM score, KL, win rates; moderation F1
+//! ```
+//!
+//! Each stage is the same code as its own subcommand, called with that subcommand's defaults and
+//! the paths above; the equivalent command line is printed before it runs. `<out>/stages.json`
+//! records the stages that finished (with their wall times): a rerun skips them, and a stage that
+//! was interrupted resumes from its last checkpoint (`--resume`). `--from STAGE` throws away that
+//! stage's run and every later one and trains them again.
+
+use super::{data, eval, moderation, ppo, pretrain, reward, sft, tokenizer_train};
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::weights::{self, DType};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The stages, in the order they run.
+pub const STAGES: [&str; 9] = [
+    "data",
+    "tokenizer",
+    "pretrain",
+    "sft",
+    "reward",
+    "ppo",
+    "moderation",
+    "bundle",
+    "eval",
+];
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Examples:\n  tinychat train all --preset tiny                 # everything; writes web/models/default\n  tinychat train all --preset tiny                 # again: skips finished stages, resumes the interrupted one\n  tinychat train all --preset tiny --from sft      # keep data, tokenizer and pretraining; redo the rest\n  tinychat train all --preset tiny --until reward --out runs/try --bundle runs/try/bundle"
+)]
+pub struct AllArgs {
+    /// Sizes of every stage: tiny (the default bundle; about an hour on 2 cores), small (the
+    /// small pretraining and moderation presets), smoke (a 32-wide model and a few steps per
+    /// stage: checks the whole chain in seconds, makes a useless model).
+    #[arg(long, value_enum, default_value = "tiny")]
+    pub preset: AllPreset,
+    /// Where `tinychat data prepare` writes (and this command reads) corpus/, sft/ and moderation/.
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Directory of the runs, one per stage, and of stages.json.
+    #[arg(long, default_value = "runs/all")]
+    pub out: PathBuf,
+    /// The pipeline bundle to write (pipeline.json, chat/, moderator/).
+    #[arg(long, default_value = "web/models/default")]
+    pub bundle: PathBuf,
+    /// Redo this stage and every later one (their runs are deleted first).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STAGES))]
+    pub from: Option<String>,
+    /// Stop after this stage.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STAGES))]
+    pub until: Option<String>,
+    /// Weight type of the bundle's models (f16 halves the download; the engines compute in f32).
+    #[arg(long, default_value = "f16", value_parser = ["f16", "f32"])]
+    pub bundle_dtype: String,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `train all --preset`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllPreset {
+    Tiny,
+    Small,
+    Smoke,
+}
+
+impl AllPreset {
+    fn name(self) -> &'static str {
+        match self {
+            AllPreset::Tiny => "tiny",
+            AllPreset::Small => "small",
+            AllPreset::Smoke => "smoke",
+        }
+    }
+
+    /// Extra flags of each stage under this preset (tiny and small: the stages' own defaults).
+    fn flags(self, stage: &str) -> Vec<String> {
+        let flags = match (self, stage) {
+            (AllPreset::Smoke, "tokenizer") => "--vocab-size 320",
+            (AllPreset::Smoke, "pretrain") => {
+                "--preset tiny --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --seq-len 128 \
+                 --batch-size 2 --steps 3 --warmup 1 --eval-every 3 --eval-batches 1 --save-every 3"
+            }
+            (AllPreset::Smoke, "sft") => {
+                "--steps 3 --batch-size 2 --warmup 1 --eval-every 3 --eval-batches 1 --save-every 3"
+            }
+            // A batch holds all the answers of a prompt (up to 5 in the constructed rankings).
+            (AllPreset::Smoke, "reward") => {
+                "--steps 3 --batch-size 6 --warmup 1 --eval-every 3 --eval-limit 4 --save-every 3"
+            }
+            (AllPreset::Smoke, "ppo") => {
+                "--iterations 1 --rollouts 2 --minibatch 2 --epochs 1 --max-new-tokens 4"
+            }
+            (AllPreset::Smoke, "moderation") => {
+                "--preset tiny --dim 32 --layers 1 --heads 2 --kv-heads 1 --ffn 64 --seq-len 32 \
+                 --batch-size 4 --steps 3 --warmup 1 --eval-every 3 --eval-examples 16 --save-every 3"
+            }
+            (AllPreset::Smoke, "eval") => "--limit 4 --max-new-tokens 4",
+            (AllPreset::Tiny, "pretrain" | "moderation") => "--preset tiny",
+            (AllPreset::Small, "pretrain" | "moderation") => "--preset small",
+            _ => "",
+        };
+        flags.split_whitespace().map(String::from).collect()
+    }
+}
+
+/// One finished stage in `<out>/stages.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub command: String,
+    pub wall_s: f64,
+    /// Seconds since the Unix epoch when the stage finished.
+    pub finished: u64,
+}
+
+/// `<out>/stages.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stages {
+    pub preset: String,
+    pub done: BTreeMap<String, StageRecord>,
+}
+
+impl Stages {
+    fn path(out: &Path) -> PathBuf {
+        out.join("stages.json")
+    }
+
+    pub fn load(out: &Path) -> Result<Stages> {
+        let path = Self::path(out);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|source| Error::Json { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Stages::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    fn save(&self, out: &Path) -> Result<()> {
+        let v = serde_json::to_value(self).expect("stages serialise");
+        crate::io::write_json_atomic(&Self::path(out), &v)
+    }
+}
+
+/// Parses a stage's arguments exactly as its subcommand would, so every unset flag takes the
+/// subcommand's default.
+fn parse<T: clap::Args + clap::FromArgMatches>(name: &str, argv: &[String]) -> Result<T> {
+    let cmd = T::augment_args(clap::Command::new("tinychat").no_binary_name(true));
+    let m = cmd.try_get_matches_from(argv).map_err(|e| {
+        Error::InvalidArgument(format!("train all: {name} {}: {e}", argv.join(" ")))
+    })?;
+    T::from_arg_matches(&m).map_err(|e| Error::InvalidArgument(format!("train all: {name}: {e}")))
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn has_checkpoint(run: &Path) -> bool {
+    let dir = run.join(super::checkpoint::DIR);
+    dir.join("trainer_state.json").is_file()
+        || run
+            .join(".checkpoint.old")
+            .join("trainer_state.json")
+            .is_file()
+}
+
+/// Builds the stage's argument list: `base`, plus `--resume` when the run already has a checkpoint.
+fn with_resume(mut base: Vec<String>, run: &Path) -> Vec<String> {
+    if has_checkpoint(run) {
+        base.push("--resume".into());
+    }
+    base
+}
+
+pub fn run(args: &AllArgs) -> Result<Stages> {
+    let preset = args.preset.name();
+    let flags = |stage: &str| args.preset.flags(stage);
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let mut stages = Stages::load(&args.out)?;
+    if !stages.done.is_empty() && stages.preset != preset {
+        return Err(Error::InvalidArgument(format!(
+            "train all: {} holds a --preset {} run; use that preset, another --out, or --from tokenizer",
+            args.out.display(),
+            stages.preset
+        )));
+    }
+    stages.preset = preset.into();
+    let dtype = match args.bundle_dtype.as_str() {
+        "f32" => DType::F32,
+        _ => DType::F16,
+    };
+
+    if let Some(from) = &args.from {
+        let first = STAGES.iter().position(|s| s == from).expect("clap checked");
+        for stage in &STAGES[first..] {
+            stages.done.remove(*stage);
+            let run = args.out.join(stage);
+            if *stage != "data" && run.exists() {
+                std::fs::remove_dir_all(&run).map_err(|e| Error::io(&run, e))?;
+            }
+        }
+        stages.save(&args.out)?;
+    }
+    let last = args
+        .until
+        .as_ref()
+        .map(|u| STAGES.iter().position(|s| s == u).expect("clap checked"))
+        .unwrap_or(STAGES.len() - 1);
+
+    let d = &args.data;
+    let corpus = d.join("corpus");
+    let sft_data = d.join("sft");
+    let mod_data = d.join("moderation");
+    let run_dir = |s: &str| args.out.join(s);
+    let quiet: Vec<String> = if args.quiet {
+        vec!["--quiet".into()]
+    } else {
+        vec![]
+    };
+    let total = Instant::now();
+
+    for (i, &stage) in STAGES.iter().enumerate().take(last + 1) {
+        if let Some(r) = stages.done.get(stage) {
+            eprintln!(
+                "==> [{}/{}] {stage}: done ({:.0} s) — skipped",
+                i + 1,
+                STAGES.len(),
+                r.wall_s
+            );
+            continue;
+        }
+        let run = run_dir(stage);
+        let t0 = Instant::now();
+        let command: String;
+        match stage {
+            "data" => {
+                let have = corpus.join("manifest.json").is_file()
+                    && mod_data.join("manifest.json").is_file()
+                    && sft_data.join("sft_train.jsonl").is_file();
+                let argv = vec![
+                    "--out".into(),
+                    p(&corpus),
+                    "--cache".into(),
+                    p(&d.join("cache")),
+                ];
+                command = format!("tinychat data prepare {}", argv.join(" "));
+                if have {
+                    eprintln!(
+                        "==> [{}/{}] data: {}, {} and {} exist — not prepared again (delete them to refetch)",
+                        i + 1,
+                        STAGES.len(),
+                        corpus.display(),
+                        sft_data.display(),
+                        mod_data.display()
+                    );
+                } else {
+                    banner(i, stage, &command);
+                    data::prepare(&parse::<data::PrepareArgs>("data prepare", &argv)?)?;
+                }
+            }
+            "tokenizer" => {
+                let mut argv = vec!["--data".into(), p(&corpus), "--out".into(), p(&run)];
+                argv.extend(flags(stage));
+                command = format!("tinychat train tokenizer {}", argv.join(" "));
+                banner(i, stage, &command);
+                tokenizer_train::run(&parse("train tokenizer", &argv)?)?;
+            }
+            "pretrain" => {
+                let mut argv = flags(stage);
+                argv.extend([
+                    "--data".into(),
+                    p(&corpus),
+                    "--tokenizer".into(),
+                    p(&run_dir("tokenizer")),
+                    "--out".into(),
+                    p(&run),
+                ]);
+                argv.extend(quiet.clone());
+                let argv = with_resume(argv, &run);
+                command = format!("tinychat train pretrain {}", argv.join(" "));
+                banner(i, stage, &command);
+                pretrain::run(&parse("train pretrain", &argv)?)?;
+            }
+            "sft" => {
+                let mut argv = vec![
+                    "--init".into(),
+                    p(&run_dir("pretrain")),
+                    "--data".into(),
+                    p(&sft_data),
+                    "--out".into(),
+                    p(&run),
+                ];
+                argv.extend(quiet.clone());
+                argv.extend(flags(stage));
+                let argv = with_resume(argv, &run);
+                command = format!("tinychat train sft {}", argv.join(" "));
+                banner(i, stage, &command);
+                sft::run(&parse("train sft", &argv)?)?;
+            }
+            "reward" => {
+                let mut argv = vec![
+                    "--init".into(),
+                    p(&run_dir("sft")),
+                    "--data".into(),
+                    p(&sft_data),
+                    "--out".into(),
+                    p(&run),
+                ];
+                argv.extend(quiet.clone());
+                argv.extend(flags(stage));
+                let argv = with_resume(argv, &run);
+                command = format!("tinychat train reward {}", argv.join(" "));
+                banner(i, stage, &command);
+                reward::run(&parse("train reward", &argv)?)?;
+            }
+            "ppo" => {
+                let mut argv = vec![
+                    "--policy".into(),
+                    p(&run_dir("sft")),
+                    "--reward".into(),
+                    p(&run_dir("reward")),
+                    "--data".into(),
+                    p(&sft_data),
+                    "--out".into(),
+                    p(&run),
+                ];
+                argv.extend(quiet.clone());
+                argv.extend(flags(stage));
+                let argv = with_resume(argv, &run);
+                command = format!("tinychat train ppo {}", argv.join(" "));
+                banner(i, stage, &command);
+                ppo::run(&parse("train ppo", &argv)?)?;
+            }
+            "moderation" => {
+                let mut argv = flags(stage);
+                argv.extend([
+                    "--data".into(),
+                    p(&mod_data),
+                    "--tokenizer".into(),
+                    p(&run_dir("tokenizer")),
+                    "--out".into(),
+                    p(&run),
+                ]);
+                argv.extend(quiet.clone());
+                let argv = with_resume(argv, &run);
+                command = format!("tinychat train moderation {}", argv.join(" "));
+                banner(i, stage, &command);
+                moderation::run(&parse("train moderation", &argv)?)?;
+            }
+            "bundle" => {
+                command = format!(
+                    "write {} from {} and {}",
+                    args.bundle.display(),
+                    run_dir("ppo").display(),
+                    run_dir("moderation").join("classifier").display()
+                );
+                banner(i, stage, &command);
+                write_bundle(
+                    &sft::model_dir(&run_dir("ppo")),
+                    &run_dir("moderation").join("classifier"),
+                    &args.bundle,
+                    dtype,
+                    &stages,
+                )?;
+            }
+            "eval" => {
+                command = "tinychat eval chat (pretrain, sft, ppo) and eval moderation (the bundle's moderator)".into();
+                banner(i, stage, &command);
+                run_eval(args, &run, &run_dir, &sft_data, &mod_data)?;
+            }
+            _ => unreachable!("every stage is handled"),
+        }
+        let wall_s = t0.elapsed().as_secs_f64();
+        eprintln!("==> {stage}: finished in {wall_s:.0} s");
+        stages.done.insert(
+            stage.to_string(),
+            StageRecord {
+                command,
+                wall_s,
+                finished: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            },
+        );
+        stages.save(&args.out)?;
+    }
+
+    eprintln!(
+        "\ntrain all --preset {preset}: this invocation took {:.0} s",
+        total.elapsed().as_secs_f64()
+    );
+    eprintln!("{:<12} {:>9}  command", "stage", "wall s");
+    for s in STAGES {
+        if let Some(r) = stages.done.get(s) {
+            eprintln!("{s:<12} {:>9.0}  {}", r.wall_s, r.command);
+        } else {
+            eprintln!("{s:<12} {:>9}", "—");
+        }
+    }
+    if stages.done.contains_key("bundle") {
+        eprintln!(
+            "the pipeline bundle is {}: tinychat chat --pipeline {}",
+            args.bundle.display(),
+            args.bundle.display()
+        );
+    }
+    Ok(stages)
+}
+
+fn banner(i: usize, stage: &str, command: &str) {
+    eprintln!("\n==> [{}/{}] {stage}: {command}", i + 1, STAGES.len());
+}
+
+/// Copies a model directory for inference: its JSON files (not trainer_state.json) and the
+/// tokenizer, with model.safetensors rewritten in `dtype`. Returns the bytes written.
+pub fn export_model_dir(src: &Path, dst: &Path, dtype: DType) -> Result<u64> {
+    std::fs::create_dir_all(dst).map_err(|e| Error::io(dst, e))?;
+    let cfg = ModelConfig::from_file(src.join("config.json"))?;
+    let (params, _) = weights::load(src.join("model.safetensors"), &cfg)?;
+    weights::save(&params, &cfg, dst.join("model.safetensors"), dtype)?;
+    let mut bytes = std::fs::metadata(dst.join("model.safetensors"))
+        .map_err(|e| Error::io(dst.join("model.safetensors"), e))?
+        .len();
+    for name in [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "thresholds.json",
+        "calibration.json",
+    ] {
+        let from = src.join(name);
+        if from.is_file() {
+            let to = dst.join(name);
+            std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+            bytes += std::fs::metadata(&to).map_err(|e| Error::io(&to, e))?.len();
+        }
+    }
+    Ok(bytes)
+}
+
+/// Writes the pipeline bundle: `pipeline.json`, `chat/` (the policy), `moderator/` (the
+/// classifier with its calibrated thresholds) and `provenance.json` (how it was made). The new
+/// bundle is written beside the old one and swapped in, so a failure leaves the old one intact.
+pub fn write_bundle(
+    chat: &Path,
+    moderator: &Path,
+    bundle: &Path,
+    dtype: DType,
+    stages: &Stages,
+) -> Result<()> {
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    let parent = match bundle.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = parent.join(format!(".{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let chat_bytes = export_model_dir(chat, &tmp.join("chat"), dtype)?;
+    let mod_bytes = export_model_dir(moderator, &tmp.join("moderator"), dtype)?;
+    let pipeline = serde_json::json!({
+        "chat_model": "chat",
+        "moderator": "moderator",
+        "sampling": {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 64},
+    });
+    crate::io::write_json_atomic(&tmp.join("pipeline.json"), &pipeline)?;
+    // The bundle must load the way the CLI and the browser load it.
+    crate::pipeline::Pipeline::load(&tmp)?;
+    let provenance = serde_json::json!({
+        "made_by": format!("tinychat train all --preset {}", stages.preset),
+        "tinychat_version": env!("CARGO_PKG_VERSION"),
+        "weights": match dtype { DType::F16 => "f16", DType::BF16 => "bf16", DType::F32 => "f32" },
+        "chat_from": chat.display().to_string(),
+        "moderator_from": moderator.display().to_string(),
+        "bytes": {"chat": chat_bytes, "moderator": mod_bytes},
+        "stages": stages.done,
+    });
+    crate::io::write_json_atomic(&tmp.join("provenance.json"), &provenance)?;
+    let old = parent.join(format!(".{name}.old"));
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    if bundle.exists() {
+        std::fs::rename(bundle, &old).map_err(|e| Error::io(bundle, e))?;
+    }
+    std::fs::rename(&tmp, bundle).map_err(|e| Error::io(bundle, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    eprintln!(
+        "wrote {}: chat {:.1} MB, moderator {:.1} MB ({})",
+        bundle.display(),
+        chat_bytes as f64 / 1e6,
+        mod_bytes as f64 / 1e6,
+        provenance["weights"].as_str().unwrap_or("")
+    );
+    Ok(())
+}
+
+/// The numbers the README reports, written to `<out>/eval/*.json`.
+fn run_eval(
+    args: &AllArgs,
+    out: &Path,
+    run_dir: &dyn Fn(&str) -> PathBuf,
+    sft_data: &Path,
+    mod_data: &Path,
+) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let eval_items = sft_data.join("sft_eval.jsonl");
+    let chat_runs: [(&str, &str, Option<&str>); 2] = [
+        ("sft-vs-pretrain", "sft", Some("pretrain")),
+        ("ppo-vs-sft", "ppo", Some("sft")),
+    ];
+    for (name, model, against) in chat_runs {
+        let mut argv = vec![
+            "--model".into(),
+            p(&run_dir(model)),
+            "--data".into(),
+            p(&eval_items),
+            "--reference".into(),
+            p(&run_dir("sft")),
+            "--reward".into(),
+            p(&run_dir("reward")),
+        ];
+        if let Some(a) = against {
+            argv.extend(["--against".into(), p(&run_dir(a))]);
+        }
+        argv.extend(args.preset.flags("eval"));
+        eprintln!("--> tinychat eval chat {}", argv.join(" "));
+        let report = eval::run(&parse::<eval::EvalChatArgs>("eval chat", &argv)?)?;
+        let v = serde_json::to_value(&report).expect("reports serialise");
+        crate::io::write_json_atomic(&out.join(format!("chat-{name}.json")), &v)?;
+    }
+    let argv = vec![
+        "--model".into(),
+        p(&args.bundle.join("moderator")),
+        "--data".into(),
+        p(&mod_data.join("test.jsonl")),
+        "--data".into(),
+        p(&mod_data.join("test_obfuscated.jsonl")),
+    ];
+    eprintln!("--> tinychat eval moderation {}", argv.join(" "));
+    let reports = moderation::run_eval(&parse("eval moderation", &argv)?)?;
+    let v = serde_json::to_value(&reports).expect("reports serialise");
+    crate::io::write_json_atomic(&out.join("moderation.json"), &v)?;
+    Ok(())
+}

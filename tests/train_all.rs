@@ -1,0 +1,191 @@
+//! `tinychat train all --preset smoke` end to end on data made offline (a small corpus, the
+//! computed fine-tuning questions, the moderation templates): every stage runs, the bundle loads
+//! through the pipeline loader and answers, a rerun skips every stage, `--from` redoes the stages
+//! from the named one on, and a bundle is replaced only by a complete one.
+
+use std::path::{Path, PathBuf};
+use tinychat::generate::SamplingParams;
+use tinychat::moderation::data::{prepare as prepare_moderation, PrepareOptions};
+use tinychat::pipeline::{Pipeline, Route};
+use tinychat::tokenizer::template::Message;
+use tinychat::train::all::{self, AllArgs, AllPreset, Stages, STAGES};
+use tinychat::train::data::{prepare, PrepareArgs};
+use tinychat::train::sft_data::{build_sft_data, SftDataConfig, SftSources};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tinychat-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// data/{corpus,sft,moderation} as `tinychat data prepare` lays them out, made without a network.
+fn make_data(root: &Path) -> PathBuf {
+    let words = [
+        "the", "whale", "ship", "sea", "captain", "sailed", "over", "a", "dark", "night", "and",
+        "saw", "land", "of", "men", "what", "is", "two", "plus", "three",
+    ];
+    let mut rng = tinychat::generate::Rng::new(5);
+    let mut lines = String::new();
+    for d in 0..40 {
+        let text: Vec<&str> = (0..60)
+            .map(|_| words[(rng.next_u64() % words.len() as u64) as usize])
+            .collect();
+        lines.push_str(
+            &serde_json::json!({"text": format!("Doc {d}. {}.", text.join(" "))}).to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
+    let data = root.join("data");
+    prepare(&PrepareArgs {
+        out: data.join("corpus"),
+        cache: root.join("cache"),
+        input: vec![root.join("docs.jsonl")],
+        no_default: true,
+        val_percent: 10,
+    })
+    .unwrap();
+    build_sft_data(
+        &SftSources::default(),
+        &data.join("sft"),
+        7,
+        &SftDataConfig::default(),
+    )
+    .unwrap();
+    let mut opts = PrepareOptions::new(&root.join("empty-cache"), &data.join("moderation"), 7);
+    opts.fetch = false;
+    opts.per_group = 40;
+    opts.benign_templates = 400;
+    prepare_moderation(&opts).unwrap();
+    data
+}
+
+fn args(root: &Path, data: &Path) -> AllArgs {
+    AllArgs {
+        preset: AllPreset::Smoke,
+        data: data.to_path_buf(),
+        out: root.join("runs"),
+        bundle: root.join("bundle"),
+        from: None,
+        until: None,
+        bundle_dtype: "f16".into(),
+        quiet: true,
+    }
+}
+
+#[test]
+fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
+    let root = tmp("train-all");
+    let data = make_data(&root);
+    let a = args(&root, &data);
+
+    // Up to the reward model only: later stages are not recorded, no bundle yet.
+    let partial = all::run(&AllArgs {
+        until: Some("reward".into()),
+        ..a.clone()
+    })
+    .unwrap();
+    let done: Vec<&str> = partial.done.keys().map(|s| s.as_str()).collect();
+    for s in ["data", "tokenizer", "pretrain", "sft", "reward"] {
+        assert!(done.contains(&s), "{s} missing from {done:?}");
+    }
+    assert!(!done.contains(&"ppo"));
+    assert!(!a.bundle.exists());
+
+    // The rest; the finished stages are skipped (their records keep their first wall time).
+    let sft_wall = partial.done["sft"].wall_s;
+    let stages = all::run(&a).unwrap();
+    assert_eq!(stages.done.len(), STAGES.len(), "{:?}", stages.done.keys());
+    assert_eq!(stages.done["sft"].wall_s, sft_wall);
+    assert_eq!(Stages::load(&a.out).unwrap().done.len(), STAGES.len());
+    for f in [
+        "pipeline.json",
+        "provenance.json",
+        "chat/config.json",
+        "chat/model.safetensors",
+        "chat/tokenizer.json",
+        "chat/tokenizer_config.json",
+        "moderator/config.json",
+        "moderator/model.safetensors",
+        "moderator/thresholds.json",
+        "moderator/tokenizer.json",
+    ] {
+        assert!(a.bundle.join(f).is_file(), "bundle lacks {f}");
+    }
+    assert!(!a.bundle.join("chat/optimizer.safetensors").exists());
+    assert!(!a.bundle.join("chat/trainer_state.json").exists());
+    for f in [
+        "chat-sft-vs-pretrain.json",
+        "chat-ppo-vs-sft.json",
+        "moderation.json",
+    ] {
+        assert!(a.out.join("eval").join(f).is_file(), "eval lacks {f}");
+    }
+
+    // The bundle loads as the CLI loads it and answers a prompt through the seven steps.
+    let pipe = Pipeline::load(&a.bundle).unwrap();
+    let msgs = vec![Message {
+        role: "user".into(),
+        content: "What is two plus three?".into(),
+    }];
+    let params = SamplingParams {
+        max_new_tokens: 6,
+        ..SamplingParams::default()
+    };
+    let reply = pipe.reply(&msgs, &params, |_| {}).unwrap();
+    assert!(
+        matches!(
+            reply.route,
+            Route::Model | Route::InputFlagged | Route::OutputFlagged
+        ) && !reply.text.is_empty()
+    );
+
+    // A rerun does nothing; --from ppo redoes ppo, moderation, bundle and eval only.
+    let before = std::fs::read(a.bundle.join("chat/model.safetensors")).unwrap();
+    std::fs::write(a.out.join("ppo").join("marker"), "").unwrap();
+    std::fs::write(a.out.join("reward").join("marker"), "").unwrap();
+    let again = all::run(&a).unwrap();
+    assert_eq!(again.done["ppo"].finished, stages.done["ppo"].finished);
+    assert!(a.out.join("ppo").join("marker").exists());
+    let redo = all::run(&AllArgs {
+        from: Some("ppo".into()),
+        ..a.clone()
+    })
+    .unwrap();
+    assert_eq!(redo.done["reward"].finished, stages.done["reward"].finished);
+    assert!(a.out.join("reward").join("marker").exists());
+    assert!(!a.out.join("ppo").join("marker").exists(), "ppo was not redone");
+    assert_eq!(redo.done.len(), STAGES.len());
+    // Same seeds, same stages: the redone policy is the same model.
+    assert_eq!(
+        std::fs::read(a.bundle.join("chat/model.safetensors")).unwrap(),
+        before
+    );
+
+    // Another preset in the same --out is refused, naming the one there.
+    let e = all::run(&AllArgs {
+        preset: AllPreset::Tiny,
+        ..a.clone()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--preset smoke"), "{e}");
+
+    // A bundle write that fails (the moderator is missing) leaves the old bundle as it was.
+    let e = all::write_bundle(
+        &a.out.join("ppo").join("checkpoint"),
+        &root.join("no-such-moderator"),
+        &a.bundle,
+        tinychat::weights::DType::F16,
+        &stages,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no-such-moderator"), "{e}");
+    assert_eq!(
+        std::fs::read(a.bundle.join("chat/model.safetensors")).unwrap(),
+        before
+    );
+    Pipeline::load(&a.bundle).unwrap();
+}
