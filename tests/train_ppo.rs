@@ -165,3 +165,289 @@ fn ppo_raises_a_toy_reward_with_bounded_kl() {
     println!("KL: mean over the last 10 iterations {late:.2}, max {max:.2}");
     assert!(late < 14.0 && max < 18.0, "KL ran away: {kls:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The stage: `tinychat train ppo` end to end on a tiny pretrained model, its exact resume,
+// PPO-ptx, the KL stop and bad prompt files.
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use tinychat::train::data::{prepare, PrepareArgs};
+use tinychat::train::ppo::{self as ppo_stage, PpoArgs};
+use tinychat::train::pretrain::{self, PretrainArgs};
+use tinychat::train::reward::{self, RewardArgs};
+use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+
+#[derive(Parser)]
+struct PCli {
+    #[command(flatten)]
+    a: PretrainArgs,
+}
+#[derive(Parser)]
+struct RCli {
+    #[command(flatten)]
+    a: RewardArgs,
+}
+#[derive(Parser)]
+struct PpoCli {
+    #[command(flatten)]
+    a: PpoArgs,
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tinychat-ppo-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const WORDS: [&str; 10] = [
+    "the", "capital", "of", "is", "paris", "what", "two", "plus", "five", "rude",
+];
+
+fn args_of(v: &[String]) -> Vec<String> {
+    std::iter::once("x".to_string())
+        .chain(v.iter().cloned())
+        .collect()
+}
+
+/// A tiny corpus, tokenizer and pretrained model (root/pre), a reward model (root/rm) trained on
+/// rankings "paris" > "five" > "rude", and PPO prompts (root/sft/ppo_prompts.jsonl).
+fn setup(root: &Path) {
+    let mut rng = tinychat::generate::Rng::new(5);
+    let mut w = |k: usize| -> String {
+        (0..k)
+            .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut lines = String::new();
+    for d in 0..40 {
+        lines.push_str(&serde_json::json!({"text": format!("Doc {d}. {}?", w(60))}).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
+    prepare(&PrepareArgs {
+        out: root.join("corpus"),
+        cache: root.join("cache"),
+        input: vec![root.join("docs.jsonl")],
+        no_default: true,
+        val_percent: 10,
+    })
+    .unwrap();
+    tokenizer_train::run(&TokenizerArgs {
+        data: root.join("corpus"),
+        vocab_size: 300,
+        min_frequency: 2,
+        out: root.join("tok"),
+    })
+    .unwrap();
+    let s = |p: PathBuf| p.display().to_string();
+    let pre: Vec<String> = [
+        "--data",
+        &s(root.join("corpus")),
+        "--tokenizer",
+        &s(root.join("tok")),
+        "--out",
+        &s(root.join("pre")),
+        "--dim",
+        "32",
+        "--layers",
+        "2",
+        "--heads",
+        "4",
+        "--kv-heads",
+        "2",
+        "--ffn",
+        "64",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--quiet",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    pretrain::run(&PCli::parse_from(args_of(&pre)).a).unwrap();
+    let sft = root.join("sft");
+    std::fs::create_dir_all(&sft).unwrap();
+    let (mut ranked, mut prompts) = (String::new(), String::new());
+    for i in 0..40 {
+        let q = w(3);
+        let line = serde_json::json!({"prompt": q, "responses": [
+            format!("{} paris", w(1)), format!("{} five", w(1)), format!("{} rude rude", w(1))
+        ]});
+        ranked.push_str(&format!("{line}\n"));
+        if i < 24 {
+            prompts.push_str(&format!("{}\n", serde_json::json!({"prompt": q})));
+        }
+    }
+    // One prompt too long for the context of 32 tokens: skipped and counted, not an error.
+    prompts.push_str(&format!("{}\n", serde_json::json!({"prompt": w(60)})));
+    std::fs::write(sft.join("ranked_train.jsonl"), &ranked).unwrap();
+    std::fs::write(sft.join("ranked_eval.jsonl"), &ranked).unwrap();
+    std::fs::write(sft.join("ppo_prompts.jsonl"), prompts).unwrap();
+    let rm: Vec<String> = [
+        "--init",
+        &s(root.join("pre")),
+        "--data",
+        &s(sft.clone()),
+        "--out",
+        &s(root.join("rm")),
+        "--batch-size",
+        "9",
+        "--steps",
+        "20",
+        "--warmup",
+        "2",
+        "--lr",
+        "3e-3",
+        "--quiet",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    reward::run(&RCli::parse_from(args_of(&rm)).a).unwrap();
+}
+
+/// `train ppo` arguments for a run in root/out; a flag in `extra` replaces the default one.
+fn ppo_args(root: &Path, out: &str, extra: &[&str]) -> PpoArgs {
+    let s = |p: PathBuf| p.display().to_string();
+    let defaults: Vec<(&str, String)> = vec![
+        ("--policy", s(root.join("pre"))),
+        ("--reward", s(root.join("rm"))),
+        ("--data", s(root.join("sft"))),
+        ("--out", s(root.join(out))),
+        ("--iterations", "4".into()),
+        ("--rollouts", "8".into()),
+        ("--minibatch", "4".into()),
+        ("--max-new-tokens", "6".into()),
+        ("--lr", "1e-3".into()),
+        ("--value-lr", "1e-3".into()),
+        ("--save-every", "100".into()),
+        ("--ptx-data", s(root.join("corpus/train.jsonl"))),
+    ];
+    let mut v: Vec<String> = vec!["--quiet".into()];
+    for (k, x) in defaults {
+        if !extra.contains(&k) {
+            v.push(k.into());
+            v.push(x);
+        }
+    }
+    v.extend(extra.iter().map(|x| x.to_string()));
+    PpoCli::parse_from(args_of(&v)).a
+}
+
+fn same_files(a: &Path, b: &Path) {
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let x = std::fs::read(a.join(f)).unwrap();
+        let y = std::fs::read(b.join(f)).unwrap();
+        assert!(
+            x == y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[test]
+fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
+    let root = tmp("stage");
+    setup(&root);
+
+    // 4 iterations straight == 2 + 2 resumed, for the policy and the critic, with PPO-ptx on.
+    let ptx = ["--ptx-coef", "0.5"];
+    let stats = ppo_stage::run(&ppo_args(&root, "a", &ptx)).unwrap();
+    assert_eq!(stats.len(), 4);
+    assert!(stats
+        .iter()
+        .all(|s| s.ptx_loss > 0.0 && s.ptx_loss.is_finite()));
+    ppo_stage::run(&ppo_args(
+        &root,
+        "b",
+        &[&ptx[..], &["--stop-after", "2"]].concat(),
+    ))
+    .unwrap();
+    let rest = ppo_stage::run(&ppo_args(&root, "b", &[&ptx[..], &["--resume"]].concat())).unwrap();
+    assert_eq!(rest.len(), 2);
+    same_files(&root.join("a/checkpoint"), &root.join("b/checkpoint"));
+    same_files(
+        &root.join("a/value/checkpoint"),
+        &root.join("b/value/checkpoint"),
+    );
+    // The log has one line per iteration with every PPO statistic, and the plot exists.
+    let log = std::fs::read_to_string(root.join("b/metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    for k in [
+        "reward",
+        "kl",
+        "beta",
+        "entropy",
+        "clip_frac",
+        "value_loss",
+        "ptx_loss",
+    ] {
+        assert!(lines.iter().all(|l| l[k].is_number()), "{k} missing: {log}");
+    }
+    assert!(std::fs::metadata(root.join("b/loss.png")).unwrap().len() > 1000);
+    // The same statistics as the straight run's.
+    let straight = std::fs::read_to_string(root.join("a/metrics.jsonl")).unwrap();
+    let strip = |t: &str| -> Vec<serde_json::Value> {
+        t.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("elapsed_s");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(&straight), strip(&log));
+
+    // Resuming with other settings is refused, naming both.
+    let err = ppo_stage::run(&ppo_args(&root, "b", &["--resume", "--lr", "2e-3"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other settings"), "{err}");
+
+    // A runaway KL stops the run with a message that says what to do.
+    let err = ppo_stage::run(&ppo_args(
+        &root,
+        "c",
+        &["--kl-stop", "1e-9", "--lr", "3e-2"],
+    ))
+    .unwrap_err()
+    .to_string();
+    println!("{err}");
+    assert!(
+        err.contains("PPO stopped") && err.contains("--kl-stop"),
+        "{err}"
+    );
+
+    // No prompt fits the context: an error naming the file and the count of skipped prompts.
+    std::fs::write(
+        root.join("sft/ppo_prompts.jsonl"),
+        format!(
+            "{}\n",
+            serde_json::json!({"prompt": WORDS.repeat(10).join(" ")})
+        ),
+    )
+    .unwrap();
+    let err = ppo_stage::run(&ppo_args(&root, "d", &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ppo_prompts.jsonl") && err.contains("1 skipped"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -6,6 +6,10 @@
 //! with dots) against step; the y axis runs from 0 (bottom) to the largest loss, the faint
 //! horizontal lines mark every whole nat, and the dashed grey line is the corpus's unigram
 //! entropy when known. (plotters is built without a font engine, so the image has no text.)
+//!
+//! Stages with several curves of different units (PPO: reward, KL, value loss, entropy) use
+//! [`plot_series`]: each series in its own colour ([`SERIES_COLOURS`], in order), the y axis
+//! from min(0, smallest value) to the largest, a black line at y = 0.
 
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -139,6 +143,72 @@ pub fn plot(
         chart
             .draw_series(val.iter().map(|&p| Circle::new(p, 4, RED.filled())))
             .map_err(|e| err(e.to_string()))?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Colours of [`plot_series`]'s series, in order: blue, red, green, grey, orange, purple.
+pub const SERIES_COLOURS: [(u8, u8, u8); 6] = [
+    (0, 0, 255),
+    (255, 0, 0),
+    (0, 160, 0),
+    (120, 120, 120),
+    (255, 140, 0),
+    (140, 0, 200),
+];
+
+/// (step, value) of each key in `keys`, from the lines of a metrics log that have it.
+pub fn read_series(path: &Path, keys: &[&str]) -> Result<Vec<Vec<(f64, f64)>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = vec![vec![]; keys.len()];
+    for l in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
+        let Some(s) = v["step"].as_f64() else {
+            continue;
+        };
+        for (k, o) in keys.iter().zip(out.iter_mut()) {
+            if let Some(x) = v[*k].as_f64().filter(|x| x.is_finite()) {
+                o.push((s, x));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Draws several curves into one PNG (see the module comment).
+pub fn plot_series(path: &Path, series: &[Vec<(f64, f64)>]) -> Result<()> {
+    use plotters::prelude::*;
+    let err = |e: String| Error::Other(format!("{}: plot: {e}", path.display()));
+    let pts = || series.iter().flatten();
+    let max_x = pts().map(|p| p.0).fold(1.0, f64::max);
+    let hi = pts().map(|p| p.1).fold(1.0, f64::max);
+    let lo = pts().map(|p| p.1).fold(0.0, f64::min);
+    let pad = (hi - lo) * 0.05;
+    let (lo, hi) = (lo - if lo < 0.0 { pad } else { 0.0 }, hi + pad);
+    {
+        let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let area = root.margin(20, 20, 20, 20);
+        let mut chart = ChartBuilder::on(&area)
+            .build_cartesian_2d(0.0..max_x, lo..hi)
+            .map_err(|e| err(e.to_string()))?;
+        for (a, b) in [((0.0, lo), (0.0, hi)), ((0.0, 0.0), (max_x, 0.0))] {
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![a, b], BLACK)))
+                .map_err(|e| err(e.to_string()))?;
+        }
+        for (i, s) in series.iter().enumerate() {
+            let (r, g, b) = SERIES_COLOURS[i % SERIES_COLOURS.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    s.iter().copied(),
+                    RGBColor(r, g, b).stroke_width(2),
+                ))
+                .map_err(|e| err(e.to_string()))?;
+        }
         root.present().map_err(|e| err(e.to_string()))?;
     }
     Ok(())

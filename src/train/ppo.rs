@@ -352,6 +352,10 @@ pub struct PpoSettings {
     pub whiten_rewards: bool,
     pub grad_clip: f32,
     pub seed: u64,
+    /// PPO-ptx (InstructGPT): weight of the pretraining language-model loss added to the
+    /// policy's loss at every minibatch (0: off).
+    #[serde(default)]
+    pub ptx_coef: f32,
 }
 
 impl Default for PpoSettings {
@@ -376,6 +380,7 @@ impl Default for PpoSettings {
             whiten_rewards: true,
             grad_clip: 1.0,
             seed: 1337,
+            ptx_coef: 0.0,
         }
     }
 }
@@ -405,6 +410,8 @@ pub struct IterStats {
     pub policy_loss: f32,
     pub value_loss: f32,
     pub response_len: f32,
+    /// Mean pretraining LM loss of the PPO-ptx batches (0 when off).
+    pub ptx_loss: f32,
 }
 
 /// Policy (LM), its frozen reference, and the critic (one-label model), with their optimisers.
@@ -418,9 +425,34 @@ pub struct Ppo {
     pub policy_opt: AdamW,
     pub critic_opt: AdamW,
     pub beta: f32,
+    /// Pretraining tokens for PPO-ptx (windows of T+1 are drawn from them).
+    pub ptx: Option<Vec<u32>>,
     lp: TokenLogprobs,
     vals: TokenValues,
     seq: usize,
+}
+
+/// B windows of T+1 tokens drawn uniformly from `tokens`: (inputs, targets), each B·T.
+pub fn ptx_batch(
+    tokens: &[u32],
+    b: usize,
+    t: usize,
+    rng: &mut crate::generate::Rng,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    if tokens.len() < t + 1 {
+        return Err(Error::InvalidArgument(format!(
+            "PPO-ptx: the pretraining data has {} tokens, fewer than one window of {}",
+            tokens.len(),
+            t + 1
+        )));
+    }
+    let (mut inp, mut tgt) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+    for _ in 0..b {
+        let s = (rng.next_u64() % (tokens.len() - t) as u64) as usize;
+        inp.extend_from_slice(&tokens[s..s + t]);
+        tgt.extend_from_slice(&tokens[s + 1..s + t + 1]);
+    }
+    Ok((inp, tgt))
 }
 
 /// (inputs (B·T), rows, tokens) of trajectories packed one per row.
@@ -461,6 +493,7 @@ impl Ppo {
             critic_opt: AdamW::new(&critic.layout, adam),
             reference: policy.clone(),
             beta: s.beta,
+            ptx: None,
             s,
             policy_cfg,
             policy,
@@ -624,6 +657,16 @@ impl Ppo {
                 st.entropy += self.lp.entropy.iter().sum::<f32>() / rows.len() as f32;
                 pg.fill(0.0);
                 self.lp.backward(&self.policy, &mut pg, &dlogp);
+                if let (Some(ptx), true) = (&self.ptx, self.s.ptx_coef > 0.0) {
+                    // PPO-ptx: + γ_ptx · LM loss on B windows drawn from the pretraining tokens
+                    // (stateless: the draw depends on the seed, epoch and minibatch only).
+                    let mut rng = crate::generate::Rng::new(
+                        seed ^ 0x7074_7800 ^ ((e as u64) << 32 | batches as u64),
+                    );
+                    let (inp, tgt) = ptx_batch(ptx, b, t, &mut rng)?;
+                    st.ptx_loss += self.lp.tm.forward(&self.policy, &inp, &tgt)?;
+                    self.lp.tm.backward(&self.policy, &mut pg, self.s.ptx_coef);
+                }
                 clip_grad_norm(&mut pg, self.s.grad_clip);
                 self.policy_opt
                     .update(&mut self.policy.data, &pg, self.s.lr);
@@ -647,6 +690,7 @@ impl Ppo {
         st.policy_loss /= k;
         st.clip_frac /= k;
         st.value_loss /= k;
+        st.ptx_loss /= k;
         st.response_len = trajs.iter().map(|t| t.response.len()).sum::<usize>() as f32
             / trajs.len().max(1) as f32;
         Ok(st)
@@ -700,7 +744,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  tinychat train ppo --policy runs/sft --reward runs/reward --data data/sft --out runs/ppo\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft"
+    after_help = "Example:\n  tinychat train ppo --policy runs/sft --reward runs/reward --data data/sft --out runs/ppo\n  tinychat train ppo --out runs/ppo --resume\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft --reward runs/reward"
 )]
 pub struct PpoArgs {
     /// The SFT model: the policy's start and the frozen reference.
@@ -712,8 +756,14 @@ pub struct PpoArgs {
     /// PPO prompts (ppo_prompts.jsonl).
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
+    /// Run directory: checkpoint/ (the policy), value/checkpoint/ (the critic), metrics.jsonl,
+    /// loss.png.
     #[arg(long, default_value = "runs/ppo")]
     pub out: PathBuf,
+    /// Continue from the run directory's checkpoint, exactly where it stopped (the same flags;
+    /// --iterations may be raised).
+    #[arg(long)]
+    pub resume: bool,
     #[arg(long, default_value_t = 40)]
     pub iterations: usize,
     #[arg(long, default_value_t = 32)]
@@ -746,20 +796,60 @@ pub struct PpoArgs {
     pub target_kl: f32,
     #[arg(long, value_enum, default_value = "k3")]
     pub kl_estimator: KlEstimator,
+    /// Horizon of the adaptive β controller (in rollouts): β moves by at most
+    /// 20%·rollouts/horizon per iteration.
+    #[arg(long, default_value_t = 10_000)]
+    pub kl_horizon: usize,
     /// Stop when the mean KL per response exceeds this.
     #[arg(long, default_value_t = 20.0)]
     pub kl_stop: f32,
+    /// Only prompts whose `meta.source` starts with one of these (comma-separated, e.g.
+    /// "computed,chatterbot"); all prompts when empty.
+    #[arg(long, default_value = "")]
+    pub prompt_sources: String,
+    /// PPO-ptx: weight of the pretraining LM loss added to the policy loss (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub ptx_coef: f32,
+    /// Pretraining text for PPO-ptx (a prepared corpus split, JSONL or text).
+    #[arg(long, default_value = "data/corpus/train.jsonl")]
+    pub ptx_data: PathBuf,
+    /// Write a checkpoint every this many iterations (and at the end).
+    #[arg(long, default_value_t = 10)]
+    pub save_every: usize,
+    /// Stop (with a checkpoint) after this iteration, as if interrupted; `--resume` continues.
+    #[arg(long)]
+    pub stop_after: Option<usize>,
     #[arg(long, default_value_t = 1337)]
     pub seed: u64,
     #[arg(long)]
     pub quiet: bool,
 }
 
-/// Runs `tinychat train ppo`; returns the per-iteration statistics.
+/// The series of a PPO run's metrics.jsonl drawn into loss.png.
+pub const PLOTTED: [&str; 4] = ["reward", "kl", "value_loss", "entropy"];
+
+/// Runs `tinychat train ppo`; returns the per-iteration statistics of this invocation.
 pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
-    let pol = load_model(&model_dir(&args.policy))?;
+    if args.rollouts == 0 || args.minibatch == 0 || args.epochs == 0 || args.iterations == 0 {
+        return Err(Error::InvalidArgument(
+            "--rollouts, --minibatch, --epochs and --iterations must be positive".into(),
+        ));
+    }
+    let pol = load_model(&model_dir(&args.policy)).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot load the policy in {}: {e}\n  fine-tune one first: `tinychat train sft --out {}`",
+            args.policy.display(),
+            args.policy.display()
+        ))
+    })?;
     let rm_dir = model_dir(&args.reward);
-    let rmm = load_model(&rm_dir)?;
+    let rmm = load_model(&rm_dir).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot load the reward model in {}: {e}\n  train one first: `tinychat train reward --out {}`",
+            rm_dir.display(),
+            args.reward.display()
+        ))
+    })?;
     if rmm.config.labels.len() != 1 {
         return Err(Error::InvalidArgument(format!(
             "{}: not a reward model (one label); train one with `tinychat train reward`",
@@ -779,11 +869,31 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         .ok_or_else(|| Error::InvalidArgument("the policy's template has no end token".into()))?;
     let pad = pol.config.pad_token_id.unwrap_or(0);
     let path = args.data.join("ppo_prompts.jsonl");
+    if !path.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is missing: prepare the fine-tuning data first (`tinychat data prepare`)",
+            path.display()
+        )));
+    }
     let items = read_ppo_jsonl(&path)?;
     let t = pol.config.max_seq_len;
     let mut prompts = vec![];
     let mut skipped = 0;
+    let sources: Vec<&str> = args
+        .prompt_sources
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect();
     for it in &items {
+        let src = it
+            .meta
+            .as_ref()
+            .and_then(|m| m["source"].as_str())
+            .unwrap_or("");
+        if !sources.is_empty() && !sources.iter().any(|p| src.starts_with(p)) {
+            continue;
+        }
         let head = pol.template.render(&[Message::user(&it.prompt)], true)?;
         let ids = pol.tokenizer.encode(&head, false)?;
         if ids.len() + 2 > t {
@@ -794,8 +904,13 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
     }
     if prompts.is_empty() {
         return Err(Error::InvalidArgument(format!(
-            "{}: no prompt fits the context of {t} tokens ({skipped} skipped)",
-            path.display()
+            "{}: no prompt{} fits the context of {t} tokens ({skipped} skipped)",
+            path.display(),
+            if sources.is_empty() {
+                String::new()
+            } else {
+                format!(" from sources {:?}", args.prompt_sources)
+            }
         )));
     }
     let s = PpoSettings {
@@ -812,12 +927,17 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         lambda: args.lambda,
         beta: args.beta,
         target_kl: (args.target_kl > 0.0).then_some(args.target_kl),
-        kl_horizon: 10_000,
+        kl_horizon: args.kl_horizon.max(1),
         kl_estimator: args.kl_estimator,
         kl_stop: args.kl_stop,
         whiten_rewards: true,
         grad_clip: 1.0,
         seed: args.seed,
+        ptx_coef: args.ptx_coef,
+    };
+    let adam = AdamWConfig {
+        weight_decay: 0.0,
+        ..AdamWConfig::default()
     };
     let mut ppo = Ppo::new(
         s.clone(),
@@ -826,28 +946,76 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         rmm.config.clone(),
         rmm.params.clone(),
     )?;
+    let value_run = args.out.join("value");
+    let start = if args.resume {
+        // The policy and its optimizer from the run, the critic from value/, the reference
+        // stays the SFT model given by --policy.
+        let mut ck = checkpoint::load(&args.out)?;
+        ck.check_settings(&args.out, &s, Some(&pol.config))?;
+        let mut vk = checkpoint::load(&value_run)?;
+        vk.check_settings(&value_run, &s, Some(&rmm.config))?;
+        if vk.step() != ck.step() {
+            return Err(Error::InvalidArgument(format!(
+                "--resume: the policy checkpoint is at iteration {} but the critic's ({}) at {}",
+                ck.step(),
+                value_run.display(),
+                vk.step()
+            )));
+        }
+        let step = ck.step();
+        ppo.policy_opt = ck.take_adamw(adam.clone());
+        ppo.policy = ck.params;
+        ppo.critic_opt = vk.take_adamw(adam.clone());
+        ppo.critic = vk.params;
+        ppo.beta = ck.state["beta"].as_f64().ok_or_else(|| {
+            Error::InvalidArgument("--resume: trainer_state.json has no beta".into())
+        })? as f32;
+        step
+    } else {
+        0
+    };
+    if s.ptx_coef > 0.0 {
+        let eot = pol.config.eos_token_ids.first().copied().unwrap_or(0);
+        let toks = super::data::tokenize_split(&args.ptx_data, &pol.tokenizer, eot).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--ptx-data {}: {e}\n  prepare the corpus with `tinychat data prepare`, or pass --ptx-coef 0",
+                args.ptx_data.display()
+            ))
+        })?;
+        ppo.ptx = Some(toks);
+    }
     let mut rm = RewardTrainer::new(&rmm.config, 1, rmm.config.max_seq_len)?;
     let rm_t = rmm.config.max_seq_len;
     if !args.quiet {
         eprintln!(
-            "PPO: policy {} ({} parameters), reward model and critic {}; {} prompts ({skipped} skipped)",
+            "PPO: policy {} ({} parameters), reward model and critic {}; {} prompts ({skipped} skipped){}{}",
             args.policy.display(),
             pol.params.data.len(),
             rm_dir.display(),
-            prompts.len()
+            prompts.len(),
+            if s.ptx_coef > 0.0 {
+                format!("; PPO-ptx {} on {} tokens of {}", s.ptx_coef, ppo.ptx.as_ref().map_or(0, |p| p.len()), args.ptx_data.display())
+            } else {
+                String::new()
+            },
+            if args.resume { format!("; resuming at iteration {start}") } else { String::new() }
         );
     }
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let mut log = MetricsLog::open(&args.out.join("metrics.jsonl"), None)?;
-    let bar = progress_bar(args.iterations, 0, args.quiet);
+    let mut log = MetricsLog::open(
+        &args.out.join("metrics.jsonl"),
+        args.resume.then_some(start as u64),
+    )?;
+    let stop = args
+        .stop_after
+        .map_or(args.iterations, |k| k.min(args.iterations));
+    let bar = progress_bar(args.iterations, start, args.quiet);
     let mut order: Vec<usize> = (0..prompts.len()).collect();
     let mut rng = crate::generate::Rng::new(args.seed);
     for i in (1..order.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
-    let mut cursor = 0;
-    let mut all = vec![];
     let mut score = |tr: &Trajectory| -> Result<f32> {
         let mut seq: Vec<u32> = tr.prompt.iter().chain(&tr.response).copied().collect();
         seq.truncate(rm_t);
@@ -855,57 +1023,89 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         seq.resize(rm_t, pad);
         Ok(rm.forward(&rmm.params, &seq, &[n])?[0])
     };
+    let policy_name = args.policy.display().to_string();
+    let reward_name = rm_dir.display().to_string();
+    let save = |ppo: &Ppo, done: usize| -> Result<()> {
+        let state = json!({"stage": "ppo", "step": done, "settings": s, "beta": ppo.beta,
+            "policy": policy_name, "reward": reward_name});
+        // The critic first: a crash between the two leaves the policy at the older step, and
+        // the resume check refuses the mismatch instead of mixing them.
+        checkpoint::save(
+            &value_run,
+            &rmm.config,
+            &ppo.critic,
+            &ppo.critic_opt,
+            &state,
+            &rmm.tokenizer_json,
+            &rmm.tokenizer_config,
+        )?;
+        checkpoint::save(
+            &args.out,
+            &pol.config,
+            &ppo.policy,
+            &ppo.policy_opt,
+            &state,
+            &pol.tokenizer_json,
+            &pol.tokenizer_config,
+        )
+    };
     let t0 = std::time::Instant::now();
-    for it in 0..args.iterations {
+    let mut all = vec![];
+    for it in start..stop {
+        // Iteration it takes prompts it·R .. (it+1)·R of the shuffled order (cyclically), so a
+        // resumed run sees the same prompts.
         let batch: Vec<Vec<u32>> = (0..args.rollouts)
-            .map(|_| {
-                let p = prompts[order[cursor % order.len()]].clone();
-                cursor += 1;
-                p
-            })
+            .map(|k| prompts[order[(it * args.rollouts + k) % order.len()]].clone())
             .collect();
-        let (st, _) = ppo.iterate(&batch, end, pad, args.seed ^ it as u64, &mut score)?;
+        let (st, _) = match ppo.iterate(&batch, end, pad, args.seed ^ it as u64, &mut score) {
+            Ok(x) => x,
+            Err(e) => {
+                bar.finish_and_clear();
+                if it > start {
+                    save(&ppo, it)?;
+                }
+                plot_ppo(&args.out)?;
+                return Err(Error::Other(format!(
+                    "{e}\n  (the checkpoint in {} holds the policy after iteration {it})",
+                    checkpoint::dir_of(&args.out).display()
+                )));
+            }
+        };
+        let done = it + 1;
         log.write(
-            &json!({"step": it + 1, "reward": st.score, "kl": st.kl, "beta": st.beta,
+            &json!({"step": done, "reward": st.score, "kl": st.kl, "beta": st.beta,
             "entropy": st.entropy, "clip_frac": st.clip_frac, "policy_loss": st.policy_loss,
-            "value_loss": st.value_loss, "response_len": st.response_len,
+            "value_loss": st.value_loss, "ptx_loss": st.ptx_loss, "response_len": st.response_len,
             "elapsed_s": t0.elapsed().as_secs_f64()}),
         )?;
-        bar.set_position(it as u64 + 1);
+        bar.set_position(done as u64);
         bar.println(format!(
-            "iter {}: reward {:.3}, KL {:.3}, β {:.4}, entropy {:.3}, clip {:.3}, value loss {:.4}, len {:.1}",
-            it + 1, st.score, st.kl, st.beta, st.entropy, st.clip_frac, st.value_loss, st.response_len
+            "iter {done}: reward {:.3}, KL {:.3}, β {:.4}, entropy {:.3}, clip {:.3}, value loss {:.4}, len {:.1}{}",
+            st.score, st.kl, st.beta, st.entropy, st.clip_frac, st.value_loss, st.response_len,
+            if s.ptx_coef > 0.0 { format!(", ptx loss {:.3}", st.ptx_loss) } else { String::new() }
         ));
         all.push(st);
+        if done % args.save_every.max(1) == 0 || done == stop {
+            save(&ppo, done)?;
+        }
     }
     bar.finish_and_clear();
-    let state = json!({"stage": "ppo", "step": args.iterations, "settings": s, "beta": ppo.beta,
-        "policy": args.policy.display().to_string(), "reward": rm_dir.display().to_string()});
-    checkpoint::save(
-        &args.out,
-        &pol.config,
-        &ppo.policy,
-        &ppo.policy_opt,
-        &state,
-        &pol.tokenizer_json,
-        &pol.tokenizer_config,
-    )?;
-    checkpoint::save(
-        &args.out.join("value"),
-        &rmm.config,
-        &ppo.critic,
-        &ppo.critic_opt,
-        &state,
-        &rmm.tokenizer_json,
-        &rmm.tokenizer_config,
-    )?;
+    plot_ppo(&args.out)?;
     if !args.quiet {
         eprintln!(
-            "done: {} iterations in {:.0}s; checkpoint {}",
-            args.iterations,
+            "done: {} iterations ({} in this run) in {:.0}s; checkpoint {}",
+            stop,
+            stop - start.min(stop),
             t0.elapsed().as_secs_f64(),
             checkpoint::dir_of(&args.out).display()
         );
     }
     Ok(all)
+}
+
+/// Draws `<run>/loss.png` from `<run>/metrics.jsonl`: reward (blue), KL per response (red),
+/// value loss (green) and entropy (grey) against the iteration.
+pub fn plot_ppo(run: &std::path::Path) -> Result<()> {
+    let series = super::metrics::read_series(&run.join("metrics.jsonl"), &PLOTTED)?;
+    super::metrics::plot_series(&run.join("loss.png"), &series)
 }
