@@ -7,9 +7,17 @@
 //!   answers, KL(π‖π_ref) = Σ_v π(v) (log π(v) − log π_ref(v)) summed over the answer's positions
 //!   (the exact per-position KL, not a sampled estimate), averaged over items;
 //! - with `--against B`: B answers the same items and the win rate of the model over B by the
-//!   checkers counts items where exactly one of the two is correct (ties are reported apart).
+//!   checkers counts items where exactly one of the two is correct (ties are reported apart);
+//! - with `--reward RM`: the mean reward-model score of the answers (of both models with
+//!   `--against`), and the win rate by the reward model: items where the model's answer scores
+//!   higher than B's, over items where the scores differ.
+//!
+//! Exact match is also broken down by the item's source ("computed", "quiz": `meta.source` up to
+//! the slash): a small model can learn computed questions, not held-out facts. `--limit N` takes
+//! N items spread evenly over the file (not its first N, which would all come from one source).
 
 use super::checkers::check;
+use super::reward::RewardModel;
 use super::sft::model_dir;
 use super::sft_data::{read_sft_jsonl, SftExample};
 use crate::chat::ChatModel;
@@ -18,6 +26,7 @@ use crate::generate::SamplingParams;
 use crate::model::{KvCache, Logits, Model};
 use crate::tokenizer::Message;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -31,9 +40,12 @@ pub struct EvalChatArgs {
     /// Held-out items (sft_eval.jsonl, from `tinychat data prepare`).
     #[arg(long, default_value = "data/sft/sft_eval.jsonl")]
     pub data: PathBuf,
-    /// Evaluate the first N checkable items only.
+    /// Evaluate N checkable items, spread evenly over the file.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Only items whose source starts with this ("computed", "quiz", "computed/add").
+    #[arg(long)]
+    pub source: Option<String>,
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
     /// Reference model for the KL (usually the SFT model).
@@ -42,6 +54,10 @@ pub struct EvalChatArgs {
     /// A second checkpoint: win rate of --model over it.
     #[arg(long)]
     pub against: Option<PathBuf>,
+    /// A reward model (from `tinychat train reward`): mean score of the answers, and with
+    /// --against the win rate judged by it.
+    #[arg(long)]
+    pub reward: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +71,8 @@ pub struct EvalChatArgs {
 pub struct Answers {
     pub texts: Vec<String>,
     pub correct: Vec<bool>,
+    /// Reward-model scores (with `--reward`).
+    pub scores: Vec<f32>,
     /// Prompt and answer token ids (for the KL).
     #[serde(skip)]
     pub tokens: Vec<(Vec<u32>, Vec<u32>)>,
@@ -64,6 +82,64 @@ impl Answers {
     pub fn accuracy(&self) -> f64 {
         self.correct.iter().filter(|&&c| c).count() as f64 / self.correct.len().max(1) as f64
     }
+
+    /// Mean reward-model score (NaN without scores).
+    pub fn mean_score(&self) -> f64 {
+        if self.scores.is_empty() {
+            return f64::NAN;
+        }
+        self.scores.iter().map(|&x| x as f64).sum::<f64>() / self.scores.len() as f64
+    }
+
+    /// Scores every answer with the reward model.
+    pub fn score(&mut self, rm: &RewardModel, items: &[EvalItem]) -> Result<()> {
+        self.scores = items
+            .iter()
+            .zip(&self.texts)
+            .map(|(it, t)| rm.score(it.question(), t))
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+}
+
+/// (wins, losses, ties) of `a` over `b`, item by item.
+pub fn wins_losses_ties<T>(
+    a: &[T],
+    b: &[T],
+    better: impl Fn(&T, &T) -> bool,
+) -> (usize, usize, usize) {
+    let (mut w, mut l, mut t) = (0, 0, 0);
+    for (x, y) in a.iter().zip(b) {
+        if better(x, y) {
+            w += 1;
+        } else if better(y, x) {
+            l += 1;
+        } else {
+            t += 1;
+        }
+    }
+    (w, l, t)
+}
+
+/// Wins over decided items (0.5 when none is decided).
+pub fn win_rate((w, l, _): (usize, usize, usize)) -> f64 {
+    if w + l == 0 {
+        0.5
+    } else {
+        w as f64 / (w + l) as f64
+    }
+}
+
+/// Exact match per source group: group → (correct, items).
+pub fn by_source(items: &[EvalItem], a: &Answers) -> BTreeMap<String, (usize, usize)> {
+    let mut m: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (it, &c) in items.iter().zip(&a.correct) {
+        let g = it.source.split('/').next().unwrap_or("").to_string();
+        let e = m.entry(g).or_default();
+        e.0 += c as usize;
+        e.1 += 1;
+    }
+    m
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,7 +147,16 @@ pub struct EvalReport {
     pub model: PathBuf,
     pub items: usize,
     pub exact_match: f64,
+    /// Exact match per source group: (correct, items).
+    pub exact_match_by_source: BTreeMap<String, (usize, usize)>,
     pub kl_to_reference: Option<f64>,
+    pub reward: Option<PathBuf>,
+    pub mean_reward: Option<f64>,
+    pub against_mean_reward: Option<f64>,
+    pub against_exact_match_by_source: Option<BTreeMap<String, (usize, usize)>>,
+    /// (wins, losses, ties) of --model over --against by the reward model's scores.
+    pub reward_wins_losses_ties: Option<(usize, usize, usize)>,
+    pub reward_win_rate: Option<f64>,
     pub against: Option<PathBuf>,
     pub against_exact_match: Option<f64>,
     /// (wins, losses, ties) of --model over --against by the checkers.
@@ -79,28 +164,63 @@ pub struct EvalReport {
     pub checker_win_rate: Option<f64>,
 }
 
-/// The checkable items of an eval file: (conversation up to the last user turn, check).
+/// A checkable held-out item: the conversation up to its last user turn and the check.
+#[derive(Clone, Debug)]
+pub struct EvalItem {
+    pub messages: Vec<Message>,
+    pub check: super::checkers::Check,
+    /// `meta.source` ("computed/add"), empty when absent.
+    pub source: String,
+}
+
+impl EvalItem {
+    /// The last user turn.
+    pub fn question(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map_or("", |m| m.content.as_str())
+    }
+}
+
+/// The checkable items of an eval file whose source starts with `source` (all when None);
+/// with `limit`, that many spread evenly over them (item ⌊i·n/limit⌋ for i < limit).
 pub fn checkable(
     items: &[SftExample],
     limit: Option<usize>,
-) -> Vec<(Vec<Message>, super::checkers::Check)> {
-    items
+    source: Option<&str>,
+) -> Vec<EvalItem> {
+    let all: Vec<EvalItem> = items
         .iter()
         .filter_map(|ex| {
             let c = ex.check.clone()?;
             let last = ex.messages.iter().rposition(|m| m.role == "assistant")?;
-            Some((ex.messages[..last].to_vec(), c))
+            let src = ex
+                .meta
+                .as_ref()
+                .and_then(|m| m["source"].as_str())
+                .unwrap_or("")
+                .to_string();
+            Some(EvalItem {
+                messages: ex.messages[..last].to_vec(),
+                check: c,
+                source: src,
+            })
         })
-        .take(limit.unwrap_or(usize::MAX))
-        .collect()
+        .filter(|it| source.map_or(true, |s| it.source.starts_with(s)))
+        .collect();
+    match limit {
+        Some(k) if k < all.len() => {
+            let n = all.len();
+            (0..k).map(|i| all[i * n / k].clone()).collect()
+        }
+        _ => all,
+    }
 }
 
 /// Greedy answers of `chat` to `items`, judged by the checkers.
-pub fn answer_all(
-    chat: &ChatModel,
-    items: &[(Vec<Message>, super::checkers::Check)],
-    max_new_tokens: usize,
-) -> Result<Answers> {
+pub fn answer_all(chat: &ChatModel, items: &[EvalItem], max_new_tokens: usize) -> Result<Answers> {
     let sp = SamplingParams {
         temperature: 0.0,
         max_new_tokens,
@@ -109,9 +229,11 @@ pub fn answer_all(
     let mut a = Answers {
         texts: vec![],
         correct: vec![],
+        scores: vec![],
         tokens: vec![],
     };
-    for (msgs, c) in items {
+    for it in items {
+        let (msgs, c) = (&it.messages, &it.check);
         let prompt = chat.encode_chat(msgs)?;
         let g = chat.generate_tokens(&prompt, &sp, |_| true)?;
         a.correct.push(check(&g.text, c));
@@ -162,30 +284,60 @@ pub fn sequence_kl(
 }
 
 pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
-    let items = checkable(&read_sft_jsonl(&args.data)?, args.limit);
+    let items = checkable(
+        &read_sft_jsonl(&args.data)?,
+        args.limit,
+        args.source.as_deref(),
+    );
     if items.is_empty() {
         return Err(Error::InvalidArgument(format!(
-            "{} has no checkable items (with \"check\")",
-            args.data.display()
+            "{} has no checkable items (with \"check\"){}",
+            args.data.display(),
+            args.source
+                .as_ref()
+                .map_or(String::new(), |s| format!(" from source {s:?}"))
         )));
     }
+    let rm = args
+        .reward
+        .as_ref()
+        .map(|r| RewardModel::load(r))
+        .transpose()?;
     let chat = ChatModel::load(model_dir(&args.model))?;
-    let mine = answer_all(&chat, &items, args.max_new_tokens)?;
+    let mut mine = answer_all(&chat, &items, args.max_new_tokens)?;
+    if let Some(rm) = &rm {
+        mine.score(rm, &items)?;
+    }
     if args.verbose {
-        for ((m, _), (t, c)) in items.iter().zip(mine.texts.iter().zip(&mine.correct)) {
-            let q = m.last().map_or("", |x| x.content.as_str());
-            eprintln!("{} {q:?} -> {t:?}", if *c { "ok " } else { "BAD" });
+        for (i, it) in items.iter().enumerate() {
+            let sc = mine
+                .scores
+                .get(i)
+                .map_or(String::new(), |s| format!(" [{s:.2}]"));
+            eprintln!(
+                "{}{sc} {:?} -> {:?}",
+                if mine.correct[i] { "ok " } else { "BAD" },
+                it.question(),
+                mine.texts[i]
+            );
         }
     }
     let mut report = EvalReport {
         model: args.model.clone(),
         items: items.len(),
         exact_match: mine.accuracy(),
+        exact_match_by_source: by_source(&items, &mine),
         kl_to_reference: None,
+        reward: args.reward.clone(),
+        mean_reward: rm.as_ref().map(|_| mine.mean_score()),
         against: args.against.clone(),
         against_exact_match: None,
+        against_exact_match_by_source: None,
+        against_mean_reward: None,
         checker_wins_losses_ties: None,
         checker_win_rate: None,
+        reward_wins_losses_ties: None,
+        reward_win_rate: None,
     };
     if let Some(r) = &args.reference {
         let reference = Model::load(model_dir(r))?;
@@ -197,22 +349,19 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
     }
     if let Some(b) = &args.against {
         let other = ChatModel::load(model_dir(b))?;
-        let theirs = answer_all(&other, &items, args.max_new_tokens)?;
-        let (mut w, mut l, mut t) = (0, 0, 0);
-        for (x, y) in mine.correct.iter().zip(&theirs.correct) {
-            match (x, y) {
-                (true, false) => w += 1,
-                (false, true) => l += 1,
-                _ => t += 1,
-            }
-        }
+        let mut theirs = answer_all(&other, &items, args.max_new_tokens)?;
+        let wlt = wins_losses_ties(&mine.correct, &theirs.correct, |x, y| *x && !*y);
         report.against_exact_match = Some(theirs.accuracy());
-        report.checker_wins_losses_ties = Some((w, l, t));
-        report.checker_win_rate = Some(if w + l == 0 {
-            0.5
-        } else {
-            w as f64 / (w + l) as f64
-        });
+        report.against_exact_match_by_source = Some(by_source(&items, &theirs));
+        report.checker_wins_losses_ties = Some(wlt);
+        report.checker_win_rate = Some(win_rate(wlt));
+        if let Some(rm) = &rm {
+            theirs.score(rm, &items)?;
+            let wlt = wins_losses_ties(&mine.scores, &theirs.scores, |x, y| x > y);
+            report.against_mean_reward = Some(theirs.mean_score());
+            report.reward_wins_losses_ties = Some(wlt);
+            report.reward_win_rate = Some(win_rate(wlt));
+        }
     }
     if args.json {
         println!(
@@ -220,27 +369,67 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        println!(
-            "{}: exact match {:.3} on {} checkable held-out items",
-            args.model.display(),
-            report.exact_match,
-            report.items
-        );
-        if let Some(k) = report.kl_to_reference {
-            println!("KL to the reference: {k:.4} nats per answer");
-        }
-        if let (Some(b), Some(acc), Some((w, l, t)), Some(r)) = (
-            &report.against,
-            report.against_exact_match,
-            report.checker_wins_losses_ties,
-            report.checker_win_rate,
-        ) {
-            println!(
-                "{}: exact match {acc:.3}; by the checkers {} wins {w}, loses {l}, ties {t}: win rate {r:.3}",
-                b.display(),
-                args.model.display()
-            );
-        }
+        print!("{}", format_report(&report));
     }
     Ok(report)
+}
+
+fn fmt_groups(g: &BTreeMap<String, (usize, usize)>) -> String {
+    g.iter()
+        .map(|(k, (c, n))| {
+            format!(
+                "{} {c}/{n} = {:.3}",
+                if k.is_empty() { "other" } else { k },
+                *c as f64 / (*n).max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The human-readable report.
+pub fn format_report(r: &EvalReport) -> String {
+    let mut out = format!(
+        "{}: exact match {:.3} on {} checkable held-out items ({})\n",
+        r.model.display(),
+        r.exact_match,
+        r.items,
+        fmt_groups(&r.exact_match_by_source)
+    );
+    if let Some(s) = r.mean_reward {
+        out += &format!("mean reward-model score: {s:.4}\n");
+    }
+    if let Some(k) = r.kl_to_reference {
+        out += &format!("KL to the reference: {k:.4} nats per answer\n");
+    }
+    if let (Some(b), Some(acc), Some(g)) = (
+        &r.against,
+        r.against_exact_match,
+        &r.against_exact_match_by_source,
+    ) {
+        out += &format!("{}: exact match {acc:.3} ({})", b.display(), fmt_groups(g));
+        if let Some(s) = r.against_mean_reward {
+            out += &format!(", mean reward-model score {s:.4}");
+        }
+        out += "\n";
+    }
+    if let (Some(b), Some((w, l, t)), Some(rate)) =
+        (&r.against, r.checker_wins_losses_ties, r.checker_win_rate)
+    {
+        out += &format!(
+            "by the checkers {} over {}: wins {w}, loses {l}, ties {t}: win rate {rate:.3}\n",
+            r.model.display(),
+            b.display()
+        );
+    }
+    if let (Some(b), Some((w, l, t)), Some(rate)) =
+        (&r.against, r.reward_wins_losses_ties, r.reward_win_rate)
+    {
+        out += &format!(
+            "by the reward model {} over {}: wins {w}, loses {l}, ties {t}: win rate {rate:.3}\n",
+            r.model.display(),
+            b.display()
+        );
+    }
+    out
 }

@@ -1,0 +1,84 @@
+//! `tinychat eval chat`'s bookkeeping: which held-out items it asks (checkable ones, filtered by
+//! source, `--limit` spread over the file), the per-source exact match, and the win rates.
+#![cfg(feature = "train")]
+
+use tinychat::tokenizer::Message;
+use tinychat::train::checkers::Check;
+use tinychat::train::eval::{by_source, checkable, win_rate, wins_losses_ties, Answers};
+use tinychat::train::sft_data::SftExample;
+
+fn item(q: &str, a: &str, source: &str, check: bool) -> SftExample {
+    SftExample {
+        messages: vec![Message::user(q), Message::assistant(a)],
+        check: check.then(|| Check::number(&[a])),
+        meta: Some(serde_json::json!({"source": source})),
+    }
+}
+
+#[test]
+fn checkable_items_sources_and_an_evenly_spread_limit() {
+    let mut items = vec![item("hi", "hello", "chatterbot/greetings", false)];
+    for i in 0..6 {
+        items.push(item(
+            &format!("capital {i}"),
+            &i.to_string(),
+            "quiz/capital",
+            true,
+        ));
+    }
+    for i in 0..4 {
+        items.push(item(
+            &format!("{i} + 1"),
+            &(i + 1).to_string(),
+            "computed/add",
+            true,
+        ));
+    }
+    let all = checkable(&items, None, None);
+    assert_eq!(all.len(), 10, "only items with a check");
+    // The conversation stops before the answer; the question is the last user turn.
+    assert_eq!(all[0].messages.len(), 1);
+    assert_eq!(all[0].question(), "capital 0");
+    assert_eq!(checkable(&items, None, Some("computed")).len(), 4);
+    assert_eq!(checkable(&items, None, Some("computed/add")).len(), 4);
+    assert!(checkable(&items, None, Some("moderation")).is_empty());
+    // --limit 5 takes items 0, 2, 4, 6, 8: both sources, not the first five (all quiz).
+    let some = checkable(&items, Some(5), None);
+    let srcs: Vec<&str> = some.iter().map(|x| x.source.as_str()).collect();
+    assert_eq!(
+        srcs,
+        [
+            "quiz/capital",
+            "quiz/capital",
+            "quiz/capital",
+            "computed/add",
+            "computed/add"
+        ]
+    );
+    assert_eq!(checkable(&items, Some(50), None).len(), 10);
+
+    let ans = Answers {
+        texts: vec![String::new(); 10],
+        correct: (0..10).map(|i| i % 3 == 0).collect(),
+        scores: vec![],
+        tokens: vec![],
+    };
+    let g = by_source(&all, &ans);
+    assert_eq!(g["quiz"], (2, 6)); // items 0, 3
+    assert_eq!(g["computed"], (2, 4)); // items 6, 9
+    assert!((ans.accuracy() - 0.4).abs() < 1e-12);
+    assert!(ans.mean_score().is_nan());
+}
+
+#[test]
+fn win_rates_count_decided_items_only() {
+    let a = [true, true, false, false, true];
+    let b = [false, true, true, false, false];
+    let wlt = wins_losses_ties(&a, &b, |x, y| *x && !*y);
+    assert_eq!(wlt, (2, 1, 2));
+    assert!((win_rate(wlt) - 2.0 / 3.0).abs() < 1e-12);
+    assert_eq!(win_rate((0, 0, 7)), 0.5);
+    // By scores: equal scores (the same answer) are ties.
+    let (x, y) = ([1.0f32, 0.5, 2.0], [0.0f32, 0.5, 3.0]);
+    assert_eq!(wins_losses_ties(&x, &y, |p, q| p > q), (1, 1, 1));
+}
