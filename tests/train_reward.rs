@@ -10,8 +10,11 @@ use tinychat::train::data::{prepare, PrepareArgs};
 use tinychat::train::model::init_params;
 use tinychat::train::pretrain::{self, PretrainArgs};
 use tinychat::train::reward::{
-    self, bt_loss_backward, bt_loss_forward, Group, RewardArgs, RewardModel, RewardTrainer,
+    self, bt_loss_backward, bt_loss_forward, self_rankings, source_matches, Group, RewardArgs,
+    RewardModel, RewardTrainer,
 };
+use tinychat::train::sft::load_model;
+use tinychat::train::sft_data::PpoPrompt;
 use tinychat::train::tokenizer_train::{self, TokenizerArgs};
 
 #[test]
@@ -297,6 +300,54 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
             "{f} differs between the straight and the resumed run"
         );
     }
+
+    // The model's own samples ranked by the checkers: every pair is (passes, fails); with
+    // --self-samples they join the training rankings and a tenth of the prompts is held out.
+    let check = tinychat::train::checkers::Check::contains_any(&WORDS[..9]);
+    let prompts: Vec<PpoPrompt> = (0..12)
+        .map(|i| PpoPrompt {
+            prompt: format!("what is {} plus five", WORDS[i % 8]),
+            check: (i % 4 != 3).then(|| check.clone()),
+            meta: Some(
+                serde_json::json!({"source": if i % 2 == 0 { "computed/add" } else { "quiz/x" }}),
+            ),
+        })
+        .collect();
+    assert!(source_matches(&prompts[0], "computed") && !source_matches(&prompts[1], "computed"));
+    assert!(source_matches(&prompts[1], "") && source_matches(&prompts[1], "a, quiz"));
+    let lm = load_model(&root.join("pre/checkpoint")).unwrap();
+    let (pairs, st) = self_rankings(&lm, &prompts, 6, 6, 1).unwrap();
+    println!("own samples: {st:?}");
+    assert_eq!(st.prompts, 9, "prompts without a check are skipped");
+    assert_eq!(st.samples, 54);
+    assert_eq!(st.pairs, pairs.len());
+    assert!(
+        !pairs.is_empty(),
+        "a random model says one of the words sometimes: {st:?}"
+    );
+    for r in &pairs {
+        assert_eq!(r.responses.len(), 2);
+        assert!(tinychat::train::checkers::check(&r.responses[0], &check));
+        assert!(!tinychat::train::checkers::check(&r.responses[1], &check));
+    }
+    let lines: String = prompts
+        .iter()
+        .map(|p| format!("{}\n", serde_json::to_string(p).unwrap()))
+        .collect();
+    std::fs::write(sft.join("ppo_prompts.jsonl"), lines).unwrap();
+    let own = reward::run(&rm_args(
+        &root,
+        "own",
+        &["--self-samples", "6", "--self-prompts", "12"],
+    ))
+    .unwrap();
+    println!("{own:?}");
+    // The pairs join the 60 constructed rankings, or are counted as skipped when the ChatML
+    // conversation does not fit this model's context of 32 tokens.
+    assert!(
+        own.train_prompts + own.skipped > 60,
+        "the own-sample pairs are neither used nor counted: {own:?}"
+    );
 
     // Bad rankings: fewer than two responses, duplicates — errors naming file and line.
     for (bad, what) in [

@@ -24,7 +24,9 @@ use super::model::{init_params, TrainModel};
 use super::moderation::{cls_head_backward, cls_head_forward};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::sft::{encode_conversation, load_model, model_dir, progress_bar, LoadedModel};
-use super::sft_data::{read_ranked_jsonl, RankedExample};
+use super::sft_data::{
+    pairs_by_check, read_ppo_jsonl, read_ranked_jsonl, PpoPrompt, RankedExample,
+};
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
@@ -348,6 +350,15 @@ pub struct RewardSettings {
     pub grad_clip: f32,
     pub adamw: AdamWConfig,
     pub seed: u64,
+    /// Samples of the --init model per checkable prompt ranked by the exact checkers (0: none).
+    #[serde(default)]
+    pub self_samples: usize,
+    /// Checkable PPO prompts sampled for those rankings.
+    #[serde(default)]
+    pub self_prompts: usize,
+    /// Their sources (prefixes of `meta.source`, comma-separated; empty: all).
+    #[serde(default)]
+    pub self_sources: String,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -393,10 +404,120 @@ pub struct RewardArgs {
     pub eval_limit: usize,
     #[arg(long, default_value_t = 100)]
     pub save_every: usize,
+    /// Rank this many samples of the --init (SFT) model per checkable prompt of
+    /// ppo_prompts.jsonl by the exact checkers and add the (correct, wrong) pairs to the
+    /// training rankings (0: the constructed rankings only).
+    #[arg(long, default_value_t = 0)]
+    pub self_samples: usize,
+    /// How many checkable PPO prompts to sample (a seeded choice; a tenth of them is held out
+    /// to measure the pairwise accuracy on the model's own samples).
+    #[arg(long, default_value_t = 1000)]
+    pub self_prompts: usize,
+    /// Only sample prompts whose `meta.source` starts with one of these (comma-separated, e.g.
+    /// "computed"); all checkable prompts when empty.
+    #[arg(long, default_value = "")]
+    pub self_sources: String,
     #[arg(long)]
     pub stop_after: Option<usize>,
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Does the prompt's `meta.source` start with one of the comma-separated `prefixes` (all do
+/// when there are none)?
+pub fn source_matches(p: &PpoPrompt, prefixes: &str) -> bool {
+    let src = p
+        .meta
+        .as_ref()
+        .and_then(|m| m["source"].as_str())
+        .unwrap_or("");
+    let mut any = false;
+    for x in prefixes.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        any = true;
+        if src.starts_with(x) {
+            return true;
+        }
+    }
+    !any
+}
+
+/// What [`self_rankings`] found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SelfRankStats {
+    pub prompts: usize,
+    pub samples: usize,
+    pub correct: usize,
+    pub pairs: usize,
+}
+
+/// Rankings of a model's own samples by the exact checkers: `k` samples (temperature 1, at most
+/// `max_new` tokens) of `model` for each prompt, turned into (correct, wrong) pairs by
+/// [`pairs_by_check`] (at most `k` pairs per prompt). Prompts without a check are skipped.
+pub fn self_rankings(
+    model: &LoadedModel,
+    prompts: &[PpoPrompt],
+    k: usize,
+    max_new: usize,
+    seed: u64,
+) -> Result<(Vec<RankedExample>, SelfRankStats)> {
+    use crate::generate::{Generator, SamplingParams};
+    use crate::model::{KvCache, Logits, Model};
+    let end = model
+        .template
+        .eos_token
+        .as_deref()
+        .and_then(|e| model.tokenizer.token_to_id(e))
+        .ok_or_else(|| Error::InvalidArgument("the model's template has no end token".into()))?;
+    let t = model.config.max_seq_len;
+    let engine = Model::new(
+        model.config.clone(),
+        model.params.clone(),
+        crate::weights::DType::F32,
+    );
+    let (mut out, mut st) = (vec![], SelfRankStats::default());
+    for (i, p) in prompts.iter().enumerate() {
+        let Some(check) = &p.check else { continue };
+        let head = model.template.render(&[Message::user(&p.prompt)], true)?;
+        let ids = model.tokenizer.encode(&head, false)?;
+        if ids.len() + 2 > t {
+            continue;
+        }
+        st.prompts += 1;
+        let mut samples = vec![];
+        for j in 0..k {
+            let sp = SamplingParams {
+                temperature: 1.0,
+                top_k: 0,
+                top_p: 1.0,
+                repetition_penalty: 1.0,
+                seed: seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add((i * k + j) as u64),
+                max_new_tokens: max_new.min(t - ids.len() - 1),
+                stop_tokens: vec![end],
+            };
+            let mut cache = KvCache::new(&model.config);
+            let mut g = Generator::new(&ids, sp, t)?;
+            loop {
+                let input = g.take_input();
+                if input.is_empty() {
+                    break;
+                }
+                let mut logits = engine.forward(&input, &mut cache, Logits::Last)?;
+                if g.push_logits(&mut logits).is_none() {
+                    break;
+                }
+            }
+            let text = model.tokenizer.decode(g.generated(), true)?;
+            st.samples += 1;
+            st.correct += crate::train::checkers::check(&text, check) as usize;
+            samples.push(text);
+        }
+        let pairs = pairs_by_check(&p.prompt, &samples, check, k);
+        st.pairs += pairs.len();
+        out.extend(pairs);
+    }
+    Ok((out, st))
 }
 
 /// The reward model's config and parameters from an LM: every tensor but the LM head copied,
@@ -432,6 +553,10 @@ pub struct RewardSummary {
     pub eval_pairwise_accuracy: f64,
     pub eval_loss: f64,
     pub eval_pairs: usize,
+    /// Pairwise accuracy on held-out (correct, wrong) pairs of the --init model's own samples
+    /// (with --self-samples), and their number.
+    pub self_pairwise_accuracy: Option<f64>,
+    pub self_pairs: usize,
     pub wall_s: f64,
     pub checkpoint: PathBuf,
 }
@@ -469,6 +594,17 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
             ..AdamWConfig::default()
         },
         seed: args.seed,
+        self_samples: args.self_samples,
+        self_prompts: if args.self_samples > 0 {
+            args.self_prompts
+        } else {
+            0
+        },
+        self_sources: if args.self_samples > 0 {
+            args.self_sources.clone()
+        } else {
+            String::new()
+        },
     };
     let pad = m.config.pad_token_id.unwrap_or(0);
     let train_path = args.data.join("ranked_train.jsonl");
@@ -481,8 +617,47 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
             )));
         }
     }
-    let (train, skipped) =
+    let (mut train, mut skipped) =
         encode_rankings(&m, &read_ranked_jsonl(&train_path)?, seq_len, s.batch_size)?;
+    // The SFT model's own samples ranked by the checkers (always from --init, also on resume:
+    // the same seed gives the same rankings).
+    let mut self_val: Vec<Ranked> = vec![];
+    let mut self_stats = None;
+    if s.self_samples > 0 {
+        let ppo_path = args.data.join("ppo_prompts.jsonl");
+        let mut cands: Vec<PpoPrompt> = read_ppo_jsonl(&ppo_path)?
+            .into_iter()
+            .filter(|p| p.check.is_some() && source_matches(p, &s.self_sources))
+            .collect();
+        let mut rng = Rng::new(s.seed ^ 0x5e1f);
+        for i in (1..cands.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            cands.swap(i, j);
+        }
+        cands.truncate(s.self_prompts);
+        let sft = load_model(&model_dir(&args.init))?;
+        let t0 = Instant::now();
+        let n_val = cands.len() / 10;
+        let (val_rk, vst) = self_rankings(&sft, &cands[..n_val], s.self_samples, 24, s.seed)?;
+        let (train_rk, tst) = self_rankings(&sft, &cands[n_val..], s.self_samples, 24, s.seed ^ 1)?;
+        let (enc, sk) = encode_rankings(&m, &train_rk, seq_len, s.batch_size)?;
+        skipped += sk;
+        train.extend(enc);
+        self_val = encode_rankings(&m, &val_rk, seq_len, s.batch_size)?.0;
+        if !args.quiet {
+            eprintln!(
+                "own samples: {} prompts × {} samples of {}, {:.1}% correct by the checkers → {} (correct, wrong) pairs for training, {} held out; {:.0}s",
+                tst.prompts + vst.prompts,
+                s.self_samples,
+                args.init.display(),
+                100.0 * (tst.correct + vst.correct) as f64 / (tst.samples + vst.samples).max(1) as f64,
+                tst.pairs,
+                vst.pairs,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        self_stats = Some((tst, vst));
+    }
     let (val, val_skipped) =
         encode_rankings(&m, &read_ranked_jsonl(&eval_path)?, seq_len, s.batch_size)?;
     if train.is_empty() {
@@ -584,8 +759,14 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
     }
     bar.finish_and_clear();
     let (acc, vloss, vpairs) = evaluate(&mut rm, &params, &val, pad)?;
+    let (self_acc, self_pairs) = if self_val.is_empty() {
+        (None, 0)
+    } else {
+        let (a, _, n) = evaluate(&mut rm, &params, &self_val, pad)?;
+        (Some(a), n)
+    };
     if end == s.steps {
-        log.write(&json!({"step": end, "val_loss": vloss, "val_pair_acc": acc}))?;
+        log.write(&json!({"step": end, "val_loss": vloss, "val_pair_acc": acc, "self_pair_acc": self_acc, "self_samples": self_stats.as_ref().map(|(t, v)| json!({"train": t, "held_out": v}))}))?;
     }
     let (tc, vc) = log.read_curves()?;
     plot(&args.out.join("loss.png"), &tc, &vc, None)?;
@@ -597,13 +778,17 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
         eval_pairwise_accuracy: acc,
         eval_loss: vloss,
         eval_pairs: vpairs,
+        self_pairwise_accuracy: self_acc,
+        self_pairs,
         wall_s: t_start.elapsed().as_secs_f64(),
         checkpoint: checkpoint::dir_of(&args.out),
     };
     if !args.quiet {
         eprintln!(
-            "done: {} steps, train loss {:.4}; held-out: pairwise accuracy {:.4} over {} pairs, loss {:.4}; {:.0}s; checkpoint {}",
-            end, last_loss, acc, vpairs, vloss, summary.wall_s, summary.checkpoint.display()
+            "done: {} steps, train loss {:.4}; held-out: pairwise accuracy {:.4} over {} pairs, loss {:.4}{}; {:.0}s; checkpoint {}",
+            end, last_loss, acc, vpairs, vloss,
+            self_acc.map_or(String::new(), |a| format!("; on the model's own held-out samples {a:.4} over {self_pairs} pairs")),
+            summary.wall_s, summary.checkpoint.display()
         );
     }
     Ok(summary)
