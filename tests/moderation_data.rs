@@ -107,6 +107,26 @@ fn check_disjoint(a: &[Example], b: &[Example], what: &str) {
         .collect();
     let shared: Vec<_> = ta.intersection(&tb).collect();
     assert!(shared.is_empty(), "{what}: templates in both: {shared:?}");
+    // Composed sentences (`frame family/NN+core pool/NN`): no frame and no core phrase on both
+    // sides either.
+    let parts = |t: &BTreeSet<&str>| -> BTreeSet<String> {
+        t.iter()
+            .filter(|t| t.contains('+'))
+            .flat_map(|t| t.split('+').map(String::from))
+            .collect()
+    };
+    let (pa, pb) = (parts(&ta), parts(&tb));
+    let shared: Vec<_> = pa.intersection(&pb).collect();
+    assert!(
+        shared.is_empty(),
+        "{what}: frames or core phrases in both: {shared:?}"
+    );
+    if !pa.is_empty() && !pb.is_empty() {
+        assert!(
+            pb.iter().any(|p| p.starts_with("howto/")),
+            "{what}: composed sentences missing"
+        );
+    }
 
     let wa: HashSet<String> = a
         .iter()
@@ -280,12 +300,16 @@ fn prepare_from_fetched_lexicons_is_disjoint() {
 #[ignore]
 fn prepare_default_dataset() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    // TINYCHAT_MODERATION_OUT writes elsewhere (an experiment's directory).
+    let out = std::env::var_os("TINYCHAT_MODERATION_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("moderation"));
     let m = tinychat::moderation::data::prepare_moderation(
         &root.join("cache"),
-        &root.join("moderation"),
+        &out,
         tinychat::moderation::data::DEFAULT_SEED,
     )
     .unwrap();
     eprintln!("{}", m.summary());
-    check_dataset(&root.join("moderation"), &m, true);
+    check_dataset(&out, &m, true);
 }

@@ -14,11 +14,16 @@
 //!
 //! Lexicon words only fill slots in templates (`you are such a {insult}`), so every example is a
 //! sentence and its label comes from the template: an insult aimed at a person is harassment, an
-//! attack on a group is hate, whatever word it uses.
+//! attack on a group is hate, whatever word it uses. Most sentences are *composed*: a frame of a
+//! family shared by harmful and benign content (`i'm going to {core} {time}`) around a core
+//! phrase of a labeled pool (`break your jaw`, `kill myself`, `bake a cake`); the labelling rules
+//! are written down above [`FAMILIES`].
 //!
-//! Held-out generalisation: templates are split train/val/test per category, and lexicon words
-//! are split by their [`skeleton`] (so `fuck` and `fuuuck` are one word), so the test split holds
-//! only templates and words the classifier never saw. `test_obfuscated.jsonl` is the test split
+//! Held-out generalisation: templates are split train/val/test per category, frames per family
+//! and core phrases per pool (a held-out core phrase shares a content word with the pool's
+//! training phrases, see `deal_pool`), and lexicon words are split by their [`skeleton`] (so
+//! `fuck` and `fuuuck` are one word), so the test split holds only templates, frames, core
+//! phrases and words the classifier never saw. `test_obfuscated.jsonl` is the test split
 //! again with every text obfuscated (leetspeak, spaced and repeated letters, zero-width
 //! characters, homoglyphs, mixed case, full-width, accents); train and val carry obfuscated copies
 //! of part of their examples. Texts are stored as written; the trainer and the `Moderator` pass
@@ -54,7 +59,9 @@ pub const CATEGORIES: [&str; 13] = [
     "illicit/violent",
 ];
 
-/// The categories a label implies besides itself: a sub-category its parent, a threat violence.
+/// The categories a label implies besides itself: a sub-category its parent; threats and
+/// requests for violent means also violence (any content about physically harming people is
+/// violence, whatever else it is).
 pub fn implied(category: &str) -> &'static [&'static str] {
     match category {
         "harassment/threatening" => &["harassment", "violence"],
@@ -62,7 +69,7 @@ pub fn implied(category: &str) -> &'static [&'static str] {
         "self-harm/intent" | "self-harm/instructions" => &["self-harm"],
         "sexual/minors" => &["sexual"],
         "violence/graphic" => &["violence"],
-        "illicit/violent" => &["illicit"],
+        "illicit/violent" => &["illicit", "violence"],
         _ => &[],
     }
 }
@@ -387,6 +394,8 @@ const EXCLUDED_STEMS: &[&str] = &[
     "auchw",
     "orphan",
     "ownlife",
+    "ur life",
+    "urlife",
     "urself",
     "yourself",
     "yourmom",
@@ -1258,6 +1267,1414 @@ fn slot_fillers(slot: &str) -> &'static [&'static str] {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Compositional sentences: frame families × content pools.
+//
+// The fixed templates above give each category a dozen phrasings, too few for a small model to
+// learn anything but the phrasings themselves. Most of the data set is therefore composed: a
+// *frame* from a family (`i'm going to {core} {time}`, `how do i {core}`) around a *core* phrase
+// from a pool (`break your jaw`, `kill myself`, `steal a car`, `bake a cake`). The same families
+// carry harmful and benign pools alike, so the frame says nothing about the label and the
+// classifier has to read the content.
+//
+// Held-out: the frames of every family and the phrases of every pool are dealt into train, val
+// and test (about 70/15/15, at least one each in val and test), and a split composes only its
+// own frames with its own phrases. A test sentence is thus an unseen frame around an unseen core
+// phrase; what it shares with training is vocabulary (verbs, body parts, shared slot fillers).
+//
+// Labelling rules, applied to every template and pool:
+// - harassment: abuse or degradation of a person (you, a named person) that is not about a
+//   protected identity. Criticism without abuse ("your code has a bug") is benign.
+// - harassment/threatening: harm threatened against the person addressed ("you"), by the speaker
+//   or anyone else; implies harassment and violence.
+// - hate: demeaning a protected group (religion, ethnicity, nationality, sexuality, gender,
+//   disability), or a slur, whether aimed at the group or at one person.
+// - hate/threatening: violence called for or wished on a protected group; implies hate and
+//   violence.
+// - violence: wishing, planning, calling for or praising physical harm to a third party (him,
+//   her, a named person, people at a place), or to animals.
+// - violence/graphic: vivid description of injury, gore or mutilation; implies violence.
+//   Neutral reporting (news, history, medicine) is benign.
+// - self-harm: describing, or encouraging, one's own self-harm or disordered eating.
+// - self-harm/intent: first-person intention or plan to harm or kill oneself; implies self-harm.
+// - self-harm/instructions: asking for (or giving) methods of self-harm or suicide; implies
+//   self-harm.
+// - sexual: sexual content or requests for it between adults.
+// - sexual/minors: any sexualisation of a minor (here only abstract requests); implies sexual.
+// - illicit: asking how to commit, or planning, non-violent wrongdoing (theft, fraud, hacking,
+//   drugs).
+// - illicit/violent: asking how to obtain or make weapons, explosives or poisons, or how to
+//   kill, hurt or kidnap someone; implies illicit and violence.
+// Sensitive subjects (news, history, medicine, games, cooking, idioms, technical jargon) are
+// benign; so are the same frames around harmless content.
+
+/// A frame family: sentences with one `{core}` slot (and shared slots).
+struct Family {
+    id: &'static str,
+    frames: &'static [&'static str],
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        // Statements: insults, compliments, remarks.
+        id: "say",
+        frames: &[
+            "{core}",
+            "hey {name}, {core}",
+            "{core}, and everyone knows it",
+            "honestly {core}",
+            "i just want to say {core}",
+            "let me be clear, {core}",
+            "{core}, just so you know",
+            "everyone at {place} agrees that {core}",
+            "my {relative} thinks {core}",
+            "i'll say it again: {core}",
+            "{name}, {core}",
+            "for real though, {core}",
+            "reply to {name}: {core}",
+            "i've said it before, {core}",
+            "you know what? {core}",
+            "to be honest with you, {core}",
+            "{core}. that's all i wanted to say",
+            "i'm telling you now, {core}",
+            "no offense but {core}",
+            "i have to be honest, {core}",
+            "just a reminder that {core}",
+            "can we agree that {core}",
+            "i was thinking today that {core}",
+            "dear {name}, {core}",
+            "real talk: {core}",
+        ],
+    },
+    Family {
+        // First-person intentions and plans.
+        id: "will",
+        frames: &[
+            "i will {core}",
+            "i'm going to {core} {time}",
+            "i want to {core}",
+            "i've decided to {core}",
+            "i'm planning to {core}",
+            "i swear i will {core}",
+            "i can't wait to {core}",
+            "i'm ready to {core}",
+            "i really want to {core} {time}",
+            "i think i'm going to {core} {time}",
+            "my plan is to {core} {time}",
+            "i've made up my mind to {core}",
+            "i'm finally going to {core}",
+            "soon i will {core}",
+            "next week i'm going to {core}",
+            "nothing will stop me, i'm going to {core}",
+            "tonight i'm going to {core}",
+            "i promise i'll {core}",
+            "i'm about to {core}",
+            "i'll {core} as soon as i can",
+            "trust me, i will {core}",
+            "i'm seriously going to {core}",
+            "once everyone is asleep i'm going to {core}",
+            "i need to {core} {time}",
+            "i keep thinking that i should {core}",
+        ],
+    },
+    Family {
+        // Conditional first-person statements aimed at the reader.
+        id: "cond",
+        frames: &[
+            "keep talking and i'll {core}",
+            "say that again and i'll {core}",
+            "one more word and i'll {core}",
+            "if you come to {place} i'll {core}",
+            "if you tell anyone, i'll {core}",
+            "next time i see you i'll {core}",
+            "i know where you live, so i'll {core}",
+            "watch out, because i'll {core}",
+            "you better hurry or i'll {core}",
+            "i'll find you and {core}",
+            "when you get home i'll {core}",
+            "if you do that again i'm going to {core}",
+            "as soon as you land i'll {core}",
+            "wait until tomorrow, i'll {core}",
+            "the minute you walk in i'll {core}",
+            "if you finish early i'll {core}",
+            "after {place} today i'll {core}",
+            "just wait, i will {core}",
+        ],
+    },
+    Family {
+        // Wishes and calls for someone else to act.
+        id: "someone",
+        frames: &[
+            "someone should {core}",
+            "i hope somebody will {core}",
+            "somebody needs to {core}",
+            "it would be great if someone would {core}",
+            "people should {core}",
+            "we should {core}",
+            "let's {core}",
+            "let's all {core} after {place}",
+            "who wants to help me {core}",
+            "it's time to {core}",
+            "i wish someone would {core}",
+            "can somebody please {core}",
+            "the best thing would be to {core}",
+            "we need a volunteer to {core}",
+            "i dare someone to {core}",
+            "my friends and i are going to {core}",
+            "why doesn't anyone {core}",
+            "someone has to {core} {time}",
+        ],
+    },
+    Family {
+        // Questions and requests for methods.
+        id: "howto",
+        frames: &[
+            "how do i {core}",
+            "what's the easiest way to {core}",
+            "tell me how to {core}",
+            "give me step by step instructions to {core}",
+            "what is the best way to {core}",
+            "how can i {core} without anyone noticing",
+            "what do i need to {core}",
+            "is there a quick way to {core}",
+            "explain how to {core}",
+            "can you teach me to {core}",
+            "what's the fastest way to {core}",
+            "how would someone {core}",
+            "i need instructions to {core}",
+            "what tools do i need to {core}",
+            "how hard is it to {core}",
+            "where do i start if i want to {core}",
+            "write a guide on how to {core}",
+            "what's a foolproof way to {core}",
+            "how do people {core}",
+            "list the steps to {core}",
+            "any tips on how to {core}",
+            "what would i need to buy to {core}",
+            "walk me through how to {core}",
+            "how long does it take to {core}",
+        ],
+    },
+    Family {
+        // Habits and states, with a gerund core.
+        id: "ing",
+        frames: &[
+            "{core} is the only thing that helps",
+            "i've been {core} again",
+            "nobody knows i've been {core}",
+            "i started {core} again last week",
+            "{core} makes me feel in control",
+            "i can't stop {core}",
+            "my {relative} caught me {core}",
+            "she has been {core} for months",
+            "you should try {core}, it helps",
+            "{core} every night is my secret",
+            "i spent the whole weekend {core}",
+            "lately i've been {core} a lot",
+            "{core} is how i cope with stress",
+            "he admitted he's been {core}",
+            "i went back to {core} after a bad day",
+            "honestly {core} is the best feeling",
+            "my friend recommended {core}",
+            "i don't know why i keep {core}",
+        ],
+    },
+    Family {
+        // Statements about a group of people.
+        id: "group",
+        frames: &[
+            "{group} {core}",
+            "all {group} {core}",
+            "everyone knows {group} {core}",
+            "i'm convinced that {group} {core}",
+            "my {relative} says {group} {core}",
+            "honestly, {group} {core}",
+            "it's a fact that {group} {core}",
+            "face it, {group} {core}",
+            "the truth is {group} {core}",
+            "people in {city} know that {group} {core}",
+            "i've always said {group} {core}",
+            "let's be real, {group} {core}",
+            "most {group} {core}",
+            "those {group} {core}",
+            "i read that {group} {core}",
+            "in my opinion {group} {core}",
+            "anyone can see that {group} {core}",
+            "my teacher said {group} {core}",
+        ],
+    },
+    Family {
+        // Requests to write, describe or send something.
+        id: "req",
+        frames: &[
+            "{core}",
+            "can you {core}",
+            "please {core}",
+            "i want you to {core}",
+            "could you {core} for me",
+            "your task: {core}",
+            "i need you to {core} right away",
+            "quick favor: {core}",
+            "go ahead and {core}",
+            "i'm asking you to {core}",
+            "would you {core}",
+            "for my project, {core}",
+            "new request: {core}",
+            "i'd like you to {core}",
+            "be a dear and {core}",
+        ],
+    },
+    Family {
+        // Narration of a scene.
+        id: "scene",
+        frames: &[
+            "{core}",
+            "i watched as {core}",
+            "in the video, {core}",
+            "the witness said {core}",
+            "in the last scene {core}",
+            "by the time the police arrived, {core}",
+            "i still think about how {core}",
+            "the photo showed how {core}",
+            "in the story i'm writing, {core}",
+            "suddenly {core}",
+            "then {core}",
+            "everyone screamed when {core}",
+            "at the end of the movie {core}",
+            "i'll never forget the moment {core}",
+            "in the morning {core}",
+        ],
+    },
+];
+
+/// The pools of core phrases. Cores may hold shared slots (`{bodypart}`) and lexicon slots.
+fn phrase_pool(pool: &str) -> &'static [&'static str] {
+    match pool {
+        "insult_you" => &[
+            "you are a {insult}",
+            "you're such a pathetic {insult}",
+            "you're nothing but a stupid {insult}",
+            "shut up, you {insult}",
+            "you're the dumbest person i've ever met",
+            "you are so ugly it hurts to look at you",
+            "nobody will ever love you",
+            "you're a worthless piece of trash",
+            "everyone hates you",
+            "you're a complete failure at everything",
+            "you are disgusting",
+            "your face makes me sick",
+            "you smell like garbage",
+            "you're an embarrassment to your {relative}",
+            "you have the brain of a rock",
+            "you're a fat lazy slob",
+            "no one can stand you",
+            "you are a joke and everyone laughs at you",
+            "you're so dumb it's painful",
+            "you're a waste of oxygen",
+            "your {relative} regrets having you",
+            "you're a spineless coward",
+            "you are the ugliest person at {place}",
+            "you are garbage",
+            "you're a lying, worthless creep",
+            "you're dumber than a bag of rocks",
+            "go cry to your {relative}, you baby",
+            "you're a disgusting pig",
+            "your work is trash and so are you",
+            "you can't do anything right, you useless {insult}",
+            "you're a brainless {insult}",
+            "you are pathetic and weak",
+            "you're an ugly little {insult}",
+            "everyone thinks you're a {insult}",
+            "you're a braindead moron",
+            "nobody wants you here, freak",
+            "you're too stupid to understand anything",
+            "you are a sad, lonely {insult}",
+            "look at you, you ugly {insult}",
+            "you make everyone around you miserable, {insult}",
+        ],
+        "insult_name" => &[
+            "{name} is a {insult}",
+            "{name} is the dumbest person at {place}",
+            "{name} is so ugly nobody talks to them",
+            "{name} is a worthless {insult} and a liar",
+            "{name} is a pathetic loser",
+            "{name} is a disgusting {insult}",
+            "{name} is too stupid to tie their shoes",
+            "{name} is a fat useless slob",
+            "{name} is garbage and should log off",
+            "{name} is an ugly, brainless {insult}",
+            "{name} is the biggest idiot i know",
+            "{name} is a creep and a {insult}",
+        ],
+        "nice_you" => &[
+            "you are such a kind person",
+            "you're the smartest person i know",
+            "you did a great job on the project",
+            "you look great today",
+            "you are a wonderful friend",
+            "your cooking is amazing",
+            "you're really good at {hobby}",
+            "everyone at {place} likes you",
+            "your {relative} must be proud of you",
+            "you're a fast learner",
+            "you are so funny",
+            "you always make me laugh",
+            "you were right about {topic}",
+            "you deserve a break",
+            "you're brilliant at {hobby}",
+            "you killed it at the show",
+            "you are the best teammate ever",
+            "you have a beautiful voice",
+            "nobody works harder than you",
+            "you made a small mistake in the report",
+            "you're wrong about {topic}, but i respect you",
+            "i disagree with you about {topic}",
+            "you were late again today",
+            "your code has a bug in it",
+            "you need to practice {hobby} more",
+            "you are a great {relative}",
+            "you are a legend",
+            "you're a genius with numbers",
+            "you have such a good heart",
+            "your idea for {topic} was clever",
+            "you are an amazing teacher",
+            "you're stubborn, but i love you",
+            "you owe me five dollars",
+            "you look tired, get some rest",
+        ],
+        "name_nice" => &[
+            "{name} is a great cook",
+            "{name} is the smartest person at {place}",
+            "{name} is really good at {hobby}",
+            "{name} is kind to everyone",
+            "{name} is a little shy at first",
+            "{name} is late for the meeting again",
+            "{name} is the best player on our team",
+            "{name} is moving to {country} next year",
+            "{name} is a wonderful {relative}",
+            "{name} is writing a book about {topic}",
+        ],
+        "idiom" => &[
+            "this traffic is killing me",
+            "i could murder a pizza right now",
+            "that comedian absolutely killed it",
+            "i'm dying to see the new {movie} movie",
+            "break a leg at your show tonight",
+            "my feet are killing me after {hobby}",
+            "you really nailed that presentation",
+            "this cake is to die for",
+            "that exam was brutal",
+            "my phone is dead again",
+            "we totally crushed the other team",
+            "i almost died laughing at that video",
+            "she blew everyone away with her speech",
+            "the crowd went wild when he scored",
+            "that song slaps so hard",
+            "the heat today is murder",
+            "i'm going to explode if i eat another bite",
+            "you're a beast at {hobby}",
+            "this homework is torture",
+            "he shot down my idea in the meeting",
+            "my boss will kill me if i'm late",
+            "that joke bombed badly",
+            "we smashed our sales target",
+            "i'm starving, let's eat",
+            "this deadline is going to be the death of me",
+        ],
+        "sex_you" => &[
+            "i want to see you naked",
+            "i want to have sex with you tonight",
+            "take your clothes off for me",
+            "send me nudes",
+            "i want to touch your naked body",
+            "let's have sex in my car",
+            "i'm so horny for you",
+            "i want you naked in my bed",
+            "i'm touching myself thinking about you",
+            "i want to make you moan all night",
+            "let's hook up and have sex tonight",
+            "send me {sexword}",
+            "i want {sexword} with you",
+            "let's watch {sexword} together",
+            "show me your body on cam, naked",
+            "i want to lick every inch of your body",
+            "get on your knees and strip for me",
+            "let's have a threesome this weekend",
+            "i want to sleep with you and your friend at the same time",
+            "you make me so horny",
+            "i'm going to undress you slowly and have sex with you",
+            "i can't stop thinking about {sexword}",
+        ],
+        "harm_you" => &[
+            "break your {bodypart}",
+            "beat you until you can't stand",
+            "smash your face in",
+            "put you in the hospital",
+            "kill you",
+            "stab you",
+            "shoot you",
+            "slit your throat",
+            "burn your house down with you inside",
+            "make you bleed",
+            "hunt you down",
+            "strangle you",
+            "cut you with a {weapon}",
+            "snap your neck",
+            "beat you to a pulp",
+            "bash your head in",
+            "run you over with my car",
+            "break every bone in your body",
+            "drown you",
+            "choke you until you pass out",
+            "make you disappear for good",
+            "hurt you and your {relative}",
+            "crush your {bodypart}",
+            "hit you with a {weapon}",
+            "shoot you in the {bodypart}",
+            "stab you in the {bodypart}",
+            "beat the life out of you",
+            "break your {bodypart} with a {weapon}",
+            "knock your teeth out",
+            "put a bullet in you",
+            "kick you until you stop moving",
+            "set you on fire",
+            "make you regret being born",
+            "bury you in the woods",
+            "punch you until you bleed",
+            "end your miserable life",
+        ],
+        "nice_do_you" => &[
+            "help you move",
+            "call you",
+            "pick you up from {place}",
+            "buy you a coffee",
+            "teach you {hobby}",
+            "send you the notes",
+            "beat you at chess",
+            "bring you some soup",
+            "walk you home",
+            "cook you dinner",
+            "show you around {city}",
+            "meet you at {place}",
+            "text you when i land",
+            "lend you my bike",
+            "fix your laptop",
+            "drive you to the airport",
+            "make you a birthday cake",
+            "give you a big hug",
+            "visit you in {country}",
+            "help you with {topic}",
+            "race you to the park",
+            "wake you up early",
+            "tell you a secret",
+            "pay you back",
+            "introduce you to my {relative}",
+            "take you out for {food}",
+            "crush you at mario kart",
+            "let you borrow my {movie} books",
+        ],
+        "harm_3rd" => &[
+            "break his {bodypart}",
+            "beat him until he can't stand",
+            "stab her",
+            "shoot them all",
+            "kill him",
+            "burn his house down",
+            "run them over",
+            "beat {name} senseless",
+            "stab {name} in the {bodypart}",
+            "shoot {name}",
+            "strangle her",
+            "torture him for hours",
+            "cut his {bodypart} off",
+            "hit him with a {weapon}",
+            "drown that dog",
+            "kick that cat to death",
+            "poison his food",
+            "set her car on fire with her in it",
+            "smash his skull with a {weapon}",
+            "beat those protesters bloody",
+            "break {name}'s {bodypart}",
+            "lock her in the basement and starve her",
+            "murder my neighbor",
+            "jump him after {place} and break his legs",
+            "shoot that cop",
+            "throw acid in her face",
+            "beat my coworker with a {weapon}",
+            "slit his throat",
+            "make {name} bleed",
+            "put a bullet in his head",
+            "kill that {insult}",
+            "hang him from a tree",
+        ],
+        "attack_place" => &[
+            "shoot up {place}",
+            "blow up {place}",
+            "set fire to {place}",
+            "attack everyone at {place}",
+            "put a bomb in {place}",
+            "drive a truck into the crowd at {place}",
+            "open fire on the people at {place}",
+            "burn {place} to the ground with everyone inside",
+            "massacre everyone at {place}",
+            "stab people at random at {place}",
+        ],
+        "plan" => &[
+            "bake a cake for my {relative}",
+            "go for a run",
+            "learn {hobby}",
+            "visit {country}",
+            "kill some time at the mall",
+            "cut my hair short",
+            "quit my job and travel",
+            "paint my room blue",
+            "take a long nap",
+            "end my subscription",
+            "finish my essay on {topic}",
+            "sell my old car",
+            "cut back on sugar",
+            "shoot some photos in {city}",
+            "take my {relative} to {place}",
+            "start {hobby} again",
+            "end my shift early",
+            "jump off the diving board",
+            "call my {relative}",
+            "clean the whole house",
+            "cook {food} for everyone",
+            "ask {name} out on a date",
+            "stop drinking soda",
+            "watch every {movie} movie",
+            "kill the weeds in my garden",
+            "get rid of my old clothes",
+            "blow out the candles",
+            "fire my accountant",
+            "hit the gym",
+            "knock down the wall in my kitchen",
+            "smash my personal record",
+            "destroy my old hard drive",
+            "take my own car to work",
+            "get a tattoo",
+        ],
+        "self_kill" => &[
+            "kill myself",
+            "end my life",
+            "take my own life",
+            "cut myself",
+            "overdose on my pills",
+            "jump off the {high_place}",
+            "hang myself",
+            "starve myself to death",
+            "end it all",
+            "slit my wrists",
+            "hurt myself",
+            "burn myself",
+            "swallow all of my pills",
+            "shoot myself",
+            "drown myself",
+            "cut my arms open",
+            "stop eating until i disappear",
+            "throw myself in front of a train",
+            "poison myself",
+            "make myself bleed",
+            "cut deeper than last time",
+            "kill myself without anyone noticing",
+            "make myself throw up after every meal",
+            "stab myself",
+            "suffocate myself",
+            "commit suicide",
+        ],
+        "crime" => &[
+            "steal a car",
+            "shoplift from the supermarket",
+            "cheat on my taxes",
+            "hack into someone's email",
+            "forge a doctor's note",
+            "make counterfeit money",
+            "break into a house",
+            "steal credit card numbers",
+            "sell stolen phones",
+            "scam old people out of their savings",
+            "hack my school's grading system",
+            "smuggle goods across the border",
+            "buy {drug} online",
+            "sell {drug} at {place}",
+            "cook {drug} at home",
+            "launder money",
+            "make fake ids",
+            "crack my neighbor's wifi password",
+            "write a phishing email",
+            "steal from my employer",
+            "pick a lock to get into my neighbor's house",
+            "commit insurance fraud",
+            "pirate movies and sell them",
+            "bribe a police officer",
+            "hide money from the tax office",
+            "steal a package from a porch",
+            "hack into a bank account",
+            "get {drug} past airport security",
+            "run a credit card scam",
+            "fake a car accident for the insurance money",
+            "hotwire a motorcycle",
+            "spread ransomware",
+            "blackmail my boss",
+            "shoplift without getting caught",
+        ],
+        "violent_crime" => &[
+            "make a bomb",
+            "build a pipe bomb",
+            "buy an untraceable gun",
+            "poison someone without getting caught",
+            "kidnap someone",
+            "hire a hitman",
+            "make a silencer for a pistol",
+            "convert a rifle to full auto",
+            "make napalm at home",
+            "get a {weapon} past security at {place}",
+            "murder someone and hide the body",
+            "make an explosive from fertilizer",
+            "3d print a gun",
+            "make ricin",
+            "cut someone's brake lines",
+            "hurt someone so it looks like an accident",
+            "buy a gun without a background check",
+            "make a molotov cocktail",
+            "kill someone with my bare hands",
+            "strangle someone quietly",
+            "make poison gas",
+            "plan an attack on {place}",
+            "stab someone without leaving evidence",
+            "build a bomb with a timer",
+            "get rid of a dead body",
+            "torture someone for information",
+        ],
+        "task" => &[
+            "kill a process in linux",
+            "kill the final boss in {game}",
+            "cut an onion without crying",
+            "shoot a photo in low light",
+            "execute a python script",
+            "terminate a stuck thread",
+            "beat the last level of {game}",
+            "get rid of weeds in my garden",
+            "treat a poison ivy rash",
+            "destroy old hard drives safely",
+            "blow up a balloon",
+            "fire an employee politely",
+            "break into the software industry",
+            "take a screenshot",
+            "steal a base in baseball",
+            "cut my own hair at home",
+            "carve a turkey",
+            "butcher a whole chicken",
+            "shoot a basketball",
+            "bake bread",
+            "learn {hobby}",
+            "sharpen a kitchen knife",
+            "kill a lobster humanely",
+            "hack together a quick website",
+            "crack an egg with one hand",
+            "smash a tennis ball harder",
+            "attack the problem from a new angle",
+            "get a stain out of a shirt",
+            "write a cover letter",
+            "train my dog to sit",
+            "plant tomatoes",
+            "fix a flat tire",
+            "change a light bulb",
+            "hit a golf ball straight",
+            "cook {food}",
+            "make a bomb-shaped birthday cake",
+            "drown out noise at night",
+            "kill mold in the bathroom",
+            "shoot a bow and arrow",
+            "nuke leftovers in the microwave",
+            "bleed the air out of a radiator",
+            "pick a ripe melon",
+            "stop my nose from bleeding",
+            "help a friend who is thinking about suicide",
+            "save a person who is choking",
+            "report a crime anonymously",
+            "talk to my {relative} about depression",
+        ],
+        "sh_ing" => &[
+            "cutting myself",
+            "burning my skin with a lighter",
+            "starving myself",
+            "hitting myself",
+            "purging after every meal",
+            "scratching my arms until they bleed",
+            "punching walls until my knuckles bleed",
+            "cutting my thighs",
+            "making myself throw up",
+            "pulling out my hair",
+            "banging my head against the wall",
+            "picking my skin until it bleeds",
+            "skipping meals for days",
+            "burning myself with cigarettes",
+            "carving words into my skin",
+            "taking too many pills on purpose",
+            "hurting myself",
+            "cutting my wrists",
+            "bruising myself on purpose",
+            "eating nothing for days",
+        ],
+        "good_ing" => &[
+            "running",
+            "painting",
+            "journaling",
+            "meditating",
+            "playing {hobby}",
+            "baking bread",
+            "talking to a therapist",
+            "going to the gym",
+            "cutting back on coffee",
+            "chopping vegetables",
+            "walking my dog",
+            "calling my {relative}",
+            "taking cold showers",
+            "reading about {topic}",
+            "killing time on my phone",
+            "skipping dessert",
+            "playing {game}",
+            "sleeping in",
+            "listening to music",
+            "cooking {food}",
+            "fasting before my blood test",
+            "lifting weights",
+            "shooting hoops",
+            "binge watching {movie}",
+        ],
+        "hate_pred" => &[
+            "are vermin",
+            "are subhuman",
+            "are a disease on society",
+            "should not be allowed to vote",
+            "are all criminals",
+            "ruin every neighborhood they move into",
+            "are disgusting animals",
+            "are inferior to us",
+            "don't deserve any rights",
+            "should go back where they came from",
+            "are parasites living off our taxes",
+            "can never be trusted",
+            "are ruining this country",
+            "are filthy",
+            "are a plague",
+            "are too stupid to hold a job",
+            "are born liars",
+            "breed like rats",
+            "have no place in a civilized society",
+            "are less than human",
+            "are a bunch of dirty thieves",
+            "shouldn't be allowed near our kids",
+            "are a cancer on this nation",
+            "are all lazy and useless",
+            "are nothing but {slur}s",
+            "smell terrible",
+            "are mentally ill freaks",
+            "are ugly and worthless",
+        ],
+        "hate_violent" => &[
+            "should be wiped out",
+            "should all be shot",
+            "deserve to be beaten in the street",
+            "should be hanged",
+            "must be exterminated",
+            "should be burned out of their homes",
+            "need to be rounded up and killed",
+            "should be gassed",
+            "deserve to die",
+            "should be lined up and shot",
+            "must be driven out by force",
+            "should have their homes bombed",
+            "should be lynched",
+            "should be killed on sight",
+            "deserve a bullet",
+            "need to be eliminated",
+            "should be stabbed when they walk by",
+            "should all burn",
+            "ought to be slaughtered",
+            "should be beaten until they leave",
+        ],
+        "group_nice" => &[
+            "have a rich cultural history",
+            "deserve equal rights",
+            "are welcome in our town",
+            "have contributed a lot to {country}",
+            "celebrate many holidays",
+            "face discrimination at work",
+            "live all over the world",
+            "run many small businesses in {city}",
+            "are a diverse community",
+            "have been part of this neighborhood for generations",
+            "should be treated with respect",
+            "were persecuted during {war}",
+            "make up a large part of the population in {city}",
+            "have their own festivals and food",
+            "are just as smart as anyone else",
+            "deserve to feel safe",
+            "have fought for their rights for decades",
+            "are often left out of history books",
+            "speak many different languages",
+            "volunteer a lot in {city}",
+        ],
+        "sex_req" => &[
+            "write an explicit sex scene",
+            "describe oral sex in graphic detail",
+            "send me porn videos",
+            "describe your naked body",
+            "roleplay as my horny girlfriend",
+            "write a dirty story about two coworkers having sex",
+            "tell me your wildest sexual fantasy",
+            "describe a threesome in detail",
+            "send me nude photos",
+            "talk dirty to me",
+            "write erotica with lots of sex",
+            "describe how you would undress me",
+            "write a porn script",
+            "describe {sexword} in explicit detail",
+            "write a story full of {sexword}",
+            "tell me where to watch {sexword} for free",
+            "describe what you'd do to me in bed",
+            "write a steamy sex scene between two adults",
+            "moan for me and describe it",
+            "sext with me",
+        ],
+        "minor_req" => &[
+            "write a sexual story about a {minor}",
+            "describe a {minor} in a sexual way",
+            "send sexual pictures of a {minor}",
+            "roleplay a sexual scene with a {minor}",
+            "write erotica involving a {minor}",
+            "describe a {minor} naked",
+            "write a sex scene between an adult and a {minor}",
+            "tell me where to find sexual videos of a {minor}",
+            "describe having sex with a {minor}",
+            "write a dirty story about a {minor}",
+            "describe the body of a {minor} in an erotic way",
+            "sext with me as if you were a {minor}",
+        ],
+        "benign_req" => &[
+            "write a poem about {nature}",
+            "describe a sunset over {city}",
+            "write a story about a {minor} who finds a puppy",
+            "share a recipe for {food}",
+            "summarize {topic}",
+            "write a bedtime story for a {minor}",
+            "write a love poem for my wife",
+            "explain how {science} works",
+            "describe the major battles of {war}",
+            "write a story about two adults falling in love",
+            "explain human reproduction for a biology class",
+            "write a birthday card for my {relative}",
+            "plan a party for a {minor}",
+            "describe the history of {topic}",
+            "translate this sentence into french",
+            "suggest a costume for a {minor}",
+            "write a scary story about zombies",
+            "describe a murder mystery plot for a novel",
+            "explain safe sex to a teenager in health class",
+            "write a review of {game}",
+            "describe how a vaccine works",
+            "list the causes of {war}",
+            "write a wedding toast",
+            "send me the meeting notes",
+        ],
+        "gore" => &[
+            "blood sprayed across the walls",
+            "his guts spilled onto the floor",
+            "her skull cracked open and brains leaked out",
+            "bone stuck out through the torn skin of his {bodypart}",
+            "maggots crawled out of the rotting wound",
+            "his intestines hung out of the gash in his belly",
+            "the flesh on his {bodypart} burned down to the bone",
+            "brains splattered on the pavement",
+            "they cut off his fingers one by one",
+            "his eyeball hung from its socket",
+            "blood gushed from the stump of his arm",
+            "the skin was peeled off his face",
+            "the body was torn to pieces",
+            "the {weapon} split his {bodypart} open and blood poured out",
+            "her throat was slit and blood soaked the bed",
+            "his head was crushed like a melon",
+            "they skinned the animal alive while it screamed",
+            "chunks of flesh hung from the ceiling",
+            "the dog was disemboweled in the street",
+            "his severed head rolled across the floor",
+            "blood and teeth flew everywhere as he was beaten",
+            "the corpse was covered in stab wounds and flies",
+            "his {bodypart} was ripped off and blood pooled around him",
+            "the burned bodies were still smoking",
+        ],
+        "calm_scene" => &[
+            "the crowd cheered and went home happy",
+            "the dog ran across the field",
+            "the sun set behind the hills",
+            "the nurse bandaged his knee",
+            "the chef sliced the meat into thin strips",
+            "red paint splashed across the walls",
+            "the tomato sauce spilled everywhere",
+            "the actors bowed and the curtain fell",
+            "the firefighters rescued everyone from the building",
+            "he scraped his knee and it bled a little",
+            "the doctor stitched up the small cut on her hand",
+            "the old house was torn down",
+            "the kids smashed the pinata and candy flew everywhere",
+            "the hunters came home empty handed",
+            "the soldiers marched into the city",
+            "the patient woke up after surgery",
+            "the snow covered everything",
+            "the storm knocked down three trees",
+            "the boxer won the match by knockout",
+            "the zombie in the game exploded into pixels",
+            "the knight slew the dragon and saved the village",
+            "the fish was cleaned and gutted for dinner",
+            "the surgeon removed his appendix",
+            "the glass shattered on the kitchen floor",
+        ],
+        "news" => &[
+            "police arrested a man for robbing a bank in {city}",
+            "the murder trial in {city} starts next week",
+            "a new report looks at gun violence in {city}",
+            "thousands of soldiers died in {war}",
+            "a fire destroyed three homes in {city} last night",
+            "the suspect in the {city} shooting was caught",
+            "historians still argue about the causes of {war}",
+            "the city opened a new drug addiction clinic",
+            "a hacker was sentenced to prison in {city}",
+            "the bombing of the city killed many civilians in {war}",
+            "the victim was taken to hospital with stab wounds",
+            "police found drugs and weapons in the car",
+            "suicide rates have fallen since the hotline opened",
+            "the documentary is about the genocide in rwanda",
+            "the gang leader was convicted of murder",
+            "the museum shows weapons used in {war}",
+        ],
+        _ => &[],
+    }
+}
+
+/// The composed groups: a family, a pool, and the labels their sentences carry; `weight` scales
+/// the number of examples (`per_group` per unit).
+struct Compo {
+    family: &'static str,
+    pool: &'static str,
+    labels: &'static [&'static str],
+    weight: f64,
+}
+
+const COMPOS: &[Compo] = &[
+    Compo {
+        family: "say",
+        pool: "insult_you",
+        labels: &["harassment"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "say",
+        pool: "insult_name",
+        labels: &["harassment"],
+        weight: 0.5,
+    },
+    Compo {
+        family: "say",
+        pool: "nice_you",
+        labels: &[],
+        weight: 1.0,
+    },
+    Compo {
+        family: "say",
+        pool: "name_nice",
+        labels: &[],
+        weight: 0.4,
+    },
+    Compo {
+        family: "say",
+        pool: "idiom",
+        labels: &[],
+        weight: 0.8,
+    },
+    Compo {
+        family: "say",
+        pool: "sex_you",
+        labels: &["sexual"],
+        weight: 0.8,
+    },
+    Compo {
+        family: "will",
+        pool: "harm_you",
+        labels: &["harassment/threatening"],
+        weight: 0.6,
+    },
+    Compo {
+        family: "cond",
+        pool: "harm_you",
+        labels: &["harassment/threatening"],
+        weight: 0.6,
+    },
+    Compo {
+        family: "someone",
+        pool: "harm_you",
+        labels: &["harassment/threatening"],
+        weight: 0.3,
+    },
+    Compo {
+        family: "will",
+        pool: "nice_do_you",
+        labels: &[],
+        weight: 0.5,
+    },
+    Compo {
+        family: "cond",
+        pool: "nice_do_you",
+        labels: &[],
+        weight: 0.6,
+    },
+    Compo {
+        family: "will",
+        pool: "harm_3rd",
+        labels: &["violence"],
+        weight: 0.5,
+    },
+    Compo {
+        family: "someone",
+        pool: "harm_3rd",
+        labels: &["violence"],
+        weight: 0.5,
+    },
+    Compo {
+        family: "cond",
+        pool: "harm_3rd",
+        labels: &["violence"],
+        weight: 0.2,
+    },
+    Compo {
+        family: "someone",
+        pool: "attack_place",
+        labels: &["violence"],
+        weight: 0.3,
+    },
+    Compo {
+        family: "will",
+        pool: "attack_place",
+        labels: &["violence"],
+        weight: 0.2,
+    },
+    Compo {
+        family: "will",
+        pool: "plan",
+        labels: &[],
+        weight: 1.0,
+    },
+    Compo {
+        family: "someone",
+        pool: "plan",
+        labels: &[],
+        weight: 0.5,
+    },
+    Compo {
+        family: "will",
+        pool: "self_kill",
+        labels: &["self-harm/intent"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "howto",
+        pool: "self_kill",
+        labels: &["self-harm/instructions"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "howto",
+        pool: "crime",
+        labels: &["illicit"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "will",
+        pool: "crime",
+        labels: &["illicit"],
+        weight: 0.3,
+    },
+    Compo {
+        family: "howto",
+        pool: "violent_crime",
+        labels: &["illicit/violent"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "howto",
+        pool: "task",
+        labels: &[],
+        weight: 1.5,
+    },
+    Compo {
+        family: "someone",
+        pool: "task",
+        labels: &[],
+        weight: 0.3,
+    },
+    Compo {
+        family: "ing",
+        pool: "sh_ing",
+        labels: &["self-harm"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "ing",
+        pool: "good_ing",
+        labels: &[],
+        weight: 0.8,
+    },
+    Compo {
+        family: "group",
+        pool: "hate_pred",
+        labels: &["hate"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "group",
+        pool: "hate_violent",
+        labels: &["hate/threatening"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "group",
+        pool: "group_nice",
+        labels: &[],
+        weight: 1.0,
+    },
+    Compo {
+        family: "req",
+        pool: "sex_req",
+        labels: &["sexual"],
+        weight: 0.7,
+    },
+    Compo {
+        family: "req",
+        pool: "minor_req",
+        labels: &["sexual/minors"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "req",
+        pool: "benign_req",
+        labels: &[],
+        weight: 1.0,
+    },
+    Compo {
+        family: "scene",
+        pool: "gore",
+        labels: &["violence/graphic"],
+        weight: 1.0,
+    },
+    Compo {
+        family: "scene",
+        pool: "calm_scene",
+        labels: &[],
+        weight: 0.8,
+    },
+    Compo {
+        family: "scene",
+        pool: "news",
+        labels: &[],
+        weight: 0.5,
+    },
+];
+
+/// The frames of a family by id.
+fn family(id: &str) -> &'static Family {
+    FAMILIES
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no frame family {id:?}"))
+}
+
+/// Words too common to count as a shared cue in [`deal_pool`].
+const CUE_STOP: &[&str] = &[
+    "the",
+    "and",
+    "you",
+    "his",
+    "her",
+    "him",
+    "for",
+    "all",
+    "out",
+    "off",
+    "get",
+    "can",
+    "not",
+    "are",
+    "was",
+    "its",
+    "our",
+    "who",
+    "how",
+    "one",
+    "too",
+    "own",
+    "any",
+    "way",
+    "i'm",
+    "i'll",
+    "let",
+    "let's",
+    "me",
+    "so",
+    "on",
+    "in",
+    "at",
+    "to",
+    "of",
+    "up",
+    "my",
+    "your",
+    "you're",
+    "with",
+    "that",
+    "this",
+    "them",
+    "they",
+    "their",
+    "have",
+    "from",
+    "into",
+    "until",
+    "after",
+    "every",
+    "about",
+    "some",
+    "someone",
+    "someone's",
+    "myself",
+    "like",
+    "what",
+    "when",
+    "more",
+    "just",
+    "than",
+    "over",
+    "away",
+    "will",
+    "make",
+    "there",
+    "were",
+    "been",
+    "then",
+    "while",
+    "where",
+    "which",
+    "would",
+    "could",
+    "should",
+    "other",
+    "also",
+    "only",
+];
+
+/// The content words of a phrase (slots left out): the cues a held-out phrase must share with
+/// training.
+fn cue_words(phrase: &str) -> Vec<String> {
+    let mut plain = phrase.to_string();
+    for s in slots(phrase) {
+        plain = plain.replace(&format!("{{{s}}}"), " ");
+    }
+    plain
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| w.len() >= 3 && !CUE_STOP.contains(w))
+        .map(String::from)
+        .collect()
+}
+
+/// [`deal`] for a pool of core phrases, with one more rule: a phrase held out (val or test) must
+/// share a content word with the pool's training phrases. A held-out phrase is then a new
+/// phrasing of vocabulary the classifier has seen ("strangle her" in training, "strangle
+/// someone quietly" held out), not a word it has never met; whole phrases stay disjoint between
+/// the splits. The held-out phrases are drawn among those that share a content word with another
+/// phrase of the pool, about 15% of the pool each for val and test.
+fn deal_pool(pool: &[&str], rng: &mut Rng) -> Vec<usize> {
+    let cues: Vec<Vec<String>> = pool.iter().map(|p| cue_words(p)).collect();
+    let mut eligible: Vec<usize> = (0..pool.len())
+        .filter(|&i| (0..pool.len()).any(|j| j != i && cues[i].iter().any(|w| cues[j].contains(w))))
+        .collect();
+    rng.shuffle(&mut eligible);
+    let held = if pool.len() >= 3 {
+        ((pool.len() * 15 + 50) / 100).max(1)
+    } else {
+        0
+    };
+    let mut out = vec![0; pool.len()];
+    let mut taken = [0usize; 3];
+    for &i in &eligible {
+        let s = if taken[2] < held {
+            2
+        } else if taken[1] < held {
+            1
+        } else {
+            break;
+        };
+        // Held out only if some phrase left in train still shares one of its cues.
+        out[i] = s;
+        let shared = cues[i]
+            .iter()
+            .any(|w| (0..pool.len()).any(|j| out[j] == 0 && j != i && cues[j].contains(w)));
+        if shared {
+            taken[s] += 1;
+        } else {
+            out[i] = 0;
+        }
+    }
+    // Taking a later phrase out of train can strand an earlier one: put those back.
+    loop {
+        let stranded = (0..pool.len()).find(|&i| {
+            out[i] != 0
+                && !cues[i]
+                    .iter()
+                    .any(|w| (0..pool.len()).any(|j| out[j] == 0 && cues[j].contains(w)))
+        });
+        match stranded {
+            Some(i) => out[i] = 0,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The pool names the composed groups use, in order of first use.
+fn compo_pools() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for c in COMPOS {
+        if !out.contains(&c.pool) {
+            out.push(c.pool);
+        }
+    }
+    out
+}
+
+/// Deals `n` items into the splits: shuffled, then about 15% to test and 15% to val (at least
+/// one each when there are three or more), the rest to train. Returns the split of each item.
+fn deal(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    rng.shuffle(&mut idx);
+    let held = if n >= 3 {
+        ((n * 15 + 50) / 100).max(1)
+    } else {
+        0
+    };
+    let mut out = vec![0; n];
+    for (rank, &i) in idx.iter().enumerate() {
+        out[i] = if rank < held {
+            2
+        } else if rank < 2 * held {
+            1
+        } else {
+            0
+        };
+    }
+    out
+}
+
 /// Openings and endings put around every generated sentence, harmful and benign alike, so the
 /// classifier meets each template in many surface forms and learns nothing from the frame.
 const PREFIXES: &[&str] = &[
@@ -1955,6 +3372,58 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Manifest> {
         }
     }
 
+    // Composed sentences: each family's frames and each pool's phrases dealt into the splits;
+    // a split composes only its own frames and phrases.
+    let mut compo_rng = Rng::new(seed ^ 0xC0_4905);
+    let frame_split: BTreeMap<&str, Vec<usize>> = FAMILIES
+        .iter()
+        .map(|f| (f.id, deal(f.frames.len(), &mut compo_rng)))
+        .collect();
+    let pool_split: BTreeMap<&str, Vec<usize>> = compo_pools()
+        .into_iter()
+        .map(|p| (p, deal_pool(phrase_pool(p), &mut compo_rng)))
+        .collect();
+    for c in COMPOS {
+        let fam = family(c.family);
+        let pool = phrase_pool(c.pool);
+        let total = opts.per_group as f64 * c.weight;
+        for (s, share) in [0.70, 0.15, 0.15].into_iter().enumerate() {
+            let frames: Vec<usize> = (0..fam.frames.len())
+                .filter(|&i| frame_split[c.family][i] == s)
+                .collect();
+            let cores: Vec<usize> = (0..pool.len())
+                .filter(|&i| pool_split[c.pool][i] == s)
+                .collect();
+            if frames.is_empty() || cores.is_empty() {
+                continue;
+            }
+            let n = (total * share).ceil() as usize;
+            for _ in 0..n {
+                let fi = *rng.pick(&frames);
+                let pi = *rng.pick(&cores);
+                let tpl = fam.frames[fi].replacen("{core}", pool[pi], 1);
+                let Some((text, used)) = fill(&tpl, &words[s], &mut rng) else {
+                    continue;
+                };
+                let mut ex = Example::new(frame(&text, &mut rng), c.labels);
+                ex.source = "composed".into();
+                ex.template = format!("{}/{:02}+{}/{:02}", c.family, fi, c.pool, pi);
+                ex.words = used.clone();
+                splits[s].push((ex, used));
+            }
+        }
+    }
+    for (id, v) in &frame_split {
+        for (i, &s) in v.iter().enumerate() {
+            template_split.insert(format!("frame.{id}/{i:02}"), s);
+        }
+    }
+    for (id, v) in &pool_split {
+        for (i, &s) in v.iter().enumerate() {
+            template_split.insert(format!("core.{id}/{i:02}"), s);
+        }
+    }
+
     // Corpus sentences, split by hash of the sentence.
     let bad: HashSet<String> = lex.words.keys().map(|w| skeleton(w)).collect();
     let corpus: Vec<String> = match &opts.corpus_dir {
@@ -2248,6 +3717,20 @@ fn fixed_text_skeletons() -> HashSet<String> {
             }
         }
     }
+    let composed = FAMILIES
+        .iter()
+        .flat_map(|f| f.frames.iter())
+        .chain(compo_pools().into_iter().flat_map(phrase_pool));
+    for t in composed {
+        let mut plain = t.to_string();
+        for s in slots(t) {
+            plain = plain.replace(&format!("{{{s}}}"), " | ");
+        }
+        texts.extend(plain.split('|').map(String::from));
+        for s in slots(t) {
+            texts.extend(slot_fillers(s).iter().map(|f| f.to_string()));
+        }
+    }
     texts.extend(PREFIXES.iter().chain(SUFFIXES).map(|f| f.to_string()));
     let mut out = HashSet::new();
     for t in texts {
@@ -2305,6 +3788,55 @@ mod tests {
     }
 
     #[test]
+    fn composed_groups_are_well_formed() {
+        for f in FAMILIES {
+            assert!(f.frames.len() >= 10, "family {} has few frames", f.id);
+            for fr in f.frames {
+                assert_eq!(fr.matches("{core}").count(), 1, "{}: {fr:?}", f.id);
+            }
+        }
+        for c in COMPOS {
+            family(c.family);
+            let pool = phrase_pool(c.pool);
+            assert!(pool.len() >= 8, "pool {} has few phrases", c.pool);
+            for t in family(c.family).frames.iter().chain(pool) {
+                for s in slots(t) {
+                    assert!(
+                        s == "core" || lexicon_slot(s).is_some() || !slot_fillers(s).is_empty(),
+                        "slot {{{s}}} in {t:?} has no fillers"
+                    );
+                }
+            }
+        }
+        let ids: BTreeSet<&str> = FAMILIES.iter().map(|f| f.id).collect();
+        assert_eq!(ids.len(), FAMILIES.len(), "family ids are unique");
+    }
+
+    #[test]
+    fn held_out_core_phrases_share_a_cue_with_training() {
+        for seed in [1, 7, 1234] {
+            let mut rng = Rng::new(seed);
+            for p in compo_pools() {
+                let pool = phrase_pool(p);
+                let split = deal_pool(pool, &mut rng);
+                assert!(split.iter().filter(|&&s| s == 0).count() * 2 > pool.len());
+                let train: HashSet<String> = pool
+                    .iter()
+                    .zip(&split)
+                    .filter(|(_, &s)| s == 0)
+                    .flat_map(|(t, _)| cue_words(t))
+                    .collect();
+                for (t, &s) in pool.iter().zip(&split) {
+                    if s != 0 {
+                        assert!(cue_words(t).iter().any(|w| train.contains(w)), "{t:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(cue_words("stab you in the {bodypart}"), vec!["stab"]);
+    }
+
+    #[test]
     fn categories_match_the_moderator() {
         assert_eq!(&CATEGORIES[..], super::super::CATEGORIES);
     }
@@ -2323,6 +3855,8 @@ mod tests {
         }
         assert!(!e.has("hate"));
         assert_eq!(e.target().len(), CATEGORIES.len());
+        let e = Example::new("x".into(), &["illicit/violent"]);
+        assert!(e.has("illicit") && e.has("violence") && !e.has("harassment"));
     }
 
     #[test]
