@@ -372,8 +372,8 @@ impl Default for PpoSettings {
             value_clip: 0.2,
             gamma: 1.0,
             lambda: 0.95,
-            beta: 0.05,
-            target_kl: Some(2.0),
+            beta: 0.2,
+            target_kl: None,
             kl_horizon: 10_000,
             kl_estimator: KlEstimator::K3,
             kl_stop: 20.0,
@@ -788,11 +788,13 @@ pub struct PpoArgs {
     pub gamma: f32,
     #[arg(long, default_value_t = 0.95)]
     pub lambda: f32,
-    /// KL coefficient β (initial value when adaptive).
-    #[arg(long, default_value_t = 0.05)]
+    /// KL coefficient β (fixed by default, the start value with --target-kl). The score is
+    /// whitened, so β weighs KL nats against standard deviations of the reward: on the tiny
+    /// preset 0.05 let the KL reach 4.5 nats per answer in 40 iterations, 0.2 about 2–4.
+    #[arg(long, default_value_t = 0.2)]
     pub beta: f32,
     /// Adapt β towards this KL per response; 0 keeps β fixed.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 0.0)]
     pub target_kl: f32,
     #[arg(long, value_enum, default_value = "k3")]
     pub kl_estimator: KlEstimator,
