@@ -1,5 +1,6 @@
-//! Writes a small pipeline bundle for the browser tests and the demo, until the trained default
-//! bundle (`tinychat train all --preset tiny` → `web/models/default/`) exists:
+//! Writes a small pipeline bundle for the browser tests whose outcome must not depend on what a
+//! training run learned (streaming in pieces, exact flags, errors). The demo's own bundle is the
+//! trained one, `web/models/default/` (made by `tinychat train all --preset tiny`):
 //!
 //! ```text
 //! cargo run --example web_test_bundle -- web/models/test
