@@ -155,7 +155,10 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     .unwrap();
     assert_eq!(redo.done["reward"].finished, stages.done["reward"].finished);
     assert!(a.out.join("reward").join("marker").exists());
-    assert!(!a.out.join("ppo").join("marker").exists(), "ppo was not redone");
+    assert!(
+        !a.out.join("ppo").join("marker").exists(),
+        "ppo was not redone"
+    );
     assert_eq!(redo.done.len(), STAGES.len());
     // Same seeds, same stages: the redone policy is the same model.
     assert_eq!(
