@@ -281,87 +281,44 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                 banner(i, stage, &command);
                 tokenizer_train::run(&parse("train tokenizer", &argv)?)?;
             }
-            "pretrain" => {
+            "pretrain" | "sft" | "reward" | "ppo" | "moderation" => {
+                // Each training stage's inputs, in its own subcommand's flags.
+                let inputs: Vec<(&str, PathBuf)> = match stage {
+                    "pretrain" => vec![
+                        ("--data", corpus.clone()),
+                        ("--tokenizer", run_dir("tokenizer")),
+                    ],
+                    "sft" => vec![
+                        ("--init", run_dir("pretrain")),
+                        ("--data", sft_data.clone()),
+                    ],
+                    "reward" => vec![("--init", run_dir("sft")), ("--data", sft_data.clone())],
+                    "ppo" => vec![
+                        ("--policy", run_dir("sft")),
+                        ("--reward", run_dir("reward")),
+                        ("--data", sft_data.clone()),
+                    ],
+                    _ => vec![
+                        ("--data", mod_data.clone()),
+                        ("--tokenizer", run_dir("tokenizer")),
+                    ],
+                };
                 let mut argv = flags(stage);
-                argv.extend([
-                    "--data".into(),
-                    p(&corpus),
-                    "--tokenizer".into(),
-                    p(&run_dir("tokenizer")),
-                    "--out".into(),
-                    p(&run),
-                ]);
+                for (flag, path) in inputs.iter().chain(&[("--out", run.clone())]) {
+                    argv.extend([flag.to_string(), p(path)]);
+                }
                 argv.extend(quiet.clone());
                 let argv = with_resume(argv, &run);
-                command = format!("tinychat train pretrain {}", argv.join(" "));
+                command = format!("tinychat train {stage} {}", argv.join(" "));
                 banner(i, stage, &command);
-                pretrain::run(&parse("train pretrain", &argv)?)?;
-            }
-            "sft" => {
-                let mut argv = vec![
-                    "--init".into(),
-                    p(&run_dir("pretrain")),
-                    "--data".into(),
-                    p(&sft_data),
-                    "--out".into(),
-                    p(&run),
-                ];
-                argv.extend(quiet.clone());
-                argv.extend(flags(stage));
-                let argv = with_resume(argv, &run);
-                command = format!("tinychat train sft {}", argv.join(" "));
-                banner(i, stage, &command);
-                sft::run(&parse("train sft", &argv)?)?;
-            }
-            "reward" => {
-                let mut argv = vec![
-                    "--init".into(),
-                    p(&run_dir("sft")),
-                    "--data".into(),
-                    p(&sft_data),
-                    "--out".into(),
-                    p(&run),
-                ];
-                argv.extend(quiet.clone());
-                argv.extend(flags(stage));
-                let argv = with_resume(argv, &run);
-                command = format!("tinychat train reward {}", argv.join(" "));
-                banner(i, stage, &command);
-                reward::run(&parse("train reward", &argv)?)?;
-            }
-            "ppo" => {
-                let mut argv = vec![
-                    "--policy".into(),
-                    p(&run_dir("sft")),
-                    "--reward".into(),
-                    p(&run_dir("reward")),
-                    "--data".into(),
-                    p(&sft_data),
-                    "--out".into(),
-                    p(&run),
-                ];
-                argv.extend(quiet.clone());
-                argv.extend(flags(stage));
-                let argv = with_resume(argv, &run);
-                command = format!("tinychat train ppo {}", argv.join(" "));
-                banner(i, stage, &command);
-                ppo::run(&parse("train ppo", &argv)?)?;
-            }
-            "moderation" => {
-                let mut argv = flags(stage);
-                argv.extend([
-                    "--data".into(),
-                    p(&mod_data),
-                    "--tokenizer".into(),
-                    p(&run_dir("tokenizer")),
-                    "--out".into(),
-                    p(&run),
-                ]);
-                argv.extend(quiet.clone());
-                let argv = with_resume(argv, &run);
-                command = format!("tinychat train moderation {}", argv.join(" "));
-                banner(i, stage, &command);
-                moderation::run(&parse("train moderation", &argv)?)?;
+                let name = format!("train {stage}");
+                match stage {
+                    "pretrain" => drop(pretrain::run(&parse(&name, &argv)?)?),
+                    "sft" => drop(sft::run(&parse(&name, &argv)?)?),
+                    "reward" => drop(reward::run(&parse(&name, &argv)?)?),
+                    "ppo" => drop(ppo::run(&parse(&name, &argv)?)?),
+                    _ => drop(moderation::run(&parse(&name, &argv)?)?),
+                }
             }
             "bundle" => {
                 command = format!(
