@@ -141,8 +141,23 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
         ) && !reply.text.is_empty()
     );
 
+    // A stage missing from stages.json whose run has a checkpoint (an interrupted stage) is
+    // resumed, not started again: its run directory stays.
+    let mut st = Stages::load(&a.out).unwrap();
+    st.done.remove("reward");
+    std::fs::write(
+        a.out.join("stages.json"),
+        serde_json::to_string(&st).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(a.out.join("reward").join("resumed"), "").unwrap();
+    let resumed = all::run(&a).unwrap();
+    assert!(resumed.done.contains_key("reward"));
+    assert!(a.out.join("reward").join("resumed").exists());
+
     // A rerun does nothing; --from ppo redoes ppo, moderation, bundle and eval only.
     let before = std::fs::read(a.bundle.join("chat/model.safetensors")).unwrap();
+    let provenance = std::fs::read_to_string(a.bundle.join("provenance.json")).unwrap();
     std::fs::write(a.out.join("ppo").join("marker"), "").unwrap();
     std::fs::write(a.out.join("reward").join("marker"), "").unwrap();
     let again = all::run(&a).unwrap();
@@ -153,18 +168,39 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
         ..a.clone()
     })
     .unwrap();
-    assert_eq!(redo.done["reward"].finished, stages.done["reward"].finished);
+    assert_eq!(
+        redo.done["reward"].finished,
+        resumed.done["reward"].finished
+    );
     assert!(a.out.join("reward").join("marker").exists());
     assert!(
         !a.out.join("ppo").join("marker").exists(),
         "ppo was not redone"
     );
     assert_eq!(redo.done.len(), STAGES.len());
+    assert_ne!(
+        std::fs::read_to_string(a.bundle.join("provenance.json")).unwrap(),
+        provenance,
+        "the bundle was written again"
+    );
     // Same seeds, same stages: the redone policy is the same model.
     assert_eq!(
         std::fs::read(a.bundle.join("chat/model.safetensors")).unwrap(),
         before
     );
+
+    // A bundle path that would replace the runs, or a directory that is not a bundle, is refused
+    // before anything runs.
+    for bundle in [a.out.clone(), root.clone(), data.join("sft")] {
+        let e = all::run(&AllArgs {
+            bundle: bundle.clone(),
+            ..a.clone()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--bundle"), "{e}");
+    }
+    assert!(a.out.join("stages.json").is_file() && data.join("sft").is_dir());
 
     // Another preset in the same --out is refused, naming the one there.
     let e = all::run(&AllArgs {

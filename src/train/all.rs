@@ -45,7 +45,7 @@ pub const STAGES: [&str; 9] = [
     after_help = "Examples:\n  tinychat train all --preset tiny                 # everything; writes web/models/default\n  tinychat train all --preset tiny                 # again: skips finished stages, resumes the interrupted one\n  tinychat train all --preset tiny --from sft      # keep data, tokenizer and pretraining; redo the rest\n  tinychat train all --preset tiny --until reward --out runs/try --bundle runs/try/bundle"
 )]
 pub struct AllArgs {
-    /// Sizes of every stage: tiny (the default bundle; about an hour on 2 cores), small (the
+    /// Sizes of every stage: tiny (the default bundle; about half an hour on 2 cores), small (the
     /// small pretraining and moderation presets), smoke (a 32-wide model and a few steps per
     /// stage: checks the whole chain in seconds, makes a useless model).
     #[arg(long, value_enum, default_value = "tiny")]
@@ -135,6 +135,12 @@ pub struct StageRecord {
 pub struct Stages {
     pub preset: String,
     pub done: BTreeMap<String, StageRecord>,
+    /// Where the bundle stage wrote, and in which weight type (a rerun that asks for another
+    /// bundle path or type redoes the bundle and eval stages).
+    #[serde(default)]
+    pub bundle: Option<String>,
+    #[serde(default)]
+    pub bundle_dtype: Option<String>,
 }
 
 impl Stages {
@@ -188,12 +194,78 @@ fn with_resume(mut base: Vec<String>, run: &Path) -> Vec<String> {
     base
 }
 
+/// Position of a stage name (the CLI checks names; the library reports a bad one).
+fn stage_index(name: &str, flag: &str) -> Result<usize> {
+    STAGES.iter().position(|s| *s == name).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "train all: {flag} {name:?} is not a stage; the stages are {}",
+            STAGES.join(", ")
+        ))
+    })
+}
+
+/// `a` is `b` or lies inside it (compared after making both absolute).
+fn within(a: &Path, b: &Path) -> bool {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .components()
+            .collect::<PathBuf>()
+    };
+    abs(a).starts_with(abs(b))
+}
+
 pub fn run(args: &AllArgs) -> Result<Stages> {
     let preset = args.preset.name();
     let flags = |stage: &str| args.preset.flags(stage);
+    // The bundle directory is replaced wholesale: it must not hold or sit inside the runs or the
+    // data, and an existing directory there must be a bundle.
+    for (what, dir) in [("--out", &args.out), ("--data", &args.data)] {
+        let own = what == "--out" && args.bundle == dir.join("bundle");
+        if within(&args.bundle, dir) && !own || within(dir, &args.bundle) {
+            return Err(Error::InvalidArgument(format!(
+                "train all: --bundle {} overlaps {what} {}; the bundle directory is replaced as a whole, so give it a path of its own",
+                args.bundle.display(),
+                dir.display()
+            )));
+        }
+    }
+    if args.bundle.exists() && !args.bundle.join("pipeline.json").is_file() {
+        return Err(Error::InvalidArgument(format!(
+            "train all: --bundle {} exists and is not a pipeline bundle (no pipeline.json); it would be replaced, so name a new or bundle directory",
+            args.bundle.display()
+        )));
+    }
+    let dtype = match args.bundle_dtype.as_str() {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "train all: --bundle-dtype {other:?}: use f16 or f32"
+            )))
+        }
+    };
+    let last = match &args.until {
+        Some(u) => stage_index(u, "--until")?,
+        None => STAGES.len() - 1,
+    };
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let mut stages = Stages::load(&args.out)?;
-    if !stages.done.is_empty() && stages.preset != preset {
+
+    if let Some(from) = &args.from {
+        let first = stage_index(from, "--from")?;
+        for stage in &STAGES[first..] {
+            stages.done.remove(*stage);
+            // Only the stages' own runs go; data and the bundle are replaced, never deleted.
+            let run = args.out.join(stage);
+            if !matches!(*stage, "data" | "bundle") && run.exists() {
+                std::fs::remove_dir_all(&run).map_err(|e| Error::io(&run, e))?;
+            }
+        }
+        stages.save(&args.out)?;
+    }
+    let trained = stages.done.keys().any(|s| s != "data");
+    if trained && stages.preset != preset {
         return Err(Error::InvalidArgument(format!(
             "train all: {} holds a --preset {} run; use that preset, another --out, or --from tokenizer",
             args.out.display(),
@@ -201,27 +273,17 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
         )));
     }
     stages.preset = preset.into();
-    let dtype = match args.bundle_dtype.as_str() {
-        "f32" => DType::F32,
-        _ => DType::F16,
-    };
-
-    if let Some(from) = &args.from {
-        let first = STAGES.iter().position(|s| s == from).expect("clap checked");
-        for stage in &STAGES[first..] {
-            stages.done.remove(*stage);
-            let run = args.out.join(stage);
-            if *stage != "data" && run.exists() {
-                std::fs::remove_dir_all(&run).map_err(|e| Error::io(&run, e))?;
-            }
-        }
-        stages.save(&args.out)?;
+    // Another bundle path or weight type than the one written: write it again, and evaluate it.
+    let bundle_now = (p(&args.bundle), args.bundle_dtype.clone());
+    if stages.done.contains_key("bundle")
+        && (stages.bundle.as_ref(), stages.bundle_dtype.as_ref())
+            != (Some(&bundle_now.0), Some(&bundle_now.1))
+    {
+        stages.done.remove("bundle");
+        stages.done.remove("eval");
     }
-    let last = args
-        .until
-        .as_ref()
-        .map(|u| STAGES.iter().position(|s| s == u).expect("clap checked"))
-        .unwrap_or(STAGES.len() - 1);
+    // Data is checked on every run, whatever stages.json says (it lives outside --out).
+    stages.done.remove("data");
 
     let d = &args.data;
     let corpus = d.join("corpus");
@@ -250,9 +312,28 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
         let command: String;
         match stage {
             "data" => {
-                let have = corpus.join("manifest.json").is_file()
-                    && mod_data.join("manifest.json").is_file()
-                    && sft_data.join("sft_train.jsonl").is_file();
+                let present = [
+                    corpus.join("manifest.json"),
+                    sft_data.join("sft_train.jsonl"),
+                    mod_data.join("manifest.json"),
+                ]
+                .map(|f| f.is_file());
+                let have = present.iter().all(|&x| x);
+                if !have && present.iter().any(|&x| x) {
+                    // `data prepare` would rewrite the corpus too, which may be the user's own.
+                    let missing: Vec<String> = [&corpus, &sft_data, &mod_data]
+                        .iter()
+                        .zip(present)
+                        .filter(|(_, there)| !there)
+                        .map(|(d, _)| d.display().to_string())
+                        .collect();
+                    return Err(Error::InvalidArgument(format!(
+                        "train all: --data {} lacks {}; `tinychat data prepare --out {}` makes all three (and rewrites the corpus with the default corpora), or point --data at a directory that has corpus/, sft/ and moderation/",
+                        d.display(),
+                        missing.join(" and "),
+                        corpus.display()
+                    )));
+                }
                 let argv = vec![
                     "--out".into(),
                     p(&corpus),
@@ -262,7 +343,7 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                 command = format!("tinychat data prepare {}", argv.join(" "));
                 if have {
                     eprintln!(
-                        "==> [{}/{}] data: {}, {} and {} exist — not prepared again (delete them to refetch)",
+                        "==> [{}/{}] data: {}, {} and {} exist — not prepared again (delete all three to refetch)",
                         i + 1,
                         STAGES.len(),
                         corpus.display(),
@@ -312,13 +393,18 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                 command = format!("tinychat train {stage} {}", argv.join(" "));
                 banner(i, stage, &command);
                 let name = format!("train {stage}");
-                match stage {
-                    "pretrain" => drop(pretrain::run(&parse(&name, &argv)?)?),
-                    "sft" => drop(sft::run(&parse(&name, &argv)?)?),
-                    "reward" => drop(reward::run(&parse(&name, &argv)?)?),
-                    "ppo" => drop(ppo::run(&parse(&name, &argv)?)?),
-                    _ => drop(moderation::run(&parse(&name, &argv)?)?),
-                }
+                let ran = match stage {
+                    "pretrain" => pretrain::run(&parse(&name, &argv)?).map(drop),
+                    "sft" => sft::run(&parse(&name, &argv)?).map(drop),
+                    "reward" => reward::run(&parse(&name, &argv)?).map(drop),
+                    "ppo" => ppo::run(&parse(&name, &argv)?).map(drop),
+                    _ => moderation::run(&parse(&name, &argv)?).map(drop),
+                };
+                ran.map_err(|e| {
+                    Error::Other(format!(
+                        "train all: stage {stage} failed: {e}\nrerun the same command to resume it from its last checkpoint, or add `--from {stage}` to train it (and the stages after it) again"
+                    ))
+                })?;
             }
             "bundle" => {
                 command = format!(
@@ -335,6 +421,8 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                     dtype,
                     &stages,
                 )?;
+                stages.bundle = Some(bundle_now.0.clone());
+                stages.bundle_dtype = Some(bundle_now.1.clone());
             }
             "eval" => {
                 command = "tinychat eval chat (pretrain, sft, ppo) and eval moderation (the bundle's moderator)".into();
@@ -433,6 +521,11 @@ pub fn write_bundle(
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let tmp = parent.join(format!(".{name}.tmp"));
+    let old = parent.join(format!(".{name}.old"));
+    // A crash between the two renames of an earlier write left the bundle only in `.old`.
+    if !bundle.exists() && old.join("pipeline.json").is_file() {
+        std::fs::rename(&old, bundle).map_err(|e| Error::io(&old, e))?;
+    }
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -456,14 +549,18 @@ pub fn write_bundle(
         "stages": stages.done,
     });
     crate::io::write_json_atomic(&tmp.join("provenance.json"), &provenance)?;
-    let old = parent.join(format!(".{name}.old"));
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
     if bundle.exists() {
         std::fs::rename(bundle, &old).map_err(|e| Error::io(bundle, e))?;
     }
-    std::fs::rename(&tmp, bundle).map_err(|e| Error::io(bundle, e))?;
+    if let Err(e) = std::fs::rename(&tmp, bundle) {
+        if old.exists() {
+            let _ = std::fs::rename(&old, bundle);
+        }
+        return Err(Error::io(bundle, e));
+    }
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
