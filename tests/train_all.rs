@@ -3,13 +3,14 @@
 //! through the pipeline loader and answers, a rerun skips every stage, `--from` redoes the stages
 //! from the named one on, and a bundle is replaced only by a complete one.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use tinychat::generate::SamplingParams;
 use tinychat::moderation::data::{prepare as prepare_moderation, PrepareOptions};
 use tinychat::pipeline::{Pipeline, Route};
 use tinychat::tokenizer::template::Message;
 use tinychat::train::all::{self, AllArgs, AllPreset, Stages, STAGES};
-use tinychat::train::data::{prepare, PrepareArgs};
 use tinychat::train::sft_data::{build_sft_data, SftDataConfig, SftSources};
 
 fn tmp(name: &str) -> PathBuf {
@@ -25,27 +26,8 @@ fn make_data(root: &Path) -> PathBuf {
         "the", "whale", "ship", "sea", "captain", "sailed", "over", "a", "dark", "night", "and",
         "saw", "land", "of", "men", "what", "is", "two", "plus", "three",
     ];
-    let mut rng = tinychat::generate::Rng::new(5);
-    let mut lines = String::new();
-    for d in 0..40 {
-        let text: Vec<&str> = (0..60)
-            .map(|_| words[(rng.next_u64() % words.len() as u64) as usize])
-            .collect();
-        lines.push_str(
-            &serde_json::json!({"text": format!("Doc {d}. {}.", text.join(" "))}).to_string(),
-        );
-        lines.push('\n');
-    }
-    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
     let data = root.join("data");
-    prepare(&PrepareArgs {
-        out: data.join("corpus"),
-        cache: root.join("cache"),
-        input: vec![root.join("docs.jsonl")],
-        no_default: true,
-        val_percent: 10,
-    })
-    .unwrap();
+    common::train::random_corpus(root, &data.join("corpus"), &words, 5, (40, 60), ".");
     build_sft_data(
         &SftSources::default(),
         &data.join("sft"),

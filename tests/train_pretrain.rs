@@ -1,11 +1,12 @@
 //! Pretraining end to end on a tiny corpus: exact resume, and clear errors on bad inputs.
 #![cfg(feature = "train")]
 
+mod common;
+
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::train::data::{prepare, read_corpus, PrepareArgs};
 use tinychat::train::pretrain::{self, PretrainArgs};
-use tinychat::train::tokenizer_train::{self, TokenizerArgs};
 
 #[derive(Parser)]
 struct Cli {
@@ -26,33 +27,8 @@ fn setup(root: &Path) -> Vec<String> {
         "the", "whale", "ship", "sea", "captain", "sailed", "over", "a", "dark", "night", "and",
         "saw", "land", "of", "men",
     ];
-    let mut rng = tinychat::generate::Rng::new(3);
-    let mut lines = String::new();
-    for d in 0..60 {
-        let text: Vec<&str> = (0..80)
-            .map(|_| words[(rng.next_u64() % words.len() as u64) as usize])
-            .collect();
-        lines.push_str(
-            &serde_json::json!({"text": format!("Doc {d}. {}.", text.join(" "))}).to_string(),
-        );
-        lines.push('\n');
-    }
-    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
-    prepare(&PrepareArgs {
-        out: root.join("corpus"),
-        cache: root.join("cache"),
-        input: vec![root.join("docs.jsonl")],
-        no_default: true,
-        val_percent: 10,
-    })
-    .unwrap();
-    tokenizer_train::run(&TokenizerArgs {
-        data: root.join("corpus"),
-        vocab_size: 300,
-        min_frequency: 2,
-        out: root.join("tok"),
-    })
-    .unwrap();
+    common::train::random_corpus(root, &root.join("corpus"), &words, 3, (60, 80), ".");
+    common::train::small_tokenizer(root);
     let s = |p: PathBuf| p.display().to_string();
     vec![
         "x".into(),

@@ -3,19 +3,18 @@
 //! `Model::classify`, and bad rankings.
 #![cfg(feature = "train")]
 
+mod common;
+
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::config::{Family, ModelConfig};
-use tinychat::train::data::{prepare, PrepareArgs};
 use tinychat::train::model::init_params;
-use tinychat::train::pretrain::{self, PretrainArgs};
 use tinychat::train::reward::{
     self, bt_loss_backward, bt_loss_forward, self_rankings, source_matches, Group, RewardArgs,
     RewardModel, RewardTrainer,
 };
 use tinychat::train::sft::load_model;
 use tinychat::train::sft_data::PpoPrompt;
-use tinychat::train::tokenizer_train::{self, TokenizerArgs};
 
 #[test]
 fn bt_loss_matches_a_hand_computed_example() {
@@ -119,12 +118,6 @@ fn head_and_trunk_gradient_matches_finite_differences() {
 }
 
 #[derive(Parser)]
-struct PCli {
-    #[command(flatten)]
-    a: PretrainArgs,
-}
-
-#[derive(Parser)]
 struct RCli {
     #[command(flatten)]
     a: RewardArgs,
@@ -142,66 +135,9 @@ const WORDS: [&str; 10] = [
 ];
 
 fn pretrained(root: &Path) {
-    let mut rng = tinychat::generate::Rng::new(5);
-    let mut lines = String::new();
-    for d in 0..40 {
-        let text: Vec<&str> = (0..60)
-            .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
-            .collect();
-        lines.push_str(
-            &serde_json::json!({"text": format!("Doc {d}. {}?", text.join(" "))}).to_string(),
-        );
-        lines.push('\n');
-    }
-    std::fs::write(root.join("docs.jsonl"), lines).unwrap();
-    prepare(&PrepareArgs {
-        out: root.join("corpus"),
-        cache: root.join("cache"),
-        input: vec![root.join("docs.jsonl")],
-        no_default: true,
-        val_percent: 10,
-    })
-    .unwrap();
-    tokenizer_train::run(&TokenizerArgs {
-        data: root.join("corpus"),
-        vocab_size: 300,
-        min_frequency: 2,
-        out: root.join("tok"),
-    })
-    .unwrap();
-    let s = |p: PathBuf| p.display().to_string();
-    let args: Vec<String> = [
-        "x",
-        "--data",
-        &s(root.join("corpus")),
-        "--tokenizer",
-        &s(root.join("tok")),
-        "--out",
-        &s(root.join("pre")),
-        "--dim",
-        "32",
-        "--layers",
-        "2",
-        "--heads",
-        "4",
-        "--kv-heads",
-        "2",
-        "--ffn",
-        "64",
-        "--seq-len",
-        "32",
-        "--batch-size",
-        "2",
-        "--steps",
-        "3",
-        "--warmup",
-        "1",
-        "--quiet",
-    ]
-    .iter()
-    .map(|x| x.to_string())
-    .collect();
-    pretrain::run(&PCli::parse_from(args).a).unwrap();
+    common::train::random_corpus(root, &root.join("corpus"), &WORDS, 5, (40, 60), "?");
+    common::train::small_tokenizer(root);
+    common::train::tiny_pretrain(root, 32, 3);
 }
 
 /// Rankings whose rule is: an answer with "paris" > one with "five" > one with "rude".

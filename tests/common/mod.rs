@@ -130,3 +130,81 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Training fixtures shared by the `train_*` suites (feature `train`).
+#[cfg(feature = "train")]
+pub mod train {
+    use clap::Parser;
+    use std::path::Path;
+    use tinychat::train::data::{prepare, PrepareArgs};
+    use tinychat::train::pretrain::{self, PretrainArgs};
+    use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+
+    /// `docs` documents of `len` words drawn from `words` (seeded), each `Doc {d}. … {end}`,
+    /// written to root/docs.jsonl and prepared into `corpus` with 10% for validation.
+    pub fn random_corpus(
+        root: &Path,
+        corpus: &Path,
+        words: &[&str],
+        seed: u64,
+        (docs, len): (usize, usize),
+        end: &str,
+    ) {
+        let mut rng = tinychat::generate::Rng::new(seed);
+        let mut lines = String::new();
+        for d in 0..docs {
+            let text: Vec<&str> = (0..len)
+                .map(|_| words[(rng.next_u64() % words.len() as u64) as usize])
+                .collect();
+            let doc = format!("Doc {d}. {}{end}", text.join(" "));
+            lines.push_str(&serde_json::json!({ "text": doc }).to_string());
+            lines.push('\n');
+        }
+        std::fs::write(root.join("docs.jsonl"), lines).unwrap();
+        prepare(&PrepareArgs {
+            out: corpus.to_path_buf(),
+            cache: root.join("cache"),
+            input: vec![root.join("docs.jsonl")],
+            no_default: true,
+            val_percent: 10,
+        })
+        .unwrap();
+    }
+
+    /// A 300-token byte-level BPE (with the ChatML specials) trained on root/corpus, in root/tok.
+    pub fn small_tokenizer(root: &Path) {
+        tokenizer_train::run(&TokenizerArgs {
+            data: root.join("corpus"),
+            vocab_size: 300,
+            min_frequency: 2,
+            out: root.join("tok"),
+        })
+        .unwrap();
+    }
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: PretrainArgs,
+    }
+
+    /// Pretrains a 32-wide llama (2 layers, 4/2 heads, FFN 64, batch 2) on root/corpus with
+    /// root/tok for `steps` steps of `seq_len` tokens, into root/pre.
+    pub fn tiny_pretrain(root: &Path, seq_len: usize, steps: usize) {
+        let s = |p: std::path::PathBuf| p.display().to_string();
+        let argv = format!(
+            "x --dim 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --seq-len {seq_len} \
+             --batch-size 2 --steps {steps} --warmup 1 --quiet"
+        );
+        let mut args: Vec<String> = argv.split_whitespace().map(String::from).collect();
+        args.extend([
+            "--data".into(),
+            s(root.join("corpus")),
+            "--tokenizer".into(),
+            s(root.join("tok")),
+            "--out".into(),
+            s(root.join("pre")),
+        ]);
+        pretrain::run(&Cli::parse_from(args).a).unwrap();
+    }
+}
