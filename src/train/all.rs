@@ -232,7 +232,7 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
     }
     if args.bundle.exists() && !args.bundle.join("pipeline.json").is_file() {
         return Err(Error::InvalidArgument(format!(
-            "train all: --bundle {} exists and is not a pipeline bundle (no pipeline.json); it would be replaced, so name a new or bundle directory",
+            "train all: --bundle {} exists and is not a pipeline bundle (no pipeline.json); it would be replaced, so name a new directory or an existing bundle",
             args.bundle.display()
         )));
     }
