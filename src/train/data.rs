@@ -587,6 +587,18 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
     Ok(())
 }
 
+/// The order of an epoch: `order` sorted, then shuffled (Fisher–Yates) by a generator seeded
+/// from `seed` and `epoch`, so a resumed run rebuilds the same order from (seed, epoch) alone.
+/// Every stage's batcher uses it.
+pub fn epoch_order<T: Ord>(order: &mut [T], seed: u64, epoch: u64) {
+    order.sort_unstable();
+    let mut rng = Rng::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}
+
 /// Token ids of a prepared split, each document followed by the end-of-text token.
 pub fn tokenize_split(
     path: &Path,
@@ -645,12 +657,7 @@ impl Batcher {
     }
 
     fn shuffle(&mut self) {
-        self.order.sort_unstable();
-        let mut rng = Rng::new(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for i in (1..self.order.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            self.order.swap(i, j);
-        }
+        epoch_order(&mut self.order, self.seed, self.epoch);
     }
 
     /// Moves to a saved position.

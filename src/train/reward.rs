@@ -274,12 +274,7 @@ impl Order {
         o
     }
     fn shuffle(&mut self) {
-        self.order.sort_unstable();
-        let mut rng = Rng::new(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for i in (1..self.order.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            self.order.swap(i, j);
-        }
+        super::data::epoch_order(&mut self.order, self.seed, self.epoch);
     }
     pub fn seek(&mut self, epoch: u64, cursor: usize) {
         self.epoch = epoch;

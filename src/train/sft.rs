@@ -25,7 +25,6 @@ use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::sft_data::{read_sft_jsonl, SftExample};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::generate::Rng;
 use crate::ops::IGNORE;
 use crate::params::Params;
 use crate::tokenizer::{ChatTemplate, Message, Tokenizer};
@@ -128,15 +127,11 @@ impl Packer {
     }
 
     fn reorder(&mut self) {
-        self.order.sort_unstable();
         if !self.shuffle {
+            self.order.sort_unstable();
             return;
         }
-        let mut rng = Rng::new(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for i in (1..self.order.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            self.order.swap(i, j);
-        }
+        super::data::epoch_order(&mut self.order, self.seed, self.epoch);
     }
 
     pub fn seek(&mut self, epoch: u64, cursor: usize) {
