@@ -14,10 +14,7 @@ use tinychat::train::all::{self, AllArgs, AllPreset, Stages, STAGES};
 use tinychat::train::sft_data::{build_sft_data, SftDataConfig, SftSources};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tinychat-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir(name)
 }
 
 /// data/{corpus,sft,moderation} as `tinychat data prepare` lays them out, made without a network.

@@ -124,10 +124,7 @@ struct RCli {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tinychat-rm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir(&format!("rm-{name}"))
 }
 
 const WORDS: [&str; 10] = [

@@ -17,10 +17,7 @@ struct SCli {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tinychat-sft-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir(&format!("sft-{name}"))
 }
 
 const WORDS: [&str; 12] = [
