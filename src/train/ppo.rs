@@ -147,9 +147,13 @@ fn grad_of<'a>(grads: &'a mut [f32], p: &Params, slot: Slot) -> &'a mut [f32] {
     &mut grads[s.offset..s.offset + s.len]
 }
 
-/// log π(tok_i | position rows_i) and the entropy there, from the LM head on the trunk.
+/// log π(tok_i | position rows_i) and the entropy there, from the LM head on the trunk, with the
+/// logits divided by a sampling temperature τ (1 by default) as in the rollouts, so the ratios,
+/// the KL and the entropy are those of the distribution the answers were drawn from.
 pub struct TokenLogprobs {
     pub tm: TrainModel,
+    /// 1/τ.
+    pub inv_temp: f32,
     rows: Vec<usize>,
     toks: Vec<u32>,
     h: Vec<f32>,     // (M, C) the trunk's output at the rows
@@ -162,6 +166,7 @@ impl TokenLogprobs {
     pub fn new(cfg: &crate::config::ModelConfig, batch: usize, seq: usize) -> Result<Self> {
         Ok(TokenLogprobs {
             tm: TrainModel::new(cfg, batch, seq)?,
+            inv_temp: 1.0,
             rows: vec![],
             toks: vec![],
             h: vec![],
@@ -192,6 +197,9 @@ impl TokenLogprobs {
         self.entropy.resize(m, 0.0);
         for i in 0..m {
             let row = &mut self.probs[i * v..(i + 1) * v];
+            if self.inv_temp != 1.0 {
+                row.iter_mut().for_each(|x| *x *= self.inv_temp);
+            }
             let mx = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let chosen = row[toks[i] as usize];
             let mut z = 0.0f64;
@@ -216,14 +224,14 @@ impl TokenLogprobs {
     }
 
     /// Accumulates into `grads` the gradient of a loss whose derivative with respect to each
-    /// row's log-probability is `dlogp`: ∂logp/∂logits = onehot(tok) − probs.
+    /// row's log-probability is `dlogp`: ∂logp/∂logits = (onehot(tok) − probs) / τ.
     pub fn backward(&mut self, p: &Params, grads: &mut [f32], dlogp: &[f32]) {
         let (b, t) = (self.tm.batch, self.tm.seq);
         let (c, v) = (self.tm.config.dim, self.tm.config.vocab_size);
         let m = self.rows.len();
         let mut dlogits = std::mem::take(&mut self.probs);
         for i in 0..m {
-            let g = dlogp[i];
+            let g = dlogp[i] * self.inv_temp;
             let row = &mut dlogits[i * v..(i + 1) * v];
             for x in row.iter_mut() {
                 *x *= -g;
@@ -487,7 +495,10 @@ impl Ppo {
             ..AdamWConfig::default()
         };
         Ok(Ppo {
-            lp: TokenLogprobs::new(&policy_cfg, s.minibatch, seq)?,
+            lp: TokenLogprobs {
+                inv_temp: 1.0 / s.temperature,
+                ..TokenLogprobs::new(&policy_cfg, s.minibatch, seq)?
+            },
             vals: TokenValues::new(&critic_cfg, s.minibatch, critic_cfg.max_seq_len.min(seq))?,
             policy_opt: AdamW::new(&policy.layout, adam.clone()),
             critic_opt: AdamW::new(&critic.layout, adam),
@@ -774,6 +785,8 @@ pub struct PpoArgs {
     pub epochs: usize,
     #[arg(long, default_value_t = 24)]
     pub max_new_tokens: usize,
+    /// Sampling temperature τ of the rollouts; the log-probabilities, ratios, KL and entropy are
+    /// those of the same tempered distribution (logits / τ)
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f32,
     #[arg(long, default_value_t = 5e-5)]
@@ -836,6 +849,12 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         return Err(Error::InvalidArgument(
             "--rollouts, --minibatch, --epochs and --iterations must be positive".into(),
         ));
+    }
+    if !(args.temperature > 0.0 && args.temperature.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "--temperature must be positive (got {})",
+            args.temperature
+        )));
     }
     let pol = load_model(&model_dir(&args.policy)).map_err(|e| {
         Error::InvalidArgument(format!(
