@@ -90,7 +90,7 @@ impl AllPreset {
         }
     }
 
-    /// Extra flags of each stage under this preset (tiny and small: the stages' own defaults).
+    /// Extra flags of each stage under this preset (otherwise the stages' own defaults).
     fn flags(self, stage: &str) -> Vec<String> {
         let flags = match (self, stage) {
             (AllPreset::Smoke, "tokenizer") => "--vocab-size 320",
@@ -114,6 +114,13 @@ impl AllPreset {
             }
             (AllPreset::Smoke, "eval") => "--limit 4 --max-new-tokens 4",
             (AllPreset::Tiny, "pretrain" | "moderation") => "--preset tiny",
+            // SFT: 1200 steps (~4 passes over the computed questions): at 300 the model had not
+            // learnt to copy operands yet. Reward model: 1400 steps on the constructed rankings
+            // plus 4 own samples of 2000 computed PPO prompts ranked by the exact checkers.
+            (AllPreset::Tiny | AllPreset::Small, "sft") => "--steps 1200",
+            (AllPreset::Tiny | AllPreset::Small, "reward") => {
+                "--steps 1400 --self-samples 4 --self-prompts 2000 --self-sources computed"
+            }
             (AllPreset::Small, "pretrain" | "moderation") => "--preset small",
             _ => "",
         };

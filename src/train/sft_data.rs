@@ -509,12 +509,12 @@ pub struct SftDataConfig {
 impl Default for SftDataConfig {
     fn default() -> Self {
         SftDataConfig {
-            computed_train_per_task: 300,
+            computed_train_per_task: 2000,
             computed_eval_per_task: 30,
-            computed_ppo_per_task: 60,
+            computed_ppo_per_task: 200,
             template_eval_every: 4,
             chatterbot_eval_max: 120,
-            ranked_computed_per_task: 80,
+            ranked_computed_per_task: 240,
             ranked_chatterbot_max: 600,
         }
     }
