@@ -495,6 +495,39 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
         "{err}"
     );
 
+    // The diagnostic reward from the exact checkers: only checkable prompts are used, and the
+    // logged reward is the fraction of rollouts the checker accepted.
+    let err = ppo_stage::run(&ppo_args(&root, "e", &["--checker-reward"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no prompt with a \"check\""), "{err}");
+    let mut checkable = String::new();
+    for (i, word) in WORDS.iter().take(8).enumerate() {
+        let answer = if i % 2 == 0 { "paris" } else { *word };
+        let line = serde_json::json!({"prompt": format!("{word} {word}"),
+            "check": {"kind": "contains_any", "answers": [answer]}});
+        checkable.push_str(&format!("{line}\n"));
+    }
+    checkable.push_str(&format!(
+        "{}\n",
+        serde_json::json!({"prompt": "no check here"})
+    ));
+    std::fs::write(root.join("sft/ppo_prompts.jsonl"), checkable).unwrap();
+    let stats = ppo_stage::run(&ppo_args(
+        &root,
+        "e",
+        &["--checker-reward", "--iterations", "2"],
+    ))
+    .unwrap();
+    for st in &stats {
+        let k = st.score * 8.0;
+        assert!(
+            (0.0..=8.0).contains(&k) && (k - k.round()).abs() < 1e-4,
+            "reward {} is not a fraction of 8 rollouts",
+            st.score
+        );
+    }
+
     // No prompt fits the context: an error naming the file and the count of skipped prompts.
     std::fs::write(
         root.join("sft/ppo_prompts.jsonl"),

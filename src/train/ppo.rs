@@ -785,6 +785,11 @@ pub struct PpoArgs {
     pub epochs: usize,
     #[arg(long, default_value_t = 24)]
     pub max_new_tokens: usize,
+    /// Diagnostic: score each answer by the exact checker of its prompt (1 right, 0 wrong)
+    /// instead of the reward model (only prompts with a check are used). Shows what PPO does
+    /// with a reward that knows the answers; the critic still starts from --reward.
+    #[arg(long)]
+    pub checker_reward: bool,
     /// Sampling temperature τ of the rollouts; the log-probabilities, ratios, KL and entropy are
     /// those of the same tempered distribution (logits / τ)
     #[arg(long, default_value_t = 1.0)]
@@ -899,6 +904,8 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
     let items = read_ppo_jsonl(&path)?;
     let t = pol.config.max_seq_len;
     let mut prompts = vec![];
+    let mut checks: std::collections::HashMap<Vec<u32>, crate::train::checkers::Check> =
+        Default::default();
     let mut skipped = 0;
     let sources: Vec<&str> = args
         .prompt_sources
@@ -915,13 +922,25 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         if !sources.is_empty() && !sources.iter().any(|p| src.starts_with(p)) {
             continue;
         }
+        if args.checker_reward && it.check.is_none() {
+            continue;
+        }
         let head = pol.template.render(&[Message::user(&it.prompt)], true)?;
         let ids = pol.tokenizer.encode(&head, false)?;
         if ids.len() + 2 > t {
             skipped += 1;
         } else {
+            if let Some(c) = &it.check {
+                checks.insert(ids.clone(), c.clone());
+            }
             prompts.push(ids);
         }
+    }
+    if prompts.is_empty() && args.checker_reward {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no prompt with a \"check\" fits the context of {t} tokens ({skipped} skipped); --checker-reward needs checkable prompts",
+            path.display()
+        )));
     }
     if prompts.is_empty() {
         return Err(Error::InvalidArgument(format!(
@@ -1009,17 +1028,31 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
     let rm_t = rmm.config.max_seq_len;
     if !args.quiet {
         eprintln!(
-            "PPO: policy {} ({} parameters), reward model and critic {}; {} prompts ({skipped} skipped){}{}",
+            "PPO: policy {} ({} parameters), {} {}; {} prompts ({skipped} skipped){}{}",
             args.policy.display(),
             pol.params.data.len(),
+            if args.checker_reward {
+                "reward from the exact checkers (diagnostic), critic"
+            } else {
+                "reward model and critic"
+            },
             rm_dir.display(),
             prompts.len(),
             if s.ptx_coef > 0.0 {
-                format!("; PPO-ptx {} on {} tokens of {}", s.ptx_coef, ppo.ptx.as_ref().map_or(0, |p| p.len()), args.ptx_data.display())
+                format!(
+                    "; PPO-ptx {} on {} tokens of {}",
+                    s.ptx_coef,
+                    ppo.ptx.as_ref().map_or(0, |p| p.len()),
+                    args.ptx_data.display()
+                )
             } else {
                 String::new()
             },
-            if args.resume { format!("; resuming at iteration {start}") } else { String::new() }
+            if args.resume {
+                format!("; resuming at iteration {start}")
+            } else {
+                String::new()
+            }
         );
     }
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
@@ -1038,6 +1071,11 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         order.swap(i, j);
     }
     let mut score = |tr: &Trajectory| -> Result<f32> {
+        if args.checker_reward {
+            let text = pol.tokenizer.decode(&tr.response, true)?;
+            let check = &checks[&tr.prompt];
+            return Ok(crate::train::checkers::check(&text, check) as u8 as f32);
+        }
         let mut seq: Vec<u32> = tr.prompt.iter().chain(&tr.response).copied().collect();
         seq.truncate(rm_t);
         let n = seq.len();
@@ -1045,7 +1083,11 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         Ok(rm.forward(&rmm.params, &seq, &[n])?[0])
     };
     let policy_name = args.policy.display().to_string();
-    let reward_name = rm_dir.display().to_string();
+    let reward_name = if args.checker_reward {
+        "exact checkers".to_string()
+    } else {
+        rm_dir.display().to_string()
+    };
     let save = |ppo: &Ppo, done: usize| -> Result<()> {
         let state = json!({"stage": "ppo", "step": done, "settings": s, "beta": ppo.beta,
             "policy": policy_name, "reward": reward_name});
