@@ -415,6 +415,12 @@ fn rankings_are_ordered_and_distinct() {
     for file in ["ranked_train.jsonl", "ranked_eval.jsonl"] {
         let ranked = read_ranked_jsonl(&out.join(file)).unwrap();
         assert!(!ranked.is_empty());
+        // The check of each question, from the SFT file of the same split (read once).
+        let sft = read_sft_jsonl(&out.join(file.replace("ranked", "sft"))).unwrap();
+        let checks: std::collections::HashMap<&str, &Check> = sft
+            .iter()
+            .filter_map(|e| Some((e.messages[0].content.as_str(), e.check.as_ref()?)))
+            .collect();
         let mut checked = 0;
         for r in &ranked {
             let distinct: BTreeSet<String> = r.responses.iter().map(|s| normalize(s)).collect();
@@ -423,15 +429,10 @@ fn rankings_are_ordered_and_distinct() {
             if r.responses.len() == 5 {
                 // complete > terse > wrong > off-topic > rude: the first two pass the prompt's
                 // check, the wrong one fails it, and the complete one is the longer
-                let sft = read_sft_jsonl(&out.join(file.replace("ranked", "sft"))).unwrap();
-                if let Some(c) = sft
-                    .iter()
-                    .find(|e| e.messages[0].content == r.prompt)
-                    .and_then(|e| e.check.clone())
-                {
-                    assert!(check(&r.responses[0], &c), "{r:?}");
-                    assert!(check(&r.responses[1], &c), "{r:?}");
-                    assert!(!check(&r.responses[2], &c), "{r:?}");
+                if let Some(&c) = checks.get(r.prompt.as_str()) {
+                    assert!(check(&r.responses[0], c), "{r:?}");
+                    assert!(check(&r.responses[1], c), "{r:?}");
+                    assert!(!check(&r.responses[2], c), "{r:?}");
                     assert!(r.responses[0].len() > r.responses[1].len());
                     checked += 1;
                 }
