@@ -519,6 +519,27 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
         &["--checker-reward", "--iterations", "2"],
     ))
     .unwrap();
+    // A check no answer of this vocabulary can meet: every iteration scores exactly 0, where the
+    // reward model's scores would not be 0.
+    let mut never = String::new();
+    for word in WORDS.iter().take(8) {
+        let line = serde_json::json!({"prompt": format!("{word} {word}"),
+            "check": {"kind": "contains_any", "answers": ["qqqzzzxx"]}});
+        never.push_str(&format!("{line}\n"));
+    }
+    std::fs::write(root.join("sft/ppo_prompts.jsonl"), never).unwrap();
+    let zero = ppo_stage::run(&ppo_args(
+        &root,
+        "f",
+        &["--checker-reward", "--iterations", "2"],
+    ))
+    .unwrap();
+    assert!(zero.iter().all(|st| st.score == 0.0), "{zero:?}");
+    // Resuming without the flag is refused: the reward source is part of the settings.
+    let err = ppo_stage::run(&ppo_args(&root, "f", &["--resume", "--iterations", "3"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other settings"), "{err}");
     for st in &stats {
         let k = st.score * 8.0;
         assert!(

@@ -364,6 +364,10 @@ pub struct PpoSettings {
     /// policy's loss at every minibatch (0: off).
     #[serde(default)]
     pub ptx_coef: f32,
+    /// The diagnostic reward from the exact checkers instead of the reward model
+    /// (`--checker-reward`; absent in runs saved before it existed).
+    #[serde(default)]
+    pub checker_reward: bool,
 }
 
 impl Default for PpoSettings {
@@ -389,6 +393,7 @@ impl Default for PpoSettings {
             grad_clip: 1.0,
             seed: 1337,
             ptx_coef: 0.0,
+            checker_reward: false,
         }
     }
 }
@@ -930,16 +935,21 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         if ids.len() + 2 > t {
             skipped += 1;
         } else {
-            if let Some(c) = &it.check {
-                checks.insert(ids.clone(), c.clone());
+            if let (true, Some(c)) = (args.checker_reward, &it.check) {
+                checks.entry(ids.clone()).or_insert_with(|| c.clone());
             }
             prompts.push(ids);
         }
     }
     if prompts.is_empty() && args.checker_reward {
         return Err(Error::InvalidArgument(format!(
-            "{}: no prompt with a \"check\" fits the context of {t} tokens ({skipped} skipped); --checker-reward needs checkable prompts",
-            path.display()
+            "{}: no prompt with a \"check\"{} fits the context of {t} tokens ({skipped} skipped); --checker-reward needs checkable prompts",
+            path.display(),
+            if sources.is_empty() {
+                String::new()
+            } else {
+                format!(" from sources {:?}", args.prompt_sources)
+            }
         )));
     }
     if prompts.is_empty() {
@@ -974,6 +984,7 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         grad_clip: 1.0,
         seed: args.seed,
         ptx_coef: args.ptx_coef,
+        checker_reward: args.checker_reward,
     };
     let adam = AdamWConfig {
         weight_decay: 0.0,
@@ -1073,7 +1084,9 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
     let mut score = |tr: &Trajectory| -> Result<f32> {
         if args.checker_reward {
             let text = pol.tokenizer.decode(&tr.response, true)?;
-            let check = &checks[&tr.prompt];
+            let check = checks.get(&tr.prompt).ok_or_else(|| {
+                Error::Other("--checker-reward: a rollout's prompt has no check".into())
+            })?;
             return Ok(crate::train::checkers::check(&text, check) as u8 as f32);
         }
         let mut seq: Vec<u32> = tr.prompt.iter().chain(&tr.response).copied().collect();
