@@ -12,8 +12,9 @@
 //! eval        <out>/eval                     exact match, RM score, KL, win rates; moderation F1
 //! ```
 //!
-//! Each stage is the same code as its own subcommand, called with that subcommand's defaults and
-//! the paths above; the equivalent command line is printed before it runs. `<out>/stages.json`
+//! Each stage is the same code as its own subcommand, called with that subcommand's defaults, the
+//! preset's flags ([`AllPreset::flags`]) and the paths above; the equivalent command line is
+//! printed before it runs. `<out>/stages.json`
 //! records the stages that finished (with their wall times): a rerun skips them, and a stage that
 //! was interrupted resumes from its last checkpoint (`--resume`). `--from STAGE` throws away that
 //! stage's run and every later one and trains them again.
@@ -45,8 +46,8 @@ pub const STAGES: [&str; 9] = [
     after_help = "Examples:\n  tinychat train all --preset tiny                 # everything; writes web/models/default\n  tinychat train all --preset tiny                 # again: skips finished stages, resumes the interrupted one\n  tinychat train all --preset tiny --from sft      # keep data, tokenizer and pretraining; redo the rest\n  tinychat train all --preset tiny --until reward --out runs/try --bundle runs/try/bundle"
 )]
 pub struct AllArgs {
-    /// Sizes of every stage: tiny (the default bundle; about half an hour on 2 cores), small (the
-    /// small pretraining and moderation presets), smoke (a 32-wide model and a few steps per
+    /// Sizes of every stage: tiny (the default bundle; about 50 minutes on 2 cores), small (the
+    /// small pretraining and moderation presets, the other stages' defaults; unmeasured), smoke (a 32-wide model and a few steps per
     /// stage: checks the whole chain in seconds, makes a useless model).
     #[arg(long, value_enum, default_value = "tiny")]
     pub preset: AllPreset,
@@ -117,14 +118,14 @@ impl AllPreset {
             // SFT: 1200 steps (~4 passes over the computed questions): at 300 the model had not
             // learnt to copy operands yet. Reward model: 1400 steps on the constructed rankings
             // plus 4 own samples of 2000 computed PPO prompts ranked by the exact checkers.
-            (AllPreset::Tiny | AllPreset::Small, "sft") => "--steps 1200",
-            (AllPreset::Tiny | AllPreset::Small, "reward") => {
+            (AllPreset::Tiny, "sft") => "--steps 1200",
+            (AllPreset::Tiny, "reward") => {
                 "--steps 1400 --self-samples 4 --self-prompts 2000 --self-sources computed"
             }
             // PPO: 64 rollouts per iteration in minibatches of 32 (4 policy steps per
             // iteration instead of 8 noisier ones): the KL per answer fell from 2.5 to 1.9 nats
             // and exact match kept up with SFT, where 32 in 8s lost 6 items.
-            (AllPreset::Tiny | AllPreset::Small, "ppo") => "--rollouts 64 --minibatch 32",
+            (AllPreset::Tiny, "ppo") => "--rollouts 64 --minibatch 32",
             (AllPreset::Small, "pretrain" | "moderation") => "--preset small",
             _ => "",
         };
