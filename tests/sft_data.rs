@@ -417,10 +417,13 @@ fn rankings_are_ordered_and_distinct() {
         assert!(!ranked.is_empty());
         // The check of each question, from the SFT file of the same split (read once).
         let sft = read_sft_jsonl(&out.join(file.replace("ranked", "sft"))).unwrap();
-        let checks: std::collections::HashMap<&str, &Check> = sft
-            .iter()
-            .filter_map(|e| Some((e.messages[0].content.as_str(), e.check.as_ref()?)))
-            .collect();
+        // (the first entry of each question, as a linear search would find it)
+        let mut checks: std::collections::HashMap<&str, Option<&Check>> = Default::default();
+        for e in &sft {
+            checks
+                .entry(e.messages[0].content.as_str())
+                .or_insert(e.check.as_ref());
+        }
         let mut checked = 0;
         for r in &ranked {
             let distinct: BTreeSet<String> = r.responses.iter().map(|s| normalize(s)).collect();
@@ -429,7 +432,7 @@ fn rankings_are_ordered_and_distinct() {
             if r.responses.len() == 5 {
                 // complete > terse > wrong > off-topic > rude: the first two pass the prompt's
                 // check, the wrong one fails it, and the complete one is the longer
-                if let Some(&c) = checks.get(r.prompt.as_str()) {
+                if let Some(&Some(c)) = checks.get(r.prompt.as_str()) {
                     assert!(check(&r.responses[0], c), "{r:?}");
                     assert!(check(&r.responses[1], c), "{r:?}");
                     assert!(!check(&r.responses[2], c), "{r:?}");
