@@ -941,26 +941,23 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
             prompts.push(ids);
         }
     }
-    if prompts.is_empty() && args.checker_reward {
-        return Err(Error::InvalidArgument(format!(
-            "{}: no prompt with a \"check\"{} fits the context of {t} tokens ({skipped} skipped); --checker-reward needs checkable prompts",
-            path.display(),
-            if sources.is_empty() {
-                String::new()
-            } else {
-                format!(" from sources {:?}", args.prompt_sources)
-            }
-        )));
-    }
     if prompts.is_empty() {
+        let from = if sources.is_empty() {
+            String::new()
+        } else {
+            format!(" from sources {:?}", args.prompt_sources)
+        };
+        let (what, why) = if args.checker_reward {
+            (
+                " with a \"check\"",
+                "; --checker-reward needs checkable prompts",
+            )
+        } else {
+            ("", "")
+        };
         return Err(Error::InvalidArgument(format!(
-            "{}: no prompt{} fits the context of {t} tokens ({skipped} skipped)",
+            "{}: no prompt{what}{from} fits the context of {t} tokens ({skipped} skipped){why}",
             path.display(),
-            if sources.is_empty() {
-                String::new()
-            } else {
-                format!(" from sources {:?}", args.prompt_sources)
-            }
         )));
     }
     let s = PpoSettings {
