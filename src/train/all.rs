@@ -115,7 +115,7 @@ impl AllPreset {
             }
             (AllPreset::Smoke, "eval") => "--limit 4 --max-new-tokens 4",
             (AllPreset::Tiny, "pretrain" | "moderation") => "--preset tiny",
-            // SFT: 1200 steps (~4 passes over the computed questions): at 300 the model had not
+            // SFT: 1200 steps (~2 passes over the SFT data): at 300 the model had not
             // learnt to copy operands yet. Reward model: 1400 steps on the constructed rankings
             // plus 4 own samples of 2000 computed PPO prompts ranked by the exact checkers.
             (AllPreset::Tiny, "sft") => "--steps 1200",
