@@ -3,6 +3,8 @@
 //! reward while the KL to the reference stays bounded.
 #![cfg(feature = "train")]
 
+mod common;
+
 use tinychat::config::{Family, ModelConfig};
 use tinychat::train::model::init_params;
 use tinychat::train::ppo::{
@@ -122,28 +124,11 @@ fn tempered_token_logprobs_match_the_engine_and_finite_differences() {
     }
     let mut grads = vec![0.0f32; p.data.len()];
     lp.backward(&p, &mut grads, &w);
-    let mut f = |q: &tinychat::Params| -> f64 {
+    let f = |q: &tinychat::Params| -> f64 {
         lp.forward(q, &inputs, &rows, &toks).unwrap();
         lp.logp.iter().zip(&w).map(|(a, b)| (a * b) as f64).sum()
     };
-    let (mut worst, mut checked) = (0.0f64, 0);
-    for i in (0..p.data.len()).step_by(37) {
-        let h = 1e-2f32;
-        let mut q = p.clone();
-        q.data[i] += h;
-        let up = f(&q);
-        q.data[i] -= 2.0 * h;
-        let down = f(&q);
-        let fd = (up - down) / (2.0 * h as f64);
-        let g = grads[i] as f64;
-        let err = (g - fd).abs() / g.abs().max(fd.abs()).max(1e-2);
-        worst = worst.max(err);
-        checked += 1;
-        assert!(
-            err < 5e-2,
-            "param {i}: analytic {g:.6} vs finite difference {fd:.6}"
-        );
-    }
+    let (checked, worst) = common::check_grad_fd(&p, &grads, (0..p.data.len()).step_by(37), f);
     println!("τ = {tau}: {checked} parameters, worst relative error {worst:.2e}");
 }
 
@@ -254,13 +239,6 @@ struct RCli {
 struct PpoCli {
     #[command(flatten)]
     a: PpoArgs,
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tinychat-ppo-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const WORDS: [&str; 10] = [
@@ -420,7 +398,7 @@ fn same_files(a: &Path, b: &Path) {
 
 #[test]
 fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
-    let root = tmp("stage");
+    let root = common::temp_dir("ppo-stage");
     setup(&root);
 
     // 4 iterations straight == 2 + 2 resumed, for the policy and the critic, with PPO-ptx on.
@@ -501,13 +479,18 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no prompt with a \"check\""), "{err}");
-    let mut checkable = String::new();
-    for (i, word) in WORDS.iter().take(8).enumerate() {
-        let answer = if i % 2 == 0 { "paris" } else { *word };
-        let line = serde_json::json!({"prompt": format!("{word} {word}"),
-            "check": {"kind": "contains_any", "answers": [answer]}});
-        checkable.push_str(&format!("{line}\n"));
-    }
+    // Eight prompts "w w", each with a contains_any check on answer(i, w).
+    let checked_prompts = |answer: &dyn Fn(usize, &str) -> String| -> String {
+        let mut out = String::new();
+        for (i, word) in WORDS.iter().take(8).enumerate() {
+            let line = serde_json::json!({"prompt": format!("{word} {word}"),
+                "check": {"kind": "contains_any", "answers": [answer(i, word)]}});
+            out.push_str(&format!("{line}\n"));
+        }
+        out
+    };
+    let mut checkable =
+        checked_prompts(&|i, word| if i % 2 == 0 { "paris" } else { word }.to_string());
     checkable.push_str(&format!(
         "{}\n",
         serde_json::json!({"prompt": "no check here"})
@@ -521,12 +504,7 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
     .unwrap();
     // A check no answer of this vocabulary can meet: every iteration scores exactly 0, where the
     // reward model's scores would not be 0.
-    let mut never = String::new();
-    for word in WORDS.iter().take(8) {
-        let line = serde_json::json!({"prompt": format!("{word} {word}"),
-            "check": {"kind": "contains_any", "answers": ["qqqzzzxx"]}});
-        never.push_str(&format!("{line}\n"));
-    }
+    let never = checked_prompts(&|_, _| "qqqzzzxx".to_string());
     std::fs::write(root.join("sft/ppo_prompts.jsonl"), never).unwrap();
     let zero = ppo_stage::run(&ppo_args(
         &root,

@@ -89,31 +89,13 @@ fn head_and_trunk_gradient_matches_finite_differences() {
     let mut grads = vec![0.0f32; p.data.len()];
     rm.forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
         .unwrap();
-    let mut loss_at = |q: &tinychat::Params| -> f64 {
+    let loss_at = |q: &tinychat::Params| -> f64 {
         let r = rm.forward(q, &inputs, &lengths).unwrap().to_vec();
         bt_loss_forward(&r, &groups).0 as f64
     };
     // Every head weight, and a spread of trunk weights (embedding, attention, MLP, norms).
-    let mut idx: Vec<usize> = (head.offset..head.offset + head.len).collect();
-    idx.extend((0..head.offset).step_by(97));
-    let (mut worst, mut checked) = (0.0f64, 0);
-    for &i in &idx {
-        let h = 1e-2f32;
-        let mut q = p.clone();
-        q.data[i] += h;
-        let lp = loss_at(&q);
-        q.data[i] -= 2.0 * h;
-        let lm = loss_at(&q);
-        let fd = (lp - lm) / (2.0 * h as f64);
-        let g = grads[i] as f64;
-        let err = (g - fd).abs() / (g.abs().max(fd.abs()).max(1e-2));
-        worst = worst.max(err);
-        checked += 1;
-        assert!(
-            err < 5e-2,
-            "param {i}: analytic {g:.6} vs finite difference {fd:.6}"
-        );
-    }
+    let idx = (head.offset..head.offset + head.len).chain((0..head.offset).step_by(97));
+    let (checked, worst) = common::check_grad_fd(&p, &grads, idx, loss_at);
     println!("{checked} parameters: worst relative error {worst:.2e}");
 }
 

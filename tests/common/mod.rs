@@ -131,6 +131,36 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// Checks `grads` (the analytic gradient of `loss` at `p`) against central differences with step
+/// 1e-2 at each index of `idx`: relative error below 5e-2, relative to max(|g|, |fd|, 1e-2).
+/// Returns (parameters checked, worst relative error).
+pub fn check_grad_fd(
+    p: &Params,
+    grads: &[f32],
+    idx: impl IntoIterator<Item = usize>,
+    mut loss: impl FnMut(&Params) -> f64,
+) -> (usize, f64) {
+    let (mut worst, mut checked) = (0.0f64, 0);
+    for i in idx {
+        let h = 1e-2f32;
+        let mut q = p.clone();
+        q.data[i] += h;
+        let up = loss(&q);
+        q.data[i] -= 2.0 * h;
+        let down = loss(&q);
+        let fd = (up - down) / (2.0 * h as f64);
+        let g = grads[i] as f64;
+        let err = (g - fd).abs() / g.abs().max(fd.abs()).max(1e-2);
+        worst = worst.max(err);
+        checked += 1;
+        assert!(
+            err < 5e-2,
+            "param {i}: analytic {g:.6} vs finite difference {fd:.6}"
+        );
+    }
+    (checked, worst)
+}
+
 /// Training fixtures shared by the `train_*` suites (feature `train`).
 #[cfg(feature = "train")]
 pub mod train {
