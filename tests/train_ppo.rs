@@ -8,8 +8,8 @@ mod common;
 use tinychat::config::{Family, ModelConfig};
 use tinychat::train::model::init_params;
 use tinychat::train::ppo::{
-    clipped_surrogate, clipped_value_loss, gae, kl_estimate, KlEstimator, Ppo, PpoSettings,
-    TokenLogprobs,
+    center_groups, clipped_surrogate, clipped_value_loss, gae, kl_estimate, KlEstimator, Ppo,
+    PpoSettings, TokenLogprobs, Trajectory,
 };
 use tinychat::train::reward::from_lm;
 
@@ -40,6 +40,44 @@ fn kl_estimators() {
     let k3 = kl_estimate(KlEstimator::K3, -1.0, -2.0);
     assert!((k3 - ((-1.0f32).exp() - 1.0 + 1.0)).abs() < 1e-6 && k3 > 0.0);
     assert!(kl_estimate(KlEstimator::K3, -2.0, -1.0) > 0.0);
+}
+
+#[test]
+fn samples_of_one_prompt_are_judged_against_each_other() {
+    // Groups of 2: [1, 3] → [−1, 1]; [5, 5] → [0, 0]; the short last group [4] → [0].
+    let mut x = [1.0f32, 3.0, 5.0, 5.0, 4.0];
+    center_groups(&mut x, 2);
+    assert_eq!(x, [-1.0, 1.0, 0.0, 0.0, 0.0]);
+    let mut y = [1.0f32, 3.0];
+    center_groups(&mut y, 1);
+    assert_eq!(y, [1.0, 3.0], "one sample per prompt keeps the scores");
+
+    // Through Ppo::advantages: with no KL and a zero critic, a prompt whose two answers scored
+    // alike gets zero advantage on every token, whatever its level; the other prompt's better
+    // answer gets a positive advantage and its worse one a negative advantage.
+    let ppo = toy_ppo(PpoSettings {
+        rollouts: 4,
+        samples_per_prompt: 2,
+        ..PpoSettings::default()
+    });
+    let traj = |score: f32| Trajectory {
+        prompt: vec![2, 3],
+        response: vec![4, 5, 1],
+        logp_old: vec![-1.0; 3],
+        logp_ref: vec![-1.0; 3],
+        values: vec![0.0; 3],
+        score,
+        adv: vec![],
+        ret: vec![],
+    };
+    let mut trajs = vec![traj(9.0), traj(9.0), traj(0.0), traj(1.0)];
+    let (mean, kl) = ppo.advantages(&mut trajs);
+    assert_eq!((mean, kl), (4.75, 0.0));
+    for t in &trajs[..2] {
+        assert!(t.adv.iter().all(|&a| a.abs() < 1e-6), "{:?}", t.adv);
+    }
+    assert!(trajs[2].adv.iter().all(|&a| a < -0.1), "{:?}", trajs[2].adv);
+    assert!(trajs[3].adv.iter().all(|&a| a > 0.1), "{:?}", trajs[3].adv);
 }
 
 #[test]
@@ -155,13 +193,18 @@ fn tiny_lm() -> ModelConfig {
     }
 }
 
+/// A PPO of the tiny random LM (seed 3) with a critic made from it (seed 4).
+fn toy_ppo(s: PpoSettings) -> Ppo {
+    let cfg = tiny_lm();
+    let policy = init_params(&cfg, 3);
+    let (ccfg, critic) = from_lm(&cfg, &policy, 4).unwrap();
+    Ppo::new(s, cfg, policy, ccfg, critic).unwrap()
+}
+
 #[test]
 fn ppo_raises_a_toy_reward_with_bounded_kl() {
     // Toy reward: the fraction of response tokens equal to 7 (a random model says 7 about one
     // time in 16). End token 1.
-    let cfg = tiny_lm();
-    let policy = init_params(&cfg, 3);
-    let (ccfg, critic) = from_lm(&cfg, &policy, 4).unwrap();
     let s = PpoSettings {
         rollouts: 16,
         minibatch: 8,
@@ -175,7 +218,7 @@ fn ppo_raises_a_toy_reward_with_bounded_kl() {
         kl_stop: 50.0,
         ..PpoSettings::default()
     };
-    let mut ppo = Ppo::new(s, cfg, policy, ccfg, critic).unwrap();
+    let mut ppo = toy_ppo(s);
     let mut rng = tinychat::generate::Rng::new(9);
     let (mut first, mut last, mut kls) = (vec![], vec![], vec![]);
     for it in 0..30 {
@@ -505,7 +548,7 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
     // A check no answer of this vocabulary can meet: every iteration scores exactly 0, where the
     // reward model's scores would not be 0.
     let never = checked_prompts(&|_, _| "qqqzzzxx".to_string());
-    std::fs::write(root.join("sft/ppo_prompts.jsonl"), never).unwrap();
+    std::fs::write(root.join("sft/ppo_prompts.jsonl"), &never).unwrap();
     let zero = ppo_stage::run(&ppo_args(
         &root,
         "f",
@@ -513,6 +556,33 @@ fn ppo_stage_logs_plots_resumes_exactly_mixes_pretraining_and_stops_on_kl() {
     ))
     .unwrap();
     assert!(zero.iter().all(|st| st.score == 0.0), "{zero:?}");
+    // Four samples of each of two prompts per iteration; --rollouts must be a multiple of it.
+    std::fs::write(
+        root.join("sft/ppo_prompts.jsonl"),
+        checked_prompts(&|i, word| if i % 2 == 0 { "paris" } else { word }.to_string()),
+    )
+    .unwrap();
+    let grouped = ppo_stage::run(&ppo_args(
+        &root,
+        "g",
+        &[
+            "--checker-reward",
+            "--iterations",
+            "2",
+            "--samples-per-prompt",
+            "4",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(grouped.len(), 2);
+    let err = ppo_stage::run(&ppo_args(&root, "h", &["--samples-per-prompt", "3"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--rollouts (8)") && err.contains("--samples-per-prompt (3)"),
+        "{err}"
+    );
+    std::fs::write(root.join("sft/ppo_prompts.jsonl"), never).unwrap();
     // Resuming without the flag is refused: the reward source is part of the settings.
     let err = ppo_stage::run(&ppo_args(&root, "f", &["--resume", "--iterations", "3"]))
         .unwrap_err()

@@ -6,7 +6,8 @@
 //! ```text
 //! kl_t      = log π_old(y_t) − log π_ref(y_t)                            (k1)
 //!           = exp(log π_ref − log π_old) − 1 − (log π_ref − log π_old)    (k3, ≥ 0)
-//! r_t       = −β · kl_t   (+ RM score, whitened over the batch, at t = n)
+//! r_t       = −β · kl_t   (+ RM score, whitened over the batch, at t = n; with K samples per
+//!                          prompt, first centred on the mean of the prompt's K scores)
 //! δ_t       = r_t + γ V_{t+1} − V_t     (V_{n+1} = 0)
 //! A_t       = δ_t + γλ A_{t+1}          (GAE)          R_t = A_t + V_t  (value targets)
 //! ρ_t       = exp(log π(y_t) − log π_old(y_t))
@@ -59,6 +60,21 @@ pub fn whiten(x: &mut [f32], shift_mean: bool) {
     for v in x.iter_mut() {
         let w = (*v as f64 - mean) * inv;
         *v = (if shift_mean { w } else { w + mean }) as f32;
+    }
+}
+
+/// Centres each consecutive group of `k` scores on its own mean (the samples of one prompt):
+/// the per-prompt baseline. `k` ≤ 1 leaves the scores as they are; a last, shorter group is
+/// centred on its own mean too.
+pub fn center_groups(x: &mut [f32], k: usize) {
+    if k <= 1 {
+        return;
+    }
+    for g in x.chunks_mut(k) {
+        let mean = g.iter().map(|&v| v as f64).sum::<f64>() / g.len() as f64;
+        for v in g.iter_mut() {
+            *v = (*v as f64 - mean) as f32;
+        }
     }
 }
 
@@ -368,6 +384,15 @@ pub struct PpoSettings {
     /// (`--checker-reward`; absent in runs saved before it existed).
     #[serde(default)]
     pub checker_reward: bool,
+    /// Responses sampled per prompt (`--samples-per-prompt`). Above 1, each prompt's scores are
+    /// centred on the mean of its own group before whitening (the per-prompt baseline of RLOO
+    /// and GRPO), so a prompt whose answers all score alike teaches nothing instead of noise.
+    #[serde(default = "one")]
+    pub samples_per_prompt: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for PpoSettings {
@@ -394,6 +419,7 @@ impl Default for PpoSettings {
             seed: 1337,
             ptx_coef: 0.0,
             checker_reward: false,
+            samples_per_prompt: 1,
         }
     }
 }
@@ -605,6 +631,7 @@ impl Ppo {
     pub fn advantages(&self, trajs: &mut [Trajectory]) -> (f32, f32) {
         let raw: Vec<f32> = trajs.iter().map(|t| t.score).collect();
         let mut scores = raw.clone();
+        center_groups(&mut scores, self.s.samples_per_prompt);
         if self.s.whiten_rewards && scores.len() > 1 {
             whiten(&mut scores, true);
         }
@@ -795,6 +822,11 @@ pub struct PpoArgs {
     /// with a reward that knows the answers; the critic still starts from --reward.
     #[arg(long)]
     pub checker_reward: bool,
+    /// Responses sampled per prompt; --rollouts must be a multiple of it. Above 1, each prompt's
+    /// scores are centred on their own mean before whitening (the per-prompt baseline of RLOO
+    /// and GRPO): answers are judged against other answers to the same question.
+    #[arg(long, default_value_t = 1)]
+    pub samples_per_prompt: usize,
     /// Sampling temperature τ of the rollouts; the log-probabilities, ratios, KL and entropy are
     /// those of the same tempered distribution (logits / τ)
     #[arg(long, default_value_t = 1.0)]
@@ -859,6 +891,12 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         return Err(Error::InvalidArgument(
             "--rollouts, --minibatch, --epochs and --iterations must be positive".into(),
         ));
+    }
+    if args.samples_per_prompt == 0 || args.rollouts % args.samples_per_prompt != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "--rollouts ({}) must be a positive multiple of --samples-per-prompt ({})",
+            args.rollouts, args.samples_per_prompt
+        )));
     }
     if !(args.temperature > 0.0 && args.temperature.is_finite()) {
         return Err(Error::InvalidArgument(format!(
@@ -982,6 +1020,7 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         seed: args.seed,
         ptx_coef: args.ptx_coef,
         checker_reward: args.checker_reward,
+        samples_per_prompt: args.samples_per_prompt,
     };
     let adam = AdamWConfig {
         weight_decay: 0.0,
@@ -1125,10 +1164,15 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
     let t0 = std::time::Instant::now();
     let mut all = vec![];
     for it in start..stop {
-        // Iteration it takes prompts it·R .. (it+1)·R of the shuffled order (cyclically), so a
-        // resumed run sees the same prompts.
+        // Iteration it takes prompts it·P .. (it+1)·P of the shuffled order (cyclically; P =
+        // rollouts / samples per prompt), each K times in a row, so a resumed run sees the same
+        // prompts.
+        let (k, per) = (
+            args.samples_per_prompt,
+            args.rollouts / args.samples_per_prompt,
+        );
         let batch: Vec<Vec<u32>> = (0..args.rollouts)
-            .map(|k| prompts[order[(it * args.rollouts + k) % order.len()]].clone())
+            .map(|j| prompts[order[(it * per + j / k) % order.len()]].clone())
             .collect();
         let (st, _) = match ppo.iterate(&batch, end, pad, args.seed ^ it as u64, &mut score) {
             Ok(x) => x,
