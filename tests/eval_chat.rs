@@ -1,6 +1,9 @@
 //! `tinychat eval chat`'s bookkeeping: which held-out items it asks (checkable ones, filtered by
-//! source, `--limit` spread over the file), the per-source exact match, and the win rates.
+//! source, `--limit` spread over the file), the per-source exact match, and the win rates; and
+//! greedy against sampled answers, run on the committed demo chat model.
 #![cfg(feature = "train")]
+
+mod common;
 
 use tinychat::tokenizer::Message;
 use tinychat::train::checkers::Check;
@@ -81,4 +84,63 @@ fn win_rates_count_decided_items_only() {
     // By scores: equal scores (the same answer) are ties.
     let (x, y) = ([1.0f32, 0.5, 2.0], [0.0f32, 0.5, 3.0]);
     assert_eq!(wins_losses_ties(&x, &y, |p, q| p > q), (1, 1, 1));
+}
+
+#[derive(clap::Parser)]
+struct ECli {
+    #[command(flatten)]
+    a: tinychat::train::eval::EvalChatArgs,
+}
+
+#[test]
+fn sampled_answers_count_each_sample_and_pair_both_models_on_the_same_draws() {
+    use clap::Parser;
+    let root = common::temp_dir("eval-sampled");
+    let data = root.join("eval.jsonl");
+    let mut lines = String::new();
+    for (q, a, src) in [
+        ("Which is greater, 41 or 17?", "41", "computed/greater"),
+        ("What is 3 plus 4?", "7", "computed/add"),
+        (
+            "How many words are in \"red green blue\"?",
+            "3",
+            "computed/word_count",
+        ),
+    ] {
+        let ex = item(q, a, src, true);
+        lines.push_str(&serde_json::to_string(&ex).unwrap());
+        lines.push('\n');
+    }
+    std::fs::write(&data, lines).unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/web/models/default/chat");
+    let run = |extra: &[&str]| {
+        let mut argv = vec!["x", "--model", model, "--against", model, "--json"];
+        let d = data.display().to_string();
+        argv.extend(["--data", d.as_str(), "--max-new-tokens", "12"]);
+        argv.extend(extra);
+        tinychat::train::eval::run(&ECli::parse_from(argv).a)
+    };
+    // Greedy: one answer per item.
+    let g = run(&[]).unwrap();
+    assert_eq!((g.items, g.answers, g.decoding.as_str()), (3, 3, "greedy"));
+    // Sampled: every sample is one answer; the model against itself draws the same answers
+    // (sample j of item i has the same seed for both), so every pair is a tie.
+    let s = run(&["--temperature", "1.5", "--samples", "4", "--seed", "7"]).unwrap();
+    assert_eq!((s.items, s.answers), (3, 12));
+    assert!(s.decoding.contains("4 per item"), "{}", s.decoding);
+    assert_eq!(s.checker_wins_losses_ties, Some((0, 0, 12)));
+    assert_eq!(s.against_exact_match, Some(s.exact_match));
+    let per: usize = s.exact_match_by_source.values().map(|(_, n)| n).sum();
+    assert_eq!(per, 12, "{:?}", s.exact_match_by_source);
+    // The same seed gives the same answers; the counts are whole answers out of 12.
+    let again = run(&["--temperature", "1.5", "--samples", "4", "--seed", "7"]).unwrap();
+    assert_eq!(again.exact_match, s.exact_match);
+    let k = s.exact_match * 12.0;
+    assert!((k - k.round()).abs() < 1e-9, "{}", s.exact_match);
+    // Several samples of a greedy answer, or a negative temperature, are refused.
+    let err = run(&["--samples", "4"]).unwrap_err().to_string();
+    assert!(err.contains("--samples 4 needs --temperature"), "{err}");
+    let err = run(&["--temperature=-1"]).unwrap_err().to_string();
+    assert!(err.contains("--temperature must be 0"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -2,7 +2,10 @@
 //!
 //! - exact-match accuracy: each checkable item's conversation without its last assistant turn is
 //!   answered greedily (at most `--max-new-tokens`) and the answer is judged by the exact
-//!   checkers (`checkers.rs`);
+//!   checkers (`checkers.rs`); with `--temperature T` (and `--top-k`, `--top-p`) each item is
+//!   answered `--samples N` times by sampling instead, as a chat user gets it, and every sample
+//!   counts as one answer. Sample j of item i uses seed `--seed` + i·N + j for both models, so
+//!   the two are compared on the same draws;
 //! - with `--reference`: the KL divergence from the reference to the model on the model's own
 //!   answers, KL(π‖π_ref) = Σ_v π(v) (log π(v) − log π_ref(v)) summed over the answer's positions
 //!   (the exact per-position KL, not a sampled estimate), averaged over items;
@@ -48,6 +51,21 @@ pub struct EvalChatArgs {
     pub source: Option<String>,
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
+    /// Sample the answers at this temperature instead of answering greedily (0).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// With --temperature: keep the k most likely tokens (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// With --temperature: nucleus sampling (1: off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// With --temperature: answers sampled per item (each counts as one answer).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// With --temperature: the first sample's seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Reference model for the KL (usually the SFT model).
     #[arg(long)]
     pub reference: Option<PathBuf>,
@@ -130,7 +148,7 @@ pub fn win_rate((w, l, _): (usize, usize, usize)) -> f64 {
     }
 }
 
-/// Exact match per source group: group → (correct, items).
+/// Exact match per source group: group → (correct, answers).
 pub fn by_source(items: &[EvalItem], a: &Answers) -> BTreeMap<String, (usize, usize)> {
     let mut m: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (it, &c) in items.iter().zip(&a.correct) {
@@ -146,8 +164,12 @@ pub fn by_source(items: &[EvalItem], a: &Answers) -> BTreeMap<String, (usize, us
 pub struct EvalReport {
     pub model: PathBuf,
     pub items: usize,
+    /// "greedy", or the sampling settings and the samples per item.
+    pub decoding: String,
+    /// Answers judged: items × samples.
+    pub answers: usize,
     pub exact_match: f64,
-    /// Exact match per source group: (correct, items).
+    /// Exact match per source group: (correct, answers).
     pub exact_match_by_source: BTreeMap<String, (usize, usize)>,
     pub kl_to_reference: Option<f64>,
     pub reward: Option<PathBuf>,
@@ -219,20 +241,18 @@ pub fn checkable(
     }
 }
 
-/// Greedy answers of `chat` to `items`, judged by the checkers.
-pub fn answer_all(chat: &ChatModel, items: &[EvalItem], max_new_tokens: usize) -> Result<Answers> {
-    let sp = SamplingParams {
-        temperature: 0.0,
-        max_new_tokens,
-        ..Default::default()
-    };
+/// Answers of `chat` to `items` (answer k with seed `sp.seed + k`), judged by the checkers.
+pub fn answer_all(chat: &ChatModel, items: &[EvalItem], sp: &SamplingParams) -> Result<Answers> {
+    let mut sp = sp.clone();
+    let seed = sp.seed;
     let mut a = Answers {
         texts: vec![],
         correct: vec![],
         scores: vec![],
         tokens: vec![],
     };
-    for it in items {
+    for (k, it) in items.iter().enumerate() {
+        sp.seed = seed.wrapping_add(k as u64);
         let (msgs, c) = (&it.messages, &it.check);
         let prompt = chat.encode_chat(msgs)?;
         let g = chat.generate_tokens(&prompt, &sp, |_| true)?;
@@ -284,6 +304,35 @@ pub fn sequence_kl(
 }
 
 pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
+    let sampled = args.temperature > 0.0;
+    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "--temperature must be 0 (greedy) or positive (got {})",
+            args.temperature
+        )));
+    }
+    if args.samples == 0 || (args.samples > 1 && !sampled) {
+        return Err(Error::InvalidArgument(format!(
+            "--samples {} needs --temperature above 0 (greedy answers are all the same), and must be positive",
+            args.samples
+        )));
+    }
+    let sp = SamplingParams {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        seed: args.seed,
+        max_new_tokens: args.max_new_tokens,
+        ..Default::default()
+    };
+    let decoding = if sampled {
+        format!(
+            "sampled: temperature {}, top-k {}, top-p {}, {} per item, seeds from {}",
+            args.temperature, args.top_k, args.top_p, args.samples, args.seed
+        )
+    } else {
+        "greedy".to_string()
+    };
     let items = checkable(
         &read_sft_jsonl(&args.data)?,
         args.limit,
@@ -303,8 +352,13 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
         .as_ref()
         .map(|r| RewardModel::load(r))
         .transpose()?;
+    // Sample j of item i is answer i·N + j.
+    let items: Vec<EvalItem> = items
+        .iter()
+        .flat_map(|it| std::iter::repeat(it.clone()).take(args.samples))
+        .collect();
     let chat = ChatModel::load(model_dir(&args.model))?;
-    let mut mine = answer_all(&chat, &items, args.max_new_tokens)?;
+    let mut mine = answer_all(&chat, &items, &sp)?;
     if let Some(rm) = &rm {
         mine.score(rm, &items)?;
     }
@@ -324,7 +378,9 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
     }
     let mut report = EvalReport {
         model: args.model.clone(),
-        items: items.len(),
+        items: items.len() / args.samples,
+        decoding,
+        answers: items.len(),
         exact_match: mine.accuracy(),
         exact_match_by_source: by_source(&items, &mine),
         kl_to_reference: None,
@@ -349,7 +405,7 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
     }
     if let Some(b) = &args.against {
         let other = ChatModel::load(model_dir(b))?;
-        let mut theirs = answer_all(&other, &items, args.max_new_tokens)?;
+        let mut theirs = answer_all(&other, &items, &sp)?;
         let wlt = wins_losses_ties(&mine.correct, &theirs.correct, |x, y| *x && !*y);
         report.against_exact_match = Some(theirs.accuracy());
         report.against_exact_match_by_source = Some(by_source(&items, &theirs));
@@ -390,10 +446,11 @@ fn fmt_groups(g: &BTreeMap<String, (usize, usize)>) -> String {
 /// The human-readable report.
 pub fn format_report(r: &EvalReport) -> String {
     let mut out = format!(
-        "{}: exact match {:.3} on {} checkable held-out items ({})\n",
+        "{}: exact match {:.3} on {} checkable held-out items, {} ({})\n",
         r.model.display(),
         r.exact_match,
         r.items,
+        r.decoding,
         fmt_groups(&r.exact_match_by_source)
     );
     if let Some(s) = r.mean_reward {
