@@ -86,6 +86,36 @@ impl Default for SamplingParams {
 }
 
 impl SamplingParams {
+    /// Sampling defaults from `generation_config.json`, if the model has one. As in transformers,
+    /// sampling is on only when it sets `do_sample: true`; then its temperature, top_k (default 50,
+    /// transformers' default) and top_p apply.
+    pub fn from_generation_config(model_dir: &std::path::Path) -> Result<SamplingParams> {
+        let mut p = SamplingParams::default();
+        let path = model_dir.join("generation_config.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
+            path: path.clone(),
+            source: e,
+        })?;
+        let f = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+        if v.get("do_sample").and_then(serde_json::Value::as_bool) == Some(true) {
+            p.temperature = f("temperature").unwrap_or(1.0) as f32;
+            p.top_k = f("top_k").map_or(50, |k| k as usize);
+            p.top_p = f("top_p").unwrap_or(1.0) as f32;
+        }
+        if let Some(r) = f("repetition_penalty") {
+            p.repetition_penalty = r as f32;
+        }
+        if let Some(n) = f("max_new_tokens") {
+            p.max_new_tokens = n as usize;
+        }
+        Ok(p)
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidArgument(m.into()));
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {

@@ -103,6 +103,23 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     ] {
         assert!(a.out.join("eval").join(f).is_file(), "eval lacks {f}");
     }
+    // PPO against SFT also as the chat model answers by default: sampled by its
+    // generation_config.json, 8 answers per item, each counted.
+    let sampled: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.out.join("eval/chat-ppo-vs-sft-sampled.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        sampled["decoding"]
+            .as_str()
+            .unwrap()
+            .starts_with("sampled: temperature 0.8, top-k 50"),
+        "{sampled}"
+    );
+    assert_eq!(
+        sampled["answers"].as_u64().unwrap(),
+        8 * sampled["items"].as_u64().unwrap()
+    );
 
     // The bundle loads as the CLI loads it and answers a prompt through the seven steps.
     let pipe = Pipeline::load(&a.bundle).unwrap();

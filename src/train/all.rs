@@ -586,6 +586,9 @@ pub fn write_bundle(
     Ok(())
 }
 
+/// Sampled answers per held-out item in the eval stage's sampled comparison of PPO and SFT.
+const SAMPLED_ANSWERS: usize = 8;
+
 /// The numbers the README reports, written to `<out>/eval/*.json`.
 fn run_eval(
     args: &AllArgs,
@@ -596,11 +599,30 @@ fn run_eval(
 ) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let eval_items = sft_data.join("sft_eval.jsonl");
-    let chat_runs: [(&str, &str, Option<&str>); 2] = [
-        ("sft-vs-pretrain", "sft", Some("pretrain")),
-        ("ppo-vs-sft", "ppo", Some("sft")),
+    // PPO against SFT twice: greedy, and sampled as the chat model answers a user (its
+    // generation_config.json: temperature 0.8, top-k 50), SAMPLED_ANSWERS answers per item.
+    let gen =
+        crate::generate::SamplingParams::from_generation_config(&sft::model_dir(&run_dir("ppo")))?;
+    let sampled: Vec<String> = if gen.temperature > 0.0 {
+        format!(
+            "--temperature {} --top-k {} --top-p {} --samples {SAMPLED_ANSWERS} --seed 1",
+            gen.temperature, gen.top_k, gen.top_p
+        )
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+    } else {
+        vec![]
+    };
+    let chat_runs: [(&str, &str, Option<&str>, &[String]); 3] = [
+        ("sft-vs-pretrain", "sft", Some("pretrain"), &[]),
+        ("ppo-vs-sft", "ppo", Some("sft"), &[]),
+        ("ppo-vs-sft-sampled", "ppo", Some("sft"), &sampled),
     ];
-    for (name, model, against) in chat_runs {
+    for (name, model, against, extra) in chat_runs {
+        if name.ends_with("-sampled") && extra.is_empty() {
+            continue; // the model does not sample by default
+        }
         let mut argv = vec![
             "--model".into(),
             p(&run_dir(model)),
@@ -615,6 +637,7 @@ fn run_eval(
             argv.extend(["--against".into(), p(&run_dir(a))]);
         }
         argv.extend(args.preset.flags("eval"));
+        argv.extend(extra.iter().cloned());
         eprintln!("--> tinychat eval chat {}", argv.join(" "));
         let report = eval::run(&parse::<eval::EvalChatArgs>("eval chat", &argv)?)?;
         let v = serde_json::to_value(&report).expect("reports serialise");

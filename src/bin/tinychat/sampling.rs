@@ -2,9 +2,8 @@
 //! `generation_config.json` as transformers' `generate()` takes them.
 
 use clap::Args;
-use serde_json::Value;
 use std::path::Path;
-use tinychat::{Error, Result, SamplingParams};
+use tinychat::{Result, SamplingParams};
 
 #[derive(Args, Clone, Debug)]
 pub struct SamplingArgs {
@@ -33,7 +32,7 @@ impl SamplingArgs {
     /// The sampling parameters: flags first, then the model's generation_config.json, then
     /// tinychat's defaults (greedy, 256 new tokens).
     pub fn resolve(&self, model_dir: &Path) -> Result<SamplingParams> {
-        let mut p = generation_defaults(model_dir)?;
+        let mut p = SamplingParams::from_generation_config(model_dir)?;
         if let Some(n) = self.max_new_tokens {
             p.max_new_tokens = n;
         }
@@ -53,36 +52,6 @@ impl SamplingArgs {
         p.validate()?;
         Ok(p)
     }
-}
-
-/// Sampling defaults from `generation_config.json`, if the model has one. As in transformers,
-/// sampling is on only when it sets `do_sample: true`; then its temperature, top_k (default 50,
-/// transformers' default) and top_p apply.
-pub fn generation_defaults(model_dir: &Path) -> Result<SamplingParams> {
-    let mut p = SamplingParams::default();
-    let path = model_dir.join("generation_config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: path.clone(),
-        source: e,
-    })?;
-    let f = |k: &str| v.get(k).and_then(Value::as_f64);
-    if v.get("do_sample").and_then(Value::as_bool) == Some(true) {
-        p.temperature = f("temperature").unwrap_or(1.0) as f32;
-        p.top_k = f("top_k").map_or(50, |k| k as usize);
-        p.top_p = f("top_p").unwrap_or(1.0) as f32;
-    }
-    if let Some(r) = f("repetition_penalty") {
-        p.repetition_penalty = r as f32;
-    }
-    if let Some(n) = f("max_new_tokens") {
-        p.max_new_tokens = n as usize;
-    }
-    Ok(p)
 }
 
 fn clock_seed() -> u64 {
