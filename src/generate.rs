@@ -88,7 +88,8 @@ impl Default for SamplingParams {
 impl SamplingParams {
     /// Sampling defaults from `generation_config.json`, if the model has one. As in transformers,
     /// sampling is on only when it sets `do_sample: true`; then its temperature, top_k (default 50,
-    /// transformers' default) and top_p apply.
+    /// transformers' default) and top_p apply. Native only: it reads a file (in the browser
+    /// the page passes its sampling options itself).
     pub fn from_generation_config(model_dir: &std::path::Path) -> Result<SamplingParams> {
         let mut p = SamplingParams::default();
         let path = model_dir.join("generation_config.json");

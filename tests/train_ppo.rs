@@ -8,8 +8,8 @@ mod common;
 use tinychat::config::{Family, ModelConfig};
 use tinychat::train::model::init_params;
 use tinychat::train::ppo::{
-    center_groups, clipped_surrogate, clipped_value_loss, gae, kl_estimate, KlEstimator, Ppo,
-    PpoSettings, TokenLogprobs, Trajectory,
+    center_groups, clipped_surrogate, clipped_value_loss, gae, iteration_prompts, kl_estimate,
+    KlEstimator, Ppo, PpoSettings, TokenLogprobs, Trajectory,
 };
 use tinychat::train::reward::from_lm;
 
@@ -51,6 +51,16 @@ fn samples_of_one_prompt_are_judged_against_each_other() {
     let mut y = [1.0f32, 3.0];
     center_groups(&mut y, 1);
     assert_eq!(y, [1.0, 3.0], "one sample per prompt keeps the scores");
+    // The batch those groups come from: iteration 1 of 8 rollouts, 4 per prompt, over 5 prompts
+    // takes prompts 2 and 3, each 4 times in a row; one per prompt it is prompts 8..16 mod 5, as
+    // before the option existed (a resumed run sees the same prompts).
+    assert_eq!(iteration_prompts(1, 8, 4, 5), [2, 2, 2, 2, 3, 3, 3, 3]);
+    assert_eq!(iteration_prompts(1, 8, 1, 5), [3, 4, 0, 1, 2, 3, 4, 0]);
+    // Settings saved before the option existed load as one sample per prompt.
+    let mut saved = serde_json::to_value(PpoSettings::default()).unwrap();
+    saved.as_object_mut().unwrap().remove("samples_per_prompt");
+    let old: PpoSettings = serde_json::from_value(saved).unwrap();
+    assert_eq!(old.samples_per_prompt, 1);
 
     // Through Ppo::advantages: with no KL and a zero critic, a prompt whose two answers scored
     // alike gets zero advantage on every token, whatever its level; the other prompt's better

@@ -9,7 +9,8 @@
 //! ppo         <out>/ppo                      PPO against the reward model, KL to the SFT model
 //! moderation  <out>/moderation               trunk + multi-label head, calibrated thresholds
 //! bundle      <bundle>                       pipeline.json + chat/ (the PPO policy) + moderator/
-//! eval        <out>/eval                     exact match, RM score, KL, win rates; moderation F1
+//! eval        <out>/eval                     exact match (greedy and sampled), RM score, KL, win
+//!                                            rates; moderation F1
 //! ```
 //!
 //! Each stage is the same code as its own subcommand, called with that subcommand's defaults, the
@@ -437,7 +438,7 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                 stages.bundle_dtype = Some(bundle_now.1.clone());
             }
             "eval" => {
-                command = "tinychat eval chat (pretrain, sft, ppo) and eval moderation (the bundle's moderator)".into();
+                command = "tinychat eval chat (pretrain, sft, ppo; ppo and sft also sampled) and eval moderation (the bundle's moderator)".into();
                 banner(i, stage, &command);
                 run_eval(args, &run, &run_dir, &sft_data, &mod_data)?;
             }
@@ -620,8 +621,13 @@ fn run_eval(
         ("ppo-vs-sft-sampled", "ppo", Some("sft"), &sampled),
     ];
     for (name, model, against, extra) in chat_runs {
+        let file = out.join(format!("chat-{name}.json"));
         if name.ends_with("-sampled") && extra.is_empty() {
-            continue; // the model does not sample by default
+            // The model does not sample by default: no sampled comparison, and none left over.
+            if file.exists() {
+                std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))?;
+            }
+            continue;
         }
         let mut argv = vec![
             "--model".into(),
@@ -641,7 +647,7 @@ fn run_eval(
         eprintln!("--> tinychat eval chat {}", argv.join(" "));
         let report = eval::run(&parse::<eval::EvalChatArgs>("eval chat", &argv)?)?;
         let v = serde_json::to_value(&report).expect("reports serialise");
-        crate::io::write_json_atomic(&out.join(format!("chat-{name}.json")), &v)?;
+        crate::io::write_json_atomic(&file, &v)?;
     }
     let argv = vec![
         "--model".into(),

@@ -8,12 +8,13 @@
 //!   the two are compared on the same draws;
 //! - with `--reference`: the KL divergence from the reference to the model on the model's own
 //!   answers, KL(π‖π_ref) = Σ_v π(v) (log π(v) − log π_ref(v)) summed over the answer's positions
-//!   (the exact per-position KL, not a sampled estimate), averaged over items;
-//! - with `--against B`: B answers the same items and the win rate of the model over B by the
-//!   checkers counts items where exactly one of the two is correct (ties are reported apart);
+//!   (the exact per-position KL, not a sampled estimate), averaged over answers;
+//! - with `--against B`: B answers the same items (with the same seeds) and the win rate of the
+//!   model over B by the checkers counts answers where exactly one of the two is correct (ties
+//!   are reported apart);
 //! - with `--reward RM`: the mean reward-model score of the answers (of both models with
-//!   `--against`), and the win rate by the reward model: items where the model's answer scores
-//!   higher than B's, over items where the scores differ.
+//!   `--against`), and the win rate by the reward model: answers where the model's scores
+//!   higher than B's, over answers where the scores differ.
 //!
 //! Exact match is also broken down by the item's source ("computed", "quiz": `meta.source` up to
 //! the slash): a small model can learn computed questions, not held-out facts. `--limit N` takes
@@ -34,7 +35,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  tinychat eval chat --model runs/sft --limit 200\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft"
+    after_help = "Example:\n  tinychat eval chat --model runs/sft --limit 200\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft\n  tinychat eval chat --model runs/ppo --against runs/sft --temperature 0.8 --top-k 50 --samples 8 --seed 1"
 )]
 pub struct EvalChatArgs {
     /// The chat model: a run directory (its checkpoint/) or a model directory.
@@ -51,7 +52,9 @@ pub struct EvalChatArgs {
     pub source: Option<String>,
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
-    /// Sample the answers at this temperature instead of answering greedily (0).
+    /// Sample the answers at this temperature instead of answering greedily (0). --top-k,
+    /// --top-p, --samples and --seed apply only then; the demo chat model samples at 0.8 with
+    /// top-k 50 (its generation_config.json).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
     /// With --temperature: keep the k most likely tokens (0: all).

@@ -63,6 +63,16 @@ pub fn whiten(x: &mut [f32], shift_mean: bool) {
     }
 }
 
+/// Which prompts iteration `it` answers: positions in the shuffled prompt order (cyclic over
+/// `n` prompts), `rollouts / k` prompts each repeated `k` times in a row, so that rollouts
+/// `g·k .. (g+1)·k` are the samples of one prompt (the groups [`center_groups`] centres).
+pub fn iteration_prompts(it: usize, rollouts: usize, k: usize, n: usize) -> Vec<usize> {
+    let per = rollouts / k.max(1);
+    (0..rollouts)
+        .map(|j| (it * per + j / k.max(1)) % n.max(1))
+        .collect()
+}
+
 /// Centres each consecutive group of `k` scores on its own mean (the samples of one prompt):
 /// the per-prompt baseline. `k` ≤ 1 leaves the scores as they are; a last, shorter group is
 /// centred on its own mean too.
@@ -386,7 +396,8 @@ pub struct PpoSettings {
     pub checker_reward: bool,
     /// Responses sampled per prompt (`--samples-per-prompt`). Above 1, each prompt's scores are
     /// centred on the mean of its own group before whitening (the per-prompt baseline of RLOO
-    /// and GRPO), so a prompt whose answers all score alike teaches nothing instead of noise.
+    /// and GRPO), so a prompt whose answers all score alike adds no score signal (the KL penalty
+    /// and the critic still shape its advantages). Absent in runs saved before it existed: 1.
     #[serde(default = "one")]
     pub samples_per_prompt: usize,
 }
@@ -1167,13 +1178,11 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
         // Iteration it takes prompts it·P .. (it+1)·P of the shuffled order (cyclically; P =
         // rollouts / samples per prompt), each K times in a row, so a resumed run sees the same
         // prompts.
-        let (k, per) = (
-            args.samples_per_prompt,
-            args.rollouts / args.samples_per_prompt,
-        );
-        let batch: Vec<Vec<u32>> = (0..args.rollouts)
-            .map(|j| prompts[order[(it * per + j / k) % order.len()]].clone())
-            .collect();
+        let batch: Vec<Vec<u32>> =
+            iteration_prompts(it, args.rollouts, args.samples_per_prompt, order.len())
+                .into_iter()
+                .map(|i| prompts[order[i]].clone())
+                .collect();
         let (st, _) = match ppo.iterate(&batch, end, pad, args.seed ^ it as u64, &mut score) {
             Ok(x) => x,
             Err(e) => {
