@@ -605,13 +605,16 @@ fn run_eval(
     let gen =
         crate::generate::SamplingParams::from_generation_config(&sft::model_dir(&run_dir("ppo")))?;
     let sampled: Vec<String> = if gen.temperature > 0.0 {
-        format!(
-            "--temperature {} --top-k {} --top-p {} --samples {SAMPLED_ANSWERS} --seed 1",
-            gen.temperature, gen.top_k, gen.top_p
-        )
-        .split_whitespace()
-        .map(String::from)
-        .collect()
+        let v = [
+            ("--temperature", gen.temperature.to_string()),
+            ("--top-k", gen.top_k.to_string()),
+            ("--top-p", gen.top_p.to_string()),
+            ("--samples", SAMPLED_ANSWERS.to_string()),
+            ("--seed", "1".to_string()),
+        ];
+        v.into_iter()
+            .flat_map(|(k, x)| [k.to_string(), x])
+            .collect()
     } else {
         vec![]
     };
