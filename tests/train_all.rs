@@ -99,6 +99,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     for f in [
         "chat-sft-vs-pretrain.json",
         "chat-ppo-vs-sft.json",
+        "reward.json",
         "moderation.json",
     ] {
         assert!(a.out.join("eval").join(f).is_file(), "eval lacks {f}");

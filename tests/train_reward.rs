@@ -204,6 +204,67 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
     let bad = rm.score("what is two plus five", "the rude rude").unwrap();
     assert!(good > bad, "{good} <= {bad}");
 
+    // `tinychat eval reward`: the same held-out pairs scored through Model::classify, broken
+    // down by ranks and source; a ranking with an answer beyond the context is counted, not
+    // scored; a ranking written against the rule is ordered wrong and listed among the worst.
+    let mut held = std::fs::read_to_string(sft.join("ranked_eval.jsonl")).unwrap();
+    for line in [
+        serde_json::json!({"prompt": "what", "responses": ["paris", "paris ".repeat(200)]}),
+        serde_json::json!({"prompt": "what is two plus five",
+            "responses": ["the rude rude", "two five", "the paris"],
+            "meta": {"source": "test/reversed"}}),
+    ] {
+        held.push_str(&line.to_string());
+        held.push('\n');
+    }
+    let held_path = root.join("held.jsonl");
+    std::fs::write(&held_path, held).unwrap();
+    let rep = reward::run_eval(&reward::EvalRewardArgs {
+        model: root.join("rm"),
+        data: held_path,
+        json: false,
+        show_errors: 3,
+    })
+    .unwrap();
+    assert_eq!((rep.rankings, rep.skipped_too_long), (21, 1));
+    assert_eq!(rep.all.pairs, 63);
+    let plain = &rep.by_source["(none)"];
+    assert_eq!(plain.pairs, 60);
+    assert!(
+        (plain.accuracy() - sum.eval_pairwise_accuracy).abs() <= 1.0 / 60.0 + 1e-9,
+        "{} vs {} in training",
+        plain.accuracy(),
+        sum.eval_pairwise_accuracy
+    );
+    let ranks: Vec<(&str, usize)> = rep
+        .by_ranks
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.pairs))
+        .collect();
+    assert_eq!(ranks, [("1>2", 21), ("1>3", 21), ("2>3", 21)]);
+    assert_eq!(
+        rep.by_source.keys().collect::<Vec<_>>(),
+        ["(none)", "test/reversed"]
+    );
+    assert_eq!(rep.by_family["test"], rep.by_source["test/reversed"]);
+    assert_eq!(
+        rep.by_ranks.values().map(|c| c.right).sum::<usize>(),
+        rep.all.right
+    );
+    // The model learned the rule, so the reversed ranking's three pairs are its worst.
+    assert_eq!(rep.by_source["test/reversed"].right, 0);
+    assert_eq!(rep.worst.len(), 3);
+    assert!(rep.worst.windows(2).all(|w| w[0].margin <= w[1].margin));
+    assert_eq!(rep.worst[0].ranks, "1>3");
+    assert_eq!(
+        (rep.worst[0].better.as_str(), rep.worst[0].worse.as_str()),
+        ("the rude rude", "the paris")
+    );
+    assert!(rep
+        .worst
+        .iter()
+        .all(|e| e.margin < 0.0 && e.source == "test/reversed"));
+
     // Exact resume: 15 steps + 25 resumed == 40 straight.
     reward::run(&rm_args(&root, "split", &["--stop-after", "15"])).unwrap();
     reward::run(&rm_args(&root, "split", &["--resume"])).unwrap();

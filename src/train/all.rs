@@ -652,6 +652,17 @@ fn run_eval(
         let v = serde_json::to_value(&report).expect("reports serialise");
         crate::io::write_json_atomic(&file, &v)?;
     }
+    // The reward model's held-out pairwise accuracy, by source and by the ranks compared.
+    let argv = vec![
+        "--model".into(),
+        p(&run_dir("reward")),
+        "--data".into(),
+        p(&sft_data.join("ranked_eval.jsonl")),
+    ];
+    eprintln!("--> tinychat eval reward {}", argv.join(" "));
+    let report = reward::run_eval(&parse::<reward::EvalRewardArgs>("eval reward", &argv)?)?;
+    let v = serde_json::to_value(&report).expect("reports serialise");
+    crate::io::write_json_atomic(&out.join("reward.json"), &v)?;
     let argv = vec![
         "--model".into(),
         p(&args.bundle.join("moderator")),

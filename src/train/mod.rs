@@ -44,12 +44,15 @@ pub enum EvalCommand {
     Moderation(moderation::EvalModerationArgs),
     /// Exact-match accuracy of a chat model on held-out items, KL to a reference, win rate over another.
     Chat(eval::EvalChatArgs),
+    /// Pairwise accuracy of a reward model on ranked answers, by source and by the ranks compared.
+    Reward(reward::EvalRewardArgs),
 }
 
 pub fn run_eval(cmd: EvalCommand) -> crate::Result<()> {
     match cmd {
         EvalCommand::Moderation(a) => moderation::run_eval(&a).map(|_| ()),
         EvalCommand::Chat(a) => eval::run(&a).map(|_| ()),
+        EvalCommand::Reward(a) => reward::run_eval(&a).map(|_| ()),
     }
 }
 
