@@ -60,6 +60,50 @@ pub struct ModelConfig {
     pub pad_token_id: Option<u32>,
     /// Class names of a classification head (`id2label`), in id order. Empty for a causal LM.
     pub labels: Vec<String>,
+    /// How a classification head reads the sequence (config.json `classifier_pooling`, written
+    /// only when it is not the default `last`).
+    pub pooling: Pooling,
+}
+
+/// How a sequence classifier turns the final hidden states (T, C) into the head's input (C).
+/// `Last` is transformers' `LlamaForSequenceClassification` / `GPT2ForSequenceClassification`
+/// (the last token of an unpadded sequence). `Max` takes each channel's maximum over all
+/// positions: a tinychat extension, saved as `"classifier_pooling": "max"` (the key ModernBERT's
+/// config uses for its "cls"/"mean" choice), which transformers' Llama classes ignore.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    #[default]
+    Last,
+    Max,
+}
+
+impl Pooling {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Last => "last",
+            Pooling::Max => "max",
+        }
+    }
+}
+
+impl std::str::FromStr for Pooling {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "last" => Ok(Pooling::Last),
+            "max" => Ok(Pooling::Max),
+            other => Err(format!(
+                "unknown pooling {other:?} (expected \"last\" or \"max\")"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Pooling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl ModelConfig {
@@ -150,6 +194,7 @@ impl ModelConfig {
                     eos_token_ids: r.ids("eos_token_id")?,
                     pad_token_id: r.u32("pad_token_id")?,
                     labels: r.labels()?,
+                    pooling: r.pooling()?,
                 }
             }
             "gpt2" => {
@@ -185,6 +230,7 @@ impl ModelConfig {
                     eos_token_ids: r.ids("eos_token_id")?,
                     pad_token_id: r.u32("pad_token_id")?,
                     labels: r.labels()?,
+                    pooling: r.pooling()?,
                 }
             }
             "" => return Err(r.err("model_type is missing".into())),
@@ -230,6 +276,12 @@ impl ModelConfig {
         }
         if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
             return Err("the norm epsilon must be a positive number".into());
+        }
+        if self.pooling != Pooling::Last && !self.is_classifier() {
+            return Err(format!(
+                "classifier_pooling {:?} needs a classification head (id2label)",
+                self.pooling.name()
+            ));
         }
         Ok(())
     }
@@ -320,6 +372,9 @@ impl ModelConfig {
             m.insert("id2label".into(), Value::Object(id2label));
             m.insert("label2id".into(), Value::Object(label2id));
             m.insert("problem_type".into(), "multi_label_classification".into());
+            if self.pooling != Pooling::Last {
+                m.insert("classifier_pooling".into(), self.pooling.name().into());
+            }
         }
         Value::Object(m)
     }
@@ -402,6 +457,16 @@ impl Reader<'_> {
                 .ok_or_else(|| self.err(format!("{key} must be an integer or a list, got {v}"))),
         }
     }
+    /// `classifier_pooling`: absent means `last`.
+    fn pooling(&self) -> Result<Pooling> {
+        match self.str("classifier_pooling")? {
+            None => Ok(Pooling::Last),
+            Some(v) => v
+                .parse()
+                .map_err(|e: String| self.err(format!("classifier_pooling: {e}"))),
+        }
+    }
+
     /// `id2label` as a list in id order; missing ids are an error.
     fn labels(&self) -> Result<Vec<String>> {
         let Some(v) = self.get("id2label") else {

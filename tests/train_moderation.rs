@@ -8,6 +8,7 @@ mod common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};
+use tinychat::config::Pooling;
 use tinychat::generate::Rng;
 use tinychat::model::Model;
 use tinychat::moderation::data::CATEGORIES;
@@ -40,7 +41,8 @@ fn numeric_h(x: &mut [f32], j: usize, h: f32, f: &mut impl FnMut(&[f32]) -> f32)
 
 #[test]
 fn head_and_bce_backward_match_finite_differences() {
-    // loss(h, W) = Σ_{b,j} bce(z_bj, y_bj; pw_j) with z_b = W·h[b, len_b − 1]
+    // loss(h, W) = Σ_{b,j} bce(z_bj, y_bj; pw_j) with z_b = W·pool(h[b, 0..len_b]): the last row,
+    // or each channel's maximum over the rows
     // ∂loss/∂z = (1 − y) − w·σ(−z);  ∂loss/∂W_j = Σ_b ∂loss/∂z_bj · h_b;  ∂loss/∂h_b = Wᵀ·∂loss/∂z_b
     let mut rng = Rng::new(7);
     let (b, t, c, nl) = (3, 5, 6, 4);
@@ -50,20 +52,27 @@ fn head_and_bce_backward_match_finite_differences() {
     let targets: Vec<f32> = (0..b * nl)
         .map(|i| ((i * 7) % 3 == 0) as u8 as f32)
         .collect();
-    for pos_weight in [vec![1.0; nl], vec![1.0, 3.0, 0.5, 10.0]] {
+    let cases = [
+        (Pooling::Last, vec![1.0; nl]),
+        (Pooling::Last, vec![1.0, 3.0, 0.5, 10.0]),
+        (Pooling::Max, vec![1.0, 3.0, 0.5, 10.0]),
+    ];
+    for (pooling, pos_weight) in cases {
         // Summed over B·L (scale = B·L) so the gradients are O(1).
         let k = (b * nl) as f32;
         let loss = |h: &[f32], w: &[f32]| {
             let mut z = vec![0.0; b * nl];
-            cls_head_forward(&mut z, h, w, &lengths, t, c, nl);
+            cls_head_forward(&mut z, h, w, &lengths, t, c, nl, pooling);
             bce_with_logits_forward(&z, &targets, &pos_weight) * k
         };
         let mut z = vec![0.0; b * nl];
-        cls_head_forward(&mut z, &hidden, &w, &lengths, t, c, nl);
+        cls_head_forward(&mut z, &hidden, &w, &lengths, t, c, nl, pooling);
         let mut dz = vec![0.0; b * nl];
         bce_with_logits_backward(&mut dz, &z, &targets, &pos_weight, k);
         let (mut dh, mut dw) = (vec![0.0; hidden.len()], vec![0.0; w.len()]);
-        cls_head_backward(&mut dh, &mut dw, &dz, &hidden, &w, &lengths, t, c, nl);
+        cls_head_backward(
+            &mut dh, &mut dw, &dz, &hidden, &w, &lengths, t, c, nl, pooling,
+        );
         let mut max_err = 0.0f32;
         for j in 0..w.len() {
             let wc = w.clone();
@@ -78,13 +87,26 @@ fn head_and_bce_backward_match_finite_differences() {
             let err = (num - dh[j]).abs() / num.abs().max(1.0);
             max_err = max_err.max(err);
             assert!(err < 2e-3, "dh[{j}]: backward {} vs numeric {num}", dh[j]);
-            // Only the last real position of each sequence gets a gradient.
-            let (bb, pos) = (j / c / t, (j / c) % t);
-            if pos != lengths[bb] - 1 {
-                assert_eq!(dh[j], 0.0, "dh[{j}] off the last token");
+            // Last: only the last real position of each sequence gets a gradient. Max: only the
+            // position holding the channel's maximum over the real positions. Padding: none.
+            let (bb, pos, ch) = (j / c / t, (j / c) % t, j % c);
+            let argmax = (0..lengths[bb])
+                .max_by(|&x, &y| {
+                    let v = |p: usize| hidden[(bb * t + p) * c + ch];
+                    v(x).total_cmp(&v(y)).then(y.cmp(&x))
+                })
+                .unwrap();
+            let source = match pooling {
+                Pooling::Last => lengths[bb] - 1,
+                Pooling::Max => argmax,
+            };
+            if pos != source {
+                assert_eq!(dh[j], 0.0, "dh[{j}] off the pooled position ({pooling})");
             }
         }
-        println!("head + BCE (pos_weight {pos_weight:?}): max rel err {max_err:.2e}");
+        println!(
+            "head + BCE ({pooling} pooling, pos_weight {pos_weight:?}): max rel err {max_err:.2e}"
+        );
     }
     // Large logits stay finite: softplus and σ must not overflow.
     let z = [80.0, -80.0];
@@ -107,8 +129,15 @@ fn tiny_classifier(seq: usize) -> (tinychat::config::ModelConfig, tinychat::para
 
 #[test]
 fn classifier_gradient_through_the_trunk_matches_finite_differences() {
+    for pooling in [Pooling::Last, Pooling::Max] {
+        classifier_gradient_with(pooling);
+    }
+}
+
+fn classifier_gradient_with(pooling: Pooling) {
     let (b, t) = (2, 6);
-    let (cfg, mut p) = tiny_classifier(t);
+    let (mut cfg, mut p) = tiny_classifier(t);
+    cfg.pooling = pooling;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
     let inputs: Vec<u32> = vec![5, 70, 100, 33, 2, 9, 44, 45, 46, 0, 0, 0];
     let lengths = [6, 3];
@@ -133,15 +162,38 @@ fn classifier_gradient_through_the_trunk_matches_finite_differences() {
     coords.extend([emb + 70 * cfg.dim + 3, emb + 46 * cfg.dim + 1]);
     let mut max_err = 0.0f32;
     let mut data = p.data.clone();
+    // Which position holds each channel's maximum, per sequence: max pooling is smooth only
+    // while that does not change, so a coordinate whose ±h moves it is skipped (and counted).
+    let (c, t_) = (cfg.dim, t);
+    let argmax = |h: &[f32]| -> Vec<usize> {
+        let mut out = vec![];
+        for (bb, &len) in lengths.iter().enumerate() {
+            for ch in 0..c {
+                let v = |pos: usize| h[(bb * t_ + pos) * c + ch];
+                out.push((0..len).fold(0, |best, pos| if v(pos) > v(best) { pos } else { best }));
+            }
+        }
+        out
+    };
+    cls.forward(&p, &inputs, &lengths).unwrap();
+    let at_p = argmax(cls.model.hidden());
+    let mut kinks = 0;
     for &j in &coords {
         // h = 1e-2: the mean loss is an f32 near 0.7 whose last bit (6e-8) would be 3e-5 of
         // gradient at h = 1e-3, as large as the small gradients checked here; the O(h²)
         // truncation error at 1e-2 is far below that.
+        let mut smooth = true;
         let num = numeric_h(&mut data, j, 1e-2, &mut |d: &[f32]| {
             p.data.copy_from_slice(d);
             let z = cls.forward(&p, &inputs, &lengths).unwrap();
-            bce_with_logits_forward(z, &targets, &pw)
+            let l = bce_with_logits_forward(z, &targets, &pw);
+            smooth &= argmax(cls.model.hidden()) == at_p;
+            l
         });
+        if pooling == Pooling::Max && !smooth {
+            kinks += 1;
+            continue;
+        }
         let err = (num - grads[j]).abs();
         max_err = max_err.max(err);
         assert!(
@@ -151,7 +203,13 @@ fn classifier_gradient_through_the_trunk_matches_finite_differences() {
         );
     }
     println!(
-        "{} coordinates through the trunk, max abs err {max_err:.2e}",
+        "{pooling} pooling: {} coordinates through the trunk ({kinks} skipped where ±h moves a \
+         maximum to another position), max abs err {max_err:.2e}",
+        coords.len()
+    );
+    assert!(
+        kinks * 10 <= coords.len(),
+        "{kinks} of {} skipped",
         coords.len()
     );
     // Tokens after a sequence's end do not change its logits (causal attention, no mask needed).
@@ -165,8 +223,15 @@ fn classifier_gradient_through_the_trunk_matches_finite_differences() {
 
 #[test]
 fn training_logits_match_the_inference_classifier() {
+    for pooling in [Pooling::Last, Pooling::Max] {
+        training_logits_match_with(pooling);
+    }
+}
+
+fn training_logits_match_with(pooling: Pooling) {
     let (b, t) = (2, 7);
-    let (cfg, p) = tiny_classifier(t);
+    let (mut cfg, p) = tiny_classifier(t);
+    cfg.pooling = pooling;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
     let seqs: [&[u32]; 2] = [&[3, 1, 4, 1, 5, 9, 2], &[100, 101]];
     let mut inputs = vec![0u32; b * t];
@@ -180,7 +245,7 @@ fn training_logits_match_the_inference_classifier() {
         for j in 0..3 {
             assert!(
                 (z[r * 3 + j] - want[j]).abs() < 1e-4,
-                "sequence {r} label {j}: training {} vs inference {}",
+                "{pooling} pooling, sequence {r} label {j}: training {} vs inference {}",
                 z[r * 3 + j],
                 want[j]
             );
@@ -213,6 +278,74 @@ fn calibration_takes_the_most_recall_at_the_target_precision() {
     assert!((c.f1 - 0.8).abs() < 1e-6);
     let c = calibrate("x", &[0.3, 0.4], &[false, false], 0.9);
     assert_eq!((c.method.as_str(), c.threshold), ("no_positives", 0.5));
+}
+
+#[test]
+fn classifier_pooling_is_read_written_and_checked() {
+    use tinychat::config::ModelConfig;
+    let path = std::path::Path::new("config.json");
+    let mut cfg = common::tiny_llama_config(&["a", "b"], 16);
+    // The default, last, is what transformers' Llama classes do and is not written.
+    let v = cfg.to_hf_json();
+    assert!(v.get("classifier_pooling").is_none());
+    cfg.pooling = Pooling::Max;
+    let v = cfg.to_hf_json();
+    assert_eq!(v["classifier_pooling"], "max");
+    let back = ModelConfig::from_json_str(&v.to_string(), path).unwrap();
+    assert_eq!(back, cfg);
+    // An unknown value, or pooling on a model without a classification head, is an error.
+    let mut bad = v.clone();
+    bad["classifier_pooling"] = "mean".into();
+    let e = ModelConfig::from_json_str(&bad.to_string(), path)
+        .unwrap_err()
+        .to_string();
+    for part in ["config.json", "classifier_pooling", "mean"] {
+        assert!(e.contains(part), "{e}");
+    }
+    let mut lm = v.clone();
+    for k in ["id2label", "label2id", "problem_type"] {
+        lm.as_object_mut().unwrap().remove(k);
+    }
+    lm["architectures"] = serde_json::json!(["LlamaForCausalLM"]);
+    let e = ModelConfig::from_json_str(&lm.to_string(), path)
+        .unwrap_err()
+        .to_string();
+    for part in ["classifier_pooling", "classification head"] {
+        assert!(e.contains(part), "{e}");
+    }
+}
+
+#[test]
+fn the_benign_false_positive_budget_raises_the_target_precision() {
+    // Two categories, six texts (rows: scores of a, b; positives of a, b). Texts 4 and 5 are benign.
+    let scores = [
+        0.9, 0.1, //  a
+        0.8, 0.1, //  a
+        0.6, 0.2, //  a
+        0.1, 0.9, //  b
+        0.7, 0.1, //  benign, scores high on a
+        0.1, 0.3, //  benign
+    ];
+    let positive = [
+        true, false, true, false, true, false, false, true, false, false, false, false,
+    ];
+    // Precision 0.7: a's threshold 0.6 (3 of 4 flagged are a) flags benign text 4: FPR 1/2.
+    let (cal, target, fpr) = calibrate_all(&["a", "b"], &scores, &positive, 0.7, 1.0);
+    assert_eq!(
+        (cal[0].threshold, cal[1].threshold, target),
+        (0.6, 0.9, 0.7)
+    );
+    assert_eq!(fpr, 0.5);
+    assert_eq!(benign_fpr(&scores, &positive, &[0.6, 0.9]), 0.5);
+    // A budget of 0 raises the target in steps of 0.005 until a reaches precision 1 (0.8).
+    let (cal, target, fpr) = calibrate_all(&["a", "b"], &scores, &positive, 0.7, 0.0);
+    assert_eq!((cal[0].threshold, cal[1].threshold), (0.8, 0.9));
+    assert!((0.75..=0.755).contains(&target), "{target}");
+    assert_eq!(fpr, 0.0);
+    // When no target up to 0.995 meets the budget, the last one is kept and its FPR reported.
+    let tie = [0.9, 0.0, 0.9, 0.0];
+    let (_, target, fpr) = calibrate_all(&["a", "b"], &tie, &[true, false, false, false], 0.5, 0.0);
+    assert_eq!((target, fpr), (0.995, 1.0));
 }
 
 #[derive(Parser)]
@@ -371,8 +504,17 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["problem_type"], "multi_label_classification");
     assert_eq!(cfg["id2label"].as_object().unwrap().len(), CATEGORIES.len());
+    // The tiny preset pools with the maximum over positions, and says so in config.json.
+    assert_eq!(cfg["classifier_pooling"], "max");
+    let cal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
+            .unwrap();
+    assert_eq!(cal["max_benign_fpr"].as_f64().unwrap() as f32, 0.02);
+    assert!(cal["target_precision_used"].as_f64().unwrap() >= 0.9 - 1e-6);
+    assert!(cal["val_benign_fpr"].as_f64().is_some());
     assert!(dir.join("tokenizer_config.json").exists());
     let m = Moderator::load(&dir).unwrap();
+    assert_eq!(m.model.config.pooling, Pooling::Max);
     assert_eq!(m.labels(), CATEGORIES.map(String::from).as_slice());
     let th: tinychat::moderation::Thresholds =
         serde_json::from_str(&std::fs::read_to_string(dir.join("thresholds.json")).unwrap())

@@ -200,6 +200,7 @@ fn tiny_lm() -> ModelConfig {
         eos_token_ids: vec![1],
         pad_token_id: Some(0),
         labels: vec![],
+        pooling: Default::default(),
     }
 }
 

@@ -68,6 +68,7 @@ fn tiny_rm_config() -> ModelConfig {
         eos_token_ids: vec![],
         pad_token_id: Some(0),
         labels: vec!["reward".into()],
+        pooling: Default::default(),
     }
 }
 

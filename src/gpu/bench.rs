@@ -91,6 +91,7 @@ pub fn smollm2_135m_config() -> ModelConfig {
         eos_token_ids: vec![2],
         pad_token_id: None,
         labels: vec![],
+        pooling: Default::default(),
     }
 }
 

@@ -109,8 +109,9 @@ impl Model {
         Ok(logits)
     }
 
-    /// Classification logits (num_labels) from the last token's hidden state, as transformers'
-    /// `*ForSequenceClassification` does for an unpadded sequence.
+    /// Classification logits (num_labels) from the final hidden states pooled as the config says:
+    /// the last token's (transformers' `*ForSequenceClassification` on an unpadded sequence), or
+    /// each channel's maximum over the positions (`classifier_pooling: "max"`).
     pub fn classify(&self, tokens: &[u32]) -> Result<Vec<f32>> {
         if !self.config.is_classifier() {
             return Err(Error::InvalidArgument(
@@ -120,10 +121,19 @@ impl Model {
         let mut cache = self.new_cache();
         let x = self.hidden_states(tokens, &mut cache)?;
         let c = self.config.dim;
-        let last = &x[(tokens.len() - 1) * c..];
+        let mut pooled = vec![0.0; c];
+        crate::ops::pool_forward(&mut pooled, &x, c, self.config.pooling);
         let n = self.config.labels.len();
         let mut out = vec![0.0; n];
-        matmul_forward(&mut out, last, self.params.t(Slot::ClsHead), None, 1, c, n);
+        matmul_forward(
+            &mut out,
+            &pooled,
+            self.params.t(Slot::ClsHead),
+            None,
+            1,
+            c,
+            n,
+        );
         Ok(out)
     }
 

@@ -9,6 +9,7 @@ pub mod embedding;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
+pub mod pool;
 pub mod rope;
 
 pub use activation::*;
@@ -18,6 +19,7 @@ pub use embedding::*;
 pub use loss::*;
 pub use matmul::*;
 pub use norm::*;
+pub use pool::*;
 pub use rope::*;
 
 /// Runs `f(chunk_index, chunk)` over `out.chunks_mut(chunk)`, in parallel where threads exist.

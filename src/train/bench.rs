@@ -56,6 +56,7 @@ fn bench_config(s: &TrainSettings, vocab: usize) -> ModelConfig {
         eos_token_ids: vec![],
         pad_token_id: None,
         labels: vec![],
+        pooling: Default::default(),
     }
 }
 

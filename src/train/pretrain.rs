@@ -240,6 +240,7 @@ pub fn model_config(s: &TrainSettings, vocab: usize, tok: &Tokenizer) -> Result<
         eos_token_ids: eot.into_iter().chain(im_end).collect(),
         pad_token_id: eot,
         labels: vec![],
+        pooling: Default::default(),
     };
     cfg.validate()
         .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;

@@ -132,8 +132,18 @@ impl RewardTrainer {
                 "need {b} lengths in 1..={t}, got {lengths:?}"
             )));
         }
+        let pooling = self.model.config.pooling;
         let h = self.model.forward_trunk(p, inputs)?;
-        cls_head_forward(&mut self.rewards, h, p.t(Slot::ClsHead), lengths, t, c, 1);
+        cls_head_forward(
+            &mut self.rewards,
+            h,
+            p.t(Slot::ClsHead),
+            lengths,
+            t,
+            c,
+            1,
+            pooling,
+        );
         self.lengths.copy_from_slice(lengths);
         Ok(&self.rewards)
     }
@@ -165,6 +175,7 @@ impl RewardTrainer {
             t,
             c,
             1,
+            self.model.config.pooling,
         );
         self.model.backward_trunk(p, grads, &self.dhidden);
         Ok(out)

@@ -83,6 +83,7 @@ pub fn tiny_llama_config(labels: &[&str], max_seq_len: usize) -> ModelConfig {
         eos_token_ids: vec![258],
         pad_token_id: None,
         labels: labels.iter().map(|s| s.to_string()).collect(),
+        pooling: Default::default(),
     }
 }
 
