@@ -390,3 +390,36 @@ fn tokenizer_encode_prints_ids() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    // `tinychat … | head`: the reader goes away while tinychat still writes. The output here
+    // (30k token ids, ~120 KB) is larger than a pipe's buffer, so the write meets the closed pipe.
+    let dir = make_model("pipe", false);
+    let long = "the ".repeat(30_000);
+    let mut child = bin()
+        .args([
+            "tokenizer",
+            "encode",
+            "--model",
+            dir.to_str().unwrap(),
+            "--text",
+            &long,
+            "--ids-only",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tinychat");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // Ended by SIGPIPE, as `yes | head` is.
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "stderr: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,6 +105,12 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`tinychat moderate - | head`) would
+    // panic in println!; with the default action the process ends quietly, as Unix tools do.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
