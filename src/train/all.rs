@@ -438,7 +438,7 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                 stages.bundle_dtype = Some(bundle_now.1.clone());
             }
             "eval" => {
-                command = "tinychat eval chat (pretrain, sft, ppo; ppo and sft also sampled) and eval moderation (the bundle's moderator)".into();
+                command = "tinychat eval chat (pretrain, sft, ppo; ppo and sft also sampled), eval reward and eval moderation (the bundle's moderator)".into();
                 banner(i, stage, &command);
                 run_eval(args, &run, &run_dir, &sft_data, &mod_data)?;
             }
