@@ -252,6 +252,26 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
         rep.by_ranks.values().map(|c| c.right).sum::<usize>(),
         rep.all.right
     );
+    // A file with nothing to score is an error naming it.
+    let long_only = root.join("long.jsonl");
+    std::fs::write(
+        &long_only,
+        serde_json::json!({"prompt": "what", "chosen": "paris", "rejected": "paris ".repeat(200)})
+            .to_string(),
+    )
+    .unwrap();
+    let e = reward::run_eval(&reward::EvalRewardArgs {
+        model: root.join("rm"),
+        data: long_only.clone(),
+        json: true,
+        show_errors: 0,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("long.jsonl") && e.contains("no ranking to score"),
+        "{e}"
+    );
     // The model learned the rule, so the reversed ranking's three pairs are its worst.
     assert_eq!(rep.by_source["test/reversed"].right, 0);
     assert_eq!(rep.worst.len(), 3);

@@ -545,8 +545,12 @@ pub struct ModerationArgs {
     pub token_dropout: Option<f32>,
     /// How the head reads the sequence: `last` (the last token, as transformers'
     /// LlamaForSequenceClassification) or `max` (each channel's maximum over the positions,
-    /// saved as config.json "classifier_pooling": "max").
-    #[arg(long)]
+    /// saved as config.json "classifier_pooling": "max"; the presets). Runs saved before this
+    /// option were `last`: resume them with `--pooling last`.
+    #[arg(long, value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["last", "max"]),
+        |s: String| s.parse::<Pooling>().expect("a listed value"),
+    ))]
     pub pooling: Option<Pooling>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
     #[arg(long, default_value_t = 0.9)]
@@ -777,9 +781,12 @@ pub fn benign_fpr(scores: &[f32], positive: &[bool], thresholds: &[f32]) -> f32 
 }
 
 /// Every category's threshold (see [`calibrate`]) at `target` precision; then, while the benign
-/// false-positive rate on these texts exceeds `max_fpr`, the target rises by 0.005 (up to 0.995)
-/// and every category is calibrated again. Returns the calibrations, the target used and the
-/// benign FPR it gives. `scores` and `positive` are (N, L) row-major in `categories` order.
+/// false-positive rate on these texts exceeds `max_fpr`, the target rises to the next multiple of
+/// 0.005 (up to 0.995) and every category is calibrated again. Returns the calibrations, the
+/// target used and the benign FPR it gives: the first target within the budget, or, when none is
+/// (a category that cannot reach a target falls back to its best-F1 threshold, so a higher
+/// target can flag more), the target with the lowest FPR, the lowest such target on a tie.
+/// `scores` and `positive` are (N, L) row-major in `categories` order.
 pub fn calibrate_all(
     categories: &[&str],
     scores: &[f32],
@@ -800,17 +807,23 @@ pub fn calibrate_all(
             })
             .collect()
     };
-    // After `target` itself, the targets tried are the multiples of 0.005 above it, counted in
-    // integers so that each step is exact.
-    let first = (target as f64 * 200.0 + 1e-6).floor() as u32 + 1;
+    // After `target` itself, the targets tried are the multiples of 0.005 above it (k / 200),
+    // counted in integers; the 1e-3 keeps 0.9f32 · 200 = 179.99999… from trying 0.9 twice.
+    let mut k = (target as f64 * 200.0 + 1e-3).floor() as u32 + 1;
     let mut t = target;
-    let mut k = first;
+    let mut best: Option<(Vec<Calibration>, f32, f32)> = None;
     loop {
         let cal = at(t);
         let th: Vec<f32> = cal.iter().map(|c| c.threshold).collect();
         let fpr = benign_fpr(scores, positive, &th);
-        if fpr <= max_fpr || k > 199 {
+        if fpr <= max_fpr {
             return (cal, t, fpr);
+        }
+        if best.as_ref().is_none_or(|b| fpr < b.2) {
+            best = Some((cal, t, fpr));
+        }
+        if k > 199 {
+            return best.expect("one target was tried");
         }
         t = k as f32 / 200.0;
         k += 1;

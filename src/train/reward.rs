@@ -859,7 +859,8 @@ pub struct EvalRewardArgs {
     pub show_errors: usize,
 }
 
-/// One pair the model ordered wrong: the better answer scored `margin` above the worse (< 0).
+/// One pair the model ordered wrong: the better answer scored `margin` above the worse (≤ 0;
+/// a tie counts as wrong).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PairError {
     pub prompt: String,
@@ -897,6 +898,8 @@ pub struct RewardEvalReport {
     pub data: PathBuf,
     pub rankings: usize,
     /// Rankings left out because an answer does not fit the model's context (counted, not scored).
+    /// Training skips at its `--seq-len` (the context by default), so a run trained with a
+    /// shorter one scored fewer rankings than this.
     pub skipped_too_long: usize,
     pub all: PairCount,
     /// By `meta.source` ("quiz/capital"), and by its family before the first '/' ("quiz").
@@ -1051,6 +1054,15 @@ pub fn run_eval(args: &EvalRewardArgs) -> Result<RewardEvalReport> {
     let rm = RewardModel::load(&args.model)?;
     let examples = read_ranked_jsonl(&args.data)?;
     let rep = evaluate_rankings(&rm, &examples, &args.data, args.show_errors)?;
+    if rep.all.pairs == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no ranking to score ({} read, {} with an answer longer than the model's context of {} tokens)",
+            args.data.display(),
+            examples.len(),
+            rep.skipped_too_long,
+            rm.model.config.max_seq_len
+        )));
+    }
     if args.json {
         println!(
             "{}",
