@@ -500,6 +500,10 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     .unwrap()
     .to_string();
     assert!(e.contains("other settings"), "{e}");
+    assert!(
+        e.contains("(lr differ)"),
+        "the differing setting is named: {e}"
+    );
 
     // The classifier directory: HF config with id2label, thresholds for every label.
     let dir = full.join("classifier");

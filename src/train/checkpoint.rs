@@ -53,11 +53,33 @@ impl Checkpoint {
             ))
         })?;
         if saved != *settings || config.is_some_and(|c| *c != self.config) {
+            // Name the settings that differ (top-level keys), then show both in full.
+            let (a, b) = (
+                serde_json::to_value(&saved).unwrap_or_default(),
+                serde_json::to_value(settings).unwrap_or_default(),
+            );
+            let mut differ: Vec<String> = match (a.as_object(), b.as_object()) {
+                (Some(a), Some(b)) => a
+                    .keys()
+                    .chain(b.keys().filter(|k| !a.contains_key(*k)))
+                    .filter(|k| a.get(*k) != b.get(*k))
+                    .cloned()
+                    .collect(),
+                _ => vec![],
+            };
+            if config.is_some_and(|c| *c != self.config) {
+                differ.push("the model config".into());
+            }
             return Err(Error::InvalidArgument(format!(
-                "--resume: the checkpoint in {} was trained with other settings:\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
+                "--resume: the checkpoint in {} was trained with other settings ({}):\n  checkpoint: {}\n  this run:   {}\nresume with the same flags, or start a new --out",
                 run.display(),
-                serde_json::to_string(&saved).unwrap_or_default(),
-                serde_json::to_string(settings).unwrap_or_default()
+                if differ.is_empty() {
+                    "see below".to_string()
+                } else {
+                    format!("{} differ", differ.join(", "))
+                },
+                a,
+                b
             )));
         }
         Ok(())
