@@ -796,15 +796,20 @@ pub fn calibrate_all(
 ) -> (Vec<Calibration>, f32, f32) {
     let nl = categories.len();
     let n = scores.len() / nl;
+    // Each category's column, taken once for every target tried.
+    let cols: Vec<(Vec<f32>, Vec<bool>)> = (0..nl)
+        .map(|j| {
+            (
+                (0..n).map(|i| scores[i * nl + j]).collect(),
+                (0..n).map(|i| positive[i * nl + j]).collect(),
+            )
+        })
+        .collect();
     let at = |t: f32| -> Vec<Calibration> {
         categories
             .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                let col: Vec<f32> = (0..n).map(|i| scores[i * nl + j]).collect();
-                let pos: Vec<bool> = (0..n).map(|i| positive[i * nl + j]).collect();
-                calibrate(c, &col, &pos, t)
-            })
+            .zip(&cols)
+            .map(|(c, (col, pos))| calibrate(c, col, pos, t))
             .collect()
     };
     // After `target` itself, the targets tried are the multiples of 0.005 above it (k / 200),
