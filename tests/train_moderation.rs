@@ -516,7 +516,7 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     let cal: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
-    assert_eq!(cal["max_benign_fpr"].as_f64().unwrap() as f32, 0.02);
+    assert_eq!(cal["max_benign_fpr"].as_f64().unwrap() as f32, 0.01);
     assert!(cal["target_precision_used"].as_f64().unwrap() >= 0.9 - 1e-6);
     let fpr = cal["val_benign_fpr"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&fpr), "{fpr}");
@@ -621,4 +621,110 @@ fn init_copies_the_pretrained_trunk() {
     .unwrap()
     .to_string();
     assert!(e.contains("llama-family language model"), "{e}");
+}
+
+/// `--word-vectors`: a word-level tokenizer from the vectors plus the training words, the
+/// vector rows of the embedding copied in (scaled) and kept fixed through training and resume,
+/// the other rows trained; the classifier directory loads in the moderator, which tokenises
+/// words the training set never had (here "brute") with their vector rows.
+#[test]
+fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
+    let root = common::temp_dir("train-moderation-wv");
+    let base = setup(&root);
+    // GloVe's text format; "brute" (a held-out insult) sits next to "idiot" and "moron".
+    let vectors = "the 0.1 0.3 -0.2 0.05\nyou 0.2 -0.1 0.4 0.1\nidiot 0.9 0.8 -0.7 0.6\n\
+                   moron 0.85 0.75 -0.65 0.7\nbrute 0.8 0.9 -0.6 0.65\nsea -0.5 0.2 0.3 -0.4\n\
+                   bread -0.4 0.1 0.5 -0.3\nhurt 0.7 -0.6 0.2 0.9\n";
+    let vpath = root.join("vectors.txt");
+    std::fs::write(&vpath, vectors).unwrap();
+    let vp = vpath.display().to_string();
+    let argv = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "--out",
+            &out.display().to_string(),
+            "--word-vectors",
+            &vp,
+            "--vocab-top",
+            "6",
+            "--dim",
+            "8",
+            "--heads",
+            "2",
+            "--kv-heads",
+            "1",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+        v.extend(extra.iter().map(|x| x.to_string()));
+        v
+    };
+    let go = |v: Vec<String>| {
+        let r: Vec<&str> = v.iter().map(String::as_str).collect();
+        run(&train_args(&base, &r))
+    };
+    let out = root.join("wv");
+    let s = go(argv(&out, &[])).unwrap();
+    assert!(s.train_loss.is_finite());
+    let dir = out.join("classifier");
+    let m = Moderator::load(&dir).unwrap();
+    let tok = tinychat::tokenizer::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    // The top 6 vector words, then the training words by count (with and without vectors).
+    assert_eq!(tok.id_to_token(0).as_deref(), Some("<|endoftext|>"));
+    assert_eq!(tok.id_to_token(1).as_deref(), Some("[UNK]"));
+    let id = |w: &str| tok.token_to_id(w).unwrap() as usize;
+    assert!(id("brute") < 8 && id("sam") >= 8, "top words first");
+    assert_eq!(
+        tok.token_to_id("bread"),
+        None,
+        "7th vector word, not in training"
+    );
+    assert_eq!(m.model.config.vocab_size, tok.vocab_size());
+    // Vector rows: the vectors scaled by one factor, padded with zeros to --dim, unchanged by
+    // training; "sam" (no vector) was trained.
+    let emb = |dir: &Path| {
+        let cfg = tinychat::config::ModelConfig::from_file(dir.join("config.json")).unwrap();
+        let (p, _) = tinychat::weights::load(dir.join("model.safetensors"), &cfg).unwrap();
+        p.get(tinychat::params::Slot::TokEmb).unwrap().to_vec()
+    };
+    let e = emb(&out.join("checkpoint"));
+    let row = |w: &str| &e[id(w) * 8..id(w) * 8 + 8];
+    let k = row("idiot")[0] / 0.9;
+    for (w, v) in [
+        ("idiot", [0.9, 0.8, -0.7, 0.6]),
+        ("brute", [0.8, 0.9, -0.6, 0.65]),
+    ] {
+        for (a, b) in row(w).iter().zip(v.iter().chain(&[0.0; 4])) {
+            assert!((a - b * k).abs() < 1e-6, "{w}: {a} vs {}", b * k);
+        }
+    }
+    assert!(row("sam")[4..].iter().any(|&x| x != 0.0));
+    // Resume rebuilds the same tokenizer and keeps the rows fixed.
+    let parted = root.join("wv-parted");
+    go(argv(&parted, &["--stop-after", "4"])).unwrap();
+    go(argv(&parted, &["--resume"])).unwrap();
+    assert!(
+        std::fs::read(out.join("checkpoint/model.safetensors")).unwrap()
+            == std::fs::read(parted.join("checkpoint/model.safetensors")).unwrap(),
+        "resume with word vectors is not exact"
+    );
+    // --train-word-vectors lets them move.
+    let moved = root.join("wv-moved");
+    go(argv(&moved, &["--train-word-vectors"])).unwrap();
+    let e2 = emb(&moved.join("checkpoint"));
+    let r = id("idiot") * 8;
+    assert!(e2[r..r + 4] != e[r..r + 4]);
+    // A missing or malformed vector file is named.
+    std::fs::write(root.join("bad.txt"), "a 1 2\nb 1\n").unwrap();
+    let mut v = argv(&root.join("wv-bad"), &[]);
+    v[3] = root.join("bad.txt").display().to_string();
+    let err = go(v).err().unwrap().to_string();
+    assert!(err.contains("bad.txt") && err.contains("line 2"), "{err}");
+    let mut v = argv(&root.join("wv-bad"), &[]);
+    v[3] = root.join("missing.json").display().to_string();
+    let err = go(v).err().unwrap().to_string();
+    assert!(
+        err.contains("missing.json") && err.contains("data prepare"),
+        "{err}"
+    );
 }

