@@ -245,8 +245,9 @@ fn words_of(tok: &tokenizers::Tokenizer, text: &str) -> Result<Vec<String>> {
 
 /// A word-level tokenizer and the token-embedding rows that go with it.
 pub struct WordInit {
-    /// `tokenizer.json`'s bytes.
+    /// `tokenizer.json`'s bytes, and the tokenizer they load as.
     pub tokenizer: Vec<u8>,
+    pub tok: Tokenizer,
     pub vocab: Vec<String>,
     /// (vocab, `dim`) row-major: vector rows scaled to standard deviation `scale` (zero-padded
     /// when `dim` exceeds the vectors' dimension), other rows random with that deviation.
@@ -385,6 +386,7 @@ pub fn build(
     }
     Ok(WordInit {
         tokenizer,
+        tok: check,
         from_vectors: source.iter().map(|s| s.is_some()).collect(),
         vocab,
         embeddings: emb,
