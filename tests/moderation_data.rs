@@ -217,6 +217,14 @@ fn check_dataset(out: &Path, m: &Manifest, expect_lexicons: bool) {
             e.text
         );
     }
+    // The hand-written challenge set is evaluation only: none of its texts is generated.
+    for c in read_jsonl(challenge_path()).unwrap() {
+        assert!(
+            !seen.contains(&tinychat::moderation::normalize::normalize(&c.text)),
+            "the challenge text {:?} is also in the generated data",
+            c.text
+        );
+    }
     let used: usize = m.sources.iter().filter(|s| s.status == "used").count();
     if expect_lexicons {
         for s in &m.sources {
@@ -228,6 +236,46 @@ fn check_dataset(out: &Path, m: &Manifest, expect_lexicons: bool) {
         assert!(m.lexicon_words["test"] >= 50, "{:?}", m.lexicon_words);
     }
     assert!(used >= 2);
+}
+
+fn challenge_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/moderation_challenge.jsonl")
+}
+
+/// data/moderation_challenge.jsonl: every line has all 13 categories, written out with the
+/// parents its sub-categories imply (so the file reads the same with or without `read_jsonl`'s
+/// implication), half the texts are benign and every category has positives.
+#[test]
+fn the_challenge_set_is_complete_and_consistent() {
+    let text = std::fs::read_to_string(challenge_path()).unwrap();
+    let mut per_category = std::collections::BTreeMap::<&str, usize>::new();
+    let mut benign = 0;
+    let mut texts = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let e: Example =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        assert!(texts.insert(e.text.clone()), "line {}: duplicate", i + 1);
+        let keys: BTreeSet<&str> = e.labels.keys().map(String::as_str).collect();
+        assert_eq!(keys, CATEGORIES.iter().copied().collect(), "line {}", i + 1);
+        for c in CATEGORIES {
+            if e.labels[c] == 1 {
+                *per_category.entry(c).or_default() += 1;
+                for p in tinychat::moderation::data::implied(c) {
+                    assert_eq!(e.labels[*p], 1, "line {}: {c} without {p}", i + 1);
+                }
+            }
+        }
+        benign += usize::from(e.labels.values().all(|&v| v == 0));
+    }
+    let n = texts.len();
+    assert!(n >= 400 && benign * 2 == n, "{benign} benign of {n}");
+    for c in CATEGORIES {
+        assert!(
+            per_category.get(c).copied().unwrap_or(0) >= 16,
+            "{c}: {per_category:?}"
+        );
+    }
+    assert_eq!(read_jsonl(challenge_path()).unwrap().len(), n);
 }
 
 #[test]

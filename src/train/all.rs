@@ -671,6 +671,18 @@ fn run_eval(
         "--data".into(),
         p(&mod_data.join("test_obfuscated.jsonl")),
     ];
+    // The hand-written challenge set (data/moderation_challenge.jsonl, beside the data set or in
+    // the source tree): realistic messages written apart from the generator's frames and pools.
+    let mut argv = argv;
+    if let Some(c) = [
+        mod_data.with_file_name("moderation_challenge.jsonl"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/moderation_challenge.jsonl"),
+    ]
+    .into_iter()
+    .find(|c| c.is_file())
+    {
+        argv.extend(["--data".into(), p(&c)]);
+    }
     eprintln!("--> tinychat eval moderation {}", argv.join(" "));
     let reports = moderation::run_eval(&parse("eval moderation", &argv)?)?;
     let v = serde_json::to_value(&reports).expect("reports serialise");
