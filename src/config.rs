@@ -70,12 +70,18 @@ pub struct ModelConfig {
 /// (the last token of an unpadded sequence). `Max` takes each channel's maximum over all
 /// positions: a tinychat extension, saved as `"classifier_pooling": "max"` (the key ModernBERT's
 /// config uses for its "cls"/"mean" choice), which transformers' Llama classes ignore.
+/// `EchoMax` ("echo_max", also a tinychat extension) feeds the trunk the text twice, `x sep x`,
+/// and takes the maximum over the second copy only: with causal attention every position of the
+/// second copy has read the whole text, so a word's features already know what follows it
+/// ("kill" in "kill a stuck process"), as "echo embeddings" (Springer et al., 2024) do for causal
+/// language models. It costs twice the positions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Pooling {
     #[default]
     Last,
     Max,
+    EchoMax,
 }
 
 impl Pooling {
@@ -83,6 +89,31 @@ impl Pooling {
         match self {
             Pooling::Last => "last",
             Pooling::Max => "max",
+            Pooling::EchoMax => "echo_max",
+        }
+    }
+
+    /// How many text tokens one pass of a trunk with `ctx` positions reads: all of them, or for
+    /// `EchoMax` the (ctx − 1) / 2 that fit twice with the separator.
+    pub fn window(self, ctx: usize) -> usize {
+        match self {
+            Pooling::EchoMax => (ctx.saturating_sub(1) / 2).max(1),
+            _ => ctx,
+        }
+    }
+
+    /// The trunk's input for the text tokens `ids`: the tokens, or for `EchoMax` `ids sep ids`
+    /// (2n + 1 positions; [`crate::ops::pool_forward`] finds the second copy from that length).
+    pub fn input(self, ids: &[u32], sep: u32) -> Vec<u32> {
+        match self {
+            Pooling::EchoMax => {
+                let mut v = Vec::with_capacity(2 * ids.len() + 1);
+                v.extend_from_slice(ids);
+                v.push(sep);
+                v.extend_from_slice(ids);
+                v
+            }
+            _ => ids.to_vec(),
         }
     }
 }
@@ -93,8 +124,9 @@ impl std::str::FromStr for Pooling {
         match s {
             "last" => Ok(Pooling::Last),
             "max" => Ok(Pooling::Max),
+            "echo_max" => Ok(Pooling::EchoMax),
             other => Err(format!(
-                "unknown pooling {other:?} (expected \"last\" or \"max\")"
+                "unknown pooling {other:?} (expected \"last\", \"max\" or \"echo_max\")"
             )),
         }
     }

@@ -56,6 +56,7 @@ fn head_and_bce_backward_match_finite_differences() {
         (Pooling::Last, vec![1.0; nl]),
         (Pooling::Last, vec![1.0, 3.0, 0.5, 10.0]),
         (Pooling::Max, vec![1.0, 3.0, 0.5, 10.0]),
+        (Pooling::EchoMax, vec![1.0, 3.0, 0.5, 10.0]),
     ];
     for (pooling, pos_weight) in cases {
         // Summed over B·L (scale = B·L) so the gradients are O(1).
@@ -90,7 +91,7 @@ fn head_and_bce_backward_match_finite_differences() {
             // Last: only the last real position of each sequence gets a gradient. Max: only the
             // position holding the channel's maximum over the real positions. Padding: none.
             let (bb, pos, ch) = (j / c / t, (j / c) % t, j % c);
-            let argmax = (0..lengths[bb])
+            let argmax = (first_pooled(lengths[bb], pooling)..lengths[bb])
                 .max_by(|&x, &y| {
                     let v = |p: usize| hidden[(bb * t + p) * c + ch];
                     v(x).total_cmp(&v(y)).then(y.cmp(&x))
@@ -98,7 +99,7 @@ fn head_and_bce_backward_match_finite_differences() {
                 .unwrap();
             let source = match pooling {
                 Pooling::Last => lengths[bb] - 1,
-                Pooling::Max => argmax,
+                Pooling::Max | Pooling::EchoMax => argmax,
             };
             if pos != source {
                 assert_eq!(dh[j], 0.0, "dh[{j}] off the pooled position ({pooling})");
@@ -121,6 +122,15 @@ fn head_and_bce_backward_match_finite_differences() {
     );
 }
 
+/// The first position max pooling reads: 0, or the start of the second copy of `x sep x` (a
+/// sequence of `len` = 2n + 1 positions) for echo pooling.
+fn first_pooled(len: usize, pooling: Pooling) -> usize {
+    match pooling {
+        Pooling::EchoMax => (len / 2 + len % 2).min(len - 1),
+        _ => 0,
+    }
+}
+
 fn tiny_classifier(seq: usize) -> (tinychat::config::ModelConfig, tinychat::params::Params) {
     let cfg = common::tiny_llama_config(&["a", "b", "c"], seq);
     let p = common::random_params(&cfg, 11, 0.15);
@@ -129,7 +139,7 @@ fn tiny_classifier(seq: usize) -> (tinychat::config::ModelConfig, tinychat::para
 
 #[test]
 fn classifier_gradient_through_the_trunk_matches_finite_differences() {
-    for pooling in [Pooling::Last, Pooling::Max] {
+    for pooling in [Pooling::Last, Pooling::Max, Pooling::EchoMax] {
         classifier_gradient_with(pooling);
     }
 }
@@ -139,8 +149,11 @@ fn classifier_gradient_with(pooling: Pooling) {
     let (mut cfg, mut p) = tiny_classifier(t);
     cfg.pooling = pooling;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
-    let inputs: Vec<u32> = vec![5, 70, 100, 33, 2, 9, 44, 45, 46, 0, 0, 0];
-    let lengths = [6, 3];
+    // Echo pooling reads `x sep x`: 5 positions for two tokens, 3 for one.
+    let (inputs, lengths): (Vec<u32>, [usize; 2]) = match pooling {
+        Pooling::EchoMax => (vec![5, 70, 0, 5, 70, 9, 44, 0, 44, 0, 0, 0], [5, 3]),
+        _ => (vec![5, 70, 100, 33, 2, 9, 44, 45, 46, 0, 0, 0], [6, 3]),
+    };
     let targets = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
     let pw = [1.0, 2.0, 4.0];
     let mut grads = vec![0.0; p.data.len()];
@@ -170,7 +183,10 @@ fn classifier_gradient_with(pooling: Pooling) {
         for (bb, &len) in lengths.iter().enumerate() {
             for ch in 0..c {
                 let v = |pos: usize| h[(bb * t_ + pos) * c + ch];
-                out.push((0..len).fold(0, |best, pos| if v(pos) > v(best) { pos } else { best }));
+                let first = first_pooled(len, pooling);
+                out.push(
+                    (first..len).fold(first, |best, pos| if v(pos) > v(best) { pos } else { best }),
+                );
             }
         }
         out
@@ -190,7 +206,7 @@ fn classifier_gradient_with(pooling: Pooling) {
             smooth &= argmax(cls.model.hidden()) == at_p;
             l
         });
-        if pooling == Pooling::Max && !smooth {
+        if pooling != Pooling::Last && !smooth {
             kinks += 1;
             continue;
         }
@@ -216,29 +232,36 @@ fn classifier_gradient_with(pooling: Pooling) {
     p.data.copy_from_slice(&data);
     let z0 = cls.forward(&p, &inputs, &lengths).unwrap().to_vec();
     let mut other = inputs.clone();
-    other[9..].copy_from_slice(&[200, 201, 202]);
+    other[6 + lengths[1]..].fill(200);
     let z1 = cls.forward(&p, &other, &lengths).unwrap().to_vec();
     assert_eq!(z0, z1);
 }
 
 #[test]
 fn training_logits_match_the_inference_classifier() {
-    for pooling in [Pooling::Last, Pooling::Max] {
+    for pooling in [Pooling::Last, Pooling::Max, Pooling::EchoMax] {
         training_logits_match_with(pooling);
     }
 }
 
 fn training_logits_match_with(pooling: Pooling) {
-    let (b, t) = (2, 7);
+    // Echo pooling: the trainer's rows are `x sep x` (sep = the pad id, 0 here); the inference
+    // classifier is given `x` and builds the same input itself.
+    let b = 2;
+    let t = if pooling == Pooling::EchoMax { 15 } else { 7 };
     let (mut cfg, p) = tiny_classifier(t);
     cfg.pooling = pooling;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
     let seqs: [&[u32]; 2] = [&[3, 1, 4, 1, 5, 9, 2], &[100, 101]];
     let mut inputs = vec![0u32; b * t];
+    let mut lengths = [0; 2];
     for (r, s) in seqs.iter().enumerate() {
-        inputs[r * t..r * t + s.len()].copy_from_slice(s);
+        let row = pooling.input(s, cfg.pad_token_id.unwrap_or(0));
+        inputs[r * t..r * t + row.len()].copy_from_slice(&row);
+        lengths[r] = row.len();
     }
-    let z = cls.forward(&p, &inputs, &[7, 2]).unwrap().to_vec();
+    assert_eq!(pooling.window(t), 7);
+    let z = cls.forward(&p, &inputs, &lengths).unwrap().to_vec();
     let m = Model::new(cfg.clone(), p.clone(), tinychat::weights::DType::F32);
     for (r, s) in seqs.iter().enumerate() {
         let want = m.classify(s).unwrap();
@@ -293,6 +316,14 @@ fn classifier_pooling_is_read_written_and_checked() {
     assert_eq!(v["classifier_pooling"], "max");
     let back = ModelConfig::from_json_str(&v.to_string(), path).unwrap();
     assert_eq!(back, cfg);
+    let mut echo = cfg.clone();
+    echo.pooling = Pooling::EchoMax;
+    let ve = echo.to_hf_json();
+    assert_eq!(ve["classifier_pooling"], "echo_max");
+    assert_eq!(
+        ModelConfig::from_json_str(&ve.to_string(), path).unwrap(),
+        echo
+    );
     // An unknown value, or pooling on a model without a classification head, is an error.
     let mut bad = v.clone();
     bad["classifier_pooling"] = "mean".into();
@@ -349,6 +380,36 @@ fn the_benign_false_positive_budget_raises_the_target_precision() {
     let tie = [0.9, 0.0, 0.9, 0.0];
     let (_, target, fpr) = calibrate_all(&["a", "b"], &tie, &[true, false, false, false], 0.5, 0.0);
     assert_eq!((target, fpr), (0.5, 1.0));
+}
+
+#[test]
+fn the_budget_raises_only_the_categories_that_flag_benign_text() {
+    // Rows (a, b): a's positives at 0.9, 0.7, 0.5 with benign texts at 0.8 and 0.6; b's at 0.9
+    // and 0.7 with a benign text at 0.8; one more benign text scores nothing.
+    let scores = [
+        0.9, 0.0, // a
+        0.8, 0.0, // benign
+        0.7, 0.0, // a
+        0.6, 0.0, // benign
+        0.5, 0.0, // a
+        0.0, 0.9, // b
+        0.0, 0.8, // benign
+        0.0, 0.7, // b
+        0.0, 0.0, // benign
+    ];
+    let labels = [1, 0, 1, 0, 1, 2, 0, 2, 0];
+    let positive: Vec<bool> = labels.iter().flat_map(|&l| [l == 1, l == 2]).collect();
+    // Target 0.6: a at 0.5 (3 of 5), b at 0.7 (2 of 3); they flag 3 of the 4 benign texts.
+    let (cal, _, fpr) = calibrate_all(&["a", "b"], &scores, &positive, 0.6, 1.0);
+    assert_eq!((cal[0].threshold, cal[1].threshold, fpr), (0.5, 0.7, 0.75));
+    // A budget of 1/4: a flags two benign texts and rises first (0.605 → 0.7, 2 of 3); then a and
+    // b flag one each and the first, a, rises until 0.67 takes it to 0.9. b keeps its threshold
+    // and target, where raising both together would have lifted b to 0.9 as well.
+    let (cal, target, fpr) = calibrate_all(&["a", "b"], &scores, &positive, 0.6, 0.25);
+    assert_eq!((cal[0].threshold, cal[1].threshold, fpr), (0.9, 0.7, 0.25));
+    assert_eq!((cal[0].target, cal[1].target), (134.0 / 200.0, 0.6));
+    assert_eq!(target, 134.0 / 200.0);
+    assert_eq!(benign_fpr(&scores, &positive, &[0.9, 0.7]), 0.25);
 }
 
 #[derive(Parser)]
@@ -567,6 +628,67 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     // harassment, harassment/threatening and violence (implied by the threat) have positives.
     assert_eq!(r.macro_categories, 3);
     assert!(r.table().contains("macro F1"));
+}
+
+/// `--pooling echo_max`: texts are cut to (T − 1) / 2 tokens and read twice in training; the
+/// saved classifier says so, and the moderator scores through the same echo, in windows of
+/// (T − 1) / 2 tokens for long texts.
+#[test]
+fn train_moderation_with_echo_pooling_reads_each_text_twice() {
+    let root = common::temp_dir("train-moderation-echo");
+    let base = setup(&root);
+    let out = root.join("echo");
+    let s = run(&train_args(
+        &base,
+        &["--out", &out.display().to_string(), "--pooling", "echo_max"],
+    ))
+    .unwrap();
+    assert_eq!(s.steps_done, 10);
+    assert!(s.train_loss.is_finite());
+    let dir = out.join("classifier");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["classifier_pooling"], "echo_max");
+    let m = Moderator::load(&dir).unwrap();
+    assert_eq!(m.model.config.pooling, Pooling::EchoMax);
+    // T = 24: 11 text tokens fit twice with the separator (23 positions), 12 do not.
+    assert_eq!(m.model.config.pooling.window(24), 11);
+    let enc = |text: &str| {
+        m.tokenizer
+            .encode(&tinychat::moderation::normalize::normalize(text), false)
+            .unwrap()
+    };
+    let ids = enc("sam is nice");
+    assert!(ids.len() <= 11, "{ids:?}");
+    let logits = m.model.classify(&ids).unwrap();
+    let scores = m.scores("sam is nice").unwrap();
+    for (z, p) in logits.iter().zip(&scores) {
+        assert!((tinychat::moderation::sigmoid(*z) - p).abs() < 1e-6);
+    }
+    // 12 tokens would need 25 positions: a clear error, not a silent cut.
+    let e = m.model.classify(&[ids[0]; 12]).unwrap_err().to_string();
+    assert!(e.contains("25") && e.contains("24"), "{e}");
+    // A long text is scored in windows of 11 tokens (stride 5) and each category takes its
+    // highest window.
+    let long = "kim likes the sea. ".repeat(6) + "alex you are a moron";
+    let ids = enc(&long);
+    assert!(ids.len() > 11);
+    let mut want = vec![0.0f32; CATEGORIES.len()];
+    let mut start = 0;
+    loop {
+        let end = (start + 11).min(ids.len());
+        for (w, z) in want
+            .iter_mut()
+            .zip(m.model.classify(&ids[start..end]).unwrap())
+        {
+            *w = w.max(tinychat::moderation::sigmoid(z));
+        }
+        if end == ids.len() {
+            break;
+        }
+        start += 5;
+    }
+    assert_eq!(m.scores(&long).unwrap(), want);
 }
 
 #[test]

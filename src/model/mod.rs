@@ -111,7 +111,9 @@ impl Model {
 
     /// Classification logits (num_labels) from the final hidden states pooled as the config says:
     /// the last token's (transformers' `*ForSequenceClassification` on an unpadded sequence), or
-    /// each channel's maximum over the positions (`classifier_pooling: "max"`).
+    /// each channel's maximum over the positions (`classifier_pooling: "max"`), or for
+    /// `"echo_max"` the maximum over the second copy of `tokens sep tokens` (sep: the pad token).
+    /// `tokens` must fit the context: `config.pooling.window(max_seq_len)` of them.
     pub fn classify(&self, tokens: &[u32]) -> Result<Vec<f32>> {
         if !self.config.is_classifier() {
             return Err(Error::InvalidArgument(
@@ -119,7 +121,8 @@ impl Model {
             ));
         }
         let mut cache = self.new_cache();
-        let x = self.hidden_states(tokens, &mut cache)?;
+        let sep = self.config.pad_token_id.unwrap_or(0);
+        let x = self.hidden_states(&self.config.pooling.input(tokens, sep), &mut cache)?;
         let c = self.config.dim;
         let mut pooled = vec![0.0; c];
         crate::ops::pool_forward(&mut pooled, &x, c, self.config.pooling);

@@ -183,7 +183,12 @@ impl Moderator {
                 return Ok(vec![0.0; self.labels().len()]);
             }
         }
-        let ctx = self.model.config.max_seq_len;
+        // Text tokens per pass (half the context, less one, when the trunk reads the text twice).
+        let ctx = self
+            .model
+            .config
+            .pooling
+            .window(self.model.config.max_seq_len);
         let stride = (ctx / 2).max(1);
         let mut best = vec![0.0f32; self.labels().len()];
         let mut start = 0;
