@@ -269,6 +269,32 @@ fn the_challenge_set_is_complete_and_consistent() {
     }
     let n = texts.len();
     assert!(n >= 400 && benign * 2 == n, "{benign} benign of {n}");
+    // Written apart from the generator: no text contains a core phrase of three or more words
+    // (one without slots) word for word, so no challenge text is a frame around a pool's phrase.
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let cores: Vec<Vec<String>> = tinychat::moderation::data::core_phrases()
+        .into_iter()
+        .filter(|c| !c.contains('{'))
+        .map(words)
+        .filter(|w| w.len() >= 3)
+        .collect();
+    assert!(cores.len() > 1000, "{} cores", cores.len());
+    for t in &texts {
+        let w = words(t);
+        for c in &cores {
+            assert!(
+                !w.windows(c.len()).any(|win| win == c.as_slice()),
+                "the challenge text {t:?} contains the core phrase {:?}",
+                c.join(" ")
+            );
+        }
+    }
     for c in CATEGORIES {
         assert!(
             per_category.get(c).copied().unwrap_or(0) >= 16,

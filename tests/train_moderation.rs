@@ -412,6 +412,36 @@ fn the_budget_raises_only_the_categories_that_flag_benign_text() {
     assert_eq!(benign_fpr(&scores, &positive, &[0.9, 0.7]), 0.25);
 }
 
+#[test]
+fn a_raise_past_the_reachable_precision_is_refused() {
+    // a: a benign text scores highest (0.95), so a's precision tops out at 2/3 (at 0.85); past
+    // that its best-F1 threshold is 0.7, which flags both of a's benign texts again.
+    let scores = [
+        0.95, 0.0, // benign
+        0.9, 0.0, // a
+        0.85, 0.0, // a
+        0.8, 0.0, // benign
+        0.7, 0.0, // a
+        0.0, 0.9, // b
+        0.0, 0.6, // benign
+        0.0, 0.5, // b
+    ];
+    let labels = [0, 1, 1, 0, 1, 2, 0, 2];
+    let positive: Vec<bool> = labels.iter().flat_map(|&l| [l == 1, l == 2]).collect();
+    // Target 0.5: a at 0.7 (3 of 5) and b at 0.5 (2 of 3) flag all three benign texts. A budget
+    // of 1/3: a rises to 0.85 at 0.605 and on to 0.665; 0.67 is out of a's reach and refused
+    // (taking it would put a back at 0.7), so a stops there and b rises until 0.67 lifts it to
+    // 0.9, leaving only the benign text above everything of a's.
+    let (cal, _, fpr) = calibrate_all(&["a", "b"], &scores, &positive, 0.5, 1.0 / 3.0);
+    assert_eq!((cal[0].threshold, cal[1].threshold), (0.85, 0.9));
+    assert_eq!(
+        (cal[0].target, cal[1].target),
+        (133.0 / 200.0, 134.0 / 200.0)
+    );
+    assert_eq!(cal[0].method, "target_precision");
+    assert_eq!(fpr, 1.0 / 3.0);
+}
+
 #[derive(Parser)]
 struct TrainCli {
     #[command(flatten)]

@@ -5344,6 +5344,15 @@ fn deal_pool(pool: &[&str], rng: &mut Rng) -> Vec<usize> {
 }
 
 /// The pool names the composed groups use, in order of first use.
+/// Every core phrase of every composed pool (slots unfilled), for checks that evaluation text is
+/// not composed from them.
+pub fn core_phrases() -> Vec<&'static str> {
+    compo_pools()
+        .into_iter()
+        .flat_map(|p| phrase_pool(p).iter().copied())
+        .collect()
+}
+
 fn compo_pools() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     for c in COMPOS {

@@ -62,3 +62,38 @@ pub fn pool_backward(drows: &mut [f32], dout: &[f32], rows: &[f32], c: usize, po
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Echo pooling reads only the second copy of `x sep x`: with x = 2 tokens (5 rows) the
+    /// maximum comes from rows 3 and 4, never from the first copy or the separator, and the
+    /// gradient goes back only there.
+    #[test]
+    fn echo_max_pools_the_second_copy() {
+        let c = 2;
+        #[rustfmt::skip]
+        let rows = [
+            9.0, 9.0, // x0, first copy: larger, but not read
+            8.0, 8.0, // x1, first copy
+            7.0, 7.0, // separator
+            1.0, 4.0, // x0, second copy
+            3.0, 2.0, // x1, second copy
+        ];
+        let mut out = [0.0; 2];
+        pool_forward(&mut out, &rows, c, Pooling::EchoMax);
+        assert_eq!(out, [3.0, 4.0]);
+        pool_forward(&mut out, &rows, c, Pooling::Max);
+        assert_eq!(out, [9.0, 9.0]);
+        let mut d = [0.0; 10];
+        pool_backward(&mut d, &[1.0, 2.0], &rows, c, Pooling::EchoMax);
+        assert_eq!(d, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 1.0, 0.0]);
+        // One text token: `x sep x` is 3 rows and the last is pooled.
+        pool_forward(&mut out, &rows[..6], c, Pooling::EchoMax);
+        assert_eq!(out, [7.0, 7.0]);
+        assert_eq!(Pooling::EchoMax.input(&[5, 6], 0), vec![5, 6, 0, 5, 6]);
+        assert_eq!(Pooling::EchoMax.window(64), 31);
+        assert_eq!(Pooling::Max.window(64), 64);
+    }
+}

@@ -886,7 +886,9 @@ pub fn benign_fpr(scores: &[f32], positive: &[bool], thresholds: &[f32]) -> f32 
 /// Every category's threshold (see [`calibrate`]) at `target` precision; then, while the benign
 /// false-positive rate on these texts exceeds `max_fpr`, the category that flags the most benign
 /// texts (the first on a tie) has its own target raised to the next multiple of 0.005 (up to
-/// 0.995) and is calibrated again; the others keep theirs. Raising every category together
+/// 0.995) and is calibrated again; the others keep theirs. A raise past the precision the
+/// category can reach is refused (its best-F1 fallback could flag more) and the category stops
+/// rising. Raising every category together
 /// costs the categories that flag no benign text their recall for nothing. Returns the
 /// calibrations (each with the target it was calibrated for), the highest target used and the
 /// benign FPR they give: the first state within the budget, or, when none is (a category that
@@ -951,8 +953,15 @@ pub fn calibrate_all(
             let t = top(&cal);
             return (cal, t, fpr);
         };
-        cal[j] = at(j, next[j] as f32 / 200.0);
-        next[j] += 1;
+        // A target past what the category can reach falls back to its best-F1 threshold, which
+        // can sit lower and flag more: such a step is refused, and a category whose target is
+        // out of reach (or that has no positives) is not raised again.
+        let raised = at(j, next[j] as f32 / 200.0);
+        let reachable = raised.method == "target_precision";
+        if raised.threshold >= cal[j].threshold {
+            cal[j] = raised;
+        }
+        next[j] = if reachable { next[j] + 1 } else { 200 };
     }
 }
 
@@ -1781,4 +1790,24 @@ pub fn run_eval(args: &EvalModerationArgs) -> Result<Vec<EvalReport>> {
         );
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row `x` of a batch becomes `x sep x` after word dropout, the padding after it kept;
+    /// other poolings leave the batch alone.
+    #[test]
+    fn echo_rows_reads_each_row_twice() {
+        let t = 7;
+        let mut inputs = vec![4, 5, 6, 9, 9, 9, 9, 7, 9, 9, 9, 9, 9, 9];
+        let mut lengths = vec![3, 1];
+        let (before, lens) = (inputs.clone(), lengths.clone());
+        echo_rows(&mut inputs, &mut lengths, t, 9, Pooling::Max);
+        assert_eq!((&inputs, &lengths), (&before, &lens));
+        echo_rows(&mut inputs, &mut lengths, t, 0, Pooling::EchoMax);
+        assert_eq!(inputs, vec![4, 5, 6, 0, 4, 5, 6, 7, 0, 7, 9, 9, 9, 9]);
+        assert_eq!(lengths, vec![7, 3]);
+    }
 }
