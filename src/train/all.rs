@@ -663,7 +663,7 @@ fn run_eval(
     let report = reward::run_eval(&parse::<reward::EvalRewardArgs>("eval reward", &argv)?)?;
     let v = serde_json::to_value(&report).expect("reports serialise");
     crate::io::write_json_atomic(&out.join("reward.json"), &v)?;
-    let argv = vec![
+    let mut argv = vec![
         "--model".into(),
         p(&args.bundle.join("moderator")),
         "--data".into(),
@@ -673,7 +673,6 @@ fn run_eval(
     ];
     // The hand-written challenge set (data/moderation_challenge.jsonl, beside the data set or in
     // the source tree): realistic messages written apart from the generator's frames and pools.
-    let mut argv = argv;
     if let Some(c) = [
         mod_data.with_file_name("moderation_challenge.jsonl"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data/moderation_challenge.jsonl"),
