@@ -425,7 +425,7 @@ impl Classifier {
 pub enum Preset {
     /// ~0.9M parameters with a 4096 vocabulary (random init), max pooling, 8000 steps with word
     /// dropout 0.25; about 15 minutes on 2 cores. On the composed data set with its larger pools
-    /// (about 100 phrases a pool) 1500 and 4000 steps underfit (README); earlier, on the
+    /// (about 120 phrases a pool) 1500 and 4000 steps underfit (README); earlier, on the
     /// template-only data, bigger models and a 10-minute pretrained trunk generalised worse.
     Tiny,
     /// ~3.5M parameters (random init); untuned (an estimated 10–15 minutes on 2 cores; in the
@@ -888,8 +888,8 @@ pub fn benign_fpr(scores: &[f32], positive: &[bool], thresholds: &[f32]) -> f32 
 /// texts (the first on a tie) has its own target raised to the next multiple of 0.005 (up to
 /// 0.995) and is calibrated again; the others keep theirs. A raise past the precision the
 /// category can reach is refused (its best-F1 fallback could flag more) and the category stops
-/// rising. Raising every category together
-/// costs the categories that flag no benign text their recall for nothing. Returns the
+/// rising. Raising every category together costs the categories that flag no benign text their
+/// recall for nothing. Returns the
 /// calibrations (each with the target it was calibrated for), the highest target used and the
 /// benign FPR they give: the first state within the budget, or, when none is (a category that
 /// cannot reach a target falls back to its best-F1 threshold, so a higher target can flag more),
