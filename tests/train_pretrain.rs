@@ -208,3 +208,35 @@ fn bad_corpora_get_errors_that_name_file_and_line() {
     .to_string();
     assert!(e.contains("line 4"), "{e}");
 }
+
+#[test]
+fn a_corpus_splits_the_same_wherever_it_lies() {
+    let root = tmp("splitpath");
+    let lines: String = (0..60)
+        .map(|i| format!("{{\"text\": \"document number {i}\"}}\n"))
+        .collect();
+    let mut outs = vec![];
+    for dir in ["a", "b/deeper"] {
+        let d = root.join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("notes.jsonl"), &lines).unwrap();
+        let out = root.join(format!("out-{}", outs.len()));
+        prepare(&PrepareArgs {
+            out: out.clone(),
+            cache: root.join("cache"),
+            input: vec![d.join("notes.jsonl")],
+            no_default: true,
+            val_percent: 10,
+        })
+        .unwrap();
+        outs.push(out);
+    }
+    for f in ["train.jsonl", "val.jsonl"] {
+        let a = std::fs::read_to_string(outs[0].join(f)).unwrap();
+        let b = std::fs::read_to_string(outs[1].join(f)).unwrap();
+        assert_eq!(a, b, "{f} differs between two copies of one corpus");
+        assert!(a.contains("\"source\":\"notes.jsonl\""), "{a}");
+    }
+    let val = std::fs::read_to_string(outs[0].join("val.jsonl")).unwrap();
+    assert!((1..20).contains(&val.lines().count()), "{val}");
+}

@@ -66,7 +66,12 @@ pub fn read_corpus(path: &Path) -> Result<Vec<Document>> {
         }
     } else {
         let text = read_utf8(path)?;
-        let source = path.display().to_string();
+        // The file's name, not its path: the train/val split hashes source/id, and a corpus
+        // must split the same wherever it lies (a copy, another checkout, a temporary directory).
+        let source = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
         if path.extension().is_some_and(|e| e == "jsonl") {
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
