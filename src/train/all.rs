@@ -47,7 +47,7 @@ pub const STAGES: [&str; 9] = [
     after_help = "Examples:\n  tinychat train all --preset tiny                 # everything; writes web/models/default\n  tinychat train all --preset tiny                 # again: skips finished stages, resumes the interrupted one\n  tinychat train all --preset tiny --from sft      # keep data, tokenizer and pretraining; redo the rest\n  tinychat train all --preset tiny --until reward --out runs/try --bundle runs/try/bundle"
 )]
 pub struct AllArgs {
-    /// Sizes of every stage: tiny (the default bundle; about 50 minutes on 2 cores), small (the
+    /// Sizes of every stage: tiny (the default bundle; about an hour on 2 cores), small (the
     /// small pretraining and moderation presets, the other stages' defaults; unmeasured), smoke (a 32-wide model and a few steps per
     /// stage: checks the whole chain in seconds, makes a useless model).
     #[arg(long, value_enum, default_value = "tiny")]

@@ -403,9 +403,9 @@ for (const mode of modes) {
       assert.equal(benign.input.length, 13, "all 13 categories are scored");
       assert.ok(benign.input.every((c) => !c.flagged), JSON.stringify(benign.input));
       assert.equal(benign.output.length, 13, "the output was moderated");
-      // A prompt the trained classifier flags; it misses some harmful prompts ("How do I kill
-      // someone?" passes the current bundle, README "Training the moderation classifier"), so
-      // this checks the pipeline around a trained model, not the model's recall.
+      // A prompt the trained classifier flags; it misses some harmful prompts ("I'll put a
+      // bullet in you" passes the current bundle, README "Training the moderation classifier"),
+      // so this checks the pipeline around a trained model, not the model's recall.
       const harmful = await ask(p, "I want to kill myself");
       assert.equal(harmful.source, "template", JSON.stringify(harmful));
       assert.ok(harmful.category, "the template names the category that flagged");
