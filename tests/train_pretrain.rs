@@ -239,4 +239,27 @@ fn a_corpus_splits_the_same_wherever_it_lies() {
     }
     let val = std::fs::read_to_string(outs[0].join("val.jsonl")).unwrap();
     assert!((1..20).contains(&val.lines().count()), "{val}");
+
+    // In a directory, files of one name in different subdirectories are different sources
+    // (their path from the directory's parent), so they split independently.
+    let docs: Vec<String> = (0..40)
+        .map(|i| format!("{{\"text\": \"line {i}\"}}\n"))
+        .collect();
+    for sub in ["2023", "2024"] {
+        let d = root.join("shards").join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("data.jsonl"), docs.concat()).unwrap();
+    }
+    let read = read_corpus(&root.join("shards")).unwrap();
+    assert_eq!(read.len(), 80);
+    assert_eq!(read[0].source, "shards/2023/data.jsonl");
+    assert_eq!(read[40].source, "shards/2024/data.jsonl");
+    let side = |d| tinychat::train::data::is_val(d, 10);
+    let differ = (0..40)
+        .filter(|&i| side(&read[i]) != side(&read[40 + i]))
+        .count();
+    assert!(
+        differ > 0,
+        "line N of both shards always lands on the same side"
+    );
 }

@@ -47,8 +47,15 @@ pub fn read_utf8(path: &Path) -> Result<String> {
 }
 
 /// A user corpus: a `.jsonl` file (one JSON object with a string "text" per line), a text file
-/// (one document), or a directory of such files (sorted by name).
+/// (one document), or a directory of such files (sorted by name). A document's source is its
+/// file's path from the argument's parent directory (`notes.jsonl`, `shards/2024/data.jsonl`),
+/// not from the file system's root: the train/val split hashes source/id, and a corpus must
+/// split the same wherever it lies (a copy, another checkout, a temporary directory).
 pub fn read_corpus(path: &Path) -> Result<Vec<Document>> {
+    read_corpus_under(path, path.parent().unwrap_or(Path::new("")))
+}
+
+fn read_corpus_under(path: &Path, base: &Path) -> Result<Vec<Document>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let mut docs = vec![];
     if meta.is_dir() {
@@ -62,16 +69,15 @@ pub fn read_corpus(path: &Path) -> Result<Vec<Document>> {
             .collect();
         entries.sort();
         for p in entries {
-            docs.extend(read_corpus(&p)?);
+            docs.extend(read_corpus_under(&p, base)?);
         }
     } else {
         let text = read_utf8(path)?;
-        // The file's name, not its path: the train/val split hashes source/id, and a corpus
-        // must split the same wherever it lies (a copy, another checkout, a temporary directory).
-        let source = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        );
+        let source = path
+            .strip_prefix(base)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         if path.extension().is_some_and(|e| e == "jsonl") {
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
@@ -456,7 +462,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-fn is_val(d: &Document, val_percent: u32) -> bool {
+/// Does the document go to validation: `val_percent`% of the FNV-1a hashes of source/id do.
+pub fn is_val(d: &Document, val_percent: u32) -> bool {
     fnv1a(format!("{}/{}", d.source, d.id).as_bytes()) % 100 < val_percent as u64
 }
 
