@@ -15,6 +15,7 @@ use tinychat::moderation::data::CATEGORIES;
 use tinychat::moderation::Moderator;
 use tinychat::params::Slot;
 use tinychat::train::moderation::*;
+use tinychat::train::word_vectors;
 
 const H: f32 = 1e-3;
 
@@ -604,6 +605,10 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     assert_eq!(cfg["id2label"].as_object().unwrap().len(), CATEGORIES.len());
     // The tiny preset pools with the maximum over positions, and says so in config.json.
     assert_eq!(cfg["classifier_pooling"], "max");
+    assert!(
+        !dir.join(word_vectors::NOTICE_FILE).exists(),
+        "no vectors, no notice"
+    );
     let cal: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
@@ -819,6 +824,11 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     let s = go(argv(&out, &[])).unwrap();
     assert!(s.train_loss.is_finite());
     let dir = out.join("classifier");
+    // The vectors' source and licence travel with the weights that hold them.
+    assert_eq!(
+        std::fs::read_to_string(dir.join(word_vectors::NOTICE_FILE)).unwrap(),
+        word_vectors::NOTICE
+    );
     let m = Moderator::load(&dir).unwrap();
     let tok = tinychat::tokenizer::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
     // The top 6 vector words, then the training words by count (with and without vectors).
@@ -903,4 +913,19 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
         err.contains("missing.json") && err.contains("to fetch the package"),
         "{err}"
     );
+}
+
+#[test]
+fn the_default_bundle_carries_the_word_vectors_notice() {
+    // A moderator over word vectors (a WordLevel tokenizer) ships their licence beside them.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/models/default/moderator");
+    let tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("tokenizer.json")).unwrap())
+            .unwrap();
+    let notice = std::fs::read_to_string(dir.join(word_vectors::NOTICE_FILE)).ok();
+    if tok["model"]["type"] == "WordLevel" {
+        assert_eq!(notice.as_deref(), Some(word_vectors::NOTICE));
+    } else {
+        assert_eq!(notice, None);
+    }
 }

