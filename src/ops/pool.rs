@@ -69,7 +69,7 @@ mod tests {
 
     /// Echo pooling reads only the second copy of `x sep x`: with x = 2 tokens (5 rows) the
     /// maximum comes from rows 3 and 4, never from the first copy or the separator, and the
-    /// gradient goes back only there.
+    /// gradient goes back only there (checked with `--features train`).
     #[test]
     fn echo_max_pools_the_second_copy() {
         let c = 2;
