@@ -2,6 +2,7 @@
 //! computed fine-tuning questions, the moderation templates): every stage runs, the bundle loads
 //! through the pipeline loader and answers, a rerun skips every stage, `--from` redoes the stages
 //! from the named one on, and a bundle is replaced only by a complete one.
+#![cfg(feature = "train")]
 
 mod common;
 
