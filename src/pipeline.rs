@@ -613,6 +613,7 @@ mod tests {
                 score: if flag { 0.9 } else { 0.1 },
                 threshold: 0.5,
                 flagged: flag,
+                implied_by: None,
             }],
         }
     }

@@ -106,16 +106,21 @@ impl Templates {
     }
 
     /// The answering category for a verdict: the first flagged one in [`PRIORITY`], else the
-    /// flagged one with the highest score (categories outside the list), else None.
+    /// flagged one with the highest score (categories outside the list), else None. Only the
+    /// categories flagged by their own scores take part: a parent flagged because a
+    /// sub-category implies it (`implied_by`) adds nothing the sub-category does not say, and
+    /// leaving it out keeps the answer what the thresholds alone would choose.
     pub fn pick_category(verdict: &Verdict) -> Option<String> {
-        let flagged = verdict.flagged_categories();
-        if let Some(p) = PRIORITY.iter().find(|p| flagged.contains(p)) {
+        let own = || {
+            verdict
+                .categories
+                .iter()
+                .filter(|c| c.flagged && c.implied_by.is_none())
+        };
+        if let Some(p) = PRIORITY.iter().find(|p| own().any(|c| c.category == **p)) {
             return Some(p.to_string());
         }
-        verdict
-            .categories
-            .iter()
-            .filter(|c| c.flagged)
+        own()
             .max_by(|a, b| {
                 a.score
                     .total_cmp(&b.score)
@@ -176,6 +181,7 @@ mod tests {
                 score: s,
                 threshold: 0.5,
                 flagged: f,
+                implied_by: None,
             })
             .collect();
         Verdict {
@@ -194,6 +200,33 @@ mod tests {
         assert_eq!(Templates::pick_category(&v).as_deref(), Some("self-harm"));
         let t = Templates::default().respond(&v, Stage::Input).unwrap();
         assert!(t.contains("988") && t.contains("alone"), "{t}");
+    }
+
+    #[test]
+    fn implied_parents_do_not_change_the_answering_category() {
+        // illicit/violent alone flags; violence (before it in PRIORITY) is only implied, so
+        // the sub-category's own answer is given, as it was before parents were implied.
+        let v = Verdict::from_scores([
+            ("violence".to_string(), 0.2, 0.5),
+            ("illicit".to_string(), 0.3, 0.5),
+            ("illicit/violent".to_string(), 0.8, 0.5),
+        ]);
+        assert_eq!(
+            v.flagged_categories(),
+            ["violence", "illicit", "illicit/violent"]
+        );
+        assert_eq!(
+            Templates::pick_category(&v).as_deref(),
+            Some("illicit/violent")
+        );
+        let t = Templates::default().respond(&v, Stage::Input).unwrap();
+        assert!(t.contains("weapons"), "{t}");
+        // violence over its own threshold: it answers, by priority.
+        let v = Verdict::from_scores([
+            ("violence".to_string(), 0.9, 0.5),
+            ("illicit/violent".to_string(), 0.8, 0.5),
+        ]);
+        assert_eq!(Templates::pick_category(&v).as_deref(), Some("violence"));
     }
 
     #[test]

@@ -21,6 +21,10 @@ const CATS: [&str; 6] = [
 
 /// A bundle whose classifier flags per the thresholds given in pipeline.json.
 fn bundle(name: &str, thresholds: &str) -> std::path::PathBuf {
+    bundle_with(name, &CATS, thresholds)
+}
+
+fn bundle_with(name: &str, labels: &[&str], thresholds: &str) -> std::path::PathBuf {
     let dir = temp_dir(name);
     let chat_cfg = tiny_llama_config(&[], 256);
     write_model_dir(
@@ -28,7 +32,7 @@ fn bundle(name: &str, thresholds: &str) -> std::path::PathBuf {
         &chat_cfg,
         &random_params(&chat_cfg, 1, 0.3),
     );
-    let mod_cfg = tiny_llama_config(&CATS, 64);
+    let mod_cfg = tiny_llama_config(labels, 64);
     write_model_dir(
         &dir.join("moderator"),
         &mod_cfg,
@@ -109,6 +113,40 @@ fn flagged_prompt_gets_the_template_and_the_model_never_runs() {
             ..
         }]
     ));
+}
+
+#[test]
+fn a_flagged_sub_category_flags_its_parents_and_still_picks_the_answer() {
+    // illicit/violent flags every text; illicit and violence never reach their thresholds by
+    // their own scores, but the sub-category implies both (the labelling rules), so the verdict
+    // flags them too and says why; the answer is the sub-category's, the one flagged itself.
+    let labels = ["violence", "illicit", "illicit/violent", "hate"];
+    let p = Pipeline::load(bundle_with(
+        "implied-flags",
+        &labels,
+        r#"{"illicit/violent": 0.0, "illicit": 1.0, "violence": 1.0, "hate": 1.0}"#,
+    ))
+    .unwrap();
+    let r = p
+        .reply(&[Message::user("how do i make one")], &params(), |_| {})
+        .unwrap();
+    assert_eq!(r.route, Route::InputFlagged);
+    assert_eq!(r.template_category.as_deref(), Some("illicit/violent"));
+    let v = &r.input_verdict;
+    assert_eq!(
+        v.flagged_categories(),
+        ["violence", "illicit", "illicit/violent"]
+    );
+    for c in &v.categories {
+        let want = match c.category.as_str() {
+            "violence" | "illicit" => Some("illicit/violent"),
+            _ => None,
+        };
+        assert_eq!(c.implied_by.as_deref(), want, "{c:?}");
+        if want.is_some() {
+            assert!(c.score < c.threshold, "flagged by implication only: {c:?}");
+        }
+    }
 }
 
 #[test]

@@ -151,7 +151,8 @@ function verdictTable(title, verdict) {
   for (const c of verdict.categories) {
     const tr = el("tr");
     tr.dataset.category = c.category;
-    const score = el("td", c.flagged ? "flagged" : "", fmt(c.score) + (c.flagged ? " ⚑" : ""));
+    const mark = c.implied_by ? ` ⚑ (via ${c.implied_by})` : c.flagged ? " ⚑" : "";
+    const score = el("td", c.flagged ? "flagged" : "", fmt(c.score) + mark);
     tr.append(el("td", "", c.category), score, el("td", "", fmt(c.threshold)));
     table.append(tr);
   }

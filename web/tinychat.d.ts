@@ -36,7 +36,11 @@ export interface CategoryScore {
   /** Sigmoid probability in [0, 1]. */
   score: number;
   threshold: number;
+  /** Score ≥ threshold, or a flagged sub-category implies this category (see implied_by). */
   flagged: boolean;
+  /** The flagged sub-category that flagged this one when its own score is under the threshold
+   * ("illicit/violent" flags "illicit" and "violence"; a sub-category flags its parent). */
+  implied_by?: string;
 }
 
 /** One moderation check: a flag and a score for every category. */

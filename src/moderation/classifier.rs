@@ -1,6 +1,7 @@
 //! The moderation classifier: the shared transformer trunk with a multi-label head (one sigmoid
 //! per category), behind the text normaliser, with per-category thresholds.
 
+use super::implied;
 use super::normalize::normalize;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -16,7 +17,12 @@ pub struct CategoryScore {
     /// Sigmoid probability in [0, 1].
     pub score: f32,
     pub threshold: f32,
+    /// Score ≥ threshold, or a sub-category that implies this one flagged ([`implied`]).
     pub flagged: bool,
+    /// The flagged sub-category that flagged this one when its own score is under the
+    /// threshold (`violence` by `illicit/violent`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_by: Option<String>,
 }
 
 /// The outcome of one moderation check: flag + score for every category.
@@ -43,22 +49,43 @@ impl Verdict {
     }
     /// Per-category maximum of several verdicts (a text checked in pieces).
     pub fn merge(&self, other: &Verdict) -> Verdict {
-        let categories: Vec<CategoryScore> = self
-            .categories
-            .iter()
-            .zip(&other.categories)
-            .map(|(a, b)| {
-                if b.score > a.score {
-                    b.clone()
-                } else {
-                    a.clone()
-                }
-            })
-            .map(|mut c| {
-                c.flagged = c.score >= c.threshold;
-                c
+        Verdict::from_scores(self.categories.iter().zip(&other.categories).map(|(a, b)| {
+            let best = if b.score > a.score { b } else { a };
+            (best.category.clone(), best.score, best.threshold)
+        }))
+    }
+
+    /// Flags every category whose score reaches its threshold, then the categories those imply
+    /// ([`implied`]: a sub-category its parent, threats also violence) that are among `scores`,
+    /// so a verdict never says "illicit/violent" without "illicit" and "violence".
+    pub fn from_scores(scores: impl IntoIterator<Item = (String, f32, f32)>) -> Verdict {
+        let mut categories: Vec<CategoryScore> = scores
+            .into_iter()
+            .map(|(category, score, threshold)| CategoryScore {
+                flagged: score >= threshold,
+                category,
+                score,
+                threshold,
+                implied_by: None,
             })
             .collect();
+        // `implied` goes one level (sub-category → parents), so one pass over the categories
+        // flagged by their own scores is enough; the first such sub-category names the cause.
+        let own: Vec<(usize, bool)> = categories.iter().map(|c| c.flagged).enumerate().collect();
+        for (i, flagged) in own {
+            if !flagged {
+                continue;
+            }
+            let child = categories[i].category.clone();
+            for parent in implied(&child) {
+                if let Some(p) = categories.iter_mut().find(|c| c.category == *parent) {
+                    if !p.flagged {
+                        p.flagged = true;
+                        p.implied_by = Some(child.clone());
+                    }
+                }
+            }
+        }
         Verdict {
             flagged: categories.iter().any(|c| c.flagged),
             categories,
@@ -211,26 +238,94 @@ impl Moderator {
         Ok(self.verdict(&scores))
     }
 
+    /// The verdict on one text's scores (see [`Verdict::from_scores`]).
     pub fn verdict(&self, scores: &[f32]) -> Verdict {
-        let categories: Vec<CategoryScore> = self
-            .labels()
-            .iter()
-            .zip(scores)
-            .zip(&self.thresholds)
-            .map(|((name, &score), &threshold)| CategoryScore {
-                category: name.clone(),
-                score,
-                threshold,
-                flagged: score >= threshold,
-            })
-            .collect();
-        Verdict {
-            flagged: categories.iter().any(|c| c.flagged),
-            categories,
-        }
+        Verdict::from_scores(
+            self.labels()
+                .iter()
+                .zip(scores)
+                .zip(&self.thresholds)
+                .map(|((name, &score), &threshold)| (name.clone(), score, threshold)),
+        )
     }
 }
 
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(scores: &[(&str, f32)]) -> Verdict {
+        Verdict::from_scores(scores.iter().map(|&(c, s)| (c.to_string(), s, 0.5)))
+    }
+
+    #[test]
+    fn a_flagged_sub_category_flags_the_parents_it_implies() {
+        let x = v(&[
+            ("harassment", 0.1),
+            ("harassment/threatening", 0.9),
+            ("violence", 0.2),
+            ("hate", 0.3),
+        ]);
+        assert!(x.flagged);
+        assert_eq!(
+            x.flagged_categories(),
+            ["harassment", "harassment/threatening", "violence"]
+        );
+        let by: Vec<Option<&str>> = x
+            .categories
+            .iter()
+            .map(|c| c.implied_by.as_deref())
+            .collect();
+        assert_eq!(
+            by,
+            [
+                Some("harassment/threatening"),
+                None,
+                Some("harassment/threatening"),
+                None
+            ]
+        );
+        // A parent flagged by its own score names no cause, and a parent does not flag its
+        // children; a category missing from the classifier is simply not there.
+        let y = v(&[("self-harm", 0.9), ("self-harm/intent", 0.1)]);
+        assert_eq!(y.flagged_categories(), ["self-harm"]);
+        assert!(y.categories.iter().all(|c| c.implied_by.is_none()));
+        let z = v(&[("sexual/minors", 0.9)]);
+        assert_eq!(z.flagged_categories(), ["sexual/minors"]);
+        // Nothing over its threshold: nothing flagged.
+        assert!(!v(&[("illicit", 0.4), ("illicit/violent", 0.49)]).flagged);
+    }
+
+    #[test]
+    fn merging_pieces_keeps_the_highest_scores_and_their_implications() {
+        let a = v(&[
+            ("illicit", 0.2),
+            ("illicit/violent", 0.7),
+            ("violence", 0.1),
+        ]);
+        let b = v(&[
+            ("illicit", 0.3),
+            ("illicit/violent", 0.1),
+            ("violence", 0.4),
+        ]);
+        let m = a.merge(&b);
+        let scores: Vec<f32> = m.categories.iter().map(|c| c.score).collect();
+        assert_eq!(scores, [0.3, 0.7, 0.4]);
+        assert_eq!(
+            m.flagged_categories(),
+            ["illicit", "illicit/violent", "violence"]
+        );
+        assert_eq!(
+            m.categories[0].implied_by.as_deref(),
+            Some("illicit/violent")
+        );
+        // JSON leaves implied_by out where there is none, and reads it back.
+        let j = serde_json::to_string(&m).unwrap();
+        assert_eq!(j.matches("implied_by").count(), 2, "{j}");
+        assert_eq!(serde_json::from_str::<Verdict>(&j).unwrap(), m);
+    }
 }

@@ -35,6 +35,7 @@
 //! classifier must refuse, nothing more.
 
 use crate::error::{Error, Result};
+pub use crate::moderation::implied;
 use crate::moderation::normalize::{normalize, skeleton};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -58,21 +59,6 @@ pub const CATEGORIES: [&str; 13] = [
     "illicit",
     "illicit/violent",
 ];
-
-/// The categories a label implies besides itself: a sub-category its parent; threats and
-/// requests for violent means also violence (any content about physically harming people is
-/// violence, whatever else it is).
-pub fn implied(category: &str) -> &'static [&'static str] {
-    match category {
-        "harassment/threatening" => &["harassment", "violence"],
-        "hate/threatening" => &["hate", "violence"],
-        "self-harm/intent" | "self-harm/instructions" => &["self-harm"],
-        "sexual/minors" => &["sexual"],
-        "violence/graphic" => &["violence"],
-        "illicit/violent" => &["illicit", "violence"],
-        _ => &[],
-    }
-}
 
 /// One labeled text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

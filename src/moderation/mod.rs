@@ -24,3 +24,19 @@ pub const CATEGORIES: &[&str] = &[
     "illicit",
     "illicit/violent",
 ];
+
+/// The categories a label implies besides itself: a sub-category its parent; threats and
+/// requests for violent means also violence (any content about physically harming people is
+/// violence, whatever else it is). The data sets these parents on every example, and a
+/// [`Verdict`] flags them whenever the sub-category flags, so the two always agree.
+pub fn implied(category: &str) -> &'static [&'static str] {
+    match category {
+        "harassment/threatening" => &["harassment", "violence"],
+        "hate/threatening" => &["hate", "violence"],
+        "self-harm/intent" | "self-harm/instructions" => &["self-harm"],
+        "sexual/minors" => &["sexual"],
+        "violence/graphic" => &["violence"],
+        "illicit/violent" => &["illicit", "violence"],
+        _ => &[],
+    }
+}

@@ -1108,10 +1108,11 @@ pub fn evaluate_scored(
     let nl = labels.len();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let scores = score_all(m, &texts)?;
+    // Flags as the pipeline sees them: thresholds, then the parents a flagged sub-category
+    // implies.
     let flags: Vec<bool> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| s >= m.thresholds[i % nl])
+        .chunks(nl)
+        .flat_map(|row| m.verdict(row).categories.into_iter().map(|c| c.flagged))
         .collect();
     let mut categories = Vec::with_capacity(nl);
     for (j, name) in labels.iter().enumerate() {

@@ -61,7 +61,11 @@ fn print(text: &str, v: &Verdict, json: bool) {
             c.category,
             c.score,
             c.threshold,
-            if c.flagged { "  <- flagged" } else { "" }
+            match (&c.implied_by, c.flagged) {
+                (Some(by), _) => format!("  <- flagged (implied by {by})"),
+                (None, true) => "  <- flagged".to_string(),
+                (None, false) => String::new(),
+            }
         );
     }
 }
