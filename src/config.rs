@@ -63,6 +63,11 @@ pub struct ModelConfig {
     /// How a classification head reads the sequence (config.json `classifier_pooling`, written
     /// only when it is not the default `last`).
     pub pooling: Pooling,
+    /// Causal attention (every language model). A classifier may attend both ways, so that every
+    /// position reads the whole text: config.json `"is_causal": false` (the attribute
+    /// transformers' attention modules carry; its Llama classes ignore the key and stay causal,
+    /// so only tinychat scores such a classifier as trained). Written only when false.
+    pub causal: bool,
 }
 
 /// How a sequence classifier turns the final hidden states (T, C) into the head's input (C).
@@ -227,6 +232,7 @@ impl ModelConfig {
                     pad_token_id: r.u32("pad_token_id")?,
                     labels: r.labels()?,
                     pooling: r.pooling()?,
+                    causal: r.bool("is_causal")?.unwrap_or(true),
                 }
             }
             "gpt2" => {
@@ -263,6 +269,7 @@ impl ModelConfig {
                     pad_token_id: r.u32("pad_token_id")?,
                     labels: r.labels()?,
                     pooling: r.pooling()?,
+                    causal: r.bool("is_causal")?.unwrap_or(true),
                 }
             }
             "" => return Err(r.err("model_type is missing".into())),
@@ -308,6 +315,12 @@ impl ModelConfig {
         }
         if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
             return Err("the norm epsilon must be a positive number".into());
+        }
+        if !self.causal && !self.is_classifier() {
+            return Err(
+                "is_causal false (bidirectional attention) needs a classification head (id2label)"
+                    .into(),
+            );
         }
         if self.pooling != Pooling::Last && !self.is_classifier() {
             return Err(format!(
@@ -406,6 +419,9 @@ impl ModelConfig {
             m.insert("problem_type".into(), "multi_label_classification".into());
             if self.pooling != Pooling::Last {
                 m.insert("classifier_pooling".into(), self.pooling.name().into());
+            }
+            if !self.causal {
+                m.insert("is_causal".into(), false.into());
             }
         }
         Value::Object(m)

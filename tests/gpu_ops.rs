@@ -217,7 +217,7 @@ fn attention_matches_cpu() {
         let kc = rand_vec(n * kvd, 11, 1.5);
         let vc = rand_vec(n * kvd, 12, 1.0);
         let mut want = vec![0.0; t * qd];
-        ops::attention_forward(&mut want, &q, &kc, &vc, pos0, t, nh, nkv, hs);
+        ops::attention_forward(&mut want, &q, &kc, &vc, pos0, t, nh, nkv, hs, true);
         // The cache has room for more rows than are filled; the kernel must not look past n.
         let mut kbig = kc.clone();
         kbig.extend(vec![1e3; 5 * kvd]);

@@ -141,6 +141,12 @@ fn embedding_backward_matches_finite_differences() {
 
 #[test]
 fn attention_backward_matches_finite_differences() {
+    // Causal, then bidirectional with a key mask (the second sequence has 2 padding rows).
+    attention_backward_with(None);
+    attention_backward_with(Some(&[5, 3]));
+}
+
+fn attention_backward_with(key_lengths: Option<&[usize]>) {
     let mut rng = Rng::new(6);
     // GQA: 4 query heads over 2 key/value heads, odd T.
     let (b, t, nh, nkv, hs) = (2, 5, 4, 2, 3);
@@ -151,22 +157,25 @@ fn attention_backward_matches_finite_differences() {
     let fwd = |q: &[f32], k: &[f32], v: &[f32]| {
         let mut y = vec![0.0; b * t * nh * hs];
         let mut att = vec![0.0; b * t * nh * t];
-        attention_train_forward(&mut y, &mut att, q, k, v, b, t, nh, nkv, hs);
+        attention_train_forward(&mut y, &mut att, q, k, v, b, t, nh, nkv, hs, key_lengths);
         probe(&y, &pw)
     };
     let mut y = vec![0.0; q.len()];
     let mut att = vec![0.0; b * t * nh * t];
-    attention_train_forward(&mut y, &mut att, &q, &k, &v, b, t, nh, nkv, hs);
-    // The training forward agrees with the inference kernel over a cache (per batch row).
+    attention_train_forward(&mut y, &mut att, &q, &k, &v, b, t, nh, nkv, hs, key_lengths);
+    // The training forward agrees with the inference kernel over a cache (per batch row; a
+    // bidirectional row over its unpadded length, the rows the pooling reads).
     for bb in 0..b {
+        let t = key_lengths.map_or(t, |l| l[bb]);
+        let full = key_lengths.map_or(t, |_| 5);
         let mut yi = vec![0.0; t * nh * hs];
         let (kb, vb) = (
-            &k[bb * t * nkv * hs..][..t * nkv * hs],
-            &v[bb * t * nkv * hs..][..t * nkv * hs],
+            &k[bb * full * nkv * hs..][..t * nkv * hs],
+            &v[bb * full * nkv * hs..][..t * nkv * hs],
         );
         attention_forward(
             &mut yi,
-            &q[bb * t * nh * hs..][..t * nh * hs],
+            &q[bb * full * nh * hs..][..t * nh * hs],
             kb,
             vb,
             0,
@@ -174,15 +183,52 @@ fn attention_backward_matches_finite_differences() {
             nh,
             nkv,
             hs,
+            key_lengths.is_none(),
         );
-        for (a, c) in yi.iter().zip(&y[bb * t * nh * hs..]) {
+        for (a, c) in yi.iter().zip(&y[bb * full * nh * hs..]) {
             assert!((a - c).abs() < 1e-5);
         }
     }
+    // Bidirectional: the first position reads the last key; causal: it cannot.
+    let mut k2 = k.clone();
+    k2[(t - 1) * nkv * hs] += 1.0;
+    let mut y2 = vec![0.0; q.len()];
+    attention_train_forward(
+        &mut y2,
+        &mut att.clone(),
+        &q,
+        &k2,
+        &v,
+        b,
+        t,
+        nh,
+        nkv,
+        hs,
+        key_lengths,
+    );
+    assert_eq!(y2[..hs] == y[..hs], key_lengths.is_none());
     let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
     attention_train_backward(
-        &mut dq, &mut dk, &mut dv, &pw, &att, &q, &k, &v, b, t, nh, nkv, hs,
+        &mut dq,
+        &mut dk,
+        &mut dv,
+        &pw,
+        &att,
+        &q,
+        &k,
+        &v,
+        b,
+        t,
+        nh,
+        nkv,
+        hs,
+        key_lengths,
     );
+    if let Some(l) = key_lengths {
+        // Padding keys get no gradient: nothing attends to them.
+        let pad = (t + l[1]) * nkv * hs..2 * t * nkv * hs;
+        assert!(dk[pad.clone()].iter().chain(&dv[pad]).all(|&x| x == 0.0));
+    }
     check("attention dq", &q, &dq, |q| fwd(q, &k, &v));
     check("attention dk", &k, &dk, |k| fwd(&q, k, &v));
     check("attention dv", &v, &dv, |v| fwd(&q, &k, v));

@@ -141,14 +141,19 @@ fn tiny_classifier(seq: usize) -> (tinychat::config::ModelConfig, tinychat::para
 #[test]
 fn classifier_gradient_through_the_trunk_matches_finite_differences() {
     for pooling in [Pooling::Last, Pooling::Max, Pooling::EchoMax] {
-        classifier_gradient_with(pooling);
+        classifier_gradient_with(pooling, true);
     }
+    // Bidirectional: the last position reads every token (smooth, nothing skipped), and max
+    // pooling over positions that all read every token.
+    classifier_gradient_with(Pooling::Last, false);
+    classifier_gradient_with(Pooling::Max, false);
 }
 
-fn classifier_gradient_with(pooling: Pooling) {
+fn classifier_gradient_with(pooling: Pooling, causal: bool) {
     let (b, t) = (2, 6);
     let (mut cfg, mut p) = tiny_classifier(t);
     cfg.pooling = pooling;
+    cfg.causal = causal;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
     // Echo pooling reads `x sep x`: 5 positions for two tokens, 3 for one.
     let (inputs, lengths): (Vec<u32>, [usize; 2]) = match pooling {
@@ -220,16 +225,20 @@ fn classifier_gradient_with(pooling: Pooling) {
         );
     }
     println!(
-        "{pooling} pooling: {} coordinates through the trunk ({kinks} skipped where ±h moves a \
+        "{pooling} pooling{}: {} coordinates through the trunk ({kinks} skipped where ±h moves a \
          maximum to another position), max abs err {max_err:.2e}",
+        if causal { "" } else { ", bidirectional" },
         coords.len()
     );
+    // Where every position reads every token, a coordinate moves more of the maxima: up to a
+    // fifth may be skipped there, a tenth when causal.
     assert!(
-        kinks * 10 <= coords.len(),
+        kinks * if causal { 10 } else { 5 } <= coords.len(),
         "{kinks} of {} skipped",
         coords.len()
     );
-    // Tokens after a sequence's end do not change its logits (causal attention, no mask needed).
+    // Tokens after a sequence's end do not change its logits (causal attention needs no mask
+    // for that; bidirectional attention masks the padding keys).
     p.data.copy_from_slice(&data);
     let z0 = cls.forward(&p, &inputs, &lengths).unwrap().to_vec();
     let mut other = inputs.clone();
@@ -241,17 +250,22 @@ fn classifier_gradient_with(pooling: Pooling) {
 #[test]
 fn training_logits_match_the_inference_classifier() {
     for pooling in [Pooling::Last, Pooling::Max, Pooling::EchoMax] {
-        training_logits_match_with(pooling);
+        training_logits_match_with(pooling, true);
+    }
+    for pooling in [Pooling::Last, Pooling::Max] {
+        training_logits_match_with(pooling, false);
     }
 }
 
-fn training_logits_match_with(pooling: Pooling) {
+fn training_logits_match_with(pooling: Pooling, causal: bool) {
     // Echo pooling: the trainer's rows are `x sep x` (sep = the pad id, 0 here); the inference
-    // classifier is given `x` and builds the same input itself.
+    // classifier is given `x` and builds the same input itself. Bidirectional: the trainer's
+    // padded second row must score as the inference classifier scores the unpadded text.
     let b = 2;
     let t = if pooling == Pooling::EchoMax { 15 } else { 7 };
     let (mut cfg, p) = tiny_classifier(t);
     cfg.pooling = pooling;
+    cfg.causal = causal;
     let mut cls = Classifier::new(&cfg, b, t).unwrap();
     let seqs: [&[u32]; 2] = [&[3, 1, 4, 1, 5, 9, 2], &[100, 101]];
     let mut inputs = vec![0u32; b * t];
@@ -269,7 +283,7 @@ fn training_logits_match_with(pooling: Pooling) {
         for j in 0..3 {
             assert!(
                 (z[r * 3 + j] - want[j]).abs() < 1e-4,
-                "{pooling} pooling, sequence {r} label {j}: training {} vs inference {}",
+                "{pooling} pooling (causal {causal}), sequence {r} label {j}: training {} vs inference {}",
                 z[r * 3 + j],
                 want[j]
             );
@@ -317,6 +331,17 @@ fn classifier_pooling_is_read_written_and_checked() {
     assert_eq!(v["classifier_pooling"], "max");
     let back = ModelConfig::from_json_str(&v.to_string(), path).unwrap();
     assert_eq!(back, cfg);
+    // Causal attention is the default and is not written; a bidirectional trunk is
+    // "is_causal": false, and only a classifier may have one.
+    assert!(v.get("is_causal").is_none());
+    let mut bidi = cfg.clone();
+    bidi.causal = false;
+    let vb = bidi.to_hf_json();
+    assert_eq!(vb["is_causal"], false);
+    assert_eq!(
+        ModelConfig::from_json_str(&vb.to_string(), path).unwrap(),
+        bidi
+    );
     let mut echo = cfg.clone();
     echo.pooling = Pooling::EchoMax;
     let ve = echo.to_hf_json();
@@ -343,6 +368,14 @@ fn classifier_pooling_is_read_written_and_checked() {
         .unwrap_err()
         .to_string();
     for part in ["classifier_pooling", "classification head"] {
+        assert!(e.contains(part), "{e}");
+    }
+    lm.as_object_mut().unwrap().remove("classifier_pooling");
+    lm["is_causal"] = false.into();
+    let e = ModelConfig::from_json_str(&lm.to_string(), path)
+        .unwrap_err()
+        .to_string();
+    for part in ["config.json", "is_causal", "classification head"] {
         assert!(e.contains(part), "{e}");
     }
 }

@@ -201,6 +201,7 @@ fn tiny_lm() -> ModelConfig {
         pad_token_id: Some(0),
         labels: vec![],
         pooling: Default::default(),
+        causal: true,
     }
 }
 

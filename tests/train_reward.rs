@@ -69,6 +69,7 @@ fn tiny_rm_config() -> ModelConfig {
         pad_token_id: Some(0),
         labels: vec!["reward".into()],
         pooling: Default::default(),
+        causal: true,
     }
 }
 

@@ -92,6 +92,7 @@ pub fn smollm2_135m_config() -> ModelConfig {
         pad_token_id: None,
         labels: vec![],
         pooling: Default::default(),
+        causal: true,
     }
 }
 

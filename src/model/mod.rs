@@ -214,7 +214,7 @@ impl Model {
             }
             cache.append(l, &k, &v);
             let (kc, vc) = cache.layer(l);
-            attention_forward(&mut att, &q, kc, vc, pos0, t, nh, nkv, hs);
+            attention_forward(&mut att, &q, kc, vc, pos0, t, nh, nkv, hs, cfg.causal);
             matmul_forward(
                 &mut proj,
                 &att,

@@ -1,9 +1,10 @@
-//! Causal grouped-query attention of T new queries over a KV cache.
+//! Grouped-query attention: causal (language models) or bidirectional (a classifier trunk that
+//! reads the whole text at every position, `"is_causal": false` in config.json).
 
 use super::{dot, par_chunks, softmax_inplace};
 
 /// out (T, NH*HS): for query row t at absolute position pos0 + t and head h, attend over cache
-/// rows 0..=pos0+t of key/value head h / (NH/NKV).
+/// rows 0..=pos0+t of key/value head h / (NH/NKV), or with `causal` false over all pos0+T rows.
 /// q: (T, NH*HS); k_cache, v_cache: (≥ pos0+T, NKV*HS).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
@@ -16,6 +17,7 @@ pub fn attention_forward(
     nh: usize,
     nkv: usize,
     hs: usize,
+    causal: bool,
 ) {
     let group = nh / nkv;
     let kvd = nkv * hs;
@@ -25,7 +27,7 @@ pub fn attention_forward(
         let (r, h) = (i / nh, i % nh);
         let kvh = h / group;
         let qv = &q[(r * nh + h) * hs..][..hs];
-        let n = pos0 + r + 1;
+        let n = if causal { pos0 + r + 1 } else { pos0 + t };
         let mut att: Vec<f32> = (0..n)
             .map(|s| dot(qv, &k_cache[s * kvd + kvh * hs..][..hs]) * scale)
             .collect();
@@ -38,15 +40,18 @@ pub fn attention_forward(
             }
         }
     });
-    let _ = t;
 }
 
-/// Causal grouped-query self-attention over whole training sequences (no cache).
+/// Grouped-query self-attention over whole training sequences (no cache).
 /// out (B, T, NH, HS); att (B, NH, T, T) keeps the softmax probabilities for the backward pass
-/// (entries after the query's own position are 0); q (B, T, NH, HS); k, v (B, T, NKV, HS).
+/// (entries outside the mask are 0); q (B, T, NH, HS); k, v (B, T, NKV, HS).
 ///
-/// Per (b, h) it is two GEMMs, S = scale·Q·Kᵀ (T, T) and Y = P·V (T, HS), with the causal mask
-/// and the softmax between them; the (b, h) tasks run in parallel.
+/// `key_lengths` None is the causal mask: row r attends to keys 0..=r. Some(lengths) is
+/// bidirectional: every row of sequence b attends to keys 0..lengths[b], the text without its
+/// right padding (padding rows too, so they stay finite; the pooling never reads them).
+///
+/// Per (b, h) it is two GEMMs, S = scale·Q·Kᵀ (T, T) and Y = P·V (T, HS), with the mask and the
+/// softmax between them; the (b, h) tasks run in parallel.
 #[cfg(feature = "train")]
 #[allow(clippy::too_many_arguments)]
 pub fn attention_train_forward(
@@ -60,10 +65,12 @@ pub fn attention_train_forward(
     nh: usize,
     nkv: usize,
     hs: usize,
+    key_lengths: Option<&[usize]>,
 ) {
     use super::matmul::sgemm_strided;
     use rayon::prelude::*;
     assert_eq!(out.len(), b * t * nh * hs);
+    check_key_lengths(key_lengths, b, t);
     assert_eq!(att.len(), b * nh * t * t);
     let group = nh / nkv;
     let (qd, kvd) = (nh * hs, nkv * hs);
@@ -79,7 +86,8 @@ pub fn attention_train_forward(
             // S (T, T) = Q (T, HS) · Kᵀ (HS, T)
             sgemm_strided(t, hs, t, qh, (qd, 1), kh, (1, kvd), 0.0, p, t);
             for (r, row) in p.chunks_exact_mut(t).enumerate() {
-                let valid = &mut row[..=r];
+                let end = keys_end(key_lengths, bb, r);
+                let valid = &mut row[..end];
                 let mut max = f32::NEG_INFINITY;
                 for x in valid.iter_mut() {
                     *x *= scale;
@@ -94,7 +102,7 @@ pub fn attention_train_forward(
                 for x in valid.iter_mut() {
                     *x *= inv;
                 }
-                row[r + 1..].fill(0.0);
+                row[end..].fill(0.0);
             }
             // Y (T, HS) = P (T, T) · V (T, HS)
             let mut y = vec![0.0f32; t * hs];
@@ -110,8 +118,9 @@ pub fn attention_train_forward(
     }
 }
 
-/// Backward of [`attention_train_forward`]; accumulates into dq (B, T, NH, HS) and dk, dv
-/// (B, T, NKV, HS). With P = softmax(A), A = scale·Q·Kᵀ (causal), Y = P·V:
+/// Backward of [`attention_train_forward`] (the same `key_lengths`); accumulates into dq
+/// (B, T, NH, HS) and dk, dv (B, T, NKV, HS). With P = softmax(A), A = scale·Q·Kᵀ (masked),
+/// Y = P·V:
 ///   dV += Pᵀ·dY,   dP = dY·Vᵀ,   dA = P ⊙ (dP − rowsum(P ⊙ dP))   (softmax backward)
 ///   dQ += scale·dA·K,   dK += scale·dAᵀ·Q
 /// The query heads of a group share one key/value head, so the work is split by (b, kv head):
@@ -132,9 +141,11 @@ pub fn attention_train_backward(
     nh: usize,
     nkv: usize,
     hs: usize,
+    key_lengths: Option<&[usize]>,
 ) {
     use super::matmul::sgemm_strided;
     use rayon::prelude::*;
+    check_key_lengths(key_lengths, b, t);
     let group = nh / nkv;
     let (qd, kvd) = (nh * hs, nkv * hs);
     let scale = 1.0 / (hs as f32).sqrt();
@@ -159,15 +170,16 @@ pub fn attention_train_backward(
                 // dP (T, T) = dY (T, HS) · Vᵀ (HS, T)
                 sgemm_strided(t, hs, t, dy, (qd, 1), vh, (1, kvd), 0.0, &mut da, t);
                 for r in 0..t {
-                    let (pr, dr) = (&p[r * t..][..=r], &mut da[r * t..][..t]);
+                    let end = keys_end(key_lengths, bb, r);
+                    let (pr, dr) = (&p[r * t..][..end], &mut da[r * t..][..t]);
                     let mut pdp = 0.0;
-                    for s in 0..=r {
+                    for s in 0..end {
                         pdp += pr[s] * dr[s];
                     }
-                    for s in 0..=r {
+                    for s in 0..end {
                         dr[s] = pr[s] * (dr[s] - pdp) * scale;
                     }
-                    dr[r + 1..].fill(0.0);
+                    dr[end..].fill(0.0);
                 }
                 // dQ (T, HS) = dA (T, T) · K (T, HS);  dK (T, HS) += dAᵀ · Q
                 let gqh = &mut gq[g * t * hs..][..t * hs];
@@ -192,5 +204,25 @@ pub fn attention_train_backward(
                 }
             }
         }
+    }
+}
+
+/// One past the last key that row `r` of sequence `b` attends to (see
+/// [`attention_train_forward`]).
+#[cfg(feature = "train")]
+fn keys_end(key_lengths: Option<&[usize]>, b: usize, r: usize) -> usize {
+    match key_lengths {
+        None => r + 1,
+        Some(lengths) => lengths[b],
+    }
+}
+
+#[cfg(feature = "train")]
+fn check_key_lengths(key_lengths: Option<&[usize]>, b: usize, t: usize) {
+    if let Some(l) = key_lengths {
+        assert!(
+            l.len() == b && l.iter().all(|&x| (1..=t).contains(&x)),
+            "key_lengths must hold {b} lengths in 1..={t}, got {l:?}"
+        );
     }
 }

@@ -57,6 +57,7 @@ fn bench_config(s: &TrainSettings, vocab: usize) -> ModelConfig {
         pad_token_id: None,
         labels: vec![],
         pooling: Default::default(),
+        causal: true,
     }
 }
 

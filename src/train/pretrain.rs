@@ -241,6 +241,7 @@ pub fn model_config(s: &TrainSettings, vocab: usize, tok: &Tokenizer) -> Result<
         pad_token_id: eot,
         labels: vec![],
         pooling: Default::default(),
+        causal: true,
     };
     cfg.validate()
         .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;

@@ -84,6 +84,7 @@ pub fn tiny_llama_config(labels: &[&str], max_seq_len: usize) -> ModelConfig {
         pad_token_id: None,
         labels: labels.iter().map(|s| s.to_string()).collect(),
         pooling: Default::default(),
+        causal: true,
     }
 }
 
