@@ -589,17 +589,33 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     let full = root.join("full");
     let parted = root.join("parted");
     let out = |d: &Path| d.display().to_string();
-    let s = run(&train_args(&base, &["--out", &out(&full)])).unwrap();
+    // Calibrated validation F1 every 4 steps (and at the end).
+    let s = run(&train_args(
+        &base,
+        &["--out", &out(&full), "--calibrate-every", "4"],
+    ))
+    .unwrap();
     assert_eq!(s.steps_done, 10);
     assert!(s.train_loss.is_finite() && s.val_loss.is_some());
     // Stopped at step 4, resumed to 10: the same weights bit for bit, the same log.
     let s = run(&train_args(
         &base,
-        &["--out", &out(&parted), "--stop-after", "4"],
+        &[
+            "--out",
+            &out(&parted),
+            "--stop-after",
+            "4",
+            "--calibrate-every",
+            "4",
+        ],
     ))
     .unwrap();
     assert!(s.classifier.is_none(), "no classifier before the last step");
-    run(&train_args(&base, &["--out", &out(&parted), "--resume"])).unwrap();
+    run(&train_args(
+        &base,
+        &["--out", &out(&parted), "--resume", "--calibrate-every", "4"],
+    ))
+    .unwrap();
     let weights = |d: &Path| std::fs::read(d.join("checkpoint/model.safetensors")).unwrap();
     assert!(weights(&full) == weights(&parted), "resume is not exact");
     let log = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
@@ -616,6 +632,15 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     };
     assert_eq!(strip(log(&full)), strip(log(&parted)));
     assert!(full.join("loss.png").exists());
+    let calibrated: Vec<(u64, f64)> = log(&full)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| Some((v["step"].as_u64()?, v["val_calibrated_macro_f1"].as_f64()?)))
+        .collect();
+    assert_eq!(
+        calibrated.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [4, 8, 10]
+    );
     // A resume with other settings is refused with both settings shown.
     let e = run(&train_args(
         &base,
@@ -649,6 +674,10 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     assert!(cal["target_precision_used"].as_f64().unwrap() >= 0.9 - 1e-6);
     let fpr = cal["val_benign_fpr"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&fpr), "{fpr}");
+    // The validation macro F1 it reports is the last one logged, and what eval moderation
+    // gives on the validation file with the thresholds written.
+    let val_f1 = cal["val_macro_f1"].as_f64().unwrap() as f32;
+    assert_eq!(val_f1, calibrated[2].1 as f32);
     assert!(dir.join("tokenizer_config.json").exists());
     let m = Moderator::load(&dir).unwrap();
     assert_eq!(m.model.config.pooling, Pooling::Max);
@@ -684,6 +713,9 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     .a;
     let reports = run_eval(&ea).unwrap();
     let r = &reports[0];
+    let val = root.join("data/val.jsonl").display().to_string();
+    let ev = EvalCli::parse_from(["x", "--model", &dir.display().to_string(), "--data", &val]).a;
+    assert_eq!(run_eval(&ev).unwrap()[0].macro_f1, val_f1);
     assert_eq!(r.examples, 15);
     assert_eq!((r.benign, r.harmful), (5, 10));
     assert_eq!(r.categories.len(), CATEGORIES.len());
@@ -696,6 +728,42 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
     // harassment, harassment/threatening and violence (implied by the threat) have positives.
     assert_eq!(r.macro_categories, 3);
     assert!(r.table().contains("macro F1"));
+}
+
+/// `--bidirectional`: the saved classifier says `"is_causal": false` and the moderator loads it
+/// as such (the logits' agreement with the trainer is checked above, without the CLI).
+#[test]
+fn train_moderation_bidirectional_saves_and_scores_without_the_causal_mask() {
+    let root = common::temp_dir("train-moderation-bidi");
+    let base = setup(&root);
+    let out = root.join("bidi");
+    let s = run(&train_args(
+        &base,
+        &["--out", &out.display().to_string(), "--bidirectional"],
+    ))
+    .unwrap();
+    assert_eq!(s.steps_done, 10);
+    let dir = out.join("classifier");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["is_causal"], false);
+    let m = Moderator::load(&dir).unwrap();
+    assert!(!m.model.config.causal);
+    let scores = m.scores("you are a nice person").unwrap();
+    assert_eq!(scores.len(), CATEGORIES.len());
+    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
+    // Resuming it as a causal run is refused: the setting is part of the run.
+    let e = run(&train_args(
+        &base,
+        &["--out", &out.display().to_string(), "--resume"],
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("other settings") && e.contains("bidirectional"),
+        "{e}"
+    );
 }
 
 /// `--pooling echo_max`: texts are cut to (T − 1) / 2 tokens and read twice in training; the

@@ -656,6 +656,15 @@ pub struct ModerationArgs {
     /// Most validation examples per periodic validation (all of them for calibration).
     #[arg(long, default_value_t = 2048)]
     pub eval_examples: usize,
+    /// Also calibrate the thresholds on the whole validation split every this many steps, as
+    /// the end of the run does, and log the macro F1 they give (`val_calibrated_macro_f1` in
+    /// metrics.jsonl, with the benign rate): the number the thresholds are chosen for, where
+    /// `val_macro_f1_at_0.5` only looks at 0.5. Costs one pass over the validation texts
+    /// through the inference path each time (about 3 s on 2 cores for the 6,878 texts of
+    /// the current split). 0: only at
+    /// the end.
+    #[arg(long, default_value_t = 0)]
+    pub calibrate_every: usize,
     /// Write a checkpoint every this many steps (and at the end).
     #[arg(long, default_value_t = 200)]
     pub save_every: usize,
@@ -1119,9 +1128,23 @@ pub fn evaluate_scored(
             )));
         }
     }
-    let nl = labels.len();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let scores = score_all(m, &texts)?;
+    let report = report_scored(m, examples, &scores, data_name, t0);
+    Ok((report, scores))
+}
+
+/// The report on `examples` from their (n, L) `scores` (see [`evaluate`]); `t0` starts the
+/// wall time.
+fn report_scored(
+    m: &Moderator,
+    examples: &[Example],
+    scores: &[f32],
+    data_name: &str,
+    t0: Instant,
+) -> EvalReport {
+    let labels = m.labels().to_vec();
+    let nl = labels.len();
     // Flags as the pipeline sees them: thresholds, then the parents a flagged sub-category
     // implies.
     let flags: Vec<bool> = scores
@@ -1166,7 +1189,7 @@ pub fn evaluate_scored(
     let harmful_flagged = (0..examples.len())
         .filter(|&i| !examples[i].is_benign() && any(i))
         .count();
-    let report = EvalReport {
+    EvalReport {
         data: data_name.into(),
         examples: examples.len(),
         macro_categories: scored.len(),
@@ -1178,8 +1201,7 @@ pub fn evaluate_scored(
         harmful,
         harmful_flagged,
         wall_s: t0.elapsed().as_secs_f64(),
-    };
-    Ok((report, scores))
+    }
 }
 
 /// The worst mistakes per category, for reading: the `k` positives with the lowest scores
@@ -1299,6 +1321,9 @@ pub struct Summary {
     /// benign false-positive budget raised it) and the benign validation FPR they give.
     pub target_precision: f32,
     pub val_benign_fpr: f32,
+    /// Macro F1 on the validation split at the calibrated thresholds (implied parents counted).
+    #[serde(default)]
+    pub val_calibrated_macro_f1: Option<f32>,
 }
 
 /// Validation loss and macro F1 at threshold 0.5 (over categories with positives) on up to
@@ -1343,6 +1368,59 @@ fn validate(
         .collect();
     let macro_f1 = f1s.iter().sum::<f32>() / f1s.len().max(1) as f32;
     Ok(((loss / n.max(1) as f64) as f32, macro_f1))
+}
+
+/// The thresholds calibrated on the whole validation split and what they give there.
+struct ValCalibration {
+    calibration: Vec<Calibration>,
+    /// The highest target precision used (see [`calibrate_all`]).
+    target: f32,
+    benign_fpr: f32,
+    /// Macro F1 of the calibrated flags, counted as the pipeline counts them (a flagged
+    /// sub-category flags its parents), over the categories with positives.
+    macro_f1: f32,
+}
+
+/// Scores every validation text through the inference path (normalisation, windows) with the
+/// trunk and head in `params`, calibrates the thresholds on those scores ([`calibrate_all`] at
+/// `--target-precision` within `--max-benign-fpr`) and measures the result.
+fn calibrate_val(
+    cfg: &ModelConfig,
+    params: &Params,
+    tok_bytes: &[u8],
+    val_ex: &[Example],
+    args: &ModerationArgs,
+) -> Result<ValCalibration> {
+    let mut m = Moderator::new(
+        Model::new(cfg.clone(), params.clone(), DType::F32),
+        Tokenizer::from_bytes(tok_bytes)?,
+        None,
+    )?;
+    let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
+    let scores = score_all(&m, &texts)?;
+    let positive: Vec<bool> = val_ex
+        .iter()
+        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
+        .collect();
+    let (calibration, target, benign_fpr) = calibrate_all(
+        &CATEGORIES,
+        &scores,
+        &positive,
+        args.target_precision,
+        args.max_benign_fpr,
+    );
+    let thresholds: Thresholds = calibration
+        .iter()
+        .map(|c| (c.category.clone(), c.threshold))
+        .collect();
+    m.set_thresholds(&thresholds)?;
+    let macro_f1 = report_scored(&m, val_ex, &scores, "val", Instant::now()).macro_f1;
+    Ok(ValCalibration {
+        calibration,
+        target,
+        benign_fpr,
+        macro_f1,
+    })
 }
 
 /// Writes the classifier directory atomically (into a temp directory, then renamed).
@@ -1646,6 +1724,17 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
                 "step {done}: train loss {loss:.4}, val loss {vl:.4}, val macro F1 (at 0.5) {vf:.3}, {eps:.0} texts/s"
             ));
         }
+        if args.calibrate_every > 0 && done % args.calibrate_every == 0 && done < s.steps {
+            let t_cal = Instant::now();
+            let vc = calibrate_val(&cfg, &params, &tok_bytes, &val_ex, args)?;
+            log.write(&json!({"step": done, "val_calibrated_macro_f1": vc.macro_f1, "val_calibrated_benign_fpr": vc.benign_fpr}))?;
+            bar.println(format!(
+                "step {done}: calibrated val macro F1 {:.3} with {:.2}% of the benign val texts flagged ({:.0}s)",
+                vc.macro_f1,
+                vc.benign_fpr * 100.0,
+                t_cal.elapsed().as_secs_f64()
+            ));
+        }
         if done % args.save_every == 0 || done == end {
             save(&params, &opt, done, &order)?;
         }
@@ -1664,28 +1753,19 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         calibration: vec![],
         target_precision: args.target_precision,
         val_benign_fpr: 0.0,
+        val_calibrated_macro_f1: None,
     };
     if end == s.steps {
         // Calibrate on the whole validation split through the inference path.
         let t_cal = Instant::now();
-        let m = Moderator::new(
-            Model::new(cfg.clone(), params.clone(), DType::F32),
-            Tokenizer::from_bytes(&tok_bytes)?,
-            None,
-        )?;
-        let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
-        let scores = score_all(&m, &texts)?;
-        let positive: Vec<bool> = val_ex
-            .iter()
-            .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
-            .collect();
-        let (cal, target, fpr) = calibrate_all(
-            &CATEGORIES,
-            &scores,
-            &positive,
-            args.target_precision,
-            args.max_benign_fpr,
-        );
+        let ValCalibration {
+            calibration: cal,
+            target,
+            benign_fpr: fpr,
+            macro_f1,
+        } = calibrate_val(&cfg, &params, &tok_bytes, &val_ex, args)?;
+        log.write(&json!({"step": end, "val_calibrated_macro_f1": macro_f1, "val_calibrated_benign_fpr": fpr}))?;
+        summary.val_calibrated_macro_f1 = Some(macro_f1);
         let thresholds: Thresholds = cal
             .iter()
             .map(|c| (c.category.clone(), c.threshold))
@@ -1699,6 +1779,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             "max_benign_fpr": args.max_benign_fpr,
             "target_precision_used": target,
             "val_benign_fpr": fpr,
+            "val_macro_f1": macro_f1,
             "split": args.data.join("val.jsonl"),
             "examples": val_ex.len(),
             "categories": summary.calibration,
@@ -1715,7 +1796,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         )?;
         if !args.quiet {
             eprintln!(
-                "calibrated thresholds on {} val texts for precision ≥ {}{} ({:.0}s); {:.2}% of the benign val texts flagged:",
+                "calibrated thresholds on {} val texts for precision ≥ {}{} ({:.0}s); {:.2}% of the benign val texts flagged, macro F1 {:.3}:",
                 val_ex.len(),
                 args.target_precision,
                 if target > args.target_precision {
@@ -1727,7 +1808,8 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
                     String::new()
                 },
                 t_cal.elapsed().as_secs_f64(),
-                fpr * 100.0
+                fpr * 100.0,
+                macro_f1
             );
             for c in &summary.calibration {
                 eprintln!(
