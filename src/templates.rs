@@ -63,7 +63,8 @@ fn builtin() -> BTreeMap<String, String> {
 
 /// The template set. Keys are category names, `output` (flagged model output, used when no more
 /// specific template exists) and `default`. Templates see `category` (the answering category),
-/// `categories` (all flagged), `stage` ("input" or "output") and `score`.
+/// `categories` (all flagged, parents implied by a flagged sub-category included), `stage`
+/// ("input" or "output") and `score`.
 #[derive(Clone, Debug)]
 pub struct Templates {
     templates: BTreeMap<String, String>,

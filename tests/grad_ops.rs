@@ -165,9 +165,9 @@ fn attention_backward_with(key_lengths: Option<&[usize]>) {
     attention_train_forward(&mut y, &mut att, &q, &k, &v, b, t, nh, nkv, hs, key_lengths);
     // The training forward agrees with the inference kernel over a cache (per batch row; a
     // bidirectional row over its unpadded length, the rows the pooling reads).
+    let full = t;
     for bb in 0..b {
-        let t = key_lengths.map_or(t, |l| l[bb]);
-        let full = key_lengths.map_or(t, |_| 5);
+        let t = key_lengths.map_or(full, |l| l[bb]);
         let mut yi = vec![0.0; t * nh * hs];
         let (kb, vb) = (
             &k[bb * full * nkv * hs..][..t * nkv * hs],

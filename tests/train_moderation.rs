@@ -278,6 +278,14 @@ fn training_logits_match_with(pooling: Pooling, causal: bool) {
     assert_eq!(pooling.window(t), 7);
     let z = cls.forward(&p, &inputs, &lengths).unwrap().to_vec();
     let m = Model::new(cfg.clone(), p.clone(), tinychat::weights::DType::F32);
+    if !causal {
+        // A bidirectional trunk reads a text whole: continuing after a cache is refused, since
+        // the cached keys never saw the new tokens.
+        let mut cache = m.new_cache();
+        m.hidden_states(&[3, 1], &mut cache).unwrap();
+        let e = m.hidden_states(&[4], &mut cache).unwrap_err().to_string();
+        assert!(e.contains("bidirectional"), "{e}");
+    }
     for (r, s) in seqs.iter().enumerate() {
         let want = m.classify(s).unwrap();
         for j in 0..3 {
@@ -762,6 +770,19 @@ fn train_moderation_bidirectional_saves_and_scores_without_the_causal_mask() {
     .to_string();
     assert!(
         e.contains("other settings") && e.contains("bidirectional"),
+        "{e}"
+    );
+    // Reading the text twice adds nothing to a bidirectional trunk: refused, naming both flags.
+    let echo = root.join("bidi-echo").display().to_string();
+    let e = run(&train_args(
+        &base,
+        &["--out", &echo, "--bidirectional", "--pooling", "echo_max"],
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("--bidirectional") && e.contains("echo_max"),
         "{e}"
     );
 }

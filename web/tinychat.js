@@ -305,7 +305,8 @@ class TinychatEngine {
     return iterator;
   }
 
-  /// Moderates `text`: { flagged, categories: [{ category, score, threshold, flagged }] }.
+  /// Moderates `text`: { flagged, categories: [{ category, score, threshold, flagged, implied_by? }] }
+  /// (implied_by: the flagged sub-category that flagged this parent category).
   async moderate(text) {
     this._check();
     if (typeof text !== "string") throw tinychatError("moderate(text) needs a string");

@@ -143,6 +143,13 @@ impl Model {
     /// The final-normed hidden states (T, C) of `tokens`, appended after the cache's contents.
     pub fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
         let pos0 = cache.len();
+        if !self.config.causal && pos0 > 0 {
+            // The cached keys were computed without the tokens that follow them.
+            return Err(Error::InvalidArgument(
+                "a bidirectional model (is_causal false) reads a whole text at once, not after a cache"
+                    .into(),
+            ));
+        }
         self.check_tokens(tokens, pos0)?;
         let cfg = &self.config;
         let p = &self.params;

@@ -69,8 +69,9 @@ impl Verdict {
                 implied_by: None,
             })
             .collect();
-        // `implied` goes one level (sub-category → parents), so one pass over the categories
-        // flagged by their own scores is enough; the first such sub-category names the cause.
+        // `implied` goes one level (sub-category → parents, which imply nothing further), so
+        // one pass over the categories flagged by their own scores is enough; the first such
+        // sub-category names the cause.
         let own: Vec<(usize, bool)> = categories.iter().map(|c| c.flagged).enumerate().collect();
         for (i, flagged) in own {
             if !flagged {
@@ -78,6 +79,7 @@ impl Verdict {
             }
             let child = categories[i].category.clone();
             for parent in implied(&child) {
+                debug_assert!(implied(parent).is_empty(), "{parent} implies further");
                 if let Some(p) = categories.iter_mut().find(|c| c.category == *parent) {
                     if !p.flagged {
                         p.flagged = true;

@@ -15,7 +15,8 @@
 //! −[y·log σ(z) + (1 − y)·log(1 − σ(z))]. Its gradient is ∂l/∂z = (1 − y) − w·σ(−z)
 //! (= σ(z) − y when pos_weight = 1). Attention is causal, so the pad tokens after position
 //! len_b − 1 cannot change h there, and the pooling reads positions 0..len_b only: padding needs
-//! no mask. Max pooling lets a harmful phrase anywhere in the text drive the score directly,
+//! no mask. With `--bidirectional` every position attends to the whole text, and the padding
+//! keys are masked instead (`TrainModel::set_key_lengths`). Max pooling lets a harmful phrase anywhere in the text drive the score directly,
 //! instead of through attention into the last token; on the held-out split it generalised
 //! better (README, "Training the moderation classifier").
 //!
@@ -661,7 +662,8 @@ pub struct ModerationArgs {
     /// metrics.jsonl, with the benign rate): the number the thresholds are chosen for, where
     /// `val_macro_f1_at_0.5` only looks at 0.5. Costs one pass over the validation texts
     /// through the inference path each time (about 3 s on 2 cores for the 6,878 texts of
-    /// the current split). 0: only at
+    /// the current split). This F1 counts implied parents as flagged, as `eval moderation`
+    /// does; the one at 0.5 does not. 0: only at
     /// the end.
     #[arg(long, default_value_t = 0)]
     pub calibrate_every: usize,
@@ -1206,18 +1208,24 @@ fn report_scored(
 
 /// The worst mistakes per category, for reading: the `k` positives with the lowest scores
 /// that were missed and the `k` negatives with the highest scores that flagged.
+/// Flags are counted as in the report (a flagged sub-category flags its parents).
 pub fn worst_errors(m: &Moderator, examples: &[Example], scores: &[f32], k: usize) -> String {
     let nl = m.labels().len();
+    let flags: Vec<bool> = scores
+        .chunks(nl)
+        .flat_map(|row| m.verdict(row).categories.into_iter().map(|c| c.flagged))
+        .collect();
     let mut s = String::new();
     for (j, name) in m.labels().iter().enumerate() {
         let th = m.thresholds[j];
         let sc = |i: usize| scores[i * nl + j];
+        let flagged = |i: usize| flags[i * nl + j];
         let mut missed: Vec<usize> = (0..examples.len())
-            .filter(|&i| examples[i].has(name) && sc(i) < th)
+            .filter(|&i| examples[i].has(name) && !flagged(i))
             .collect();
         missed.sort_by(|&a, &b| sc(a).total_cmp(&sc(b)));
         let mut wrong: Vec<usize> = (0..examples.len())
-            .filter(|&i| !examples[i].has(name) && sc(i) >= th)
+            .filter(|&i| !examples[i].has(name) && flagged(i))
             .collect();
         wrong.sort_by(|&a, &b| sc(b).total_cmp(&sc(a)));
         if missed.is_empty() && wrong.is_empty() {
@@ -1470,6 +1478,13 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
     if s.batch_size == 0 || s.steps == 0 || s.seq_len == 0 {
         return Err(Error::InvalidArgument(
             "batch size, steps and sequence length must be positive".into(),
+        ));
+    }
+    if s.bidirectional && s.pooling == Pooling::EchoMax {
+        return Err(Error::InvalidArgument(
+            "--bidirectional with --pooling echo_max: a bidirectional trunk already reads the \
+             whole text at every position, so reading it twice adds nothing; use --pooling max"
+                .into(),
         ));
     }
     if !(0.0..1.0).contains(&s.token_dropout) {
