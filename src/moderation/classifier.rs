@@ -240,6 +240,15 @@ impl Moderator {
         Ok(self.verdict(&scores))
     }
 
+    /// Every flag of (N, L) row-major `scores`, as [`verdict`](Self::verdict) sets them
+    /// (implied parents included), in the same layout.
+    pub fn flags(&self, scores: &[f32]) -> Vec<bool> {
+        scores
+            .chunks(self.labels().len())
+            .flat_map(|row| self.verdict(row).categories.into_iter().map(|c| c.flagged))
+            .collect()
+    }
+
     /// The verdict on one text's scores (see [`Verdict::from_scores`]).
     pub fn verdict(&self, scores: &[f32]) -> Verdict {
         Verdict::from_scores(

@@ -16,9 +16,10 @@
 //! (= σ(z) − y when pos_weight = 1). Attention is causal, so the pad tokens after position
 //! len_b − 1 cannot change h there, and the pooling reads positions 0..len_b only: padding needs
 //! no mask. With `--bidirectional` every position attends to the whole text, and the padding
-//! keys are masked instead (`TrainModel::set_key_lengths`). Max pooling lets a harmful phrase anywhere in the text drive the score directly,
-//! instead of through attention into the last token; on the held-out split it generalised
-//! better (README, "Training the moderation classifier").
+//! keys are masked instead (`TrainModel::set_key_lengths`). Max pooling lets a harmful phrase
+//! anywhere in the text drive the score directly, instead of through attention into the last
+//! token; on the held-out split it generalised better (README, "Training the moderation
+//! classifier").
 //!
 //! After training, every category gets a threshold calibrated on the validation split: the
 //! lowest score threshold whose precision reaches `--target-precision` (most recall at that
@@ -663,8 +664,7 @@ pub struct ModerationArgs {
     /// `val_macro_f1_at_0.5` only looks at 0.5. Costs one pass over the validation texts
     /// through the inference path each time (about 3 s on 2 cores for the 6,878 texts of
     /// the current split). This F1 counts implied parents as flagged, as `eval moderation`
-    /// does; the one at 0.5 does not. 0: only at
-    /// the end.
+    /// does; the one at 0.5 does not. 0: only at the end.
     #[arg(long, default_value_t = 0)]
     pub calibrate_every: usize,
     /// Write a checkpoint every this many steps (and at the end).
@@ -1147,12 +1147,8 @@ fn report_scored(
 ) -> EvalReport {
     let labels = m.labels().to_vec();
     let nl = labels.len();
-    // Flags as the pipeline sees them: thresholds, then the parents a flagged sub-category
-    // implies.
-    let flags: Vec<bool> = scores
-        .chunks(nl)
-        .flat_map(|row| m.verdict(row).categories.into_iter().map(|c| c.flagged))
-        .collect();
+    // Flags as the pipeline sees them (implied parents included).
+    let flags = m.flags(scores);
     let mut categories = Vec::with_capacity(nl);
     for (j, name) in labels.iter().enumerate() {
         let (mut tp, mut fp, mut fneg) = (0, 0, 0);
@@ -1211,10 +1207,7 @@ fn report_scored(
 /// Flags are counted as in the report (a flagged sub-category flags its parents).
 pub fn worst_errors(m: &Moderator, examples: &[Example], scores: &[f32], k: usize) -> String {
     let nl = m.labels().len();
-    let flags: Vec<bool> = scores
-        .chunks(nl)
-        .flat_map(|row| m.verdict(row).categories.into_iter().map(|c| c.flagged))
-        .collect();
+    let flags = m.flags(scores);
     let mut s = String::new();
     for (j, name) in m.labels().iter().enumerate() {
         let th = m.thresholds[j];
@@ -1381,6 +1374,8 @@ fn validate(
 /// The thresholds calibrated on the whole validation split and what they give there.
 struct ValCalibration {
     calibration: Vec<Calibration>,
+    /// The calibrated thresholds by category, as thresholds.json holds them.
+    thresholds: Thresholds,
     /// The highest target precision used (see [`calibrate_all`]).
     target: f32,
     benign_fpr: f32,
@@ -1425,6 +1420,7 @@ fn calibrate_val(
     let macro_f1 = report_scored(&m, val_ex, &scores, "val", Instant::now()).macro_f1;
     Ok(ValCalibration {
         calibration,
+        thresholds,
         target,
         benign_fpr,
         macro_f1,
@@ -1775,16 +1771,13 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         let t_cal = Instant::now();
         let ValCalibration {
             calibration: cal,
+            thresholds,
             target,
             benign_fpr: fpr,
             macro_f1,
         } = calibrate_val(&cfg, &params, &tok_bytes, &val_ex, args)?;
         log.write(&json!({"step": end, "val_calibrated_macro_f1": macro_f1, "val_calibrated_benign_fpr": fpr}))?;
         summary.val_calibrated_macro_f1 = Some(macro_f1);
-        let thresholds: Thresholds = cal
-            .iter()
-            .map(|c| (c.category.clone(), c.threshold))
-            .collect();
         summary.calibration = cal;
         summary.target_precision = target;
         summary.val_benign_fpr = fpr;
