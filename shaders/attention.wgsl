@@ -1,8 +1,9 @@
-// Causal grouped-query attention of R new queries over the KV cache.
-// CPU twin: ops::attention_forward.
+// Grouped-query attention of R new queries over the KV cache, causal or (for a bidirectional
+// classifier) over every position. CPU twin: ops::attention_forward.
 //
-// out[r, h, :] = Σ_s softmax_s(q[r, h] · k[s, g] / sqrt(HS)) v[s, g], s = 0 ..= pos0 + r,
-// where g = h / (NH / NKV) is the key/value head that query head h shares.
+// out[r, h, :] = Σ_s softmax_s(q[r, h] · k[s, g] / sqrt(HS)) v[s, g], s = 0 ..= pos0 + r when
+// causal, s = 0 .. pos0 + R otherwise, where g = h / (NH / NKV) is the key/value head that query
+// head h shares.
 //
 // One workgroup per (head, row). It walks the cache in blocks of WG positions: each thread
 // scores one position, the block's max and sum come from tree reductions in workgroup memory,
@@ -17,7 +18,7 @@ struct Shape {
     hs: u32,    // HS (≤ 4·WG and ≤ 256)
     pos0: u32,  // positions already in the cache before these rows
     scale: f32, // 1 / sqrt(HS)
-    _pad0: u32,
+    causal: u32, // 1: row r sees positions 0 ..= pos0 + r; 0: all pos0 + R positions
     _pad1: u32,
 }
 
@@ -73,7 +74,8 @@ fn main(
     let kvd = shape.nkv * hs;
     let kv_off = (h / (shape.nh / shape.nkv)) * hs; // this head's columns in the cache
     let q_off = (r * shape.nh + h) * hs;
-    let n = shape.pos0 + r + 1u; // causal: positions 0 ..= pos0 + r
+    // Positions this row attends to: 0 ..= pos0 + r (causal), or all of them.
+    let n = select(shape.pos0 + shape.rows, shape.pos0 + r + 1u, shape.causal != 0u);
 
     for (var j = lid; j < hs; j += WG) {
         qs[j] = q[q_off + j];

@@ -150,6 +150,11 @@ impl Engine {
         &self.model
     }
 
+    /// The shared model this engine runs.
+    pub fn model_arc(&self) -> &Arc<Model> {
+        &self.model
+    }
+
     /// Whether forward passes currently run on the GPU.
     pub fn is_gpu(&self) -> bool {
         matches!(self.inner, Inner::Gpu(_))
@@ -176,6 +181,15 @@ impl Engine {
     pub fn gpu_context(&self) -> Option<&GpuContext> {
         match &self.inner {
             Inner::Gpu(s) => Some(s.gpu()),
+            Inner::Cpu(_) => None,
+        }
+    }
+
+    /// The GPU context, shared, when on the GPU: pass it in [`EngineOptions::gpu`] to open a
+    /// second model (the moderator) on the same device.
+    pub fn shared_gpu_context(&self) -> Option<Arc<GpuContext>> {
+        match &self.inner {
+            Inner::Gpu(s) => Some(s.model.gpu.clone()),
             Inner::Cpu(_) => None,
         }
     }
@@ -238,6 +252,26 @@ impl Engine {
         let l = self.model.forward(tokens, cache, which)?;
         self.history.extend_from_slice(tokens);
         Ok(l)
+    }
+
+    /// A classifier's label logits for `tokens` ([`Model::classify`]) on this engine. Each call
+    /// reads one whole text from an empty cache and keeps nothing; a GPU failure moves the
+    /// engine to the CPU, as [`Self::forward_async`] does, and the text is classified there.
+    pub async fn classify_async(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        if let Inner::Gpu(s) = &mut self.inner {
+            match s.classify_async(tokens).await {
+                Ok(l) => return Ok(l),
+                Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
+                Err(e) => return Err(e),
+            }
+        }
+        self.model.classify(tokens)
+    }
+
+    /// Blocking [`Self::classify_async`] (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn classify(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.classify_async(tokens))
     }
 
     /// Blocking [`Self::forward_async`] (native only).

@@ -1,17 +1,22 @@
 //! The whole model on the GPU against the CPU engine, on the tiny llama and gpt2 fixtures
 //! (tests/fixtures): prefill logits at every position and token-by-token decode through the KV
 //! cache within 1e-3, the same 20 greedy tokens (which are also transformers' greedy tokens), and
-//! the engine's fallback to the CPU when the device is lost.
+//! the engine's fallback to the CPU when the device is lost. Classifiers (the moderator) too: every
+//! pooling, causal and bidirectional, f32 and f16, and the bundle's own moderator.
 //!
 //! With no GPU adapter each test prints a SKIP line and passes; CI installs Mesa lavapipe.
+
+mod common;
 
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use tinychat::config::Pooling;
 use tinychat::engine::{Backend, Engine, EngineOptions};
 use tinychat::generate::{argmax, generate, SamplingParams};
 use tinychat::gpu::model::round_matrices_to_f16;
 use tinychat::gpu::{GpuContext, GpuModel, GpuSession, WeightFormat};
+use tinychat::moderation::Moderator;
 use tinychat::{Logits, Model};
 
 const TOL: f32 = 1e-3;
@@ -326,4 +331,143 @@ fn auto_declines_a_software_adapter_natively() {
         forced.is_gpu(),
         "Backend::Gpu runs even on a software adapter"
     );
+}
+
+/// A random classifier with `pooling` and attention both ways or causal, through the real loader
+/// (config.json round trip).
+fn random_classifier(pooling: Pooling, causal: bool, seed: u64) -> Model {
+    let mut cfg = common::tiny_llama_config(&["a", "b/c", "d"], 64);
+    cfg.pooling = pooling;
+    cfg.causal = causal;
+    cfg.pad_token_id = Some(0);
+    let params = common::random_params(&cfg, seed, 0.3);
+    let dir = common::temp_dir(&format!("gpu-cls-{}-{causal}-{seed}", pooling.name()));
+    common::write_model_dir(&dir, &cfg, &params);
+    let m = Model::load(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((m.config.pooling, m.config.causal), (pooling, causal));
+    m
+}
+
+#[test]
+fn classifier_logits_match_cpu_for_every_pooling() {
+    let Some(g) = gpu() else { return };
+    let cases = [
+        (Pooling::Last, true),
+        (Pooling::Max, true),
+        (Pooling::EchoMax, true),
+        (Pooling::Last, false),
+        (Pooling::Max, false),
+    ];
+    for (i, &(pooling, causal)) in cases.iter().enumerate() {
+        let model = random_classifier(pooling, causal, 40 + i as u64);
+        let rounded = Model::new(
+            model.config.clone(),
+            round_matrices_to_f16(&model.params),
+            model.dtype,
+        );
+        let window = pooling.window(model.config.max_seq_len);
+        for format in [WeightFormat::F32, WeightFormat::F16] {
+            let (cpu, tol) = match format {
+                WeightFormat::F32 => (&model, 1e-4),
+                WeightFormat::F16 => (&rounded, 2e-3),
+            };
+            let mut s = session(&g, &model, format, None);
+            // One token, an odd length, and a full window (the whole context for max and last).
+            for t in [1, 19, window] {
+                let tokens: Vec<u32> = (0..t as u32).map(|j| (j * 37 + 5) % 259).collect();
+                let want = cpu.classify(&tokens).unwrap();
+                let got = s.classify(&tokens).unwrap();
+                assert_eq!(got.len(), 3);
+                assert_close(
+                    &format!("classifier {pooling} causal={causal} {format:?} T={t}"),
+                    &got,
+                    &want,
+                    tol,
+                );
+                assert_eq!(s.len(), 0, "classify leaves the session empty");
+            }
+            // Past the context: the same error as the CPU engine, not a wrong answer.
+            let long = vec![1u32; window + 1];
+            assert!(cpu.classify(&long).is_err());
+            let e = s.classify(&long).unwrap_err().to_string();
+            assert!(e.contains("context") || e.contains("positions"), "{e}");
+        }
+        // A classifier has no language-model head on the GPU.
+        let mut s = session(&g, &model, WeightFormat::F32, None);
+        let e = s.forward(&[1, 2], Logits::Last).unwrap_err().to_string();
+        assert!(e.contains("classifier"), "{e}");
+    }
+}
+
+#[test]
+fn the_bundles_moderator_scores_the_same_on_the_gpu() {
+    let Some(g) = gpu() else { return };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/models/default/moderator");
+    let m = Moderator::load(&dir).unwrap();
+    let opts = EngineOptions {
+        backend: Backend::Gpu,
+        gpu: Some(g.clone()),
+        ..Default::default()
+    };
+    let mut e = Engine::new(m.model.clone(), opts).unwrap();
+    assert!(e.is_gpu());
+    println!("moderator on {}", e.describe());
+    // Short and long texts: the last is many windows of the classifier's 64-token context.
+    let long = "I love this recipe, thanks for sharing it. ".repeat(40) + "i'm going to hurt you";
+    let texts = [
+        "",
+        "hello there, how are you?",
+        "how do i kill a python process",
+        "i'm going to hurt you",
+        "h0w d0 1 m@ke a b0mb",
+        long.as_str(),
+    ];
+    for text in texts {
+        let want = m.check(text).unwrap();
+        let got = pollster::block_on(m.check_async(&mut e, text)).unwrap();
+        let (ws, gs): (Vec<f32>, Vec<f32>) = want
+            .categories
+            .iter()
+            .zip(&got.categories)
+            .map(|(a, b)| (a.score, b.score))
+            .unzip();
+        let label: String = text.chars().take(40).collect();
+        assert_close(&format!("moderator scores of {label:?}"), &gs, &ws, 1e-4);
+        assert_eq!(got.flagged, want.flagged, "{label:?}");
+        assert_eq!(got.flagged_categories(), want.flagged_categories());
+    }
+    // Another model's engine is refused rather than scoring with the wrong weights.
+    let other = Moderator::load(&dir).unwrap();
+    let err = pollster::block_on(other.check_async(&mut e, "hi")).unwrap_err();
+    assert!(err.to_string().contains("another model"), "{err}");
+}
+
+#[test]
+fn a_moderator_engine_falls_back_to_the_cpu_when_the_device_is_lost() {
+    let Some(_) = gpu() else { return };
+    // A context of its own: this test destroys its device.
+    let g = Arc::new(pollster::block_on(GpuContext::new()).unwrap());
+    let model = random_classifier(Pooling::Max, true, 7);
+    let tok = tinychat::Tokenizer::from_bytes(common::byte_tokenizer_json().as_bytes()).unwrap();
+    let m = Moderator::new(model, tok, None).unwrap();
+    let opts = EngineOptions {
+        backend: Backend::Auto,
+        gpu: Some(g.clone()),
+        ..Default::default()
+    };
+    let mut e = Engine::new(m.model.clone(), opts).unwrap();
+    assert!(e.is_gpu());
+    // 150 bytes: three overlapping windows of the 64-token context.
+    let text = "a text that runs past the context of this classifier, ".repeat(3);
+    let want = m.scores(&text).unwrap();
+    let got = pollster::block_on(m.scores_async(&mut e, &text)).unwrap();
+    assert_close("moderator windows on the GPU", &got, &want, 1e-5);
+    g.simulate_device_loss();
+    let after = pollster::block_on(m.scores_async(&mut e, &text)).unwrap();
+    assert!(
+        !e.is_gpu(),
+        "after a device loss the moderator runs on the CPU"
+    );
+    assert_eq!(after, want, "on the CPU the engine is the CPU engine");
 }

@@ -208,36 +208,62 @@ fn rope_matches_cpu() {
 fn attention_matches_cpu() {
     let Some(g) = gpu() else { return };
     // (T, pos0): a prefill from empty; a prefill after cached rows; decode steps whose context
-    // spans one, two and three blocks of 64 positions.
-    for &(t, pos0) in &[(37, 0), (37, 11), (1, 0), (1, 70), (3, 150)] {
-        let (nh, nkv, hs) = (6, 2, 20);
-        let (qd, kvd) = (nh * hs, nkv * hs);
-        let n = pos0 + t;
-        let q = rand_vec(t * qd, 10 + pos0 as u64, 1.0);
-        let kc = rand_vec(n * kvd, 11, 1.5);
-        let vc = rand_vec(n * kvd, 12, 1.0);
-        let mut want = vec![0.0; t * qd];
-        ops::attention_forward(&mut want, &q, &kc, &vc, pos0, t, nh, nkv, hs, true);
-        // The cache has room for more rows than are filled; the kernel must not look past n.
-        let mut kbig = kc.clone();
-        kbig.extend(vec![1e3; 5 * kvd]);
-        let mut vbig = vc.clone();
-        vbig.extend(vec![1e3; 5 * kvd]);
-        let (gq, gk, gv) = (
-            buffers::upload_f32(&g, "q", &q).unwrap(),
-            buffers::upload_f32(&g, "k", &kbig).unwrap(),
-            buffers::upload_f32(&g, "v", &vbig).unwrap(),
-        );
-        let out = buffers::zeros(&g, "out", t * qd).unwrap();
-        let got = run(&g, &out, t * qd, |r| {
-            kernels::attention(r, &out, &gq, &gk, &gv, t, nh, nkv, hs, pos0)
-        });
-        check(
-            &format!("attention T={t} pos0={pos0} NH={nh} NKV={nkv} HS={hs}"),
-            &got,
-            &want,
-            1e-4,
-        );
+    // spans one, two and three blocks of 64 positions. Causal, and bidirectional (a classifier:
+    // every row sees all pos0 + T positions).
+    for causal in [true, false] {
+        for &(t, pos0) in &[(37, 0), (37, 11), (1, 0), (1, 70), (3, 150), (70, 0)] {
+            let (nh, nkv, hs) = (6, 2, 20);
+            let (qd, kvd) = (nh * hs, nkv * hs);
+            let n = pos0 + t;
+            let q = rand_vec(t * qd, 10 + pos0 as u64, 1.0);
+            let kc = rand_vec(n * kvd, 11, 1.5);
+            let vc = rand_vec(n * kvd, 12, 1.0);
+            let mut want = vec![0.0; t * qd];
+            ops::attention_forward(&mut want, &q, &kc, &vc, pos0, t, nh, nkv, hs, causal);
+            // The cache has room for more rows than are filled; the kernel must not look past n.
+            let mut kbig = kc.clone();
+            kbig.extend(vec![1e3; 5 * kvd]);
+            let mut vbig = vc.clone();
+            vbig.extend(vec![1e3; 5 * kvd]);
+            let (gq, gk, gv) = (
+                buffers::upload_f32(&g, "q", &q).unwrap(),
+                buffers::upload_f32(&g, "k", &kbig).unwrap(),
+                buffers::upload_f32(&g, "v", &vbig).unwrap(),
+            );
+            let out = buffers::zeros(&g, "out", t * qd).unwrap();
+            let got = run(&g, &out, t * qd, |r| {
+                kernels::attention(r, &out, &gq, &gk, &gv, t, nh, nkv, hs, pos0, causal)
+            });
+            check(
+                &format!("attention T={t} pos0={pos0} NH={nh} NKV={nkv} HS={hs} causal={causal}"),
+                &got,
+                &want,
+                1e-4,
+            );
+        }
+    }
+}
+
+#[test]
+fn pool_matches_cpu() {
+    let Some(g) = gpu() else { return };
+    use tinychat::config::Pooling;
+    // C = 203 spans four workgroups of 64 channels, the last one partly; T = 37 (max, last) and
+    // 2·18 + 1 = 37 rows of `x sep x` for echo_max, which pools rows 19.. only.
+    let (t, c) = (37, 203);
+    let x = rand_vec(t * c, 21, 3.0);
+    let gx = buffers::upload_f32(&g, "x", &x).unwrap();
+    for pooling in [Pooling::Last, Pooling::Max, Pooling::EchoMax] {
+        for rows in [1, 2, t] {
+            let mut want = vec![0.0; c];
+            ops::pool_forward(&mut want, &x[..rows * c], c, pooling);
+            let out = buffers::zeros(&g, "out", c).unwrap();
+            let got = run(&g, &out, c, |r| {
+                kernels::pool(r, &out, &gx, rows, c, pooling)
+            });
+            // A maximum is a copy, not a sum: the results must be bitwise equal.
+            check(&format!("pool {pooling} T={rows} C={c}"), &got, &want, 0.0);
+        }
     }
 }
 

@@ -425,11 +425,13 @@ pub struct AttentionShape {
     pub hs: u32,
     pub pos0: u32,
     pub scale: f32,
-    pub _pad: [u32; 2],
+    pub causal: u32,
+    pub _pad: u32,
 }
 
-/// out (R, NH·HS): causal grouped-query attention of q (R, NH·HS) over the first pos0 + R rows
-/// of the caches (capacity, NKV·HS), which already hold these rows' keys and values.
+/// out (R, NH·HS): grouped-query attention of q (R, NH·HS) over the first pos0 + R rows of the
+/// caches (capacity, NKV·HS), which already hold these rows' keys and values; causal, or with
+/// `causal` false every row sees all pos0 + R positions (a bidirectional classifier).
 /// CPU twin: `ops::attention_forward`.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
@@ -443,6 +445,7 @@ pub fn attention(
     nkv: usize,
     hs: usize,
     pos0: usize,
+    causal: bool,
 ) {
     let wg = wg(Op::Attention);
     assert!(
@@ -458,7 +461,8 @@ pub fn attention(
         hs: u(hs),
         pos0: u(pos0),
         scale: 1.0 / (hs as f32).sqrt(),
-        _pad: [0; 2],
+        causal: causal as u32,
+        _pad: 0,
     };
     rec.dispatch(
         Op::Attention,
@@ -586,4 +590,37 @@ pub fn argmax(rec: &mut Recorder, out: &wgpu::Buffer, x: &wgpu::Buffer, x_off: u
         _pad: [0; 2],
     };
     rec.dispatch(Op::Argmax, Variant::Plain, &[x, out], &shape, [1, 1, 1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pooling
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct PoolShape {
+    pub rows: u32,
+    pub c: u32,
+    pub first: u32,
+    pub mode: u32,
+}
+
+/// out (C) = x's (R, C) rows pooled as a classifier's config says: the last row, or each
+/// channel's maximum (over the second copy's rows for echo_max). CPU twin: `ops::pool_forward`.
+pub fn pool(
+    rec: &mut Recorder,
+    out: &wgpu::Buffer,
+    x: &wgpu::Buffer,
+    rows: usize,
+    c: usize,
+    pooling: crate::config::Pooling,
+) {
+    assert!(rows >= 1 && c >= 1);
+    let shape = PoolShape {
+        rows: u(rows),
+        c: u(c),
+        first: u(crate::ops::first_pooled(rows, pooling)),
+        mode: (pooling != crate::config::Pooling::Last) as u32,
+    };
+    let groups = [u(c.div_ceil(wg(Op::Pool))), 1, 1];
+    rec.dispatch(Op::Pool, Variant::Plain, &[x, out], &shape, groups);
 }

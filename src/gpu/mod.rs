@@ -43,6 +43,8 @@ pub enum Op {
     Residual,
     Embedding,
     Argmax,
+    /// Sequence pooling for a classifier's head.
+    Pool,
 }
 
 /// How a binding is accessed; binding 0 is always the shape uniform.
@@ -55,7 +57,7 @@ pub enum Access {
 use Access::{Read as R, ReadWrite as RW};
 
 impl Op {
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::Matmul,
         Op::Matvec,
         Op::RmsNorm,
@@ -67,6 +69,7 @@ impl Op {
         Op::Residual,
         Op::Embedding,
         Op::Argmax,
+        Op::Pool,
     ];
 
     /// The shader file, `shaders/<name>.wgsl`.
@@ -83,6 +86,7 @@ impl Op {
             Op::Residual => "residual",
             Op::Embedding => "embedding",
             Op::Argmax => "argmax",
+            Op::Pool => "pool",
         }
     }
 
@@ -100,6 +104,7 @@ impl Op {
             Op::Residual => include_str!("../../shaders/residual.wgsl"),
             Op::Embedding => include_str!("../../shaders/embedding.wgsl"),
             Op::Argmax => include_str!("../../shaders/argmax.wgsl"),
+            Op::Pool => include_str!("../../shaders/pool.wgsl"),
         }
     }
 
@@ -129,7 +134,7 @@ impl Op {
             // wte, tokens, wpe, out
             Op::Embedding => &[R, R, R, RW],
             // x, out
-            Op::Argmax => &[R, RW],
+            Op::Argmax | Op::Pool => &[R, RW],
         }
     }
 

@@ -3,7 +3,9 @@
 //!
 //! A step (prefill of up to `chunk` tokens, or one decode token) is one submission: the same
 //! sequence of ops as the CPU engine (`model/mod.rs`), recorded by [`kernels`] and followed by a
-//! copy of the logits to a staging buffer, which is the only thing read back.
+//! copy of the logits to a staging buffer, which is the only thing read back. A classifier (the
+//! moderator) reads its whole input in one step and reads back only its label logits:
+//! [`GpuSession::classify_async`], the twin of [`Model::classify`].
 
 use super::buffers::{self, Weight, WeightFormat};
 use super::kernels::{self, Arena, Recorder};
@@ -45,6 +47,7 @@ pub struct GpuModel {
     tok_emb: Weight,               // (V, C)
     pos_emb: Option<wgpu::Buffer>, // (maxT, C) gpt2, f32
     lm_head: Option<Weight>,       // (V, C); None when tied to tok_emb
+    cls_head: Option<Weight>,      // (num_labels, C) classifiers
     layers: Vec<GpuLayer>,
     final_norm_w: wgpu::Buffer,         // (C)
     final_norm_b: Option<wgpu::Buffer>, // (C) gpt2
@@ -65,11 +68,6 @@ impl GpuModel {
     /// Uploads `model`'s weights, matrices in `format`, vectors in f32.
     pub fn new(gpu: Arc<GpuContext>, model: &Model, format: WeightFormat) -> Result<Self> {
         let cfg = model.config.clone();
-        if cfg.is_classifier() {
-            return Err(Error::Gpu(
-                "the GPU engine runs causal language models; classifiers run on the CPU".into(),
-            ));
-        }
         if cfg.head_dim > 256 {
             return Err(Error::Gpu(format!(
                 "head_dim {} is larger than attention.wgsl supports (256)",
@@ -139,6 +137,10 @@ impl GpuModel {
                 true => Some(mat(Slot::LmHead)?),
                 false => None,
             },
+            cls_head: match cfg.is_classifier() {
+                true => Some(mat(Slot::ClsHead)?),
+                false => None,
+            },
             final_norm_w: vec(Slot::FinalNormW)?,
             final_norm_b: opt_vec(Slot::FinalNormB)?,
             layers,
@@ -182,6 +184,8 @@ enum Readback {
     Logits(Logits),
     /// Only the argmax of the last position's logits (4 bytes).
     Argmax,
+    /// A classifier's label logits from the pooled final hidden states.
+    Classify,
 }
 
 /// One conversation on the GPU: activations for up to `chunk` tokens per step and a KV cache of
@@ -200,9 +204,10 @@ pub struct GpuSession {
     h1: wgpu::Buffer,           // gate, or c_fc output (chunk, FF)
     h2: wgpu::Buffer,           // up (chunk, FF) llama
     act: wgpu::Buffer,          // MLP activation (chunk, FF)
+    pooled: wgpu::Buffer,       // a classifier's pooled hidden state (C)
     k_cache: Vec<wgpu::Buffer>, // L × (capacity, NKV*HS)
     v_cache: Vec<wgpu::Buffer>, // L × (capacity, NKV*HS)
-    logits: wgpu::Buffer,       // (logit_rows, V)
+    logits: wgpu::Buffer,       // (logit_rows, V), or a classifier's (num_labels)
     logit_rows: usize,
     staging: wgpu::Buffer,   // logit_rows * V * 4 bytes, mappable
     token_out: wgpu::Buffer, // (1) u32, argmax
@@ -211,8 +216,9 @@ pub struct GpuSession {
 
 impl GpuSession {
     /// A session whose KV cache holds `capacity` positions (default and maximum: the model's
-    /// max_seq_len) and whose steps take up to `chunk` tokens (default min(capacity, 256));
-    /// longer prompts are prefilled in several steps.
+    /// max_seq_len) and whose steps take up to `chunk` tokens (default min(capacity, 256), and
+    /// for a classifier, which reads its whole input in one step, the capacity); longer prompts
+    /// are prefilled in several steps.
     pub fn new(
         model: Arc<GpuModel>,
         capacity: Option<usize>,
@@ -222,7 +228,9 @@ impl GpuSession {
         let capacity = capacity
             .unwrap_or(cfg.max_seq_len)
             .clamp(1, cfg.max_seq_len);
-        let chunk = chunk.unwrap_or(256).clamp(1, capacity);
+        let chunk = chunk
+            .unwrap_or(if cfg.is_classifier() { capacity } else { 256 })
+            .clamp(1, capacity);
         let g = &*model.gpu;
         let (c, ff, qd, kvd) = (cfg.dim, cfg.hidden_dim, cfg.q_dim(), cfg.kv_dim());
         let z = |label: &str, n: usize| buffers::zeros(g, label, n);
@@ -232,7 +240,11 @@ impl GpuSession {
             k_cache.push(z(&format!("k_cache.{l}"), capacity * kvd)?);
             v_cache.push(z(&format!("v_cache.{l}"), capacity * kvd)?);
         }
-        let v = cfg.vocab_size;
+        // What the head writes: V logits, or a classifier's label logits.
+        let v = match cfg.is_classifier() {
+            true => cfg.labels.len(),
+            false => cfg.vocab_size,
+        };
         Ok(GpuSession {
             tokens: z("tokens", chunk)?,
             x: z("x", chunk * c)?,
@@ -250,6 +262,7 @@ impl GpuSession {
                 },
             )?,
             act: z("act", chunk * ff)?,
+            pooled: z("pooled", c)?,
             k_cache,
             v_cache,
             logits: z("logits", v)?,
@@ -317,6 +330,7 @@ impl GpuSession {
     /// Runs `tokens` after what the cache holds and returns the logits, (1, V) or (T, V):
     /// the GPU twin of [`Model::forward`]. One submission per `chunk` tokens.
     pub async fn forward_async(&mut self, tokens: &[u32], which: Logits) -> Result<Vec<f32>> {
+        self.check_language_model()?;
         self.check(tokens)?;
         let mut out = Vec::new();
         let n_chunks = tokens.len().div_ceil(self.chunk);
@@ -339,6 +353,7 @@ impl GpuSession {
     /// Like [`Self::forward_async`] with `Logits::Last`, but reads back only the argmax of the
     /// logits (greedy decoding without copying V floats).
     pub async fn forward_argmax_async(&mut self, tokens: &[u32]) -> Result<u32> {
+        self.check_language_model()?;
         self.check(tokens)?;
         let n_chunks = tokens.len().div_ceil(self.chunk);
         let mut tok = 0;
@@ -350,6 +365,52 @@ impl GpuSession {
             }
         }
         Ok(tok)
+    }
+
+    /// Classification logits (num_labels) of `tokens`, pooled as the classifier's config says:
+    /// the GPU twin of [`Model::classify`]. The whole input (`tokens`, or `tokens sep tokens` for
+    /// echo_max) runs in one step from an empty cache, so a bidirectional trunk sees all of it;
+    /// it must fit the session's chunk (a classifier's default: its context). Only the label
+    /// logits are read back. The session is empty afterwards.
+    pub async fn classify_async(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let cfg = &self.model.config;
+        if !cfg.is_classifier() {
+            return Err(Error::InvalidArgument(
+                "this model has no classification head (config.json has no id2label)".into(),
+            ));
+        }
+        let input = cfg.pooling.input(tokens, cfg.pad_token_id.unwrap_or(0));
+        self.reset();
+        self.check(&input)?;
+        if input.len() > self.chunk {
+            return Err(Error::InvalidArgument(format!(
+                "a classifier reads its input in one step: {} positions do not fit this GPU \
+                 session's steps of {}; create the session with a larger chunk",
+                input.len(),
+                self.chunk
+            )));
+        }
+        let bytes = self.step(&input, Some(Readback::Classify));
+        self.reset();
+        let n = bytes?.expect("a classify step reads back its logits");
+        let b = buffers::read_mapped(self.gpu(), &self.staging, n).await?;
+        Ok(buffers::f32_from_bytes(&b))
+    }
+
+    /// Blocking [`Self::classify_async`] (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn classify(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.classify_async(tokens))
+    }
+
+    /// Language-model forward passes need the LM head; a classifier has its own.
+    fn check_language_model(&self) -> Result<()> {
+        match self.model.config.is_classifier() {
+            true => Err(Error::InvalidArgument(
+                "this model is a classifier: run it with classify, not forward".into(),
+            )),
+            false => Ok(()),
+        }
     }
 
     /// Blocking [`Self::forward_async`] (native only).
@@ -480,7 +541,9 @@ impl GpuSession {
                     pos0,
                 );
             }
-            kernels::attention(r, &self.att, &self.q, kc, vc, t, nh, nkv, hs, pos0);
+            kernels::attention(
+                r, &self.att, &self.q, kc, vc, t, nh, nkv, hs, pos0, cfg.causal,
+            );
             kernels::matmul(r, &self.proj, 0, &self.att, 0, &ly.wo, ly.bo.as_ref(), t);
             kernels::residual(r, &self.x, &self.proj, t * c);
 
@@ -524,13 +587,31 @@ impl GpuSession {
                     Readback::Logits(Logits::All) => (t, 0),
                     _ => (1, (t - 1) * c),
                 };
-                kernels::matmul(r, &self.logits, 0, &self.xn, x_off, m.lm_head(), None, rows);
-                match rb {
-                    Readback::Argmax => {
+                match (rb, &m.cls_head) {
+                    (Readback::Classify, Some(head)) => {
+                        kernels::pool(r, &self.pooled, &self.xn, t, c, cfg.pooling);
+                        kernels::matmul(r, &self.logits, 0, &self.pooled, 0, head, None, 1);
+                        Some((&self.logits, (cfg.labels.len() * 4) as u64))
+                    }
+                    (Readback::Classify, None) => unreachable!("classify_async checks the head"),
+                    (Readback::Argmax, _) => {
+                        kernels::matmul(r, &self.logits, 0, &self.xn, x_off, m.lm_head(), None, 1);
                         kernels::argmax(r, &self.token_out, &self.logits, 0, v);
                         Some((&self.token_out, 4u64))
                     }
-                    Readback::Logits(_) => Some((&self.logits, (rows * v * 4) as u64)),
+                    (Readback::Logits(_), _) => {
+                        kernels::matmul(
+                            r,
+                            &self.logits,
+                            0,
+                            &self.xn,
+                            x_off,
+                            m.lm_head(),
+                            None,
+                            rows,
+                        );
+                        Some((&self.logits, (rows * v * 4) as u64))
+                    }
                 }
             }
         };

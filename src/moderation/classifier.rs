@@ -3,12 +3,14 @@
 
 use super::implied;
 use super::normalize::normalize;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Score and decision for one category.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,8 +100,11 @@ impl Verdict {
 /// `thresholds.json` beside the classifier: category → threshold, written by calibration.
 pub type Thresholds = BTreeMap<String, f32>;
 
+/// The classifier and its thresholds. It runs on the CPU engine ([`Self::check`]), or on any
+/// [`Engine`] opened on its model ([`Self::check_async`]; `Engine::new(moderator.model.clone(),
+/// …)`), the GPU one included.
 pub struct Moderator {
-    pub model: Model,
+    pub model: Arc<Model>,
     pub tokenizer: Tokenizer,
     /// One per label, in id order.
     pub thresholds: Vec<f32>,
@@ -163,7 +168,7 @@ impl Moderator {
         }
         let mut m = Moderator {
             thresholds: vec![0.5; model.config.labels.len()],
-            model,
+            model: Arc::new(model),
             tokenizer,
         };
         if let Some(t) = thresholds {
@@ -199,44 +204,72 @@ impl Moderator {
         Ok(())
     }
 
-    /// Raw per-category probabilities of `text`. Text longer than the classifier's context is
-    /// scored in overlapping windows and each category takes its highest window, so nothing
-    /// hides in the middle of a long text.
+    /// Raw per-category probabilities of `text` on the CPU engine. Text longer than the
+    /// classifier's context is scored in overlapping windows and each category takes its
+    /// highest window, so nothing hides in the middle of a long text.
     pub fn scores(&self, text: &str) -> Result<Vec<f32>> {
+        let mut best = vec![0.0f32; self.labels().len()];
+        for w in self.windows(text)? {
+            best_of(&mut best, &self.model.classify(&w)?);
+        }
+        Ok(best)
+    }
+
+    /// [`Self::scores`] on `engine`, which must be open on this moderator's model (on the GPU
+    /// or the CPU); never blocks on the GPU.
+    pub async fn scores_async(&self, engine: &mut Engine, text: &str) -> Result<Vec<f32>> {
+        if !Arc::ptr_eq(engine.model_arc(), &self.model) {
+            return Err(Error::InvalidArgument(
+                "this engine runs another model: open it on the moderator's (Engine::new(moderator.model.clone(), …))"
+                    .into(),
+            ));
+        }
+        let mut best = vec![0.0f32; self.labels().len()];
+        for w in self.windows(text)? {
+            best_of(&mut best, &engine.classify_async(&w).await?);
+        }
+        Ok(best)
+    }
+
+    /// The token windows [`Self::scores`] classifies: the normalised text's tokens in windows
+    /// of the classifier's context (half of it, less one, when the trunk reads the text twice)
+    /// that overlap by half. Empty text is one lone separator, so its scores stay defined; no
+    /// window at all when even that encodes to nothing.
+    fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
         let norm = normalize(text);
         let mut ids = self.tokenizer.encode(&norm, false)?;
         if ids.is_empty() {
-            // Empty text cannot be harmful; classify a lone separator so scores stay defined.
             ids = self.tokenizer.encode(" ", false)?;
             if ids.is_empty() {
-                return Ok(vec![0.0; self.labels().len()]);
+                return Ok(vec![]);
             }
         }
-        // Text tokens per pass (half the context, less one, when the trunk reads the text twice).
         let ctx = self
             .model
             .config
             .pooling
             .window(self.model.config.max_seq_len);
         let stride = (ctx / 2).max(1);
-        let mut best = vec![0.0f32; self.labels().len()];
+        let mut out = vec![];
         let mut start = 0;
         loop {
             let end = (start + ctx).min(ids.len());
-            let logits = self.model.classify(&ids[start..end])?;
-            for (b, l) in best.iter_mut().zip(logits) {
-                *b = b.max(sigmoid(l));
-            }
+            out.push(ids[start..end].to_vec());
             if end == ids.len() {
-                break;
+                return Ok(out);
             }
             start += stride;
         }
-        Ok(best)
     }
 
     pub fn check(&self, text: &str) -> Result<Verdict> {
         let scores = self.scores(text)?;
+        Ok(self.verdict(&scores))
+    }
+
+    /// [`Self::check`] on `engine` (see [`Self::scores_async`]).
+    pub async fn check_async(&self, engine: &mut Engine, text: &str) -> Result<Verdict> {
+        let scores = self.scores_async(engine, text).await?;
         Ok(self.verdict(&scores))
     }
 
@@ -258,6 +291,13 @@ impl Moderator {
                 .zip(&self.thresholds)
                 .map(|((name, &score), &threshold)| (name.clone(), score, threshold)),
         )
+    }
+}
+
+/// best[i] = max(best[i], sigmoid(logits[i])).
+fn best_of(best: &mut [f32], logits: &[f32]) {
+    for (b, &l) in best.iter_mut().zip(logits) {
+        *b = b.max(sigmoid(l));
     }
 }
 

@@ -1,11 +1,11 @@
 //! Sequence pooling for classification heads: one (C) row from the final hidden states (T, C).
-//! The classifier's head runs on the CPU in every engine, so this op has no GPU twin.
+//! GPU twin: `shaders/pool.wgsl`.
 
 use crate::config::Pooling;
 
 /// The first row pooled: 0, or for [`Pooling::EchoMax`] (T = 2n + 1 rows for `x sep x`) the
 /// first row of the second copy, n + 1.
-fn first_pooled(t: usize, pooling: Pooling) -> usize {
+pub fn first_pooled(t: usize, pooling: Pooling) -> usize {
     match pooling {
         Pooling::EchoMax => (t / 2 + t % 2).min(t - 1),
         _ => 0,
