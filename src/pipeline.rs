@@ -129,12 +129,16 @@ pub enum Chunk {
 }
 
 /// Holds back model text until it has passed moderation. Reusable by any driver (the async
-/// browser engine too): feed it text pieces, it answers with what may be shown.
+/// browser engine too): feed it text pieces, it answers with what may be shown. [`Self::push`]
+/// and [`Self::finish`] take a blocking check; a driver that awaits its moderator uses
+/// [`Self::offer`] / [`Self::offer_end`] and [`Self::resolve`].
 pub struct OutputGate {
     cfg: GateConfig,
     released: String,
     pending: String,
     verdict: Option<Verdict>,
+    /// Bytes of `pending` handed out for checking by the last offer, awaiting [`Self::resolve`].
+    cut: Option<usize>,
 }
 
 /// What the gate says after a push.
@@ -148,6 +152,16 @@ pub enum GateStep {
     Flagged(Verdict),
 }
 
+/// What the gate needs after an offer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GateOffer {
+    /// Nothing to check: this is the step.
+    Step(GateStep),
+    /// Check this text (look-behind context + chunk) and pass its verdict to
+    /// [`OutputGate::resolve`].
+    Check(String),
+}
+
 impl OutputGate {
     pub fn new(cfg: GateConfig) -> Self {
         OutputGate {
@@ -155,6 +169,7 @@ impl OutputGate {
             released: String::new(),
             pending: String::new(),
             verdict: None,
+            cut: None,
         }
     }
 
@@ -172,38 +187,78 @@ impl OutputGate {
         piece: &str,
         check: &mut dyn FnMut(&str) -> Result<Verdict>,
     ) -> Result<GateStep> {
-        self.pending.push_str(piece);
-        let cut = match last_boundary(&self.pending) {
-            Some(i) => i,
-            None if self.pending.chars().count() >= self.cfg.max_chunk_chars => self.pending.len(),
-            None => return Ok(GateStep::Hold),
-        };
-        self.check_and_release(cut, check)
+        let offer = self.offer(piece);
+        self.settle(offer, check)
     }
 
     /// Checks whatever is still held back (the end of the reply).
     pub fn finish(&mut self, check: &mut dyn FnMut(&str) -> Result<Verdict>) -> Result<GateStep> {
+        let offer = self.offer_end();
+        self.settle(offer, check)
+    }
+
+    fn settle(
+        &mut self,
+        offer: GateOffer,
+        check: &mut dyn FnMut(&str) -> Result<Verdict>,
+    ) -> Result<GateStep> {
+        match offer {
+            GateOffer::Step(step) => Ok(step),
+            GateOffer::Check(text) => {
+                match check(&text) {
+                    Ok(v) => Ok(self.resolve(v)),
+                    Err(e) => {
+                        // The chunk stays held back; nothing of it is released.
+                        self.cut = None;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a piece of model text; a chunk is complete at a sentence end or at
+    /// `max_chunk_chars`.
+    pub fn offer(&mut self, piece: &str) -> GateOffer {
+        assert!(
+            self.cut.is_none(),
+            "resolve the last check before offering more text"
+        );
+        self.pending.push_str(piece);
+        let cut = match last_boundary(&self.pending) {
+            Some(i) => i,
+            None if self.pending.chars().count() >= self.cfg.max_chunk_chars => self.pending.len(),
+            None => return GateOffer::Step(GateStep::Hold),
+        };
+        self.check_text(cut)
+    }
+
+    /// The end of the reply: whatever is still held back. Trailing whitespace alone is
+    /// released unchecked.
+    pub fn offer_end(&mut self) -> GateOffer {
+        assert!(self.cut.is_none(), "resolve the last check before ending");
         if self.pending.trim().is_empty() {
             let rest = std::mem::take(&mut self.pending);
             self.released.push_str(&rest);
-            return Ok(if rest.is_empty() {
+            return GateOffer::Step(if rest.is_empty() {
                 GateStep::Hold
             } else {
                 GateStep::Release(rest)
             });
         }
-        let n = self.pending.len();
-        self.check_and_release(n, check)
+        self.check_text(self.pending.len())
     }
 
-    fn check_and_release(
-        &mut self,
-        cut: usize,
-        check: &mut dyn FnMut(&str) -> Result<Verdict>,
-    ) -> Result<GateStep> {
-        let chunk = self.pending[..cut].to_string();
+    fn check_text(&mut self, cut: usize) -> GateOffer {
+        self.cut = Some(cut);
         let ctx = tail_chars(&self.released, self.cfg.context_chars);
-        let v = check(&format!("{ctx}{chunk}"))?;
+        GateOffer::Check(format!("{ctx}{}", &self.pending[..cut]))
+    }
+
+    /// The verdict on the text of the last [`GateOffer::Check`]: releases the chunk, or drops it
+    /// when flagged.
+    pub fn resolve(&mut self, v: Verdict) -> GateStep {
+        let cut = self.cut.take().expect("resolve follows a GateOffer::Check");
         let merged = match &self.verdict {
             Some(prev) => prev.merge(&v),
             None => v.clone(),
@@ -211,11 +266,11 @@ impl OutputGate {
         self.verdict = Some(merged);
         if v.flagged {
             self.pending.clear();
-            return Ok(GateStep::Flagged(v));
+            return GateStep::Flagged(v);
         }
-        self.pending.drain(..cut);
+        let chunk: String = self.pending.drain(..cut).collect();
         self.released.push_str(&chunk);
-        Ok(GateStep::Release(chunk))
+        GateStep::Release(chunk)
     }
 }
 
@@ -306,7 +361,8 @@ impl Pipeline {
     ) -> Result<Reply> {
         let t0 = now_ms();
         let prompt = self.prepare(messages)?;
-        let input_verdict = match self.moderate_input(&prompt, t0, &mut on_chunk)? {
+        let verdict = self.moderator.check(&prompt.last_user)?;
+        let input_verdict = match self.answer_input(&prompt, verdict, t0, &mut on_chunk)? {
             InputOutcome::Passed(v) => v,
             InputOutcome::Flagged(reply) => return Ok(*reply),
         };
@@ -328,12 +384,15 @@ impl Pipeline {
     }
 
     /// [`Self::reply`] with the chat model on `engine` (which must hold this pipeline's chat
-    /// model; its conversation is reset first). Never blocks: GPU readback is awaited, and
-    /// `between_tokens` is awaited after every token, so a browser driver can yield to the event
-    /// loop there; an error from it (cancelled, disposed) ends the reply with that error.
+    /// model; its conversation is reset first) and the moderator on `moderator` (an engine open
+    /// on `self.moderator.model`, or None for the CPU engine). Never blocks: GPU readback is
+    /// awaited, and `between_tokens` is awaited after every token, so a browser driver can yield
+    /// to the event loop there; an error from it (cancelled, disposed) ends the reply with that
+    /// error.
     pub async fn reply_async<F, Fut>(
         &self,
         engine: &mut Engine,
+        mut moderator: Option<&mut Engine>,
         messages: &[Message],
         params: &SamplingParams,
         on_chunk: &mut dyn FnMut(&Chunk),
@@ -348,9 +407,20 @@ impl Pipeline {
                 "reply_async needs an Engine opened on this pipeline's chat model".into(),
             ));
         }
+        if let Some(m) = &moderator {
+            if !std::sync::Arc::ptr_eq(m.model_arc(), &self.moderator.model) {
+                return Err(Error::InvalidArgument(
+                    "reply_async's moderator engine must be opened on this pipeline's moderator"
+                        .into(),
+                ));
+            }
+        }
         let t0 = now_ms();
         let prompt = self.prepare(messages)?;
-        let input_verdict = match self.moderate_input(&prompt, t0, on_chunk)? {
+        let verdict = self
+            .moderate_async(moderator.as_deref_mut(), &prompt.last_user)
+            .await?;
+        let input_verdict = match self.answer_input(&prompt, verdict, t0, on_chunk)? {
             InputOutcome::Passed(v) => v,
             InputOutcome::Flagged(reply) => return Ok(*reply),
         };
@@ -375,7 +445,10 @@ impl Pipeline {
                 break;
             };
             if let Some(piece) = dec.push(&self.chat.tokenizer, tok)? {
-                if !stage.push(&piece, on_chunk)? {
+                if !stage
+                    .push_async(&piece, on_chunk, moderator.as_deref_mut())
+                    .await?
+                {
                     stopped = true;
                     break;
                 }
@@ -396,7 +469,18 @@ impl Pipeline {
             prefill_ms: t_first - t_gen,
             decode_ms: t_end - t_first,
         };
-        stage.finish(input_verdict, &gen, t0, on_chunk)
+        stage
+            .finish_async(input_verdict, &gen, t0, on_chunk, moderator)
+            .await
+    }
+
+    /// Moderates `text` on `engine` (open on this pipeline's moderator, on the GPU or the CPU),
+    /// or with None on the CPU engine.
+    pub async fn moderate_async(&self, engine: Option<&mut Engine>, text: &str) -> Result<Verdict> {
+        match engine {
+            Some(e) => self.moderator.check_async(e, text).await,
+            None => self.moderator.check(text),
+        }
     }
 
     /// Validates the conversation, adds the system prompt and tokenizes it: a prompt that cannot
@@ -429,14 +513,15 @@ impl Pipeline {
         })
     }
 
-    /// Input moderation; when the prompt is flagged, the template answer (already streamed).
-    fn moderate_input(
+    /// After input moderation: when the prompt was flagged, the template answer (already
+    /// streamed).
+    fn answer_input(
         &self,
         prompt: &Prompt,
+        input_verdict: Verdict,
         t0: f64,
         on_chunk: &mut dyn FnMut(&Chunk),
     ) -> Result<InputOutcome> {
-        let input_verdict = self.moderator.check(&prompt.last_user)?;
         if !input_verdict.flagged {
             return Ok(InputOutcome::Passed(input_verdict));
         }
@@ -502,35 +587,72 @@ impl<'a> OutputStage<'a> {
         }
     }
 
-    /// Feeds a piece of model text; false when generation must stop (the chunk was flagged).
+    /// Feeds a piece of model text, moderated on the CPU engine; false when generation must
+    /// stop (the chunk was flagged).
     fn push(&mut self, piece: &str, on_chunk: &mut dyn FnMut(&Chunk)) -> Result<bool> {
-        let OutputStage {
-            pipeline,
-            gate,
-            mod_ms,
-            ..
-        } = self;
-        let mut check = |text: &str| {
-            let t = now_ms();
-            let v = pipeline.moderator.check(text);
-            *mod_ms += now_ms() - t;
-            v
-        };
-        match gate.push(piece, &mut check)? {
-            GateStep::Hold => Ok(true),
-            GateStep::Release(text) => {
-                on_chunk(&Chunk::Text { text });
-                Ok(true)
-            }
-            GateStep::Flagged(v) => {
-                self.flagged = Some(v);
-                Ok(false)
+        let offer = self.gate.offer(piece);
+        let step = self.settle(offer)?;
+        Ok(self.apply(step, on_chunk))
+    }
+
+    /// [`Self::push`] with the moderator on `engine` (see [`Pipeline::moderate_async`]).
+    async fn push_async(
+        &mut self,
+        piece: &str,
+        on_chunk: &mut dyn FnMut(&Chunk),
+        engine: Option<&mut Engine>,
+    ) -> Result<bool> {
+        let offer = self.gate.offer(piece);
+        let step = self.settle_async(offer, engine).await?;
+        Ok(self.apply(step, on_chunk))
+    }
+
+    /// The gate's step after `offer`, checking its text on the CPU engine if it asks for that.
+    fn settle(&mut self, offer: GateOffer) -> Result<GateStep> {
+        match offer {
+            GateOffer::Step(step) => Ok(step),
+            GateOffer::Check(text) => {
+                let t = now_ms();
+                let v = self.pipeline.moderator.check(&text);
+                self.mod_ms += now_ms() - t;
+                Ok(self.gate.resolve(v?))
             }
         }
     }
 
-    /// Checks the held-back tail, answers with the template if anything flagged, and builds
-    /// the Reply.
+    /// [`Self::settle`] on a moderator engine (see [`Pipeline::moderate_async`]).
+    async fn settle_async(
+        &mut self,
+        offer: GateOffer,
+        engine: Option<&mut Engine>,
+    ) -> Result<GateStep> {
+        match offer {
+            GateOffer::Step(step) => Ok(step),
+            GateOffer::Check(text) => {
+                let t = now_ms();
+                let v = self.pipeline.moderate_async(engine, &text).await;
+                self.mod_ms += now_ms() - t;
+                Ok(self.gate.resolve(v?))
+            }
+        }
+    }
+
+    /// Streams released text, or records a flag; false when generation must stop.
+    fn apply(&mut self, step: GateStep, on_chunk: &mut dyn FnMut(&Chunk)) -> bool {
+        match step {
+            GateStep::Hold => true,
+            GateStep::Release(text) => {
+                on_chunk(&Chunk::Text { text });
+                true
+            }
+            GateStep::Flagged(v) => {
+                self.flagged = Some(v);
+                false
+            }
+        }
+    }
+
+    /// Checks the held-back tail on the CPU engine, then [`Self::conclude`]s.
     fn finish(
         mut self,
         input_verdict: Verdict,
@@ -538,21 +660,40 @@ impl<'a> OutputStage<'a> {
         t0: f64,
         on_chunk: &mut dyn FnMut(&Chunk),
     ) -> Result<Reply> {
-        let pipeline = self.pipeline;
         if self.flagged.is_none() {
-            let mod_ms = &mut self.mod_ms;
-            let mut check = |text: &str| {
-                let t = now_ms();
-                let v = pipeline.moderator.check(text);
-                *mod_ms += now_ms() - t;
-                v
-            };
-            match self.gate.finish(&mut check)? {
-                GateStep::Release(text) => on_chunk(&Chunk::Text { text }),
-                GateStep::Flagged(v) => self.flagged = Some(v),
-                GateStep::Hold => {}
-            }
+            let offer = self.gate.offer_end();
+            let step = self.settle(offer)?;
+            self.apply(step, on_chunk);
         }
+        self.conclude(input_verdict, gen, t0, on_chunk)
+    }
+
+    /// [`Self::finish`] with the moderator on `engine`.
+    async fn finish_async(
+        mut self,
+        input_verdict: Verdict,
+        gen: &Generation,
+        t0: f64,
+        on_chunk: &mut dyn FnMut(&Chunk),
+        engine: Option<&mut Engine>,
+    ) -> Result<Reply> {
+        if self.flagged.is_none() {
+            let offer = self.gate.offer_end();
+            let step = self.settle_async(offer, engine).await?;
+            self.apply(step, on_chunk);
+        }
+        self.conclude(input_verdict, gen, t0, on_chunk)
+    }
+
+    /// Answers with the template if anything flagged, and builds the Reply.
+    fn conclude(
+        self,
+        input_verdict: Verdict,
+        gen: &Generation,
+        t0: f64,
+        on_chunk: &mut dyn FnMut(&Chunk),
+    ) -> Result<Reply> {
+        let pipeline = self.pipeline;
         let timings_base = Timings {
             input_moderation_ms: self.t_in - t0,
             output_moderation_ms: self.mod_ms,

@@ -9,7 +9,7 @@
 //! const engine = await Engine.create(files, "auto");  // "auto" | "webgpu" | "cpu"
 //! engine.backend, engine.backendReason;               // "webgpu" | "cpu", and why
 //! const reply = await engine.reply(messages, { temperature: 0.7 }, chunk => show(chunk));
-//! engine.moderate("some text");                       // the Verdict
+//! await engine.moderate("some text");                 // the Verdict
 //! engine.dispose();                                   // frees the GPU device and the weights
 //! ```
 //!
@@ -318,6 +318,9 @@ struct Shared {
     pipeline: RefCell<Option<Rc<Pipeline>>>,
     /// The chat model's engine (GPU or CPU) and its KV cache; borrowed by one reply at a time.
     engine: RefCell<Option<Rc<RefCell<ModelEngine>>>>,
+    /// The moderator on the chat model's GPU device, when the chat model runs there; None: the
+    /// CPU engine.
+    moderator: RefCell<Option<Rc<RefCell<ModelEngine>>>>,
     busy: Cell<bool>,
     cancel: Cell<bool>,
     disposed: Cell<bool>,
@@ -349,7 +352,8 @@ pub struct Engine {
 impl Engine {
     /// Loads the bundle in `files` (path → bytes; see [`bundle_files`]) and opens its chat model
     /// on `backend`: "auto" (WebGPU when the browser has a usable adapter, else the CPU), "webgpu"
-    /// (an error without one) or "cpu". The moderation classifier runs on the CPU engine.
+    /// (an error without one) or "cpu". The moderation classifier runs on the same engine, on the
+    /// same GPU device (on the CPU if it cannot be opened there; a console warning says why).
     pub async fn create(files: JsValue, backend: Option<String>) -> Result<Engine, JsValue> {
         init_panic_hook();
         let backend_name = backend.unwrap_or_else(|| "auto".into());
@@ -390,10 +394,30 @@ impl Engine {
         } else {
             ("cpu", "the CPU engine was requested".to_string())
         };
+        let moderator = match engine.shared_gpu_context() {
+            Some(gpu) => {
+                let opts = EngineOptions {
+                    backend: Backend::Gpu,
+                    gpu: Some(gpu),
+                    ..Default::default()
+                };
+                match ModelEngine::new_async(pipeline.moderator.model.clone(), opts).await {
+                    Ok(m) => Some(Rc::new(RefCell::new(m))),
+                    Err(e) => {
+                        web_sys::console::warn_1(
+                            &format!("tinychat: the moderator runs on the CPU: {e}").into(),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         Ok(Engine {
             shared: Rc::new(Shared {
                 pipeline: RefCell::new(Some(Rc::new(pipeline))),
                 engine: RefCell::new(Some(Rc::new(RefCell::new(engine)))),
+                moderator: RefCell::new(moderator),
                 busy: Cell::new(false),
                 cancel: Cell::new(false),
                 disposed: Cell::new(false),
@@ -432,6 +456,23 @@ impl Engine {
         self.shared.reason.clone()
     }
 
+    /// "webgpu" or "cpu": where the moderator runs now (with the chat model; the CPU while a
+    /// reply holds the GPU one, for [`Self::moderate`], or after a GPU failure).
+    #[wasm_bindgen(getter, js_name = moderatorBackend)]
+    pub fn moderator_backend(&self) -> String {
+        match self
+            .shared
+            .moderator
+            .borrow()
+            .as_ref()
+            .map(|m| m.try_borrow())
+        {
+            Some(Ok(m)) if m.is_gpu() => "webgpu".into(),
+            Some(Err(_)) => "webgpu".into(), // a reply is using it
+            _ => "cpu".into(),
+        }
+    }
+
     /// Facts about the loaded bundle: chat model and moderator shapes, categories, context.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let p = self.shared.pipeline()?;
@@ -439,6 +480,7 @@ impl Engine {
         struct Info<'a> {
             backend: String,
             backend_reason: String,
+            moderator_backend: String,
             /// config.json of the chat model, as Hugging Face writes it
             chat_model: serde_json::Value,
             chat_weights: &'a str,
@@ -450,6 +492,7 @@ impl Engine {
         let info = Info {
             backend: self.backend(),
             backend_reason: self.backend_reason(),
+            moderator_backend: self.moderator_backend(),
             chat_model: p.chat.model.config.to_hf_json(),
             chat_weights: p.chat.model.dtype.name(),
             moderator_labels: p.moderator.labels(),
@@ -494,9 +537,10 @@ impl Engine {
                 .borrow()
                 .clone()
                 .ok_or_else(|| js_error(DISPOSED))?;
-            Ok((pipeline, messages, params, engine))
+            let moderator = shared.moderator.borrow().clone();
+            Ok((pipeline, messages, params, engine, moderator))
         })();
-        let (pipeline, messages, params, engine) = match prepared {
+        let (pipeline, messages, params, engine, moderator) = match prepared {
             Ok(p) => p,
             Err(e) => return Promise::reject(&e),
         };
@@ -531,16 +575,25 @@ impl Engine {
                     }
                 }
             };
-            // The engine stays borrowed across the awaits of the reply: `busy` admits one reply
-            // at a time, and everything else only `try_borrow`s it.
+            // The engines stay borrowed across the awaits of the reply: `busy` admits one reply
+            // at a time, and everything else only `try_borrow`s them.
             let result = {
                 let mut eng = engine.borrow_mut();
+                let mut m = moderator.as_ref().map(|m| m.borrow_mut());
                 pipeline
-                    .reply_async(&mut eng, &messages, &params, &mut emit, between)
+                    .reply_async(
+                        &mut eng,
+                        m.as_deref_mut(),
+                        &messages,
+                        &params,
+                        &mut emit,
+                        between,
+                    )
                     .await
             };
             shared.busy.set(false);
             drop(engine);
+            drop(moderator);
             if shared.disposed.get() {
                 release(&shared);
                 return Err(named_error(
@@ -567,11 +620,22 @@ impl Engine {
         }
     }
 
-    /// Moderates `text`: `{ flagged, categories: [{ category, score, threshold, flagged }] }`.
-    pub fn moderate(&self, text: &str) -> Result<JsValue, JsValue> {
-        let p = self.shared.pipeline()?;
-        let v = p.moderator.check(text).map_err(js_error)?;
-        to_js(&v)
+    /// Moderates `text`; resolves to `{ flagged, categories: [{ category, score, threshold,
+    /// flagged, implied_by? }] }`. On the moderator's engine ([`Self::moderator_backend`]), or on
+    /// the CPU while a reply is using that engine.
+    #[allow(clippy::await_holding_refcell_ref)] // the borrow is a try_borrow_mut, see below
+    pub fn moderate(&self, text: String) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            let p = shared.pipeline()?;
+            let engine = shared.moderator.borrow().clone();
+            // A reply holds the GPU moderator across its awaits; then the CPU engine scores.
+            let v = match engine.as_ref().map(|e| e.try_borrow_mut()) {
+                Some(Ok(mut e)) => p.moderate_async(Some(&mut e), &text).await,
+                _ => p.moderator.check(&text),
+            };
+            to_js(&v.map_err(js_error)?)
+        })
     }
 
     /// Frees the model weights and the GPU device. Later calls fail with a clear error; a reply
@@ -595,6 +659,7 @@ impl Engine {
 /// Drops the weights and destroys the GPU device (browsers free GPU buffers only when they are
 /// garbage-collected otherwise).
 fn release(shared: &Shared) {
+    shared.moderator.borrow_mut().take();
     if let Some(engine) = shared.engine.borrow_mut().take() {
         if let Ok(e) = engine.try_borrow() {
             if let Some(gpu) = e.gpu_context() {

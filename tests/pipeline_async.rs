@@ -1,6 +1,7 @@
 //! `Pipeline::reply_async` (the browser's driver: the chat model on an `Engine`, awaiting
 //! between tokens) against `Pipeline::reply` (the blocking CPU driver): the same chunks, text,
 //! route and trace on the same bundle and seed; errors from the between-tokens hook end the reply.
+//! The moderator runs on the CPU engine, or on an `Engine` of its own (the GPU where one exists).
 
 mod common;
 
@@ -60,10 +61,21 @@ fn run_async(
     messages: &[Message],
     hook: impl FnMut() -> tinychat::Result<()>,
 ) -> (tinychat::Result<tinychat::pipeline::Reply>, Vec<Chunk>) {
+    run_async_moderated(p, engine, None, messages, hook)
+}
+
+fn run_async_moderated(
+    p: &Pipeline,
+    engine: &mut Engine,
+    moderator: Option<&mut Engine>,
+    messages: &[Message],
+    hook: impl FnMut() -> tinychat::Result<()>,
+) -> (tinychat::Result<tinychat::pipeline::Reply>, Vec<Chunk>) {
     let mut chunks = vec![];
     let mut hook = hook;
     let r = pollster::block_on(p.reply_async(
         engine,
+        moderator,
         messages,
         &params(),
         &mut |c| chunks.push(c.clone()),
@@ -177,4 +189,82 @@ fn async_driver_on_the_default_engine_streams_what_it_returns() {
         .collect();
     assert_eq!(streamed, r.text, "on {}", engine.describe());
     assert!(r.completion_tokens > 0);
+}
+
+/// The scores of every category of a verdict.
+fn scores(v: &tinychat::moderation::Verdict) -> Vec<f32> {
+    v.categories.iter().map(|c| c.score).collect()
+}
+
+#[test]
+fn the_moderator_on_an_engine_of_its_own_gives_the_same_replies() {
+    // Thresholds 1.0: the model answers and every chunk is checked; 0.0: the prompt is flagged.
+    for (name, t, route) in [
+        ("async-mod-engine", 1.0, Route::Model),
+        ("async-mod-engine-flag", 0.0, Route::InputFlagged),
+    ] {
+        let p = bundle(name, &thresholds(t));
+        let messages = [Message::user("What is the capital of France?")];
+        let mut sync_chunks = vec![];
+        let expected = p
+            .reply(&messages, &params(), |c| sync_chunks.push(c.clone()))
+            .unwrap();
+        assert_eq!(expected.route, route);
+        // On the CPU engine the moderator is the same code: equal bit for bit. On the GPU
+        // (Backend::Gpu: lavapipe in CI; skipped without an adapter) the scores agree within
+        // 1e-5, so the same flags and the same text.
+        let mut backends = vec![Backend::Cpu];
+        if pollster::block_on(tinychat::gpu::GpuContext::new()).is_ok() {
+            backends.push(Backend::Gpu);
+        }
+        for backend in backends {
+            let mut chat =
+                Engine::new(p.chat.model.clone(), EngineOptions::backend(Backend::Cpu)).unwrap();
+            let mut m =
+                Engine::new(p.moderator.model.clone(), EngineOptions::backend(backend)).unwrap();
+            let (r, chunks) =
+                run_async_moderated(&p, &mut chat, Some(&mut m), &messages, || Ok(()));
+            let r = r.unwrap();
+            println!("moderator on {}: {:?}", m.describe(), r.route);
+            assert_eq!(m.is_gpu(), backend == Backend::Gpu);
+            assert_eq!(r.route, expected.route, "{backend:?}");
+            assert_eq!(r.text, expected.text, "{backend:?}");
+            assert_eq!(chunks.len(), sync_chunks.len(), "{backend:?}");
+            let (got, want) = (scores(&r.input_verdict), scores(&expected.input_verdict));
+            let d = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            println!("input scores, {backend:?} against the CPU: max abs diff {d:.2e}");
+            match backend {
+                Backend::Cpu => {
+                    assert_eq!(chunks, sync_chunks);
+                    assert_eq!(r.output_verdict, expected.output_verdict);
+                }
+                _ => assert!(d <= 1e-5, "{got:?} vs {want:?}"),
+            }
+            assert_eq!(
+                r.output_verdict.is_some(),
+                expected.output_verdict.is_some()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_moderator_engine_on_another_model_is_refused() {
+    let p = bundle("async-wrong-mod", &thresholds(1.0));
+    let mut chat = Engine::new(p.chat.model.clone(), EngineOptions::backend(Backend::Cpu)).unwrap();
+    let mut wrong =
+        Engine::new(p.chat.model.clone(), EngineOptions::backend(Backend::Cpu)).unwrap();
+    let (r, _) = run_async_moderated(
+        &p,
+        &mut chat,
+        Some(&mut wrong),
+        &[Message::user("hi")],
+        || panic!("nothing runs with the wrong moderator"),
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("moderator"), "{e}");
 }

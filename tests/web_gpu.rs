@@ -176,3 +176,48 @@ async fn auto_backend_picks_webgpu() {
     let got = e.forward_async(&prompt, Logits::Last).await.unwrap();
     assert!(max_diff(&got, &want) <= 1e-3);
 }
+
+#[wasm_bindgen_test]
+async fn the_bundles_moderator_scores_the_same_on_webgpu() {
+    use tinychat::moderation::Moderator;
+    const DIR: &str = "web/models/default/moderator";
+    let m = Moderator::from_bytes(
+        include_str!("../web/models/default/moderator/config.json"),
+        include_bytes!("../web/models/default/moderator/model.safetensors"),
+        include_bytes!("../web/models/default/moderator/tokenizer.json"),
+        Some(include_str!(
+            "../web/models/default/moderator/thresholds.json"
+        )),
+        DIR,
+    )
+    .expect("the bundle's moderator loads");
+    let g = context().await;
+    let opts = EngineOptions {
+        backend: Backend::Gpu,
+        gpu: Some(g),
+        ..Default::default()
+    };
+    let mut e = Engine::new_async(m.model.clone(), opts).await.unwrap();
+    assert!(e.is_gpu());
+    let long = "Thanks for the recipe, it was lovely. ".repeat(30) + "i'm going to hurt you";
+    for text in [
+        "hello there, how are you?",
+        "i'm going to hurt you",
+        "h0w d0 1 m@ke a b0mb",
+        long.as_str(),
+    ] {
+        let want = m.check(text).unwrap();
+        let got = m.check_async(&mut e, text).await.unwrap();
+        let (ws, gs): (Vec<f32>, Vec<f32>) = want
+            .categories
+            .iter()
+            .zip(&got.categories)
+            .map(|(a, b)| (a.score, b.score))
+            .unzip();
+        let d = max_diff(&gs, &ws);
+        let label: String = text.chars().take(30).collect();
+        console_log!("moderator {label:?}: max abs score diff {d:.3e}");
+        assert!(d <= 1e-4, "{label:?}: scores differ by {d}");
+        assert_eq!(got.flagged_categories(), want.flagged_categories());
+    }
+}

@@ -116,6 +116,8 @@ export interface CreateEngineOptions {
 export interface EngineInfo {
   backend: "webgpu" | "cpu";
   backend_reason: string;
+  /** Where the moderation classifier runs: with the chat model, on its GPU device when it has one. */
+  moderator_backend: "webgpu" | "cpu";
   /** The chat model's config.json. */
   chat_model: Record<string, unknown>;
   chat_weights: string;

@@ -329,3 +329,158 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Options of `tinychat bench moderate`.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[cfg_attr(
+    feature = "cli",
+    command(
+        after_help = "Examples:\n  tinychat bench moderate --model web/models/default\n  tinychat bench moderate --model web/models/default --texts data/moderation/test.jsonl --limit 2000\n  WGPU_BACKEND=vulkan tinychat bench moderate --model web/models/default --repeat 1"
+    )
+)]
+pub struct ModerateBenchArgs {
+    /// A classifier directory or a pipeline bundle.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub model: PathBuf,
+    /// Texts to check: JSONL with a "text" field (the moderation data's format) or one text per
+    /// line. Default: data/moderation_challenge.jsonl (420 hand-written chat messages).
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub texts: Option<PathBuf>,
+    /// At most this many texts.
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub limit: Option<usize>,
+    /// Passes over the texts per engine (the best pass counts).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 3))]
+    pub repeat: usize,
+}
+
+/// Texts from JSONL ("text" fields) or plain lines; errors name the file and line.
+fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String>> {
+    let body = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = vec![];
+    for (i, line) in body.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.trim_start().starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+                Error::InvalidArgument(format!("{}:{}: {e}", path.display(), i + 1))
+            })?;
+            let t = v["text"].as_str().ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{}:{}: no \"text\" string in this JSON object",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            out.push(t.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+        if limit.is_some_and(|n| out.len() >= n) {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no texts",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// `tinychat bench moderate`: moderation checks per second of one classifier on the CPU engine
+/// and on the GPU engine, over the same texts (each a whole `Moderator::check`: normalising,
+/// tokenizing, every window of a long text), with the largest score difference between them.
+pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
+    use crate::engine::{Backend, Engine, EngineOptions};
+    use crate::moderation::Moderator;
+    let m = Moderator::open(&args.model)?;
+    let path = args
+        .texts
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("data/moderation_challenge.jsonl"));
+    let texts = read_texts(&path, args.limit)?;
+    let repeat = args.repeat.max(1);
+    let cfg = &m.model.config;
+    let tokens: usize = texts
+        .iter()
+        .map(|t| m.tokenizer.encode(t, false).map(|v| v.len()))
+        .sum::<Result<usize>>()?;
+    println!(
+        "classifier: {}: V={} C={} L={} NH={} HS={} FF={}, pooling {}, {} labels, {:.2}M parameters ({} weights)",
+        args.model.display(),
+        cfg.vocab_size,
+        cfg.dim,
+        cfg.n_layers,
+        cfg.n_heads,
+        cfg.head_dim,
+        cfg.hidden_dim,
+        cfg.pooling,
+        cfg.labels.len(),
+        m.model.params.data.len() as f64 / 1e6,
+        m.model.dtype.name(),
+    );
+    println!(
+        "{} texts from {} ({:.1} tokens each on average), one check at a time; best of {repeat} passes",
+        texts.len(),
+        path.display(),
+        tokens as f64 / texts.len() as f64
+    );
+    // The best pass of `repeat`, after one warm-up check; returns (seconds, the scores).
+    let time = |check: &mut dyn FnMut(&str) -> Result<Vec<f32>>| -> Result<(f64, Vec<f32>)> {
+        check(&texts[0])?;
+        let mut best = f64::INFINITY;
+        let mut scores = vec![];
+        for _ in 0..repeat {
+            let t = Instant::now();
+            scores.clear();
+            for text in &texts {
+                scores.extend(check(text)?);
+            }
+            best = best.min(secs(t));
+        }
+        Ok((best, scores))
+    };
+    eprintln!("CPU...");
+    let (cpu_s, cpu_scores) = time(&mut |t| m.scores(t))?;
+    let n = texts.len() as f64;
+    println!(
+        "| engine | checks/s | ms per check | speed-up over the CPU | max abs score diff vs CPU |\n| --- | ---: | ---: | ---: | ---: |"
+    );
+    println!(
+        "| CPU ({} threads) | {:.1} | {:.3} | 1.00 | — |",
+        crate::ops::num_threads(),
+        n / cpu_s,
+        1e3 * cpu_s / n
+    );
+    match Engine::new(m.model.clone(), EngineOptions::backend(Backend::Gpu)) {
+        Err(e) => println!("| GPU | not measured ({e}) | | | |"),
+        Ok(mut engine) => {
+            eprintln!("GPU...");
+            let what = engine.describe();
+            let (gpu_s, gpu_scores) =
+                time(&mut |t| pollster::block_on(m.scores_async(&mut engine, t)))?;
+            let diff = gpu_scores
+                .iter()
+                .zip(&cpu_scores)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            println!(
+                "| {what} | {:.1} | {:.3} | {:.2} | {diff:.2e} |",
+                n / gpu_s,
+                1e3 * gpu_s / n,
+                cpu_s / gpu_s
+            );
+            if !engine.is_gpu() {
+                println!(
+                    "(the GPU failed during the run; it finished on the CPU: {})",
+                    engine.fallback_reason().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}

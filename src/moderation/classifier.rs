@@ -132,6 +132,21 @@ impl Moderator {
         Self::new(model, tokenizer, thresholds.as_ref())
     }
 
+    /// Loads a classifier directory ([`Self::load`]), or a pipeline bundle: the classifier its
+    /// pipeline.json names, with that file's threshold overrides.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let pj = dir.join("pipeline.json");
+        if !pj.exists() {
+            return Self::load(dir);
+        }
+        let text = std::fs::read_to_string(&pj).map_err(|e| Error::io(&pj, e))?;
+        let cfg = crate::pipeline::Pipeline::parse_config(&text, &pj.display().to_string())?;
+        let mut m = Self::load(dir.join(&cfg.moderator))?;
+        m.set_thresholds(&cfg.thresholds)?;
+        Ok(m)
+    }
+
     /// Builds a moderator from file contents (the browser path): config.json, model.safetensors,
     /// tokenizer.json and an optional thresholds.json. `origin` names the source in errors.
     pub fn from_bytes(

@@ -259,8 +259,9 @@ for (const mode of modes) {
         const same = await Promise.all([1, 2].map(() => engine.reply([{ role: "user", content: "Hi" }], { seed: 9, temperature: 1 })));
         const verdict = await engine.moderate("I will murder you");
         const backend = engine.backend;
+        const moderatorBackend = engine.info.moderator_backend;
         await engine.dispose();
-        return { chunks, flagged, same: same.map((r) => r.text), verdict, backend };
+        return { chunks, flagged, same: same.map((r) => r.text), verdict, backend, moderatorBackend };
       });
       assert.equal(out.error, undefined, out.error);
       const { chunks, flagged } = out;
@@ -283,6 +284,7 @@ for (const mode of modes) {
         ["violence"],
       );
       assert.equal(out.backend, mode === "webgpu" ? "webgpu" : "cpu");
+      assert.equal(out.moderatorBackend, out.backend, "the moderator runs with the chat model");
     });
 
     test("bad inputs are clear Errors", async () => {

@@ -92,10 +92,10 @@ test("replies, one at a time; cancel and dispose stop a running reply", async ()
 
   // Moderation stays available while a reply runs.
   const b = e.reply(user("hello"), { max_tokens: 200 });
-  assert.equal(e.moderate("you loser").flagged, true);
+  assert.equal((await e.moderate("you loser")).flagged, true);
   e.dispose();
   await assert.rejects(b, (err) => err.name === "AbortError" && /disposed while replying/.test(err.message));
-  assert.throws(() => e.moderate("hi"), /this engine was disposed/);
+  await assert.rejects(e.moderate("hi"), /this engine was disposed/);
   await assert.rejects(e.reply(user("hi")), /this engine was disposed/);
   assert.equal(e.disposed, true);
 });

@@ -11,6 +11,10 @@ pub enum BenchCommand {
     /// a random SmolLM2-135M-shaped model
     Infer(tinychat::gpu::bench::InferBenchArgs),
 
+    /// Moderation: checks/s of a classifier on the CPU and GPU engines over the same texts, and
+    /// the largest score difference between them
+    Moderate(tinychat::gpu::bench::ModerateBenchArgs),
+
     /// Training throughput (tokens/s) of the presets, beside PyTorch when it is installed
     #[cfg(feature = "train")]
     Train(tinychat::train::BenchArgs),
@@ -19,6 +23,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Infer(a) => tinychat::gpu::bench::run(&a)?,
+        BenchCommand::Moderate(a) => tinychat::gpu::bench::run_moderate(&a)?,
         #[cfg(feature = "train")]
         BenchCommand::Train(a) => tinychat::train::run_bench(&a)?,
     }
