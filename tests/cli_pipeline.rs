@@ -124,3 +124,61 @@ fn moderate_names_a_missing_classifier() {
         "{err}"
     );
 }
+
+#[test]
+fn moderate_on_the_gpu_engine_gives_the_cpu_scores() {
+    let dir = bundle("cli-moderate-gpu", r#"{"violence": 0.5}"#);
+    let d = dir.to_str().unwrap();
+    let texts = "first text\nyou are a worthless idiot\n";
+    let scores = |backend: &str| -> Option<Vec<f64>> {
+        let out = tinychat(
+            &[
+                "moderate",
+                "--model",
+                d,
+                "--json",
+                "--backend",
+                backend,
+                "-",
+            ],
+            texts,
+        );
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if backend == "gpu" && !out.status.success() && err.contains("adapter") {
+            println!("SKIP: no GPU adapter ({err})");
+            return None;
+        }
+        assert!(out.status.success(), "{backend}: {err}");
+        if backend == "gpu" {
+            assert!(err.contains("the classifier runs on GPU"), "{err}");
+        }
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        Some(
+            stdout
+                .lines()
+                .flat_map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["categories"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c["score"].as_f64().unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        )
+    };
+    let cpu = scores("cpu").unwrap();
+    assert_eq!(cpu.len(), 2 * CATS.len());
+    let Some(gpu) = scores("gpu") else { return };
+    let diff = cpu
+        .iter()
+        .zip(&gpu)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    println!("tinychat moderate --backend gpu against cpu: max abs score diff {diff:.2e}");
+    assert!(diff <= 1e-5, "{cpu:?} vs {gpu:?}");
+    let out = tinychat(&["moderate", "--model", d, "--backend", "tpu", "x"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"));
+}
