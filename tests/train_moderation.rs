@@ -1015,6 +1015,33 @@ fn train_moderation_with_word_vectors_keeps_the_vector_rows_fixed() {
     let e2 = emb(&moved.join("checkpoint"));
     let r = id("idiot") * 8;
     assert!(e2[r..r + 4] != e[r..r + 4]);
+    // --word-swap trains on words swapped for their vector neighbours ("idiot" ↔ "moron",
+    // "brute"): another model, and a resume is still exact. It needs --word-vectors and a
+    // probability in [0, 1).
+    let weights = |d: &Path| std::fs::read(d.join("checkpoint/model.safetensors")).unwrap();
+    let swapped = root.join("wv-swap");
+    go(argv(&swapped, &["--word-swap", "0.3"])).unwrap();
+    assert!(
+        weights(&swapped) != weights(&out),
+        "word swap changed nothing"
+    );
+    let swap_parted = root.join("wv-swap-parted");
+    go(argv(
+        &swap_parted,
+        &["--word-swap", "0.3", "--stop-after", "4"],
+    ))
+    .unwrap();
+    go(argv(&swap_parted, &["--word-swap", "0.3", "--resume"])).unwrap();
+    assert!(
+        weights(&swapped) == weights(&swap_parted),
+        "resume with word swap is not exact"
+    );
+    assert!(TrainCli::try_parse_from(["x", "--word-swap", "0.1"]).is_err());
+    let err = go(argv(&root.join("wv-swap-bad"), &["--word-swap", "1.5"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("--word-swap"), "{err}");
     // The word-vector flags need --word-vectors; a non-positive --word-vector-std is refused.
     assert!(TrainCli::try_parse_from(["x", "--vocab-top", "5"]).is_err());
     let err = go(argv(&root.join("wv-std"), &["--word-vector-std", "0"]))

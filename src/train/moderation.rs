@@ -283,6 +283,85 @@ fn drop_tokens(
     }
 }
 
+/// `--word-swap`: at most this many neighbours per word, each at least this cosine.
+const SWAP_K: usize = 8;
+const SWAP_MIN_COS: f32 = 0.5;
+
+/// For each row of `emb` (V, C) that came from a word vector (`from_vectors`), the rows of the
+/// other vector words nearest to it by cosine: up to `k`, each at least `min_cos`, nearest first.
+/// Other rows get none.
+fn nearest_words(
+    emb: &[f32],
+    c: usize,
+    from_vectors: &[bool],
+    k: usize,
+    min_cos: f32,
+) -> Vec<Vec<u32>> {
+    let ids: Vec<usize> = (0..from_vectors.len())
+        .filter(|&i| from_vectors[i])
+        .collect();
+    let mut unit = vec![0.0f32; ids.len() * c];
+    for (j, &i) in ids.iter().enumerate() {
+        let row = &emb[i * c..(i + 1) * c];
+        let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        for (u, x) in unit[j * c..(j + 1) * c].iter_mut().zip(row) {
+            *u = x / n;
+        }
+    }
+    let mut out = vec![Vec::new(); from_vectors.len()];
+    const BLOCK: usize = 512;
+    let n = ids.len();
+    let mut sims = vec![0.0f32; BLOCK * n];
+    for b0 in (0..n).step_by(BLOCK) {
+        let rows = BLOCK.min(n - b0);
+        let sims = &mut sims[..rows * n];
+        crate::ops::matmul_forward(
+            sims,
+            &unit[b0 * c..(b0 + rows) * c],
+            &unit,
+            None,
+            rows,
+            c,
+            n,
+        );
+        for r in 0..rows {
+            let row = &sims[r * n..(r + 1) * n];
+            let mut best: Vec<(f32, usize)> = row
+                .iter()
+                .enumerate()
+                .filter(|&(j, &v)| j != b0 + r && v >= min_cos)
+                .map(|(j, &v)| (v, j))
+                .collect();
+            best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            best.truncate(k);
+            out[ids[b0 + r]] = best.into_iter().map(|(_, j)| ids[j] as u32).collect();
+        }
+    }
+    out
+}
+
+/// `--word-swap`: replaces each token of each text by a random one of its `neighbours` with
+/// probability `p` (tokens without neighbours stay). Deterministic in `rng`.
+fn swap_words(
+    inputs: &mut [u32],
+    lengths: &[usize],
+    t: usize,
+    neighbours: &[Vec<u32>],
+    p: f32,
+    rng: &mut Rng,
+) {
+    for (r, &len) in lengths.iter().enumerate() {
+        for tok in &mut inputs[r * t..r * t + len] {
+            if rng.uniform() < p {
+                let nb = &neighbours[*tok as usize];
+                if !nb.is_empty() {
+                    *tok = nb[(rng.next_u64() % nb.len() as u64) as usize];
+                }
+            }
+        }
+    }
+}
+
 /// Shuffled example order, one permutation per epoch (deterministic in seed and epoch).
 struct Order {
     seed: u64,
@@ -486,6 +565,10 @@ pub struct ModerationSettings {
     /// With word vectors: their standard deviation in the embedding table.
     #[serde(default)]
     pub word_vector_std: f32,
+    /// With word vectors: each training token is replaced by one of its nearest vector words
+    /// with this probability (`--word-swap`). 0 disables; runs saved before it had none.
+    #[serde(default)]
+    pub word_swap: f32,
 }
 
 impl Preset {
@@ -514,6 +597,7 @@ impl Preset {
             vocab_top: 0,
             freeze_word_vectors: false,
             word_vector_std: 0.0,
+            word_swap: 0.0,
         };
         match self {
             Preset::Tiny => base,
@@ -637,6 +721,11 @@ pub struct ModerationArgs {
     /// words seen only after training keep their place beside the training words).
     #[arg(long, requires = "word_vectors")]
     pub train_word_vectors: bool,
+    /// With --word-vectors: replace each training token by one of its nearest vector words
+    /// (cosine ≥ 0.5, the 8 nearest) with this probability, so that the trunk treats a word
+    /// like its neighbours, as it must for held-out words (0 by default).
+    #[arg(long, requires = "word_vectors")]
+    pub word_swap: Option<f32>,
     /// With --word-vectors: the vectors' standard deviation in the embedding table.
     #[arg(long, requires = "word_vectors")]
     pub word_vector_std: Option<f32>,
@@ -714,6 +803,7 @@ impl ModerationArgs {
             s.vocab_top = self.vocab_top.unwrap_or(DEFAULT_VOCAB_TOP);
             s.word_vector_std = self.word_vector_std.unwrap_or(DEFAULT_WORD_VECTOR_STD);
             s.freeze_word_vectors = !self.train_word_vectors;
+            s.word_swap = self.word_swap.unwrap_or(0.0);
             if self.token_dropout.is_none() {
                 s.token_dropout = DEFAULT_WORD_VECTOR_DROPOUT;
             }
@@ -1483,6 +1573,12 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
                 .into(),
         ));
     }
+    if !(0.0..1.0).contains(&s.word_swap) {
+        return Err(Error::InvalidArgument(format!(
+            "--word-swap must be in [0, 1), got {}",
+            s.word_swap
+        )));
+    }
     if !(0.0..1.0).contains(&s.token_dropout) {
         return Err(Error::InvalidArgument(format!(
             "--token-dropout must be in [0, 1), got {}",
@@ -1522,6 +1618,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
     // Rows of the token embedding kept fixed (word vectors); empty when none are.
     let mut frozen_rows: Vec<bool> = vec![];
     let mut vocab_note = String::new();
+    let mut neighbours: Vec<Vec<u32>> = vec![];
     let (tok_bytes, tok, tok_config, cfg, fresh) = if let Some(path) = &s.word_vectors {
         let wv = word_vectors::load(path)?;
         let texts: Vec<&str> = train_ex.iter().map(|e| e.text.as_str()).collect();
@@ -1552,6 +1649,22 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
             wi.added_without_vector,
             if s.freeze_word_vectors { "; vector rows fixed" } else { "" }
         );
+        if s.word_swap > 0.0 {
+            let t0 = Instant::now();
+            neighbours = nearest_words(
+                &wi.embeddings,
+                s.dim,
+                &wi.from_vectors,
+                SWAP_K,
+                SWAP_MIN_COS,
+            );
+            let with = neighbours.iter().filter(|n| !n.is_empty()).count();
+            vocab_note.push_str(&format!(
+                "; word swap {}: {with} words have neighbours (cosine ≥ {SWAP_MIN_COS}, up to {SWAP_K}; {:.1} s)",
+                s.word_swap,
+                t0.elapsed().as_secs_f64()
+            ));
+        }
         if s.freeze_word_vectors {
             frozen_rows = wi.from_vectors;
         }
@@ -1696,6 +1809,10 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
         grads.fill(0.0);
         order.next(&mut idx);
         fill_batch(&train, &idx, t, pad, &mut inp, &mut len, &mut tgt);
+        if s.word_swap > 0.0 {
+            let mut rng = Rng::new(s.seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            swap_words(&mut inp, &len, t, &neighbours, s.word_swap, &mut rng);
+        }
         if s.token_dropout > 0.0 {
             let mut rng = Rng::new(s.seed ^ (step as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
             drop_tokens(&mut inp, &mut len, t, pad, s.token_dropout, &mut rng);
@@ -1920,5 +2037,59 @@ mod tests {
         echo_rows(&mut inputs, &mut lengths, t, 0, Pooling::EchoMax);
         assert_eq!(inputs, vec![4, 5, 6, 0, 4, 5, 6, 7, 0, 7, 9, 9, 9, 9]);
         assert_eq!(lengths, vec![7, 3]);
+    }
+
+    /// Neighbours are the nearest vector rows by cosine (scale does not matter), nearest first,
+    /// at most k, never the word itself, never a row without a vector, none under the cosine
+    /// floor; word swap replaces tokens only with those neighbours, inside each text's length.
+    #[test]
+    fn word_swap_uses_the_nearest_vector_words() {
+        let c = 3;
+        #[rustfmt::skip]
+        let emb = [
+            0.0, 0.0, 0.0,   // 0: pad, no vector
+            1.0, 0.0, 0.0,   // 1
+            5.0, 1.0, 0.0,   // 2: close to 1 (cosine 0.98), scaled
+            1.0, 1.0, 0.0,   // 3: cosine 0.71 with 1
+            0.0, 0.0, 1.0,   // 4: orthogonal to all
+            1.0, 0.0, 0.0,   // 5: same as 1, but random (no vector)
+        ];
+        let from = [false, true, true, true, true, false];
+        let nb = nearest_words(&emb, c, &from, 2, 0.5);
+        assert_eq!(nb[1], vec![2, 3]);
+        assert_eq!(nb[2], vec![1, 3]);
+        assert_eq!(nb[3], vec![2, 1]);
+        assert!(nb[4].is_empty(), "nothing within the floor");
+        assert!(nb[0].is_empty() && nb[5].is_empty(), "rows without vectors");
+        assert_eq!(nearest_words(&emb, c, &from, 1, 0.5)[3], vec![2]);
+
+        let t = 4;
+        let mut inputs = vec![1, 4, 9, 9, 3, 1, 1, 9];
+        let lengths = [2, 3];
+        let mut rng = Rng::new(5);
+        swap_words(&mut inputs, &lengths, t, &nb_padded(&nb), 0.999, &mut rng);
+        assert!(nb[1].contains(&inputs[0]), "{inputs:?}");
+        assert_eq!(inputs[1], 4, "no neighbours: kept");
+        assert_eq!(
+            (inputs[2], inputs[3], inputs[7]),
+            (9, 9, 9),
+            "padding untouched"
+        );
+        for i in 4..7 {
+            assert!(
+                [1, 2, 3].contains(&inputs[i]) && inputs[i] != [3, 1, 1][i - 4],
+                "{inputs:?}"
+            );
+        }
+        let before = inputs.clone();
+        swap_words(&mut inputs, &lengths, t, &nb_padded(&nb), 0.0, &mut rng);
+        assert_eq!(inputs, before, "p = 0 swaps nothing");
+    }
+
+    /// The neighbour table with room for the padding id 9.
+    fn nb_padded(nb: &[Vec<u32>]) -> Vec<Vec<u32>> {
+        let mut v = nb.to_vec();
+        v.resize(10, vec![]);
+        v
     }
 }
