@@ -551,6 +551,17 @@ impl Pipeline {
     }
 }
 
+/// The output of a future that never waits: the async stages with the moderator on the CPU
+/// engine (no engine to await), run from the blocking [`Pipeline::reply`].
+fn resolved<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => unreachable!("the CPU moderator never waits"),
+    }
+}
+
 /// A conversation ready for the chat model.
 struct Prompt {
     tokens: Vec<u32>,
@@ -590,12 +601,11 @@ impl<'a> OutputStage<'a> {
     /// Feeds a piece of model text, moderated on the CPU engine; false when generation must
     /// stop (the chunk was flagged).
     fn push(&mut self, piece: &str, on_chunk: &mut dyn FnMut(&Chunk)) -> Result<bool> {
-        let offer = self.gate.offer(piece);
-        let step = self.settle(offer)?;
-        Ok(self.apply(step, on_chunk))
+        resolved(self.push_async(piece, on_chunk, None))
     }
 
-    /// [`Self::push`] with the moderator on `engine` (see [`Pipeline::moderate_async`]).
+    /// [`Self::push`] with the moderator on `engine` (see [`Pipeline::moderate_async`]; None:
+    /// the CPU engine, and the future is ready at once).
     async fn push_async(
         &mut self,
         piece: &str,
@@ -607,20 +617,7 @@ impl<'a> OutputStage<'a> {
         Ok(self.apply(step, on_chunk))
     }
 
-    /// The gate's step after `offer`, checking its text on the CPU engine if it asks for that.
-    fn settle(&mut self, offer: GateOffer) -> Result<GateStep> {
-        match offer {
-            GateOffer::Step(step) => Ok(step),
-            GateOffer::Check(text) => {
-                let t = now_ms();
-                let v = self.pipeline.moderator.check(&text);
-                self.mod_ms += now_ms() - t;
-                Ok(self.gate.resolve(v?))
-            }
-        }
-    }
-
-    /// [`Self::settle`] on a moderator engine (see [`Pipeline::moderate_async`]).
+    /// The gate's step after `offer`, checking its text on `engine` if it asks for that.
     async fn settle_async(
         &mut self,
         offer: GateOffer,
@@ -654,18 +651,13 @@ impl<'a> OutputStage<'a> {
 
     /// Checks the held-back tail on the CPU engine, then [`Self::conclude`]s.
     fn finish(
-        mut self,
+        self,
         input_verdict: Verdict,
         gen: &Generation,
         t0: f64,
         on_chunk: &mut dyn FnMut(&Chunk),
     ) -> Result<Reply> {
-        if self.flagged.is_none() {
-            let offer = self.gate.offer_end();
-            let step = self.settle(offer)?;
-            self.apply(step, on_chunk);
-        }
-        self.conclude(input_verdict, gen, t0, on_chunk)
+        resolved(self.finish_async(input_verdict, gen, t0, on_chunk, None))
     }
 
     /// [`Self::finish`] with the moderator on `engine`.
