@@ -58,7 +58,7 @@ async function load() {
     $("progress-text").dataset.fromCache = String(info.from_cache);
     const engineText = `Engine: ${engine.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)"} — ${engine.backendReason}${
       engine.inWorker ? " — in a Web Worker" : ""
-    }`;
+    }${info.moderator_backend === "webgpu" ? " — moderator on WebGPU too" : " — moderator on the CPU"}`;
     $("engine").textContent = engineText;
     $("engine").dataset.backend = engine.backend;
     $("engine").classList.toggle("gpu", engine.backend === "webgpu");

@@ -160,9 +160,11 @@ for (const mode of modes) {
       console.log(`  ${mode}: ${engineText}`);
       if (mode === "webgpu") {
         assert.equal(backend, "webgpu", engineText);
+        assert.match(engineText, /moderator on WebGPU too/);
       } else {
         assert.equal(backend, "cpu", engineText);
         assert.match(engineText, /WebGPU unavailable, running on the CPU: GPU: .*adapter/i);
+        assert.match(engineText, /moderator on the CPU/);
       }
       assert.match(engineText, /Web Worker/);
       assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "false");
