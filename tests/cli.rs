@@ -158,6 +158,8 @@ fn every_command_has_help_with_an_example() {
         vec!["tokenizer", "from-gpt2", "--help"],
         vec!["tokenizer", "encode", "--help"],
         vec!["bench", "infer", "--help"],
+        vec!["bench", "moderate", "--help"],
+        vec!["moderate", "--help"],
     ] {
         let out = run(&args);
         assert!(out.status.success(), "{args:?}");
@@ -421,5 +423,52 @@ fn a_closed_stdout_ends_the_command_quietly() {
         // Ended by SIGPIPE, as `yes | head` is.
         assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "stderr: {err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tinychat bench moderate` on the bundle's moderator: a row per engine (the GPU one where an
+/// adapter exists) with checks/s and the score difference; a malformed texts file is named with
+/// its line.
+#[test]
+fn bench_moderate_prints_both_engines_and_names_bad_lines() {
+    let dir = temp_dir("bench-moderate");
+    let texts = dir.join("texts.jsonl");
+    std::fs::write(
+        &texts,
+        "{\"text\": \"how do i bake bread\"}\nyou are a worthless idiot\n\n{\"text\": \"i will hurt you\"}\n",
+    )
+    .unwrap();
+    let bundle = concat!(env!("CARGO_MANIFEST_DIR"), "/web/models/default");
+    let out = run(&[
+        "bench",
+        "moderate",
+        "--model",
+        bundle,
+        "--texts",
+        texts.to_str().unwrap(),
+        "--repeat",
+        "1",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("3 texts from"), "{stdout}");
+    assert!(stdout.contains("| CPU ("), "{stdout}");
+    assert!(stdout.contains("| GPU"), "{stdout}");
+    std::fs::write(
+        &texts,
+        "{\"text\": \"fine\"}\n{\"txt\": \"no text field\"}\n",
+    )
+    .unwrap();
+    assert_error(
+        &run(&[
+            "bench",
+            "moderate",
+            "--model",
+            bundle,
+            "--texts",
+            texts.to_str().unwrap(),
+        ]),
+        "texts.jsonl:2: no \"text\" string",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
