@@ -47,7 +47,8 @@ pub struct EngineOptions {
     pub weights: Option<WeightFormat>,
     /// KV-cache positions on the GPU; default: the model's max_seq_len.
     pub capacity: Option<usize>,
-    /// Tokens per GPU prefill step; default 256.
+    /// Tokens per GPU prefill step; default 256, and for a classifier its context (it reads a
+    /// whole text in one step, so a smaller chunk makes longer texts fail).
     pub chunk: Option<usize>,
     /// A GPU context to share (e.g. between a chat model and a moderator); default: a new one.
     pub gpu: Option<Arc<GpuContext>>,

@@ -204,16 +204,13 @@ impl OutputGate {
     ) -> Result<GateStep> {
         match offer {
             GateOffer::Step(step) => Ok(step),
-            GateOffer::Check(text) => {
-                match check(&text) {
-                    Ok(v) => Ok(self.resolve(v)),
-                    Err(e) => {
-                        // The chunk stays held back; nothing of it is released.
-                        self.cut = None;
-                        Err(e)
-                    }
+            GateOffer::Check(text) => match check(&text) {
+                Ok(v) => Ok(self.resolve(v)),
+                Err(e) => {
+                    self.abandon();
+                    Err(e)
                 }
-            }
+            },
         }
     }
 
@@ -253,6 +250,12 @@ impl OutputGate {
         self.cut = Some(cut);
         let ctx = tail_chars(&self.released, self.cfg.context_chars);
         GateOffer::Check(format!("{ctx}{}", &self.pending[..cut]))
+    }
+
+    /// Gives up the check of the last [`GateOffer::Check`] (it failed): the chunk stays held
+    /// back, nothing of it is released, and the next offer checks it again with what follows.
+    pub fn abandon(&mut self) {
+        self.cut = None;
     }
 
     /// The verdict on the text of the last [`GateOffer::Check`]: releases the chunk, or drops it
@@ -629,7 +632,13 @@ impl<'a> OutputStage<'a> {
                 let t = now_ms();
                 let v = self.pipeline.moderate_async(engine, &text).await;
                 self.mod_ms += now_ms() - t;
-                Ok(self.gate.resolve(v?))
+                match v {
+                    Ok(v) => Ok(self.gate.resolve(v)),
+                    Err(e) => {
+                        self.gate.abandon();
+                        Err(e)
+                    }
+                }
             }
         }
     }
@@ -771,6 +780,38 @@ mod tests {
         );
         // the second check saw the first sentence as look-behind context
         assert_eq!(seen, vec!["Hello there. ", "Hello there. How are you"]);
+    }
+
+    /// The awaitable form: offer hands out the text to check, resolve takes its verdict; a failed
+    /// check is abandoned and the chunk is checked again with what follows.
+    #[test]
+    fn gate_offers_checks_and_takes_verdicts_back() {
+        let mut gate = OutputGate::new(GateConfig::default());
+        assert_eq!(gate.offer("Hi the"), GateOffer::Step(GateStep::Hold));
+        let GateOffer::Check(text) = gate.offer("re. Next") else {
+            panic!("a sentence end asks for a check")
+        };
+        assert_eq!(text, "Hi there. ");
+        gate.abandon();
+        assert_eq!(gate.released(), "", "an abandoned check releases nothing");
+        let GateOffer::Check(text) = gate.offer(" one. And") else {
+            panic!("a check")
+        };
+        assert_eq!(
+            text, "Hi there. Next one. ",
+            "checked again with what followed"
+        );
+        assert_eq!(
+            gate.resolve(verdict(false)),
+            GateStep::Release("Hi there. Next one. ".into())
+        );
+        let GateOffer::Check(text) = gate.offer_end() else {
+            panic!("the tail is checked")
+        };
+        assert_eq!(text, "Hi there. Next one. And");
+        assert!(matches!(gate.resolve(verdict(true)), GateStep::Flagged(_)));
+        assert_eq!(gate.released(), "Hi there. Next one. ");
+        assert_eq!(gate.offer_end(), GateOffer::Step(GateStep::Hold));
     }
 
     #[test]

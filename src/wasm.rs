@@ -456,8 +456,9 @@ impl Engine {
         self.shared.reason.clone()
     }
 
-    /// "webgpu" or "cpu": where the moderator runs now (with the chat model; the CPU while a
-    /// reply holds the GPU one, for [`Self::moderate`], or after a GPU failure).
+    /// "webgpu" or "cpu": where the moderator runs now: with the chat model, on its GPU device
+    /// when it has one ("webgpu" also while a reply or a check is using it), on the CPU after a
+    /// GPU failure. A [`Self::moderate`] call made while a reply runs scores on the CPU.
     #[wasm_bindgen(getter, js_name = moderatorBackend)]
     pub fn moderator_backend(&self) -> String {
         match self
@@ -579,7 +580,9 @@ impl Engine {
             // at a time, and everything else only `try_borrow`s them.
             let result = {
                 let mut eng = engine.borrow_mut();
-                let mut m = moderator.as_ref().map(|m| m.borrow_mut());
+                // A GPU moderate() still awaiting its readback holds the moderator: then this
+                // reply moderates on the CPU engine.
+                let mut m = moderator.as_ref().and_then(|m| m.try_borrow_mut().ok());
                 pipeline
                     .reply_async(
                         &mut eng,
@@ -629,11 +632,20 @@ impl Engine {
         future_to_promise(async move {
             let p = shared.pipeline()?;
             let engine = shared.moderator.borrow().clone();
-            // A reply holds the GPU moderator across its awaits; then the CPU engine scores.
+            // A reply (or another check) holds the GPU moderator across its awaits; then the CPU
+            // engine scores.
             let v = match engine.as_ref().map(|e| e.try_borrow_mut()) {
-                Some(Ok(mut e)) => p.moderate_async(Some(&mut e), &text).await,
+                Some(Ok(mut e)) if !shared.busy.get() => {
+                    p.moderate_async(Some(&mut e), &text).await
+                }
                 _ => p.moderator.check(&text),
             };
+            if shared.disposed.get() {
+                return Err(named_error(
+                    "AbortError",
+                    "the engine was disposed while moderating",
+                ));
+            }
             to_js(&v.map_err(js_error)?)
         })
     }

@@ -358,6 +358,7 @@ fn classifier_logits_match_cpu_for_every_pooling() {
         (Pooling::EchoMax, true),
         (Pooling::Last, false),
         (Pooling::Max, false),
+        (Pooling::EchoMax, false),
     ];
     for (i, &(pooling, causal)) in cases.iter().enumerate() {
         let model = random_classifier(pooling, causal, 40 + i as u64);
@@ -393,6 +394,11 @@ fn classifier_logits_match_cpu_for_every_pooling() {
             let e = s.classify(&long).unwrap_err().to_string();
             assert!(e.contains("context") || e.contains("positions"), "{e}");
         }
+        // A session whose steps are shorter than the input refuses it (a bidirectional trunk
+        // must see the whole text at once), rather than scoring part of it.
+        let mut short = session(&g, &model, WeightFormat::F32, Some(8));
+        let e = short.classify(&[3; 19]).unwrap_err().to_string();
+        assert!(e.contains("in one step"), "{e}");
         // A classifier has no language-model head on the GPU.
         let mut s = session(&g, &model, WeightFormat::F32, None);
         let e = s.forward(&[1, 2], Logits::Last).unwrap_err().to_string();

@@ -116,7 +116,7 @@ export interface CreateEngineOptions {
 export interface EngineInfo {
   backend: "webgpu" | "cpu";
   backend_reason: string;
-  /** Where the moderation classifier runs: with the chat model, on its GPU device when it has one. */
+  /** Where the moderation classifier ran when the engine was created: with the chat model, on its GPU device when it has one. */
   moderator_backend: "webgpu" | "cpu";
   /** The chat model's config.json. */
   chat_model: Record<string, unknown>;

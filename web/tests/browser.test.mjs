@@ -260,10 +260,16 @@ for (const mode of modes) {
         });
         const same = await Promise.all([1, 2].map(() => engine.reply([{ role: "user", content: "Hi" }], { seed: 9, temperature: 1 })));
         const verdict = await engine.moderate("I will murder you");
+        // A check and a reply started together share the moderator: neither waits for or breaks
+        // the other (one of them moderates on the CPU while the other holds the GPU one).
+        const [both, bothReply] = await Promise.all([
+          engine.moderate("I will murder you"),
+          engine.reply([{ role: "user", content: "Hi" }], { seed: 9, temperature: 1 }),
+        ]);
         const backend = engine.backend;
         const moderatorBackend = engine.info.moderator_backend;
         await engine.dispose();
-        return { chunks, flagged, same: same.map((r) => r.text), verdict, backend, moderatorBackend };
+        return { chunks, flagged, same: same.map((r) => r.text), verdict, backend, moderatorBackend, both, bothReply: bothReply.text };
       });
       assert.equal(out.error, undefined, out.error);
       const { chunks, flagged } = out;
@@ -287,6 +293,13 @@ for (const mode of modes) {
       );
       assert.equal(out.backend, mode === "webgpu" ? "webgpu" : "cpu");
       assert.equal(out.moderatorBackend, out.backend, "the moderator runs with the chat model");
+      // The same verdict, whichever engine scored it (GPU and CPU agree within 1e-4).
+      assert.deepEqual(
+        out.both.categories.map((c) => [c.category, c.flagged]),
+        out.verdict.categories.map((c) => [c.category, c.flagged]),
+      );
+      out.both.categories.forEach((c, i) => assert.ok(Math.abs(c.score - out.verdict.categories[i].score) < 1e-4));
+      assert.equal(out.bothReply, out.same[0], "a reply during a check gives the same text");
     });
 
     test("bad inputs are clear Errors", async () => {
