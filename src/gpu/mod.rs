@@ -167,7 +167,7 @@ pub fn weights_prelude(format: WeightFormat) -> &'static str {
 }
 
 /// Every file in `shaders/`, by name; tests check this list against the directory.
-pub const SHADER_FILES: [&str; 13] = [
+pub const SHADER_FILES: [&str; 14] = [
     "matmul.wgsl",
     "matvec.wgsl",
     "rmsnorm.wgsl",
@@ -179,6 +179,7 @@ pub const SHADER_FILES: [&str; 13] = [
     "residual.wgsl",
     "embedding.wgsl",
     "argmax.wgsl",
+    "pool.wgsl",
     "weights_f32.wgsl",
     "weights_f16.wgsl",
 ];
