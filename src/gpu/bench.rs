@@ -405,9 +405,10 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
     let texts = read_texts(&path, args.limit)?;
     let repeat = args.repeat.max(1);
     let cfg = &m.model.config;
+    // Tokens the classifier reads: of the normalised text, every window counted.
     let tokens: usize = texts
         .iter()
-        .map(|t| m.tokenizer.encode(t, false).map(|v| v.len()))
+        .map(|t| m.windows(t).map(|w| w.iter().map(Vec::len).sum::<usize>()))
         .sum::<Result<usize>>()?;
     println!(
         "classifier: {}: V={} C={} L={} NH={} HS={} FF={}, pooling {}, {} labels, {:.2}M parameters ({} weights)",

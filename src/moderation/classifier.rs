@@ -250,7 +250,7 @@ impl Moderator {
     /// of the classifier's context (half of it, less one, when the trunk reads the text twice)
     /// that overlap by half. Empty text is one lone separator, so its scores stay defined; no
     /// window at all when even that encodes to nothing.
-    fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+    pub(crate) fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
         let norm = normalize(text);
         let mut ids = self.tokenizer.encode(&norm, false)?;
         if ids.is_empty() {
