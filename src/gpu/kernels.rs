@@ -1,5 +1,5 @@
 //! One dispatch function per op. Each records a dispatch of `shaders/<op>.wgsl` into a
-//! [`Recorder`] and names its CPU twin in `crate::ops`; `tests/gpu_ops.rs` runs both on odd sizes.
+//! [`Recorder`] and names its CPU twin in `crate::ops`; `tests/engine/gpu_ops.rs` runs both on odd sizes.
 //!
 //! A [`Recorder`] collects the dispatches of a whole forward pass and submits them at once:
 //! every dispatch gets its own slot in one uniform buffer (its `Shape`), written with a single

@@ -127,7 +127,10 @@ pub fn write_model_dir(dir: &Path, cfg: &ModelConfig, params: &Params) {
 }
 
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("tinychat-test-{}-{}", name, std::process::id()));
+    // Suites share one test binary and run in parallel: a counter keeps two calls apart.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("tinychat-test-{}-{}-{n}", name, std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

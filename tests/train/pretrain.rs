@@ -1,7 +1,7 @@
 //! Pretraining end to end on a tiny corpus: exact resume, and clear errors on bad inputs.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};

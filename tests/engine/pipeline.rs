@@ -2,9 +2,9 @@
 //! input moderation, generation, output moderation at chunk boundaries, template answers, and
 //! the trace every Reply carries.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use tinychat::moderation::Moderator;
 use tinychat::pipeline::{Chunk, Pipeline, Route, Source};
 use tinychat::templates::Stage;

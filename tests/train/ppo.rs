@@ -3,7 +3,7 @@
 //! reward while the KL to the reference stays bounded.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use tinychat::config::{Family, ModelConfig};
 use tinychat::train::model::init_params;

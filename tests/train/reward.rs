@@ -3,7 +3,7 @@
 //! `Model::classify`, and bad rankings.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,9 @@
 //! `tinychat moderate` and `tinychat chat --pipeline` on a bundle of small real models (random
 //! weights, thresholds chosen so that the flag/pass outcome is known).
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 const CATS: [&str; 3] = ["self-harm", "violence", "illicit"];

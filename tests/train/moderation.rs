@@ -4,7 +4,7 @@
 //! classifier directory that `Moderator::load` reads, `eval moderation`).
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};

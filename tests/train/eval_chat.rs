@@ -3,7 +3,7 @@
 //! greedy against sampled answers, run on the committed demo chat model.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use tinychat::tokenizer::Message;
 use tinychat::train::checkers::Check;

@@ -2,7 +2,7 @@
 //! and bad inputs.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use clap::Parser;
 use std::path::{Path, PathBuf};

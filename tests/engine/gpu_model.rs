@@ -6,7 +6,7 @@
 //!
 //! With no GPU adapter each test prints a SKIP line and passes; CI installs Mesa lavapipe.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -93,7 +93,7 @@ fn assert_close(label: &str, got: &[f32], want: &[f32], tol: f32) {
     let d = max_diff(label, got, want);
     assert!(
         d <= tol,
-        "{label}: GPU and CPU logits differ by {d} > {tol}\n---> HINT: GpuSession::debug_hidden_async reads back the residual stream after any layer; compare it with the CPU's to find the first op that differs (tests/gpu_ops.rs checks each op alone)"
+        "{label}: GPU and CPU logits differ by {d} > {tol}\n---> HINT: GpuSession::debug_hidden_async reads back the residual stream after any layer; compare it with the CPU's to find the first op that differs (tests/engine/gpu_ops.rs checks each op alone)"
     );
 }
 

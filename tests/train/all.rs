@@ -4,7 +4,7 @@
 //! from the named one on, and a bundle is replaced only by a complete one.
 #![cfg(feature = "train")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use tinychat::generate::SamplingParams;

@@ -1,0 +1,19 @@
+//! The inference side: parity with transformers, the engines (CPU, GPU on Vulkan), the pipeline,
+//! errors and the command-line tool. One test binary (fewer, larger test crates link faster);
+//! each module is one former suite.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod behaviour;
+mod chat_template;
+mod cli;
+mod cli_pipeline;
+mod errors;
+mod gpu_model;
+mod gpu_ops;
+mod parity;
+mod pipeline;
+mod pipeline_async;
+mod shaders;
+mod tokenizer_parity;
