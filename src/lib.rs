@@ -15,6 +15,7 @@ pub mod moderation;
 pub mod ops;
 pub mod params;
 pub mod pipeline;
+pub mod quant;
 pub mod templates;
 pub mod tokenizer;
 #[cfg(feature = "train")]
