@@ -17,6 +17,7 @@ pub mod params;
 pub mod pipeline;
 pub mod quant;
 pub mod templates;
+pub mod tensor;
 pub mod tokenizer;
 #[cfg(feature = "train")]
 pub mod train;

@@ -160,6 +160,10 @@ impl ParamLayout {
     pub fn spec(&self, slot: Slot) -> Option<&ParamSpec> {
         self.index.get(&slot).map(|&i| &self.specs[i])
     }
+    /// Position of `slot` in `specs`.
+    pub fn index_of(&self, slot: Slot) -> Option<usize> {
+        self.index.get(&slot).copied()
+    }
     pub fn has(&self, slot: Slot) -> bool {
         self.index.contains_key(&slot)
     }

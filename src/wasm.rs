@@ -495,7 +495,7 @@ impl Engine {
             backend_reason: self.backend_reason(),
             moderator_backend: self.moderator_backend(),
             chat_model: p.chat.model.config.to_hf_json(),
-            chat_weights: p.chat.model.dtype.name(),
+            chat_weights: p.chat.model.storage().name(),
             moderator_labels: p.moderator.labels(),
             thresholds: p
                 .moderator

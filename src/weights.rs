@@ -8,7 +8,9 @@
 
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
-use crate::params::{LayerSlot, Params, Slot};
+use crate::params::{LayerSlot, ParamLayout, Params, Slot};
+use crate::quant::QType;
+use crate::tensor::{Tensor, Weights};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -172,20 +174,79 @@ fn to_f32(view: &TensorView, path: &Path, name: &str) -> Result<(Vec<f32>, DType
     Ok(out)
 }
 
-/// Reads `model.safetensors` (a file, or a model directory holding one).
-pub fn load(path: impl AsRef<Path>, cfg: &ModelConfig) -> Result<(Params, DType)> {
-    let mut path = path.as_ref().to_path_buf();
+fn read_file(path: &Path) -> Result<(Vec<u8>, std::path::PathBuf)> {
+    let mut path = path.to_path_buf();
     if path.is_dir() {
         path = path.join("model.safetensors");
     }
     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((bytes, path))
+}
+
+/// Reads `model.safetensors` (a file, or a model directory holding one) into f32 parameters
+/// (training's layout), with the token embedding's storage dtype.
+pub fn load(path: impl AsRef<Path>, cfg: &ModelConfig) -> Result<(Params, DType)> {
+    let (bytes, path) = read_file(path.as_ref())?;
     from_bytes(&bytes, cfg, &path)
 }
 
+/// Reads `model.safetensors` into tensors in their storage types: f16 and bf16 matrices stay
+/// f16/bf16 (the engine widens them in registers); norms and biases become f32.
+pub fn load_weights(path: impl AsRef<Path>, cfg: &ModelConfig) -> Result<Weights> {
+    let (bytes, path) = read_file(path.as_ref())?;
+    weights_from_bytes(&bytes, cfg, &path)
+}
+
 /// Parses safetensors bytes into a parameter buffer, checking every tensor against `cfg`.
-/// `path` only names the source in errors. Returns the dtype of the token embedding, which the
-/// GPU engine uses to pick its weight storage.
+/// `path` only names the source in errors. Returns the dtype of the token embedding.
 pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Params, DType)> {
+    let mut params = Params::zeros(cfg);
+    let mut storage = DType::F32;
+    for_each_slot(bytes, cfg, path, |i, values, dt| {
+        let spec = &params.layout.specs[i];
+        if spec.slot == Slot::TokEmb {
+            storage = dt;
+        }
+        let (o, n) = (spec.offset, spec.len);
+        params.data[o..o + n].copy_from_slice(&values);
+    })?;
+    Ok((params, storage))
+}
+
+/// [`load_weights`] on bytes.
+pub fn weights_from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<Weights> {
+    let layout = ParamLayout::new(cfg);
+    let mut tensors: Vec<Option<Tensor>> = vec![None; layout.specs.len()];
+    for_each_slot(bytes, cfg, path, |i, values, dt| {
+        let spec = &layout.specs[i];
+        let matrix = spec.shape.len() == 2 && spec.slot != Slot::PosEmb;
+        // Widened from f16/bf16 above, narrowed back here: both directions are exact.
+        let q = match dt {
+            DType::F16 if matrix => QType::F16,
+            DType::BF16 if matrix => QType::BF16,
+            _ => QType::F32,
+        };
+        tensors[i] = Some(match q {
+            QType::F32 => Tensor::f32(spec.shape.clone(), values),
+            _ => Tensor::from_f32(spec.shape.clone(), &values, q),
+        });
+    })?;
+    let tensors = tensors
+        .into_iter()
+        .map(|t| t.expect("for_each_slot visits every slot"))
+        .collect();
+    Ok(Weights { layout, tensors })
+}
+
+/// Decodes the tensor of every slot of `cfg`'s layout to f32 (transposing Conv1D weights and
+/// slicing fused biases) and hands it to `put(spec index, values, file dtype)`, one slot at a
+/// time, so at most one decoded tensor (and the fused one it comes from) is alive.
+fn for_each_slot(
+    bytes: &[u8],
+    cfg: &ModelConfig,
+    path: &Path,
+    mut put: impl FnMut(usize, Vec<f32>, DType),
+) -> Result<()> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors {
         path: path.to_path_buf(),
         msg: e.to_string(),
@@ -196,12 +257,10 @@ pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Param
     } else {
         ""
     };
-    let mut params = Params::zeros(cfg);
+    let layout = ParamLayout::new(cfg);
     // Each Hugging Face tensor is decoded once, even when it feeds several slots (c_attn).
     let mut cache: HashMap<String, (Vec<f32>, DType)> = HashMap::new();
-    let mut storage = DType::F32;
-    let specs = params.layout.specs.clone();
-    for spec in &specs {
+    for (i, spec) in layout.specs.iter().enumerate() {
         let hf = hf_name(cfg, spec.slot, prefix);
         if !cache.contains_key(&hf.name) {
             let view = st.tensor(&hf.name).map_err(|_| Error::MissingTensor {
@@ -221,30 +280,26 @@ pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Param
             cache.insert(hf.name.clone(), decoded);
         }
         let (src, dt) = &cache[&hf.name];
-        if spec.slot == Slot::TokEmb {
-            storage = *dt;
-        }
-        let dst = &mut params.data[spec.offset..spec.offset + spec.len];
-        match hf.layout {
-            Layout::Same => dst.copy_from_slice(src),
-            Layout::Slice { start } => dst.copy_from_slice(&src[start..start + spec.len]),
+        let dt = *dt;
+        let values = match hf.layout {
+            Layout::Same => cache.remove(&hf.name).expect("decoded above").0,
+            Layout::Slice { start } => src[start..start + spec.len].to_vec(),
             Layout::Conv1d { col0 } => {
-                // src (IN, OUT_total); dst (out, IN): dst[o][i] = src[i][col0 + o]
+                // src (IN, OUT_total); ours (out, IN): dst[o][i] = src[i][col0 + o]
                 let (n_in, n_total) = (hf.shape[0], hf.shape[1]);
                 let n_out = spec.shape[0];
+                let mut dst = vec![0.0; n_out * n_in];
                 for o in 0..n_out {
                     for i in 0..n_in {
                         dst[o * n_in + i] = src[i * n_total + col0 + o];
                     }
                 }
+                dst
             }
-        }
-        // The rest of the slots read other tensors; free big ones as soon as possible.
-        if matches!(hf.layout, Layout::Same) {
-            cache.remove(&hf.name);
-        }
+        };
+        put(i, values, dt);
     }
-    Ok((params, storage))
+    Ok(())
 }
 
 /// Serialises parameters under their Hugging Face names (transformers can load the result).

@@ -161,22 +161,24 @@ fn bench_gpu(session: &mut GpuSession, prompt: &[u32], steps: usize) -> Result<(
     Ok((prefill, steps as f64 / secs(t)))
 }
 
-/// Bytes of weight matrices a CPU decode step reads (f32).
+/// Bytes of weight matrices a CPU decode step reads, in their storage types (the embedding
+/// lookup reads one row; a tied head reads the whole embedding).
 fn cpu_weight_bytes(model: &Model) -> u64 {
-    let matrices: usize = model
-        .params
+    let w = &model.weights;
+    let matrices: usize = w
         .layout
         .specs
         .iter()
-        .filter(|s| s.is_matrix())
-        .map(|s| s.len)
+        .zip(&w.tensors)
+        .filter(|(s, _)| s.is_matrix())
+        .map(|(_, t)| t.bytes())
         .sum();
-    let head = if model.config.tie_embeddings {
-        model.config.vocab_size * model.config.dim
+    let head = if w.get(crate::params::Slot::LmHead).is_none() {
+        w.lm_head().bytes()
     } else {
         0 // lm_head is a matrix spec already
     };
-    ((matrices + head) * 4) as u64
+    (matrices + head) as u64
 }
 
 /// Runs the benchmark and prints the table to stdout.
@@ -229,7 +231,7 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
             cfg.max_seq_len
         )));
     }
-    let n_params = model.params.data.len();
+    let n_params = model.weights.numel();
     println!(
         "model: {name}: {} V={} C={} L={} NH={} NKV={} HS={} FF={}{}, {:.1}M parameters",
         cfg.family.model_type(),
@@ -421,8 +423,8 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         cfg.hidden_dim,
         cfg.pooling,
         cfg.labels.len(),
-        m.model.params.data.len() as f64 / 1e6,
-        m.model.dtype.name(),
+        m.model.weights.numel() as f64 / 1e6,
+        m.model.storage().name(),
     );
     println!(
         "{} texts from {} ({:.1} tokens each on average), one check at a time; best of {repeat} passes",

@@ -14,7 +14,7 @@ use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::model::{Logits, Model};
 use crate::params::{LayerSlot as LS, Params, Slot};
-use crate::weights::DType;
+use crate::quant::QType;
 use std::sync::Arc;
 
 /// One transformer block's tensors on the GPU. Matrices are [`Weight`]s, vectors f32 buffers.
@@ -59,9 +59,11 @@ impl GpuModel {
     /// The storage format that suits a model loaded from a file: f16 for f16 files, f32 for f32
     /// and bf16 ones (bf16's range does not fit in f16).
     pub fn default_format(model: &Model) -> WeightFormat {
-        match model.dtype {
-            DType::F16 => WeightFormat::F16,
-            DType::F32 | DType::BF16 => WeightFormat::F32,
+        match model.storage() {
+            QType::F16 => WeightFormat::F16,
+            QType::F32 | QType::BF16 => WeightFormat::F32,
+            // Packed blocks are dequantized at upload; f16 holds their values closely.
+            _ => WeightFormat::F16,
         }
     }
 
@@ -74,7 +76,7 @@ impl GpuModel {
                 cfg.head_dim
             )));
         }
-        let p = &model.params;
+        let p = &model.weights;
         let g = &*gpu;
         let spec_name = |slot: Slot| {
             p.layout
@@ -87,11 +89,12 @@ impl GpuModel {
                 .layout
                 .spec(slot)
                 .ok_or_else(|| Error::Gpu(format!("the model has no tensor {slot:?}")))?;
-            Weight::upload(g, &s.name, p.t(slot), s.shape[0], s.shape[1], format)
+            let data = p.t(slot).to_f32();
+            Weight::upload(g, &s.name, &data, s.shape[0], s.shape[1], format)
         };
-        let vec = |slot: Slot| buffers::upload_f32(g, &spec_name(slot), p.t(slot));
+        let vec = |slot: Slot| buffers::upload_f32(g, &spec_name(slot), p.t(slot).as_f32());
         let opt_vec = |slot: Slot| -> Result<Option<wgpu::Buffer>> {
-            match p.get(slot) {
+            match p.vec_opt(slot) {
                 Some(d) => Ok(Some(buffers::upload_f32(g, &spec_name(slot), d)?)),
                 None => Ok(None),
             }

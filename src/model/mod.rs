@@ -16,14 +16,15 @@ use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::ops::*;
 use crate::params::{LayerSlot as LS, Params, Slot};
+use crate::quant::QType;
+use crate::tensor::Weights;
 use crate::weights::DType;
 use std::path::Path;
 
 pub struct Model {
     pub config: ModelConfig,
-    pub params: Params,
-    /// Storage dtype of the file the weights came from.
-    pub dtype: DType,
+    /// Every tensor in its storage type (matrices stay packed; see `tensor.rs`).
+    pub weights: Weights,
     rope: Option<RopeTable>,
 }
 
@@ -41,30 +42,54 @@ impl Model {
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let config = ModelConfig::from_file(dir.join("config.json"))?;
-        let (params, dtype) = crate::weights::load(dir.join("model.safetensors"), &config)?;
-        Ok(Self::new(config, params, dtype))
+        let weights = crate::weights::load_weights(dir.join("model.safetensors"), &config)?;
+        Ok(Self::from_weights(config, weights))
     }
 
     /// Builds a model from the bytes of `config.json` and `model.safetensors` (the browser path).
     pub fn from_bytes(config_json: &str, safetensors: &[u8], origin: &str) -> Result<Self> {
         let config = ModelConfig::from_json_str(config_json, format!("{origin}/config.json"))?;
-        let (params, dtype) = crate::weights::from_bytes(
+        let weights = crate::weights::weights_from_bytes(
             safetensors,
             &config,
             Path::new(&format!("{origin}/model.safetensors")),
         )?;
-        Ok(Self::new(config, params, dtype))
+        Ok(Self::from_weights(config, weights))
     }
 
+    /// A model from f32 parameters (training's layout). `dtype` is the storage type the
+    /// matrices get: F32 keeps them as they are; F16/BF16 round them (as a file of that dtype
+    /// would).
     pub fn new(config: ModelConfig, params: Params, dtype: DType) -> Self {
+        let mut weights = Weights::from_params(&params);
+        drop(params);
+        match dtype {
+            DType::F32 => {}
+            DType::F16 => weights.cast_matrices(QType::F16, true),
+            DType::BF16 => weights.cast_matrices(QType::BF16, true),
+        }
+        Self::from_weights(config, weights)
+    }
+
+    /// A model from tensors in their storage types (the loaders' path).
+    pub fn from_weights(config: ModelConfig, weights: Weights) -> Self {
         let rope = (config.family == Family::Llama)
             .then(|| RopeTable::new(config.max_seq_len, config.head_dim, config.rope_theta));
         Model {
             config,
-            params,
-            dtype,
+            weights,
             rope,
         }
+    }
+
+    /// The storage type most weight bytes use ("F16", "Q4_1"...).
+    pub fn storage(&self) -> QType {
+        self.weights.main_qtype()
+    }
+
+    /// Every parameter as f32, in training's flat layout (dequantized where packed).
+    pub fn to_params(&self) -> Params {
+        self.weights.to_params()
     }
 
     pub fn rope_table(&self) -> Option<&RopeTable> {
@@ -105,7 +130,7 @@ impl Model {
         };
         let n = rows.len() / c;
         let mut logits = vec![0.0; n * v];
-        matmul_forward(&mut logits, rows, self.params.lm_head(), None, n, c, v);
+        linear_forward(&mut logits, rows, self.weights.lm_head(), None, n);
         Ok(logits)
     }
 
@@ -126,17 +151,8 @@ impl Model {
         let c = self.config.dim;
         let mut pooled = vec![0.0; c];
         crate::ops::pool_forward(&mut pooled, &x, c, self.config.pooling);
-        let n = self.config.labels.len();
-        let mut out = vec![0.0; n];
-        matmul_forward(
-            &mut out,
-            &pooled,
-            self.params.t(Slot::ClsHead),
-            None,
-            1,
-            c,
-            n,
-        );
+        let mut out = vec![0.0; self.config.labels.len()];
+        linear_forward(&mut out, &pooled, self.weights.t(Slot::ClsHead), None, 1);
         Ok(out)
     }
 
@@ -152,20 +168,16 @@ impl Model {
         }
         self.check_tokens(tokens, pos0)?;
         let cfg = &self.config;
-        let p = &self.params;
+        let p = &self.weights;
         let (t, c, ff) = (tokens.len(), cfg.dim, cfg.hidden_dim);
         let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
         let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
 
         let mut x = vec![0.0; t * c]; // residual stream (T, C)
-        embedding_forward(
-            &mut x,
-            tokens,
-            p.t(Slot::TokEmb),
-            p.get(Slot::PosEmb),
-            pos0,
-            c,
-        );
+        embed_rows(&mut x, tokens, p.t(Slot::TokEmb));
+        if let Some(wpe) = p.vec_opt(Slot::PosEmb) {
+            residual_forward(&mut x, &wpe[pos0 * c..(pos0 + t) * c]);
+        }
 
         let mut xn = vec![0.0; t * c]; // normed input of a sublayer (T, C)
         let mut stat_a = vec![0.0; t]; // rstd, or mean for LayerNorm (T)
@@ -187,34 +199,15 @@ impl Model {
         let mut act = vec![0.0; t * ff]; // MLP activation (T, FF)
 
         for l in 0..cfg.n_layers {
+            // out (T, rows of W) = inp · Wᵀ + b, for layer l's weight `w` and bias `b`.
+            let lin = |out: &mut [f32], inp: &[f32], w: LS, b: LS| {
+                let bias = p.vec_opt(Slot::Layer(l, b));
+                linear_forward(out, inp, p.t(Slot::Layer(l, w)), bias, t)
+            };
             self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), false, t);
-            matmul_forward(
-                &mut q,
-                &xn,
-                p.layer(l, LS::Wq),
-                p.layer_opt(l, LS::Bq),
-                t,
-                c,
-                qd,
-            );
-            matmul_forward(
-                &mut k,
-                &xn,
-                p.layer(l, LS::Wk),
-                p.layer_opt(l, LS::Bk),
-                t,
-                c,
-                kvd,
-            );
-            matmul_forward(
-                &mut v,
-                &xn,
-                p.layer(l, LS::Wv),
-                p.layer_opt(l, LS::Bv),
-                t,
-                c,
-                kvd,
-            );
+            lin(&mut q, &xn, LS::Wq, LS::Bq);
+            lin(&mut k, &xn, LS::Wk, LS::Bk);
+            lin(&mut v, &xn, LS::Wv, LS::Bv);
             if let Some(rope) = &self.rope {
                 rope_forward(&mut q, rope, pos0, t, nh, hs);
                 rope_forward(&mut k, rope, pos0, t, nkv, hs);
@@ -222,55 +215,22 @@ impl Model {
             cache.append(l, &k, &v);
             let (kc, vc) = cache.layer(l);
             attention_forward(&mut att, &q, kc, vc, pos0, t, nh, nkv, hs, cfg.causal);
-            matmul_forward(
-                &mut proj,
-                &att,
-                p.layer(l, LS::Wo),
-                p.layer_opt(l, LS::Bo),
-                t,
-                qd,
-                c,
-            );
+            lin(&mut proj, &att, LS::Wo, LS::Bo);
             residual_forward(&mut x, &proj);
 
             self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), true, t);
             match cfg.family {
                 Family::Llama => {
-                    let (wg, bg) = (p.layer(l, LS::WGate), p.layer_opt(l, LS::BGate));
-                    matmul_forward(&mut h1, &xn, wg, bg, t, c, ff);
-                    matmul_forward(
-                        &mut h2,
-                        &xn,
-                        p.layer(l, LS::WUp),
-                        p.layer_opt(l, LS::BUp),
-                        t,
-                        c,
-                        ff,
-                    );
+                    lin(&mut h1, &xn, LS::WGate, LS::BGate);
+                    lin(&mut h2, &xn, LS::WUp, LS::BUp);
                     swiglu_forward(&mut act, &h1, &h2);
                 }
                 Family::Gpt2 => {
-                    matmul_forward(
-                        &mut h1,
-                        &xn,
-                        p.layer(l, LS::WUp),
-                        p.layer_opt(l, LS::BUp),
-                        t,
-                        c,
-                        ff,
-                    );
+                    lin(&mut h1, &xn, LS::WUp, LS::BUp);
                     gelu_forward(&mut act, &h1);
                 }
             }
-            matmul_forward(
-                &mut proj,
-                &act,
-                p.layer(l, LS::WDown),
-                p.layer_opt(l, LS::BDown),
-                t,
-                ff,
-                c,
-            );
+            lin(&mut proj, &act, LS::WDown, LS::BDown);
             residual_forward(&mut x, &proj);
         }
         cache.advance(t);
@@ -297,14 +257,14 @@ impl Model {
         };
         let (c, eps) = (self.config.dim, self.config.norm_eps);
         match self.config.family {
-            Family::Llama => rmsnorm_forward(out, a, inp, self.params.t(ws), t, c, eps),
+            Family::Llama => rmsnorm_forward(out, a, inp, self.weights.t(ws).as_f32(), t, c, eps),
             Family::Gpt2 => layernorm_forward(
                 out,
                 a,
                 b,
                 inp,
-                self.params.t(ws),
-                self.params.t(bs),
+                self.weights.t(ws).as_f32(),
+                self.weights.t(bs).as_f32(),
                 t,
                 c,
                 eps,

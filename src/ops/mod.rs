@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod attention;
 pub mod embedding;
+pub mod linear;
 #[cfg(feature = "train")]
 pub mod loss;
 pub mod matmul;
@@ -15,6 +16,7 @@ pub mod rope;
 pub use activation::*;
 pub use attention::*;
 pub use embedding::*;
+pub use linear::*;
 #[cfg(feature = "train")]
 pub use loss::*;
 pub use matmul::*;

@@ -1,8 +1,6 @@
 //! `tinychat moderate` and `tinychat chat --pipeline` on a bundle of small real models (random
 //! weights, thresholds chosen so that the flag/pass outcome is known).
 
-use crate::common;
-
 use crate::common::*;
 use std::process::{Command, Stdio};
 

@@ -65,7 +65,7 @@ fn fixture(name: &str) -> Fixture {
 }
 
 fn copy(m: &Model) -> Model {
-    Model::new(m.config.clone(), m.params.clone(), m.dtype)
+    Model::from_weights(m.config.clone(), m.weights.clone())
 }
 
 fn max_diff(label: &str, got: &[f32], want: &[f32]) -> f32 {
@@ -218,8 +218,8 @@ fn f16_weights_match_cpu_on_rounded_weights() {
         let f = fixture(name);
         let rounded = Model::new(
             f.model.config.clone(),
-            round_matrices_to_f16(&f.model.params),
-            f.model.dtype,
+            round_matrices_to_f16(&f.model.to_params()),
+            tinychat::weights::DType::F32,
         );
         let want = rounded
             .forward(&f.prompt, &mut rounded.new_cache(), Logits::All)
@@ -260,7 +260,7 @@ fn debug_hook_reads_one_layer() {
     tinychat::ops::embedding_forward(
         &mut want,
         &f.prompt,
-        f.model.params.t(tinychat::Slot::TokEmb),
+        f.model.weights.t(tinychat::Slot::TokEmb).as_f32(),
         None,
         0,
         c,
@@ -364,8 +364,8 @@ fn classifier_logits_match_cpu_for_every_pooling() {
         let model = random_classifier(pooling, causal, 40 + i as u64);
         let rounded = Model::new(
             model.config.clone(),
-            round_matrices_to_f16(&model.params),
-            model.dtype,
+            round_matrices_to_f16(&model.to_params()),
+            tinychat::weights::DType::F32,
         );
         let window = pooling.window(model.config.max_seq_len);
         for format in [WeightFormat::F32, WeightFormat::F16] {

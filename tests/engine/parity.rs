@@ -168,7 +168,7 @@ fn gpt2_without_transformer_prefix_loads_the_same_weights() {
     check_prefill("gpt2_tiny_noprefix");
     let (a, _) = fixture("gpt2_tiny");
     let (b, _) = fixture("gpt2_tiny_noprefix");
-    assert_eq!(a.params.data, b.params.data);
+    assert_eq!(a.to_params().data, b.to_params().data);
 }
 
 #[test]
@@ -176,14 +176,18 @@ fn save_then_load_round_trips_both_families() {
     for name in ["llama_tiny", "gpt2_tiny"] {
         let (m, exp) = fixture(name);
         let bytes =
-            tinychat::weights::to_bytes(&m.params, &m.config, tinychat::weights::DType::F32)
+            tinychat::weights::to_bytes(&m.to_params(), &m.config, tinychat::weights::DType::F32)
                 .unwrap();
         let (p, _) =
             tinychat::weights::from_bytes(&bytes, &m.config, std::path::Path::new("mem")).unwrap();
-        assert_eq!(p.data, m.params.data, "{name}: F32 save/load is lossless");
+        assert_eq!(
+            p.data,
+            m.to_params().data,
+            "{name}: F32 save/load is lossless"
+        );
         // f16 storage: weights round to half precision, logits stay close.
         let bytes =
-            tinychat::weights::to_bytes(&m.params, &m.config, tinychat::weights::DType::F16)
+            tinychat::weights::to_bytes(&m.to_params(), &m.config, tinychat::weights::DType::F16)
                 .unwrap();
         let (p, dt) =
             tinychat::weights::from_bytes(&bytes, &m.config, std::path::Path::new("mem")).unwrap();

@@ -2,8 +2,6 @@
 //! input moderation, generation, output moderation at chunk boundaries, template answers, and
 //! the trace every Reply carries.
 
-use crate::common;
-
 use crate::common::*;
 use tinychat::moderation::Moderator;
 use tinychat::pipeline::{Chunk, Pipeline, Route, Source};

@@ -3,8 +3,6 @@
 //! route and trace on the same bundle and seed; errors from the between-tokens hook end the reply.
 //! The moderator runs on the CPU engine, or on an `Engine` of its own (the GPU where one exists).
 
-use crate::common;
-
 use crate::common::*;
 use tinychat::engine::{Backend, Engine, EngineOptions};
 use tinychat::pipeline::{Chunk, Pipeline, Route, Source};

@@ -1,0 +1,198 @@
+//! out = inp · Wᵀ + bias for a weight matrix W (OUT, IN) in any storage type ([`Tensor`]).
+//!
+//! f32 weights go to [`matmul_forward`]. Packed weights (f16, bf16, GGUF blocks) are never
+//! widened in memory as a whole:
+//! - few rows (decode): each output is a dot product of one packed row with the input, the rows
+//!   split across threads, so every weight byte is read once per token;
+//! - many rows (prefill): tiles of W's rows are dequantized into a small f32 buffer and
+//!   multiplied with a GEMM, so the dequantization is paid once per tile for all T rows.
+
+use super::{dot, matmul_forward, num_threads};
+use crate::quant::{self, QType};
+use crate::tensor::{Tensor, TensorData};
+use std::cell::RefCell;
+
+/// Rows of W per prefill tile (dequantized to f32: TILE · IN values per thread).
+const TILE: usize = 32;
+
+/// out: (T, OUT), inp: (T, IN), w: (OUT, IN), bias: (OUT).
+pub fn linear_forward(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: usize) {
+    let (n_out, n_in) = w.rows_cols();
+    assert_eq!(out.len(), t * n_out, "linear out");
+    assert_eq!(inp.len(), t * n_in, "linear inp");
+    match &w.data {
+        TensorData::F32(v) => matmul_forward(out, inp, v, bias, t, n_in, n_out),
+        _ if t >= 8 => linear_tiled(out, inp, w, bias, t, n_in, n_out),
+        _ => {
+            for r in 0..t {
+                let x = &inp[r * n_in..(r + 1) * n_in];
+                matvec_packed(&mut out[r * n_out..(r + 1) * n_out], x, w, bias);
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// A row or tile of dequantized weights, reused across calls on this thread.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < n {
+            s.resize(n, 0.0);
+        }
+        f(&mut s[..n])
+    })
+}
+
+/// o (OUT) = W (OUT, IN) · x (IN) + bias, for a packed W; outputs split across threads.
+pub fn matvec_packed(o: &mut [f32], x: &[f32], w: &Tensor, bias: Option<&[f32]>) {
+    let n_out = o.len();
+    let chunk = n_out.div_ceil(num_threads() * 4).max(16);
+    super::par_chunks(o, chunk, |ci, oc| {
+        let base = ci * chunk;
+        for (j, y) in oc.iter_mut().enumerate() {
+            let row = base + j;
+            *y = row_dot(w, row, x) + bias.map_or(0.0, |b| b[row]);
+        }
+    });
+}
+
+/// Row `r` of W · x.
+pub fn row_dot(w: &Tensor, r: usize, x: &[f32]) -> f32 {
+    let n = x.len();
+    match &w.data {
+        TensorData::F32(v) => dot(&v[r * n..(r + 1) * n], x),
+        // Widened whole, then the same 8-lane dot as f32 rows: f16 weights give exactly the
+        // products and sums of their f32 widening.
+        TensorData::F16(_) | TensorData::BF16(_) => with_scratch(n, |buf| {
+            w.row_into(r, buf);
+            dot(buf, x)
+        }),
+        TensorData::Quant(q, b) => {
+            let rb = q.row_bytes(n).expect("rows are whole blocks");
+            block_dot(*q, &b[r * rb..(r + 1) * rb], x)
+        }
+    }
+}
+
+/// Σ over the blocks of one packed row: dequantize a block on the stack, dot it with its part of x.
+pub fn block_dot(q: QType, row: &[u8], x: &[f32]) -> f32 {
+    let (bl, bb) = (q.block_len(), q.block_bytes());
+    let mut buf = [0f32; 256];
+    let mut s = 0.0;
+    for (blk, xs) in row.chunks_exact(bb).zip(x.chunks_exact(bl)) {
+        quant::reference::dequantize_block(q, blk, &mut buf[..bl]);
+        s += dot(&buf[..bl], xs);
+    }
+    s
+}
+
+/// Prefill: tiles of TILE rows of W, dequantized and multiplied by all T inputs at once.
+#[allow(clippy::too_many_arguments)]
+fn linear_tiled(
+    out: &mut [f32],
+    inp: &[f32],
+    w: &Tensor,
+    bias: Option<&[f32]>,
+    t: usize,
+    n_in: usize,
+    n_out: usize,
+) {
+    let tiles = n_out.div_ceil(TILE);
+    // ct[i]: (T, rows of tile i), computed in parallel, then scattered into out's columns.
+    let compute = |i: usize| -> Vec<f32> {
+        let r0 = i * TILE;
+        let rows = TILE.min(n_out - r0);
+        with_scratch(rows * n_in, |wt| {
+            for r in 0..rows {
+                w.row_into(r0 + r, &mut wt[r * n_in..(r + 1) * n_in]);
+            }
+            let mut ct = vec![0.0; t * rows];
+            super::sgemm_nt(&mut ct, inp, wt, t, n_in, rows, 0.0);
+            ct
+        })
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let parts: Vec<Vec<f32>> = {
+        use rayon::prelude::*;
+        (0..tiles).into_par_iter().map(compute).collect()
+    };
+    #[cfg(target_arch = "wasm32")]
+    let parts: Vec<Vec<f32>> = (0..tiles).map(compute).collect();
+    for (i, ct) in parts.iter().enumerate() {
+        let r0 = i * TILE;
+        let rows = ct.len() / t;
+        for r in 0..t {
+            let o = &mut out[r * n_out + r0..r * n_out + r0 + rows];
+            o.copy_from_slice(&ct[r * rows..(r + 1) * rows]);
+            if let Some(b) = bias {
+                for (y, bb) in o.iter_mut().zip(&b[r0..r0 + rows]) {
+                    *y += *bb;
+                }
+            }
+        }
+    }
+}
+
+/// out (T, C) = the embedding rows of `tokens` from `wte` (V, C) in any storage type.
+pub fn embed_rows(out: &mut [f32], tokens: &[u32], wte: &Tensor) {
+    let (_, c) = wte.rows_cols();
+    for (r, &tok) in tokens.iter().enumerate() {
+        wte.row_into(tok as usize, &mut out[r * c..(r + 1) * c]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::matmul_reference;
+
+    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::generate::Rng::new(seed);
+        (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
+    }
+
+    /// Every storage type, decode and prefill, one row and many, against the triple loop on
+    /// the dequantized weights.
+    #[test]
+    fn linear_matches_the_dequantized_reference() {
+        for q in QType::ALL {
+            let n_in = if q.block_len() == 256 { 512 } else { 96 };
+            for &(t, n_out) in &[(1, 37), (3, 70), (9, 33), (40, 65)] {
+                let w = Tensor::from_f32(vec![n_out, n_in], &rand_vec(n_out * n_in, 2), q);
+                let wd = w.to_f32();
+                let x = rand_vec(t * n_in, 1);
+                let b = rand_vec(n_out, 3);
+                let mut got = vec![0.0; t * n_out];
+                let mut want = vec![0.0; t * n_out];
+                linear_forward(&mut got, &x, &w, Some(&b), t);
+                matmul_reference(&mut want, &x, &wd, Some(&b), t, n_in, n_out);
+                let diff = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max);
+                assert!(diff < 1e-4, "{q} T={t} OUT={n_out}: max diff {diff}");
+            }
+        }
+    }
+
+    /// f16 rows give bit-for-bit the results of their f32 widening (the behaviour of the
+    /// engine before weights stayed packed).
+    #[test]
+    fn f16_weights_compute_exactly_as_their_widening() {
+        let (n_in, n_out) = (75, 41);
+        for t in [1, 3, 12] {
+            let w = Tensor::from_f32(vec![n_out, n_in], &rand_vec(n_out * n_in, 5), QType::F16);
+            let wide = Tensor::f32(vec![n_out, n_in], w.to_f32().into_owned());
+            let x = rand_vec(t * n_in, 6);
+            let (mut a, mut b) = (vec![0.0; t * n_out], vec![0.0; t * n_out]);
+            linear_forward(&mut a, &x, &w, None, t);
+            linear_forward(&mut b, &x, &wide, None, t);
+            assert_eq!(a, b, "T={t}");
+        }
+    }
+}
