@@ -1,9 +1,10 @@
 //! A chat model: the transformer, its tokenizer, chat template and generation defaults, loaded
 //! from one Hugging Face-style model directory.
 
+use crate::engine::{block_on, Engine};
 use crate::error::{Error, Result};
-use crate::generate::{FinishReason, Generator, SamplingParams};
-use crate::model::{KvCache, Logits, Model};
+use crate::generate::{FinishReason, SamplingParams};
+use crate::model::Model;
 use crate::tokenizer::{ChatTemplate, Message, StreamDecoder, Tokenizer};
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +21,20 @@ pub struct ChatModel {
     pub stop_tokens: Vec<u32>,
 }
 
+/// A conversation tokenized to fit the context ([`ChatModel::encode_chat_fitting`]).
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    pub tokens: Vec<u32>,
+    /// How many of the oldest turns were left out to make room.
+    pub dropped_turns: usize,
+}
+
+/// Positions kept free for the answer when a conversation is fitted into the context: the
+/// answer's token budget, but at most a quarter of the context.
+pub fn answer_reserve(max_new_tokens: usize, context: usize) -> usize {
+    max_new_tokens.min(context / 4).max(1)
+}
+
 /// The result of one generation.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Generation {
@@ -31,30 +46,15 @@ pub struct Generation {
     pub prefill_ms: f64,
     /// Time spent generating after the first token, in milliseconds.
     pub decode_ms: f64,
+    /// Oldest turns of the conversation left out to fit the context ([`ChatModel::chat`]).
+    pub dropped_turns: usize,
 }
 
 impl ChatModel {
-    /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and, when present,
-    /// `tokenizer_config.json` and `generation_config.json`.
+    /// Loads a model directory: `config.json`, `model.safetensors`, `tokenizer.json` and, when
+    /// present, `tokenizer_config.json` and `generation_config.json` (see `bundle.rs`).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let model = Model::load(dir)?;
-        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))?;
-        let read_opt = |name: &str| -> Result<Option<String>> {
-            let p = dir.join(name);
-            match std::fs::read_to_string(&p) {
-                Ok(s) => Ok(Some(s)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(p, e)),
-            }
-        };
-        Self::from_parts(
-            model,
-            tokenizer,
-            read_opt("tokenizer_config.json")?.as_deref(),
-            read_opt("generation_config.json")?.as_deref(),
-            &dir.display().to_string(),
-        )
+        crate::bundle::load_chat_model(&crate::bundle::Dir::new(dir.as_ref()), "")
     }
 
     pub fn from_parts(
@@ -123,6 +123,52 @@ impl ChatModel {
         self.tokenizer.encode(&text, false)
     }
 
+    /// Renders and tokenizes a conversation so that at least `reserve` positions of the context
+    /// stay free for the answer: the system messages and the last turn are always kept, and the
+    /// oldest turns (a user message and the replies after it) are dropped until it fits. Only a
+    /// last turn that cannot fit the context by itself is an error. `reserve` is shrunk when
+    /// the last turn needs the room, down to one position.
+    pub fn encode_chat_fitting(&self, messages: &[Message], reserve: usize) -> Result<Fitted> {
+        let context = self.model.config.max_seq_len;
+        let system: Vec<Message> = messages
+            .iter()
+            .take_while(|m| m.role == "system")
+            .cloned()
+            .collect();
+        let rest = &messages[system.len()..];
+        // Turn starts: every user message; what comes before the first one belongs to turn 0.
+        let mut starts: Vec<usize> = rest
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.role == "user" && *i > 0)
+            .map(|(i, _)| i)
+            .collect();
+        starts.insert(0, 0);
+        let budget = context.saturating_sub(reserve.max(1));
+        let render = |from: usize| -> Result<Vec<u32>> {
+            let mut convo = system.clone();
+            convo.extend_from_slice(&rest[from..]);
+            self.encode_chat(&convo)
+        };
+        for (dropped, &from) in starts.iter().enumerate() {
+            let tokens = render(from)?;
+            let last = dropped + 1 == starts.len();
+            if tokens.len() <= budget || (last && tokens.len() < context) {
+                return Ok(Fitted {
+                    tokens,
+                    dropped_turns: dropped,
+                });
+            }
+            if last {
+                return Err(Error::PromptTooLong {
+                    tokens: tokens.len(),
+                    context,
+                });
+            }
+        }
+        unreachable!("starts holds at least turn 0")
+    }
+
     /// Sampling parameters with this model's stop tokens added.
     pub fn params_with_stops(&self, params: &SamplingParams) -> SamplingParams {
         let mut p = params.clone();
@@ -134,63 +180,72 @@ impl ChatModel {
         p
     }
 
-    /// Generates a continuation of `prompt` on the CPU engine, streaming whole-character text
-    /// pieces to `on_text`; returning false from it stops generation.
+    /// Generates a continuation of `prompt` on `engine` (open on this model, CPU or GPU; its
+    /// conversation is reset first), awaiting `on_text` after each token with the text it
+    /// completes (whole characters; empty when the token ends mid-character); `Ok(false)` from it
+    /// stops generation.
+    pub async fn generate_on(
+        &self,
+        engine: &mut Engine,
+        prompt: &[u32],
+        params: &SamplingParams,
+        mut on_text: impl AsyncFnMut(&str) -> Result<bool>,
+    ) -> Result<Generation> {
+        if !Arc::ptr_eq(engine.model_arc(), &self.model) {
+            return Err(Error::InvalidArgument(
+                "this engine runs another model: open it on the chat model's (Engine::new(chat.model.clone(), …))"
+                    .into(),
+            ));
+        }
+        engine.reset();
+        let params = self.params_with_stops(params);
+        let mut dec = StreamDecoder::new();
+        let g = engine
+            .generate_async(prompt, &params, async |tok| {
+                let piece = dec.push(&self.tokenizer, tok)?.unwrap_or_default();
+                on_text(&piece).await
+            })
+            .await?;
+        Ok(Generation {
+            text: dec.text(&self.tokenizer)?,
+            tokens: g.tokens,
+            prompt_tokens: g.prompt_tokens,
+            finish_reason: g.finish_reason,
+            prefill_ms: g.prefill_ms,
+            decode_ms: g.decode_ms,
+            dropped_turns: 0,
+        })
+    }
+
+    /// [`Self::generate_on`] on the CPU engine, blocking, with a plain callback that sees each
+    /// non-empty piece of text; returning false from it stops generation.
     pub fn generate_tokens(
         &self,
         prompt: &[u32],
         params: &SamplingParams,
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let params = self.params_with_stops(params);
-        let mut cache = KvCache::new(&self.model.config);
-        let mut g = Generator::new(prompt, params, self.model.config.max_seq_len)?;
-        let mut dec = StreamDecoder::new();
-        let t0 = now_ms();
-        let mut t_first = None;
-        let mut stopped_by_caller = false;
-        loop {
-            let input = g.take_input();
-            if input.is_empty() {
-                break;
-            }
-            let mut logits = self.model.forward(&input, &mut cache, Logits::Last)?;
-            t_first.get_or_insert_with(now_ms);
-            let Some(tok) = g.push_logits(&mut logits) else {
-                break;
-            };
-            if let Some(piece) = dec.push(&self.tokenizer, tok)? {
-                if !on_text(&piece) {
-                    stopped_by_caller = true;
-                    break;
-                }
-            }
-        }
-        let t_end = now_ms();
-        let t_first = t_first.unwrap_or(t_end);
-        Ok(Generation {
-            text: dec.text(&self.tokenizer)?,
-            tokens: g.generated().to_vec(),
-            prompt_tokens: g.prompt_len(),
-            finish_reason: if stopped_by_caller {
-                FinishReason::Stop
-            } else {
-                g.finished().unwrap_or(FinishReason::Length)
-            },
-            prefill_ms: t_first - t0,
-            decode_ms: t_end - t_first,
-        })
+        let mut engine = Engine::cpu(self.model.clone());
+        block_on(
+            self.generate_on(&mut engine, prompt, params, async |piece| {
+                Ok(on_text(piece))
+            }),
+        )
     }
 
-    /// Answers a conversation: template, tokenize, generate.
+    /// Answers a conversation: template, tokenize (leaving out the oldest turns when it outgrows
+    /// the context; see [`Self::encode_chat_fitting`]), generate.
     pub fn chat(
         &self,
         messages: &[Message],
         params: &SamplingParams,
         on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let prompt = self.encode_chat(messages)?;
-        self.generate_tokens(&prompt, params, on_text)
+        let reserve = answer_reserve(params.max_new_tokens, self.model.config.max_seq_len);
+        let prompt = self.encode_chat_fitting(messages, reserve)?;
+        let mut g = self.generate_tokens(&prompt.tokens, params, on_text)?;
+        g.dropped_turns = prompt.dropped_turns;
+        Ok(g)
     }
 
     /// Continues a plain text prompt (no chat template).

@@ -6,6 +6,7 @@
 //! care where it runs. Natively everything has a blocking form; in the browser use the `_async`
 //! methods (WebGPU readback cannot block).
 
+use crate::chat::now_ms;
 use crate::error::{Error, Result};
 use crate::generate::{FinishReason, Generator, SamplingParams};
 use crate::gpu::{GpuContext, GpuModel, GpuSession, WeightFormat};
@@ -78,6 +79,39 @@ pub struct Engine {
     fallback: Option<String>,
 }
 
+/// What one generation produced (the text is the caller's: see `ChatModel::generate_on`).
+#[derive(Clone, Debug)]
+pub struct Generated {
+    /// The new tokens (a stop token that ended generation is not among them).
+    pub tokens: Vec<u32>,
+    pub prompt_tokens: usize,
+    pub finish_reason: FinishReason,
+    /// Time to the first new token (prompt processing), in milliseconds.
+    pub prefill_ms: f64,
+    /// Time spent after the first token, in milliseconds.
+    pub decode_ms: f64,
+}
+
+/// Runs a future to completion: natively by blocking; in wasm only a future that never waits
+/// (the CPU engine's), which completes on its first poll.
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(f)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => {
+                panic!("block_on in wasm: this future waits (use the _async method)")
+            }
+        }
+    }
+}
+
 /// Tells the user, once, why we are on the CPU.
 fn warn(msg: &str) {
     #[cfg(not(target_arch = "wasm32"))]
@@ -91,10 +125,8 @@ impl Engine {
     pub async fn new_async(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
         let model = model.into();
         let cpu = |model: Arc<Model>, fallback: Option<String>| Engine {
-            inner: Inner::Cpu(model.new_cache()),
-            model,
-            history: vec![],
             fallback,
+            ..Engine::cpu(model)
         };
         match opts.backend {
             Backend::Cpu => Ok(cpu(model, None)),
@@ -114,6 +146,17 @@ impl Engine {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
         pollster::block_on(Self::new_async(model, opts))
+    }
+
+    /// The CPU engine on `model` (everywhere; nothing to wait for).
+    pub fn cpu(model: impl Into<Arc<Model>>) -> Self {
+        let model = model.into();
+        Engine {
+            inner: Inner::Cpu(model.new_cache()),
+            model,
+            history: vec![],
+            fallback: None,
+        }
     }
 
     /// `auto`: natively, a software adapter (lavapipe, WARP) found on its own is declined, as
@@ -281,45 +324,60 @@ impl Engine {
         pollster::block_on(self.forward_async(tokens, which))
     }
 
-    /// Generates after the conversation so far, calling `on_token` with each new token; return
-    /// `false` from it to stop. Same contract as [`crate::generate::generate`].
+    /// The generation loop — the only one: runs `prompt` after the conversation so far, then
+    /// samples one token at a time ([`Generator`]), awaiting `on_token(token)` after each;
+    /// `Ok(false)` from it stops generation (FinishReason::Stop), an error ends it with that
+    /// error. Chat, the pipeline, the CLI and the training samplers all generate through here,
+    /// on whichever engine (CPU or GPU) this is.
     pub async fn generate_async(
         &mut self,
         prompt: &[u32],
         params: &SamplingParams,
-        mut on_token: impl FnMut(u32) -> bool,
-    ) -> Result<(Vec<u32>, FinishReason)> {
+        mut on_token: impl AsyncFnMut(u32) -> Result<bool>,
+    ) -> Result<Generated> {
         let context = self.model.config.max_seq_len - self.len();
         let mut g = Generator::new(prompt, params.clone(), context)?;
+        let t0 = now_ms();
+        let mut t_first = None;
+        let mut stopped = false;
         loop {
             let input = g.take_input();
             if input.is_empty() {
                 break;
             }
             let mut logits = self.forward_async(&input, Logits::Last).await?;
-            match g.push_logits(&mut logits) {
-                Some(tok) => {
-                    if !on_token(tok) {
-                        return Ok((g.generated().to_vec(), FinishReason::Stop));
-                    }
-                }
-                None => break,
+            t_first.get_or_insert_with(now_ms);
+            let Some(tok) = g.push_logits(&mut logits) else {
+                break;
+            };
+            if !on_token(tok).await? {
+                stopped = true;
+                break;
             }
         }
-        Ok((
-            g.generated().to_vec(),
-            g.finished().unwrap_or(FinishReason::Length),
-        ))
+        let t_end = now_ms();
+        let t_first = t_first.unwrap_or(t_end);
+        Ok(Generated {
+            tokens: g.generated().to_vec(),
+            prompt_tokens: g.prompt_len(),
+            finish_reason: if stopped {
+                FinishReason::Stop
+            } else {
+                g.finished().unwrap_or(FinishReason::Length)
+            },
+            prefill_ms: t_first - t0,
+            decode_ms: t_end - t_first,
+        })
     }
 
-    /// Blocking [`Self::generate_async`] (native only).
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Blocking [`Self::generate_async`] with a plain callback (native; on the CPU engine
+    /// anywhere, as its futures never wait).
     pub fn generate(
         &mut self,
         prompt: &[u32],
         params: &SamplingParams,
-        on_token: impl FnMut(u32) -> bool,
-    ) -> Result<(Vec<u32>, FinishReason)> {
-        pollster::block_on(self.generate_async(prompt, params, on_token))
+        mut on_token: impl FnMut(u32) -> bool,
+    ) -> Result<Generated> {
+        block_on(self.generate_async(prompt, params, async |t| Ok(on_token(t))))
     }
 }

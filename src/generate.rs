@@ -7,7 +7,6 @@
 //! Logits processors run in transformers' order: repetition penalty, temperature, top-k, top-p.
 
 use crate::error::{Error, Result};
-use crate::model::{KvCache, Logits, Model};
 
 /// xoshiro256** seeded through splitmix64: small, fast, and the same sequence on every platform.
 #[derive(Clone, Debug)]
@@ -295,41 +294,6 @@ impl Generator {
     pub fn prompt_len(&self) -> usize {
         self.prompt_len
     }
-}
-
-/// Generates on the CPU engine, calling `on_token` with each new token as it is chosen; return
-/// `false` from it to stop early. Returns the generated tokens and why generation ended.
-pub fn generate(
-    model: &Model,
-    cache: &mut KvCache,
-    prompt: &[u32],
-    params: &SamplingParams,
-    mut on_token: impl FnMut(u32) -> bool,
-) -> Result<(Vec<u32>, FinishReason)> {
-    let mut g = Generator::new(
-        prompt,
-        params.clone(),
-        model.config.max_seq_len - cache.len(),
-    )?;
-    loop {
-        let input = g.take_input();
-        if input.is_empty() {
-            break;
-        }
-        let mut logits = model.forward(&input, cache, Logits::Last)?;
-        match g.push_logits(&mut logits) {
-            Some(tok) => {
-                if !on_token(tok) {
-                    return Ok((g.generated().to_vec(), FinishReason::Stop));
-                }
-            }
-            None => break,
-        }
-    }
-    Ok((
-        g.generated().to_vec(),
-        g.finished().unwrap_or(FinishReason::Length),
-    ))
 }
 
 #[cfg(test)]

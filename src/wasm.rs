@@ -18,14 +18,13 @@
 //! awaits its readback, and the reply yields to the event loop after every token, so a page (or
 //! the worker's message queue: cancel, dispose) is never starved.
 
-use crate::chat::ChatModel;
+use crate::bundle;
 use crate::engine::{Backend, Engine as ModelEngine, EngineOptions};
 use crate::error::Error;
 use crate::generate::SamplingParams;
 use crate::model::Model;
-use crate::moderation::Moderator;
 use crate::pipeline::{Chunk, Pipeline};
-use crate::tokenizer::{Message, Tokenizer};
+use crate::tokenizer::Message;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -55,64 +54,18 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| js_error(format!("could not convert a result for JavaScript: {e}")))
 }
 
-/// A file of a bundle: where it lives relative to `pipeline.json`, and whether loading fails
-/// without it.
-#[derive(Serialize)]
-struct BundleFile {
-    path: String,
-    required: bool,
-}
-
-/// `dir` of pipeline.json (`chat`, `./chat/`) joined with `name`.
-fn join(dir: &str, name: &str) -> String {
-    let d = dir.trim_start_matches("./").trim_end_matches('/');
-    if d.is_empty() || d == "." {
-        name.to_string()
-    } else {
-        format!("{d}/{name}")
-    }
-}
-
 /// The files of a bundle, given the text of its `pipeline.json`: `[{ path, required }]`, paths
-/// relative to the directory of pipeline.json. The loader fetches exactly these.
+/// relative to the directory of pipeline.json. The loader fetches exactly these (`bundle.rs`
+/// owns the list and the path policy).
 #[wasm_bindgen(js_name = bundleFiles)]
 pub fn bundle_files(pipeline_json: &str) -> Result<JsValue, JsValue> {
     init_panic_hook();
-    let cfg = Pipeline::parse_config(pipeline_json, "pipeline.json").map_err(js_error)?;
-    for dir in [&cfg.chat_model, &cfg.moderator] {
-        if dir.starts_with('/') || dir.contains("://") || dir.split('/').any(|p| p == "..") {
-            return Err(js_error(format!(
-                "pipeline.json: model directory {dir:?} must be a relative path inside the bundle"
-            )));
-        }
-    }
-    let f = |dir: &str, name: &str, required: bool| BundleFile {
-        path: join(dir, name),
-        required,
-    };
-    let (c, m) = (cfg.chat_model.as_str(), cfg.moderator.as_str());
-    let files = vec![
-        f(c, "config.json", true),
-        f(c, "model.safetensors", true),
-        f(c, "tokenizer.json", true),
-        f(c, "tokenizer_config.json", true),
-        f(c, "generation_config.json", false),
-        f(m, "config.json", true),
-        f(m, "model.safetensors", true),
-        f(m, "tokenizer.json", true),
-        f(m, "thresholds.json", false),
-    ];
-    to_js(&files)
+    let cfg = bundle::parse_pipeline(pipeline_json, "pipeline.json").map_err(js_error)?;
+    to_js(&bundle::pipeline_files(&cfg).map_err(js_error)?)
 }
 
-/// The bytes of `path` in `files` (a `Map` or a plain object of Uint8Array / ArrayBuffer /
-/// string), or None.
-fn get_file(files: &JsValue, path: &str) -> Result<Option<Vec<u8>>, JsValue> {
-    let v = if let Some(map) = files.dyn_ref::<js_sys::Map>() {
-        map.get(&JsValue::from_str(path))
-    } else {
-        Reflect::get(files, &JsValue::from_str(path))?
-    };
+/// A bundle file's value: a Uint8Array, an ArrayBuffer or a string.
+fn file_bytes(path: &str, v: &JsValue) -> Result<Option<Vec<u8>>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
@@ -130,58 +83,31 @@ fn get_file(files: &JsValue, path: &str) -> Result<Option<Vec<u8>>, JsValue> {
     )))
 }
 
-fn text_file(files: &JsValue, path: &str) -> Result<Option<String>, JsValue> {
-    get_file(files, path)?
-        .map(|b| {
-            String::from_utf8(b)
-                .map_err(|_| js_error(format!("{path}: not valid UTF-8 (is it a text file?)")))
-        })
-        .transpose()
-}
-
-fn required(files: &JsValue, path: &str) -> Result<Vec<u8>, JsValue> {
-    get_file(files, path)?
-        .ok_or_else(|| js_error(format!("the bundle has no {path} (it is required)")))
-}
-
-fn required_text(files: &JsValue, path: &str) -> Result<String, JsValue> {
-    text_file(files, path)?
-        .ok_or_else(|| js_error(format!("the bundle has no {path} (it is required)")))
-}
-
-/// Builds the pipeline from the bundle's files.
-fn load_pipeline(files: &JsValue) -> Result<Pipeline, JsValue> {
-    let pj = required_text(files, "pipeline.json")?;
-    let cfg = Pipeline::parse_config(&pj, "pipeline.json").map_err(js_error)?;
-    let (c, m) = (cfg.chat_model.clone(), cfg.moderator.clone());
-
-    let model = Model::from_bytes(
-        &required_text(files, &join(&c, "config.json"))?,
-        &required(files, &join(&c, "model.safetensors"))?,
-        c.trim_end_matches('/'),
-    )
-    .map_err(js_error)?;
-    let tok_path = join(&c, "tokenizer.json");
-    let tokenizer = Tokenizer::from_bytes(&required(files, &tok_path)?)
-        .map_err(|e| js_error(format!("{tok_path}: {e}")))?;
-    let chat = ChatModel::from_parts(
-        model,
-        tokenizer,
-        text_file(files, &join(&c, "tokenizer_config.json"))?.as_deref(),
-        text_file(files, &join(&c, "generation_config.json"))?.as_deref(),
-        c.trim_end_matches('/'),
-    )
-    .map_err(js_error)?;
-
-    let moderator = Moderator::from_bytes(
-        &required_text(files, &join(&m, "config.json"))?,
-        &required(files, &join(&m, "model.safetensors"))?,
-        &required(files, &join(&m, "tokenizer.json"))?,
-        text_file(files, &join(&m, "thresholds.json"))?.as_deref(),
-        m.trim_end_matches('/'),
-    )
-    .map_err(js_error)?;
-    Pipeline::new(chat, moderator, cfg).map_err(js_error)
+/// The bundle's files from a `Map` or a plain object of path → bytes.
+fn js_files(files: &JsValue) -> Result<bundle::Files, JsValue> {
+    let entries: Vec<(String, JsValue)> = if let Some(map) = files.dyn_ref::<js_sys::Map>() {
+        let mut v = vec![];
+        map.for_each(&mut |value, key| v.push((key.as_string().unwrap_or_default(), value)));
+        v
+    } else {
+        js_sys::Object::entries(files.unchecked_ref())
+            .iter()
+            .map(|e| {
+                let pair: js_sys::Array = e.unchecked_into();
+                (pair.get(0).as_string().unwrap_or_default(), pair.get(1))
+            })
+            .collect()
+    };
+    let mut out = std::collections::HashMap::new();
+    for (path, value) in entries {
+        if let Some(b) = file_bytes(&path, &value)? {
+            out.insert(path, b);
+        }
+    }
+    Ok(bundle::Files {
+        files: out,
+        origin: String::new(),
+    })
 }
 
 /// Sampling options of one reply; unset fields take the bundle's defaults (pipeline.json
@@ -356,23 +282,17 @@ impl Engine {
     /// same GPU device (on the CPU if it cannot be opened there; a console warning says why).
     pub async fn create(files: JsValue, backend: Option<String>) -> Result<Engine, JsValue> {
         init_panic_hook();
-        let backend_name = backend.unwrap_or_else(|| "auto".into());
-        let backend = match backend_name.to_ascii_lowercase().as_str() {
-            "auto" => Backend::Auto,
-            "webgpu" | "gpu" => Backend::Gpu,
-            "cpu" => Backend::Cpu,
-            other => {
-                return Err(js_error(format!(
-                    "unknown backend {other:?}: use \"auto\", \"webgpu\" or \"cpu\""
-                )))
-            }
-        };
+        let backend: Backend = backend
+            .as_deref()
+            .unwrap_or("auto")
+            .parse()
+            .map_err(js_error)?;
         if !files.is_object() {
             return Err(js_error(
                 "Engine.create needs the bundle's files: an object or Map of path → Uint8Array",
             ));
         }
-        let pipeline = load_pipeline(&files)?;
+        let pipeline = bundle::load_pipeline(&js_files(&files)?).map_err(js_error)?;
         let engine = ModelEngine::new_async(pipeline.chat.model.clone(), EngineOptions::backend(backend))
             .await
             .map_err(|e| match (backend, &e) {

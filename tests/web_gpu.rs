@@ -130,7 +130,11 @@ async fn gpu_matches_cpu_in_the_browser() {
             max_new_tokens: 20,
             ..Default::default()
         };
-        let (tokens, _) = e.generate_async(&prompt, &params, |_| true).await.unwrap();
+        let tokens = e
+            .generate_async(&prompt, &params, async |_| Ok(true))
+            .await
+            .unwrap()
+            .tokens;
         console_log!("{}: greedy {:?}", f.name, tokens);
         assert_eq!(tokens, greedy, "{}: greedy tokens", f.name);
     }
@@ -143,8 +147,8 @@ async fn f16_weights_work_without_shader_f16() {
         let (model, prompt, _) = load(f);
         let rounded = Model::new(
             model.config.clone(),
-            round_matrices_to_f16(&model.params),
-            model.dtype,
+            round_matrices_to_f16(&model.to_params()),
+            tinychat::weights::DType::F32,
         );
         let want = rounded
             .forward(&prompt, &mut rounded.new_cache(), Logits::All)
@@ -179,18 +183,32 @@ async fn auto_backend_picks_webgpu() {
 
 #[wasm_bindgen_test]
 async fn the_bundles_moderator_scores_the_same_on_webgpu() {
-    use tinychat::moderation::Moderator;
-    const DIR: &str = "web/models/default/moderator";
-    let m = Moderator::from_bytes(
-        include_str!("../web/models/default/moderator/config.json"),
-        include_bytes!("../web/models/default/moderator/model.safetensors"),
-        include_bytes!("../web/models/default/moderator/tokenizer.json"),
-        Some(include_str!(
-            "../web/models/default/moderator/thresholds.json"
-        )),
-        DIR,
-    )
-    .expect("the bundle's moderator loads");
+    use tinychat::bundle;
+    let file = |name: &str, bytes: &[u8]| (format!("moderator/{name}"), bytes.to_vec());
+    let files = bundle::Files {
+        files: [
+            file(
+                "config.json",
+                include_bytes!("../web/models/default/moderator/config.json"),
+            ),
+            file(
+                "model.safetensors",
+                include_bytes!("../web/models/default/moderator/model.safetensors"),
+            ),
+            file(
+                "tokenizer.json",
+                include_bytes!("../web/models/default/moderator/tokenizer.json"),
+            ),
+            file(
+                "thresholds.json",
+                include_bytes!("../web/models/default/moderator/thresholds.json"),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        origin: "web/models/default".into(),
+    };
+    let m = bundle::load_moderator(&files, "moderator").expect("the bundle's moderator loads");
     let g = context().await;
     let opts = EngineOptions {
         backend: Backend::Gpu,

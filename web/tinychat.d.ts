@@ -77,6 +77,8 @@ export interface Reply {
   /** The category whose template answered, if one did. */
   template_category: string | null;
   prompt_tokens: number;
+  /** The oldest turns left out so the conversation fits the model's context (0: none). */
+  dropped_turns: number;
   completion_tokens: number;
   finish_reason: "stop" | "length" | null;
   timings: Timings;

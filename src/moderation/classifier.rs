@@ -114,60 +114,19 @@ impl Moderator {
     /// Loads a classifier directory: config.json (with id2label), model.safetensors,
     /// tokenizer.json and, when present, thresholds.json (default 0.5 per category).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let dir = dir.as_ref();
-        let model = Model::load(dir)?;
-        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))?;
-        let tpath = dir.join("thresholds.json");
-        let thresholds =
-            match std::fs::read_to_string(&tpath) {
-                Ok(text) => Some(serde_json::from_str::<Thresholds>(&text).map_err(|source| {
-                    Error::Json {
-                        path: tpath.clone(),
-                        source,
-                    }
-                })?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(Error::io(tpath, e)),
-            };
-        Self::new(model, tokenizer, thresholds.as_ref())
+        crate::bundle::load_moderator(&crate::bundle::Dir::new(dir.as_ref()), "")
     }
 
     /// Loads a classifier directory ([`Self::load`]), or a pipeline bundle: the classifier its
     /// pipeline.json names, with that file's threshold overrides.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let pj = dir.join("pipeline.json");
-        if !pj.exists() {
-            return Self::load(dir);
+        let src = crate::bundle::Dir::new(dir);
+        if crate::bundle::is_bundle(dir) {
+            crate::bundle::load_bundle_moderator(&src)
+        } else {
+            crate::bundle::load_moderator(&src, "")
         }
-        let text = std::fs::read_to_string(&pj).map_err(|e| Error::io(&pj, e))?;
-        let cfg = crate::pipeline::Pipeline::parse_config(&text, &pj.display().to_string())?;
-        let mut m = Self::load(dir.join(&cfg.moderator))?;
-        m.set_thresholds(&cfg.thresholds)?;
-        Ok(m)
-    }
-
-    /// Builds a moderator from file contents (the browser path): config.json, model.safetensors,
-    /// tokenizer.json and an optional thresholds.json. `origin` names the source in errors.
-    pub fn from_bytes(
-        config_json: &str,
-        safetensors: &[u8],
-        tokenizer_json: &[u8],
-        thresholds_json: Option<&str>,
-        origin: &str,
-    ) -> Result<Self> {
-        let model = Model::from_bytes(config_json, safetensors, origin)?;
-        let tokenizer = Tokenizer::from_bytes(tokenizer_json)
-            .map_err(|e| Error::Tokenizer(format!("{origin}/tokenizer.json: {e}")))?;
-        let thresholds = thresholds_json
-            .map(|t| {
-                serde_json::from_str::<Thresholds>(t).map_err(|source| Error::Json {
-                    path: format!("{origin}/thresholds.json").into(),
-                    source,
-                })
-            })
-            .transpose()?;
-        Self::new(model, tokenizer, thresholds.as_ref())
     }
 
     pub fn new(

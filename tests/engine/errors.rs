@@ -4,7 +4,8 @@
 use safetensors::tensor::TensorView;
 use safetensors::SafeTensors;
 use std::path::{Path, PathBuf};
-use tinychat::generate::{generate, Generator};
+use tinychat::engine::Engine;
+use tinychat::generate::Generator;
 use tinychat::{Error, FinishReason, Model, SamplingParams};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llama_tiny");
@@ -222,8 +223,8 @@ fn invalid_config_json() {
     assert_has(&load_err(&dir), &["config.json", "hidden_size"]);
 }
 
-fn fixture_model() -> Model {
-    Model::load(FIXTURE).unwrap()
+fn fixture_model() -> std::sync::Arc<Model> {
+    std::sync::Arc::new(Model::load(FIXTURE).unwrap())
 }
 
 #[test]
@@ -233,8 +234,9 @@ fn prompt_longer_than_the_context() {
     let p = SamplingParams::default();
     for len in [context, context + 1, 3 * context] {
         let prompt: Vec<u32> = (0..len as u32).map(|i| i % 200).collect();
-        let mut cache = model.new_cache();
-        let err = generate(&model, &mut cache, &prompt, &p, |_| true).unwrap_err();
+        let err = Engine::cpu(model.clone())
+            .generate(&prompt, &p, |_| true)
+            .unwrap_err();
         assert!(
             matches!(err, Error::PromptTooLong { tokens, context: 128 } if tokens == len),
             "{err:?}"
@@ -256,29 +258,26 @@ fn prompt_longer_than_the_context() {
 
     // A prompt that fits stops when the context is full: no error, finish reason "length".
     let prompt: Vec<u32> = (0..120).collect();
-    let mut cache = model.new_cache();
-    let (tokens, why) = generate(
-        &model,
-        &mut cache,
-        &prompt,
-        &SamplingParams {
-            max_new_tokens: 50,
-            ..Default::default()
-        },
-        |_| true,
-    )
-    .unwrap();
-    assert_eq!((tokens.len(), why), (8, FinishReason::Length));
+    let g = Engine::cpu(model.clone())
+        .generate(
+            &prompt,
+            &SamplingParams {
+                max_new_tokens: 50,
+                ..Default::default()
+            },
+            |_| true,
+        )
+        .unwrap();
+    assert_eq!((g.tokens.len(), g.finish_reason), (8, FinishReason::Length));
 }
 
 #[test]
 fn empty_prompt() {
     let model = fixture_model();
     let mut cache = model.new_cache();
-    let err = generate(&model, &mut cache, &[], &SamplingParams::default(), |_| {
-        true
-    })
-    .unwrap_err();
+    let err = Engine::cpu(model.clone())
+        .generate(&[], &SamplingParams::default(), |_| true)
+        .unwrap_err();
     assert!(matches!(err, Error::EmptyPrompt), "{err:?}");
     assert_has(&err.to_string(), &["the prompt is empty"]);
     let err = model
@@ -327,8 +326,9 @@ fn bad_sampling_parameters() {
             "repetition_penalty",
         ),
     ] {
-        let mut cache = model.new_cache();
-        let err = generate(&model, &mut cache, &[1, 2], &p, |_| true).unwrap_err();
+        let err = Engine::cpu(model.clone())
+            .generate(&[1, 2], &p, |_| true)
+            .unwrap_err();
         assert_has(&err.to_string(), &["invalid argument", want]);
     }
 }

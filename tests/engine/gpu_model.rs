@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tinychat::config::Pooling;
 use tinychat::engine::{Backend, Engine, EngineOptions};
-use tinychat::generate::{argmax, generate, SamplingParams};
+use tinychat::generate::{argmax, SamplingParams};
 use tinychat::gpu::model::round_matrices_to_f16;
 use tinychat::gpu::{GpuContext, GpuModel, GpuSession, WeightFormat};
 use tinychat::moderation::Moderator;
@@ -176,14 +176,10 @@ fn greedy_tokens_match_cpu_and_transformers() {
             max_new_tokens: 20,
             ..Default::default()
         };
-        let (cpu, _) = generate(
-            &f.model,
-            &mut f.model.new_cache(),
-            &f.prompt,
-            &params,
-            |_| true,
-        )
-        .unwrap();
+        let cpu = Engine::cpu(copy(&f.model))
+            .generate(&f.prompt, &params, |_| true)
+            .unwrap()
+            .tokens;
         let opts = EngineOptions {
             backend: Backend::Gpu,
             gpu: Some(g.clone()),
@@ -191,7 +187,7 @@ fn greedy_tokens_match_cpu_and_transformers() {
         };
         let mut e = Engine::new(copy(&f.model), opts).unwrap();
         assert!(e.is_gpu(), "{}", e.describe());
-        let (gpu_tokens, _) = e.generate(&f.prompt, &params, |_| true).unwrap();
+        let gpu_tokens = e.generate(&f.prompt, &params, |_| true).unwrap().tokens;
         println!("{name}: GPU greedy {gpu_tokens:?}");
         assert_eq!(gpu_tokens, cpu, "{name}: GPU and CPU greedy tokens differ");
         assert_eq!(

@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use tinychat::generate::{generate, SamplingParams};
+use tinychat::engine::Engine;
+use tinychat::generate::SamplingParams;
 use tinychat::{Logits, Model};
 
 const TOL: f32 = 1e-4;
@@ -114,17 +115,18 @@ fn check_decode(name: &str) {
 
 fn check_greedy(name: &str) {
     let (model, exp) = fixture(name);
-    let mut cache = model.new_cache();
     let params = SamplingParams {
         max_new_tokens: exp.greedy.len(),
         ..Default::default()
     };
     let mut streamed = vec![];
-    let (tokens, _) = generate(&model, &mut cache, &exp.input_ids, &params, |t| {
-        streamed.push(t);
-        true
-    })
-    .unwrap();
+    let tokens = Engine::cpu(model)
+        .generate(&exp.input_ids, &params, |t| {
+            streamed.push(t);
+            true
+        })
+        .unwrap()
+        .tokens;
     println!(
         "{name} greedy: ours {tokens:?}\n{name} greedy: torch {:?}",
         exp.greedy

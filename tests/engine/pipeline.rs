@@ -233,3 +233,40 @@ fn a_bad_pipeline_json_names_the_file() {
     let e = Pipeline::load(&dir).err().unwrap().to_string();
     assert!(e.contains("violense"), "{e}");
 }
+
+/// A conversation longer than the context keeps being answered: the oldest turns are left out
+/// (the system prompt and the last message stay) and the Reply says how many.
+#[test]
+fn a_conversation_longer_than_the_context_keeps_answering() {
+    let all_one = r#"{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"violence":1.0,"illicit":1.0}"#;
+    let p = Pipeline::load(bundle("overflow", all_one)).unwrap();
+    let context = p.chat.model.config.max_seq_len; // 256 byte tokens
+    let mut convo = vec![Message::system("Be brief.")];
+    let mut dropped = vec![];
+    for turn in 0..12 {
+        convo.push(Message::user(&format!(
+            "question number {turn}, about the sea?"
+        )));
+        let r = p.reply(&convo, &params(), |_| {}).unwrap();
+        assert!(
+            r.prompt_tokens < context,
+            "turn {turn}: {}",
+            r.prompt_tokens
+        );
+        dropped.push(r.dropped_turns);
+        convo.push(Message::assistant(&"an answer of some length. ".repeat(2)));
+    }
+    assert_eq!(dropped[0], 0, "a short conversation is read whole");
+    assert!(
+        dropped.last().unwrap() > &0,
+        "the long conversation dropped nothing: {dropped:?}"
+    );
+    assert!(
+        dropped.windows(2).all(|w| w[1] >= w[0]),
+        "drops grow with the conversation: {dropped:?}"
+    );
+    // Only a last message too long for the context by itself is an error.
+    convo.push(Message::user(&"x".repeat(context)));
+    let e = p.reply(&convo, &params(), |_| {}).unwrap_err();
+    assert!(e.to_string().contains("context"), "{e}");
+}

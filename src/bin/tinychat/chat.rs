@@ -52,7 +52,7 @@ enum Responder {
 }
 
 pub fn run(args: ChatArgs) -> Result<ExitCode> {
-    let (responder, model_dir) = match (&args.model, &args.pipeline) {
+    let (responder, params) = match (&args.model, &args.pipeline) {
         (Some(dir), _) => {
             let model = ChatModel::load(dir)?;
             if model.template.is_none() {
@@ -61,16 +61,17 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
                     dir.display()
                 )));
             }
-            (Responder::Model(model), dir.clone())
+            let params = args.sampling.resolve(dir)?;
+            (Responder::Model(model), params)
         }
         (None, Some(dir)) => {
             let p = Pipeline::load(dir)?;
-            let chat_dir = dir.join(&p.config.chat_model);
-            (Responder::Pipeline(Box::new(p)), chat_dir)
+            // The bundle's sampling defaults (pipeline.json), as the browser uses them.
+            let params = args.sampling.resolve_over(p.config.sampling.clone())?;
+            (Responder::Pipeline(Box::new(p)), params)
         }
         (None, None) => unreachable!("clap requires --model or --pipeline"),
     };
-    let params = args.sampling.resolve(&model_dir)?;
     let shown = args
         .pipeline
         .as_ref()
@@ -129,6 +130,7 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
             Responder::Model(model) => {
                 model.chat(&history, &p, |piece| out.write(piece)).map(|g| {
                     out.finish(&g.text);
+                    dropped_note(g.dropped_turns);
                     if args.stats {
                         eprintln!("{}", stats_line(&g));
                     }
@@ -157,6 +159,7 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
                 })
                 .map(|r| {
                     out.finish(&r.text);
+                    dropped_note(r.dropped_turns);
                     if args.stats {
                         eprintln!(
                             "[{:?} route; {} prompt + {} completion tokens; {:.0} ms]",
@@ -176,7 +179,7 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
                 history.pop();
                 failed_turns += 1;
                 let hint = if matches!(e, Error::PromptTooLong { .. }) {
-                    " (the conversation no longer fits the context: /reset starts a new one)"
+                    " (this message alone does not fit the model's context: send a shorter one)"
                 } else {
                     ""
                 };
@@ -193,4 +196,14 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Says on stderr when the oldest turns were left out to fit the context.
+fn dropped_note(n: usize) {
+    if n > 0 {
+        eprintln!(
+            "[the oldest {n} turn{} left out: the conversation outgrew the model's context]",
+            if n == 1 { " was" } else { "s were" }
+        );
+    }
 }

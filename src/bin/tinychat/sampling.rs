@@ -32,7 +32,12 @@ impl SamplingArgs {
     /// The sampling parameters: flags first, then the model's generation_config.json, then
     /// tinychat's defaults (greedy, 256 new tokens).
     pub fn resolve(&self, model_dir: &Path) -> Result<SamplingParams> {
-        let mut p = SamplingParams::from_generation_config(model_dir)?;
+        self.resolve_over(SamplingParams::from_generation_config(model_dir)?)
+    }
+
+    /// The flags over `base` (a bundle's pipeline.json `sampling`, or a model's defaults).
+    pub fn resolve_over(&self, base: SamplingParams) -> Result<SamplingParams> {
+        let mut p = base;
         if let Some(n) = self.max_new_tokens {
             p.max_new_tokens = n;
         }

@@ -1,0 +1,324 @@
+//! Bundles and model directories: the one place that knows which files make a model, a
+//! moderator and a pipeline, how their paths join, and which paths a bundle may name.
+//!
+//! ```text
+//! bundle/                       a pipeline bundle (the browser loads the same tree from a URL)
+//!   pipeline.json               { "chat_model": "chat", "moderator": "moderator", ... }
+//!   chat/                       a model directory (Hugging Face layout)
+//!     config.json  model.safetensors  tokenizer.json  tokenizer_config.json
+//!     [generation_config.json]  [chat_template.jinja]
+//!   moderator/                  a classifier directory: the same, with id2label, and
+//!     [thresholds.json]
+//! ```
+//!
+//! Files come from a [`BundleSource`]: a directory natively ([`Dir`]), the files the browser
+//! fetched ([`Files`]). Every path a bundle names is checked by [`check_relative`] before it is
+//! joined: relative, inside the bundle, no `..`, no URL syntax; [`Dir`] also resolves symlinks
+//! and refuses what lands outside its root.
+
+use crate::chat::ChatModel;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::moderation::{Moderator, Thresholds};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::tokenizer::Tokenizer;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Where a bundle's (or a model directory's) files come from.
+pub trait BundleSource {
+    /// The bytes of `path` (relative, already checked), or None when there is no such file.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// How `path` is named in error messages (the directory or URL it comes from included).
+    fn name(&self, path: &str) -> String;
+}
+
+/// A directory on disk.
+pub struct Dir {
+    root: PathBuf,
+}
+
+impl Dir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Dir { root: root.into() }
+    }
+}
+
+impl BundleSource for Dir {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let p = self.root.join(path);
+        if !p.exists() {
+            return Ok(None);
+        }
+        // Symlinks inside the bundle may not lead out of it.
+        let root = self
+            .root
+            .canonicalize()
+            .map_err(|e| Error::io(&self.root, e))?;
+        let real = p.canonicalize().map_err(|e| Error::io(&p, e))?;
+        if !real.starts_with(&root) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: resolves to {}, outside the bundle {}; a bundle's files must lie inside it",
+                p.display(),
+                real.display(),
+                root.display()
+            )));
+        }
+        match std::fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&p, e)),
+        }
+    }
+
+    fn name(&self, path: &str) -> String {
+        self.root.join(path).display().to_string()
+    }
+}
+
+/// Files already in memory, by path relative to the bundle (what the browser fetched).
+pub struct Files {
+    pub files: HashMap<String, Vec<u8>>,
+    /// Names the bundle in errors (its URL).
+    pub origin: String,
+}
+
+impl BundleSource for Files {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.files.get(path).cloned())
+    }
+    fn name(&self, path: &str) -> String {
+        if self.origin.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.origin.trim_end_matches('/'))
+        }
+    }
+}
+
+/// Checks a path a bundle names (`field` says where: "pipeline.json: chat_model") and returns
+/// it normalised (`./chat/` → `chat`, `.` → ``): relative, no `..`, no `\`, no URL syntax
+/// (`:`, `%`, `?`, `#`), no control characters or leading/trailing spaces, so it means the same
+/// on disk and as a URL under the bundle's base.
+pub fn check_relative(field: &str, p: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "{field}: {p:?} {why}; a bundle names its files by relative paths inside it (like \"chat\")"
+        )))
+    };
+    if p.starts_with('/') {
+        return bad("is absolute");
+    }
+    if p.chars().any(|c| c.is_control()) || p.trim() != p {
+        return bad("has control characters or surrounding spaces");
+    }
+    if let Some(c) = p
+        .chars()
+        .find(|c| matches!(c, '\\' | ':' | '%' | '?' | '#'))
+    {
+        return bad(&format!("contains {c:?}"));
+    }
+    let mut parts = vec![];
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return bad("leaves the bundle (..)"),
+            _ => parts.push(part),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// `dir` (already checked) joined with `name`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A file of a bundle and whether loading fails without it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BundleFile {
+    pub path: String,
+    pub required: bool,
+}
+
+/// The files of a model directory at `dir`: config, weights, tokenizer, and what is optional.
+pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
+    let f = |name: &str, required: bool| BundleFile {
+        path: join(dir, name),
+        required,
+    };
+    if classifier {
+        vec![
+            f("config.json", true),
+            f("model.safetensors", true),
+            f("tokenizer.json", true),
+            f("thresholds.json", false),
+        ]
+    } else {
+        vec![
+            f("config.json", true),
+            f("model.safetensors", true),
+            f("tokenizer.json", true),
+            f("tokenizer_config.json", false),
+            f("generation_config.json", false),
+            f("chat_template.jinja", false),
+        ]
+    }
+}
+
+/// Parses `pipeline.json` text; `origin` names the file in errors. Its paths are checked.
+pub fn parse_pipeline(text: &str, origin: &str) -> Result<PipelineConfig> {
+    let cfg: PipelineConfig = serde_json::from_str(text).map_err(|source| Error::Json {
+        path: origin.into(),
+        source,
+    })?;
+    check_relative(&format!("{origin}: chat_model"), &cfg.chat_model)?;
+    check_relative(&format!("{origin}: moderator"), &cfg.moderator)?;
+    Ok(cfg)
+}
+
+/// Every file a bundle with this `pipeline.json` may hold, in load order: what the browser
+/// fetches.
+pub fn pipeline_files(cfg: &PipelineConfig) -> Result<Vec<BundleFile>> {
+    let c = check_relative("pipeline.json: chat_model", &cfg.chat_model)?;
+    let m = check_relative("pipeline.json: moderator", &cfg.moderator)?;
+    let mut files = model_files(&c, false);
+    files.extend(model_files(&m, true));
+    Ok(files)
+}
+
+fn read_required(src: &dyn BundleSource, path: &str) -> Result<Vec<u8>> {
+    src.read(path)?.ok_or_else(|| {
+        Error::io(
+            src.name(path),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file (it is required)",
+            ),
+        )
+    })
+}
+
+fn text(src: &dyn BundleSource, path: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Error::Config {
+        path: src.name(path).into(),
+        msg: "not valid UTF-8 (is it a text file?)".into(),
+    })
+}
+
+fn read_text(src: &dyn BundleSource, path: &str) -> Result<Option<String>> {
+    src.read(path)?.map(|b| text(src, path, b)).transpose()
+}
+
+fn required_text(src: &dyn BundleSource, path: &str) -> Result<String> {
+    let b = read_required(src, path)?;
+    text(src, path, b)
+}
+
+/// The transformer and tokenizer of the model directory `dir` (checked, relative to `src`).
+fn load_model_and_tokenizer(src: &dyn BundleSource, dir: &str) -> Result<(Model, Tokenizer)> {
+    let origin = src.name(dir);
+    let origin = origin.trim_end_matches('/');
+    let model = Model::from_bytes(
+        &required_text(src, &join(dir, "config.json"))?,
+        &read_required(src, &join(dir, "model.safetensors"))?,
+        origin,
+    )?;
+    let tok_path = join(dir, "tokenizer.json");
+    let tokenizer = Tokenizer::from_bytes(&read_required(src, &tok_path)?)
+        .map_err(|e| Error::Tokenizer(format!("{}: {e}", src.name(&tok_path))))?;
+    Ok((model, tokenizer))
+}
+
+/// A chat model: the model directory `dir` of `src`.
+pub fn load_chat_model(src: &dyn BundleSource, dir: &str) -> Result<ChatModel> {
+    let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
+    let origin = src.name(dir);
+    ChatModel::from_parts(
+        model,
+        tokenizer,
+        read_text(src, &join(dir, "tokenizer_config.json"))?.as_deref(),
+        read_text(src, &join(dir, "generation_config.json"))?.as_deref(),
+        origin.trim_end_matches('/'),
+    )
+}
+
+/// A moderation classifier: the classifier directory `dir` of `src`, with its thresholds.json.
+pub fn load_moderator(src: &dyn BundleSource, dir: &str) -> Result<Moderator> {
+    let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
+    let tpath = join(dir, "thresholds.json");
+    let thresholds = read_text(src, &tpath)?
+        .map(|t| {
+            serde_json::from_str::<Thresholds>(&t).map_err(|source| Error::Json {
+                path: src.name(&tpath).into(),
+                source,
+            })
+        })
+        .transpose()?;
+    Moderator::new(model, tokenizer, thresholds.as_ref())
+}
+
+/// `pipeline.json` of `src`.
+pub fn read_pipeline_config(src: &dyn BundleSource) -> Result<PipelineConfig> {
+    let text = required_text(src, "pipeline.json")?;
+    parse_pipeline(&text, &src.name("pipeline.json"))
+}
+
+/// The moderator a bundle names, with pipeline.json's threshold overrides.
+pub fn load_bundle_moderator(src: &dyn BundleSource) -> Result<Moderator> {
+    let cfg = read_pipeline_config(src)?;
+    let mut m = load_moderator(src, &check_relative("moderator", &cfg.moderator)?)?;
+    m.set_thresholds(&cfg.thresholds)?;
+    Ok(m)
+}
+
+/// A whole pipeline bundle.
+pub fn load_pipeline(src: &dyn BundleSource) -> Result<Pipeline> {
+    let cfg = read_pipeline_config(src)?;
+    let chat = load_chat_model(src, &check_relative("chat_model", &cfg.chat_model)?)?;
+    let moderator = load_moderator(src, &check_relative("moderator", &cfg.moderator)?)?;
+    Pipeline::new(chat, moderator, cfg)
+}
+
+/// True when `dir` is a pipeline bundle (has pipeline.json), not a model directory.
+pub fn is_bundle(dir: &Path) -> bool {
+    dir.join("pipeline.json").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_normalised_and_escapes_refused() {
+        assert_eq!(check_relative("f", "./chat/").unwrap(), "chat");
+        assert_eq!(check_relative("f", "models/chat").unwrap(), "models/chat");
+        assert_eq!(check_relative("f", ".").unwrap(), "");
+        for bad in [
+            "/etc",
+            "../x",
+            "a/../../x",
+            "..\\..\\x",
+            "%2e%2e/x",
+            ".\t./x",
+            " chat",
+            "chat\n",
+            "\\\\evil.example\\m",
+            "\\/evil.example/m",
+            "https://evil.example/m",
+            "c:/x",
+            "chat?x=1",
+        ] {
+            let e = check_relative("pipeline.json: chat_model", bad);
+            assert!(e.is_err(), "{bad:?} was accepted");
+            assert!(e
+                .unwrap_err()
+                .to_string()
+                .contains("pipeline.json: chat_model"));
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The output gate: model text reaches the user only after the chunk that holds it has passed
+//! moderation. Chunks end at sentence boundaries or after `max_chunk_chars`; each is checked
+//! with the text released just before it (look-behind context), so harm split across a
+//! boundary is still seen.
+
+use crate::error::Result;
+use crate::moderation::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// How output text is cut into moderated chunks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateConfig {
+    /// A chunk is checked at the latest when it reaches this many characters.
+    pub max_chunk_chars: usize,
+    /// Characters of already released text checked together with each chunk.
+    pub context_chars: usize,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            max_chunk_chars: 120,
+            context_chars: 160,
+        }
+    }
+}
+
+/// Holds back model text until it has passed moderation. Reusable by any driver (the async
+/// browser engine too): feed it text pieces, it answers with what may be shown. [`Self::push`]
+/// and [`Self::finish`] take a blocking check; a driver that awaits its moderator uses
+/// [`Self::offer`] / [`Self::offer_end`] and [`Self::resolve`].
+pub struct OutputGate {
+    cfg: GateConfig,
+    released: String,
+    pending: String,
+    verdict: Option<Verdict>,
+    /// Bytes of `pending` handed out for checking by the last offer, awaiting [`Self::resolve`].
+    cut: Option<usize>,
+}
+
+/// What the gate says after a push.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GateStep {
+    /// Nothing new may be shown yet.
+    Hold,
+    /// This text passed moderation and may be shown.
+    Release(String),
+    /// The chunk was flagged: stop generating; nothing of the chunk may be shown.
+    Flagged(Verdict),
+}
+
+/// What the gate needs after an offer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GateOffer {
+    /// Nothing to check: this is the step.
+    Step(GateStep),
+    /// Check this text (look-behind context + chunk) and pass its verdict to
+    /// [`OutputGate::resolve`].
+    Check(String),
+}
+
+impl OutputGate {
+    pub fn new(cfg: GateConfig) -> Self {
+        OutputGate {
+            cfg,
+            released: String::new(),
+            pending: String::new(),
+            verdict: None,
+            cut: None,
+        }
+    }
+
+    /// Everything released so far.
+    pub fn released(&self) -> &str {
+        &self.released
+    }
+    /// Per-category maximum over every chunk checked so far.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.as_ref()
+    }
+
+    pub fn push(
+        &mut self,
+        piece: &str,
+        check: &mut dyn FnMut(&str) -> Result<Verdict>,
+    ) -> Result<GateStep> {
+        let offer = self.offer(piece);
+        self.settle(offer, check)
+    }
+
+    /// Checks whatever is still held back (the end of the reply).
+    pub fn finish(&mut self, check: &mut dyn FnMut(&str) -> Result<Verdict>) -> Result<GateStep> {
+        let offer = self.offer_end();
+        self.settle(offer, check)
+    }
+
+    fn settle(
+        &mut self,
+        offer: GateOffer,
+        check: &mut dyn FnMut(&str) -> Result<Verdict>,
+    ) -> Result<GateStep> {
+        match offer {
+            GateOffer::Step(step) => Ok(step),
+            GateOffer::Check(text) => match check(&text) {
+                Ok(v) => Ok(self.resolve(v)),
+                Err(e) => {
+                    self.abandon();
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    /// Adds a piece of model text; a chunk is complete at a sentence end or at
+    /// `max_chunk_chars`.
+    pub fn offer(&mut self, piece: &str) -> GateOffer {
+        assert!(
+            self.cut.is_none(),
+            "resolve the last check before offering more text"
+        );
+        self.pending.push_str(piece);
+        let cut = match last_boundary(&self.pending) {
+            Some(i) => i,
+            None if self.pending.chars().count() >= self.cfg.max_chunk_chars => self.pending.len(),
+            None => return GateOffer::Step(GateStep::Hold),
+        };
+        self.check_text(cut)
+    }
+
+    /// The end of the reply: whatever is still held back. Trailing whitespace alone is
+    /// released unchecked.
+    pub fn offer_end(&mut self) -> GateOffer {
+        assert!(self.cut.is_none(), "resolve the last check before ending");
+        if self.pending.trim().is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.released.push_str(&rest);
+            return GateOffer::Step(if rest.is_empty() {
+                GateStep::Hold
+            } else {
+                GateStep::Release(rest)
+            });
+        }
+        self.check_text(self.pending.len())
+    }
+
+    fn check_text(&mut self, cut: usize) -> GateOffer {
+        self.cut = Some(cut);
+        let ctx = tail_chars(&self.released, self.cfg.context_chars);
+        GateOffer::Check(format!("{ctx}{}", &self.pending[..cut]))
+    }
+
+    /// Gives up the check of the last [`GateOffer::Check`] (it failed): the chunk stays held
+    /// back, nothing of it is released, and the next offer checks it again with what follows.
+    pub fn abandon(&mut self) {
+        self.cut = None;
+    }
+
+    /// The verdict on the text of the last [`GateOffer::Check`]: releases the chunk, or drops it
+    /// when flagged.
+    pub fn resolve(&mut self, v: Verdict) -> GateStep {
+        let cut = self.cut.take().expect("resolve follows a GateOffer::Check");
+        let merged = match &self.verdict {
+            Some(prev) => prev.merge(&v),
+            None => v.clone(),
+        };
+        self.verdict = Some(merged);
+        if v.flagged {
+            self.pending.clear();
+            return GateStep::Flagged(v);
+        }
+        let chunk: String = self.pending.drain(..cut).collect();
+        self.released.push_str(&chunk);
+        GateStep::Release(chunk)
+    }
+}
+
+/// Byte index just after the last sentence end in `s` (. ! ? followed by whitespace, or a
+/// newline), including the whitespace that follows it, if any.
+fn last_boundary(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut found = None;
+    for i in 0..b.len() {
+        let end = match b[i] {
+            b'\n' => true,
+            b'.' | b'!' | b'?' => b.get(i + 1).is_some_and(|c| c.is_ascii_whitespace()),
+            _ => false,
+        };
+        if end {
+            // The whitespace after a sentence end belongs to that sentence.
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            found = Some(j);
+        }
+    }
+    found
+}
+
+fn tail_chars(s: &str, n: usize) -> &str {
+    let count = s.chars().count();
+    if count <= n {
+        return s;
+    }
+    let skip = count - n;
+    let idx = s
+        .char_indices()
+        .nth(skip)
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    &s[idx..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::moderation::CategoryScore;
+
+    fn verdict(flag: bool) -> Verdict {
+        Verdict {
+            flagged: flag,
+            categories: vec![CategoryScore {
+                category: "violence".into(),
+                score: if flag { 0.9 } else { 0.1 },
+                threshold: 0.5,
+                flagged: flag,
+                implied_by: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn gate_releases_whole_sentences_only_after_checking_them() {
+        let mut gate = OutputGate::new(GateConfig::default());
+        let mut seen = vec![];
+        let mut check = |t: &str| {
+            seen.push(t.to_string());
+            Ok(verdict(false))
+        };
+        assert_eq!(gate.push("Hello the", &mut check).unwrap(), GateStep::Hold);
+        assert_eq!(
+            gate.push("re. How", &mut check).unwrap(),
+            GateStep::Release("Hello there. ".into())
+        );
+        assert_eq!(gate.push(" are you", &mut check).unwrap(), GateStep::Hold);
+        assert_eq!(
+            gate.finish(&mut check).unwrap(),
+            GateStep::Release("How are you".into())
+        );
+        // the second check saw the first sentence as look-behind context
+        assert_eq!(seen, vec!["Hello there. ", "Hello there. How are you"]);
+    }
+
+    /// The awaitable form: offer hands out the text to check, resolve takes its verdict; a failed
+    /// check is abandoned and the chunk is checked again with what follows.
+    #[test]
+    fn gate_offers_checks_and_takes_verdicts_back() {
+        let mut gate = OutputGate::new(GateConfig::default());
+        assert_eq!(gate.offer("Hi the"), GateOffer::Step(GateStep::Hold));
+        let GateOffer::Check(text) = gate.offer("re. Next") else {
+            panic!("a sentence end asks for a check")
+        };
+        assert_eq!(text, "Hi there. ");
+        gate.abandon();
+        assert_eq!(gate.released(), "", "an abandoned check releases nothing");
+        let GateOffer::Check(text) = gate.offer(" one. And") else {
+            panic!("a check")
+        };
+        assert_eq!(
+            text, "Hi there. Next one. ",
+            "checked again with what followed"
+        );
+        assert_eq!(
+            gate.resolve(verdict(false)),
+            GateStep::Release("Hi there. Next one. ".into())
+        );
+        let GateOffer::Check(text) = gate.offer_end() else {
+            panic!("the tail is checked")
+        };
+        assert_eq!(text, "Hi there. Next one. And");
+        assert!(matches!(gate.resolve(verdict(true)), GateStep::Flagged(_)));
+        assert_eq!(gate.released(), "Hi there. Next one. ");
+        assert_eq!(gate.offer_end(), GateOffer::Step(GateStep::Hold));
+    }
+
+    #[test]
+    fn gate_never_releases_a_flagged_chunk() {
+        let mut gate = OutputGate::new(GateConfig::default());
+        let mut check = |t: &str| Ok(verdict(t.contains("bad")));
+        assert!(matches!(
+            gate.push("Fine. ", &mut check).unwrap(),
+            GateStep::Release(_)
+        ));
+        assert_eq!(gate.push("Now bad", &mut check).unwrap(), GateStep::Hold);
+        assert!(matches!(
+            gate.push(" stuff. ", &mut check).unwrap(),
+            GateStep::Flagged(_)
+        ));
+        assert_eq!(gate.released(), "Fine. ");
+        assert!(gate.verdict().unwrap().flagged);
+    }
+
+    #[test]
+    fn gate_cuts_long_text_without_sentence_ends() {
+        let cfg = GateConfig {
+            max_chunk_chars: 10,
+            context_chars: 4,
+        };
+        let mut gate = OutputGate::new(cfg);
+        let mut check = |_: &str| Ok(verdict(false));
+        assert_eq!(gate.push("abcdefghi", &mut check).unwrap(), GateStep::Hold);
+        assert_eq!(
+            gate.push("jk", &mut check).unwrap(),
+            GateStep::Release("abcdefghijk".into())
+        );
+        assert_eq!(tail_chars("héllo wörld", 5), "wörld");
+    }
+}
