@@ -128,7 +128,7 @@ pub mod text {
         series: &[
             "reward (reward-model score)",
             "KL to SFT (nats per answer)",
-            "value loss (squared score)",
+            "value loss (½ squared error)",
             "entropy (nats per token)",
         ],
     };
