@@ -180,7 +180,7 @@ pub fn plot(
         let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(text.title, (FAMILY, 22))
+            .caption(spaced(text.title), (FAMILY, 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(58)
@@ -188,8 +188,8 @@ pub fn plot(
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()
-            .x_desc(text.x)
-            .y_desc(text.y)
+            .x_desc(spaced(text.x))
+            .y_desc(spaced(text.y))
             .axis_desc_style((FAMILY, 16))
             .label_style((FAMILY, 13))
             .light_line_style(TRANSPARENT)
@@ -207,7 +207,7 @@ pub fn plot(
             chart
                 .draw_series(dashes)
                 .map_err(|e| err(e.to_string()))?
-                .label("unigram entropy")
+                .label(spaced("unigram entropy"))
                 .legend(move |(x, y)| {
                     EmptyElement::at((x, y))
                         + PathElement::new(vec![(0, 0), (7, 0)], grey)
@@ -217,13 +217,13 @@ pub fn plot(
         chart
             .draw_series(LineSeries::new(train.iter().copied(), BLUE.stroke_width(1)))
             .map_err(|e| err(e.to_string()))?
-            .label("training loss")
+            .label(spaced("training loss"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         if !val.is_empty() {
             chart
                 .draw_series(LineSeries::new(val.iter().copied(), RED.stroke_width(2)))
                 .map_err(|e| err(e.to_string()))?
-                .label("validation loss")
+                .label(spaced("validation loss"))
                 .legend(|(x, y)| {
                     EmptyElement::at((x, y))
                         + PathElement::new(vec![(0, 0), (20, 0)], RED.stroke_width(2))
@@ -239,13 +239,21 @@ pub fn plot(
     Ok(())
 }
 
-/// Steps and iterations are whole numbers: no "20.0" on the x axis.
+/// Steps and iterations are whole numbers: the x axis labels only whole ticks ("20", not "20.0";
+/// none at 0.5 on a short run).
 fn step_label(x: &f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.0}")
     } else {
-        format!("{x}")
+        String::new()
     }
+}
+
+/// `text` with every space doubled. plotters 0.3.7 draws an ab_glyph glyph at the pen position
+/// without its left side bearing, which eats most of a space ("nats per token" reads "natsper
+/// token"); two spaces look like one.
+fn spaced(text: &str) -> String {
+    text.replace(' ', "  ")
 }
 
 /// A chart of [`plot`] and [`plot_series`]: f64 by f64 on a bitmap.
@@ -318,7 +326,7 @@ pub fn plot_series(path: &Path, text: PlotText, series: &[Vec<(f64, f64)>]) -> R
         let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(text.title, (FAMILY, 22))
+            .caption(spaced(text.title), (FAMILY, 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(58)
@@ -326,8 +334,8 @@ pub fn plot_series(path: &Path, text: PlotText, series: &[Vec<(f64, f64)>]) -> R
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()
-            .x_desc(text.x)
-            .y_desc(text.y)
+            .x_desc(spaced(text.x))
+            .y_desc(spaced(text.y))
             .axis_desc_style((FAMILY, 16))
             .label_style((FAMILY, 13))
             .light_line_style(TRANSPARENT)
@@ -348,9 +356,15 @@ pub fn plot_series(path: &Path, text: PlotText, series: &[Vec<(f64, f64)>]) -> R
                 .draw_series(LineSeries::new(s.iter().copied(), colour.stroke_width(2)))
                 .map_err(|e| err(e.to_string()))?;
             if let Some(name) = names.get(i) {
-                drawn.label(*name).legend(move |(x, y)| {
+                drawn.label(spaced(name)).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
+            }
+            if s.len() <= 50 {
+                // A dot per point: a run of one iteration has no line to draw.
+                chart
+                    .draw_series(s.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                    .map_err(|e| err(e.to_string()))?;
             }
         }
         if !names.is_empty() {
