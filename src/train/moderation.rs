@@ -42,7 +42,7 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
-use super::metrics::{plot, MetricsLog};
+use super::metrics::{plot, text, MetricsLog};
 use super::model::{init_params, TrainModel};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::tokenizer_train::tokenizer_config_json;
@@ -1869,7 +1869,7 @@ pub fn run(args: &ModerationArgs) -> Result<Summary> {
     }
     bar.finish_and_clear();
     let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+    plot(&args.out.join("loss.png"), text::MODERATION, &tc, &vc, None)?;
 
     let mut summary = Summary {
         steps_done: end,

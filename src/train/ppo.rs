@@ -1233,5 +1233,5 @@ pub fn run(args: &PpoArgs) -> Result<Vec<IterStats>> {
 /// value loss (green) and entropy (grey) against the iteration.
 pub fn plot_ppo(run: &std::path::Path) -> Result<()> {
     let series = super::metrics::read_series(&run.join("metrics.jsonl"), &PLOTTED)?;
-    super::metrics::plot_series(&run.join("loss.png"), &series)
+    super::metrics::plot_series(&run.join("loss.png"), super::metrics::text::PPO, &series)
 }

@@ -6,7 +6,7 @@
 
 use super::checkpoint;
 use super::data::{fnv1a, tokenize_split, Batcher};
-use super::metrics::{plot, MetricsLog};
+use super::metrics::{plot, text, MetricsLog};
 use super::model::{init_params, TrainModel};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::tokenizer_train::{tokenizer_config_json, SPECIAL_TOKENS};
@@ -490,7 +490,13 @@ pub fn run(args: &PretrainArgs) -> Result<Summary> {
     }
     bar.finish_and_clear();
     let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), &tc, &vc, Some(entropy))?;
+    plot(
+        &args.out.join("loss.png"),
+        text::PRETRAIN,
+        &tc,
+        &vc,
+        Some(entropy),
+    )?;
     let wall = run_start.elapsed().as_secs_f64();
     let summary = Summary {
         steps_done: end,

@@ -19,7 +19,7 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
-use super::metrics::{plot, MetricsLog};
+use super::metrics::{plot, text, MetricsLog};
 use super::model::{init_params, TrainModel};
 use super::moderation::{cls_head_backward, cls_head_forward};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
@@ -781,7 +781,7 @@ pub fn run(args: &RewardArgs) -> Result<RewardSummary> {
         log.write(&json!({"step": end, "val_loss": vloss, "val_pair_acc": acc, "self_pair_acc": self_acc, "self_samples": self_stats.as_ref().map(|(t, v)| json!({"train": t, "held_out": v}))}))?;
     }
     let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+    plot(&args.out.join("loss.png"), text::REWARD, &tc, &vc, None)?;
     let summary = RewardSummary {
         steps_done: end,
         train_loss: last_loss,

@@ -19,7 +19,7 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
-use super::metrics::{plot, MetricsLog};
+use super::metrics::{plot, text, MetricsLog};
 use super::model::TrainModel;
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::sft_data::{read_sft_jsonl, SftExample};
@@ -520,7 +520,7 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
     }
     bar.finish_and_clear();
     let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+    plot(&args.out.join("loss.png"), text::SFT, &tc, &vc, None)?;
     let summary = SftSummary {
         steps_done: end,
         train_loss: last_loss,

@@ -11,6 +11,7 @@ mod grad_ops;
 mod moderation;
 mod moderation_data;
 mod parity;
+mod plot;
 mod ppo;
 mod pretrain;
 mod reward;
