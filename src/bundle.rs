@@ -31,6 +31,13 @@ pub trait BundleSource {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
     /// How `path` is named in error messages (the directory or URL it comes from included).
     fn name(&self, path: &str) -> String;
+    /// The error for a required file that is not there.
+    fn missing(&self, path: &str) -> Error {
+        Error::Other(format!(
+            "the bundle has no {} (it is required)",
+            self.name(path)
+        ))
+    }
 }
 
 /// A directory on disk.
@@ -74,6 +81,12 @@ impl BundleSource for Dir {
     fn name(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
     }
+
+    fn missing(&self, path: &str) -> Error {
+        let p = self.root.join(path);
+        let why = "no such file (it is required)";
+        Error::io(&p, std::io::Error::new(std::io::ErrorKind::NotFound, why))
+    }
 }
 
 /// Files already in memory, by path relative to the bundle (what the browser fetched).
@@ -103,7 +116,7 @@ impl BundleSource for Files {
 pub fn check_relative(field: &str, p: &str) -> Result<String> {
     let bad = |why: &str| {
         Err(Error::InvalidArgument(format!(
-            "{field}: {p:?} {why}; a bundle names its files by relative paths inside it (like \"chat\")"
+            "{field}: {p:?} must be a relative path inside the bundle, like \"chat\" ({why})"
         )))
     };
     if p.starts_with('/') {
@@ -163,7 +176,9 @@ pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
             f("config.json", true),
             f("model.safetensors", true),
             f("tokenizer.json", true),
-            f("tokenizer_config.json", false),
+            // A bundle's chat model needs its chat template (a model directory loaded on its
+            // own may be a base model without one).
+            f("tokenizer_config.json", true),
             f("generation_config.json", false),
             f("chat_template.jinja", false),
         ]
@@ -192,15 +207,7 @@ pub fn pipeline_files(cfg: &PipelineConfig) -> Result<Vec<BundleFile>> {
 }
 
 fn read_required(src: &dyn BundleSource, path: &str) -> Result<Vec<u8>> {
-    src.read(path)?.ok_or_else(|| {
-        Error::io(
-            src.name(path),
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no such file (it is required)",
-            ),
-        )
-    })
+    src.read(path)?.ok_or_else(|| src.missing(path))
 }
 
 fn text(src: &dyn BundleSource, path: &str, bytes: Vec<u8>) -> Result<String> {
