@@ -387,3 +387,42 @@ fn prepare_default_dataset() {
     eprintln!("{}", m.summary());
     check_dataset(&out, &m, true);
 }
+
+/// The generator's output from the built-in tables alone (no packages, no corpus), locked by a
+/// hash of every file: moving the tables or the code must not change one byte. When a change
+/// to the data is intended, run this test, check the new files, and paste the hashes it prints.
+#[test]
+fn builtin_dataset_is_byte_stable() {
+    let d = tmp("lock");
+    let mut opts = PrepareOptions::new(
+        &d.join("empty-cache"),
+        &d.join("out"),
+        tinychat::moderation::data::DEFAULT_SEED,
+    );
+    opts.fetch = false;
+    prepare(&opts).unwrap();
+    let got: Vec<(&str, u64)> = [
+        "train.jsonl",
+        "val.jsonl",
+        "test.jsonl",
+        "test_obfuscated.jsonl",
+        "manifest.json",
+    ]
+    .into_iter()
+    .map(|f| {
+        let bytes = std::fs::read(d.join("out").join(f)).unwrap();
+        (f, tinychat::train::data::fnv1a(&bytes))
+    })
+    .collect();
+    let want: &[(&str, u64)] = &[
+        ("train.jsonl", 2577815552594716207),
+        ("val.jsonl", 14860360965881551741),
+        ("test.jsonl", 17886590261108431885),
+        ("test_obfuscated.jsonl", 17295682086706844124),
+        ("manifest.json", 525044810621667301),
+    ];
+    assert_eq!(
+        got, want,
+        "the built-in moderation data changed ---> HINT: if intended, paste the new hashes"
+    );
+}
