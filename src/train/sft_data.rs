@@ -849,26 +849,6 @@ pub fn build_sft_data(
     Ok(manifest)
 }
 
-/// Runs an external command (pip, apt-get, dpkg-deb, python3) and turns failure into an error
-/// that says what was run and how to fix it.
-pub(crate) fn run_tool(cmd: &mut std::process::Command, hint: &str) -> Result<()> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| Error::Other(format!("could not run {shown}: {e}; {hint}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(Error::Other(format!(
-            "{shown} failed ({}): {}; {hint}",
-            out.status,
-            tail.join(" | ")
-        )));
-    }
-    Ok(())
-}
-
 /// Capitalises the first letter: templates may start with an entity written in lower case.
 pub(crate) fn capitalize(s: &str) -> String {
     let mut c = s.chars();

@@ -9,59 +9,26 @@
 //! spelling (optional parts in, accent spellings out: "George Washington", "Yaounde"), used in
 //! questions and answers; [`QuizPattern::expansions`] are all spellings, used by the checker.
 
-use super::chatterbot::{find_with_suffix, Fetched};
-use super::{capitalize, pick, rng_for, run_tool, HoldOut, QaItem};
+use super::chatterbot::Fetched;
+use super::{capitalize, pick, rng_for, HoldOut, QaItem};
 use crate::error::{Error, Result};
 use crate::tokenizer::Message;
 use crate::train::checkers::{normalize, Check, CheckKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Downloads Debian's bsdgames package with apt-get into `cache_dir/bsdgames` and extracts it
-/// with dpkg-deb; returns its quiz directory. A second call reuses what is there.
+/// with dpkg-deb (`extracted/`); returns its quiz directory. A second call reuses what is there.
 pub fn fetch_bsdgames(cache_dir: &Path) -> Result<Fetched> {
     let dir = cache_dir.join("bsdgames");
-    let extracted = dir.join("extracted");
+    let (extracted, version) =
+        crate::train::fetch::debian_package("bsdgames", &dir, &dir.join("extracted"))?;
     let quiz = extracted.join("usr/share/games/bsdgames/quiz");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let deb = match find_with_suffix(&dir, ".deb")? {
-        Some(d) => d,
-        None => {
-            run_tool(
-                Command::new("apt-get").args(["download", "bsdgames"]).current_dir(&dir),
-                "tinychat fetches the quiz tables with `apt-get download bsdgames` (Debian/Ubuntu); run `apt-get update` first if the package is not found",
-            )?;
-            find_with_suffix(&dir, ".deb")?.ok_or_else(|| {
-                Error::Other(format!(
-                    "apt-get reported success but left no .deb in {}",
-                    dir.display()
-                ))
-            })?
-        }
-    };
-    // bsdgames_2.17-29+b1_amd64.deb -> 2.17-29+b1
-    let name = deb
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let version = name.split('_').nth(1).unwrap_or("unknown").to_string();
     if !quiz.is_dir() {
-        let tmp = dir.join("extracting.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        run_tool(
-            Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tmp),
-            "dpkg-deb (Debian's dpkg) is needed to unpack the package",
-        )?;
-        let _ = std::fs::remove_dir_all(&extracted);
-        std::fs::rename(&tmp, &extracted).map_err(|e| Error::io(&extracted, e))?;
-        if !quiz.is_dir() {
-            return Err(Error::Other(format!(
-                "{}: the package has no usr/share/games/bsdgames/quiz directory",
-                deb.display()
-            )));
-        }
+        return Err(Error::Other(format!(
+            "{}: the bsdgames package has no usr/share/games/bsdgames/quiz directory",
+            extracted.display()
+        )));
     }
     Ok(Fetched { dir: quiz, version })
 }
