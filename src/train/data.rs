@@ -485,13 +485,13 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
             .parent()
             .unwrap_or(Path::new("."))
             .join("moderation");
-        let mut opts = crate::moderation::data::PrepareOptions::new(
+        let mut opts = crate::train::moderation_data::PrepareOptions::new(
             &args.cache.join("moderation"),
             &out,
-            crate::moderation::data::DEFAULT_SEED,
+            crate::train::moderation_data::DEFAULT_SEED,
         );
         opts.corpus_dir = Some(args.out.clone());
-        let m = crate::moderation::data::prepare(&opts)?;
+        let m = crate::train::moderation_data::prepare(&opts)?;
         eprintln!("wrote {}: moderation data, {}", out.display(), m.summary());
     }
     if !args.no_default {

@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod metrics;
 pub mod model;
 pub mod moderation;
+pub mod moderation_data;
 pub mod optim;
 pub mod ppo;
 pub mod pretrain;

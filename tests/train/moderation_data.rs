@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use tinychat::moderation::data::{
+use tinychat::moderation::normalize::skeleton;
+use tinychat::train::moderation_data::{
     lexicon_skeletons_in, prepare, read_jsonl, Example, Manifest, PrepareOptions, CATEGORIES,
 };
-use tinychat::moderation::normalize::skeleton;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tinychat-moddata-{}-{name}", std::process::id()));
@@ -260,7 +260,7 @@ fn the_challenge_set_is_complete_and_consistent() {
         for c in CATEGORIES {
             if e.labels[c] == 1 {
                 *per_category.entry(c).or_default() += 1;
-                for p in tinychat::moderation::data::implied(c) {
+                for p in tinychat::train::moderation_data::implied(c) {
                     assert_eq!(e.labels[*p], 1, "line {}: {c} without {p}", i + 1);
                 }
             }
@@ -278,7 +278,7 @@ fn the_challenge_set_is_complete_and_consistent() {
             .map(String::from)
             .collect()
     };
-    let cores: Vec<Vec<String>> = tinychat::moderation::data::core_phrases()
+    let cores: Vec<Vec<String>> = tinychat::train::moderation_data::core_phrases()
         .into_iter()
         .filter(|c| !c.contains('{'))
         .map(words)
@@ -378,10 +378,10 @@ fn prepare_default_dataset() {
     let out = std::env::var_os("TINYCHAT_MODERATION_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("moderation"));
-    let m = tinychat::moderation::data::prepare_moderation(
+    let m = tinychat::train::moderation_data::prepare_moderation(
         &root.join("cache"),
         &out,
-        tinychat::moderation::data::DEFAULT_SEED,
+        tinychat::train::moderation_data::DEFAULT_SEED,
     )
     .unwrap();
     eprintln!("{}", m.summary());
@@ -397,7 +397,7 @@ fn builtin_dataset_is_byte_stable() {
     let mut opts = PrepareOptions::new(
         &d.join("empty-cache"),
         &d.join("out"),
-        tinychat::moderation::data::DEFAULT_SEED,
+        tinychat::train::moderation_data::DEFAULT_SEED,
     );
     opts.fetch = false;
     prepare(&opts).unwrap();
