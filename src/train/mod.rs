@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkers;
 pub mod checkpoint;
 pub mod data;
+mod data_file;
 pub mod eval;
 pub mod fetch;
 pub mod metrics;

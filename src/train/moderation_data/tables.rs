@@ -6,23 +6,12 @@
 
 use super::lexicon::Kind;
 use crate::moderation::CATEGORIES;
+use crate::train::data_file::{at, data_files, entries, lines, parsed, sections, Line};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-/// `(name, text)` of `data/moderation_pools/<dir>/<name>.txt` for each name, in the order given.
-macro_rules! data_files {
-    ($dir:literal: $($name:literal),* $(,)?) => {
-        &[$((
-            $name,
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"), "/data/moderation_pools/", $dir, "/", $name, ".txt"
-            )),
-        )),*]
-    };
-}
-
 /// The template groups, in the order the generator deals and fills them.
-const TEMPLATE_FILES: &[(&str, &str)] = data_files!("templates":
+const TEMPLATE_FILES: &[(&str, &str)] = data_files!("moderation_pools/templates", "txt":
     "harassment", "harassment_threatening", "hate", "hate_threatening", "self_harm",
     "self_harm_intent", "self_harm_instructions", "sexual", "sexual_minors", "violence",
     "violence_graphic", "illicit", "illicit_violent", "benign.everyday", "benign.history",
@@ -31,12 +20,12 @@ const TEMPLATE_FILES: &[(&str, &str)] = data_files!("templates":
 );
 
 /// The frame families, in the order their frames are dealt into the splits.
-const FRAME_FILES: &[(&str, &str)] = data_files!("frames":
+const FRAME_FILES: &[(&str, &str)] = data_files!("moderation_pools/frames", "txt":
     "say", "will", "cond", "someone", "howto", "ing", "group", "req", "scene",
 );
 
 /// The pools of core phrases (their order of use comes from `compositions.txt`).
-const POOL_FILES: &[(&str, &str)] = data_files!("pools":
+const POOL_FILES: &[(&str, &str)] = data_files!("moderation_pools/pools", "txt":
     "insult_you", "insult_name", "nice_you", "name_nice", "idiom", "sex_you", "harm_you",
     "nice_do_you", "harm_3rd", "attack_place", "plan", "self_kill", "crime", "violent_crime",
     "task", "sh_ing", "good_ing", "hate_pred", "hate_violent", "group_nice", "sex_req",
@@ -44,13 +33,13 @@ const POOL_FILES: &[(&str, &str)] = data_files!("pools":
 );
 
 /// Fillers of the slots that no lexicon covers, one file per slot.
-const FILLER_FILES: &[(&str, &str)] = data_files!("fillers":
+const FILLER_FILES: &[(&str, &str)] = data_files!("moderation_pools/fillers", "txt":
     "name", "relative", "place", "group", "weapon", "bodypart", "time", "high_place", "minor",
     "crime", "drug", "country", "city", "topic", "food", "hobby", "science", "nature", "war",
     "illness", "game", "movie",
 );
 
-const LIST_FILES: &[(&str, &str)] = data_files!("lists":
+const LIST_FILES: &[(&str, &str)] = data_files!("moderation_pools/lists", "txt":
     "builtin_words", "excluded_stems", "benign_lookalikes", "prefixes", "suffixes", "triggers",
     "cue_stop", "corpus_stop",
 );
@@ -113,9 +102,7 @@ pub(super) struct Tables {
     pub corpus_stop: Vec<String>,
 }
 
-static TABLES: LazyLock<Tables> = LazyLock::new(|| {
-    Tables::parse().unwrap_or_else(|e| panic!("malformed moderation data file {e}"))
-});
+static TABLES: LazyLock<Tables> = LazyLock::new(|| parsed(Tables::parse()));
 
 /// The tables, parsed on first use.
 pub(super) fn tables() -> &'static Tables {
@@ -163,59 +150,8 @@ pub fn core_phrases() -> Vec<&'static str> {
         .collect()
 }
 
-/// One meaningful line of a data file.
-enum Line<'a> {
-    Entry(String),
-    /// `@name value`: a setting for the entries after it.
-    Directive(&'a str, &'a str),
-}
-
-/// The entries and directives of a data file, with their line numbers. `#` starts a comment
-/// line; blank lines are skipped; an entry that starts with `"` is a JSON string (for entries
-/// with leading or trailing spaces, or empty ones); any other line is the entry as written.
-fn lines<'a>(file: &str, text: &'a str) -> Result<Vec<(usize, Line<'a>)>, String> {
-    let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        let at = |msg: String| format!("data/moderation_pools/{file}:{}: {msg}", i + 1);
-        if l.trim().is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let line = if let Some(d) = l.strip_prefix('@') {
-            let (name, value) = d.split_once(' ').unwrap_or((d, ""));
-            Line::Directive(name, value.trim())
-        } else if l.starts_with('"') {
-            let s: String = serde_json::from_str(l).map_err(|e| {
-                at(format!(
-                    "{e}; a line that starts with '\"' is a JSON string"
-                ))
-            })?;
-            Line::Entry(s)
-        } else if l != l.trim() {
-            return Err(at(format!(
-                "{l:?} has leading or trailing spaces; write such an entry as a JSON string \
-                 (\"hey, \")"
-            )));
-        } else {
-            Line::Entry(l.to_string())
-        };
-        out.push((i + 1, line));
-    }
-    Ok(out)
-}
-
-/// A file of entries only.
-fn entries(file: &str, text: &str) -> Result<Vec<String>, String> {
-    lines(file, text)?
-        .into_iter()
-        .map(|(no, l)| match l {
-            Line::Entry(s) => Ok(s),
-            Line::Directive(d, _) => Err(format!(
-                "data/moderation_pools/{file}:{no}: unexpected directive @{d}; this file holds \
-                 entries only"
-            )),
-        })
-        .collect()
-}
+/// Where the files are, for errors.
+const DIR: &str = "data/moderation_pools";
 
 /// Category names (`harassment hate`, or `-`/nothing for benign) as the names in CATEGORIES.
 fn labels(list: &str) -> Result<Vec<&'static str>, String> {
@@ -234,25 +170,27 @@ fn labels(list: &str) -> Result<Vec<&'static str>, String> {
 
 /// A template group's file: `@labels ...` and then its templates.
 fn group(id: &'static str, text: &str) -> Result<Group, String> {
-    let file = format!("templates/{id}.txt");
+    let path = format!("{DIR}/templates/{id}.txt");
     let mut group_labels = None;
     let mut templates = Vec::new();
-    for (no, l) in lines(&file, text)? {
-        let at = |msg: String| format!("data/moderation_pools/{file}:{no}: {msg}");
+    for (no, l) in lines(&path, text)? {
         match l {
             Line::Directive("labels", v) if group_labels.is_none() && templates.is_empty() => {
-                group_labels = Some(labels(v).map_err(at)?);
+                group_labels = Some(labels(v).map_err(|e| at(&path, no, e))?);
             }
             Line::Directive(d, _) => {
-                return Err(at(format!(
-                    "unexpected @{d}; a template file starts with one @labels line"
-                )))
+                return Err(at(
+                    &path,
+                    no,
+                    format!("unexpected @{d}; a template file starts with one @labels line"),
+                ))
             }
             Line::Entry(_) if group_labels.is_none() => {
                 return Err(at(
+                    &path,
+                    no,
                     "templates before @labels; start the file with `@labels <categories>` \
-                     (`@labels` alone for benign)"
-                        .into(),
+                     (`@labels` alone for benign)",
                 ))
             }
             Line::Entry(s) => templates.push(s),
@@ -267,26 +205,20 @@ fn group(id: &'static str, text: &str) -> Result<Group, String> {
 
 /// `builtin_words.txt`: words in sections headed `@kind insult|slur|sexual`.
 fn builtin_words(text: &str) -> Result<Vec<(String, Kind)>, String> {
-    let file = "lists/builtin_words.txt";
-    let mut kind = None;
+    let path = format!("{DIR}/lists/builtin_words.txt");
     let mut out = Vec::new();
-    for (no, l) in lines(file, text)? {
-        let at = |msg: &str| format!("data/moderation_pools/{file}:{no}: {msg}");
-        match l {
-            Line::Directive("kind", v) => {
-                kind = Some(match v {
-                    "insult" => Kind::Insult,
-                    "slur" => Kind::Slur,
-                    "sexual" => Kind::Sexual,
-                    _ => return Err(at("@kind is insult, slur or sexual")),
-                })
+    for (kind, words) in sections(&path, text, "kind")? {
+        let kind = match kind.as_str() {
+            "insult" => Kind::Insult,
+            "slur" => Kind::Slur,
+            "sexual" => Kind::Sexual,
+            _ => {
+                return Err(format!(
+                    "{path}: @kind {kind} is not insult, slur or sexual"
+                ))
             }
-            Line::Directive(..) => return Err(at("the only directive here is @kind")),
-            Line::Entry(w) => {
-                let k = kind.ok_or_else(|| at("a word before the first @kind line"))?;
-                out.push((w, k));
-            }
-        }
+        };
+        out.extend(words.into_iter().map(|w| (w, kind)));
     }
     Ok(out)
 }
@@ -299,10 +231,11 @@ fn compositions(
     pools: &HashMap<&str, Vec<String>>,
 ) -> Result<Vec<Compo>, String> {
     let mut out = Vec::new();
-    for (no, l) in lines("compositions.txt", text)? {
-        let at = |msg: String| format!("data/moderation_pools/compositions.txt:{no}: {msg}");
+    let path = format!("{DIR}/compositions.txt");
+    for (no, l) in lines(&path, text)? {
+        let at = |msg: String| at(&path, no, msg);
         let Line::Entry(row) = l else {
-            return Err(at("no directives here".into()));
+            return Err(at("no directives in this file".into()));
         };
         let f: Vec<&str> = row.split_whitespace().collect();
         let [family, pool, weight, list] = f[..] else {
@@ -337,7 +270,7 @@ impl Tables {
         let named = |dir: &str, files: &[(&'static str, &str)]| {
             files
                 .iter()
-                .map(|&(name, text)| Ok((name, entries(&format!("{dir}/{name}.txt"), text)?)))
+                .map(|&(name, text)| Ok((name, entries(&format!("{DIR}/{dir}/{name}.txt"), text)?)))
                 .collect::<Result<Vec<(&'static str, Vec<String>)>, String>>()
         };
         let groups = TEMPLATE_FILES
@@ -351,7 +284,7 @@ impl Tables {
         let pools = named("pools", POOL_FILES)?.into_iter().collect();
         let compos = compositions(COMPOSITIONS, &families, &pools)?;
         let list_text = |name: &str| LIST_FILES.iter().find(|(n, _)| *n == name).unwrap().1;
-        let list = |name: &str| entries(&format!("lists/{name}.txt"), list_text(name));
+        let list = |name: &str| entries(&format!("{DIR}/lists/{name}.txt"), list_text(name));
         Ok(Tables {
             groups,
             families,
@@ -391,42 +324,44 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let err = |r: Result<Vec<String>, String>| r.unwrap_err();
-        assert_eq!(
-            err(entries("x.txt", "# c\nok\n \"bad")).split(": ").next(),
-            Some("data/moderation_pools/x.txt:3")
-        );
-        assert!(err(entries("x.txt", "a\nb \n")).starts_with("data/moderation_pools/x.txt:2: "));
-        assert!(err(entries("x.txt", "@labels hate\n")).contains("x.txt:1: unexpected"));
-        assert_eq!(
-            entries("x.txt", "\"\"\n\" lol\"\nplain text\n").unwrap(),
-            ["", " lol", "plain text"]
-        );
         let e = group("g", "a\n").err().unwrap();
         assert!(
-            e.contains("templates/g.txt:1: templates before @labels"),
+            e.starts_with("data/moderation_pools/templates/g.txt:1: templates before @labels"),
             "{e}"
         );
         let e = group("g", "@labels hat\n").err().unwrap();
         assert!(e.contains("g.txt:1: unknown category \"hat\""), "{e}");
+        let e = group("g", "@labels hate\nt\n@labels sexual\n")
+            .err()
+            .unwrap();
+        assert!(e.contains("g.txt:3: unexpected @labels"), "{e}");
         let g = group("g", "@labels hate violence\n# c\nt\n").unwrap();
         assert_eq!(
             (g.labels, g.templates),
             (vec!["hate", "violence"], vec!["t".into()])
         );
         let t = tables();
-        let e = compositions("say nope 1.0 -\n", &t.families, &t.pools)
+        let e = compositions("# c\nsay nope 1.0 -\n", &t.families, &t.pools)
             .err()
             .unwrap();
         assert!(
-            e.contains("compositions.txt:1: no phrase pool \"nope\""),
+            e.starts_with("data/moderation_pools/compositions.txt:2: no phrase pool \"nope\""),
             "{e}"
         );
         let e = compositions("say idiom x -\n", &t.families, &t.pools)
             .err()
             .unwrap();
         assert!(e.contains("compositions.txt:1: weight \"x\""), "{e}");
+        let e = compositions("say idiom 1.0\n", &t.families, &t.pools)
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("compositions.txt:1: expected `family pool"),
+            "{e}"
+        );
         let e = builtin_words("idiot\n").unwrap_err();
-        assert!(e.contains("builtin_words.txt:1: a word before"), "{e}");
+        assert!(e.contains("builtin_words.txt:1: an entry before"), "{e}");
+        let e = builtin_words("@kind rude\nidiot\n").unwrap_err();
+        assert!(e.contains("@kind rude is not insult"), "{e}");
     }
 }
