@@ -401,28 +401,9 @@ pub fn conversations_to_items(stem: &str, file: &ChatterbotFile) -> Vec<QaItem> 
     items
 }
 
-/// A few conversations in the corpus's format, for tests and offline builds.
-pub const SAMPLE_YAML: &str = r#"categories:
-- greetings
-conversations:
-- - Hello
-  - Hi
-- - How are you doing?
-  - I am doing well, thank you.
-- - What is your name?
-  - My name is Tiny.
-- - 'What is "chat"?'
-  - 'It''s talking: back and forth.'
-- - Tell me a joke.
-  - |
-    Why did the chicken cross the road?
-    To get to the other side.
-- - Do you like books?
-  - I like books a lot,
-    especially long ones.
-  - Which one is your favourite?
-  - "The dictionary. It has \"every\" word."
-- - What is the weather like?
-  - I cannot see outside, but I hope it is sunny.
-  - Me too.
-"#;
+/// A few conversations in the corpus's format, for tests and offline builds
+/// (`data/sft_tables/chatterbot_sample.yml`).
+pub const SAMPLE_YAML: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/sft_tables/chatterbot_sample.yml"
+));
