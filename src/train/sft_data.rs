@@ -385,6 +385,9 @@ fn sft_example(item: &QaItem, split: Split) -> SftExample {
     }
 }
 
+/// An item with the split it went to.
+type Labeled = (QaItem, Split);
+
 /// Splits the sourced items. Held-out entities go to eval (one item per entity and relation, in a
 /// seeded template); training entities asked in a held-out template go to eval one in
 /// `template_eval_every`; everything else trains. Returns (train, eval).
@@ -393,7 +396,7 @@ fn split_items(
     hold: &HoldOut,
     seed: u64,
     config: &SftDataConfig,
-) -> (Vec<(QaItem, Split)>, Vec<(QaItem, Split)>) {
+) -> (Vec<Labeled>, Vec<Labeled>) {
     let mut train: Vec<(QaItem, Split)> = Vec::new();
     let mut eval: Vec<(QaItem, Split)> = Vec::new();
     let mut by_entity: BTreeMap<(String, Vec<String>), Vec<QaItem>> = BTreeMap::new();

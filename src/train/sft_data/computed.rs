@@ -32,12 +32,15 @@ struct Task {
     id: &'static str,
     /// Question templates with `{name}` placeholders; the last is held out.
     questions: Vec<String>,
-    draw: fn(&mut Rng) -> Problem,
+    draw: Draw,
 }
+
+/// Draws one problem of a task.
+type Draw = fn(&mut Rng) -> Problem;
 
 /// The tasks, in order, by id and drawing function; their question templates are the sections of
 /// `data/sft_tables/computed_questions.txt`, in the same order.
-const DRAWS: &[(&str, fn(&mut Rng) -> Problem)] = &[
+const DRAWS: &[(&str, Draw)] = &[
     ("add", |r| arithmetic(r, "add")),
     ("sub", |r| arithmetic(r, "sub")),
     ("mul", |r| arithmetic(r, "mul")),
