@@ -132,26 +132,26 @@ pub(crate) fn parsed<T>(r: Result<T, String>) -> T {
 mod tests {
     use super::*;
 
+    /// Asserts that `r` failed with a message starting `want`.
+    fn fails<T: std::fmt::Debug>(r: Result<T, String>, want: &str) {
+        let e = r.unwrap_err();
+        assert!(e.starts_with(want), "{e:?} should start with {want:?}");
+    }
+
     #[test]
     fn entries_comments_quotes_and_errors() {
         assert_eq!(
             entries("x.txt", "# c\n\n\"\"\n\" lol\"\nplain text\n\"#x\"\n").unwrap(),
             ["", " lol", "plain text", "#x"]
         );
-        let e = entries("x.txt", "# c\nok\n \"bad").unwrap_err();
-        assert!(e.starts_with("x.txt:3: "), "{e}");
-        let e = entries("x.txt", "a\nb \n").unwrap_err();
-        assert!(
-            e.starts_with("x.txt:2: \"b \" has leading or trailing"),
-            "{e}"
-        );
-        let e = entries("x.txt", "\"unclosed\n").unwrap_err();
-        assert!(e.starts_with("x.txt:1: "), "{e}");
-        let e = entries("x.txt", "@labels hate\n").unwrap_err();
-        assert!(
-            e.starts_with("x.txt:1: unexpected directive @labels"),
-            "{e}"
-        );
+        for (text, want) in [
+            ("# c\nok\n \"bad", "x.txt:3: "),
+            ("a\nb \n", "x.txt:2: \"b \" has leading or trailing"),
+            ("\"unclosed\n", "x.txt:1: "),
+            ("@labels hate\n", "x.txt:1: unexpected directive @labels"),
+        ] {
+            fails(entries("x.txt", text), want);
+        }
     }
 
     #[test]
@@ -164,14 +164,12 @@ mod tests {
                 ("a".to_string(), vec!["three".to_string()])
             ]
         );
-        let e = sections("s.txt", "one\n", "task").unwrap_err();
-        assert!(
-            e.starts_with("s.txt:1: an entry before the first `@task <name>`"),
-            "{e}"
-        );
-        let e = sections("s.txt", "@task a\n@kind b\n", "task").unwrap_err();
-        assert!(e.starts_with("s.txt:2: unexpected @kind"), "{e}");
-        let e = sections("s.txt", "@task\n", "task").unwrap_err();
-        assert!(e.starts_with("s.txt:1: unexpected @task"), "{e}");
+        for (text, want) in [
+            ("one\n", "s.txt:1: an entry before the first `@task <name>`"),
+            ("@task a\n@kind b\n", "s.txt:2: unexpected @kind"),
+            ("@task\n", "s.txt:1: unexpected @task"),
+        ] {
+            fails(sections("s.txt", text, "task"), want);
+        }
     }
 }

@@ -324,44 +324,50 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let e = group("g", "a\n").err().unwrap();
-        assert!(
-            e.starts_with("data/moderation_pools/templates/g.txt:1: templates before @labels"),
-            "{e}"
-        );
-        let e = group("g", "@labels hat\n").err().unwrap();
-        assert!(e.contains("g.txt:1: unknown category \"hat\""), "{e}");
-        let e = group("g", "@labels hate\nt\n@labels sexual\n")
-            .err()
-            .unwrap();
-        assert!(e.contains("g.txt:3: unexpected @labels"), "{e}");
         let g = group("g", "@labels hate violence\n# c\nt\n").unwrap();
         assert_eq!(
             (g.labels, g.templates),
             (vec!["hate", "violence"], vec!["t".into()])
         );
         let t = tables();
-        let e = compositions("# c\nsay nope 1.0 -\n", &t.families, &t.pools)
-            .err()
-            .unwrap();
-        assert!(
-            e.starts_with("data/moderation_pools/compositions.txt:2: no phrase pool \"nope\""),
-            "{e}"
-        );
-        let e = compositions("say idiom x -\n", &t.families, &t.pools)
-            .err()
-            .unwrap();
-        assert!(e.contains("compositions.txt:1: weight \"x\""), "{e}");
-        let e = compositions("say idiom 1.0\n", &t.families, &t.pools)
-            .err()
-            .unwrap();
-        assert!(
-            e.contains("compositions.txt:1: expected `family pool"),
-            "{e}"
-        );
-        let e = builtin_words("idiot\n").unwrap_err();
-        assert!(e.contains("builtin_words.txt:1: an entry before"), "{e}");
-        let e = builtin_words("@kind rude\nidiot\n").unwrap_err();
-        assert!(e.contains("@kind rude is not insult"), "{e}");
+        let dir = "data/moderation_pools";
+        let errors = [
+            (
+                group("g", "a\n").err(),
+                "templates/g.txt:1: templates before @labels",
+            ),
+            (
+                group("g", "@labels hat\n").err(),
+                "templates/g.txt:1: unknown category \"hat\"",
+            ),
+            (
+                group("g", "@labels hate\nt\n@labels sexual\n").err(),
+                "templates/g.txt:3: unexpected @labels",
+            ),
+            (
+                compositions("# c\nsay nope 1.0 -\n", &t.families, &t.pools).err(),
+                "compositions.txt:2: no phrase pool \"nope\"",
+            ),
+            (
+                compositions("say idiom x -\n", &t.families, &t.pools).err(),
+                "compositions.txt:1: weight \"x\"",
+            ),
+            (
+                compositions("say idiom 1.0\n", &t.families, &t.pools).err(),
+                "compositions.txt:1: expected `family pool",
+            ),
+            (
+                builtin_words("idiot\n").err(),
+                "lists/builtin_words.txt:1: an entry before",
+            ),
+            (
+                builtin_words("@kind rude\nidiot\n").err(),
+                "lists/builtin_words.txt: @kind rude is not insult",
+            ),
+        ];
+        for (e, want) in errors {
+            let e = e.expect(want);
+            assert!(e.starts_with(&format!("{dir}/{want}")), "{e}");
+        }
     }
 }
