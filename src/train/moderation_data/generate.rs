@@ -1,4 +1,4 @@
-//! The steps of [`super::prepare`]: lexicon words dealt into the splits, template and composed
+//! The steps of `prepare()`: lexicon words dealt into the splits, template and composed
 //! sentences, corpus sentences, de-duplication, concatenations and obfuscated copies. Each step
 //! draws from its own generator (or, for templates and composed sentences, one shared in a
 //! fixed order), so the data set is a function of the seed and the sources alone.

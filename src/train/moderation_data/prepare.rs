@@ -1,5 +1,5 @@
-//! Preparing the data set: the knobs, the manifest, and [`prepare`], which runs the steps of
-//! [`super::generate`] in order and writes the files.
+//! Preparing the data set: the knobs, the manifest, and [`prepare()`], which runs the steps of
+//! `generate` in order and writes the files.
 
 use super::compose::{lexicon_skeletons_in, Rng};
 use super::generate::{
@@ -21,7 +21,7 @@ pub const DEFAULT_SEED: u64 = 1234;
 /// The three splits, in the order they are written.
 pub const SPLITS: [&str; 3] = ["train", "val", "test"];
 
-/// Knobs for [`prepare`]. `Default` gives the data set `tinychat data prepare` writes.
+/// Knobs for [`prepare()`]. `Default` gives the data set `tinychat data prepare` writes.
 #[derive(Clone, Debug)]
 pub struct PrepareOptions {
     /// Where the packages are (or are fetched to): `data/cache/moderation`.
