@@ -117,7 +117,7 @@ def main():
         walk = [(root, [], [os.path.basename(root)])] if os.path.isfile(root) else os.walk(root)
         for d, _, files in walk:
             for f in sorted(files):
-                p = f if os.path.isfile(root) else os.path.join(d, f)
+                p = root if os.path.isfile(root) else os.path.join(d, f)
                 if not p.endswith(".rs"):
                     continue
                 lines = open(p, encoding="utf-8").read().split("\n")

@@ -1,15 +1,14 @@
-//! Content moderation: text normalisation, the classifier and (under `train`) its data.
+//! Content moderation: text normalisation and the classifier. The labeled data it is trained on
+//! is made by `tinychat::train::moderation_data` (feature `train`).
 
 pub mod classifier;
 pub mod normalize;
 
-#[cfg(feature = "train")]
-pub mod data;
-
 pub use classifier::{sigmoid, CategoryScore, Moderator, Thresholds, Verdict};
 
-/// The categories tinychat's classifier is trained on, after OpenAI's moderation taxonomy.
-pub const CATEGORIES: &[&str] = &[
+/// The categories tinychat's classifier is trained on, after OpenAI's moderation taxonomy. A
+/// sub-category implies its parent (see [`implied`]).
+pub const CATEGORIES: [&str; 13] = [
     "harassment",
     "harassment/threatening",
     "hate",

@@ -402,7 +402,7 @@ pub fn run(args: &AllArgs) -> Result<Stages> {
                             "--word-vectors",
                             d.join("cache")
                                 .join("moderation")
-                                .join(crate::moderation::data::WORD_VECTORS_PACKAGE),
+                                .join(crate::train::word_vectors::WORD_VECTORS_PACKAGE),
                         ),
                     ],
                     _ => vec![

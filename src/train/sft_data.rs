@@ -32,6 +32,7 @@
 
 mod chatterbot;
 mod computed;
+mod formats;
 mod quiz;
 mod ranked;
 
@@ -40,6 +41,10 @@ pub use chatterbot::{
     SAMPLE_YAML as CHATTERBOT_SAMPLE_YAML,
 };
 pub use computed::computed_items;
+pub use formats::{
+    line_error, read_ppo_jsonl, read_ranked_jsonl, read_sft_jsonl, PpoPrompt, RankedExample,
+    SftExample,
+};
 pub use quiz::{fetch_bsdgames, parse_quiz_table, QuizPattern, QuizRow};
 pub use ranked::{pairs_by_check, rank_responses, RUDE};
 
@@ -47,6 +52,7 @@ use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::tokenizer::Message;
 use crate::train::checkers::Check;
+use formats::write_jsonl;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -161,316 +167,6 @@ pub fn pick_range(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
 /// Uniform index into a slice of length `n` (> 0).
 pub fn pick(rng: &mut Rng, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
-}
-
-// ---------------------------------------------------------------------------------------------
-// File formats and readers
-
-/// One SFT conversation as read from (or written to) JSONL.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SftExample {
-    pub messages: Vec<Message>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<Check>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Value>,
-}
-
-/// One prompt with its responses ranked best first (K ≥ 2, all distinct).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RankedExample {
-    pub prompt: String,
-    pub responses: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Value>,
-}
-
-/// One PPO prompt; `check` when its answer is checkable.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PpoPrompt {
-    pub prompt: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<Check>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Value>,
-}
-
-/// "path:line: msg" — the error every reader gives for a bad line.
-pub fn line_error(path: &Path, line: usize, msg: impl std::fmt::Display) -> Error {
-    Error::Other(format!("{}:{}: {}", path.display(), line, msg))
-}
-
-/// Calls `f` with (line number, parsed JSON object) for each non-blank line of a JSONL file.
-fn for_each_json_line(
-    path: &Path,
-    mut f: impl FnMut(usize, serde_json::Map<String, Value>) -> Result<()>,
-) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
-        line_error(path, line, "not valid UTF-8")
-    })?;
-    let mut any = false;
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: Value = serde_json::from_str(line)
-            .map_err(|e| line_error(path, line_no, format!("bad JSON: {e}")))?;
-        let Value::Object(obj) = value else {
-            return Err(line_error(path, line_no, "expected a JSON object"));
-        };
-        any = true;
-        f(line_no, obj)?;
-    }
-    if !any {
-        return Err(Error::Other(format!(
-            "{}: no examples (the file is empty)",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-const ROLES: &[&str] = &["system", "user", "assistant"];
-
-fn parse_messages(path: &Path, line: usize, field: &str, value: &Value) -> Result<Vec<Message>> {
-    let Value::Array(items) = value else {
-        return Err(line_error(
-            path,
-            line,
-            format!("\"{field}\" must be a list of {{\"role\", \"content\"}} objects"),
-        ));
-    };
-    let mut messages = Vec::with_capacity(items.len());
-    for (k, item) in items.iter().enumerate() {
-        let role = item.get("role").and_then(Value::as_str);
-        let content = item.get("content").and_then(Value::as_str);
-        let (Some(role), Some(content)) = (role, content) else {
-            return Err(line_error(
-                path,
-                line,
-                format!("{field}[{k}] needs string fields \"role\" and \"content\""),
-            ));
-        };
-        if !ROLES.contains(&role) {
-            return Err(line_error(
-                path,
-                line,
-                format!("{field}[{k}] has role {role:?}; expected one of system, user, assistant"),
-            ));
-        }
-        if content.trim().is_empty() {
-            return Err(line_error(
-                path,
-                line,
-                format!("{field}[{k}] ({role}) has empty content"),
-            ));
-        }
-        messages.push(Message::new(role, content));
-    }
-    Ok(messages)
-}
-
-fn parse_check(
-    path: &Path,
-    line: usize,
-    obj: &serde_json::Map<String, Value>,
-) -> Result<Option<Check>> {
-    match obj.get("check") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => {
-            let check: Check = serde_json::from_value(v.clone()).map_err(|e| {
-                line_error(
-                    path,
-                    line,
-                    format!("bad \"check\" ({e}); expected {{\"kind\": \"exact\"|\"number\"|\"contains_any\", \"answers\": [...]}}"),
-                )
-            })?;
-            if check.answers.is_empty() {
-                return Err(line_error(path, line, "\"check\" has no answers"));
-            }
-            Ok(Some(check))
-        }
-    }
-}
-
-/// Reads SFT conversations. Each line needs "messages": a list of {"role", "content"} with roles
-/// system/user/assistant, non-empty contents and at least one assistant turn.
-pub fn read_sft_jsonl(path: &Path) -> Result<Vec<SftExample>> {
-    let mut out = Vec::new();
-    for_each_json_line(path, |line, obj| {
-        let Some(messages) = obj.get("messages") else {
-            return Err(line_error(
-                path,
-                line,
-                "missing \"messages\" (expected {\"messages\": [{\"role\": \"user\", \"content\": ...}, {\"role\": \"assistant\", \"content\": ...}]})",
-            ));
-        };
-        let messages = parse_messages(path, line, "messages", messages)?;
-        if !messages.iter().any(|m| m.role == "assistant") {
-            return Err(line_error(
-                path,
-                line,
-                "the conversation has no assistant turn: there is nothing to learn from it",
-            ));
-        }
-        let check = parse_check(path, line, &obj)?;
-        out.push(SftExample {
-            messages,
-            check,
-            meta: obj.get("meta").cloned(),
-        });
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// The text of a TRL-style field: a string, or a conversational list whose last message is used.
-fn text_field(
-    path: &Path,
-    line: usize,
-    obj: &serde_json::Map<String, Value>,
-    field: &str,
-    role: &str,
-) -> Result<String> {
-    let value = obj
-        .get(field)
-        .ok_or_else(|| line_error(path, line, format!("missing \"{field}\"")))?;
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Array(_) => {
-            let messages = parse_messages(path, line, field, value)?;
-            let Some(last) = messages.last() else {
-                return Err(line_error(
-                    path,
-                    line,
-                    format!("\"{field}\" is an empty list"),
-                ));
-            };
-            if last.role != role {
-                return Err(line_error(
-                    path,
-                    line,
-                    format!(
-                        "\"{field}\" must end with a {role} message, not {}",
-                        last.role
-                    ),
-                ));
-            }
-            last.content.clone()
-        }
-        _ => {
-            return Err(line_error(
-                path,
-                line,
-                format!("\"{field}\" must be a string or a list of messages"),
-            ))
-        }
-    };
-    if text.trim().is_empty() {
-        return Err(line_error(path, line, format!("\"{field}\" is empty")));
-    }
-    Ok(text)
-}
-
-/// Reads ranked answers: {"prompt", "responses": [best, …, worst]} (K ≥ 2, distinct), or TRL's
-/// preference format {"prompt", "chosen", "rejected"} (strings, or conversational message lists),
-/// which becomes a ranking of two.
-pub fn read_ranked_jsonl(path: &Path) -> Result<Vec<RankedExample>> {
-    let mut out = Vec::new();
-    for_each_json_line(path, |line, obj| {
-        let prompt = text_field(path, line, &obj, "prompt", "user")?;
-        let responses = if let Some(list) = obj.get("responses") {
-            let Value::Array(list) = list else {
-                return Err(line_error(
-                    path,
-                    line,
-                    "\"responses\" must be a list of strings, best first",
-                ));
-            };
-            let mut responses = Vec::with_capacity(list.len());
-            for (k, r) in list.iter().enumerate() {
-                let Some(r) = r.as_str() else {
-                    return Err(line_error(
-                        path,
-                        line,
-                        format!("responses[{k}] is not a string"),
-                    ));
-                };
-                if r.trim().is_empty() {
-                    return Err(line_error(path, line, format!("responses[{k}] is empty")));
-                }
-                responses.push(r.to_string());
-            }
-            responses
-        } else if obj.contains_key("chosen") || obj.contains_key("rejected") {
-            vec![
-                text_field(path, line, &obj, "chosen", "assistant")?,
-                text_field(path, line, &obj, "rejected", "assistant")?,
-            ]
-        } else {
-            return Err(line_error(
-                path,
-                line,
-                "missing \"responses\" (or TRL's \"chosen\" and \"rejected\")",
-            ));
-        };
-        if responses.len() < 2 {
-            return Err(line_error(
-                path,
-                line,
-                format!(
-                    "a ranking needs at least two responses, found {}",
-                    responses.len()
-                ),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for (k, r) in responses.iter().enumerate() {
-            if !seen.insert(r.trim()) {
-                return Err(line_error(
-                    path,
-                    line,
-                    format!("responses[{k}] duplicates an earlier response: a ranking of equal answers says nothing"),
-                ));
-            }
-        }
-        out.push(RankedExample {
-            prompt,
-            responses,
-            meta: obj.get("meta").cloned(),
-        });
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Reads PPO prompts: {"prompt": string or message list, "check"?: …}.
-pub fn read_ppo_jsonl(path: &Path) -> Result<Vec<PpoPrompt>> {
-    let mut out = Vec::new();
-    for_each_json_line(path, |line, obj| {
-        let prompt = text_field(path, line, &obj, "prompt", "user")?;
-        let check = parse_check(path, line, &obj)?;
-        out.push(PpoPrompt {
-            prompt,
-            check,
-            meta: obj.get("meta").cloned(),
-        });
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut text = String::new();
-    for row in rows {
-        text.push_str(&serde_json::to_string(row).expect("rows always serialise"));
-        text.push('\n');
-    }
-    crate::io::write_atomic(path, text.as_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,35 +385,18 @@ fn sft_example(item: &QaItem, split: Split) -> SftExample {
     }
 }
 
-/// Splits, ranks and writes everything; returns the manifest (also written as manifest.json).
-pub fn build_sft_data(
-    sources: &SftSources,
-    out_dir: &Path,
+/// An item with the split it went to.
+type Labeled = (QaItem, Split);
+
+/// Splits the sourced items. Held-out entities go to eval (one item per entity and relation, in a
+/// seeded template); training entities asked in a held-out template go to eval one in
+/// `template_eval_every`; everything else trains. Returns (train, eval).
+fn split_items(
+    items: Vec<QaItem>,
+    hold: &HoldOut,
     seed: u64,
     config: &SftDataConfig,
-) -> Result<Manifest> {
-    let hold = HoldOut::new(seed);
-    let (items, infos) = generate_items(sources, seed)?;
-    let computed = computed_items(seed, config);
-
-    let mut manifest = Manifest {
-        seed,
-        held_out_fraction: hold.fraction,
-        sources: infos,
-        ..Default::default()
-    };
-    manifest.sources.push(SourceInfo {
-        name: "computed questions".into(),
-        package: "generated".into(),
-        version: None,
-        licence: "MIT OR Apache-2.0".into(),
-        conversations: computed.train.len() + computed.eval.len(),
-        skipped: None,
-    });
-
-    // Split the sourced items. Held-out entities go to eval (one item per entity and relation,
-    // in a seeded template); training entities asked in a held-out template go to eval one in
-    // `template_eval_every`; everything else trains.
+) -> (Vec<Labeled>, Vec<Labeled>) {
     let mut train: Vec<(QaItem, Split)> = Vec::new();
     let mut eval: Vec<(QaItem, Split)> = Vec::new();
     let mut by_entity: BTreeMap<(String, Vec<String>), Vec<QaItem>> = BTreeMap::new();
@@ -749,6 +428,66 @@ pub fn build_sft_data(
         let k = pick(&mut rng, group.len());
         eval.push((group.swap_remove(k), Split::EvalEntity));
     }
+    (train, eval)
+}
+
+/// PPO prompts: training prompts (single-turn, not computed) plus fresh computed ones, minus
+/// anything asked in eval, each once.
+fn ppo_prompts(
+    train: &[(QaItem, Split)],
+    eval: &[(QaItem, Split)],
+    computed_ppo: &[QaItem],
+) -> Vec<PpoPrompt> {
+    let eval_prompts: BTreeSet<&str> = eval.iter().map(|(i, _)| i.prompt()).collect();
+    let mut ppo = Vec::new();
+    let mut ppo_seen = BTreeSet::new();
+    let ppo_sources = train
+        .iter()
+        .map(|(i, _)| i)
+        // single-turn only: the last line of a multi-turn chat means little without the rest
+        .filter(|i| !i.source.starts_with("computed") && i.messages.len() == 2)
+        .chain(computed_ppo);
+    for item in ppo_sources {
+        let p = item.prompt();
+        if eval_prompts.contains(p) || !ppo_seen.insert(p.to_string()) {
+            continue;
+        }
+        ppo.push(PpoPrompt {
+            prompt: p.to_string(),
+            check: item.check.clone(),
+            meta: Some(json!({"source": item.source, "template": item.template})),
+        });
+    }
+    ppo
+}
+
+/// Splits, ranks and writes everything; returns the manifest (also written as manifest.json).
+pub fn build_sft_data(
+    sources: &SftSources,
+    out_dir: &Path,
+    seed: u64,
+    config: &SftDataConfig,
+) -> Result<Manifest> {
+    let hold = HoldOut::new(seed);
+    let (items, infos) = generate_items(sources, seed)?;
+    let computed = computed_items(seed, config);
+
+    let mut manifest = Manifest {
+        seed,
+        held_out_fraction: hold.fraction,
+        sources: infos,
+        ..Default::default()
+    };
+    manifest.sources.push(SourceInfo {
+        name: "computed questions".into(),
+        package: "generated".into(),
+        version: None,
+        licence: "MIT OR Apache-2.0".into(),
+        conversations: computed.train.len() + computed.eval.len(),
+        skipped: None,
+    });
+
+    let (mut train, mut eval) = split_items(items, &hold, seed, config);
     for item in computed.train {
         train.push((item, Split::Train));
     }
@@ -797,27 +536,7 @@ pub fn build_sft_data(
     let ranked_train = ranked::build_rankings(&train_items, &train_items, seed, "train", config);
     let ranked_eval = ranked::build_rankings(&eval_items, &all_items, seed, "eval", config);
 
-    // PPO prompts: training prompts plus fresh computed ones, minus anything asked in eval.
-    let eval_prompts: BTreeSet<&str> = eval.iter().map(|(i, _)| i.prompt()).collect();
-    let mut ppo = Vec::new();
-    let mut ppo_seen = BTreeSet::new();
-    let ppo_sources = train
-        .iter()
-        .map(|(i, _)| i)
-        // single-turn only: the last line of a multi-turn chat means little without the rest
-        .filter(|i| !i.source.starts_with("computed") && i.messages.len() == 2)
-        .chain(computed.ppo.iter());
-    for item in ppo_sources {
-        let p = item.prompt();
-        if eval_prompts.contains(p) || !ppo_seen.insert(p.to_string()) {
-            continue;
-        }
-        ppo.push(PpoPrompt {
-            prompt: p.to_string(),
-            check: item.check.clone(),
-            meta: Some(json!({"source": item.source, "template": item.template})),
-        });
-    }
+    let ppo = ppo_prompts(&train, &eval, &computed.ppo);
 
     let sft_train: Vec<SftExample> = train.iter().map(|(i, s)| sft_example(i, *s)).collect();
     let sft_eval: Vec<SftExample> = eval.iter().map(|(i, s)| sft_example(i, *s)).collect();
@@ -847,26 +566,6 @@ pub fn build_sft_data(
     let value = serde_json::to_value(&manifest).expect("the manifest always serialises");
     crate::io::write_json_atomic(&out_dir.join("manifest.json"), &value)?;
     Ok(manifest)
-}
-
-/// Runs an external command (pip, apt-get, dpkg-deb, python3) and turns failure into an error
-/// that says what was run and how to fix it.
-pub(crate) fn run_tool(cmd: &mut std::process::Command, hint: &str) -> Result<()> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| Error::Other(format!("could not run {shown}: {e}; {hint}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(Error::Other(format!(
-            "{shown} failed ({}): {}; {hint}",
-            out.status,
-            tail.join(" | ")
-        )));
-    }
-    Ok(())
 }
 
 /// Capitalises the first letter: templates may start with an entity written in lower case.

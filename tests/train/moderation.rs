@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use tinychat::config::Pooling;
 use tinychat::generate::Rng;
 use tinychat::model::Model;
-use tinychat::moderation::data::CATEGORIES;
 use tinychat::moderation::Moderator;
 use tinychat::params::Slot;
 use tinychat::train::moderation::*;
+use tinychat::train::moderation_data::CATEGORIES;
 use tinychat::train::word_vectors;
 
 const H: f32 = 1e-3;

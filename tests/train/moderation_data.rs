@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use tinychat::moderation::data::{
+use tinychat::moderation::normalize::skeleton;
+use tinychat::train::moderation_data::{
     lexicon_skeletons_in, prepare, read_jsonl, Example, Manifest, PrepareOptions, CATEGORIES,
 };
-use tinychat::moderation::normalize::skeleton;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tinychat-moddata-{}-{name}", std::process::id()));
@@ -260,7 +260,7 @@ fn the_challenge_set_is_complete_and_consistent() {
         for c in CATEGORIES {
             if e.labels[c] == 1 {
                 *per_category.entry(c).or_default() += 1;
-                for p in tinychat::moderation::data::implied(c) {
+                for p in tinychat::train::moderation_data::implied(c) {
                     assert_eq!(e.labels[*p], 1, "line {}: {c} without {p}", i + 1);
                 }
             }
@@ -278,7 +278,7 @@ fn the_challenge_set_is_complete_and_consistent() {
             .map(String::from)
             .collect()
     };
-    let cores: Vec<Vec<String>> = tinychat::moderation::data::core_phrases()
+    let cores: Vec<Vec<String>> = tinychat::train::moderation_data::core_phrases()
         .into_iter()
         .filter(|c| !c.contains('{'))
         .map(words)
@@ -378,12 +378,51 @@ fn prepare_default_dataset() {
     let out = std::env::var_os("TINYCHAT_MODERATION_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("moderation"));
-    let m = tinychat::moderation::data::prepare_moderation(
+    let m = tinychat::train::moderation_data::prepare_moderation(
         &root.join("cache"),
         &out,
-        tinychat::moderation::data::DEFAULT_SEED,
+        tinychat::train::moderation_data::DEFAULT_SEED,
     )
     .unwrap();
     eprintln!("{}", m.summary());
     check_dataset(&out, &m, true);
+}
+
+/// The generator's output from the built-in tables alone (no packages, no corpus), locked by a
+/// hash of every file: moving the tables or the code must not change one byte. When a change
+/// to the data is intended, run this test, check the new files, and paste the hashes it prints.
+#[test]
+fn builtin_dataset_is_byte_stable() {
+    let d = tmp("lock");
+    let mut opts = PrepareOptions::new(
+        &d.join("empty-cache"),
+        &d.join("out"),
+        tinychat::train::moderation_data::DEFAULT_SEED,
+    );
+    opts.fetch = false;
+    prepare(&opts).unwrap();
+    let got: Vec<(&str, u64)> = [
+        "train.jsonl",
+        "val.jsonl",
+        "test.jsonl",
+        "test_obfuscated.jsonl",
+        "manifest.json",
+    ]
+    .into_iter()
+    .map(|f| {
+        let bytes = std::fs::read(d.join("out").join(f)).unwrap();
+        (f, tinychat::train::data::fnv1a(&bytes))
+    })
+    .collect();
+    let want: &[(&str, u64)] = &[
+        ("train.jsonl", 2577815552594716207),
+        ("val.jsonl", 14860360965881551741),
+        ("test.jsonl", 17886590261108431885),
+        ("test_obfuscated.jsonl", 17295682086706844124),
+        ("manifest.json", 525044810621667301),
+    ];
+    assert_eq!(
+        got, want,
+        "the built-in moderation data changed ---> HINT: if intended, paste the new hashes"
+    );
 }

@@ -727,3 +727,32 @@ fn prepare_from_the_real_packages() {
     let again = sft_data::prepare_sft_data(&cache, &out, sft_data::DEFAULT_SEED).unwrap();
     assert_eq!(m, again);
 }
+
+/// The fine-tuning files from the built-in samples and the computed questions, locked by a hash
+/// of every file: moving tables or code must not change one byte. When a change to the data is
+/// intended, run this test, check the new files, and paste the hashes it prints.
+#[test]
+fn builtin_sample_data_is_byte_stable() {
+    let (out, _, m) = build_sample("lock", sft_data::DEFAULT_SEED);
+    let got: Vec<(String, u64)> = m
+        .files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(out.join(f)).unwrap();
+            (f.clone(), tinychat::train::data::fnv1a(&bytes))
+        })
+        .collect();
+    let want: &[(&str, u64)] = &[
+        ("sft_train.jsonl", 9337499627204760118),
+        ("sft_eval.jsonl", 9663622783627296144),
+        ("ranked_train.jsonl", 4468591779976943879),
+        ("ranked_eval.jsonl", 9548376361516431952),
+        ("ppo_prompts.jsonl", 15225169102475912732),
+        ("manifest.json", 9911168622177578346),
+    ];
+    let want: Vec<(String, u64)> = want.iter().map(|&(f, h)| (f.to_string(), h)).collect();
+    assert_eq!(
+        got, want,
+        "the fine-tuning data changed ---> HINT: if intended, paste the new hashes"
+    );
+}

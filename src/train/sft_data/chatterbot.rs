@@ -18,11 +18,10 @@
 //! 'single-' or "double-quoted" (folded across lines), or `|` / `>` blocks. That is everything
 //! the corpus uses (checked against PyYAML on all 21 English files), so no YAML crate is needed.
 
-use super::{capitalize, run_tool, QaItem};
+use super::{capitalize, QaItem};
 use crate::error::{Error, Result};
 use crate::tokenizer::Message;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The version `tinychat data prepare` fetches, pinned so the data is reproducible.
 pub const CHATTERBOT_VERSION: &str = "1.3.3";
@@ -35,63 +34,27 @@ pub struct Fetched {
 }
 
 /// Downloads the chatterbot-corpus wheel with pip into `cache_dir/chatterbot-corpus` and unpacks
-/// it; returns its `data/english` directory. A second call reuses what is there.
+/// it there (`extracted/`); returns its `data/english` directory. A second call reuses what is
+/// there.
 pub fn fetch_chatterbot(cache_dir: &Path) -> Result<Fetched> {
     let dir = cache_dir.join("chatterbot-corpus");
-    let extracted = dir.join("extracted");
-    let english = extracted.join("chatterbot_corpus/data/english");
-    let done = Fetched {
-        dir: english.clone(),
-        version: CHATTERBOT_VERSION.into(),
-    };
-    if english.is_dir() {
-        return Ok(done);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let wheel = match find_with_suffix(&dir, ".whl")? {
-        Some(w) => w,
-        None => {
-            run_tool(
-                Command::new("python3").args(["-m", "pip", "download", "--no-deps"]).arg(format!("chatterbot-corpus=={CHATTERBOT_VERSION}")).arg("-d").arg(&dir),
-                "tinychat needs python3 with pip and access to PyPI to fetch chatterbot-corpus (or put its wheel in that directory by hand)",
-            )?;
-            find_with_suffix(&dir, ".whl")?.ok_or_else(|| {
-                Error::Other(format!(
-                    "pip reported success but left no wheel in {}",
-                    dir.display()
-                ))
-            })?
-        }
-    };
-    // A wheel is a zip file; Python (already needed for pip) unpacks it.
-    let tmp = dir.join("extracting.tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    run_tool(
-        Command::new("python3")
-            .args(["-m", "zipfile", "-e"])
-            .arg(&wheel)
-            .arg(&tmp),
-        "python3 is needed to unpack the wheel",
+    let extracted = crate::train::fetch::pypi_wheel(
+        "chatterbot-corpus",
+        CHATTERBOT_VERSION,
+        &dir,
+        &dir.join("extracted"),
     )?;
-    let _ = std::fs::remove_dir_all(&extracted);
-    std::fs::rename(&tmp, &extracted).map_err(|e| Error::io(&extracted, e))?;
+    let english = extracted.join("chatterbot_corpus/data/english");
     if !english.is_dir() {
         return Err(Error::Other(format!(
-            "{}: the wheel has no chatterbot_corpus/data/english directory",
-            wheel.display()
+            "{}: the chatterbot-corpus wheel has no chatterbot_corpus/data/english directory",
+            extracted.display()
         )));
     }
-    Ok(done)
-}
-
-pub(crate) fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
-        .collect();
-    found.sort();
-    Ok(found.pop())
+    Ok(Fetched {
+        dir: english,
+        version: CHATTERBOT_VERSION.into(),
+    })
 }
 
 /// One parsed corpus file.
@@ -438,28 +401,9 @@ pub fn conversations_to_items(stem: &str, file: &ChatterbotFile) -> Vec<QaItem> 
     items
 }
 
-/// A few conversations in the corpus's format, for tests and offline builds.
-pub const SAMPLE_YAML: &str = r#"categories:
-- greetings
-conversations:
-- - Hello
-  - Hi
-- - How are you doing?
-  - I am doing well, thank you.
-- - What is your name?
-  - My name is Tiny.
-- - 'What is "chat"?'
-  - 'It''s talking: back and forth.'
-- - Tell me a joke.
-  - |
-    Why did the chicken cross the road?
-    To get to the other side.
-- - Do you like books?
-  - I like books a lot,
-    especially long ones.
-  - Which one is your favourite?
-  - "The dictionary. It has \"every\" word."
-- - What is the weather like?
-  - I cannot see outside, but I hope it is sunny.
-  - Me too.
-"#;
+/// A few conversations in the corpus's format, for tests and offline builds
+/// (`data/sft_tables/chatterbot_sample.yml`).
+pub const SAMPLE_YAML: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/sft_tables/chatterbot_sample.yml"
+));

@@ -11,7 +11,9 @@ use super::{capitalize, pick, pick_range, rng_for, HoldOut, QaItem, SftDataConfi
 use crate::generate::Rng;
 use crate::tokenizer::Message;
 use crate::train::checkers::Check;
+use crate::train::data_file::{entries, parsed, sections};
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 /// One drawn problem: the entity key, the values for the question placeholders, and the answers.
 struct Problem {
@@ -29,8 +31,63 @@ struct Problem {
 struct Task {
     id: &'static str,
     /// Question templates with `{name}` placeholders; the last is held out.
-    questions: &'static [&'static str],
-    draw: fn(&mut Rng) -> Problem,
+    questions: Vec<String>,
+    draw: Draw,
+}
+
+/// Draws one problem of a task.
+type Draw = fn(&mut Rng) -> Problem;
+
+/// The tasks, in order, by id and drawing function; their question templates are the sections of
+/// `data/sft_tables/computed_questions.txt`, in the same order.
+const DRAWS: &[(&str, Draw)] = &[
+    ("add", |r| arithmetic(r, "add")),
+    ("sub", |r| arithmetic(r, "sub")),
+    ("mul", |r| arithmetic(r, "mul")),
+    ("letters", letters),
+    ("letter_count", letter_count),
+    ("word_count", word_count),
+    ("sort_numbers", sort_numbers),
+    ("sort_words", sort_words),
+    ("larger", larger),
+    ("greater", greater_yes_no),
+    ("next_day", next_day),
+    ("day_offset", day_offset),
+    ("date_add", date_add),
+];
+
+const QUESTIONS_PATH: &str = "data/sft_tables/computed_questions.txt";
+const QUESTIONS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/sft_tables/computed_questions.txt"
+));
+
+static TASKS: LazyLock<Vec<Task>> = LazyLock::new(|| parsed(tasks()));
+
+fn tasks() -> Result<Vec<Task>, String> {
+    let sections = sections(QUESTIONS_PATH, QUESTIONS, "task")?;
+    let ids: Vec<&str> = sections.iter().map(|(id, _)| id.as_str()).collect();
+    let want: Vec<&str> = DRAWS.iter().map(|&(id, _)| id).collect();
+    if ids != want {
+        return Err(format!(
+            "{QUESTIONS_PATH}: the tasks are {ids:?}; computed.rs draws {want:?}, in that order"
+        ));
+    }
+    let mut out = Vec::new();
+    for ((_, questions), &(id, draw)) in sections.into_iter().zip(DRAWS) {
+        if questions.len() < 2 {
+            return Err(format!(
+                "{QUESTIONS_PATH}: @task {id} needs two question templates or more (the last \
+                 is held out)"
+            ));
+        }
+        out.push(Task {
+            id,
+            questions,
+            draw,
+        });
+    }
+    Ok(out)
 }
 
 /// The computed items, already split (they are drawn per split rather than filtered).
@@ -60,7 +117,7 @@ pub fn computed_items(seed: u64, config: &SftDataConfig) -> ComputedItems {
         eval: Vec::new(),
         ppo: Vec::new(),
     };
-    for task in TASKS {
+    for task in TASKS.iter() {
         let last = task.questions.len() - 1;
         let mut rng = rng_for(seed, &format!("computed/{}", task.id));
         let mut prompts = BTreeSet::new();
@@ -204,115 +261,19 @@ fn arithmetic(rng: &mut Rng, op: &str) -> Problem {
     }
 }
 
-const WORDS: &[&str] = &[
-    "apple",
-    "river",
-    "chair",
-    "window",
-    "garden",
-    "banana",
-    "rocket",
-    "pencil",
-    "mountain",
-    "teacher",
-    "bottle",
-    "candle",
-    "planet",
-    "orange",
-    "guitar",
-    "jacket",
-    "kitten",
-    "ladder",
-    "market",
-    "needle",
-    "ocean",
-    "pillow",
-    "rabbit",
-    "saddle",
-    "tiger",
-    "umbrella",
-    "valley",
-    "wagon",
-    "yellow",
-    "zebra",
-    "anchor",
-    "basket",
-    "castle",
-    "dragon",
-    "engine",
-    "forest",
-    "hammer",
-    "island",
-    "jungle",
-    "kettle",
-    "lemon",
-    "mirror",
-    "number",
-    "onion",
-    "parrot",
-    "puzzle",
-    "queen",
-    "spider",
-    "tomato",
-    "violin",
-    "whistle",
-    "butter",
-    "cherry",
-    "dinner",
-    "letter",
-    "coffee",
-    "summer",
-    "winter",
-    "bridge",
-    "cookie",
-    "strawberry",
-    "balloon",
-    "mississippi",
-    "bookkeeper",
-    "committee",
-    "hello",
-    "school",
-    "pepper",
-    "grass",
-    "shell",
-    "tree",
-    "moon",
-    "star",
-    "cloud",
-    "storm",
-    "sheep",
-    "goose",
-    "happy",
-    "little",
-    "bubble",
-    "rubber",
-    "address",
-    "success",
-    "balance",
-    "giraffe",
-    "elephant",
-    "penguin",
-    "dolphin",
-    "octopus",
-    "lizard",
-    "turtle",
-    "squirrel",
-    "otter",
-    "falcon",
-    "camel",
-    "carrot",
-    "potato",
-    "pumpkin",
-    "noodle",
-    "pizza",
-    "salad",
-    "bread",
-    "cheese",
-    "honey",
-];
+/// The words whose letters are counted and that are sorted (`data/sft_tables/words.txt`).
+static WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    parsed(entries(
+        "data/sft_tables/words.txt",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/sft_tables/words.txt"
+        )),
+    ))
+});
 
 fn word(rng: &mut Rng) -> &'static str {
-    WORDS[pick(rng, WORDS.len())]
+    &WORDS[pick(rng, WORDS.len())]
 }
 
 fn distinct_words(rng: &mut Rng, n: usize) -> Vec<&'static str> {
@@ -583,216 +544,16 @@ fn date_add(rng: &mut Rng) -> Problem {
     }
 }
 
-const TASKS: &[Task] = &[
-    Task {
-        id: "add",
-        questions: &[
-            "What is {a} plus {b}?",
-            "{a} + {b} = ?",
-            "Add {a} and {b}.",
-            "Compute {a} + {b}.",
-            "Find the sum: {a} + {b}.",
-            "Calculate {a} plus {b}.",
-            "How much is {a} + {b}?",
-            "Tell me what {a} and {b} add up to.",
-            "Start at {a} and count up by {b}. Where do you end?",
-            "Work out {a} + {b}.",
-            "{a} plus {b} equals what?",
-            "What do you get when you add {a} to {b}?",
-        ],
-        draw: |r| arithmetic(r, "add"),
-    },
-    Task {
-        id: "sub",
-        questions: &[
-            "What is {a} minus {b}?",
-            "{a} - {b} = ?",
-            "Subtract {b} from {a}.",
-            "Compute {a} - {b}.",
-            "Find the difference: {a} - {b}.",
-            "Calculate {a} minus {b}.",
-            "How much is {a} - {b}?",
-            "Take {b} from {a}. What do you get?",
-            "Count down {b} from {a}. Where do you end?",
-            "Work out {a} - {b}.",
-            "{a} minus {b} equals what?",
-            "What is left when you take {b} away from {a}?",
-        ],
-        draw: |r| arithmetic(r, "sub"),
-    },
-    Task {
-        id: "mul",
-        questions: &[
-            "What is {a} times {b}?",
-            "{a} × {b} = ?",
-            "Multiply {a} by {b}.",
-            "Compute {a} * {b}.",
-            "Calculate {a} times {b}.",
-            "How much is {a} × {b}?",
-            "How much do {a} groups of {b} make?",
-            "{a} rows of {b}: how many in all?",
-            "Work out {a} * {b}.",
-            "{a} times {b} equals what?",
-            "What is {a} multiplied by {b}?",
-            "What is the product of {a} and {b}?",
-        ],
-        draw: |r| arithmetic(r, "mul"),
-    },
-    Task {
-        id: "letters",
-        questions: &[
-            "How many letters are in the word \"{w}\"?",
-            "Count the letters in \"{w}\".",
-            "How many letters does \"{w}\" have?",
-            "How long is the word \"{w}\" in letters?",
-            "How many characters are in \"{w}\"?",
-            "Tell me how many letters \"{w}\" has.",
-            "How long is the word \"{w}\", in letters?",
-            "Count every letter of \"{w}\". How many are there?",
-            "What is the number of letters in the word {w}?",
-        ],
-        draw: letters,
-    },
-    Task {
-        id: "letter_count",
-        questions: &[
-            "How many times does the letter \"{l}\" appear in \"{w}\"?",
-            "Count the letter \"{l}\" in the word \"{w}\".",
-            "How many {l}'s are in \"{w}\"?",
-            "Find the number of times \"{l}\" shows up in \"{w}\".",
-            "Find how many {l}'s \"{w}\" has.",
-            "Tell me how many times the letter {l} is in \"{w}\".",
-            "Count how many \"{l}\" letters \"{w}\" contains.",
-            "How many times is \"{l}\" used in \"{w}\"?",
-            "In the word \"{w}\", how often does \"{l}\" occur?",
-        ],
-        draw: letter_count,
-    },
-    Task {
-        id: "word_count",
-        questions: &[
-            "How many words are in this sentence: \"{s}\"?",
-            "Count the words in \"{s}\".",
-            "How many words does \"{s}\" have?",
-            "Tell me how many words are in \"{s}\".",
-            "Tally the words in \"{s}\".",
-            "Count how many words this has: \"{s}\".",
-            "How long is \"{s}\" in words?",
-            "How many words make up the sentence \"{s}\"?",
-            "What is the word count of \"{s}\"?",
-        ],
-        draw: word_count,
-    },
-    Task {
-        id: "sort_numbers",
-        questions: &[
-            "Sort these numbers from smallest to largest: {list}.",
-            "Put {list} in ascending order.",
-            "Arrange from lowest to highest: {list}.",
-            "Sort the numbers {list} in increasing order.",
-            "Sort {list} from low to high.",
-            "List {list} from the smallest to the biggest.",
-            "Can you put these in order, smallest first: {list}?",
-            "Rank {list} from smallest to largest.",
-            "Order these numbers from least to greatest: {list}.",
-        ],
-        draw: sort_numbers,
-    },
-    Task {
-        id: "sort_words",
-        questions: &[
-            "Put these words in alphabetical order: {list}.",
-            "Sort alphabetically: {list}.",
-            "Arrange in dictionary order: {list}.",
-            "Sort these words from A to Z: {list}.",
-            "List {list} in alphabetical order.",
-            "What is the alphabetical order of {list}?",
-            "Can you sort {list} alphabetically?",
-            "Put {list} in A to Z order.",
-            "Alphabetize these words: {list}.",
-        ],
-        draw: sort_words,
-    },
-    Task {
-        id: "larger",
-        questions: &[
-            "Which is larger, {a} or {b}?",
-            "Which number is bigger: {a} or {b}?",
-            "Of {a} and {b}, which is greater?",
-            "Which is greater, {a} or {b}?",
-            "Tell me which number is larger: {a} or {b}.",
-            "Between {a} and {b}, which is bigger?",
-            "Which of {a} and {b} is the bigger number?",
-            "Pick the larger number: {a} or {b}.",
-            "What is the larger of {a} and {b}?",
-        ],
-        draw: larger,
-    },
-    Task {
-        id: "greater",
-        questions: &[
-            "Is {a} greater than {b}?",
-            "Is {a} larger than {b}?",
-            "Is {a} more than {b}?",
-            "Is {a} a larger number than {b}?",
-            "Is {a} greater than {b}, yes or no?",
-            "Does {a} exceed {b}?",
-            "Is the number {a} more than {b}?",
-            "Would you say {a} is greater than {b}?",
-            "Is {a} bigger than {b}?",
-        ],
-        draw: greater_yes_no,
-    },
-    Task {
-        id: "next_day",
-        questions: &[
-            "What day comes after {d}?",
-            "Which day follows {d}?",
-            "What is the day after {d}?",
-            "What is the next day after {d}?",
-            "Which day of the week comes after {d}?",
-            "Tell me the day that follows {d}.",
-            "After {d}, what day is it?",
-            "Name the day after {d}.",
-            "If today is {d}, what day is tomorrow?",
-        ],
-        draw: next_day,
-    },
-    Task {
-        id: "day_offset",
-        questions: &[
-            "If today is {d}, what day of the week will it be in {n} days?",
-            "What day of the week is {n} days after {d}?",
-            "Counting forward {n} days from {d}, which day do you reach?",
-            "What day will it be {n} days after {d}?",
-            "It is {d}. Which weekday comes {n} days later?",
-            "Starting on {d}, which weekday is {n} days later?",
-            "Tell me the day of the week {n} days after {d}.",
-            "Go {n} days forward from {d}. What day is it?",
-            "{n} days from {d} is which day of the week?",
-        ],
-        draw: day_offset,
-    },
-    Task {
-        id: "date_add",
-        questions: &[
-            "What date is {n} days after {date}?",
-            "Add {n} days to {date}. What is the date?",
-            "Which date comes {n} days after {date}?",
-            "What is the date {n} days after {date}?",
-            "Tell me the date {n} days from {date}.",
-            "Move {n} days past {date}: which date is that?",
-            "Count {n} days forward from {date}. What is the date?",
-            "Which date is {n} days later than {date}?",
-            "If it is {date} today, what is the date in {n} days?",
-        ],
-        draw: date_add,
-    },
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tables_parse() {
+        assert_eq!(TASKS.len(), DRAWS.len());
+        assert_eq!(WORDS.len(), 104);
+        assert_eq!(TASKS[0].questions[0], "What is {a} plus {b}?");
+    }
 
     #[test]
     fn day_of_year() {

@@ -9,59 +9,29 @@
 //! spelling (optional parts in, accent spellings out: "George Washington", "Yaounde"), used in
 //! questions and answers; [`QuizPattern::expansions`] are all spellings, used by the checker.
 
-use super::chatterbot::{find_with_suffix, Fetched};
-use super::{capitalize, pick, rng_for, run_tool, HoldOut, QaItem};
+use super::chatterbot::Fetched;
+use super::{capitalize, pick, rng_for, HoldOut, QaItem};
 use crate::error::{Error, Result};
 use crate::tokenizer::Message;
 use crate::train::checkers::{normalize, Check, CheckKind};
+use crate::train::data_file::{data_files, parsed};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::LazyLock;
 
 /// Downloads Debian's bsdgames package with apt-get into `cache_dir/bsdgames` and extracts it
-/// with dpkg-deb; returns its quiz directory. A second call reuses what is there.
+/// with dpkg-deb (`extracted/`); returns its quiz directory. A second call reuses what is there.
 pub fn fetch_bsdgames(cache_dir: &Path) -> Result<Fetched> {
     let dir = cache_dir.join("bsdgames");
-    let extracted = dir.join("extracted");
+    let (extracted, version) =
+        crate::train::fetch::debian_package("bsdgames", &dir, &dir.join("extracted"))?;
     let quiz = extracted.join("usr/share/games/bsdgames/quiz");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let deb = match find_with_suffix(&dir, ".deb")? {
-        Some(d) => d,
-        None => {
-            run_tool(
-                Command::new("apt-get").args(["download", "bsdgames"]).current_dir(&dir),
-                "tinychat fetches the quiz tables with `apt-get download bsdgames` (Debian/Ubuntu); run `apt-get update` first if the package is not found",
-            )?;
-            find_with_suffix(&dir, ".deb")?.ok_or_else(|| {
-                Error::Other(format!(
-                    "apt-get reported success but left no .deb in {}",
-                    dir.display()
-                ))
-            })?
-        }
-    };
-    // bsdgames_2.17-29+b1_amd64.deb -> 2.17-29+b1
-    let name = deb
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let version = name.split('_').nth(1).unwrap_or("unknown").to_string();
     if !quiz.is_dir() {
-        let tmp = dir.join("extracting.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        run_tool(
-            Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tmp),
-            "dpkg-deb (Debian's dpkg) is needed to unpack the package",
-        )?;
-        let _ = std::fs::remove_dir_all(&extracted);
-        std::fs::rename(&tmp, &extracted).map_err(|e| Error::io(&extracted, e))?;
-        if !quiz.is_dir() {
-            return Err(Error::Other(format!(
-                "{}: the package has no usr/share/games/bsdgames/quiz directory",
-                deb.display()
-            )));
-        }
+        return Err(Error::Other(format!(
+            "{}: the bsdgames package has no usr/share/games/bsdgames/quiz directory",
+            extracted.display()
+        )));
     }
     Ok(Fetched { dir: quiz, version })
 }
@@ -343,9 +313,13 @@ fn split_fields(line: &str) -> Vec<String> {
 
 /// A question a table can answer. Placeholders: `{x}` the subject, `{y}` the answer, `{ax}` /
 /// `{ay}` the same with "a"/"an" in front. The last question template is held out for evaluation.
+/// The relations are `data/sft_tables/quiz_relations.json`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Relation {
-    id: &'static str,
-    files: &'static [&'static str],
+    id: String,
+    /// The tables (files of the quiz directory) it reads.
+    files: Vec<String>,
     /// Column asked about, column answered, column naming the entity held out.
     subject: usize,
     answer: usize,
@@ -355,288 +329,35 @@ struct Relation {
     /// The answer names an entity of the same kind (a successor): held out with it.
     chain: bool,
     kind: CheckKind,
-    questions: &'static [&'static str],
-    answers: &'static [&'static str],
+    questions: Vec<String>,
+    answers: Vec<String>,
 }
 
-const RELATIONS: &[Relation] = &[
-    Relation {
-        id: "capital",
-        files: &["africa", "america", "asia", "europe", "province", "state"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is the capital of {x}?",
-            "{x}'s capital city is?",
-            "Name the capital of {x}.",
-            "Which city is the capital of {x}?",
-            "What city serves as the capital of {x}?",
-        ],
-        answers: &[
-            "The capital of {x} is {y}.",
-            "{y} is the capital of {x}.",
-            "{x}'s capital is {y}.",
-        ],
-    },
-    Relation {
-        id: "element_symbol",
-        files: &["elements"],
-        subject: 3,
-        answer: 0,
-        entity: 3,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is the chemical symbol for {x}?",
-            "Which symbol stands for {x} on the periodic table?",
-            "Give the element symbol of {x}.",
-            "{x} has which chemical symbol?",
-        ],
-        answers: &[
-            "The chemical symbol for {x} is {y}.",
-            "{x} has the symbol {y}.",
-        ],
-    },
-    Relation {
-        id: "atomic_number",
-        files: &["elements"],
-        subject: 3,
-        answer: 1,
-        entity: 3,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::Number,
-        questions: &[
-            "What is the atomic number of {x}?",
-            "How many protons does an atom of {x} have?",
-            "Give the atomic number of {x}.",
-            "{x} has what atomic number?",
-        ],
-        answers: &[
-            "The atomic number of {x} is {y}.",
-            "{x} has atomic number {y}.",
-        ],
-    },
-    Relation {
-        id: "element_name",
-        files: &["elements"],
-        subject: 0,
-        answer: 3,
-        entity: 3,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "Which element has the symbol {x}?",
-            "What element does the symbol {x} stand for?",
-            "Name the element with chemical symbol {x}.",
-            "The symbol {x} stands for which element?",
-        ],
-        answers: &[
-            "{x} is the symbol for {y}.",
-            "The element with the symbol {x} is {y}.",
-        ],
-    },
-    Relation {
-        id: "president_successor",
-        files: &["pres"],
-        subject: 0,
-        answer: 3,
-        entity: 0,
-        split_subject: false,
-        chain: true,
-        kind: CheckKind::Exact,
-        questions: &[
-            "Who succeeded {x} as president of the United States?",
-            "Who became US president after {x}?",
-            "Which president came after {x}?",
-            "Name the president who followed {x}.",
-        ],
-        answers: &[
-            "{y} succeeded {x} as president.",
-            "After {x}, {y} became president.",
-        ],
-    },
-    Relation {
-        id: "vice_president",
-        files: &["pres"],
-        subject: 0,
-        answer: 2,
-        entity: 0,
-        split_subject: false,
-        chain: true,
-        kind: CheckKind::Exact,
-        questions: &[
-            "Who was vice president under {x}?",
-            "Name {x}'s vice president.",
-            "Who served as vice president to {x}?",
-            "Which vice president served with {x}?",
-        ],
-        answers: &[
-            "{y} was vice president under {x}.",
-            "{x}'s vice president was {y}.",
-        ],
-    },
-    Relation {
-        id: "state_abbreviation",
-        files: &["state"],
-        subject: 0,
-        answer: 2,
-        entity: 0,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is the postal abbreviation for {x}?",
-            "How is {x} abbreviated in a US mailing address?",
-            "Give the two-letter postal code of {x}.",
-            "{x}'s postal abbreviation is?",
-        ],
-        answers: &["The postal abbreviation for {x} is {y}."],
-    },
-    Relation {
-        id: "collective_noun",
-        files: &["collectives"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: true,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is a group of {x} called?",
-            "What do you call a group of {x}?",
-            "A group of {x} is known as what?",
-            "Name the collective noun for {x}.",
-        ],
-        answers: &[
-            "A group of {x} is called {ay}.",
-            "The collective noun for {x} is {y}.",
-        ],
-    },
-    Relation {
-        id: "baby_animal",
-        files: &["babies"],
-        subject: 1,
-        answer: 0,
-        entity: 1,
-        split_subject: true,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is a baby {x} called?",
-            "What do you call a young {x}?",
-            "A baby {x} is called what?",
-            "What is the name for a young {x}?",
-        ],
-        answers: &[
-            "A baby {x} is called {ay}.",
-            "A young {x} is known as {ay}.",
-        ],
-    },
-    Relation {
-        id: "female_form",
-        files: &["sexes"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: true,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is the female equivalent of {ax}?",
-            "What is the feminine form of the word \"{x}\"?",
-            "A female {x} is called what?",
-            "What do you call a female {x}?",
-        ],
-        answers: &[
-            "The female equivalent of {ax} is {ay}.",
-            "The feminine form of \"{x}\" is \"{y}\".",
-        ],
-    },
-    Relation {
-        id: "opposite",
-        files: &["posneg"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: true,
-        chain: false,
-        kind: CheckKind::Exact,
-        questions: &[
-            "What is the opposite of \"{x}\"?",
-            "What word means the opposite of \"{x}\"?",
-            "Give an antonym of \"{x}\".",
-            "What is the antonym of \"{x}\"?",
-        ],
-        answers: &[
-            "The opposite of \"{x}\" is \"{y}\".",
-            "An antonym of \"{x}\" is \"{y}\".",
-        ],
-    },
-    Relation {
-        id: "latin_meaning",
-        files: &["latin"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: false,
-        chain: false,
-        kind: CheckKind::ContainsAny,
-        questions: &[
-            "What does the Latin word \"{x}\" mean?",
-            "Translate the Latin word \"{x}\" into English.",
-            "What is the English meaning of the Latin \"{x}\"?",
-            "In English, what does the Latin \"{x}\" mean?",
-        ],
-        answers: &[
-            "The Latin word \"{x}\" means \"{y}\".",
-            "In English, \"{x}\" means \"{y}\".",
-        ],
-    },
-    Relation {
-        id: "monarch_successor",
-        files: &["sov"],
-        subject: 0,
-        answer: 2,
-        entity: 0,
-        split_subject: false,
-        chain: true,
-        kind: CheckKind::Exact,
-        questions: &[
-            "Who succeeded {x} on the English throne?",
-            "Which English monarch came after {x}?",
-            "Who reigned after {x}?",
-            "Name the monarch who followed {x}.",
-        ],
-        answers: &["{y} succeeded {x}.", "After {x}, {y} took the throne."],
-    },
-    Relation {
-        id: "chinese_zodiac",
-        files: &["chinese"],
-        subject: 0,
-        answer: 1,
-        entity: 0,
-        split_subject: false,
-        chain: true,
-        kind: CheckKind::Exact,
-        questions: &[
-            "In the Chinese zodiac, which animal comes after the {x}?",
-            "Which Chinese zodiac sign follows the {x}?",
-            "What comes after the year of the {x} in the Chinese calendar?",
-            "Name the Chinese zodiac animal after the {x}.",
-        ],
-        answers: &[
-            "In the Chinese zodiac, the {y} follows the {x}.",
-            "The {y} comes after the {x}.",
-        ],
-    },
-];
+const RELATIONS_PATH: &str = "data/sft_tables/quiz_relations.json";
+
+static RELATIONS: LazyLock<Vec<Relation>> = LazyLock::new(|| {
+    let json = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/sft_tables/quiz_relations.json"
+    ));
+    parsed(
+        serde_json::from_str::<Vec<Relation>>(json)
+            .map_err(|e| format!("{RELATIONS_PATH}: {e}"))
+            .and_then(|rels| {
+                match rels
+                    .iter()
+                    .find(|r| r.files.is_empty() || r.questions.len() < 2 || r.answers.is_empty())
+                {
+                    Some(r) => Err(format!(
+                        "{RELATIONS_PATH}: relation {:?} needs files, two questions or more (the \
+                         last is held out) and answers",
+                        r.id
+                    )),
+                    None => Ok(rels),
+                }
+            }),
+    )
+});
 
 /// The held-out question templates, as "quiz/relation#k: text".
 pub fn held_out_templates() -> Vec<String> {
@@ -688,8 +409,9 @@ struct Fact {
 pub fn quiz_items(dir: &Path, seed: u64) -> Result<Vec<QaItem>> {
     let hold = HoldOut::new(seed);
     let mut tables: BTreeMap<&str, Vec<QuizRow>> = BTreeMap::new();
-    for rel in RELATIONS {
-        for file in rel.files {
+    for rel in RELATIONS.iter() {
+        for file in &rel.files {
+            let file = file.as_str();
             if !tables.contains_key(file) {
                 let path: PathBuf = dir.join(file);
                 let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -698,7 +420,7 @@ pub fn quiz_items(dir: &Path, seed: u64) -> Result<Vec<QaItem>> {
         }
     }
     let mut items = Vec::new();
-    for rel in RELATIONS {
+    for rel in RELATIONS.iter() {
         let facts = relation_facts(rel, &tables);
         let mut rng = rng_for(seed, &format!("quiz/{}", rel.id));
         for (fi, fact) in facts.iter().enumerate() {
@@ -727,7 +449,7 @@ pub fn quiz_items(dir: &Path, seed: u64) -> Result<Vec<QaItem>> {
                 answers: fact.answer.expansions(),
             };
             for (k, q) in rel.questions.iter().enumerate() {
-                let a = rel.answers[pick(&mut rng, rel.answers.len())];
+                let a = &rel.answers[pick(&mut rng, rel.answers.len())];
                 let wrong = (!candidates.is_empty()).then(|| {
                     let w = candidates[pick(&mut rng, candidates.len())]
                         .answer
@@ -756,8 +478,8 @@ pub fn quiz_items(dir: &Path, seed: u64) -> Result<Vec<QaItem>> {
 fn relation_facts(rel: &Relation, tables: &BTreeMap<&str, Vec<QuizRow>>) -> Vec<Fact> {
     let mut facts = Vec::new();
     let mut seen = BTreeSet::new();
-    for file in rel.files {
-        for (_, row) in &tables[file] {
+    for file in &rel.files {
+        for (_, row) in &tables[file.as_str()] {
             let (Some(subject), Some(answer), Some(entity)) = (
                 row.get(rel.subject),
                 row.get(rel.answer),
@@ -803,21 +525,9 @@ fn relation_facts(rel: &Relation, tables: &BTreeMap<&str, Vec<QuizRow>>) -> Vec<
     facts
 }
 
-/// A few lines of each table the relations read, for tests and offline builds.
-pub const SAMPLE_TABLES: &[(&str, &str)] = &[
-    ("africa", "Algeria:Algiers\nAngola:Luanda\nCameroon:Yaound['e|e'|e]\nEgypt:Cairo\nKenya:Nairobi\nGhana:Accra\n"),
-    ("america", "Argentina:Buenos Aires\nBolivia:La Paz|Sucre\nCanada:Ottawa\nChile:Santiago\nPeru:Lima\n"),
-    ("asia", "Armenia:Yerevan\nJapan:Tokyo\nChina:Beijing|Peking\nIndia:New Delhi\nNepal:Kathmandu|Katmandu\n"),
-    ("europe", "Armenia:Yerevan\nAustria:Vienna|Wien\nBelgium:Brussel{s}|Bruxelles\nFrance:Paris\nItaly:Rome\nSpain:Madrid\nNorway:Oslo\n"),
-    ("province", "Newfoundland{ and Labrador}:[St.|Saint] John's\nNova Scotia:Halifax\n"),
-    ("state", "Alabama|Ala|AL:Montgomery:AL:goldenrod\nAlaska|AK:Juneau:AK:forget{-| }me{-| }not\nTexas|Tex|TX:Austin:TX:bluebonnet\n"),
-    ("elements", "H:1:1.008:Hydrogen\nHe:2:4.003:Helium\nLi:3:6.94:Lithium\nC:6:12.011:Carbon\nN:7:14.008:Nitrogen\nO:8:16.0:Oxygen\nFe:26:55.85:Iron\n"),
-    ("pres", "{G{eorge} }Washington:1789-{17}97:{J{ohn} }Adams:{J{ohn} }Adams\n{J{ohn} }Adams:1797-1801:{T{homas} }Jefferson:{T{homas} }Jefferson\n{T{homas} }Jefferson:1801-{{18}0}9:{A{aron} }Burr|{G{eorge} }Clinton:\\\n{J{ames} }Madison\n{J{ames} }Madison:1809-{18}17:{G{eorge} }Clinton|{E{lbridge} }Gerry:\\\n{J{ames} }Monroe\n"),
-    ("collectives", "actors|soldiers:company\nangels:host\nants:colony|hill\nbees:swarm|hive\n"),
-    ("babies", "cub:lion|tiger|bear\nkitten:cat|fox\ngosling:goose\ncolt|foal:horse|donkey\n"),
-    ("sexes", "Y|y:X|x\nabbot:abbess\nactor:actress\nking:queen\n"),
-    ("posneg", "large|big:small\non:off\nhappy|glad:sad\n"),
-    ("latin", "laedo:{I }[injure|thwart]\npolus:sky|heaven\naqua:water\n"),
-    ("sov", "W[illia|]m [I|1|the Conqueror]:11:W[illia|]m [II|2|Rufus|the Red]\nW[illia|]m [II|2|Rufus|the Red]:11:Hen[ry|] [I|1]\n"),
-    ("chinese", "rabbit:dragon\ndragon:snake\nsnake:horse\nhorse:sheep\n"),
-];
+/// A few lines of each table the relations read, for tests and offline builds
+/// (`data/sft_tables/quiz_sample/<table>.txt`).
+pub const SAMPLE_TABLES: &[(&str, &str)] = data_files!("sft_tables/quiz_sample", "txt":
+    "africa", "america", "asia", "europe", "province", "state", "elements", "pres",
+    "collectives", "babies", "sexes", "posneg", "latin", "sov", "chinese",
+);
