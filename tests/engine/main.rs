@@ -17,3 +17,4 @@ mod pipeline;
 mod pipeline_async;
 mod shaders;
 mod tokenizer_parity;
+mod untrusted;

@@ -1,0 +1,222 @@
+//! Untrusted files never crash, hang or escape: every reproducer the fuzzer found (issue
+//! "Untrusted files and inputs never crash, hang or escape") gets a clear error. Each test runs
+//! its input on a thread with a deadline, so a regression fails the test instead of hanging it,
+//! and on a thread with the default 2 MiB stack, so a stack overflow shows up as one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::Duration;
+use tinychat::Model;
+
+const LLAMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llama_tiny");
+const GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gpt2_tiny");
+
+/// Runs `f` on its own thread and fails if it takes longer than `secs` seconds (it is left
+/// running: the test process ends soon after).
+fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(what.into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .unwrap();
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => v,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still running after {secs} s"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tinychat-untrusted-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A copy of a fixture's config.json and model.safetensors with `edit` applied to the config.
+fn model_dir(name: &str, fixture: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+    let d = temp_dir(name);
+    std::fs::copy(
+        Path::new(fixture).join("model.safetensors"),
+        d.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(fixture).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    edit(&mut cfg);
+    std::fs::write(d.join("config.json"), cfg.to_string()).unwrap();
+    d
+}
+
+fn assert_has(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "expected {p:?} in: {msg}");
+    }
+}
+
+fn tinychat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinychat"))
+        .args(args)
+        .output()
+        .expect("run tinychat")
+}
+
+/// status 1, `error: ...` naming every part of `want`, no panic.
+fn assert_cli_error(out: &Output, want: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_has(&err, want);
+}
+
+// ---- 1. config.json sizes ---------------------------------------------------------------------
+
+/// (field, value, words of the expected message) for llama configs that used to abort, wrap,
+/// panic or hang before a single tensor was read.
+const HOSTILE_SIZES: &[(&str, u64, &str)] = &[
+    // aborted allocating the RoPE table
+    (
+        "max_position_embeddings",
+        1_000_000_000,
+        "max_position_embeddings 1000000000 is larger",
+    ),
+    // wrapped the table's size, then looped forever
+    (
+        "max_position_embeddings",
+        1 << 63,
+        "max_position_embeddings",
+    ),
+    // aborted in ParamLayout::new / Params::zeros
+    (
+        "intermediate_size",
+        1_000_000_000_000,
+        "intermediate_size 1000000000000 is larger",
+    ),
+    (
+        "vocab_size",
+        1_000_000_000_000,
+        "vocab_size 1000000000000 is larger",
+    ),
+    ("head_dim", 1 << 31, "head_dim 2147483648 is larger"),
+    // "capacity overflow"
+    ("hidden_size", 1 << 63, "hidden_size"),
+    // hung building the layout
+    (
+        "num_hidden_layers",
+        1_000_000_000,
+        "num_hidden_layers 1000000000 is larger",
+    ),
+    ("num_attention_heads", u64::MAX, "num_attention_heads"),
+];
+
+#[test]
+fn config_sizes_are_bounded_before_anything_is_allocated() {
+    for &(field, value, want) in HOSTILE_SIZES {
+        let dir = model_dir(&format!("cfg-{field}-{value}"), LLAMA, |c| {
+            c[field] = value.into();
+            if field == "hidden_size" {
+                // keep hidden_size divisible by the heads, so the size check is what fails
+                c["num_attention_heads"] = 1.into();
+                c["num_key_value_heads"] = 1.into();
+            }
+        });
+        let d = dir.clone();
+        let msg = within(10, field, move || {
+            Model::load(&d).err().expect("must fail").to_string()
+        });
+        assert_has(&msg, &["config.json", want]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn gpt2_width_that_overflows_the_mlp_default_is_refused() {
+    // n_inner defaults to 4 * n_embd, which overflowed.
+    let dir = model_dir("gpt2-width", GPT2, |c| {
+        c["n_embd"] = (1u64 << 62).into();
+        c["n_head"] = 1.into();
+    });
+    let d = dir.clone();
+    let msg = within(10, "gpt2", move || {
+        Model::load(&d).err().unwrap().to_string()
+    });
+    assert_has(&msg, &["config.json", "hidden_size"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sizes_within_the_limits_but_larger_than_the_weights_are_refused_before_allocating() {
+    // 1024 layers of width 2^16 is 2^42 parameters: over the parameter limit. 64 layers with an
+    // MLP of 2^20 is ~4e10 parameters: within it, but the 430 kB file cannot hold them.
+    let dir = model_dir("cfg-vs-file", LLAMA, |c| {
+        c["num_hidden_layers"] = 64.into();
+        c["intermediate_size"] = (1u64 << 20).into();
+    });
+    let d = dir.clone();
+    let msg = within(10, "size", move || {
+        Model::load(&d).err().unwrap().to_string()
+    });
+    assert_has(
+        &msg,
+        &[
+            "model.safetensors",
+            "parameters",
+            "does not belong to these weights",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_long_context_costs_memory_only_for_the_positions_used() {
+    // Two million positions used to mean a 1 GB RoPE table built at load.
+    let dir = model_dir("long-context", LLAMA, |c| {
+        c["max_position_embeddings"] = (1u64 << 21).into();
+    });
+    let d = dir.clone();
+    let logits = within(20, "long context", move || {
+        let m = Model::load(&d).unwrap();
+        let mut cache = m.new_cache();
+        m.forward(&[1, 5, 9], &mut cache, tinychat::model::Logits::Last)
+            .unwrap()
+    });
+    let reference = Model::load(LLAMA).unwrap();
+    let mut cache = reference.new_cache();
+    let want = reference
+        .forward(&[1, 5, 9], &mut cache, tinychat::model::Logits::Last)
+        .unwrap();
+    assert_eq!(logits, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn token_ids_that_do_not_fit_u32_are_refused_not_truncated() {
+    let dir = model_dir("eos-wrap", LLAMA, |c| {
+        c["eos_token_id"] = ((1u64 << 32) + 2).into()
+    });
+    let msg = Model::load(&dir).err().unwrap().to_string();
+    assert_has(&msg, &["config.json", "eos_token_id", "below 2^32"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_reports_a_hostile_config_as_an_error() {
+    let dir = model_dir("cli-cfg", LLAMA, |c| {
+        c["max_position_embeddings"] = 1_000_000_000u64.into()
+    });
+    let out = tinychat(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--prompt",
+        "hi",
+    ]);
+    assert_cli_error(&out, &["config.json", "max_position_embeddings"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
