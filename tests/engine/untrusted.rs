@@ -220,3 +220,99 @@ fn cli_reports_a_hostile_config_as_an_error() {
     assert_cli_error(&out, &["config.json", "max_position_embeddings"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- 3. tokenizer.json ------------------------------------------------------------------------
+
+const CHAT_TOKENIZER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/web/models/default/chat/tokenizer.json"
+);
+const MODERATOR_TOKENIZER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/web/models/default/moderator/tokenizer.json"
+);
+
+/// The committed chat model's byte-level tokenizer.json with `edit` applied.
+fn tokenizer_json(path: &str, edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut v);
+    v.to_string().into_bytes()
+}
+
+/// Loads `bytes` and encodes and decodes a text with them; the first error's message.
+fn tokenizer_error(bytes: Vec<u8>) -> String {
+    within(10, "tokenizer", move || {
+        let tok = tinychat::Tokenizer::from_bytes(&bytes)?;
+        let ids = tok.encode("Hello world, how are you? ÄÖÜ 你好", false)?;
+        tok.decode(&ids, false)?;
+        Ok::<_, tinychat::Error>(())
+    })
+    .err()
+    .expect("the tokenizer must be refused")
+    .to_string()
+}
+
+#[test]
+fn tokenizer_truncation_and_padding_are_refused() {
+    // stride >= max_length panicked in encode
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["truncation"] = serde_json::json!({"direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 4});
+    }));
+    assert_has(&msg, &["truncation"]);
+    // Fixed padding to 2^40 tokens aborted allocating
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["padding"] = serde_json::json!({"strategy": {"Fixed": 1u64 << 40}, "direction": "Right",
+            "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<pad>"});
+    }));
+    assert_has(&msg, &["padding"]);
+}
+
+#[test]
+fn tokenizer_precompiled_normalizers_are_refused() {
+    // "/////w==" panicked at load, "AAAAAAAA" at encode
+    for charsmap in ["/////w==", "AAAAAAAA"] {
+        let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+            t["normalizer"] =
+                serde_json::json!({"type": "Precompiled", "precompiled_charsmap": charsmap});
+        }));
+        assert_has(&msg, &["Precompiled"]);
+        let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+            t["normalizer"] = serde_json::json!({"type": "Sequence", "normalizers": [
+                {"type": "Lowercase"}, {"type": "Precompiled", "precompiled_charsmap": charsmap}]});
+        }));
+        assert_has(&msg, &["Precompiled"]);
+    }
+}
+
+#[test]
+fn tokenizer_patterns_that_match_empty_text_are_refused() {
+    // A Replace normalizer with an empty regex panicked in encode on the byte-level tokenizer.
+    for pattern in [
+        serde_json::json!({"Regex": ""}),
+        serde_json::json!({"Regex": "a*"}),
+        serde_json::json!({"Regex": "\\b"}),
+        serde_json::json!({"Regex": "(?=x)"}),
+        serde_json::json!({"String": ""}),
+    ] {
+        let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+            t["normalizer"] =
+                serde_json::json!({"type": "Replace", "pattern": pattern, "content": "x"});
+        }));
+        assert_has(&msg, &["Replace", "empty"]);
+    }
+    let msg = tokenizer_error(tokenizer_json(MODERATOR_TOKENIZER, |t| {
+        t["pre_tokenizer"]["pretokenizers"][1]["pattern"] = serde_json::json!({"Regex": "\\s*"});
+    }));
+    assert_has(&msg, &["Split", "empty"]);
+}
+
+#[test]
+fn the_committed_tokenizers_still_load_and_encode() {
+    for path in [CHAT_TOKENIZER, MODERATOR_TOKENIZER] {
+        let tok = tinychat::Tokenizer::from_file(path).unwrap();
+        let ids = tok.encode("Hello world, how are you?", false).unwrap();
+        assert!(!ids.is_empty());
+        tok.decode(&ids, false).unwrap();
+    }
+}
