@@ -316,3 +316,124 @@ fn the_committed_tokenizers_still_load_and_encode() {
         tok.decode(&ids, false).unwrap();
     }
 }
+
+// ---- 4. numbers on the command line and in generation_config.json ----------------------------
+
+/// A usage error: clap's status 2, the flag and its range named, no panic.
+fn assert_usage_error(out: &Output, want: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.starts_with("error: invalid value"), "stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_has(&err, want);
+}
+
+#[test]
+fn every_numeric_flag_has_a_range() {
+    let m = ["--model", LLAMA];
+    let cases: &[(&[&str], &[&str])] = &[
+        // wrapped to "generate nothing"
+        (
+            &[
+                "generate",
+                "--prompt",
+                "x",
+                "--max-new-tokens",
+                "18446744073709551615",
+            ],
+            &["--max-new-tokens", "1..=2097152"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--max-new-tokens", "0"],
+            &["--max-new-tokens"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--temperature", "nan"],
+            &["--temperature", "[0, 100]"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--temperature=-1"],
+            &["--temperature"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--top-p", "0"],
+            &["--top-p", "(0, 1]"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--top-p", "1.5"],
+            &["--top-p"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--top-k", "99999999999"],
+            &["--top-k"],
+        ),
+        (
+            &["generate", "--prompt", "x", "--repetition-penalty", "inf"],
+            &["--repetition-penalty"],
+        ),
+        (&["chat", "--max-new-tokens=-5"], &["--max-new-tokens"]),
+        (&["chat", "--temperature", "1e39"], &["--temperature"]),
+    ];
+    for (args, want) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.splice(1..1, m);
+        assert_usage_error(&tinychat(&all), want);
+    }
+    let bench: &[(&[&str], &[&str])] = &[
+        (
+            &["bench", "infer", "--prompt", "0"],
+            &["--prompt", "1..=2097152"],
+        ),
+        (
+            &["bench", "infer", "--tokens", "18446744073709551615"],
+            &["--tokens"],
+        ),
+        (&["bench", "infer", "--peak-gbs=-3"], &["--peak-gbs"]),
+        (
+            &["bench", "moderate", "--model", "x", "--repeat", "0"],
+            &["--repeat", "1..=1000"],
+        ),
+        (
+            &["bench", "moderate", "--model", "x", "--limit", "0"],
+            &["--limit"],
+        ),
+        (
+            &["bench", "train", "--vocab", "1"],
+            &["--vocab", "256..=4194304"],
+        ),
+        (&["bench", "train", "--steps", "0"], &["--steps"]),
+        (
+            &["bench", "train", "--torch-threads", "0"],
+            &["--torch-threads"],
+        ),
+    ];
+    for (args, want) in bench {
+        assert_usage_error(&tinychat(args), want);
+    }
+}
+
+#[test]
+fn generation_config_numbers_are_checked() {
+    for (text, want) in [
+        // 1e30 became usize::MAX, which wrapped: nothing was generated
+        (
+            r#"{"max_new_tokens": 1e30}"#,
+            "max_new_tokens must be a whole number from 1 to 2097152",
+        ),
+        (r#"{"max_new_tokens": -1}"#, "max_new_tokens"),
+        (r#"{"do_sample": true, "top_k": 1e30}"#, "top_k"),
+        (r#"{"do_sample": true, "top_p": 7}"#, "top_p"),
+    ] {
+        let dir = temp_dir("gencfg");
+        std::fs::write(dir.join("generation_config.json"), text).unwrap();
+        let out = tinychat(&[
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            "x",
+        ]);
+        assert_cli_error(&out, &["generation_config.json", want]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
