@@ -71,7 +71,9 @@ impl BundleSource for Dir {
                 root.display()
             )));
         }
-        match std::fs::read(&p) {
+        // Read the path that was checked, not `p` again: a symlink swapped in between would
+        // otherwise be followed.
+        match std::fs::read(&real) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&p, e)),

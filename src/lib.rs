@@ -8,6 +8,10 @@ pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
+/// Fuzz harnesses (native only): see `fuzz/README.md`.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod gpu;
 pub mod io;

@@ -437,3 +437,132 @@ fn generation_config_numbers_are_checked() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+// ---- 5. native bundles stay inside their directory ------------------------------------------------
+
+const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web/models/default");
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A bundle whose pipeline.json names `chat_model` and `moderator`, beside a complete copy of
+/// the committed bundle at `<root>/outside`, so that what a path escapes to would load.
+fn escaping_bundle(name: &str, chat_model: &str, moderator: &str) -> (PathBuf, PathBuf) {
+    let root = temp_dir(name);
+    copy_dir(Path::new(BUNDLE), &root.join("outside"));
+    let b = root.join("bundle");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(
+        b.join("pipeline.json"),
+        serde_json::json!({"chat_model": chat_model, "moderator": moderator}).to_string(),
+    )
+    .unwrap();
+    (root, b)
+}
+
+#[test]
+fn bundle_paths_that_leave_the_bundle_are_refused_natively() {
+    for (i, (path, want)) in [
+        ("../outside/chat", "leaves the bundle"),
+        ("../../../../../../etc", "leaves the bundle"),
+        ("OUTSIDE/chat", "is absolute"),
+        ("https://evil.example/m", "contains ':'"),
+        ("file:///etc", "contains ':'"),
+        ("..\\outside\\chat", "contains '\\\\'"),
+        ("%2e%2e/outside/chat", "contains '%'"),
+        (" chat", "surrounding spaces"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (root, b) = escaping_bundle(&format!("escape{i}"), "", "");
+        let path = path.replace("OUTSIDE", &root.join("outside").display().to_string());
+        let named = format!("{path:?}");
+        let write = |chat: &str, moderator: &str| {
+            let j = serde_json::json!({"chat_model": chat, "moderator": moderator});
+            std::fs::write(b.join("pipeline.json"), j.to_string()).unwrap();
+        };
+        // The chat model's path: Pipeline::load and `tinychat chat --pipeline`.
+        write(&path, "moderator");
+        let e = tinychat::pipeline::Pipeline::load(&b)
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert_has(&e, &["pipeline.json: chat_model", &named, want]);
+        let out = tinychat(&["chat", "--pipeline", b.to_str().unwrap()]);
+        assert_cli_error(&out, &["pipeline.json: chat_model", &named, want]);
+        // The moderator's: Moderator::open and `tinychat moderate --model`.
+        write("chat", &path);
+        let e = tinychat::moderation::Moderator::open(&b)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_has(&e, &["pipeline.json: moderator", &named, want]);
+        let out = tinychat(&["moderate", "--model", b.to_str().unwrap(), "hello"]);
+        assert_cli_error(&out, &["pipeline.json: moderator", &named, want]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_a_bundle_are_refused_natively() {
+    // chat/ and moderator/ are symlinks to complete copies outside the bundle: each would load.
+    let (root, b) = escaping_bundle("symlink-dirs", "chat", "moderator");
+    std::os::unix::fs::symlink(root.join("outside/chat"), b.join("chat")).unwrap();
+    std::os::unix::fs::symlink("../outside/moderator", b.join("moderator")).unwrap();
+    let e = tinychat::pipeline::Pipeline::load(&b)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert_has(&e, &["chat/config.json", "outside the bundle"]);
+    let e = tinychat::moderation::Moderator::open(&b)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_has(&e, &["moderator/config.json", "outside the bundle"]);
+    assert_cli_error(
+        &tinychat(&["chat", "--pipeline", b.to_str().unwrap()]),
+        &["chat/config.json", "outside the bundle"],
+    );
+    assert_cli_error(
+        &tinychat(&["moderate", "--model", b.to_str().unwrap(), "hi"]),
+        &["moderator/config.json", "outside the bundle"],
+    );
+    let _ = std::fs::remove_dir_all(&root);
+
+    // One file of a real directory is a symlink out.
+    let (root, b) = escaping_bundle("symlink-file", "chat", "moderator");
+    copy_dir(&root.join("outside/chat"), &b.join("chat"));
+    copy_dir(&root.join("outside/moderator"), &b.join("moderator"));
+    std::fs::remove_file(b.join("moderator/model.safetensors")).unwrap();
+    std::os::unix::fs::symlink(
+        root.join("outside/moderator/model.safetensors"),
+        b.join("moderator/model.safetensors"),
+    )
+    .unwrap();
+    let e = tinychat::pipeline::Pipeline::load(&b)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_has(&e, &["moderator/model.safetensors", "outside the bundle"]);
+    // Symlinks that stay inside are fine.
+    std::fs::remove_file(b.join("moderator/model.safetensors")).unwrap();
+    std::fs::rename(
+        root.join("outside/moderator/model.safetensors"),
+        b.join("weights.bin"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../weights.bin", b.join("moderator/model.safetensors")).unwrap();
+    tinychat::pipeline::Pipeline::load(&b).expect("a symlink inside the bundle is fine");
+    let _ = std::fs::remove_dir_all(&root);
+}

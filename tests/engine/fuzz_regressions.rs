@@ -1,0 +1,39 @@
+//! Every input the fuzzers found a crash with, replayed through the same harness
+//! (`tinychat::fuzzing`) on stable Rust: `fuzz/regressions/<target>/<file>`. Each runs on a
+//! thread with the default 2 MiB stack and a deadline, so a stack overflow or a hang that comes
+//! back fails here. (How the files get there: fuzz/README.md.)
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[test]
+fn every_saved_fuzz_input_runs_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut ran = 0;
+    for &target in tinychat::fuzzing::TARGETS {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for file in files.into_iter().filter(|f| f.is_file()) {
+            let data = std::fs::read(&file).unwrap();
+            let name = format!("{target}/{}", file.file_name().unwrap().to_string_lossy());
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || {
+                    tinychat::fuzzing::run(target, &data);
+                    let _ = tx.send(());
+                })
+                .unwrap();
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(()) => ran += 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after 20 s"),
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{name}: panicked"),
+            }
+        }
+    }
+    eprintln!("replayed {ran} saved fuzz inputs");
+}
