@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod generate;
 pub mod gpu;
 pub mod io;
+pub mod jinja;
 pub mod model;
 pub mod moderation;
 pub mod ops;

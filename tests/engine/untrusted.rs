@@ -566,3 +566,227 @@ fn symlinks_out_of_a_bundle_are_refused_natively() {
     tinychat::pipeline::Pipeline::load(&b).expect("a symlink inside the bundle is fine");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+// ---- 2. chat templates and template overrides -----------------------------------------------------
+
+/// Renders `template` as a chat template on a thread with the default stack and a deadline.
+fn render(template: &str) -> Result<String, String> {
+    let t = template.to_string();
+    within(10, "template", move || {
+        tinychat::ChatTemplate::new(&t, Some("<s>"), Some("</s>"))
+            .render(&[tinychat::Message::user("hi")], true)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn refused(template: &str, want: &[&str]) {
+    let e = render(template).expect_err(template);
+    assert!(e.starts_with("chat template: "), "{e}");
+    assert_has(&e, want);
+}
+
+#[test]
+fn template_loops_run_out_of_fuel() {
+    // hung
+    refused(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}",
+        &["template limit"],
+    );
+    refused(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        &["more than 1000000 steps"],
+    );
+}
+
+#[test]
+fn template_sequences_and_strings_are_bounded() {
+    // hung (printing a lazy sequence of 10^12 items), or aborted allocating it
+    refused("{{ [1]*1000000000000 }}", &["more than 100000 items"]);
+    refused("{{ ([1]*10**12)|list }}", &["more than 100000 items"]);
+    refused("{{ 'x' * 10**8 }}", &["template limit"]);
+    // doubling a string: every step is charged
+    refused(
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        &["units of work"],
+    );
+    // text captured by a block inside a loop is measured too
+    refused(
+        &format!("{{% set ns = namespace(a=[]) %}}{{% for i in range(100000) %}}{{% set x %}}{}{{% endset %}}{{% set ns.a = ns.a + [x] %}}{{% endfor %}}", "y".repeat(2000)),
+        &["template limit"],
+    );
+    // references to one big string, multiplied, then compared or printed
+    refused(
+        "{% set s = 'x' * 1000000 %}{% set l = [s] * 100000 %}{{ l == l }}",
+        &["template limit"],
+    );
+}
+
+#[test]
+fn template_string_methods_and_filters_that_looped_or_aborted() {
+    // looped forever in minijinja-contrib; Python says 4
+    assert_eq!(render("{{ 'abc'.count('') }}").unwrap(), "4");
+    // aborted allocating
+    refused(
+        "{{ '%999999999999d'|format(1) }}",
+        &["width or precision above 4096"],
+    );
+    refused("{{ 'x'|indent(10**12) }}", &["indent wider than 4096"]);
+    refused("{{ '{:>999999}'.format(1) }}", &["width or precision"]);
+    refused(
+        "{{ 'ab'.replace('', 'x' * 60000000) }}",
+        &["template limit"],
+    );
+    // panicked
+    refused("{{ 5 is divisibleby 0 }}", &["division by zero"]);
+    refused(
+        "{{ '%.999999999f'|format(1.0) }}",
+        &["width or precision above 4096"],
+    );
+    refused("{{ [1, 2]|batch(10**12) }}", &["batch"]);
+    // still as Python and transformers have them
+    assert_eq!(
+        render("{{ '%5.2f|%-3s|'|format(3.14159, 'a') }}").unwrap(),
+        " 3.14|a  |"
+    );
+    assert_eq!(
+        render("{{ 6 is divisibleby 3 }}{{ 'a,b'.split(',')|join('+') }}").unwrap(),
+        "Truea+b"
+    );
+}
+
+#[test]
+fn template_nesting_cannot_overflow_the_stack() {
+    // stack overflows in minijinja's parser and code generator
+    refused(
+        &format!("{{{{ {}1 }}}}", "not ".repeat(20_000)),
+        &["operators"],
+    );
+    refused(
+        &format!("{{{{ {}1 }}}}", "1+".repeat(20_000)),
+        &["operators"],
+    );
+    refused(
+        &format!("{{{{ {}1 }}}}", "-".repeat(20_000)),
+        &["operators"],
+    );
+    refused(
+        &format!("{{{{ x{} }}}}", ".a".repeat(20_000)),
+        &["operators"],
+    );
+    refused(
+        &format!("{{{{ {}1{} }}}}", "(".repeat(20_000), ")".repeat(20_000)),
+        &["operators"],
+    );
+    // a namespace that holds itself: printing it recursed forever
+    refused(
+        "{% set ns = namespace() %}{% set ns.x = ns %}{{ ns }}",
+        &["namespace attribute may hold"],
+    );
+    refused(
+        "{% set ns = namespace() %}{% set ns.x = [1, {'a': ns}] %}{{ ns }}",
+        &["namespace attribute may hold"],
+    );
+    // recursion through macros stops at the recursion limit, within a 2 MiB stack
+    refused(
+        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+        &["recursion"],
+    );
+    refused(
+        &format!(
+            "{}{}",
+            "{% if true %}".repeat(200),
+            "{% endif %}".repeat(200)
+        ),
+        &["recursion"],
+    );
+}
+
+#[test]
+fn template_overrides_are_checked_when_the_bundle_loads_and_bounded_when_they_answer() {
+    use tinychat::pipeline::Pipeline;
+    let root = temp_dir("overrides");
+    copy_dir(Path::new(BUNDLE), &root);
+    let set = |templates: serde_json::Value| {
+        let mut p: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(BUNDLE).join("pipeline.json")).unwrap(),
+        )
+        .unwrap();
+        p["templates"] = templates;
+        std::fs::write(root.join("pipeline.json"), p.to_string()).unwrap();
+    };
+    // aborted (stack overflow) while the bundle loaded
+    set(serde_json::json!({"violence": format!("{{{{ {}1 }}}}", "-".repeat(20_000))}));
+    let r = root.clone();
+    let e = within(20, "load", move || {
+        Pipeline::load(&r).err().unwrap().to_string()
+    });
+    assert_has(&e, &["override for \"violence\"", "operators"]);
+    let out = tinychat(&["chat", "--pipeline", root.to_str().unwrap()]);
+    assert_cli_error(&out, &["override for \"violence\"", "operators"]);
+
+    // hung when a flagged message was answered
+    let looping =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+    set(serde_json::json!({"violence": looping, "harassment": looping, "default": looping}));
+    let r = root.clone();
+    let e = within(60, "reply", move || {
+        let p = Pipeline::load(&r).unwrap();
+        let msgs = [tinychat::Message::user(
+            "I will kill you, you worthless idiot",
+        )];
+        p.reply(&msgs, &tinychat::SamplingParams::default(), |_| {})
+            .err()
+            .expect("the override must fail")
+            .to_string()
+    });
+    assert_has(&e, &["template", "more than 1000000 steps"]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn long_conversations_fit_within_the_template_limits() {
+    // The limits are far above what real chat templates need: the committed bundle's template and
+    // every fixture template render a 2,000-message conversation (400 kB) within them.
+    let mut templates: Vec<String> = vec![];
+    let tc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(BUNDLE).join("chat/tokenizer_config.json")).unwrap(),
+    )
+    .unwrap();
+    templates.push(tc["chat_template"].as_str().unwrap().into());
+    let cases: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/chat_template/cases.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for c in cases["cases"].as_array().unwrap() {
+        templates.push(c["template"].as_str().unwrap().into());
+    }
+    templates.dedup();
+    let mut messages = vec![tinychat::Message::system("Be brief.")];
+    for i in 0..1000 {
+        messages.push(tinychat::Message::user(&format!(
+            "question {i}: {}",
+            "word ".repeat(40)
+        )));
+        messages.push(tinychat::Message::assistant(&format!(
+            "answer {i}: {}",
+            "text ".repeat(40)
+        )));
+    }
+    for t in templates {
+        let m = messages.clone();
+        let started = std::time::Instant::now();
+        let r = within(30, "long", move || {
+            tinychat::ChatTemplate::new(&t, Some("<s>"), Some("</s>")).render(&m, true)
+        });
+        match r {
+            Ok(text) => assert!(text.len() > 400_000),
+            // templates that raise on this conversation's shape (alternation rules) say so
+            Err(e) => assert!(!e.to_string().contains("template limit"), "{e}"),
+        }
+        assert!(started.elapsed().as_secs_f64() < 5.0);
+    }
+}
