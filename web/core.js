@@ -78,6 +78,41 @@ async function readBody(response, url, onBytes) {
   return out;
 }
 
+/// The URL of `path` (a path pipeline.json names, already checked by the wasm module's
+/// `bundleFiles`) inside the bundle whose pipeline.json is at `base`: resolved first, then
+/// required to lie under the bundle's directory (same origin, path prefix). `new URL` undoes
+/// what a string check cannot see (`..\\x`, `%2e%2e/x`, tabs and newlines dropped, `\\\\host`),
+/// so the check is made on what will be fetched. Throws a tinychat error naming the path.
+export function resolveInBundle(path, base) {
+  let dir;
+  let url;
+  try {
+    dir = new URL("./", new URL(base));
+    url = new URL(path, dir);
+  } catch {
+    throw tinychatError(`pipeline.json names ${JSON.stringify(path)}, which is not a path inside the bundle ${base}`);
+  }
+  const tail = url.pathname.slice(dir.pathname.length);
+  const inside =
+    typeof path === "string" &&
+    url.origin === dir.origin &&
+    url.protocol === dir.protocol &&
+    url.username === "" &&
+    url.password === "" &&
+    url.search === "" &&
+    url.hash === "" &&
+    url.pathname.startsWith(dir.pathname) &&
+    tail.length > 0 &&
+    // An encoded slash or backslash is a separator to some servers.
+    !/%2f|%5c/i.test(tail);
+  if (!inside) {
+    throw tinychatError(
+      `pipeline.json names ${JSON.stringify(path)}, which resolves to ${url.href}, outside the bundle ${dir.href}: a bundle's files must lie inside its directory`,
+    );
+  }
+  return url.href;
+}
+
 async function fetchOk(url, signal) {
   let response;
   try {
@@ -93,7 +128,12 @@ async function fetchOk(url, signal) {
 /// when they are there, else from the network (then caches them). Returns { files, fromCache }:
 /// path → Uint8Array, and whether every file came from the cache.
 export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal } = {}) {
-  const base = new URL(pipelineUrl);
+  let base;
+  try {
+    base = new URL(pipelineUrl);
+  } catch {
+    throw tinychatError(`${JSON.stringify(pipelineUrl)} is not a URL of a pipeline.json`);
+  }
   const store = cache ? await openCache(cacheName) : null;
   const progress = (p) => {
     try {
@@ -139,10 +179,12 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     }
   }
 
+  // Every URL is checked before anything is fetched.
+  const resolved = list.map(({ path, required }) => ({ path, required, url: resolveInBundle(path, base.href) }));
+
   // Open every file: cached responses, or requests whose headers tell the sizes.
   const entries = await Promise.all(
-    list.map(async ({ path, required }) => {
-      const url = new URL(path, base).href;
+    resolved.map(async ({ path, required, url }) => {
       if (!required && absent.includes(path)) return { path, url, required, response: null };
       const hit = store ? await store.match(url) : undefined;
       if (hit) return { path, url, required, response: hit, fromCache: true };

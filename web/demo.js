@@ -1,10 +1,15 @@
 // The demo page. Every piece of model or user text goes into the page with textContent, never as
 // HTML. URL parameters: ?pipeline=<pipeline.json URL>&backend=auto|webgpu|cpu&worker=0
+//
+// A bundle from this page's own origin loads at once. A bundle from anywhere else is loaded only
+// after the user confirms it: a link could otherwise make the page download (and cache) a
+// stranger's models, with moderation thresholds at 1.0 and templates of its choosing.
 import { clearCache, createEngine, listCachedModels } from "./pkg/tinychat.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const pipelineUrl = params.get("pipeline") ?? "models/default/pipeline.json";
+const DEFAULT_PIPELINE = "models/default/pipeline.json";
+const pipelineUrl = params.get("pipeline") ?? DEFAULT_PIPELINE;
 const backend = params.get("backend") ?? "auto";
 
 const state = { engine: null, history: [], busy: false, controller: null, loadError: null };
@@ -43,11 +48,45 @@ function onProgress(p) {
   $("progress-text").textContent = p.text ?? p.phase;
 }
 
+/// The bundle's absolute URL, after the user has confirmed it when it is from another origin;
+/// null when they declined (the default bundle is loaded instead).
+async function confirmedPipeline(requested) {
+  let url;
+  try {
+    url = new URL(requested, location.href);
+  } catch {
+    throw new Error(`tinychat: ${JSON.stringify(requested)} is not a URL of a pipeline.json`);
+  }
+  if (url.origin === location.origin) return url.href;
+  if (!["https:", "http:"].includes(url.protocol)) {
+    throw new Error(`tinychat: bundles load over http(s), not ${url.protocol} (${url.href})`);
+  }
+  const box = $("confirm-bundle");
+  $("confirm-origin").textContent = url.origin;
+  $("confirm-url").textContent = url.href;
+  box.hidden = false;
+  $("loading").dataset.state = "confirm";
+  $("progress-text").textContent = "Waiting for you to confirm the bundle";
+  const ok = await new Promise((resolve) => {
+    $("confirm-load").onclick = () => resolve(true);
+    $("confirm-cancel").onclick = () => resolve(false);
+  });
+  box.hidden = true;
+  $("loading").dataset.state = "";
+  return ok ? url.href : null;
+}
+
 async function load() {
   $("pipeline-url").value = pipelineUrl;
   $("backend").value = backend;
   try {
-    const engine = await createEngine({ pipeline: pipelineUrl, backend, onProgress, worker: params.get("worker") !== "0" });
+    let pipeline = await confirmedPipeline(pipelineUrl);
+    if (pipeline === null) {
+      pipeline = new URL(DEFAULT_PIPELINE, location.href).href;
+      $("pipeline-url").value = DEFAULT_PIPELINE;
+      history.replaceState(null, "", `?${new URLSearchParams({ backend })}`);
+    }
+    const engine = await createEngine({ pipeline, backend, onProgress, worker: params.get("worker") !== "0" });
     state.engine = engine;
     const info = engine.info;
     $("loading").classList.add("done");
