@@ -927,12 +927,75 @@ fn cmp_hook(state: &State, parts: Rest<Value>) -> Result<Value, Error> {
     Ok(Value::from(true))
 }
 
-fn slice_hook(state: &State, x: Value, a: Value, b: Value, c: Value) -> Result<Value, Error> {
-    charge(state, 8 * len_of(&x) as u64)?;
-    if x.kind() == ValueKind::String {
-        charge(state, x.as_str().map_or(0, str::len) as u64)?;
+/// `x[start:stop:step]` with Python's semantics (`slice.indices`), on the characters of a
+/// string or the items of a sequence. (minijinja's own slicing overflowed on some negative
+/// steps.)
+fn slice_hook(
+    state: &State,
+    x: Value,
+    start: Value,
+    stop: Value,
+    step: Value,
+) -> Result<Value, Error> {
+    let int = |v: &Value, what: &str| -> Result<Option<i128>, Error> {
+        if v.is_none() || v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_i64().map(|i| Some(i as i128)).ok_or_else(|| {
+            limit_error(format!(
+                "slice {what} must be an integer or none, not {}",
+                v.kind()
+            ))
+        })
+    };
+    let (start, stop, step) = (
+        int(&start, "start")?,
+        int(&stop, "stop")?,
+        int(&step, "step")?.unwrap_or(1),
+    );
+    if step == 0 {
+        return Err(limit_error("slice step cannot be zero".into()));
     }
-    materialise(eval("a[b:c:d]", x, a, b, c)?)
+    let items: Vec<Value> = match x.kind() {
+        ValueKind::String => {
+            charge(state, x.as_str().map_or(0, str::len) as u64)?;
+            x.as_str().unwrap_or("").chars().map(Value::from).collect()
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            charge(state, 8 * len_of(&x) as u64)?;
+            x.try_iter()?.collect()
+        }
+        ValueKind::None | ValueKind::Undefined => vec![],
+        other => {
+            return Err(limit_error(format!(
+                "value of type {other} cannot be sliced"
+            )))
+        }
+    };
+    let n = items.len() as i128;
+    let (lower, upper) = if step < 0 { (-1, n - 1) } else { (0, n) };
+    let clamp = |i: Option<i128>, default: i128| match i {
+        None => default,
+        Some(i) if i < 0 => (i + n).max(lower),
+        Some(i) => i.min(upper),
+    };
+    let (mut i, end) = if step < 0 {
+        (clamp(start, upper), clamp(stop, lower))
+    } else {
+        (clamp(start, lower), clamp(stop, upper))
+    };
+    let mut out = vec![];
+    while (step > 0 && i < end) || (step < 0 && i > end) {
+        out.push(items[i as usize].clone());
+        i += step;
+    }
+    if x.kind() == ValueKind::String {
+        Ok(Value::from(
+            out.iter().filter_map(Value::as_str).collect::<String>(),
+        ))
+    } else {
+        Ok(Value::from(out))
+    }
 }
 
 fn item_hook(state: &State, x: Value, i: Value) -> Result<Value, Error> {
@@ -1564,6 +1627,28 @@ mod tests {
             "{% set ns.x = __tc_attr(__tc_list(__tc_item(m, \"a\"), __tc_slice(y, 1, none, none))) %}{{ \"\\u000a\" }}{{\n __tc_cmp(x, '==', 1) and (not (y|f(2))) }}"
         );
         assert!(rewrite("{% include 'x' %}", ws).is_err());
+    }
+
+    #[test]
+    fn slices_follow_python() {
+        let sb = Sandbox::new(false, minijinja::escape_formatter, |_| {});
+        let r = |t: &str| sb.render(t, ()).unwrap();
+        assert_eq!(r("{{ [1,2,3,4,5][::-1] }}"), "[5, 4, 3, 2, 1]");
+        assert_eq!(r("{{ [1,2,3,4,5][-1:5:-2] }}"), "[]");
+        assert_eq!(r("{{ [1,2,3,4,5][4:0:-2] }}"), "[5, 3]");
+        assert_eq!(
+            r("{{ 'hello'[1:-1] }}|{{ 'hello'[::-2] }}|{{ 'hello'[-100:100] }}"),
+            "ell|olh|hello"
+        );
+        assert_eq!(
+            r("{{ [1,2,3][-9223372036854775807:9223372036854775807:-9223372036854775807] }}"),
+            "[]"
+        );
+        assert_eq!(
+            r("{{ [1,2,3][::-9223372036854775807] }}{{ [1,2,3][9223372036854775807::-1] }}"),
+            "[3][3, 2, 1]"
+        );
+        assert!(sb.render("{{ [1][::0] }}", ()).is_err());
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub fn check(t: &Value) -> Result<(), String> {
     }
     let model = obj.get("model").ok_or("model is missing")?;
     match model.get("type").and_then(Value::as_str) {
-        Some("BPE" | "WordLevel") => {}
+        Some("BPE") => check_merges(model)?,
+        Some("WordLevel") => {}
         Some(other) => {
             return Err(format!(
                 "model.type {other:?} is not supported (tinychat reads \"BPE\" and \"WordLevel\" tokenizers)"
@@ -39,6 +40,50 @@ pub fn check(t: &Value) -> Result<(), String> {
     for key in ["normalizer", "pre_tokenizer", "decoder", "post_processor"] {
         if let Some(v) = obj.get(key) {
             check_component(key, v, 0)?;
+        }
+    }
+    Ok(())
+}
+
+/// A BPE model's merges: each `a b` must join two vocabulary tokens into a third (with the
+/// `continuing_subword_prefix` dropped from `b`). The crate builds the merged token in a buffer
+/// as long as the longest vocabulary token and slices `b` at the prefix's length without
+/// checking either: a merge whose result is not in the vocabulary panicked.
+fn check_merges(model: &Value) -> Result<(), String> {
+    let Some(vocab) = model.get("vocab").and_then(Value::as_object) else {
+        return Ok(()); // the crate refuses it
+    };
+    let prefix = model
+        .get("continuing_subword_prefix")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let Some(merges) = model.get("merges").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for (i, m) in merges.iter().enumerate() {
+        let pair: Option<(&str, &str)> = match m {
+            Value::String(s) => s.split_once(' ').filter(|(_, b)| !b.contains(' ')),
+            Value::Array(p) if p.len() == 2 => p[0].as_str().zip(p[1].as_str()),
+            _ => None,
+        };
+        let Some((a, b)) = pair else {
+            return Err(format!(
+                "model.merges[{i}]: expected \"a b\" or [\"a\", \"b\"]"
+            ));
+        };
+        let joined = b
+            .strip_prefix(prefix)
+            .map(|rest| format!("{a}{rest}"))
+            .filter(|j| vocab.contains_key(a) && vocab.contains_key(b) && vocab.contains_key(j));
+        if joined.is_none() {
+            return Err(format!(
+                "model.merges[{i}]: {a:?} + {b:?} does not join two vocabulary tokens into a third{}",
+                if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (with the continuing_subword_prefix {prefix:?} dropped from the second)")
+                }
+            ));
         }
     }
     Ok(())

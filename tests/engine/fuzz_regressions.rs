@@ -1,14 +1,38 @@
 //! Every input the fuzzers found a crash with, replayed through the same harness
 //! (`tinychat::fuzzing`) on stable Rust: `fuzz/regressions/<target>/<file>`. Each runs on a
 //! thread with the default 2 MiB stack and a deadline, so a stack overflow or a hang that comes
-//! back fails here. (How the files get there: fuzz/README.md.)
+//! back fails here. A panic fails it too, even one the library catches (a tokenizer's, natively):
+//! libFuzzer reports those as crashes, and in wasm32 they would abort the module. (How the files
+//! get there: fuzz/README.md.)
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::sync::{Mutex, Once};
 use std::time::Duration;
+
+const THREAD: &str = "fuzz-regression ";
+
+/// Panics on the replay threads, caught or not.
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn record_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(name) = std::thread::current().name() {
+                if name.starts_with(THREAD) {
+                    PANICS.lock().unwrap().push(format!("{name}: {info}"));
+                }
+            }
+            previous(info)
+        }));
+    });
+}
 
 #[test]
 fn every_saved_fuzz_input_runs_clean() {
+    record_panics();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     let mut ran = 0;
     for &target in tinychat::fuzzing::TARGETS {
@@ -19,7 +43,10 @@ fn every_saved_fuzz_input_runs_clean() {
         files.sort();
         for file in files.into_iter().filter(|f| f.is_file()) {
             let data = std::fs::read(&file).unwrap();
-            let name = format!("{target}/{}", file.file_name().unwrap().to_string_lossy());
+            let name = format!(
+                "{THREAD}{target}/{}",
+                file.file_name().unwrap().to_string_lossy()
+            );
             let (tx, rx) = mpsc::channel();
             std::thread::Builder::new()
                 .name(name.clone())
@@ -35,5 +62,11 @@ fn every_saved_fuzz_input_runs_clean() {
             }
         }
     }
+    let panics = PANICS.lock().unwrap();
+    assert!(
+        panics.is_empty(),
+        "panics (some caught by the library):\n{}",
+        panics.join("\n")
+    );
     eprintln!("replayed {ran} saved fuzz inputs");
 }

@@ -790,3 +790,19 @@ fn long_conversations_fit_within_the_template_limits() {
         assert!(started.elapsed().as_secs_f64() < 5.0);
     }
 }
+
+#[test]
+fn tokenizer_merges_must_join_vocabulary_tokens() {
+    // Found by the fuzzer: a merge whose result is longer than every vocabulary token panicked
+    // while the tokenizer was built (and with a continuing_subword_prefix the crate sliced the
+    // second token without checking it starts with the prefix).
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["model"]["merges"] = serde_json::json!(["Ġthe Ġthe"]);
+    }));
+    assert_has(&msg, &["model.merges[0]", "does not join"]);
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["model"]["continuing_subword_prefix"] = "##".into();
+        t["model"]["merges"] = serde_json::json!([["a", "é"]]);
+    }));
+    assert_has(&msg, &["model.merges[0]", "continuing_subword_prefix"]);
+}
