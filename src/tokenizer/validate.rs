@@ -6,7 +6,8 @@
 //!
 //! What tinychat accepts: models `BPE` (GPT-2, Llama, SmolLM2...) and `WordLevel` (tinychat's
 //! moderator); any normalizer, pre-tokenizer and decoder the crate knows except `Precompiled`;
-//! `Replace` and `Split` patterns that cannot match empty text; no truncation and no padding
+//! `Replace` and `Split` patterns that cannot match empty text; BPE merges that join vocabulary
+//! tokens; `Strip` decoders that strip only from the start; no truncation and no padding
 //! (tinychat fits text to the context itself and never pads).
 
 use fancy_regex::Expr;
@@ -105,6 +106,16 @@ fn check_component(path: &str, v: &Value, depth: usize) -> Result<(), String> {
             return Err(format!(
                 "{path}: the \"Precompiled\" normalizer (a SentencePiece charsmap) is not supported"
             ))
+        }
+        // Its loop from the end underflows on a token shorter than `stop`, and start and stop
+        // cross on a token made only of `content`: both panicked. (Llama 2-style tokenizers
+        // strip one leading space: start 1, stop 0.)
+        "Strip" if path.starts_with("decoder") => {
+            if obj.get("stop").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                return Err(format!(
+                    "{path}: a \"Strip\" decoder with \"stop\" above 0 is not supported (it fails on short tokens)"
+                ));
+            }
         }
         "Replace" | "Split" => {
             let pattern = obj.get("pattern");

@@ -806,3 +806,31 @@ fn tokenizer_merges_must_join_vocabulary_tokens() {
     }));
     assert_has(&msg, &["model.merges[0]", "continuing_subword_prefix"]);
 }
+
+#[test]
+fn tokenizer_strip_decoders_strip_only_from_the_start() {
+    // Found by the fuzzer: a Strip decoder with "stop" above 0 panicked on a token shorter than
+    // stop (the crate's loop from the end underflows) and on one made only of its content.
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["decoder"] = serde_json::json!({"type": "Strip", "content": " ", "start": 0, "stop": 4});
+    }));
+    assert_has(&msg, &["decoder", "Strip", "stop"]);
+    // inside a Sequence too
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["decoder"] = serde_json::json!({"type": "Sequence", "decoders": [
+            {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 1}
+        ]});
+    }));
+    assert_has(&msg, &["decoders[1]", "Strip"]);
+    // Llama 2's (start 1, stop 0) loads and decodes
+    let bytes = tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["decoder"] = serde_json::json!({"type": "Sequence", "decoders": [
+            {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}
+        ]});
+    });
+    let tok = tinychat::Tokenizer::from_bytes(&bytes).unwrap();
+    let ids = tok.encode("Hello world", false).unwrap();
+    tok.decode(&ids, false).unwrap();
+}
