@@ -1,0 +1,825 @@
+//! The GGUF container: header, metadata, tensor infos, aligned tensor data. Versions 2 and 3
+//! (little-endian); version 1 (2023, 32-bit counts) is refused with a clear error.
+//!
+//! ```text
+//! magic "GGUF" | version u32 | n_tensors u64 | n_kv u64
+//! n_kv ×      key: string | value type u32 | value
+//! n_tensors × name: string | n_dims u32 | ne: [u64; n_dims] (ne[0] innermost) | type u32 | offset u64
+//! padding to `general.alignment` (default 32)
+//! tensor data; each tensor at data_start + offset (offset a multiple of the alignment)
+//! string = len u64 + UTF-8 bytes; array = element type u32 + count u64 + elements
+//! ```
+//!
+//! Everything is read from a `&[u8]` (the browser hands over bytes, natively the file is read
+//! once). The reader is written for hostile input: every count, length and size is checked
+//! against the bytes that are left *before* anything is allocated, arithmetic is checked, arrays
+//! nest at most [`MAX_DEPTH`] deep, tensors have at most 4 dimensions, and every tensor must lie
+//! inside the file, after the header, without overlapping another.
+
+use crate::error::{Error, Result};
+use crate::quant::QType;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub const MAGIC: &[u8; 4] = b"GGUF";
+/// Data alignment when `general.alignment` is absent.
+pub const DEFAULT_ALIGNMENT: usize = 32;
+/// ggml's GGML_MAX_DIMS.
+pub const MAX_DIMS: usize = 4;
+/// Deepest nesting of arrays accepted (real files nest at most 2 deep).
+pub const MAX_DEPTH: usize = 8;
+
+/// One metadata value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    U64(u64),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+    Str(String),
+    Array(Vec<Value>),
+}
+
+impl Value {
+    /// GGUF's name of the value type ("u32", "string", "array", ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::U8(_) => "u8",
+            Value::I8(_) => "i8",
+            Value::U16(_) => "u16",
+            Value::I16(_) => "i16",
+            Value::U32(_) => "u32",
+            Value::I32(_) => "i32",
+            Value::U64(_) => "u64",
+            Value::I64(_) => "i64",
+            Value::F32(_) => "f32",
+            Value::F64(_) => "f64",
+            Value::Bool(_) => "bool",
+            Value::Str(_) => "string",
+            Value::Array(_) => "array",
+        }
+    }
+    /// Any integer type holding a value ≥ 0.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Value::U8(v) => Some(v as u64),
+            Value::U16(v) => Some(v as u64),
+            Value::U32(v) => Some(v as u64),
+            Value::U64(v) => Some(v),
+            Value::I8(v) => u64::try_from(v).ok(),
+            Value::I16(v) => u64::try_from(v).ok(),
+            Value::I32(v) => u64::try_from(v).ok(),
+            Value::I64(v) => u64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+    /// Any integer type.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::I8(v) => Some(v as i64),
+            Value::I16(v) => Some(v as i64),
+            Value::I32(v) => Some(v as i64),
+            Value::I64(v) => Some(v),
+            _ => self.as_u64().and_then(|v| i64::try_from(v).ok()),
+        }
+    }
+    /// Floats, and integers as floats.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::F32(v) => Some(v as f64),
+            Value::F64(v) => Some(v),
+            _ => self.as_i64().map(|v| v as f64),
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// ggml's name of a type id, also for the types tinychat does not read (for error messages).
+pub fn ggml_type_name(id: u32) -> String {
+    const NAMES: [&str; 40] = [
+        "F32",
+        "F16",
+        "Q4_0",
+        "Q4_1",
+        "Q4_2",
+        "Q4_3",
+        "Q5_0",
+        "Q5_1",
+        "Q8_0",
+        "Q8_1",
+        "Q2_K",
+        "Q3_K",
+        "Q4_K",
+        "Q5_K",
+        "Q6_K",
+        "Q8_K",
+        "IQ2_XXS",
+        "IQ2_XS",
+        "IQ3_XXS",
+        "IQ1_S",
+        "IQ4_NL",
+        "IQ3_S",
+        "IQ2_S",
+        "IQ4_XS",
+        "I8",
+        "I16",
+        "I32",
+        "I64",
+        "F64",
+        "IQ1_M",
+        "BF16",
+        "Q4_0_4_4",
+        "Q4_0_4_8",
+        "Q4_0_8_8",
+        "TQ1_0",
+        "TQ2_0",
+        "IQ4_NL_4_4",
+        "IQ4_NL_4_8",
+        "IQ4_NL_8_8",
+        "MXFP4",
+    ];
+    NAMES
+        .get(id as usize)
+        .map_or_else(|| format!("type {id}"), |n| n.to_string())
+}
+
+/// One tensor's header entry, checked against the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml's `ne`: ne[0] is the innermost (contiguous) dimension, the length of a row.
+    pub ne: Vec<usize>,
+    pub qtype: QType,
+    /// Absolute byte offset of the data in the file.
+    pub start: usize,
+    /// Bytes of data: `qtype.row_bytes(ne[0]) · ne[1] · ne[2] · ne[3]`.
+    pub size: usize,
+}
+
+impl TensorInfo {
+    /// The shape outermost first, as PyTorch and safetensors write it (ne reversed).
+    pub fn shape(&self) -> Vec<usize> {
+        self.ne.iter().rev().copied().collect()
+    }
+    pub fn n_elements(&self) -> usize {
+        self.ne.iter().product()
+    }
+}
+
+/// A parsed GGUF file, borrowing its tensor data from the bytes.
+#[derive(Clone, Debug)]
+pub struct Gguf<'a> {
+    /// Names the file in errors (a path or a URL).
+    pub origin: String,
+    pub version: u32,
+    pub alignment: usize,
+    /// Key/value pairs in file order.
+    pub metadata: Vec<(String, Value)>,
+    pub tensors: Vec<TensorInfo>,
+    /// Where the data section starts (the header, padded to the alignment).
+    pub data_start: usize,
+    key_index: HashMap<String, usize>,
+    tensor_index: HashMap<String, usize>,
+    bytes: &'a [u8],
+}
+
+impl<'a> Gguf<'a> {
+    /// Parses and checks the header of `bytes`; `origin` names the file in errors.
+    pub fn parse(bytes: &'a [u8], origin: &str) -> Result<Self> {
+        let mut c = Cursor {
+            b: bytes,
+            pos: 0,
+            origin,
+        };
+        let magic = c.take(4, || "the magic number".into())?;
+        if magic != MAGIC {
+            return Err(c.err(format!(
+                "not a GGUF file: it starts with {:?} instead of \"GGUF\"",
+                String::from_utf8_lossy(magic)
+            )));
+        }
+        let version = c.u32(|| "the version".into())?;
+        match version {
+            2 | 3 => {}
+            1 => {
+                return Err(c.err(
+                    "GGUF version 1 is not supported (an early 2023 format with 32-bit counts); re-convert the model with a current llama.cpp".into(),
+                ))
+            }
+            v if v.swap_bytes() <= 3 => {
+                return Err(c.err(format!(
+                    "this is a big-endian GGUF (version {}); tinychat reads little-endian files",
+                    v.swap_bytes()
+                )))
+            }
+            v => {
+                return Err(c.err(format!(
+                    "GGUF version {v} is not supported (tinychat reads versions 2 and 3)"
+                )))
+            }
+        }
+        let n_tensors = c.u64(|| "the tensor count".into())?;
+        let n_kv = c.u64(|| "the metadata count".into())?;
+        // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info 8 + 4 + 4 + 8.
+        c.check_count(n_kv, 13, || "metadata key/value pairs".into())?;
+        c.check_count(n_tensors, 24, || "tensor infos".into())?;
+
+        let mut metadata = Vec::with_capacity(n_kv as usize);
+        let mut key_index = HashMap::with_capacity(n_kv as usize);
+        for i in 0..n_kv as usize {
+            let key = c.string(&|| format!("the key of metadata entry {i}"))?;
+            let ty = c.u32(|| format!("the value type of {key:?}"))?;
+            let value = c.value(ty, &key, 0)?;
+            if key_index.insert(key.clone(), i).is_some() {
+                return Err(c.err(format!("metadata key {key:?} appears twice")));
+            }
+            metadata.push((key, value));
+        }
+
+        let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some((_, Value::U32(a))) if *a > 0 && a.is_power_of_two() => *a as usize,
+            Some((_, v)) => {
+                return Err(c.err(format!(
+                    "general.alignment must be a u32 power of two, got {v:?}"
+                )))
+            }
+        };
+
+        // Tensor infos: offsets are relative to the data section, which starts after them.
+        let mut infos = Vec::with_capacity(n_tensors as usize);
+        for i in 0..n_tensors as usize {
+            let name = c.string(&|| format!("the name of tensor {i}"))?;
+            let n_dims = c.u32(|| format!("tensor {name:?}'s dimension count"))? as usize;
+            if n_dims == 0 || n_dims > MAX_DIMS {
+                return Err(c.err(format!(
+                    "tensor {name:?} has {n_dims} dimensions (GGUF allows 1 to {MAX_DIMS})"
+                )));
+            }
+            let mut ne = Vec::with_capacity(n_dims);
+            for _ in 0..n_dims {
+                let d = c.u64(|| format!("tensor {name:?}'s shape"))?;
+                let d = usize::try_from(d)
+                    .ok()
+                    .filter(|&d| d > 0 && d <= i64::MAX as usize)
+                    .ok_or_else(|| c.err(format!("tensor {name:?} has a dimension of {d}")))?;
+                ne.push(d);
+            }
+            let type_id = c.u32(|| format!("tensor {name:?}'s type"))?;
+            let qtype = QType::from_ggml(type_id).ok_or_else(|| {
+                c.err(format!(
+                    "tensor {name:?}: type {} ({type_id}) is not supported; tinychat reads {}",
+                    ggml_type_name(type_id),
+                    QType::ALL.map(QType::name).join(", ")
+                ))
+            })?;
+            let offset = c.u64(|| format!("tensor {name:?}'s offset"))?;
+            infos.push((name, ne, qtype, offset));
+        }
+        let header_end = c.pos;
+        let data_start = header_end
+            .checked_next_multiple_of(alignment)
+            .ok_or_else(|| c.err("the header size overflows".into()))?;
+
+        let mut tensors = Vec::with_capacity(infos.len());
+        let mut tensor_index = HashMap::with_capacity(infos.len());
+        for (name, ne, qtype, offset) in infos {
+            let shape_str = format!("{:?}", ne.iter().rev().collect::<Vec<_>>());
+            let row = qtype.row_bytes(ne[0]).ok_or_else(|| {
+                c.err(format!(
+                    "tensor {name:?}: type {qtype} packs {} values per block, but its rows have {} (shape {shape_str})",
+                    qtype.block_len(),
+                    ne[0]
+                ))
+            })?;
+            let size = ne[1..]
+                .iter()
+                .try_fold(row, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| c.err(format!("tensor {name:?}: shape {shape_str} overflows")))?;
+            if offset % alignment as u64 != 0 {
+                return Err(c.err(format!(
+                    "tensor {name:?}: offset {offset} is not a multiple of the alignment {alignment}"
+                )));
+            }
+            let start = usize::try_from(offset)
+                .ok()
+                .and_then(|o| o.checked_add(data_start));
+            let end = start.and_then(|s| s.checked_add(size));
+            let (Some(start), Some(end)) = (start, end) else {
+                return Err(c.err(format!("tensor {name:?}: offset {offset} overflows")));
+            };
+            if end > bytes.len() {
+                return Err(c.err(format!(
+                    "tensor {name:?} ({qtype}, shape {shape_str}) needs {size} bytes at offset {start}, but the file ends at {} (truncated, or the tensor's size disagrees with its type and shape)",
+                    bytes.len()
+                )));
+            }
+            if tensor_index.insert(name.clone(), tensors.len()).is_some() {
+                return Err(c.err(format!("tensor {name:?} appears twice")));
+            }
+            tensors.push(TensorInfo {
+                name,
+                ne,
+                qtype,
+                start,
+                size,
+            });
+        }
+        // No two tensors may share bytes: one whose size disagrees with its type and shape runs
+        // into the next.
+        let mut order: Vec<&TensorInfo> = tensors.iter().collect();
+        order.sort_by_key(|t| (t.start, t.size));
+        for w in order.windows(2) {
+            if w[0].start + w[0].size > w[1].start {
+                return Err(c.err(format!(
+                    "tensor {:?} ({}, shape {:?}, {} bytes at offset {}) overlaps tensor {:?} at offset {}: a tensor's size disagrees with its type and shape",
+                    w[0].name,
+                    w[0].qtype,
+                    w[0].shape(),
+                    w[0].size,
+                    w[0].start,
+                    w[1].name,
+                    w[1].start
+                )));
+            }
+        }
+        Ok(Gguf {
+            origin: origin.to_string(),
+            version,
+            alignment,
+            metadata,
+            tensors,
+            data_start,
+            key_index,
+            tensor_index,
+            bytes,
+        })
+    }
+
+    /// An error about this file.
+    pub fn err(&self, msg: impl Into<String>) -> Error {
+        Error::Gguf {
+            path: PathBuf::from(&self.origin),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.key_index.get(key).map(|&i| &self.metadata[i].1)
+    }
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensor_index.get(name).map(|&i| &self.tensors[i])
+    }
+    /// The packed bytes of a tensor (checked to lie in the file by [`Self::parse`]).
+    pub fn tensor_data(&self, t: &TensorInfo) -> &'a [u8] {
+        &self.bytes[t.start..t.start + t.size]
+    }
+
+    fn typed<T>(
+        &self,
+        key: &str,
+        want: &str,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<T>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => f(v).map(Some).ok_or_else(|| {
+                self.err(format!(
+                    "metadata {key:?} must be {want}, got a {} ({})",
+                    v.type_name(),
+                    short(v)
+                ))
+            }),
+        }
+    }
+    /// A non-negative integer that fits in usize.
+    pub fn usize(&self, key: &str) -> Result<Option<usize>> {
+        self.typed(key, "a non-negative integer", |v| {
+            v.as_u64().and_then(|x| usize::try_from(x).ok())
+        })
+    }
+    pub fn req_usize(&self, key: &str) -> Result<usize> {
+        self.usize(key)?
+            .ok_or_else(|| self.err(format!("metadata {key:?} is missing")))
+    }
+    pub fn f64(&self, key: &str) -> Result<Option<f64>> {
+        self.typed(key, "a number", Value::as_f64)
+    }
+    pub fn bool(&self, key: &str) -> Result<Option<bool>> {
+        self.typed(key, "a bool", Value::as_bool)
+    }
+    pub fn str(&self, key: &str) -> Result<Option<&str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s)),
+            Some(v) => Err(self.err(format!(
+                "metadata {key:?} must be a string, got a {}",
+                v.type_name()
+            ))),
+        }
+    }
+    pub fn req_str(&self, key: &str) -> Result<&str> {
+        self.str(key)?
+            .ok_or_else(|| self.err(format!("metadata {key:?} is missing")))
+    }
+    /// An array whose elements `f` converts; an element of the wrong type is an error naming
+    /// its index.
+    pub fn array<T>(
+        &self,
+        key: &str,
+        want: &str,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let a = v.as_array().ok_or_else(|| {
+            self.err(format!(
+                "metadata {key:?} must be an array of {want}, got a {}",
+                v.type_name()
+            ))
+        })?;
+        a.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                f(x).ok_or_else(|| {
+                    self.err(format!(
+                        "metadata {key:?}[{i}] must be {want}, got a {}",
+                        x.type_name()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<T>>>()
+            .map(Some)
+    }
+}
+
+/// A value for an error message, cut short.
+fn short(v: &Value) -> String {
+    let s = format!("{v:?}");
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Reads little-endian values, failing with "truncated" errors that say what was being read.
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+    origin: &'a str,
+}
+
+impl<'a> Cursor<'a> {
+    fn err(&self, msg: String) -> Error {
+        Error::Gguf {
+            path: PathBuf::from(self.origin),
+            msg,
+        }
+    }
+    fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+    fn truncated(&self, what: String, need: u128) -> Error {
+        self.err(format!(
+            "truncated GGUF file: {what} needs {need} bytes at offset {}, but the file ends at {} (is the download incomplete?)",
+            self.pos,
+            self.b.len()
+        ))
+    }
+    fn take(&mut self, n: usize, what: impl FnOnce() -> String) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(self.truncated(what(), n as u128));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    /// Fails unless `count` items of at least `min_bytes` each can fit in what is left: the
+    /// check that comes before any allocation sized by `count`.
+    fn check_count(&self, count: u64, min_bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        let need = count as u128 * min_bytes as u128;
+        if need > self.remaining() as u128 {
+            return Err(self.err(format!(
+                "{count} {} need at least {need} bytes at offset {}, but the file ends at {} (truncated or corrupt)",
+                what(),
+                self.pos,
+                self.b.len()
+            )));
+        }
+        Ok(())
+    }
+    fn array<const N: usize>(&mut self, what: impl FnOnce() -> String) -> Result<[u8; N]> {
+        Ok(self.take(N, what)?.try_into().expect("N bytes"))
+    }
+    fn u32(&mut self, what: impl FnOnce() -> String) -> Result<u32> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+    fn u64(&mut self, what: impl FnOnce() -> String) -> Result<u64> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+    fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
+        let len = self.u64(what)?;
+        if len > self.remaining() as u64 {
+            return Err(self.truncated(format!("{} (a string)", what()), len as u128));
+        }
+        let bytes = self.take(len as usize, what)?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| self.err(format!("{} is not valid UTF-8", what())))
+    }
+
+    /// A value of GGUF type `ty` for metadata `key`; `depth` counts enclosing arrays.
+    fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<Value> {
+        let what = || format!("metadata {key:?}");
+        Ok(match ty {
+            0 => Value::U8(self.array::<1>(what)?[0]),
+            1 => Value::I8(self.array::<1>(what)?[0] as i8),
+            2 => Value::U16(u16::from_le_bytes(self.array(what)?)),
+            3 => Value::I16(i16::from_le_bytes(self.array(what)?)),
+            4 => Value::U32(u32::from_le_bytes(self.array(what)?)),
+            5 => Value::I32(i32::from_le_bytes(self.array(what)?)),
+            6 => Value::F32(f32::from_le_bytes(self.array(what)?)),
+            7 => match self.array::<1>(what)?[0] {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                b => return Err(self.err(format!("metadata {key:?}: bool byte {b} is not 0 or 1"))),
+            },
+            8 => Value::Str(self.string(&what)?),
+            9 => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.err(format!(
+                        "metadata {key:?}: arrays nest deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                let elem = self.u32(|| format!("metadata {key:?}'s element type"))?;
+                let n = self.u64(|| format!("metadata {key:?}'s length"))?;
+                let min = min_value_bytes(elem).ok_or_else(|| {
+                    self.err(format!(
+                        "metadata {key:?}: unknown array element type {elem}"
+                    ))
+                })?;
+                self.check_count(n, min, || format!("elements of array {key:?}"))?;
+                let mut v = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    v.push(self.value(elem, key, depth + 1)?);
+                }
+                Value::Array(v)
+            }
+            10 => Value::U64(u64::from_le_bytes(self.array(what)?)),
+            11 => Value::I64(i64::from_le_bytes(self.array(what)?)),
+            12 => Value::F64(f64::from_le_bytes(self.array(what)?)),
+            other => return Err(self.err(format!("metadata {key:?}: unknown value type {other}"))),
+        })
+    }
+}
+
+/// The fewest bytes a value of GGUF type `ty` takes (a string its length, an array its element
+/// type and count); None for an unknown type.
+fn min_value_bytes(ty: u32) -> Option<u64> {
+    Some(match ty {
+        0 | 1 | 7 => 1,
+        2 | 3 => 2,
+        4..=6 => 4,
+        8 | 10..=12 => 8,
+        9 => 12,
+        _ => return None,
+    })
+}
+
+/// Writes GGUF files: the tests' and tools' way to make small valid (or deliberately broken)
+/// files without Python.
+#[derive(Default)]
+pub struct Writer {
+    pub version: u32,
+    pub metadata: Vec<(String, Value)>,
+    /// (name, ne innermost first, type, bytes)
+    pub tensors: Vec<(String, Vec<usize>, QType, Vec<u8>)>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Writer {
+            version: 3,
+            ..Default::default()
+        }
+    }
+    pub fn kv(&mut self, key: &str, v: Value) -> &mut Self {
+        self.metadata.push((key.into(), v));
+        self
+    }
+    pub fn tensor(&mut self, name: &str, ne: &[usize], t: QType, bytes: Vec<u8>) -> &mut Self {
+        self.tensors.push((name.into(), ne.to_vec(), t, bytes));
+        self
+    }
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let align = match self.metadata.iter().find(|(k, _)| k == "general.alignment") {
+            Some((_, Value::U32(a))) if *a > 0 => *a as usize,
+            _ => DEFAULT_ALIGNMENT,
+        };
+        let mut out = Vec::new();
+        out.extend(MAGIC);
+        out.extend(self.version.to_le_bytes());
+        out.extend((self.tensors.len() as u64).to_le_bytes());
+        out.extend((self.metadata.len() as u64).to_le_bytes());
+        for (k, v) in &self.metadata {
+            put_str(&mut out, k);
+            out.extend(value_type(v).to_le_bytes());
+            put_value(&mut out, v);
+        }
+        let mut offset = 0usize;
+        for (name, ne, t, bytes) in &self.tensors {
+            put_str(&mut out, name);
+            out.extend((ne.len() as u32).to_le_bytes());
+            ne.iter()
+                .for_each(|d| out.extend((*d as u64).to_le_bytes()));
+            out.extend((*t as u32).to_le_bytes());
+            out.extend((offset as u64).to_le_bytes());
+            offset = (offset + bytes.len()).next_multiple_of(align);
+        }
+        out.resize(out.len().next_multiple_of(align), 0);
+        for (_, _, _, bytes) in &self.tensors {
+            out.extend(bytes);
+            out.resize(out.len().next_multiple_of(align), 0);
+        }
+        out
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend((s.len() as u64).to_le_bytes());
+    out.extend(s.as_bytes());
+}
+
+fn value_type(v: &Value) -> u32 {
+    match v {
+        Value::U8(_) => 0,
+        Value::I8(_) => 1,
+        Value::U16(_) => 2,
+        Value::I16(_) => 3,
+        Value::U32(_) => 4,
+        Value::I32(_) => 5,
+        Value::F32(_) => 6,
+        Value::Bool(_) => 7,
+        Value::Str(_) => 8,
+        Value::Array(_) => 9,
+        Value::U64(_) => 10,
+        Value::I64(_) => 11,
+        Value::F64(_) => 12,
+    }
+}
+
+fn put_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::U8(x) => out.push(*x),
+        Value::I8(x) => out.push(*x as u8),
+        Value::U16(x) => out.extend(x.to_le_bytes()),
+        Value::I16(x) => out.extend(x.to_le_bytes()),
+        Value::U32(x) => out.extend(x.to_le_bytes()),
+        Value::I32(x) => out.extend(x.to_le_bytes()),
+        Value::U64(x) => out.extend(x.to_le_bytes()),
+        Value::I64(x) => out.extend(x.to_le_bytes()),
+        Value::F32(x) => out.extend(x.to_le_bytes()),
+        Value::F64(x) => out.extend(x.to_le_bytes()),
+        Value::Bool(x) => out.push(*x as u8),
+        Value::Str(s) => put_str(out, s),
+        Value::Array(a) => {
+            // An empty array's element type is not known; u8 is as good as any.
+            out.extend(a.first().map_or(0, value_type).to_le_bytes());
+            out.extend((a.len() as u64).to_le_bytes());
+            a.iter().for_each(|x| put_value(out, x));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Writer {
+        let mut w = Writer::new();
+        w.kv("general.architecture", Value::Str("llama".into()))
+            .kv("a.u8", Value::U8(7))
+            .kv("a.i8", Value::I8(-7))
+            .kv("a.u16", Value::U16(700))
+            .kv("a.i16", Value::I16(-700))
+            .kv("a.u32", Value::U32(70000))
+            .kv("a.i32", Value::I32(-70000))
+            .kv("a.u64", Value::U64(1 << 40))
+            .kv("a.i64", Value::I64(-(1 << 40)))
+            .kv("a.f32", Value::F32(0.5))
+            .kv("a.f64", Value::F64(-0.25))
+            .kv("a.bool", Value::Bool(true))
+            .kv(
+                "a.nested",
+                Value::Array(vec![
+                    Value::Array(vec![Value::I32(1), Value::I32(2)]),
+                    Value::Array(vec![Value::I32(3)]),
+                ]),
+            )
+            .kv(
+                "a.strs",
+                Value::Array(vec![Value::Str("x".into()), Value::Str("ÿ".into())]),
+            )
+            .tensor("t.f32", &[3, 2], QType::F32, vec![0; 24])
+            .tensor("t.q8", &[32, 2], QType::Q8_0, vec![0; 68]);
+        w
+    }
+
+    #[test]
+    fn every_value_type_round_trips() {
+        for version in [2, 3] {
+            let mut w = sample();
+            w.version = version;
+            let bytes = w.to_bytes();
+            let g = Gguf::parse(&bytes, "t.gguf").unwrap();
+            assert_eq!(g.version, version);
+            assert_eq!(g.metadata, w.metadata);
+            assert_eq!(g.tensors.len(), 2);
+            let t = g.tensor("t.q8").unwrap();
+            assert_eq!(
+                (t.ne.clone(), t.qtype, t.size),
+                (vec![32, 2], QType::Q8_0, 68)
+            );
+            assert_eq!(t.shape(), vec![2, 32]);
+            assert_eq!(t.start % 32, 0);
+            assert_eq!(g.usize("a.u32").unwrap(), Some(70000));
+            assert!(g.usize("a.i8").is_err());
+            assert_eq!(g.f64("a.i32").unwrap(), Some(-70000.0));
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = sample().to_bytes();
+        for n in 0..bytes.len() - 1 {
+            // The last tensor's padding is not data, so cutting it is allowed.
+            if let Err(e) = Gguf::parse(&bytes[..n], "t.gguf") {
+                assert!(e.to_string().starts_with("t.gguf: "), "{e}");
+            } else {
+                assert!(
+                    n >= bytes.len() - 28,
+                    "cut at {n} of {} parsed",
+                    bytes.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_never_panic() {
+        // Flip every byte of the header in turn (a cheap fuzz over every field).
+        let bytes = sample().to_bytes();
+        let header = bytes.len() - 128;
+        for i in 0..header {
+            for x in [0x00, 0xFF, 0x80, 0x7F] {
+                let mut b = bytes.clone();
+                b[i] = x;
+                let _ = Gguf::parse(&b, "t.gguf");
+            }
+        }
+    }
+
+    #[test]
+    fn custom_alignment() {
+        let mut w = sample();
+        w.kv("general.alignment", Value::U32(64));
+        let bytes = w.to_bytes();
+        let g = Gguf::parse(&bytes, "t.gguf").unwrap();
+        assert_eq!(g.alignment, 64);
+        assert!(g.tensors.iter().all(|t| t.start % 64 == 0));
+        let mut w = sample();
+        w.kv("general.alignment", Value::U32(48));
+        let e = Gguf::parse(&w.to_bytes(), "t.gguf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("general.alignment must be a u32 power of two"),
+            "{e}"
+        );
+    }
+}
