@@ -35,9 +35,13 @@ pub struct Generation {
 
 impl ChatModel {
     /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and, when present,
-    /// `tokenizer_config.json` and `generation_config.json`.
+    /// `tokenizer_config.json` and `generation_config.json`. A `.gguf` file, or a directory that
+    /// holds one and no config.json, loads through [`crate::gguf::load_chat_model`].
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        if crate::gguf::find(dir)?.is_some() {
+            return crate::gguf::load_chat_model(dir);
+        }
         let model = Model::load(dir)?;
         let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))?;
         let read_opt = |name: &str| -> Result<Option<String>> {

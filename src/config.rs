@@ -284,6 +284,35 @@ impl ModelConfig {
         Ok(cfg)
     }
 
+    /// A llama-family causal LM with every size zero and every switch at its default (untied
+    /// head, no biases, causal, RoPE base 10000, eps 1e-5): the base that loaders reading sizes
+    /// from somewhere else than config.json (GGUF metadata) fill in with struct-update syntax,
+    /// `ModelConfig { dim, ..ModelConfig::llama_base() }`, then [`Self::validate`].
+    pub fn llama_base() -> Self {
+        ModelConfig {
+            family: Family::Llama,
+            vocab_size: 0,
+            dim: 0,
+            n_layers: 0,
+            n_heads: 0,
+            n_kv_heads: 0,
+            head_dim: 0,
+            hidden_dim: 0,
+            max_seq_len: 0,
+            norm_eps: 1e-5,
+            rope_theta: 10000.0,
+            tie_embeddings: false,
+            attn_bias: false,
+            mlp_bias: false,
+            bos_token_id: None,
+            eos_token_ids: vec![],
+            pad_token_id: None,
+            labels: vec![],
+            pooling: Pooling::Last,
+            causal: true,
+        }
+    }
+
     /// Checks that the sizes are consistent with each other; the message names the fields.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let nonzero = [
