@@ -119,7 +119,7 @@ impl Value {
 }
 
 /// ggml's name of a type id, also for the types tinychat does not read (for error messages).
-pub fn ggml_type_name(id: u32) -> String {
+pub fn ggml_type_name(id: u32) -> Option<&'static str> {
     const NAMES: [&str; 40] = [
         "F32",
         "F16",
@@ -162,9 +162,7 @@ pub fn ggml_type_name(id: u32) -> String {
         "IQ4_NL_8_8",
         "MXFP4",
     ];
-    NAMES
-        .get(id as usize)
-        .map_or_else(|| format!("type {id}"), |n| n.to_string())
+    NAMES.get(id as usize).copied()
 }
 
 /// One tensor's header entry, checked against the file.
@@ -230,7 +228,7 @@ impl<'a> Gguf<'a> {
                     "GGUF version 1 is not supported (an early 2023 format with 32-bit counts); re-convert the model with a current llama.cpp".into(),
                 ))
             }
-            v if v.swap_bytes() <= 3 => {
+            v if v > 3 && v.swap_bytes() <= 3 => {
                 return Err(c.err(format!(
                     "this is a big-endian GGUF (version {}); tinychat reads little-endian files",
                     v.swap_bytes()
@@ -292,8 +290,11 @@ impl<'a> Gguf<'a> {
             let type_id = c.u32(|| format!("tensor {name:?}'s type"))?;
             let qtype = QType::from_ggml(type_id).ok_or_else(|| {
                 c.err(format!(
-                    "tensor {name:?}: type {} ({type_id}) is not supported; tinychat reads {}",
-                    ggml_type_name(type_id),
+                    "tensor {name:?}: type {} is not supported; tinychat reads {}",
+                    match ggml_type_name(type_id) {
+                        Some(n) => format!("{n} ({type_id})"),
+                        None => format!("{type_id} (not a ggml type)"),
+                    },
                     QType::ALL.map(QType::name).join(", ")
                 ))
             })?;
@@ -309,16 +310,17 @@ impl<'a> Gguf<'a> {
         let mut tensor_index = HashMap::with_capacity(infos.len());
         for (name, ne, qtype, offset) in infos {
             let shape_str = format!("{:?}", ne.iter().rev().collect::<Vec<_>>());
-            let row = qtype.row_bytes(ne[0]).ok_or_else(|| {
-                c.err(format!(
+            if ne[0] % qtype.block_len() != 0 {
+                return Err(c.err(format!(
                     "tensor {name:?}: type {qtype} packs {} values per block, but its rows have {} (shape {shape_str})",
                     qtype.block_len(),
                     ne[0]
-                ))
-            })?;
+                )));
+            }
+            let row = (ne[0] / qtype.block_len()).checked_mul(qtype.block_bytes());
             let size = ne[1..]
                 .iter()
-                .try_fold(row, |acc, &d| acc.checked_mul(d))
+                .fold(row, |acc, &d| acc.and_then(|a| a.checked_mul(d)))
                 .ok_or_else(|| c.err(format!("tensor {name:?}: shape {shape_str} overflows")))?;
             if offset % alignment as u64 != 0 {
                 return Err(c.err(format!(
@@ -617,8 +619,8 @@ fn min_value_bytes(ty: u32) -> Option<u64> {
 pub struct Writer {
     pub version: u32,
     pub metadata: Vec<(String, Value)>,
-    /// (name, ne innermost first, type, bytes)
-    pub tensors: Vec<(String, Vec<usize>, QType, Vec<u8>)>,
+    /// (name, ne innermost first, ggml type id, bytes)
+    pub tensors: Vec<(String, Vec<usize>, u32, Vec<u8>)>,
 }
 
 impl Writer {
@@ -633,7 +635,50 @@ impl Writer {
         self
     }
     pub fn tensor(&mut self, name: &str, ne: &[usize], t: QType, bytes: Vec<u8>) -> &mut Self {
-        self.tensors.push((name.into(), ne.to_vec(), t, bytes));
+        self.tensor_raw(name, ne, t as u32, bytes)
+    }
+    /// A tensor of any ggml type id (also ones tinychat cannot read, for tests).
+    pub fn tensor_raw(
+        &mut self,
+        name: &str,
+        ne: &[usize],
+        type_id: u32,
+        bytes: Vec<u8>,
+    ) -> &mut Self {
+        self.tensors
+            .push((name.into(), ne.to_vec(), type_id, bytes));
+        self
+    }
+    /// A copy of a parsed file (metadata and tensors), to change and write back.
+    pub fn from_gguf(g: &Gguf) -> Self {
+        Writer {
+            version: g.version,
+            metadata: g.metadata.clone(),
+            tensors: g
+                .tensors
+                .iter()
+                .map(|t| {
+                    (
+                        t.name.clone(),
+                        t.ne.clone(),
+                        t.qtype as u32,
+                        g.tensor_data(t).to_vec(),
+                    )
+                })
+                .collect(),
+        }
+    }
+    /// Sets `key` (replacing its value where present, else appending it).
+    pub fn set(&mut self, key: &str, v: Value) -> &mut Self {
+        match self.metadata.iter_mut().find(|(k, _)| k == key) {
+            Some(kv) => kv.1 = v,
+            None => self.metadata.push((key.into(), v)),
+        }
+        self
+    }
+    /// Removes `key` from the metadata.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.metadata.retain(|(k, _)| k != key);
         self
     }
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -657,7 +702,7 @@ impl Writer {
             out.extend((ne.len() as u32).to_le_bytes());
             ne.iter()
                 .for_each(|d| out.extend((*d as u64).to_le_bytes()));
-            out.extend((*t as u32).to_le_bytes());
+            out.extend(t.to_le_bytes());
             out.extend((offset as u64).to_le_bytes());
             offset = (offset + bytes.len()).next_multiple_of(align);
         }
