@@ -152,3 +152,37 @@ fn smollm2_greedy_matches_llama_cpp_f32() {
     }
     assert_eq!(matched, 3);
 }
+
+/// Tricky strings (digits, unicode, emoji, whitespace runs, contractions, code, special tokens)
+/// give the ids of transformers' own GGUF tokenizer loader
+/// (tests/fixtures/gguf/make_tokenizer_cases.py).
+#[test]
+fn smollm2_tokenizer_matches_transformers_gguf_loader() {
+    let Some(path) = model_file() else { return };
+    let bytes = std::fs::read(&path).unwrap();
+    let g = Gguf::parse(&bytes, "smollm2.gguf").unwrap();
+    let tok = gguf::tokenizer::tokenizer(&g).unwrap();
+    let p = root().join("tests/fixtures/gguf/smollm2_tokenizer_cases.json");
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let cases = cases["cases"].as_array().unwrap();
+    let mut same = 0;
+    for c in cases {
+        let text = c["text"].as_str().unwrap();
+        let got = tok.encode(text, false).unwrap();
+        if got == ids(&c["ids"]) {
+            same += 1;
+        } else {
+            eprintln!(
+                "differs: {text:?}\n  tinychat     {got:?}\n  transformers {:?}",
+                c["ids"]
+            );
+        }
+        // Decoding gives the text back (byte-level BPE loses nothing).
+        assert_eq!(tok.decode(&got, false).unwrap(), text);
+    }
+    eprintln!(
+        "tokenizer parity with transformers: {same}/{} strings",
+        cases.len()
+    );
+    assert_eq!(same, cases.len());
+}
