@@ -10,6 +10,7 @@
 //! [`load_chat_model`], or [`chat_model_from_bytes`] where the bytes are already in memory (the
 //! browser).
 
+pub mod convert;
 pub mod model;
 pub mod reader;
 pub mod tokenizer;
@@ -79,6 +80,15 @@ pub fn load_chat_model(path: impl AsRef<Path>) -> Result<ChatModel> {
     })?;
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     chat_model_from_bytes(&bytes, &file.display().to_string())
+}
+
+/// The tokenizer of a GGUF model (a `.gguf` file or a directory holding one, see [`find`]).
+pub fn load_tokenizer(path: impl AsRef<Path>) -> Result<crate::tokenizer::Tokenizer> {
+    let path = path.as_ref();
+    let file = find(path)?
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a GGUF model", path.display())))?;
+    let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    tokenizer::tokenizer(&Gguf::parse(&bytes, &file.display().to_string())?)
 }
 
 /// Builds a chat model from the bytes of a GGUF file; `origin` names it in errors. The weights

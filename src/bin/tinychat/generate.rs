@@ -14,8 +14,8 @@ pub const EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Model directory (config.json, model.safetensors, tokenizer.json, ...)
-    #[arg(long, value_name = "DIR")]
+    /// Model directory (config.json, model.safetensors, tokenizer.json, ...) or a .gguf file
+    #[arg(long, value_name = "DIR|GGUF")]
     pub model: PathBuf,
     /// The text to continue (with --chat: the user's message)
     #[arg(long, value_name = "TEXT")]
