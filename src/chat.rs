@@ -35,8 +35,10 @@ pub struct Generation {
 
 impl ChatModel {
     /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and, when present,
-    /// `tokenizer_config.json` and `generation_config.json`. A `.gguf` file, or a directory that
-    /// holds one and no config.json, loads through [`crate::gguf::load_chat_model`].
+    /// `tokenizer_config.json`, `chat_template.jinja` (which wins over tokenizer_config.json's
+    /// `chat_template`, as in transformers) and `generation_config.json`. A `.gguf` file, or a
+    /// directory that holds one and no config.json, loads through
+    /// [`crate::gguf::load_chat_model`].
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         if crate::gguf::find(dir)?.is_some() {
@@ -52,10 +54,18 @@ impl ChatModel {
                 Err(e) => Err(Error::io(p, e)),
             }
         };
+        let mut tokenizer_config = read_opt("tokenizer_config.json")?;
+        if let Some(jinja) = read_opt("chat_template.jinja")? {
+            tokenizer_config = Some(ChatTemplate::tokenizer_config_with_template(
+                tokenizer_config.as_deref(),
+                &jinja,
+                &format!("{}/tokenizer_config.json", dir.display()),
+            )?);
+        }
         Self::from_parts(
             model,
             tokenizer,
-            read_opt("tokenizer_config.json")?.as_deref(),
+            tokenizer_config.as_deref(),
             read_opt("generation_config.json")?.as_deref(),
             &dir.display().to_string(),
         )

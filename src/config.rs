@@ -166,6 +166,15 @@ impl ModelConfig {
             msg: "expected a JSON object at the top level".into(),
         })?;
         let r = Reader { obj, path: &path };
+        if let Some(q) = obj.get("quantization_config").filter(|q| !q.is_null()) {
+            let method = q
+                .get("quant_method")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            return Err(r.err(format!(
+                "declares quantization_config (quant_method {method:?}): quantized safetensors checkpoints (GPTQ, AWQ, bitsandbytes, ...) are out of scope; use a GGUF file of the model (tinychat reads Q8_0, Q4_0, Q4_1, Q4_K and Q6_K), or its unquantized checkpoint"
+            )));
+        }
         let model_type = r.str("model_type")?.unwrap_or_default();
         let cfg = match model_type.as_str() {
             "llama" | "mistral" | "smollm" => {

@@ -445,3 +445,138 @@ fn gguf_sentencepiece_tokenizer_matches_transformers() {
     // add_bos_token: encode(add_special) puts <s> first.
     assert_eq!(tok.encode("hello", true).unwrap(), [1, 279]);
 }
+
+// ---- Hugging Face side: convert, chat_template.jinja, quantized checkpoints -------------------
+
+/// `convert_to_hf` writes a directory that loads (through the Hugging Face path) to the same
+/// weights, tokenizer, template and logits as the GGUF.
+#[test]
+fn gguf_convert_to_hugging_face_directory() {
+    use tinychat::weights::DType;
+    for name in ["q4_k", "q4_1"] {
+        let file = format!("tiny_{name}.gguf");
+        let out = tempdir(&format!("convert-{name}"));
+        let s = gguf::convert::convert_to_hf(&read(&file), &file, &out, DType::F32).unwrap();
+        for f in &s.files {
+            assert!(out.join(f).is_file(), "{f}");
+        }
+        assert_eq!(s.files.len(), 6);
+        let a = ChatModel::load(dir().join(&file)).unwrap();
+        let b = ChatModel::load(&out).unwrap();
+        assert!(b.model.config.tie_embeddings == (name == "q4_k"));
+        assert_eq!(a.model.config, b.model.config);
+        assert_same_bits(name, &a.model.params.data, &b.model.params.data);
+        assert_eq!(a.stop_tokens, b.stop_tokens);
+        let (ta, tb) = (a.template.as_ref().unwrap(), b.template.as_ref().unwrap());
+        assert_eq!(
+            (&ta.template, &ta.bos_token, &ta.eos_token),
+            (&tb.template, &tb.bos_token, &tb.eos_token)
+        );
+        let msgs = [
+            Message::system("be brief"),
+            Message::user("the hello, 2024!"),
+        ];
+        assert_eq!(a.encode_chat(&msgs).unwrap(), b.encode_chat(&msgs).unwrap());
+
+        // chat_template.jinja alone (transformers ≥ 4.43) gives the template too.
+        let tc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("tokenizer_config.json")).unwrap())
+                .unwrap();
+        let mut tc = tc.as_object().unwrap().clone();
+        tc.remove("chat_template");
+        std::fs::write(
+            out.join("tokenizer_config.json"),
+            serde_json::to_string(&tc).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            out.join("chat_template.jinja"),
+            "{{ messages[0]['content'] }}!",
+        )
+        .unwrap();
+        let c = ChatModel::load(&out).unwrap();
+        let t = c.template.unwrap();
+        assert_eq!(t.render(&msgs, false).unwrap(), "be brief!");
+        assert_eq!(t.eos_token.as_deref(), Some("<|im_end|>"));
+    }
+    // --dtype f16: the same model within f16 rounding.
+    let out = tempdir("convert-f16");
+    gguf::convert::convert_to_hf(&read("tiny_q8_0.gguf"), "t", &out, DType::F16).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["torch_dtype"], "float16");
+    let m = Model::load(&out).unwrap();
+    let q = ChatModel::load(dir().join("tiny_q8_0.gguf")).unwrap();
+    let worst = m
+        .params
+        .data
+        .iter()
+        .zip(&q.model.params.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "{worst}");
+}
+
+#[test]
+fn gguf_convert_command_line() {
+    let bin = env!("CARGO_BIN_EXE_tinychat");
+    let help = std::process::Command::new(bin)
+        .args(["convert", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("tinychat convert --gguf") && help.contains("--dtype"),
+        "{help}"
+    );
+    let out = tempdir("convert-cli");
+    let o = std::process::Command::new(bin)
+        .args(["convert", "--gguf"])
+        .arg(dir().join("tiny_q6_k.gguf"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("from Q6_K ×6, F32 ×3, Q8_0 ×2, stored as F32"),
+        "{stdout}"
+    );
+    assert!(out.join("model.safetensors").is_file());
+    // A bad file: `error: ...` naming it, status 1.
+    let bad = out.join("bad.gguf");
+    std::fs::write(&bad, b"GGUF\x03\0\0\0").unwrap();
+    let o = std::process::Command::new(bin)
+        .args(["convert", "--gguf"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(out.join("x"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("bad.gguf: truncated"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn hf_quantized_checkpoint_is_refused_with_a_pointer_to_gguf() {
+    let text = r#"{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4,
+        "num_hidden_layers": 2, "intermediate_size": 128, "vocab_size": 100,
+        "quantization_config": {"quant_method": "gptq", "bits": 4}}"#;
+    let e = tinychat::ModelConfig::from_json_str(text, "m/config.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("m/config.json: declares quantization_config (quant_method \"gptq\"): quantized safetensors checkpoints")
+            && e.contains("use a GGUF file"),
+        "{e}"
+    );
+}
