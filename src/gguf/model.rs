@@ -57,11 +57,14 @@ pub struct ModelParts<'a> {
     pub tensors: Vec<GgufTensor<'a>>,
 }
 
+/// The longest context taken from `llama.context_length` (longer ones are clamped to it).
+pub const MAX_CONTEXT: usize = 1 << 20;
+
 /// The architectures tinychat runs (llama.cpp converts Mistral-style models as `llama`).
 const ARCHS: [&str; 1] = ["llama"];
 
 /// The model configuration from `general.architecture` and `llama.*` metadata, with the
-/// vocabulary size from `llama.vocab_size`, the token list or the embedding's shape, a tied
+/// vocabulary size from the embedding's shape (else `llama.vocab_size`, the token list), a tied
 /// head when `output.weight` is absent, and the bos/eos/pad ids of `tokenizer.ggml.*`.
 pub fn config_from_metadata(g: &Gguf) -> Result<ModelConfig> {
     let arch = g.req_str("general.architecture")?;
@@ -123,15 +126,17 @@ pub fn config_from_metadata(g: &Gguf) -> Result<ModelConfig> {
             "tensor \"rope_freqs.weight\" (Llama 3.1-style RoPE scaling) is not supported (only the default RoPE)",
         ));
     }
-    let vocab_size = match g.usize(&key("vocab_size"))? {
-        Some(v) => v,
-        None => match g.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()) {
-            Some(t) => t.len(),
+    // The embedding's rows are the model's vocabulary (it may be padded past the token list).
+    let vocab_size = match g.tensor("token_embd.weight").and_then(|t| t.ne.get(1)) {
+        Some(&v) => v,
+        None => match g.usize(&key("vocab_size"))? {
+            Some(v) => v,
             None => g
-                .tensor("token_embd.weight")
-                .and_then(|t| t.ne.get(1).copied())
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.as_array())
+                .map(|t| t.len())
                 .ok_or_else(|| {
-                    g.err("the vocabulary size is unknown: no llama.vocab_size, tokenizer.ggml.tokens or token_embd.weight")
+                    g.err("the vocabulary size is unknown: no token_embd.weight, llama.vocab_size or tokenizer.ggml.tokens")
                 })?,
         },
     };
@@ -158,7 +163,9 @@ pub fn config_from_metadata(g: &Gguf) -> Result<ModelConfig> {
         n_kv_heads,
         head_dim,
         hidden_dim: g.req_usize(&key("feed_forward_length"))?,
-        max_seq_len: g.req_usize(&key("context_length"))?,
+        // The RoPE table is built for every position up front; no engine here gets near 2^20
+        // positions, and a hostile value must not size an allocation.
+        max_seq_len: g.req_usize(&key("context_length"))?.min(MAX_CONTEXT),
         norm_eps: g
             .f64(&key("attention.layer_norm_rms_epsilon"))?
             .unwrap_or(1e-5) as f32,
@@ -170,7 +177,46 @@ pub fn config_from_metadata(g: &Gguf) -> Result<ModelConfig> {
         ..ModelConfig::llama_base()
     };
     cfg.validate().map_err(|msg| g.err(msg))?;
+    check_sizes_fit(g, &cfg)?;
     Ok(cfg)
+}
+
+/// Hostile sizes must not size an allocation or overflow: every layer needs its own tensors,
+/// and no matrix can hold more values than the file has bytes for (4-bit types store two per
+/// byte; none packs more than 256 in 144 bytes).
+fn check_sizes_fit(g: &Gguf, cfg: &ModelConfig) -> Result<()> {
+    if cfg.n_layers > g.tensors.len() {
+        return Err(g.err(format!(
+            "llama.block_count is {} but the file holds only {} tensors",
+            cfg.n_layers,
+            g.tensors.len()
+        )));
+    }
+    let most = g
+        .tensors
+        .iter()
+        .map(|t| t.size)
+        .sum::<usize>()
+        .saturating_mul(2);
+    let c = cfg.dim;
+    let q = cfg.n_heads.checked_mul(cfg.head_dim).unwrap_or(usize::MAX);
+    let kv = cfg
+        .n_kv_heads
+        .checked_mul(cfg.head_dim)
+        .unwrap_or(usize::MAX);
+    for (what, a, b) in [
+        ("vocabulary × width", cfg.vocab_size, c),
+        ("query width × width", q, c),
+        ("key/value width × width", kv, c),
+        ("feed-forward × width", cfg.hidden_dim, c),
+    ] {
+        if a.checked_mul(b).is_none_or(|n| n > most) {
+            return Err(g.err(format!(
+                "the sizes in the metadata ({what} = {a} × {b}) need more weights than the file holds"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The GGUF name of a llama slot.

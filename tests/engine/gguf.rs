@@ -347,6 +347,23 @@ fn gguf_model_errors_name_key_tensor_and_architecture() {
         ),
         "{e}"
     );
+    // A hostile context length sizes no allocation.
+    let chat = load_changed(|w| {
+        w.set("llama.context_length", Value::U64(1 << 50));
+    })
+    .unwrap();
+    assert_eq!(chat.model.config.max_seq_len, gguf::model::MAX_CONTEXT);
+    let e = load_err(|w| {
+        w.set("llama.block_count", Value::U64(1 << 60));
+    });
+    assert!(
+        e.contains("llama.block_count is 1152921504606846976 but the file holds only"),
+        "{e}"
+    );
+    let e = load_err(|w| {
+        w.set("llama.embedding_length", Value::U64(1 << 40));
+    });
+    assert!(e.contains("need more weights than the file holds"), "{e}");
     let e = load_err(|w| {
         w.set("llama.rope.dimension_count", Value::U32(8));
     });
@@ -579,4 +596,33 @@ fn hf_quantized_checkpoint_is_refused_with_a_pointer_to_gguf() {
             && e.contains("use a GGUF file"),
         "{e}"
     );
+}
+
+/// Corrupt bytes anywhere in a model's header (metadata, tokenizer, tensor infos) give an
+/// error or a model, never a panic.
+#[test]
+fn gguf_corrupt_headers_never_panic() {
+    let bytes = read("tiny_q8_0.gguf");
+    let g = Gguf::parse(&bytes, "x").unwrap();
+    let header = g.data_start;
+    let (mut ok, mut err) = (0, 0);
+    for i in (0..header).step_by(5) {
+        for x in [0xFF, 0x01] {
+            let mut b = bytes.clone();
+            b[i] ^= x;
+            match gguf::chat_model_from_bytes(&b, "model.gguf") {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert!(
+                        e.to_string().contains("model.gguf")
+                            || matches!(e, Error::Tokenizer(_) | Error::Template(_)),
+                        "{e}"
+                    );
+                    err += 1
+                }
+            }
+        }
+    }
+    eprintln!("corrupt headers: {err} errors, {ok} still loadable");
+    assert!(err > 0);
 }
