@@ -199,11 +199,8 @@ fn check_sizes_fit(g: &Gguf, cfg: &ModelConfig) -> Result<()> {
         .sum::<usize>()
         .saturating_mul(2);
     let c = cfg.dim;
-    let q = cfg.n_heads.checked_mul(cfg.head_dim).unwrap_or(usize::MAX);
-    let kv = cfg
-        .n_kv_heads
-        .checked_mul(cfg.head_dim)
-        .unwrap_or(usize::MAX);
+    let q = cfg.n_heads.saturating_mul(cfg.head_dim);
+    let kv = cfg.n_kv_heads.saturating_mul(cfg.head_dim);
     for (what, a, b) in [
         ("vocabulary × width", cfg.vocab_size, c),
         ("query width × width", q, c),
