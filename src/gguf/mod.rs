@@ -27,10 +27,13 @@ use std::sync::Arc;
 /// GGUF magic, or a directory with no `config.json` that holds exactly one `.gguf` file (more
 /// than one is an error that lists them). None for anything else (a Hugging Face directory).
 pub fn find(path: &Path) -> Result<Option<PathBuf>> {
+    let by_name = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    if by_name && !path.exists() {
+        return Err(Error::io(path, std::io::ErrorKind::NotFound.into()));
+    }
     if path.is_file() {
-        let by_name = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
         let by_magic = || {
             use std::io::Read;
             let mut magic = [0u8; 4];

@@ -123,6 +123,12 @@ fn gguf_tiny_chat_model_loads_from_a_file_and_a_directory() {
         "<|im_start|>user\nthe hello<|im_end|>\n<|im_start|>assistant\n"
     );
 
+    let e = ChatModel::load(dir().join("missing.gguf"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("missing.gguf: entity not found"), "{e}");
+
     // A directory holding exactly one .gguf and no config.json is that model.
     let tmp = tempdir("one");
     std::fs::copy(dir().join("tiny_q8_0.gguf"), tmp.join("m.gguf")).unwrap();
