@@ -5,6 +5,8 @@
 //! - [`model`]: the `llama.*` configuration and the tensors mapped onto tinychat's slots
 //!   ([`ModelParts`], packed as the file stores them), and the interim f32 path.
 //! - [`tokenizer`]: the tokenizer and chat template of the metadata, as a `tokenizer.json`.
+//! - [`writer`]: writes GGUF files (tests and tools).
+//! - [`convert`]: a GGUF model as a Hugging Face directory.
 //!
 //! Loading a chat model from a `.gguf` (or a directory holding exactly one, and no config.json):
 //! [`load_chat_model`], or [`chat_model_from_bytes`] where the bytes are already in memory (the
@@ -14,9 +16,11 @@ pub mod convert;
 pub mod model;
 pub mod reader;
 pub mod tokenizer;
+pub mod writer;
 
 pub use model::{config_from_metadata, GgufTensor, ModelParts};
-pub use reader::{Gguf, TensorInfo, Value, Writer};
+pub use reader::{Gguf, TensorInfo, Value};
+pub use writer::Writer;
 
 use crate::chat::ChatModel;
 use crate::error::{Error, Result};

@@ -213,33 +213,7 @@ impl<'a> Gguf<'a> {
             pos: 0,
             origin,
         };
-        let magic = c.take(4, || "the magic number".into())?;
-        if magic != MAGIC {
-            return Err(c.err(format!(
-                "not a GGUF file: it starts with {:?} instead of \"GGUF\"",
-                String::from_utf8_lossy(magic)
-            )));
-        }
-        let version = c.u32(|| "the version".into())?;
-        match version {
-            2 | 3 => {}
-            1 => {
-                return Err(c.err(
-                    "GGUF version 1 is not supported (an early 2023 format with 32-bit counts); re-convert the model with a current llama.cpp".into(),
-                ))
-            }
-            v if v > 3 && v.swap_bytes() <= 3 => {
-                return Err(c.err(format!(
-                    "this is a big-endian GGUF (version {}); tinychat reads little-endian files",
-                    v.swap_bytes()
-                )))
-            }
-            v => {
-                return Err(c.err(format!(
-                    "GGUF version {v} is not supported (tinychat reads versions 2 and 3)"
-                )))
-            }
-        }
+        let version = c.preamble()?;
         let n_tensors = c.u64(|| "the tensor count".into())?;
         let n_kv = c.u64(|| "the metadata count".into())?;
         // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info 8 + 4 + 4 + 8.
@@ -257,7 +231,6 @@ impl<'a> Gguf<'a> {
             }
             metadata.push((key, value));
         }
-
         let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
             None => DEFAULT_ALIGNMENT,
             Some((_, Value::U32(a))) if *a > 0 && a.is_power_of_two() => *a as usize,
@@ -268,107 +241,25 @@ impl<'a> Gguf<'a> {
             }
         };
 
-        // Tensor infos: offsets are relative to the data section, which starts after them.
         let mut infos = Vec::with_capacity(n_tensors as usize);
         for i in 0..n_tensors as usize {
-            let name = c.string(&|| format!("the name of tensor {i}"))?;
-            let n_dims = c.u32(|| format!("tensor {name:?}'s dimension count"))? as usize;
-            if n_dims == 0 || n_dims > MAX_DIMS {
-                return Err(c.err(format!(
-                    "tensor {name:?} has {n_dims} dimensions (GGUF allows 1 to {MAX_DIMS})"
-                )));
-            }
-            let mut ne = Vec::with_capacity(n_dims);
-            for _ in 0..n_dims {
-                let d = c.u64(|| format!("tensor {name:?}'s shape"))?;
-                let d = usize::try_from(d)
-                    .ok()
-                    .filter(|&d| d > 0 && d <= i64::MAX as usize)
-                    .ok_or_else(|| c.err(format!("tensor {name:?} has a dimension of {d}")))?;
-                ne.push(d);
-            }
-            let type_id = c.u32(|| format!("tensor {name:?}'s type"))?;
-            let qtype = QType::from_ggml(type_id).ok_or_else(|| {
-                c.err(format!(
-                    "tensor {name:?}: type {} is not supported; tinychat reads {}",
-                    match ggml_type_name(type_id) {
-                        Some(n) => format!("{n} ({type_id})"),
-                        None => format!("{type_id} (not a ggml type)"),
-                    },
-                    QType::ALL.map(QType::name).join(", ")
-                ))
-            })?;
-            let offset = c.u64(|| format!("tensor {name:?}'s offset"))?;
-            infos.push((name, ne, qtype, offset));
+            infos.push(c.tensor_info(i)?);
         }
-        let header_end = c.pos;
-        let data_start = header_end
+        // Offsets are relative to the data section, which starts after the tensor infos.
+        let data_start = c
+            .pos
             .checked_next_multiple_of(alignment)
             .ok_or_else(|| c.err("the header size overflows".into()))?;
-
         let mut tensors = Vec::with_capacity(infos.len());
         let mut tensor_index = HashMap::with_capacity(infos.len());
-        for (name, ne, qtype, offset) in infos {
-            let shape_str = format!("{:?}", ne.iter().rev().collect::<Vec<_>>());
-            if ne[0] % qtype.block_len() != 0 {
-                return Err(c.err(format!(
-                    "tensor {name:?}: type {qtype} packs {} values per block, but its rows have {} (shape {shape_str})",
-                    qtype.block_len(),
-                    ne[0]
-                )));
+        for info in infos {
+            let t = c.place(info, data_start, alignment)?;
+            if tensor_index.insert(t.name.clone(), tensors.len()).is_some() {
+                return Err(c.err(format!("tensor {:?} appears twice", t.name)));
             }
-            let row = (ne[0] / qtype.block_len()).checked_mul(qtype.block_bytes());
-            let size = ne[1..]
-                .iter()
-                .fold(row, |acc, &d| acc.and_then(|a| a.checked_mul(d)))
-                .ok_or_else(|| c.err(format!("tensor {name:?}: shape {shape_str} overflows")))?;
-            if offset % alignment as u64 != 0 {
-                return Err(c.err(format!(
-                    "tensor {name:?}: offset {offset} is not a multiple of the alignment {alignment}"
-                )));
-            }
-            let start = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(data_start));
-            let end = start.and_then(|s| s.checked_add(size));
-            let (Some(start), Some(end)) = (start, end) else {
-                return Err(c.err(format!("tensor {name:?}: offset {offset} overflows")));
-            };
-            if end > bytes.len() {
-                return Err(c.err(format!(
-                    "tensor {name:?} ({qtype}, shape {shape_str}) needs {size} bytes at offset {start}, but the file ends at {} (truncated, or the tensor's size disagrees with its type and shape)",
-                    bytes.len()
-                )));
-            }
-            if tensor_index.insert(name.clone(), tensors.len()).is_some() {
-                return Err(c.err(format!("tensor {name:?} appears twice")));
-            }
-            tensors.push(TensorInfo {
-                name,
-                ne,
-                qtype,
-                start,
-                size,
-            });
+            tensors.push(t);
         }
-        // No two tensors may share bytes: one whose size disagrees with its type and shape runs
-        // into the next.
-        let mut order: Vec<&TensorInfo> = tensors.iter().collect();
-        order.sort_by_key(|t| (t.start, t.size));
-        for w in order.windows(2) {
-            if w[0].start + w[0].size > w[1].start {
-                return Err(c.err(format!(
-                    "tensor {:?} ({}, shape {:?}, {} bytes at offset {}) overlaps tensor {:?} at offset {}: a tensor's size disagrees with its type and shape",
-                    w[0].name,
-                    w[0].qtype,
-                    w[0].shape(),
-                    w[0].size,
-                    w[0].start,
-                    w[1].name,
-                    w[1].start
-                )));
-            }
-        }
+        check_no_overlap(&tensors).map_err(|m| c.err(m))?;
         Ok(Gguf {
             origin: origin.to_string(),
             version,
@@ -555,6 +446,110 @@ impl<'a> Cursor<'a> {
             .map_err(|_| self.err(format!("{} is not valid UTF-8", what())))
     }
 
+    /// The magic number and a version this reader knows (2 or 3).
+    fn preamble(&mut self) -> Result<u32> {
+        let magic = self.take(4, || "the magic number".into())?;
+        if magic != MAGIC {
+            return Err(self.err(format!(
+                "not a GGUF file: it starts with {:?} instead of \"GGUF\"",
+                String::from_utf8_lossy(magic)
+            )));
+        }
+        match self.u32(|| "the version".into())? {
+            v @ (2 | 3) => Ok(v),
+            1 => Err(self.err(
+                "GGUF version 1 is not supported (an early 2023 format with 32-bit counts); re-convert the model with a current llama.cpp".into(),
+            )),
+            v if v > 3 && v.swap_bytes() <= 3 => Err(self.err(format!(
+                "this is a big-endian GGUF (version {}); tinychat reads little-endian files",
+                v.swap_bytes()
+            ))),
+            v => Err(self.err(format!(
+                "GGUF version {v} is not supported (tinychat reads versions 2 and 3)"
+            ))),
+        }
+    }
+
+    /// Tensor info `i`: name, ne, type and offset (relative to the data section).
+    fn tensor_info(&mut self, i: usize) -> Result<(String, Vec<usize>, QType, u64)> {
+        let name = self.string(&|| format!("the name of tensor {i}"))?;
+        let n_dims = self.u32(|| format!("tensor {name:?}'s dimension count"))? as usize;
+        if n_dims == 0 || n_dims > MAX_DIMS {
+            return Err(self.err(format!(
+                "tensor {name:?} has {n_dims} dimensions (GGUF allows 1 to {MAX_DIMS})"
+            )));
+        }
+        let mut ne = Vec::with_capacity(n_dims);
+        for _ in 0..n_dims {
+            let d = self.u64(|| format!("tensor {name:?}'s shape"))?;
+            let d = usize::try_from(d)
+                .ok()
+                .filter(|&d| d > 0 && d <= i64::MAX as usize)
+                .ok_or_else(|| self.err(format!("tensor {name:?} has a dimension of {d}")))?;
+            ne.push(d);
+        }
+        let type_id = self.u32(|| format!("tensor {name:?}'s type"))?;
+        let qtype = QType::from_ggml(type_id).ok_or_else(|| {
+            self.err(format!(
+                "tensor {name:?}: type {} is not supported; tinychat reads {}",
+                match ggml_type_name(type_id) {
+                    Some(n) => format!("{n} ({type_id})"),
+                    None => format!("{type_id} (not a ggml type)"),
+                },
+                QType::ALL.map(QType::name).join(", ")
+            ))
+        })?;
+        let offset = self.u64(|| format!("tensor {name:?}'s offset"))?;
+        Ok((name, ne, qtype, offset))
+    }
+
+    /// Sizes a tensor from its type and shape and checks that it lies inside the file.
+    fn place(
+        &self,
+        (name, ne, qtype, offset): (String, Vec<usize>, QType, u64),
+        data_start: usize,
+        alignment: usize,
+    ) -> Result<TensorInfo> {
+        let shape_str = format!("{:?}", ne.iter().rev().collect::<Vec<_>>());
+        if ne[0] % qtype.block_len() != 0 {
+            return Err(self.err(format!(
+                "tensor {name:?}: type {qtype} packs {} values per block, but its rows have {} (shape {shape_str})",
+                qtype.block_len(),
+                ne[0]
+            )));
+        }
+        let row = (ne[0] / qtype.block_len()).checked_mul(qtype.block_bytes());
+        let size = ne[1..]
+            .iter()
+            .fold(row, |acc, &d| acc.and_then(|a| a.checked_mul(d)))
+            .ok_or_else(|| self.err(format!("tensor {name:?}: shape {shape_str} overflows")))?;
+        if offset % alignment as u64 != 0 {
+            return Err(self.err(format!(
+                "tensor {name:?}: offset {offset} is not a multiple of the alignment {alignment}"
+            )));
+        }
+        let start = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(data_start));
+        let end = start.and_then(|s| s.checked_add(size));
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(self.err(format!("tensor {name:?}: offset {offset} overflows")));
+        };
+        if end > self.b.len() {
+            return Err(self.err(format!(
+                "tensor {name:?} ({qtype}, shape {shape_str}) needs {size} bytes at offset {start}, but the file ends at {} (truncated, or the tensor's size disagrees with its type and shape)",
+                self.b.len()
+            )));
+        }
+        Ok(TensorInfo {
+            name,
+            ne,
+            qtype,
+            start,
+            size,
+        })
+    }
+
     /// A value of GGUF type `ty` for metadata `key`; `depth` counts enclosing arrays.
     fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<Value> {
         let what = || format!("metadata {key:?}");
@@ -600,6 +595,28 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// No two tensors may share bytes: a tensor whose size disagrees with its type and shape runs
+/// into the next one.
+fn check_no_overlap(tensors: &[TensorInfo]) -> std::result::Result<(), String> {
+    let mut order: Vec<&TensorInfo> = tensors.iter().collect();
+    order.sort_by_key(|t| (t.start, t.size));
+    for w in order.windows(2) {
+        if w[0].start + w[0].size > w[1].start {
+            return Err(format!(
+                "tensor {:?} ({}, shape {:?}, {} bytes at offset {}) overlaps tensor {:?} at offset {}: a tensor's size disagrees with its type and shape",
+                w[0].name,
+                w[0].qtype,
+                w[0].shape(),
+                w[0].size,
+                w[0].start,
+                w[1].name,
+                w[1].start
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The fewest bytes a value of GGUF type `ty` takes (a string its length, an array its element
 /// type and count); None for an unknown type.
 fn min_value_bytes(ty: u32) -> Option<u64> {
@@ -613,157 +630,10 @@ fn min_value_bytes(ty: u32) -> Option<u64> {
     })
 }
 
-/// Writes GGUF files: the tests' and tools' way to make small valid (or deliberately broken)
-/// files without Python.
-#[derive(Default)]
-pub struct Writer {
-    pub version: u32,
-    pub metadata: Vec<(String, Value)>,
-    /// (name, ne innermost first, ggml type id, bytes)
-    pub tensors: Vec<(String, Vec<usize>, u32, Vec<u8>)>,
-}
-
-impl Writer {
-    pub fn new() -> Self {
-        Writer {
-            version: 3,
-            ..Default::default()
-        }
-    }
-    pub fn kv(&mut self, key: &str, v: Value) -> &mut Self {
-        self.metadata.push((key.into(), v));
-        self
-    }
-    pub fn tensor(&mut self, name: &str, ne: &[usize], t: QType, bytes: Vec<u8>) -> &mut Self {
-        self.tensor_raw(name, ne, t as u32, bytes)
-    }
-    /// A tensor of any ggml type id (also ones tinychat cannot read, for tests).
-    pub fn tensor_raw(
-        &mut self,
-        name: &str,
-        ne: &[usize],
-        type_id: u32,
-        bytes: Vec<u8>,
-    ) -> &mut Self {
-        self.tensors
-            .push((name.into(), ne.to_vec(), type_id, bytes));
-        self
-    }
-    /// A copy of a parsed file (metadata and tensors), to change and write back.
-    pub fn from_gguf(g: &Gguf) -> Self {
-        Writer {
-            version: g.version,
-            metadata: g.metadata.clone(),
-            tensors: g
-                .tensors
-                .iter()
-                .map(|t| {
-                    (
-                        t.name.clone(),
-                        t.ne.clone(),
-                        t.qtype as u32,
-                        g.tensor_data(t).to_vec(),
-                    )
-                })
-                .collect(),
-        }
-    }
-    /// Sets `key` (replacing its value where present, else appending it).
-    pub fn set(&mut self, key: &str, v: Value) -> &mut Self {
-        match self.metadata.iter_mut().find(|(k, _)| k == key) {
-            Some(kv) => kv.1 = v,
-            None => self.metadata.push((key.into(), v)),
-        }
-        self
-    }
-    /// Removes `key` from the metadata.
-    pub fn remove(&mut self, key: &str) -> &mut Self {
-        self.metadata.retain(|(k, _)| k != key);
-        self
-    }
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let align = match self.metadata.iter().find(|(k, _)| k == "general.alignment") {
-            Some((_, Value::U32(a))) if *a > 0 => *a as usize,
-            _ => DEFAULT_ALIGNMENT,
-        };
-        let mut out = Vec::new();
-        out.extend(MAGIC);
-        out.extend(self.version.to_le_bytes());
-        out.extend((self.tensors.len() as u64).to_le_bytes());
-        out.extend((self.metadata.len() as u64).to_le_bytes());
-        for (k, v) in &self.metadata {
-            put_str(&mut out, k);
-            out.extend(value_type(v).to_le_bytes());
-            put_value(&mut out, v);
-        }
-        let mut offset = 0usize;
-        for (name, ne, t, bytes) in &self.tensors {
-            put_str(&mut out, name);
-            out.extend((ne.len() as u32).to_le_bytes());
-            ne.iter()
-                .for_each(|d| out.extend((*d as u64).to_le_bytes()));
-            out.extend(t.to_le_bytes());
-            out.extend((offset as u64).to_le_bytes());
-            offset = (offset + bytes.len()).next_multiple_of(align);
-        }
-        out.resize(out.len().next_multiple_of(align), 0);
-        for (_, _, _, bytes) in &self.tensors {
-            out.extend(bytes);
-            out.resize(out.len().next_multiple_of(align), 0);
-        }
-        out
-    }
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend((s.len() as u64).to_le_bytes());
-    out.extend(s.as_bytes());
-}
-
-fn value_type(v: &Value) -> u32 {
-    match v {
-        Value::U8(_) => 0,
-        Value::I8(_) => 1,
-        Value::U16(_) => 2,
-        Value::I16(_) => 3,
-        Value::U32(_) => 4,
-        Value::I32(_) => 5,
-        Value::F32(_) => 6,
-        Value::Bool(_) => 7,
-        Value::Str(_) => 8,
-        Value::Array(_) => 9,
-        Value::U64(_) => 10,
-        Value::I64(_) => 11,
-        Value::F64(_) => 12,
-    }
-}
-
-fn put_value(out: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::U8(x) => out.push(*x),
-        Value::I8(x) => out.push(*x as u8),
-        Value::U16(x) => out.extend(x.to_le_bytes()),
-        Value::I16(x) => out.extend(x.to_le_bytes()),
-        Value::U32(x) => out.extend(x.to_le_bytes()),
-        Value::I32(x) => out.extend(x.to_le_bytes()),
-        Value::U64(x) => out.extend(x.to_le_bytes()),
-        Value::I64(x) => out.extend(x.to_le_bytes()),
-        Value::F32(x) => out.extend(x.to_le_bytes()),
-        Value::F64(x) => out.extend(x.to_le_bytes()),
-        Value::Bool(x) => out.push(*x as u8),
-        Value::Str(s) => put_str(out, s),
-        Value::Array(a) => {
-            // An empty array's element type is not known; u8 is as good as any.
-            out.extend(a.first().map_or(0, value_type).to_le_bytes());
-            out.extend((a.len() as u64).to_le_bytes());
-            a.iter().for_each(|x| put_value(out, x));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gguf::writer::Writer;
 
     fn sample() -> Writer {
         let mut w = Writer::new();
