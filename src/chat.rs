@@ -51,10 +51,16 @@ pub struct Generation {
 }
 
 impl ChatModel {
-    /// Loads a model directory: `config.json`, `model.safetensors`, `tokenizer.json` and, when
-    /// present, `tokenizer_config.json` and `generation_config.json` (see `bundle.rs`).
+    /// Loads a model directory (`config.json`, `model.safetensors`, `tokenizer.json` and, when
+    /// present, `tokenizer_config.json`, `chat_template.jinja` and `generation_config.json`; see
+    /// `bundle.rs`), or a `.gguf` file, or a directory that holds one and no config.json
+    /// ([`crate::gguf::load_chat_model`]).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        crate::bundle::load_chat_model(&crate::bundle::Dir::new(dir.as_ref()), "")
+        let dir = dir.as_ref();
+        if crate::gguf::find(dir)?.is_some() {
+            return crate::gguf::load_chat_model(dir);
+        }
+        crate::bundle::load_chat_model(&crate::bundle::Dir::new(dir), "")
     }
 
     pub fn from_parts(
@@ -107,6 +113,17 @@ impl ChatModel {
             template,
             stop_tokens,
         })
+    }
+
+    /// This chat model with its weight matrices converted to `qtype` (see
+    /// [`Model::cast_matrices`]); a no-op when they are stored so already.
+    pub fn with_dtype(mut self, qtype: crate::quant::QType) -> Self {
+        if self.model.storage() != qtype {
+            let mut m = Arc::try_unwrap(self.model).unwrap_or_else(|shared| (*shared).clone());
+            m.cast_matrices(qtype);
+            self.model = Arc::new(m);
+        }
+        self
     }
 
     /// Renders `messages` with the chat template (with the assistant header appended) and

@@ -42,6 +42,9 @@ pub enum Error {
         name: String,
         dtype: String,
     },
+    /// A GGUF file that cannot be read: the message names the key or tensor at fault.
+    #[error("{path}: {msg}")]
+    Gguf { path: PathBuf, msg: String },
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("chat template: {0}")]

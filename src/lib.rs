@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod generate;
+pub mod gguf;
 pub mod gpu;
 pub mod io;
 pub mod model;

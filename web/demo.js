@@ -198,20 +198,10 @@ async function send(text) {
   state.controller = new AbortController();
   let streamed = "";
   try {
-    let stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
-    // A long conversation may not fit the model's context: then answer the last question alone.
-    const first = await stream.next().catch(async (e) => {
-      if (!/context holds/.test(e.message) || state.history.length < 2) throw e;
-      state.history = [{ role: "user", content: text }];
-      m.append(el("div", "cut", "(Earlier messages were left out: the conversation no longer fits the model's context.)"));
-      stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
-      return stream.next();
-    });
-    const chunks = (async function* () {
-      if (!first.done) yield first.value;
-      yield* stream;
-    })();
-    for await (const chunk of chunks) {
+    // A conversation that outgrows the model's context keeps going: the engine leaves out the
+    // oldest turns (the reply says how many in dropped_turns).
+    const stream = state.engine.replyStream(state.history, { ...sampling(), signal: state.controller.signal });
+    for await (const chunk of stream) {
       if (chunk.type === "text") {
         streamed += chunk.text;
         body.textContent = streamed;
@@ -224,6 +214,10 @@ async function send(text) {
     }
     const r = await stream.reply;
     state.history.push({ role: "assistant", content: r.text });
+    if (r.dropped_turns > 0) {
+      const n = r.dropped_turns;
+      m.append(el("div", "cut", `(Earlier messages were left out: the ${n === 1 ? "oldest turn no longer fits" : `${n} oldest turns no longer fit`} the model's context.)`));
+    }
     m.dataset.state = "done";
     showTrace(m, r);
   } catch (e) {

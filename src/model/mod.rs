@@ -21,6 +21,7 @@ use crate::tensor::Weights;
 use crate::weights::DType;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct Model {
     pub config: ModelConfig,
     /// Every tensor in its storage type (matrices stay packed; see `tensor.rs`).
@@ -80,6 +81,12 @@ impl Model {
             weights,
             rope,
         }
+    }
+
+    /// Converts every weight matrix (the token embedding included) to `qtype`: `--dtype f32`
+    /// dequantizes a quantized model at load, `--dtype q8_0` quantizes an f32 one.
+    pub fn cast_matrices(&mut self, qtype: QType) {
+        self.weights.cast_matrices(qtype, true);
     }
 
     /// The storage type most weight bytes use ("F16", "Q4_1"...).

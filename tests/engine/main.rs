@@ -10,6 +10,8 @@ mod chat_template;
 mod cli;
 mod cli_pipeline;
 mod errors;
+mod gguf;
+mod gguf_smollm2;
 mod gpu_model;
 mod gpu_ops;
 mod parity;

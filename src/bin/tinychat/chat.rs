@@ -28,7 +28,7 @@ const HELP: &str = "commands: /reset clears the conversation, /quit leaves, /hel
 #[derive(Args, Debug)]
 #[group(id = "source", required = true, multiple = false, args = ["model", "pipeline"])]
 pub struct ChatArgs {
-    /// Model directory with a chat template (tokenizer_config.json's chat_template)
+    /// Model directory with a chat template (tokenizer_config.json's chat_template), or a .gguf
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// A pipeline bundle (pipeline.json): every message and reply is moderated, and a template

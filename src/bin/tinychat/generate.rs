@@ -14,7 +14,7 @@ pub const EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Model directory (config.json, model.safetensors, tokenizer.json, ...)
+    /// Model directory (config.json, model.safetensors, tokenizer.json, ...) or a .gguf file
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// The text to continue (with --chat: the user's message)

@@ -15,6 +15,8 @@ mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod chat;
 #[cfg(not(target_arch = "wasm32"))]
+mod convert;
+#[cfg(not(target_arch = "wasm32"))]
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
 mod moderate;
@@ -38,9 +40,11 @@ use std::process::ExitCode;
         tinychat generate --model models/smollm2 --prompt \"The capital of France is\"\n  \
         tinychat chat --model models/smollm2 --temperature 0.7\n  \
         tinychat tokenizer from-gpt2 --encoder encoder.json --vocab vocab.bpe --out tokenizer.json\n  \
+        tinychat convert --gguf model.gguf --out model-hf\n  \
         tinychat bench infer --smollm\n\n\
         A model is a directory with config.json, model.safetensors, tokenizer.json and optionally\n\
-        tokenizer_config.json (chat template) and generation_config.json (sampling defaults)."
+        tokenizer_config.json (chat template) and generation_config.json (sampling defaults);\n\
+        or a GGUF file (a .gguf, or a directory holding exactly one and no config.json)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -61,6 +65,10 @@ enum Command {
     /// Moderation scores and verdict of a text (or one text per line from stdin with `-`)
     #[command(after_help = moderate::EXAMPLES)]
     Moderate(moderate::ModerateArgs),
+
+    /// Convert a GGUF model into a Hugging Face directory (safetensors, config, tokenizer)
+    #[command(after_help = convert::EXAMPLES)]
+    Convert(convert::ConvertArgs),
 
     /// Tokenizer tools: convert GPT-2's vocabulary files, encode text
     #[command(subcommand)]
@@ -93,6 +101,7 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         Command::Chat(args) => chat::run(args),
         Command::Moderate(args) => moderate::run(args),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        Command::Convert(args) => convert::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         #[cfg(feature = "train")]
         Command::Data(cmd) => tinychat::train::run_data(cmd).map(|()| ExitCode::SUCCESS),
