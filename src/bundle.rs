@@ -11,6 +11,9 @@
 //!     [thresholds.json]
 //! ```
 //!
+//! A chat model may also be one GGUF file (`"chat_model": "smollm2.Q4_1.gguf"`: weights,
+//! tokenizer and chat template in one), or natively a directory holding exactly one.
+//!
 //! Files come from a [`BundleSource`]: a directory natively ([`Dir`]), the files the browser
 //! fetched ([`Files`]). Every path a bundle names is checked by [`check_relative`] before it is
 //! joined: relative, inside the bundle, no `..`, no URL syntax; [`Dir`] also resolves symlinks
@@ -31,6 +34,12 @@ pub trait BundleSource {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
     /// How `path` is named in error messages (the directory or URL it comes from included).
     fn name(&self, path: &str) -> String;
+    /// The one `.gguf` file in the model directory `dir`, when it is a GGUF model directory
+    /// (natively: a directory holding one `.gguf` and no config.json). Sources that cannot list
+    /// directories (the browser's) say None: there a bundle names the `.gguf` file itself.
+    fn find_gguf(&self, _dir: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// The error for a required file that is not there.
     fn missing(&self, path: &str) -> Error {
         Error::Other(format!(
@@ -80,6 +89,14 @@ impl BundleSource for Dir {
 
     fn name(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
+    }
+
+    fn find_gguf(&self, dir: &str) -> Result<Option<String>> {
+        let found = crate::gguf::find(&self.root.join(dir))?;
+        Ok(found.and_then(|f| {
+            let name = f.file_name()?.to_str()?.to_string();
+            Some(join(dir, &name))
+        }))
     }
 
     fn missing(&self, path: &str) -> Error {
@@ -158,8 +175,20 @@ pub struct BundleFile {
     pub required: bool,
 }
 
-/// The files of a model directory at `dir`: config, weights, tokenizer, and what is optional.
+/// Whether a bundle path names a GGUF file (a model in one file) rather than a directory.
+pub fn is_gguf(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with(".gguf")
+}
+
+/// The files of a model directory at `dir`: config, weights, tokenizer, and what is optional;
+/// or the one file of a GGUF model.
 pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
+    if is_gguf(dir) {
+        return vec![BundleFile {
+            path: dir.to_string(),
+            required: true,
+        }];
+    }
     let f = |name: &str, required: bool| BundleFile {
         path: join(dir, name),
         required,
@@ -245,6 +274,15 @@ fn load_model_and_tokenizer(src: &dyn BundleSource, dir: &str) -> Result<(Model,
 /// `chat_template.jinja` (transformers ≥ 4.43 writes the template there) wins over
 /// tokenizer_config.json's `chat_template`, as in transformers.
 pub fn load_chat_model(src: &dyn BundleSource, dir: &str) -> Result<ChatModel> {
+    let gguf = if is_gguf(dir) {
+        Some(dir.to_string())
+    } else {
+        src.find_gguf(dir)?
+    };
+    if let Some(file) = gguf {
+        let bytes = read_required(src, &file)?;
+        return crate::gguf::chat_model_from_bytes(&bytes, &src.name(&file));
+    }
     let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
     let origin = src.name(dir);
     let tc_path = join(dir, "tokenizer_config.json");

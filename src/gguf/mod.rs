@@ -76,6 +76,17 @@ pub fn find(path: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
+/// Loads the transformer of a `.gguf` file or a directory holding one (see [`find`]), weights
+/// as the file stores them.
+pub fn load_model(path: impl AsRef<Path>) -> Result<crate::model::Model> {
+    let path = path.as_ref();
+    let file = find(path)?
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a GGUF model", path.display())))?;
+    let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    let g = Gguf::parse(&bytes, &file.display().to_string())?;
+    ModelParts::from_gguf(&g)?.to_model()
+}
+
 /// Loads a chat model from a `.gguf` file or a directory holding one (see [`find`]).
 pub fn load_chat_model(path: impl AsRef<Path>) -> Result<ChatModel> {
     let path = path.as_ref();

@@ -39,9 +39,13 @@ pub enum Logits {
 }
 
 impl Model {
-    /// Loads `config.json` and `model.safetensors` from a model directory.
+    /// Loads `config.json` and `model.safetensors` from a model directory, or a `.gguf` file (or
+    /// a directory holding one; see [`crate::gguf::find`]).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        if crate::gguf::find(dir)?.is_some() {
+            return crate::gguf::load_model(dir);
+        }
         let config = ModelConfig::from_file(dir.join("config.json"))?;
         let weights = crate::weights::load_weights(dir.join("model.safetensors"), &config)?;
         Ok(Self::from_weights(config, weights))
