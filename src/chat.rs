@@ -140,13 +140,17 @@ impl ChatModel {
         self.tokenizer.encode(&text, false)
     }
 
-    /// Renders and tokenizes a conversation so that at least `reserve` positions of the context
-    /// stay free for the answer: the system messages and the last turn are always kept, and the
-    /// oldest turns (a user message and the replies after it) are dropped until it fits. Only a
-    /// last turn that cannot fit the context by itself is an error. `reserve` is shrunk when
-    /// the last turn needs the room, down to one position.
-    pub fn encode_chat_fitting(&self, messages: &[Message], reserve: usize) -> Result<Fitted> {
-        let context = self.model.config.max_seq_len;
+    /// Renders and tokenizes a conversation so that at least `reserve` of the `context`
+    /// positions (the engine's capacity) stay free for the answer: the system messages and the
+    /// last turn are always kept, and the oldest turns (a user message and the replies after it)
+    /// are dropped until it fits. Only a last turn that cannot fit the context by itself is an
+    /// error. `reserve` is shrunk when the last turn needs the room, down to one position.
+    pub fn encode_chat_fitting(
+        &self,
+        messages: &[Message],
+        context: usize,
+        reserve: usize,
+    ) -> Result<Fitted> {
         let system: Vec<Message> = messages
             .iter()
             .take_while(|m| m.role == "system")
@@ -258,8 +262,9 @@ impl ChatModel {
         params: &SamplingParams,
         on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let reserve = answer_reserve(params.max_new_tokens, self.model.config.max_seq_len);
-        let prompt = self.encode_chat_fitting(messages, reserve)?;
+        let context = self.model.config.max_seq_len;
+        let reserve = answer_reserve(params.max_new_tokens, context);
+        let prompt = self.encode_chat_fitting(messages, context, reserve)?;
         let mut g = self.generate_tokens(&prompt.tokens, params, on_text)?;
         g.dropped_turns = prompt.dropped_turns;
         Ok(g)

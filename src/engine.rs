@@ -46,7 +46,9 @@ pub struct EngineOptions {
     pub backend: Backend,
     /// Storage of the weight matrices on the GPU; default: f16 for f16 checkpoints, else f32.
     pub weights: Option<WeightFormat>,
-    /// KV-cache positions on the GPU; default: the model's max_seq_len.
+    /// The most positions this engine holds (prompt and answer): the GPU's KV cache is
+    /// allocated for that many, and the CPU engine refuses more; default (and at most): the
+    /// model's max_seq_len. A long-context model (SmolLM2: 8,192) in a browser tab wants less.
     pub capacity: Option<usize>,
     /// Tokens per GPU prefill step; default 256, and for a classifier its context (it reads a
     /// whole text in one step, so a smaller chunk makes longer texts fail).
@@ -73,6 +75,8 @@ enum Inner {
 pub struct Engine {
     model: Arc<Model>,
     inner: Inner,
+    /// The most positions this engine holds ([`EngineOptions::capacity`]).
+    capacity: usize,
     /// Tokens in the cache, so a CPU cache can be rebuilt if the GPU goes away.
     history: Vec<u32>,
     /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does.
@@ -124,8 +128,13 @@ impl Engine {
     /// Opens `model` on the backend `opts` asks for.
     pub async fn new_async(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
         let model = model.into();
+        let cap = opts
+            .capacity
+            .unwrap_or(usize::MAX)
+            .clamp(1, model.config.max_seq_len);
         let cpu = |model: Arc<Model>, fallback: Option<String>| Engine {
             fallback,
+            capacity: cap,
             ..Engine::cpu(model)
         };
         match opts.backend {
@@ -153,10 +162,25 @@ impl Engine {
         let model = model.into();
         Engine {
             inner: Inner::Cpu(model.new_cache()),
+            capacity: model.config.max_seq_len,
             model,
             history: vec![],
             fallback: None,
         }
+    }
+
+    /// This CPU engine holding at most `capacity` positions (at most the model's context).
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        if let Inner::Cpu(_) = self.inner {
+            self.capacity = capacity.clamp(1, self.model.config.max_seq_len);
+        }
+        self
+    }
+
+    /// Positions this engine holds at most: the model's context, or less when
+    /// [`EngineOptions::capacity`] said so.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// `auto`: natively, a software adapter (lavapipe, WARP) found on its own is declined, as
@@ -183,6 +207,7 @@ impl Engine {
         let gm = Arc::new(GpuModel::new(gpu, &model, format)?);
         let session = GpuSession::new(gm, opts.capacity, opts.chunk)?;
         Ok(Engine {
+            capacity: session.capacity(),
             model,
             inner: Inner::Gpu(Box::new(session)),
             history: vec![],
@@ -276,6 +301,12 @@ impl Engine {
 
     /// Runs `tokens` after the conversation so far and returns their logits, (1, V) or (T, V).
     pub async fn forward_async(&mut self, tokens: &[u32], which: Logits) -> Result<Vec<f32>> {
+        if self.len() + tokens.len() > self.capacity {
+            return Err(Error::PromptTooLong {
+                tokens: self.len() + tokens.len(),
+                context: self.capacity,
+            });
+        }
         if let Inner::Gpu(s) = &mut self.inner {
             let before = s.len();
             match s.forward_async(tokens, which).await {
@@ -335,7 +366,7 @@ impl Engine {
         params: &SamplingParams,
         mut on_token: impl AsyncFnMut(u32) -> Result<bool>,
     ) -> Result<Generated> {
-        let context = self.model.config.max_seq_len - self.len();
+        let context = self.capacity - self.len();
         let mut g = Generator::new(prompt, params.clone(), context)?;
         let t0 = now_ms();
         let mut t_first = None;

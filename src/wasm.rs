@@ -293,7 +293,7 @@ impl Engine {
             ));
         }
         let pipeline = bundle::load_pipeline(&js_files(&files)?).map_err(js_error)?;
-        let engine = ModelEngine::new_async(pipeline.chat.model.clone(), EngineOptions::backend(backend))
+        let engine = ModelEngine::new_async(pipeline.chat.model.clone(), pipeline.engine_options(backend))
             .await
             .map_err(|e| match (backend, &e) {
                 (Backend::Gpu, Error::Gpu(_)) => js_error(format!(

@@ -316,3 +316,27 @@ fn a_bundle_whose_chat_model_is_a_gguf_file() {
     .unwrap();
     assert!(Pipeline::load(&dir).is_ok());
 }
+
+/// pipeline.json's `context` caps the positions the chat engine holds (a browser tab keeps less
+/// than a long-context model allows): conversations are fitted into it.
+#[test]
+fn pipeline_json_context_caps_the_engine() {
+    let all_one = r#"{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"violence":1.0,"illicit":1.0}"#;
+    let dir = bundle("context-cap", all_one);
+    let pj = format!(
+        r#"{{"chat_model": "chat", "moderator": "moderator", "thresholds": {all_one}, "context": 96}}"#
+    );
+    std::fs::write(dir.join("pipeline.json"), pj).unwrap();
+    let p = Pipeline::load(&dir).unwrap();
+    assert_eq!(p.context(), 96);
+    let mut convo = vec![];
+    let mut last = None;
+    for turn in 0..4 {
+        convo.push(Message::user(&format!("turn {turn} of a chat")));
+        let r = p.reply(&convo, &params(), |_| {}).unwrap();
+        assert!(r.prompt_tokens + r.completion_tokens <= 96, "{r:?}");
+        convo.push(Message::assistant(&r.text));
+        last = Some(r);
+    }
+    assert!(last.unwrap().dropped_turns > 0);
+}
