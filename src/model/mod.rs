@@ -169,6 +169,17 @@ impl Model {
 
     /// The final-normed hidden states (T, C) of `tokens`, appended after the cache's contents.
     pub fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        self.hidden_states_tapped(tokens, cache, &mut |_, _| {})
+    }
+
+    /// [`Self::hidden_states`], calling `tap(l, x)` with the residual stream x (T, C) after each
+    /// block l (0-based): what a probe or a classifier over a middle layer reads.
+    pub fn hidden_states_tapped(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>> {
         let pos0 = cache.len();
         if !self.config.causal && pos0 > 0 {
             // The cached keys were computed without the tokens that follow them.
@@ -243,6 +254,7 @@ impl Model {
             }
             lin(&mut proj, &act, LS::WDown, LS::BDown);
             residual_forward(&mut x, &proj);
+            tap(l, &x);
         }
         cache.advance(t);
         self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, None, false, t);
