@@ -18,7 +18,9 @@ fn sample(v: Vec<Example>, n: usize, seed: u64) -> Vec<Example> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
     let mut s = seed;
     for i in (1..idx.len()).rev() {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let j = (s >> 33) as usize % (i + 1);
         idx.swap(i, j);
     }
@@ -33,11 +35,30 @@ fn extract(data: &Path, out: &Path) {
     let m = &chat.model;
     let c = m.config.dim;
     let splits: Vec<(&str, Vec<Example>)> = vec![
-        ("train", sample(read_jsonl(data.join("train.jsonl")).unwrap(), 6000, 1)),
-        ("val", sample(read_jsonl(data.join("val.jsonl")).unwrap(), 2000, 2)),
-        ("test", sample(read_jsonl(data.join("test.jsonl")).unwrap(), 2000, 3)),
-        ("test_obf", sample(read_jsonl(data.join("test_obfuscated.jsonl")).unwrap(), 2000, 3)),
-        ("challenge", read_jsonl("data/moderation_challenge.jsonl").unwrap()),
+        (
+            "train",
+            sample(read_jsonl(data.join("train.jsonl")).unwrap(), 6000, 1),
+        ),
+        (
+            "val",
+            sample(read_jsonl(data.join("val.jsonl")).unwrap(), 2000, 2),
+        ),
+        (
+            "test",
+            sample(read_jsonl(data.join("test.jsonl")).unwrap(), 2000, 3),
+        ),
+        (
+            "test_obf",
+            sample(
+                read_jsonl(data.join("test_obfuscated.jsonl")).unwrap(),
+                2000,
+                3,
+            ),
+        ),
+        (
+            "challenge",
+            read_jsonl("data/moderation_challenge.jsonl").unwrap(),
+        ),
     ];
     for (name, exs) in &splits {
         let t0 = std::time::Instant::now();
@@ -45,7 +66,10 @@ fn extract(data: &Path, out: &Path) {
             .par_iter()
             .map(|e| {
                 let text = normalize(&e.text);
-                let ids = chat.tokenizer.encode(&format!("<|im_start|>user\n{text}<|im_end|>"), false).unwrap();
+                let ids = chat
+                    .tokenizer
+                    .encode(&format!("<|im_start|>user\n{text}<|im_end|>"), false)
+                    .unwrap();
                 let n = ids.len();
                 let mut f = vec![0f32; LAYERS.len() * 2 * c];
                 let mut cache = m.new_cache();
@@ -66,13 +90,23 @@ fn extract(data: &Path, out: &Path) {
                 f
             })
             .collect();
-        let mut w = std::io::BufWriter::new(std::fs::File::create(out.join(format!("{name}.f32"))).unwrap());
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(out.join(format!("{name}.f32"))).unwrap(),
+        );
         for f in &feats {
             w.write_all(bytemuck::cast_slice(f)).unwrap();
         }
         let labels: Vec<Vec<f32>> = exs.iter().map(|e| e.target()).collect();
-        std::fs::write(out.join(format!("{name}.labels.json")), serde_json::to_string(&labels).unwrap()).unwrap();
-        eprintln!("{name}: {} texts in {:.0} s", exs.len(), t0.elapsed().as_secs_f64());
+        std::fs::write(
+            out.join(format!("{name}.labels.json")),
+            serde_json::to_string(&labels).unwrap(),
+        )
+        .unwrap();
+        eprintln!(
+            "{name}: {} texts in {:.0} s",
+            exs.len(),
+            t0.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -92,8 +126,14 @@ fn load(out: &Path, name: &str, layer_k: usize, kind: usize, c: usize) -> Split 
         let o = i * per + layer_k * 2 * c + kind * c;
         x.extend_from_slice(&all[o..o + c]);
     }
-    let labels: Vec<Vec<f32>> = serde_json::from_slice(&std::fs::read(out.join(format!("{name}.labels.json"))).unwrap()).unwrap();
-    Split { x, y: labels.concat(), n }
+    let labels: Vec<Vec<f32>> =
+        serde_json::from_slice(&std::fs::read(out.join(format!("{name}.labels.json"))).unwrap())
+            .unwrap();
+    Split {
+        x,
+        y: labels.concat(),
+        n,
+    }
 }
 
 fn sigmoid(x: f32) -> f32 {
@@ -101,7 +141,12 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// Logistic regression, 13 outputs, Adam, full batch.
-fn train_head(tr: &Split, d: usize, l2: f32, epochs: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+fn train_head(
+    tr: &Split,
+    d: usize,
+    l2: f32,
+    epochs: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let nl = CATEGORIES.len();
     // standardize
     let mut mu = vec![0f32; d];
@@ -120,10 +165,17 @@ fn train_head(tr: &Split, d: usize, l2: f32, epochs: usize) -> (Vec<f32>, Vec<f3
     for s in sd.iter_mut() {
         *s = s.sqrt().max(1e-6);
     }
-    let xs: Vec<f32> = (0..tr.n * d).map(|k| (tr.x[k] - mu[k % d]) / sd[k % d]).collect();
+    let xs: Vec<f32> = (0..tr.n * d)
+        .map(|k| (tr.x[k] - mu[k % d]) / sd[k % d])
+        .collect();
     let mut w = vec![0f32; nl * d];
     let mut b = vec![0f32; nl];
-    let (mut mw, mut vw, mut mb, mut vb) = (vec![0f32; nl * d], vec![0f32; nl * d], vec![0f32; nl], vec![0f32; nl]);
+    let (mut mw, mut vw, mut mb, mut vb) = (
+        vec![0f32; nl * d],
+        vec![0f32; nl * d],
+        vec![0f32; nl],
+        vec![0f32; nl],
+    );
     let lr = 0.01;
     for ep in 1..=epochs {
         let grads: Vec<(Vec<f32>, Vec<f32>)> = (0..nl)
@@ -133,7 +185,12 @@ fn train_head(tr: &Split, d: usize, l2: f32, epochs: usize) -> (Vec<f32>, Vec<f3
                 let mut gb = 0f32;
                 for i in 0..tr.n {
                     let row = &xs[i * d..(i + 1) * d];
-                    let z: f32 = row.iter().zip(&w[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum::<f32>() + b[j];
+                    let z: f32 = row
+                        .iter()
+                        .zip(&w[j * d..(j + 1) * d])
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>()
+                        + b[j];
                     let g = sigmoid(z) - tr.y[i * nl + j];
                     for k in 0..d {
                         gw[k] += g * row[k];
@@ -171,7 +228,12 @@ fn scores(s: &Split, d: usize, h: &(Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)) -> 
     for i in 0..s.n {
         let row: Vec<f32> = (0..d).map(|k| (s.x[i * d + k] - mu[k]) / sd[k]).collect();
         for j in 0..nl {
-            let z: f32 = row.iter().zip(&w[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum::<f32>() + b[j];
+            let z: f32 = row
+                .iter()
+                .zip(&w[j * d..(j + 1) * d])
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                + b[j];
             out[i * nl + j] = sigmoid(z);
         }
     }
@@ -180,7 +242,11 @@ fn scores(s: &Split, d: usize, h: &(Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)) -> 
 
 fn flags(sc: &[f32], th: &[f32]) -> Vec<bool> {
     let nl = th.len();
-    let mut f: Vec<bool> = sc.iter().enumerate().map(|(k, &v)| v >= th[k % nl]).collect();
+    let mut f: Vec<bool> = sc
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| v >= th[k % nl])
+        .collect();
     let n = sc.len() / nl;
     for i in 0..n {
         for j in 0..nl {
@@ -211,12 +277,24 @@ fn evaluate(s: &Split, sc: &[f32], th: &[f32]) -> (f32, f32) {
             }
         }
         if tp + fnn > 0.0 {
-            f1s.push(if tp == 0.0 { 0.0 } else { 2.0 * tp / (2.0 * tp + fp + fnn) });
+            f1s.push(if tp == 0.0 {
+                0.0
+            } else {
+                2.0 * tp / (2.0 * tp + fp + fnn)
+            });
         }
     }
-    let benign: Vec<usize> = (0..s.n).filter(|&i| s.y[i * nl..(i + 1) * nl].iter().all(|&v| v < 0.5)).collect();
-    let fl = benign.iter().filter(|&&i| f[i * nl..(i + 1) * nl].iter().any(|&v| v)).count();
-    (f1s.iter().sum::<f32>() / f1s.len() as f32, fl as f32 / benign.len().max(1) as f32)
+    let benign: Vec<usize> = (0..s.n)
+        .filter(|&i| s.y[i * nl..(i + 1) * nl].iter().all(|&v| v < 0.5))
+        .collect();
+    let fl = benign
+        .iter()
+        .filter(|&&i| f[i * nl..(i + 1) * nl].iter().any(|&v| v))
+        .count();
+    (
+        f1s.iter().sum::<f32>() / f1s.len() as f32,
+        fl as f32 / benign.len().max(1) as f32,
+    )
 }
 
 /// Per-category F1-best thresholds on val, then raised until the benign FPR ≤ budget.
@@ -236,17 +314,26 @@ fn calibrate(s: &Split, sc: &[f32], budget: f32) -> Vec<f32> {
                     _ => {}
                 }
             }
-            let f = if tp == 0.0 { 0.0 } else { 2.0 * tp / (2.0 * tp + fp + fnn) };
+            let f = if tp == 0.0 {
+                0.0
+            } else {
+                2.0 * tp / (2.0 * tp + fp + fnn)
+            };
             if f > best.0 {
                 best = (f, t);
             }
         }
         th[j] = best.1;
     }
-    let benign: Vec<usize> = (0..s.n).filter(|&i| s.y[i * nl..(i + 1) * nl].iter().all(|&v| v < 0.5)).collect();
+    let benign: Vec<usize> = (0..s.n)
+        .filter(|&i| s.y[i * nl..(i + 1) * nl].iter().all(|&v| v < 0.5))
+        .collect();
     for _ in 0..2000 {
         let f = flags(sc, &th);
-        let fl = benign.iter().filter(|&&i| f[i * nl..(i + 1) * nl].iter().any(|&v| v)).count();
+        let fl = benign
+            .iter()
+            .filter(|&&i| f[i * nl..(i + 1) * nl].iter().any(|&v| v))
+            .count();
         if (fl as f32) / (benign.len() as f32) <= budget {
             break;
         }

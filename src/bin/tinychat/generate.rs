@@ -1,6 +1,6 @@
 //! `tinychat generate`: continue one prompt, streaming the text to stdout.
 
-use crate::sampling::SamplingArgs;
+use crate::sampling::{DtypeArg, SamplingArgs};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,6 +31,8 @@ pub struct GenerateArgs {
     pub stats: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
 }
 
 pub fn run(args: GenerateArgs) -> Result<ExitCode> {
@@ -40,7 +42,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
         return Err(Error::EmptyPrompt);
     }
     let params = args.sampling.resolve(&args.model)?;
-    let model = ChatModel::load(&args.model)?;
+    let model = args.dtype.apply(ChatModel::load(&args.model)?);
     let mut out = StreamOut::new();
     let generation = if args.chat {
         let mut messages = Vec::new();
