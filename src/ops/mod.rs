@@ -5,7 +5,7 @@
 pub mod activation;
 pub mod attention;
 pub mod embedding;
-#[cfg(feature = "train")]
+pub mod head;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
@@ -15,7 +15,7 @@ pub mod rope;
 pub use activation::*;
 pub use attention::*;
 pub use embedding::*;
-#[cfg(feature = "train")]
+pub use head::*;
 pub use loss::*;
 pub use matmul::*;
 pub use norm::*;

@@ -7,6 +7,7 @@ pub mod checkers;
 pub mod checkpoint;
 pub mod data;
 pub mod eval;
+pub mod heads;
 pub mod metrics;
 pub mod model;
 pub mod moderation;

@@ -97,7 +97,8 @@ fn two_mut<'a>(
     }
 }
 
-fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
+/// The gradient of tensor `s` in a flat gradient buffer with `p`'s layout.
+pub(crate) fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
     let sp = p.layout.spec(s).expect("gradient slot");
     &mut buf[sp.offset..sp.offset + sp.len]
 }

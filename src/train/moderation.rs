@@ -42,8 +42,9 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
+pub use super::heads::Classifier;
 use super::metrics::{plot, MetricsLog};
-use super::model::{init_params, TrainModel};
+use super::model::init_params;
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::tokenizer_train::tokenizer_config_json;
 use super::word_vectors;
@@ -54,7 +55,7 @@ use crate::model::Model;
 use crate::moderation::data::{read_jsonl, Example, CATEGORIES};
 use crate::moderation::normalize::normalize;
 use crate::moderation::{Moderator, Thresholds};
-use crate::ops::{pool_backward, pool_forward};
+use crate::ops::bce_with_logits_forward;
 use crate::params::{Params, Slot};
 use crate::tokenizer::Tokenizer;
 use crate::weights::DType;
@@ -63,108 +64,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-// ---------------------------------------------------------------------------------------------
-// The head and its loss: forward/backward pairs, llm.c style.
-
-/// logits (B, L) = W (L, C) · pool(h[b, 0..len_b]) for each sequence b (B = lengths.len()), where
-/// pool is the last row (h[b, len_b − 1]) or each channel's maximum over the len_b rows.
-/// hidden: (B·T, C), the trunk's output; lengths in 1..=T.
-#[allow(clippy::too_many_arguments)]
-pub fn cls_head_forward(
-    logits: &mut [f32],
-    hidden: &[f32],
-    w: &[f32],
-    lengths: &[usize],
-    t: usize,
-    c: usize,
-    nl: usize,
-    pooling: Pooling,
-) {
-    let mut h = vec![0.0; c];
-    for (b, &len) in lengths.iter().enumerate() {
-        debug_assert!(len >= 1 && len <= t);
-        pool_forward(&mut h, &hidden[b * t * c..(b * t + len) * c], c, pooling);
-        for j in 0..nl {
-            let wj = &w[j * c..(j + 1) * c];
-            logits[b * nl + j] = wj.iter().zip(&h).map(|(a, x)| a * x).sum();
-        }
-    }
-}
-
-/// Backward of [`cls_head_forward`]: dW += Σ_b dz_b ⊗ pool_b and Wᵀ·dz_b flows back through the
-/// pooling into dhidden[b, 0..len_b] (the last row, or the rows holding each channel's maximum);
-/// rows past len_b are untouched (the caller zeroes them).
-#[allow(clippy::too_many_arguments)]
-pub fn cls_head_backward(
-    dhidden: &mut [f32],
-    dw: &mut [f32],
-    dlogits: &[f32],
-    hidden: &[f32],
-    w: &[f32],
-    lengths: &[usize],
-    t: usize,
-    c: usize,
-    nl: usize,
-    pooling: Pooling,
-) {
-    let (mut h, mut dh) = (vec![0.0; c], vec![0.0; c]);
-    for (b, &len) in lengths.iter().enumerate() {
-        let rows = b * t * c..(b * t + len) * c;
-        pool_forward(&mut h, &hidden[rows.clone()], c, pooling);
-        dh.fill(0.0);
-        for j in 0..nl {
-            let g = dlogits[b * nl + j];
-            let wj = &w[j * c..(j + 1) * c];
-            for i in 0..c {
-                dh[i] += g * wj[i];
-            }
-            let dwj = &mut dw[j * c..(j + 1) * c];
-            for i in 0..c {
-                dwj[i] += g * h[i];
-            }
-        }
-        pool_backward(&mut dhidden[rows.clone()], &dh, &hidden[rows], c, pooling);
-    }
-}
-
-/// softplus(x) = log(1 + eˣ), without overflow.
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-/// Mean over all (B·L) entries of BCE-with-logits (see the module comment). logits, targets:
-/// (B, L); pos_weight: (L), 1 for plain BCE.
-pub fn bce_with_logits_forward(logits: &[f32], targets: &[f32], pos_weight: &[f32]) -> f32 {
-    let nl = pos_weight.len();
-    let sum: f64 = logits
-        .iter()
-        .zip(targets)
-        .enumerate()
-        .map(|(i, (&z, &y))| {
-            let w = 1.0 + (pos_weight[i % nl] - 1.0) * y;
-            ((1.0 - y) * z + w * softplus(-z)) as f64
-        })
-        .sum();
-    (sum / logits.len().max(1) as f64) as f32
-}
-
-/// dlogits = scale · ∂(mean loss)/∂z = scale/(B·L) · ((1 − y) − w·σ(−z)).
-pub fn bce_with_logits_backward(
-    dlogits: &mut [f32],
-    logits: &[f32],
-    targets: &[f32],
-    pos_weight: &[f32],
-    scale: f32,
-) {
-    let nl = pos_weight.len();
-    let k = scale / logits.len().max(1) as f32;
-    for (i, ((d, &z), &y)) in dlogits.iter_mut().zip(logits).zip(targets).enumerate() {
-        let w = 1.0 + (pos_weight[i % nl] - 1.0) * y;
-        let sig_neg = 1.0 / (1.0 + z.exp()); // σ(−z)
-        *d = k * ((1.0 - y) - w * sig_neg);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Data: labeled texts → normalised token ids.
@@ -399,105 +298,6 @@ impl Order {
             *o = self.order[self.cursor];
             self.cursor += 1;
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The classifier on the training model.
-
-/// The trunk's [`TrainModel`] plus the head's buffers for one batch shape.
-pub struct Classifier {
-    pub model: TrainModel,
-    /// (B, L)
-    pub logits: Vec<f32>,
-    dlogits: Vec<f32>,
-    dhidden: Vec<f32>, // (B·T, C)
-    lengths: Vec<usize>,
-}
-
-impl Classifier {
-    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        if !cfg.is_classifier() {
-            return Err(Error::InvalidArgument(
-                "the classifier config needs labels (id2label)".into(),
-            ));
-        }
-        let nl = cfg.labels.len();
-        Ok(Classifier {
-            model: TrainModel::new(cfg, batch, seq)?,
-            logits: vec![0.0; batch * nl],
-            dlogits: vec![0.0; batch * nl],
-            dhidden: vec![0.0; batch * seq * cfg.dim],
-            lengths: vec![1; batch],
-        })
-    }
-
-    /// Logits (B, L) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
-    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
-        let (b, t) = (self.model.batch, self.model.seq);
-        if lengths.len() != b || lengths.iter().any(|&l| l == 0 || l > t) {
-            return Err(Error::InvalidArgument(format!(
-                "need {b} lengths in 1..={t}, got {lengths:?}"
-            )));
-        }
-        let (c, nl) = (self.model.config.dim, self.model.config.labels.len());
-        let pooling = self.model.config.pooling;
-        self.model.set_key_lengths(lengths)?;
-        let h = self.model.forward_trunk(p, inputs)?;
-        cls_head_forward(
-            &mut self.logits,
-            h,
-            p.t(Slot::ClsHead),
-            lengths,
-            t,
-            c,
-            nl,
-            pooling,
-        );
-        self.lengths.copy_from_slice(lengths);
-        Ok(&self.logits)
-    }
-
-    /// Forward, mean BCE loss against `targets` (B, L), and backward of `scale · loss` into
-    /// `grads`. Returns the loss.
-    pub fn forward_backward(
-        &mut self,
-        p: &Params,
-        grads: &mut [f32],
-        inputs: &[u32],
-        lengths: &[usize],
-        targets: &[f32],
-        pos_weight: &[f32],
-        scale: f32,
-    ) -> Result<f32> {
-        self.forward(p, inputs, lengths)?;
-        let loss = bce_with_logits_forward(&self.logits, targets, pos_weight);
-        bce_with_logits_backward(&mut self.dlogits, &self.logits, targets, pos_weight, scale);
-        let (t, c, nl) = (
-            self.model.seq,
-            self.model.config.dim,
-            self.model.config.labels.len(),
-        );
-        self.dhidden.fill(0.0);
-        let spec = p
-            .layout
-            .spec(Slot::ClsHead)
-            .expect("classifier head")
-            .clone();
-        cls_head_backward(
-            &mut self.dhidden,
-            &mut grads[spec.offset..spec.offset + spec.len],
-            &self.dlogits,
-            self.model.hidden(),
-            p.t(Slot::ClsHead),
-            &self.lengths,
-            t,
-            c,
-            nl,
-            self.model.config.pooling,
-        );
-        self.model.backward_trunk(p, grads, &self.dhidden);
-        Ok(loss)
     }
 }
 
@@ -1427,7 +1227,7 @@ fn validate(
     pad: u32,
     pos_weight: &[f32],
 ) -> Result<(f32, f32)> {
-    let (b, t) = (cls.model.batch, cls.model.seq);
+    let (b, t) = (cls.model().batch, cls.model().seq);
     let nl = CATEGORIES.len();
     let n = val.ids.len().min(limit);
     let (mut inp, mut len, mut tgt) = (vec![pad; b * t], vec![1; b], vec![0.0; b * nl]);
@@ -1436,7 +1236,7 @@ fn validate(
     for start in (0..n).step_by(b) {
         let idx: Vec<usize> = (0..b).map(|r| (start + r).min(n - 1)).collect();
         fill_batch(val, &idx, t, pad, &mut inp, &mut len, &mut tgt);
-        echo_rows(&mut inp, &mut len, t, pad, cls.model.config.pooling);
+        echo_rows(&mut inp, &mut len, t, pad, cls.model().config.pooling);
         let logits = cls.forward(p, &inp, &len)?;
         let real = (n - start).min(b);
         loss += bce_with_logits_forward(&logits[..real * nl], &tgt[..real * nl], pos_weight) as f64

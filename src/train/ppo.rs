@@ -160,201 +160,14 @@ pub fn adapt_beta(beta: f32, kl: f32, target: f32, n_steps: usize, horizon: usiz
 }
 
 // ---------------------------------------------------------------------------------------------
-// Heads on the training trunk: log-probabilities of chosen tokens (the policy) and per-token
-// values (the critic), each a forward/backward pair over selected positions of a (B, T) batch.
-
-use super::model::TrainModel;
-use crate::error::{Error, Result};
-use crate::ops::{matmul_backward, matmul_forward};
-use crate::params::{Params, Slot};
-
-fn grad_of<'a>(grads: &'a mut [f32], p: &Params, slot: Slot) -> &'a mut [f32] {
-    let s = p.layout.spec(slot).expect("gradient slot");
-    &mut grads[s.offset..s.offset + s.len]
-}
-
-/// log π(tok_i | position rows_i) and the entropy there, from the LM head on the trunk, with the
-/// logits divided by a sampling temperature τ (1 by default) as in the rollouts, so the ratios,
-/// the KL and the entropy are those of the distribution the answers were drawn from.
-pub struct TokenLogprobs {
-    pub tm: TrainModel,
-    /// 1/τ.
-    pub inv_temp: f32,
-    rows: Vec<usize>,
-    toks: Vec<u32>,
-    h: Vec<f32>,     // (M, C) the trunk's output at the rows
-    probs: Vec<f32>, // (M, V)
-    pub logp: Vec<f32>,
-    pub entropy: Vec<f32>,
-}
-
-impl TokenLogprobs {
-    pub fn new(cfg: &crate::config::ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        Ok(TokenLogprobs {
-            tm: TrainModel::new(cfg, batch, seq)?,
-            inv_temp: 1.0,
-            rows: vec![],
-            toks: vec![],
-            h: vec![],
-            probs: vec![],
-            logp: vec![],
-            entropy: vec![],
-        })
-    }
-
-    /// inputs (B, T); rows: flat positions b·T + t; toks: the token scored at each row.
-    pub fn forward(
-        &mut self,
-        p: &Params,
-        inputs: &[u32],
-        rows: &[usize],
-        toks: &[u32],
-    ) -> Result<()> {
-        let (c, v) = (self.tm.config.dim, self.tm.config.vocab_size);
-        let m = rows.len();
-        let hidden = self.tm.forward_trunk(p, inputs)?;
-        self.h.resize(m * c, 0.0);
-        for (i, &r) in rows.iter().enumerate() {
-            self.h[i * c..(i + 1) * c].copy_from_slice(&hidden[r * c..(r + 1) * c]);
-        }
-        self.probs.resize(m * v, 0.0);
-        matmul_forward(&mut self.probs, &self.h, p.lm_head(), None, m, c, v);
-        self.logp.resize(m, 0.0);
-        self.entropy.resize(m, 0.0);
-        for i in 0..m {
-            let row = &mut self.probs[i * v..(i + 1) * v];
-            if self.inv_temp != 1.0 {
-                row.iter_mut().for_each(|x| *x *= self.inv_temp);
-            }
-            let mx = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let chosen = row[toks[i] as usize];
-            let mut z = 0.0f64;
-            for x in row.iter_mut() {
-                *x = (*x - mx).exp();
-                z += *x as f64;
-            }
-            let logz = z.ln() as f32 + mx;
-            let mut ent = 0.0f64;
-            for x in row.iter_mut() {
-                *x /= z as f32;
-                if *x > 0.0 {
-                    ent -= (*x as f64) * (*x as f64).ln();
-                }
-            }
-            self.logp[i] = chosen - logz;
-            self.entropy[i] = ent as f32;
-        }
-        self.rows = rows.to_vec();
-        self.toks = toks.to_vec();
-        Ok(())
-    }
-
-    /// Accumulates into `grads` the gradient of a loss whose derivative with respect to each
-    /// row's log-probability is `dlogp`: ∂logp/∂logits = (onehot(tok) − probs) / τ.
-    pub fn backward(&mut self, p: &Params, grads: &mut [f32], dlogp: &[f32]) {
-        let (b, t) = (self.tm.batch, self.tm.seq);
-        let (c, v) = (self.tm.config.dim, self.tm.config.vocab_size);
-        let m = self.rows.len();
-        let mut dlogits = std::mem::take(&mut self.probs);
-        for i in 0..m {
-            let g = dlogp[i] * self.inv_temp;
-            let row = &mut dlogits[i * v..(i + 1) * v];
-            for x in row.iter_mut() {
-                *x *= -g;
-            }
-            row[self.toks[i] as usize] += g;
-        }
-        let head = if p.layout.has(Slot::LmHead) {
-            Slot::LmHead
-        } else {
-            Slot::TokEmb
-        };
-        let mut dh = vec![0.0f32; m * c];
-        matmul_backward(
-            &mut dh,
-            grad_of(grads, p, head),
-            None,
-            &dlogits,
-            &self.h,
-            p.lm_head(),
-            m,
-            c,
-            v,
-        );
-        let mut dhidden = vec![0.0f32; b * t * c];
-        for (i, &r) in self.rows.iter().enumerate() {
-            for k in 0..c {
-                dhidden[r * c + k] += dh[i * c + k];
-            }
-        }
-        self.tm.backward_trunk(p, grads, &dhidden);
-        self.probs = dlogits;
-    }
-}
-
-/// Per-token values V = w · h at the rows, from a one-label head (`Slot::ClsHead`) on the trunk.
-pub struct TokenValues {
-    pub tm: TrainModel,
-    rows: Vec<usize>,
-    pub v: Vec<f32>,
-}
-
-impl TokenValues {
-    pub fn new(cfg: &crate::config::ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        if cfg.labels.len() != 1 {
-            return Err(Error::InvalidArgument(
-                "a value model has one output".into(),
-            ));
-        }
-        Ok(TokenValues {
-            tm: TrainModel::new(cfg, batch, seq)?,
-            rows: vec![],
-            v: vec![],
-        })
-    }
-
-    pub fn forward(&mut self, p: &Params, inputs: &[u32], rows: &[usize]) -> Result<&[f32]> {
-        let c = self.tm.config.dim;
-        let w = p.t(Slot::ClsHead);
-        let h = self.tm.forward_trunk(p, inputs)?;
-        self.v = rows
-            .iter()
-            .map(|&r| {
-                w.iter()
-                    .zip(&h[r * c..(r + 1) * c])
-                    .map(|(a, x)| a * x)
-                    .sum()
-            })
-            .collect();
-        self.rows = rows.to_vec();
-        Ok(&self.v)
-    }
-
-    /// dW += Σ dv_i h_i, dh_i = dv_i w, then the trunk's backward.
-    pub fn backward(&mut self, p: &Params, grads: &mut [f32], dv: &[f32]) {
-        let (b, t, c) = (self.tm.batch, self.tm.seq, self.tm.config.dim);
-        let w = p.t(Slot::ClsHead).to_vec();
-        let mut dhidden = vec![0.0f32; b * t * c];
-        {
-            let h = self.tm.hidden().to_vec();
-            let dw = grad_of(grads, p, Slot::ClsHead);
-            for (i, &r) in self.rows.iter().enumerate() {
-                for k in 0..c {
-                    dw[k] += dv[i] * h[r * c + k];
-                    dhidden[r * c + k] += dv[i] * w[k];
-                }
-            }
-        }
-        self.tm.backward_trunk(p, grads, &dhidden);
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Rollouts and the PPO update.
 
+pub use super::heads::{TokenLogprobs, TokenValues};
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
+use crate::error::{Error, Result};
 use crate::generate::{Generator, SamplingParams};
 use crate::model::{KvCache, Logits, Model};
+use crate::params::Params;
 use crate::weights::DType;
 use serde::{Deserialize, Serialize};
 
@@ -537,9 +350,10 @@ impl Ppo {
             ..AdamWConfig::default()
         };
         Ok(Ppo {
-            lp: TokenLogprobs {
-                inv_temp: 1.0 / s.temperature,
-                ..TokenLogprobs::new(&policy_cfg, s.minibatch, seq)?
+            lp: {
+                let mut lp = TokenLogprobs::new(&policy_cfg, s.minibatch, seq)?;
+                lp.inv_temp = 1.0 / s.temperature;
+                lp
             },
             vals: TokenValues::new(&critic_cfg, s.minibatch, critic_cfg.max_seq_len.min(seq))?,
             policy_opt: AdamW::new(&policy.layout, adam.clone()),

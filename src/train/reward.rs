@@ -19,9 +19,9 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
+pub use super::heads::RewardTrainer;
 use super::metrics::{plot, MetricsLog};
-use super::model::{init_params, TrainModel};
-use super::moderation::{cls_head_backward, cls_head_forward};
+use super::model::init_params;
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
 use super::sft::{encode_conversation, load_model, model_dir, progress_bar, LoadedModel};
 use super::sft_data::{
@@ -30,6 +30,7 @@ use super::sft_data::{
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
+use crate::ops::{bradley_terry_forward, Ranking};
 use crate::params::{Params, Slot};
 use crate::tokenizer::Message;
 use serde::{Deserialize, Serialize};
@@ -39,148 +40,6 @@ use std::time::Instant;
 
 /// The label of the reward model's single output.
 pub const LABEL: &str = "reward";
-
-// ---------------------------------------------------------------------------------------------
-// The loss: forward/backward pair.
-
-fn log_sigmoid(x: f32) -> f32 {
-    // log σ(x) = −softplus(−x)
-    -((-x).max(0.0) + (-x.abs()).exp().ln_1p())
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// A prompt's answers in a batch: rows start..start+len, ranked best first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Group {
-    pub start: usize,
-    pub len: usize,
-}
-
-/// Bradley–Terry loss of `r` (one reward per row) over the pairs of each group (see the module
-/// comment). Returns (loss, pairs ordered correctly, pairs).
-pub fn bt_loss_forward(r: &[f32], groups: &[Group]) -> (f32, usize, usize) {
-    let (mut loss, mut right, mut pairs) = (0.0f64, 0, 0);
-    for g in groups {
-        let k = g.len;
-        let np = k * (k - 1) / 2;
-        let mut s = 0.0f64;
-        for i in 0..k {
-            for j in i + 1..k {
-                let d = r[g.start + i] - r[g.start + j];
-                s -= log_sigmoid(d) as f64;
-                right += (d > 0.0) as usize;
-            }
-        }
-        loss += s / np as f64;
-        pairs += np;
-    }
-    ((loss / groups.len().max(1) as f64) as f32, right, pairs)
-}
-
-/// dr = ∂(scale · loss)/∂r of [`bt_loss_forward`]; rows outside the groups get 0.
-pub fn bt_loss_backward(dr: &mut [f32], r: &[f32], groups: &[Group], scale: f32) {
-    dr.fill(0.0);
-    for g in groups {
-        let k = g.len;
-        let w = scale / ((k * (k - 1) / 2) as f32 * groups.len() as f32);
-        for i in 0..k {
-            for j in i + 1..k {
-                let (a, b) = (g.start + i, g.start + j);
-                // −log σ(r_a − r_b): ∂/∂r_a = −σ(r_b − r_a)
-                let s = sigmoid(r[b] - r[a]);
-                dr[a] -= w * s;
-                dr[b] += w * s;
-            }
-        }
-    }
-}
-
-/// The trunk with the scalar head, for a fixed (B, T).
-pub struct RewardTrainer {
-    pub model: TrainModel,
-    /// (B) rewards of the last forward
-    pub rewards: Vec<f32>,
-    dr: Vec<f32>,      // (B)
-    dhidden: Vec<f32>, // (B·T, C)
-    lengths: Vec<usize>,
-}
-
-impl RewardTrainer {
-    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        if cfg.labels.len() != 1 {
-            return Err(Error::InvalidArgument(
-                "a reward model has exactly one label".into(),
-            ));
-        }
-        Ok(RewardTrainer {
-            model: TrainModel::new(cfg, batch, seq)?,
-            rewards: vec![0.0; batch],
-            dr: vec![0.0; batch],
-            dhidden: vec![0.0; batch * seq * cfg.dim],
-            lengths: vec![1; batch],
-        })
-    }
-
-    /// Rewards (B) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
-    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
-        let (b, t, c) = (self.model.batch, self.model.seq, self.model.config.dim);
-        if lengths.len() != b || lengths.iter().any(|&l| l == 0 || l > t) {
-            return Err(Error::InvalidArgument(format!(
-                "need {b} lengths in 1..={t}, got {lengths:?}"
-            )));
-        }
-        let pooling = self.model.config.pooling;
-        let h = self.model.forward_trunk(p, inputs)?;
-        cls_head_forward(
-            &mut self.rewards,
-            h,
-            p.t(Slot::ClsHead),
-            lengths,
-            t,
-            c,
-            1,
-            pooling,
-        );
-        self.lengths.copy_from_slice(lengths);
-        Ok(&self.rewards)
-    }
-
-    /// Forward, Bradley–Terry loss over `groups`, and backward of `scale · loss` into `grads`.
-    /// Returns (loss, pairs ordered correctly, pairs).
-    pub fn forward_backward(
-        &mut self,
-        p: &Params,
-        grads: &mut [f32],
-        inputs: &[u32],
-        lengths: &[usize],
-        groups: &[Group],
-        scale: f32,
-    ) -> Result<(f32, usize, usize)> {
-        self.forward(p, inputs, lengths)?;
-        let out = bt_loss_forward(&self.rewards, groups);
-        bt_loss_backward(&mut self.dr, &self.rewards, groups, scale);
-        let (t, c) = (self.model.seq, self.model.config.dim);
-        self.dhidden.fill(0.0);
-        let spec = p.layout.spec(Slot::ClsHead).expect("reward head").clone();
-        cls_head_backward(
-            &mut self.dhidden,
-            &mut grads[spec.offset..spec.offset + spec.len],
-            &self.dr,
-            self.model.hidden(),
-            p.t(Slot::ClsHead),
-            &self.lengths,
-            t,
-            c,
-            1,
-            self.model.config.pooling,
-        );
-        self.model.backward_trunk(p, grads, &self.dhidden);
-        Ok(out)
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Data.
@@ -242,7 +101,7 @@ pub fn fill_batch(
     pad: u32,
     inputs: &mut [u32],
     lengths: &mut [usize],
-) -> Vec<Group> {
+) -> Vec<Ranking> {
     inputs.fill(pad);
     lengths.fill(1);
     let mut groups = vec![];
@@ -252,7 +111,7 @@ pub fn fill_batch(
         if row + r.len() > b {
             break;
         }
-        groups.push(Group {
+        groups.push(Ranking {
             start: row,
             len: r.len(),
         });
@@ -301,7 +160,7 @@ impl Order {
         pad: u32,
         inputs: &mut [u32],
         lengths: &mut [usize],
-    ) -> Vec<Group> {
+    ) -> Vec<Ranking> {
         if self.cursor >= self.order.len() {
             self.epoch += 1;
             self.cursor = 0;
@@ -321,14 +180,14 @@ pub fn evaluate(
     data: &[Ranked],
     pad: u32,
 ) -> Result<(f64, f64, usize)> {
-    let (b, t) = (rm.model.batch, rm.model.seq);
+    let (b, t) = (rm.model().batch, rm.model().seq);
     let (mut inp, mut len) = (vec![pad; b * t], vec![1usize; b]);
     let (mut right, mut pairs, mut loss_sum, mut n_groups) = (0usize, 0usize, 0.0f64, 0usize);
     let mut i = 0;
     while i < data.len() {
         let gs = fill_batch(data, i..data.len(), b, t, pad, &mut inp, &mut len);
         let r = rm.forward(p, &inp, &len)?.to_vec();
-        let (l, ok, np) = bt_loss_forward(&r, &gs);
+        let (l, ok, np) = bradley_terry_forward(&r, &gs);
         right += ok;
         pairs += np;
         loss_sum += l as f64 * gs.len() as f64;
