@@ -11,29 +11,34 @@ use crate::generate::Rng;
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat bench train --steps 5\n  tinychat bench train --preset tiny --no-torch"
-)]
-pub struct BenchArgs {
-    /// Presets to measure (default: tiny and small).
-    #[arg(long, value_enum)]
+/// `tinychat bench train`, option for option.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// Presets to measure (empty, the default: tiny and small).
     pub preset: Vec<Preset>,
-    /// Vocabulary size of the benchmark model.
-    #[arg(long, default_value_t = 4096)]
+    /// Vocabulary size of the benchmark model. Default 4096.
     pub vocab: usize,
-    /// Timed steps per preset (after one warm-up step).
-    #[arg(long, default_value_t = 5)]
+    /// Timed steps per preset (after one warm-up step). Default 5.
     pub steps: usize,
     /// Skip the PyTorch comparison.
-    #[arg(long)]
     pub no_torch: bool,
-    /// Threads PyTorch may use (tinychat uses rayon's pool: RAYON_NUM_THREADS).
-    #[arg(long, default_value_t = 2)]
+    /// Threads PyTorch may use (tinychat uses rayon's pool: RAYON_NUM_THREADS). Default 2.
     pub torch_threads: usize,
-    /// The PyTorch script.
-    #[arg(long, default_value = "scripts/bench_torch.py")]
+    /// The PyTorch script. Default scripts/bench_torch.py.
     pub torch_script: PathBuf,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            preset: vec![],
+            vocab: 4096,
+            steps: 5,
+            no_torch: false,
+            torch_threads: 2,
+            torch_script: "scripts/bench_torch.py".into(),
+        }
+    }
 }
 
 fn bench_config(s: &TrainSettings, vocab: usize) -> ModelConfig {
@@ -87,7 +92,7 @@ pub fn tinychat_tokens_per_s(s: &TrainSettings, vocab: usize, steps: usize) -> R
     Ok((steps * n) as f64 / timed)
 }
 
-fn torch_tokens_per_s(a: &BenchArgs, s: &TrainSettings) -> Result<f64> {
+fn torch_tokens_per_s(a: &BenchOptions, s: &TrainSettings) -> Result<f64> {
     let out = std::process::Command::new("python3")
         .arg(&a.torch_script)
         .args(["--vocab", &a.vocab.to_string(), "--dim", &s.dim.to_string()])
@@ -139,7 +144,7 @@ fn torch_tokens_per_s(a: &BenchArgs, s: &TrainSettings) -> Result<f64> {
 }
 
 /// `tinychat bench train`.
-pub fn run(a: &BenchArgs) -> Result<()> {
+pub fn run(a: &BenchOptions) -> Result<()> {
     let presets = if a.preset.is_empty() {
         vec![Preset::Tiny, Preset::Small]
     } else {

@@ -57,24 +57,29 @@ impl MetricsLog {
 
     /// (step, loss) of training steps and (step, val_loss) of evaluations in the log.
     pub fn read_curves(&self) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let (mut train, mut val) = (vec![], vec![]);
-        for l in text.lines() {
-            let Ok(v) = serde_json::from_str::<Value>(l) else {
-                continue;
-            };
-            let Some(s) = v["step"].as_f64() else {
-                continue;
-            };
-            if let Some(x) = v["loss"].as_f64() {
-                train.push((s, x));
-            }
-            if let Some(x) = v["val_loss"].as_f64() {
-                val.push((s, x));
-            }
-        }
-        Ok((train, val))
+        read_curves(&self.path)
     }
+}
+
+/// (step, loss) of training steps and (step, val_loss) of evaluations in the log at `path`.
+pub fn read_curves(path: &Path) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (mut train, mut val) = (vec![], vec![]);
+    for l in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
+        let Some(s) = v["step"].as_f64() else {
+            continue;
+        };
+        if let Some(x) = v["loss"].as_f64() {
+            train.push((s, x));
+        }
+        if let Some(x) = v["val_loss"].as_f64() {
+            val.push((s, x));
+        }
+    }
+    Ok((train, val))
 }
 
 /// Draws the loss curves into a PNG (see the module comment for the legend).

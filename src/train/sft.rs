@@ -19,10 +19,12 @@
 
 use super::checkpoint;
 use super::data::fnv1a;
-use super::metrics::{plot, MetricsLog};
 use super::model::TrainModel;
-use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
+use super::optim::AdamWConfig;
 use super::sft_data::{read_sft_jsonl, SftExample};
+use super::trainer::{
+    EpochOrder, Fingerprint, Learner, Plot, Report, RunOptions, Schedule, Stage, Start, Trainer,
+};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::ops::IGNORE;
@@ -105,39 +107,18 @@ pub fn encode_conversation(
 /// Whole conversations packed into (B, T+1) rows in a shuffled order, resumable by (epoch, cursor).
 #[derive(Clone, Debug)]
 pub struct Packer {
-    pub seed: u64,
-    pub epoch: u64,
-    pub cursor: usize,
-    order: Vec<u32>,
-    shuffle: bool,
+    pub order: EpochOrder,
 }
 
 impl Packer {
     /// `shuffle: false` visits the conversations in file order (evaluation).
     pub fn new(n: usize, seed: u64, shuffle: bool) -> Self {
-        let mut p = Packer {
-            seed,
-            epoch: 0,
-            cursor: 0,
-            order: (0..n as u32).collect(),
-            shuffle,
+        let order = if shuffle {
+            EpochOrder::shuffled(n, seed)
+        } else {
+            EpochOrder::in_order(n)
         };
-        p.reorder();
-        p
-    }
-
-    fn reorder(&mut self) {
-        if !self.shuffle {
-            self.order.sort_unstable();
-            return;
-        }
-        super::data::epoch_order(&mut self.order, self.seed, self.epoch);
-    }
-
-    pub fn seek(&mut self, epoch: u64, cursor: usize) {
-        self.epoch = epoch;
-        self.cursor = cursor;
-        self.reorder();
+        Packer { order }
     }
 
     /// Fills inputs and targets (B·T each). Every conversation must hold at most T+1 tokens.
@@ -155,19 +136,14 @@ impl Packer {
             row.clear();
             mask.clear();
             loop {
-                if self.cursor >= self.order.len() {
-                    self.epoch += 1;
-                    self.cursor = 0;
-                    self.reorder();
-                }
-                let c = &convs[self.order[self.cursor] as usize];
+                let c = &convs[self.order.peek()];
                 debug_assert!(c.tokens.len() <= t + 1);
                 if row.len() + c.tokens.len() > t + 1 {
                     break;
                 }
                 row.extend_from_slice(&c.tokens);
                 mask.extend_from_slice(&c.target);
-                self.cursor += 1;
+                self.order.advance(1);
             }
             row.resize(t + 1, pad);
             mask.resize(t + 1, false);
@@ -194,60 +170,62 @@ pub struct SftSettings {
     pub seed: u64,
 }
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat train sft --init runs/pretrain --data data/sft --out runs/sft\n  tinychat train sft --out runs/sft --resume\n  tinychat chat --model runs/sft/checkpoint"
-)]
-pub struct SftArgs {
-    /// Pretrained model: a run directory (its checkpoint/) or a model directory.
-    #[arg(long, default_value = "runs/pretrain")]
+/// `tinychat train sft`, option for option (each field is named as its flag).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SftOptions {
+    /// Pretrained model: a run directory (its checkpoint/) or a model directory. Default
+    /// runs/pretrain.
     pub init: PathBuf,
     /// Fine-tuning data (sft_train.jsonl and sft_eval.jsonl, from `tinychat data prepare`).
-    #[arg(long, default_value = "data/sft")]
+    /// Default data/sft.
     pub data: PathBuf,
-    /// Run directory: checkpoint/, metrics.jsonl, loss.png.
-    #[arg(long, default_value = "runs/sft")]
-    pub out: PathBuf,
-    /// Continue from the run directory's checkpoint, exactly where it stopped.
-    #[arg(long)]
-    pub resume: bool,
-    /// Sequence length T (at most the model's context; default: the model's context).
-    #[arg(long)]
+    /// Sequence length T (at most the model's context; None: the model's context).
     pub seq_len: Option<usize>,
-    /// Packed rows per micro-batch B.
-    #[arg(long, default_value_t = 16)]
+    /// Packed rows per micro-batch B. Default 16.
     pub batch_size: usize,
-    #[arg(long, default_value_t = 1)]
+    /// Micro-batches per optimiser step. Default 1.
     pub grad_accum: usize,
-    /// Optimiser steps in the whole run.
-    #[arg(long, default_value_t = 300)]
+    /// Optimiser steps in the whole run. Default 300.
     pub steps: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    /// Peak and final learning rate of the cosine schedule. Default 1e-3 and 1e-4.
     pub lr: f32,
-    #[arg(long, default_value_t = 1e-4)]
     pub min_lr: f32,
-    #[arg(long, default_value_t = 20)]
+    /// Linear warmup steps. Default 20.
     pub warmup: usize,
-    #[arg(long, default_value_t = 1.0)]
+    /// Clip the global gradient norm to this (0 disables). Default 1.
     pub grad_clip: f32,
-    #[arg(long, default_value_t = 0.0)]
+    /// Default 0.
     pub weight_decay: f32,
-    #[arg(long, default_value_t = 1337)]
+    /// Seed of the data order. Default 1337.
     pub seed: u64,
-    /// Evaluate the held-out loss every this many steps (and at the end).
-    #[arg(long, default_value_t = 50)]
+    /// Evaluate the held-out loss every this many steps (and at the end). Default 50.
     pub eval_every: usize,
-    /// Held-out batches per evaluation.
-    #[arg(long, default_value_t = 4)]
+    /// Held-out batches per evaluation. Default 4.
     pub eval_batches: usize,
-    /// Write a checkpoint every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
-    pub save_every: usize,
-    /// Stop (with a checkpoint) after this step, as if interrupted; `--resume` continues.
-    #[arg(long)]
-    pub stop_after: Option<usize>,
-    #[arg(long)]
-    pub quiet: bool,
+    /// Run directory (default runs/sft), resume, checkpoints every 100 steps.
+    pub run: RunOptions,
+}
+
+impl Default for SftOptions {
+    fn default() -> Self {
+        SftOptions {
+            init: "runs/pretrain".into(),
+            data: "data/sft".into(),
+            seq_len: None,
+            batch_size: 16,
+            grad_accum: 1,
+            steps: 300,
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup: 20,
+            grad_clip: 1.0,
+            weight_decay: 0.0,
+            seed: 1337,
+            eval_every: 50,
+            eval_batches: 4,
+            run: RunOptions::new("runs/sft", 100),
+        }
+    }
 }
 
 /// A model directory: `path` itself when it holds config.json, else its `checkpoint/`.
@@ -311,23 +289,6 @@ pub fn encode_all(
     Ok((out, skipped))
 }
 
-/// A progress bar for `total` steps starting at `start` (hidden when quiet).
-pub(crate) fn progress_bar(total: usize, start: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-        )
-        .expect("static template"),
-    );
-    pb.set_position(start as u64);
-    pb.reset_eta();
-    pb
-}
-
 /// Summary of a finished (or stopped) SFT run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SftSummary {
@@ -359,54 +320,162 @@ pub fn evaluate(
     Ok((sum / batches.max(1) as f64) as f32)
 }
 
+/// The model a run starts from: `init` (a run or model directory), or on a resume the run's own
+/// checkpoint (its tokenizer and template too). `hint` says how to make one.
+pub(crate) fn load_init(
+    init: &Path,
+    run: &RunOptions,
+    hint: &str,
+) -> Result<(PathBuf, LoadedModel)> {
+    let src = if run.resume {
+        checkpoint::dir_of(&run.out)
+    } else {
+        model_dir(init)
+    };
+    let m = load_model(&src).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot load the model in {}: {e}\n  {hint}",
+            src.display()
+        ))
+    })?;
+    Ok((src, m))
+}
+
+/// The stage's state between steps (see [`Stage`]).
+struct Sft<'a> {
+    o: &'a SftOptions,
+    s: SftSettings,
+    m: LoadedModel,
+    train: Vec<Encoded>,
+    val: Vec<Encoded>,
+    pad: u32,
+    data_hash: String,
+    packer: Packer,
+    model: TrainModel,
+    learner: Learner,
+    inp: Vec<u32>, // (B, T)
+    tgt: Vec<u32>, // (B, T)
+    counted_total: usize,
+    clock: Instant,
+    last_loss: f32,
+    last_val: Option<f32>,
+}
+
+impl Stage for Sft<'_> {
+    fn step(&mut self, step: usize) -> Result<Report> {
+        let (b, t, accum, pad) = (
+            self.s.batch_size,
+            self.s.seq_len,
+            self.s.grad_accum,
+            self.pad,
+        );
+        let (train, packer, model) = (&self.train, &mut self.packer, &mut self.model);
+        let (inp, tgt, counted) = (&mut self.inp, &mut self.tgt, &mut self.counted_total);
+        let st = self.learner.step(step, |params, grads| {
+            let mut loss = 0.0f32;
+            for _ in 0..accum {
+                packer.next_batch(train, b, t, pad, inp, tgt);
+                *counted += tgt.iter().filter(|&&x| x != IGNORE).count();
+                loss += model.forward(params, inp, tgt)? / accum as f32;
+                model.backward(params, grads, 1.0 / accum as f32);
+            }
+            Ok(loss)
+        })?;
+        let (done, loss, epoch) = (step + 1, st.loss, self.packer.order.epoch);
+        self.last_loss = loss;
+        let el = self.clock.elapsed().as_secs_f64();
+        Ok(Report {
+            line: json!({"step": done, "loss": loss, "lr": st.lr, "grad_norm": st.grad_norm, "epoch": epoch, "assistant_tokens": self.counted_total, "elapsed_s": el}),
+            text: format!("loss {loss:.3} | epoch {epoch}"),
+        })
+    }
+
+    fn validate(&mut self, done: usize) -> Result<Vec<Report>> {
+        if self.val.is_empty() {
+            return Ok(vec![]);
+        }
+        let p = &self.learner.params;
+        let v = evaluate(&mut self.model, p, &self.val, self.o.eval_batches, self.pad)?;
+        self.last_val = Some(v);
+        let loss = self.last_loss;
+        Ok(vec![Report {
+            line: json!({"step": done, "val_loss": v}),
+            text: format!("step {done}: train loss {loss:.4}, held-out loss {v:.4}"),
+        }])
+    }
+
+    fn save(&mut self, done: usize) -> Result<()> {
+        let order = &self.packer.order;
+        let state = json!({
+            "stage": "sft", "step": done, "epoch": order.epoch, "cursor": order.cursor,
+            "settings": self.s, "data_hash": self.data_hash, "init": self.o.init.display().to_string(),
+        });
+        let (l, m) = (&self.learner, &self.m);
+        checkpoint::save(
+            &self.o.run.out,
+            &m.config,
+            &l.params,
+            &l.opt,
+            &state,
+            &m.tokenizer_json,
+            &m.tokenizer_config,
+        )
+    }
+}
+
+/// FNV-1a of a data file, as checkpoints record it.
+pub(crate) fn file_hash(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(format!("{:016x}", fnv1a(&bytes)))
+}
+
+/// The fingerprint of a run's training file: a resume refuses other data.
+pub(crate) fn data_fingerprint(path: &Path) -> Result<Fingerprint> {
+    Ok(Fingerprint {
+        key: "data_hash",
+        value: file_hash(path)?,
+        mismatch: format!(
+            "--resume: {} differs from the data the checkpoint was trained on",
+            path.display()
+        ),
+    })
+}
+
 /// Runs `tinychat train sft`.
-pub fn run(args: &SftArgs) -> Result<SftSummary> {
+pub fn run(o: &SftOptions) -> Result<SftSummary> {
     let t_start = Instant::now();
-    if args.batch_size == 0 || args.grad_accum == 0 || args.steps == 0 {
+    if o.batch_size == 0 || o.grad_accum == 0 || o.steps == 0 {
         return Err(Error::InvalidArgument(
             "batch size, grad accumulation and steps must be positive".into(),
         ));
     }
-    // On resume the model comes from the run's own checkpoint; the tokenizer and template too.
-    let src = if args.resume {
-        checkpoint::dir_of(&args.out)
-    } else {
-        model_dir(&args.init)
-    };
-    let mut m = load_model(&src).map_err(|e| {
-        Error::InvalidArgument(format!(
-            "cannot load the model in {}: {e}\n  pretrain one first: `tinychat train pretrain --out {}`",
-            src.display(),
-            args.init.display()
-        ))
-    })?;
-    let seq_len = args.seq_len.unwrap_or(m.config.max_seq_len);
+    let hint = format!(
+        "pretrain one first: `tinychat train pretrain --out {}`",
+        o.init.display()
+    );
+    let (src, m) = load_init(&o.init, &o.run, &hint)?;
+    let seq_len = o.seq_len.unwrap_or(m.config.max_seq_len);
     let s = SftSettings {
         seq_len,
-        batch_size: args.batch_size,
-        grad_accum: args.grad_accum,
-        steps: args.steps,
-        lr: args.lr,
-        min_lr: args.min_lr,
-        warmup: args.warmup,
-        grad_clip: args.grad_clip,
+        batch_size: o.batch_size,
+        grad_accum: o.grad_accum,
+        steps: o.steps,
+        lr: o.lr,
+        min_lr: o.min_lr,
+        warmup: o.warmup,
+        grad_clip: o.grad_clip,
         adamw: AdamWConfig {
-            weight_decay: args.weight_decay,
+            weight_decay: o.weight_decay,
             ..AdamWConfig::default()
         },
-        seed: args.seed,
+        seed: o.seed,
     };
     let pad = m.config.pad_token_id.unwrap_or(0);
-    let train_path = args.data.join("sft_train.jsonl");
-    let eval_path = args.data.join("sft_eval.jsonl");
-    for p in [&train_path, &eval_path] {
-        if !p.exists() {
-            return Err(Error::InvalidArgument(format!(
-                "{} is missing: prepare the fine-tuning data first, e.g. `tinychat data prepare` (writes data/sft)",
-                p.display()
-            )));
-        }
-    }
+    let [train_path, eval_path] = data_files(
+        &o.data,
+        ["sft_train.jsonl", "sft_eval.jsonl"],
+        "prepare the fine-tuning data first, e.g. `tinychat data prepare` (writes data/sft)",
+    )?;
     let (train, skipped) = encode_all(&m, &read_sft_jsonl(&train_path)?, seq_len + 1)?;
     let (val, val_skipped) = encode_all(&m, &read_sft_jsonl(&eval_path)?, seq_len + 1)?;
     if train.is_empty() {
@@ -417,43 +486,21 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
             skipped
         )));
     }
-    let data_hash = format!(
-        "{:016x}",
-        fnv1a(&std::fs::read(&train_path).map_err(|e| Error::io(&train_path, e))?)
-    );
+    let fp = data_fingerprint(&train_path)?;
     let mut packer = Packer::new(train.len(), s.seed, true);
-    let (mut opt, start) = if args.resume {
-        let mut ck = checkpoint::load(&args.out)?;
-        ck.check_settings(&args.out, &s, None)?;
-        if ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
-            return Err(Error::InvalidArgument(format!(
-                "--resume: {} differs from the data the checkpoint was trained on",
-                train_path.display()
-            )));
-        }
-        let opt = ck.take_adamw(s.adamw.clone());
-        let (epoch, cursor) = ck.data_position();
-        packer.seek(epoch, cursor);
-        let step = ck.step();
-        m.params = ck.params;
-        (opt, step)
+    let start = if o.run.resume {
+        let st = Start::resume(&o.run.out, &s, None, s.adamw.clone(), &fp)?;
+        packer.order.seek(st.data_position.0, st.data_position.1);
+        st
     } else {
-        (AdamW::new(&m.params.layout, s.adamw.clone()), 0)
+        Start::fresh(m.config.clone(), m.params.clone(), s.adamw.clone())
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let mut log = MetricsLog::open(
-        &args.out.join("metrics.jsonl"),
-        args.resume.then_some(start as u64),
-    )?;
     let (b, t) = (s.batch_size, s.seq_len);
-    let mut model = TrainModel::new(&m.config, b, t)?;
-    let mut grads = vec![0.0f32; m.params.data.len()];
-    let (mut inp, mut tgt) = (vec![0u32; b * t], vec![0u32; b * t]);
-    let end = args.stop_after.map_or(s.steps, |k| k.min(s.steps));
-    if !args.quiet {
+    let model = TrainModel::new(&m.config, b, t)?;
+    if !o.run.quiet {
         eprintln!(
             "fine-tuning {} parameters from {} on {} conversations ({} skipped: longer than {} tokens), {} held-out ({} skipped)",
-            m.params.data.len(),
+            start.params.data.len(),
             src.display(),
             train.len(),
             skipped,
@@ -462,75 +509,44 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
             val_skipped
         );
     }
-    let bar = progress_bar(s.steps, start, args.quiet);
-    let init = args.init.display().to_string();
-    let save = |params: &Params, opt: &AdamW, step: usize, packer: &Packer| -> Result<()> {
-        let state = json!({
-            "stage": "sft", "step": step, "epoch": packer.epoch, "cursor": packer.cursor,
-            "settings": s, "data_hash": data_hash, "init": init,
-        });
-        checkpoint::save(
-            &args.out,
-            &m.config,
-            params,
-            opt,
-            &state,
-            &m.tokenizer_json,
-            &m.tokenizer_config,
-        )
+    let mut trainer = Trainer::open(&o.run, s.steps, start.step)?.validate_every(o.eval_every);
+    let schedule = Schedule {
+        lr: s.lr,
+        min_lr: s.min_lr,
+        warmup: s.warmup,
+        steps: s.steps,
+        grad_clip: s.grad_clip,
     };
-    let run_start = Instant::now();
-    let (mut last_loss, mut last_val) = (f32::NAN, None);
-    let mut counted_total = 0usize;
-    for step in start..end {
-        let lr = lr_at(step, s.lr, s.min_lr, s.warmup, s.steps);
-        grads.fill(0.0);
-        let mut loss = 0.0f32;
-        for _ in 0..s.grad_accum {
-            packer.next_batch(&train, b, t, pad, &mut inp, &mut tgt);
-            counted_total += tgt.iter().filter(|&&x| x != IGNORE).count();
-            loss += model.forward(&m.params, &inp, &tgt)? / s.grad_accum as f32;
-            model.backward(&m.params, &mut grads, 1.0 / s.grad_accum as f32);
-        }
-        if !loss.is_finite() {
-            return Err(Error::Other(format!(
-                "step {}: the loss is {loss}; lower --lr",
-                step + 1
-            )));
-        }
-        let norm = clip_grad_norm(&mut grads, s.grad_clip);
-        opt.update(&mut m.params.data, &grads, lr);
-        last_loss = loss;
-        let el = run_start.elapsed().as_secs_f64();
-        let done = step + 1;
-        log.write(&json!({"step": done, "loss": loss, "lr": lr, "grad_norm": norm, "epoch": packer.epoch, "assistant_tokens": counted_total, "elapsed_s": el}))?;
-        bar.set_position(done as u64);
-        bar.set_message(format!("loss {loss:.3} | epoch {}", packer.epoch));
-        if !val.is_empty() && (done % args.eval_every == 0 || done == s.steps) {
-            let v = evaluate(&mut model, &m.params, &val, args.eval_batches, pad)?;
-            last_val = Some(v);
-            log.write(&json!({"step": done, "val_loss": v}))?;
-            bar.println(format!(
-                "step {done}: train loss {loss:.4}, held-out loss {v:.4}"
-            ));
-        }
-        if done % args.save_every == 0 || done == end {
-            save(&m.params, &opt, done, &packer)?;
-        }
-    }
-    bar.finish_and_clear();
-    let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), &tc, &vc, None)?;
+    let mut stage = Sft {
+        o,
+        learner: Learner::new(start.params, start.opt, schedule),
+        s,
+        m,
+        train,
+        val,
+        pad,
+        data_hash: fp.value,
+        packer,
+        model,
+        inp: vec![0; b * t],
+        tgt: vec![0; b * t],
+        counted_total: 0,
+        clock: Instant::now(),
+        last_loss: f32::NAN,
+        last_val: None,
+    };
+    trainer.run(&mut stage)?;
+    trainer.plot(Plot::Losses { entropy: None })?;
     let summary = SftSummary {
-        steps_done: end,
-        train_loss: last_loss,
-        val_loss: last_val,
-        train_conversations: train.len(),
+        steps_done: trainer.end,
+        train_loss: stage.last_loss,
+        val_loss: stage.last_val,
+        train_conversations: stage.train.len(),
         skipped_too_long: skipped,
         wall_s: t_start.elapsed().as_secs_f64(),
-        checkpoint: checkpoint::dir_of(&args.out),
+        checkpoint: checkpoint::dir_of(&o.run.out),
     };
-    if !args.quiet {
+    if !o.run.quiet {
         eprintln!(
             "done: {} steps, train loss {:.4}, held-out loss {}, {:.0}s; checkpoint {}",
             summary.steps_done,
@@ -541,4 +557,22 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
         );
     }
     Ok(summary)
+}
+
+/// The files `names` in `dir`, all of which must exist (else an error ending in `hint`).
+pub(crate) fn data_files<const N: usize>(
+    dir: &Path,
+    names: [&str; N],
+    hint: &str,
+) -> Result<[PathBuf; N]> {
+    let paths = names.map(|n| dir.join(n));
+    for p in &paths {
+        if !p.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is missing: {hint}",
+                p.display()
+            )));
+        }
+    }
+    Ok(paths)
 }

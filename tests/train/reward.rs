@@ -5,13 +5,15 @@
 
 use crate::common;
 
+use crate::train_cli::RewardArgs;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::config::{Family, ModelConfig};
 use tinychat::ops::{bradley_terry_backward, bradley_terry_forward, Ranking};
+use tinychat::train::eval::reward::{self as eval_reward, EvalRewardOptions};
 use tinychat::train::model::init_params;
 use tinychat::train::reward::{
-    self, self_rankings, source_matches, RewardArgs, RewardModel, RewardTrainer,
+    self, self_rankings, source_matches, RewardModel, RewardOptions, RewardTrainer,
 };
 use tinychat::train::sft::load_model;
 use tinychat::train::sft_data::PpoPrompt;
@@ -145,7 +147,7 @@ fn ranked(n: usize, seed: u64) -> String {
     out
 }
 
-fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardArgs {
+fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardOptions {
     let s = |p: PathBuf| p.display().to_string();
     let mut v: Vec<String> = [
         "x",
@@ -175,7 +177,7 @@ fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardArgs {
     .map(|x| x.to_string())
     .collect();
     v.extend(extra.iter().map(|x| x.to_string()));
-    RCli::parse_from(v).a
+    RCli::parse_from(v).a.into()
 }
 
 #[test]
@@ -223,7 +225,7 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
     }
     let held_path = root.join("held.jsonl");
     std::fs::write(&held_path, held).unwrap();
-    let rep = reward::run_eval(&reward::EvalRewardArgs {
+    let rep = eval_reward::run(&EvalRewardOptions {
         model: root.join("rm"),
         data: held_path,
         json: false,
@@ -263,7 +265,7 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
             .to_string(),
     )
     .unwrap();
-    let e = reward::run_eval(&reward::EvalRewardArgs {
+    let e = eval_reward::run(&EvalRewardOptions {
         model: root.join("rm"),
         data: long_only.clone(),
         json: true,
