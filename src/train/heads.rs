@@ -3,8 +3,9 @@
 //! and the head's slice of the gradient buffer.
 //!
 //! ```text
-//! Classifier       pooled sequence → L logits      BCE with logits       moderation classifier
-//! RewardTrainer    pooled sequence → 1 score       Bradley–Terry         reward model
+//! LmBatches        LM head at every position       cross-entropy         pretraining, SFT
+//! SequenceHead     pooled sequence → L logits      BCE with logits       moderation classifier
+//!                  pooled sequence → 1 score       Bradley–Terry         reward model
 //! TokenLogprobs    LM head at chosen positions     log π(token), entropy PPO policy
 //! TokenValues      scalar head at chosen positions V(position)           PPO critic
 //! ```
@@ -15,7 +16,45 @@ use crate::error::{Error, Result};
 use crate::ops::*;
 use crate::params::{Params, Slot};
 
-/// The trunk with a linear head on each sequence's pooled rows (`Slot::ClsHead`, (L, C)).
+/// The language model (the trunk with its LM head, [`TrainModel::forward`]) on (B, T) batches,
+/// with the batch's buffers: pretraining and SFT.
+pub struct LmBatches {
+    pub model: TrainModel,
+    inp: Vec<u32>, // (B, T)
+    tgt: Vec<u32>, // (B, T)
+}
+
+impl LmBatches {
+    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
+        Ok(LmBatches {
+            model: TrainModel::new(cfg, batch, seq)?,
+            inp: vec![0; batch * seq],
+            tgt: vec![0; batch * seq],
+        })
+    }
+
+    /// Adds to `grads` the gradient of the mean loss over `accum` micro-batches, each filled by
+    /// `fill(inputs, targets)`, and returns that loss.
+    pub fn accumulate(
+        &mut self,
+        p: &Params,
+        grads: &mut [f32],
+        accum: usize,
+        mut fill: impl FnMut(&mut [u32], &mut [u32]),
+    ) -> Result<f32> {
+        let mut loss = 0.0f32;
+        for _ in 0..accum {
+            fill(&mut self.inp, &mut self.tgt);
+            loss += self.model.forward(p, &self.inp, &self.tgt)? / accum as f32;
+            self.model.backward(p, grads, 1.0 / accum as f32);
+        }
+        Ok(loss)
+    }
+}
+
+/// The trunk with a linear head on each sequence's pooled rows (`Slot::ClsHead`, (L, C)): the
+/// moderation classifier (L labels, BCE against 0/1 targets) and the reward model (one label,
+/// the score; Bradley–Terry over the rankings in the batch).
 pub struct SequenceHead {
     pub model: TrainModel,
     /// (B, L) of the last forward
@@ -26,8 +65,18 @@ pub struct SequenceHead {
     lengths: Vec<usize>,
 }
 
+/// The moderation classifier on the training trunk.
+pub type Classifier = SequenceHead;
+/// The reward model on the training trunk: a classifier with one label.
+pub type RewardTrainer = SequenceHead;
+
 impl SequenceHead {
-    fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
+    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
+        if !cfg.is_classifier() {
+            return Err(Error::InvalidArgument(
+                "the classifier config needs labels (id2label)".into(),
+            ));
+        }
         let nl = cfg.labels.len();
         Ok(SequenceHead {
             model: TrainModel::new(cfg, batch, seq)?,
@@ -60,6 +109,44 @@ impl SequenceHead {
         Ok(&self.logits)
     }
 
+    /// Forward, mean BCE loss against `targets` (B, L) with `pos_weight` (L), and backward of
+    /// `scale · loss` into `grads`. Returns the loss.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bce_forward_backward(
+        &mut self,
+        p: &Params,
+        grads: &mut [f32],
+        inputs: &[u32],
+        lengths: &[usize],
+        targets: &[f32],
+        pos_weight: &[f32],
+        scale: f32,
+    ) -> Result<f32> {
+        self.forward(p, inputs, lengths)?;
+        let loss = bce_with_logits_forward(&self.logits, targets, pos_weight);
+        bce_with_logits_backward(&mut self.dlogits, &self.logits, targets, pos_weight, scale);
+        self.backward(p, grads);
+        Ok(loss)
+    }
+
+    /// Forward, Bradley–Terry loss of the scores (one label) over `rankings`, and backward of
+    /// `scale · loss` into `grads`. Returns (loss, pairs ordered correctly, pairs).
+    pub fn bt_forward_backward(
+        &mut self,
+        p: &Params,
+        grads: &mut [f32],
+        inputs: &[u32],
+        lengths: &[usize],
+        rankings: &[Ranking],
+        scale: f32,
+    ) -> Result<(f32, usize, usize)> {
+        self.forward(p, inputs, lengths)?;
+        let out = bradley_terry_forward(&self.logits, rankings);
+        bradley_terry_backward(&mut self.dlogits, &self.logits, rankings, scale);
+        self.backward(p, grads);
+        Ok(out)
+    }
+
     /// Accumulates into `grads` the gradient that flows back from `self.dlogits`.
     fn backward(&mut self, p: &Params, grads: &mut [f32]) {
         let (t, c, nl) = (
@@ -81,100 +168,6 @@ impl SequenceHead {
             self.model.config.pooling,
         );
         self.model.backward_trunk(p, grads, &self.dhidden);
-    }
-}
-
-/// The moderation classifier: one logit per label, BCE with logits against 0/1 targets.
-pub struct Classifier {
-    pub head: SequenceHead,
-}
-
-impl Classifier {
-    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        if !cfg.is_classifier() {
-            return Err(Error::InvalidArgument(
-                "the classifier config needs labels (id2label)".into(),
-            ));
-        }
-        Ok(Classifier {
-            head: SequenceHead::new(cfg, batch, seq)?,
-        })
-    }
-
-    pub fn model(&self) -> &TrainModel {
-        &self.head.model
-    }
-
-    /// Logits (B, L) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
-    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
-        self.head.forward(p, inputs, lengths)
-    }
-
-    /// Forward, mean BCE loss against `targets` (B, L), and backward of `scale · loss` into
-    /// `grads`. Returns the loss.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_backward(
-        &mut self,
-        p: &Params,
-        grads: &mut [f32],
-        inputs: &[u32],
-        lengths: &[usize],
-        targets: &[f32],
-        pos_weight: &[f32],
-        scale: f32,
-    ) -> Result<f32> {
-        let h = &mut self.head;
-        h.forward(p, inputs, lengths)?;
-        let loss = bce_with_logits_forward(&h.logits, targets, pos_weight);
-        bce_with_logits_backward(&mut h.dlogits, &h.logits, targets, pos_weight, scale);
-        h.backward(p, grads);
-        Ok(loss)
-    }
-}
-
-/// The reward model: one score per sequence, Bradley–Terry over the rankings in the batch.
-pub struct RewardTrainer {
-    pub head: SequenceHead,
-}
-
-impl RewardTrainer {
-    pub fn new(cfg: &ModelConfig, batch: usize, seq: usize) -> Result<Self> {
-        if cfg.labels.len() != 1 {
-            return Err(Error::InvalidArgument(
-                "a reward model has exactly one label".into(),
-            ));
-        }
-        Ok(RewardTrainer {
-            head: SequenceHead::new(cfg, batch, seq)?,
-        })
-    }
-
-    pub fn model(&self) -> &TrainModel {
-        &self.head.model
-    }
-
-    /// Rewards (B) of a (B, T) batch whose sequence b ends at position lengths[b] − 1.
-    pub fn forward(&mut self, p: &Params, inputs: &[u32], lengths: &[usize]) -> Result<&[f32]> {
-        self.head.forward(p, inputs, lengths)
-    }
-
-    /// Forward, Bradley–Terry loss over `rankings`, and backward of `scale · loss` into `grads`.
-    /// Returns (loss, pairs ordered correctly, pairs).
-    pub fn forward_backward(
-        &mut self,
-        p: &Params,
-        grads: &mut [f32],
-        inputs: &[u32],
-        lengths: &[usize],
-        rankings: &[Ranking],
-        scale: f32,
-    ) -> Result<(f32, usize, usize)> {
-        let h = &mut self.head;
-        h.forward(p, inputs, lengths)?;
-        let out = bradley_terry_forward(&h.logits, rankings);
-        bradley_terry_backward(&mut h.dlogits, &h.logits, rankings, scale);
-        h.backward(p, grads);
-        Ok(out)
     }
 }
 

@@ -72,7 +72,53 @@ pub struct TrainModel {
     /// (B) text lengths for a bidirectional trunk's key mask (padding is not attended to);
     /// T each until [`set_key_lengths`](Self::set_key_lengths). Unused when causal.
     key_lengths: Vec<usize>,
-    d: Scratch,
+    g: Scratch,
+}
+
+/// What every layer's forward and backward read besides its weights and activations: the
+/// shapes (N = B·T), RMSNorm's ε, the RoPE table and a bidirectional trunk's key lengths (None:
+/// causal).
+#[derive(Clone, Copy)]
+struct Dims<'a> {
+    b: usize,
+    t: usize,
+    n: usize,
+    c: usize,
+    ff: usize,
+    nh: usize,
+    nkv: usize,
+    hs: usize,
+    qd: usize,
+    kvd: usize,
+    eps: f32,
+    rope: &'a RopeTable,
+    keys: Option<&'a [usize]>,
+}
+
+impl<'a> Dims<'a> {
+    fn new(
+        cfg: &ModelConfig,
+        b: usize,
+        t: usize,
+        rope: &'a RopeTable,
+        key_lengths: &'a [usize],
+    ) -> Self {
+        Dims {
+            b,
+            t,
+            n: b * t,
+            c: cfg.dim,
+            ff: cfg.hidden_dim,
+            nh: cfg.n_heads,
+            nkv: cfg.n_kv_heads,
+            hs: cfg.head_dim,
+            qd: cfg.q_dim(),
+            kvd: cfg.kv_dim(),
+            eps: cfg.norm_eps,
+            rope,
+            keys: (!cfg.causal).then_some(key_lengths),
+        }
+    }
 }
 
 /// One layer's forward and backward, in two halves each (llm.c's per-layer block of
@@ -80,20 +126,9 @@ pub struct TrainModel {
 /// key lengths (None: causal).
 impl LayerActs {
     /// mid = x + Wo · attention(rope(Wq·xn1), rope(Wk·xn1), Wv·xn1), xn1 = rmsnorm(x).
-    #[allow(clippy::too_many_arguments)]
-    fn attention_forward(
-        &mut self,
-        x: &[f32],
-        p: &Params,
-        l: usize,
-        cfg: &ModelConfig,
-        rope: &RopeTable,
-        b: usize,
-        keys: Option<&[usize]>,
-    ) {
-        let (c, n, t) = (cfg.dim, x.len() / cfg.dim, x.len() / cfg.dim / b);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
+    fn attention_forward(&mut self, x: &[f32], p: &Params, l: usize, d: &Dims) {
+        let (b, t, n, c) = (d.b, d.t, d.n, d.c);
+        let (nh, nkv, hs, qd, kvd) = (d.nh, d.nkv, d.hs, d.qd, d.kvd);
         let w = |s| p.layer(l, s);
         let bias = |s| p.layer_opt(l, s);
         rmsnorm_forward(
@@ -103,14 +138,21 @@ impl LayerActs {
             w(LS::AttnNormW),
             n,
             c,
-            cfg.norm_eps,
+            d.eps,
         );
         matmul_forward(&mut self.q, &self.xn1, w(LS::Wq), bias(LS::Bq), n, c, qd);
         matmul_forward(&mut self.k, &self.xn1, w(LS::Wk), bias(LS::Bk), n, c, kvd);
         matmul_forward(&mut self.v, &self.xn1, w(LS::Wv), bias(LS::Bv), n, c, kvd);
         for bb in 0..b {
-            rope_forward(&mut self.q[bb * t * qd..][..t * qd], rope, 0, t, nh, hs);
-            rope_forward(&mut self.k[bb * t * kvd..][..t * kvd], rope, 0, t, nkv, hs);
+            rope_forward(&mut self.q[bb * t * qd..][..t * qd], d.rope, 0, t, nh, hs);
+            rope_forward(
+                &mut self.k[bb * t * kvd..][..t * kvd],
+                d.rope,
+                0,
+                t,
+                nkv,
+                hs,
+            );
         }
         attention_train_forward(
             &mut self.atty,
@@ -123,15 +165,15 @@ impl LayerActs {
             nh,
             nkv,
             hs,
-            keys,
+            d.keys,
         );
         matmul_forward(&mut self.mid, &self.atty, w(LS::Wo), bias(LS::Bo), n, qd, c);
         residual_forward(&mut self.mid, x);
     }
 
     /// xout = mid + Wd · (silu(Wg·xn2) ⊙ Wu·xn2), xn2 = rmsnorm(mid).
-    fn mlp_forward(&mut self, xout: &mut [f32], p: &Params, l: usize, cfg: &ModelConfig) {
-        let (c, ff, n) = (cfg.dim, cfg.hidden_dim, xout.len() / cfg.dim);
+    fn mlp_forward(&mut self, xout: &mut [f32], p: &Params, l: usize, d: &Dims) {
+        let Dims { n, c, ff, .. } = *d;
         let w = |s| p.layer(l, s);
         let bias = |s| p.layer_opt(l, s);
         rmsnorm_forward(
@@ -141,7 +183,7 @@ impl LayerActs {
             w(LS::MlpNormW),
             n,
             c,
-            cfg.norm_eps,
+            d.eps,
         );
         matmul_forward(
             &mut self.gate,
@@ -158,36 +200,29 @@ impl LayerActs {
         residual_forward(xout, &self.mid);
     }
 
-    /// Backward of [`mlp_forward`](Self::mlp_forward): d.dres holds ∂loss/∂x_{l+1} on entry,
+    /// Backward of [`mlp_forward`](Self::mlp_forward): g.dres holds ∂loss/∂x_{l+1} on entry,
     /// which passes straight to mid, and ∂loss/∂mid on exit.
-    fn mlp_backward(
-        &self,
-        d: &mut Scratch,
-        grads: &mut [f32],
-        p: &Params,
-        l: usize,
-        cfg: &ModelConfig,
-    ) {
-        let (c, ff, n) = (cfg.dim, cfg.hidden_dim, d.dres.len() / cfg.dim);
+    fn mlp_backward(&self, g: &mut Scratch, grads: &mut [f32], p: &Params, l: usize, d: &Dims) {
+        let Dims { n, c, ff, .. } = *d;
         let lay = |s| Slot::Layer(l, s);
-        d.dact.fill(0.0);
+        g.dact.fill(0.0);
         let (dw, db) = two_mut(grads, p, lay(LS::WDown), lay(LS::BDown));
         let w_down = p.layer(l, LS::WDown);
-        matmul_backward(&mut d.dact, dw, db, &d.dres, &self.act, w_down, n, ff, c);
-        d.dgate.fill(0.0);
-        d.dup.fill(0.0);
-        swiglu_backward(&mut d.dgate, &mut d.dup, &d.dact, &self.gate, &self.up);
-        d.dxn.fill(0.0);
+        matmul_backward(&mut g.dact, dw, db, &g.dres, &self.act, w_down, n, ff, c);
+        g.dgate.fill(0.0);
+        g.dup.fill(0.0);
+        swiglu_backward(&mut g.dgate, &mut g.dup, &g.dact, &self.gate, &self.up);
+        g.dxn.fill(0.0);
         let (dw, db) = two_mut(grads, p, lay(LS::WGate), lay(LS::BGate));
         let w_gate = p.layer(l, LS::WGate);
-        matmul_backward(&mut d.dxn, dw, db, &d.dgate, &self.xn2, w_gate, n, c, ff);
+        matmul_backward(&mut g.dxn, dw, db, &g.dgate, &self.xn2, w_gate, n, c, ff);
         let (dw, db) = two_mut(grads, p, lay(LS::WUp), lay(LS::BUp));
         let w_up = p.layer(l, LS::WUp);
-        matmul_backward(&mut d.dxn, dw, db, &d.dup, &self.xn2, w_up, n, c, ff);
+        matmul_backward(&mut g.dxn, dw, db, &g.dup, &self.xn2, w_up, n, c, ff);
         rmsnorm_backward(
-            &mut d.dres,
+            &mut g.dres,
             grad_mut(grads, p, lay(LS::MlpNormW)),
-            &d.dxn,
+            &g.dxn,
             &self.mid,
             p.layer(l, LS::MlpNormW),
             &self.rstd2,
@@ -197,53 +232,48 @@ impl LayerActs {
     }
 
     /// Backward of [`attention_forward`](Self::attention_forward) (x: the layer's input):
-    /// d.dres holds ∂loss/∂mid on entry and ∂loss/∂x on exit.
-    #[allow(clippy::too_many_arguments)]
+    /// g.dres holds ∂loss/∂mid on entry and ∂loss/∂x on exit.
     fn attention_backward(
         &self,
-        d: &mut Scratch,
+        g: &mut Scratch,
         grads: &mut [f32],
         x: &[f32],
         p: &Params,
         l: usize,
-        cfg: &ModelConfig,
-        rope: &RopeTable,
-        b: usize,
-        keys: Option<&[usize]>,
+        d: &Dims,
     ) {
-        let (c, n, t) = (cfg.dim, x.len() / cfg.dim, x.len() / cfg.dim / b);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
+        let (b, t, n, c) = (d.b, d.t, d.n, d.c);
+        let (nh, nkv, hs, qd, kvd) = (d.nh, d.nkv, d.hs, d.qd, d.kvd);
         let lay = |s| Slot::Layer(l, s);
-        d.datty.fill(0.0);
+        g.datty.fill(0.0);
         let (dw, db) = two_mut(grads, p, lay(LS::Wo), lay(LS::Bo));
         let w_o = p.layer(l, LS::Wo);
-        matmul_backward(&mut d.datty, dw, db, &d.dres, &self.atty, w_o, n, qd, c);
-        d.dq.fill(0.0);
-        d.dk.fill(0.0);
-        d.dv.fill(0.0);
+        matmul_backward(&mut g.datty, dw, db, &g.dres, &self.atty, w_o, n, qd, c);
+        g.dq.fill(0.0);
+        g.dk.fill(0.0);
+        g.dv.fill(0.0);
         attention_train_backward(
-            &mut d.dq, &mut d.dk, &mut d.dv, &d.datty, &self.att, &self.q, &self.k, &self.v, b, t,
-            nh, nkv, hs, keys,
+            &mut g.dq, &mut g.dk, &mut g.dv, &g.datty, &self.att, &self.q, &self.k, &self.v, b, t,
+            nh, nkv, hs, d.keys,
         );
         for bb in 0..b {
-            rope_backward(&mut d.dq[bb * t * qd..][..t * qd], rope, 0, t, nh, hs);
-            rope_backward(&mut d.dk[bb * t * kvd..][..t * kvd], rope, 0, t, nkv, hs);
+            rope_backward(&mut g.dq[bb * t * qd..][..t * qd], d.rope, 0, t, nh, hs);
+            rope_backward(&mut g.dk[bb * t * kvd..][..t * kvd], d.rope, 0, t, nkv, hs);
         }
-        d.dxn.fill(0.0);
+        g.dxn.fill(0.0);
         for (dproj, wslot, bslot, out) in [
-            (&d.dq, LS::Wq, LS::Bq, qd),
-            (&d.dk, LS::Wk, LS::Bk, kvd),
-            (&d.dv, LS::Wv, LS::Bv, kvd),
+            (&g.dq, LS::Wq, LS::Bq, qd),
+            (&g.dk, LS::Wk, LS::Bk, kvd),
+            (&g.dv, LS::Wv, LS::Bv, kvd),
         ] {
             let (dw, db) = two_mut(grads, p, lay(wslot), lay(bslot));
             let w = p.layer(l, wslot);
-            matmul_backward(&mut d.dxn, dw, db, dproj, &self.xn1, w, n, c, out);
+            matmul_backward(&mut g.dxn, dw, db, dproj, &self.xn1, w, n, c, out);
         }
         rmsnorm_backward(
-            &mut d.dres,
+            &mut g.dres,
             grad_mut(grads, p, lay(LS::AttnNormW)),
-            &d.dxn,
+            &g.dxn,
             x,
             p.layer(l, LS::AttnNormW),
             &self.rstd1,
@@ -336,7 +366,7 @@ impl TrainModel {
             targets: vec![0; n],
             counted: 0,
             key_lengths: vec![seq; batch],
-            d: Scratch {
+            g: Scratch {
                 dres: z(n * c),
                 dxn: z(n * c),
                 dq: z(n * qd),
@@ -426,12 +456,12 @@ impl TrainModel {
         self.inputs.copy_from_slice(inputs);
 
         embedding_forward(&mut self.resid[0], inputs, p.t(Slot::TokEmb), None, 0, c);
-        let keys = (!cfg.causal).then_some(self.key_lengths.as_slice());
+        let d = Dims::new(cfg, b, t, &self.rope, &self.key_lengths);
         for l in 0..cfg.n_layers {
             let (before, after) = self.resid.split_at_mut(l + 1);
             let a = &mut self.layers[l];
-            a.attention_forward(&before[l], p, l, cfg, &self.rope, b, keys);
-            a.mlp_forward(&mut after[0], p, l, cfg);
+            a.attention_forward(&before[l], p, l, &d);
+            a.mlp_forward(&mut after[0], p, l, &d);
         }
         let last = &self.resid[cfg.n_layers];
         rmsnorm_forward(
@@ -474,9 +504,9 @@ impl TrainModel {
         } else {
             Slot::TokEmb
         };
-        self.d.dxn.fill(0.0);
+        self.g.dxn.fill(0.0);
         matmul_backward(
-            &mut self.d.dxn,
+            &mut self.g.dxn,
             grad_mut(grads, p, head),
             None,
             &self.probs,
@@ -498,40 +528,62 @@ impl TrainModel {
             p.data.len(),
             "gradient buffer has the parameters' layout"
         );
-        assert_eq!(dhidden.len(), self.d.dxn.len(), "dhidden is (B·T, C)");
-        self.d.dxn.copy_from_slice(dhidden);
+        assert_eq!(dhidden.len(), self.g.dxn.len(), "dhidden is (B·T, C)");
+        self.g.dxn.copy_from_slice(dhidden);
         self.backward_from_dxn(p, grads);
     }
 
-    /// The trunk's backward, from ∂loss/∂h in `self.d.dxn` down to the token embedding.
+    /// The trunk's backward, from ∂loss/∂h in `self.g.dxn` down to the token embedding.
     fn backward_from_dxn(&mut self, p: &Params, grads: &mut [f32]) {
         let cfg = &self.config;
-        let (b, n, c) = (self.batch, self.batch * self.seq, cfg.dim);
-        let d = &mut self.d;
-        d.dres.fill(0.0);
+        let (n, c) = (self.batch * self.seq, cfg.dim);
+        let g = &mut self.g;
+        g.dres.fill(0.0);
         rmsnorm_backward(
-            &mut d.dres,
+            &mut g.dres,
             grad_mut(grads, p, Slot::FinalNormW),
-            &d.dxn,
+            &g.dxn,
             &self.resid[cfg.n_layers],
             p.t(Slot::FinalNormW),
             &self.rstdf,
             n,
             c,
         );
-        let keys = (!cfg.causal).then_some(self.key_lengths.as_slice());
+        let d = Dims::new(cfg, self.batch, self.seq, &self.rope, &self.key_lengths);
         for l in (0..cfg.n_layers).rev() {
             let a = &self.layers[l];
-            a.mlp_backward(d, grads, p, l, cfg);
-            a.attention_backward(d, grads, &self.resid[l], p, l, cfg, &self.rope, b, keys);
+            a.mlp_backward(g, grads, p, l, &d);
+            a.attention_backward(g, grads, &self.resid[l], p, l, &d);
         }
-        embedding_backward(grad_mut(grads, p, Slot::TokEmb), &d.dres, &self.inputs, c);
+        embedding_backward(grad_mut(grads, p, Slot::TokEmb), &g.dres, &self.inputs, c);
     }
 
     /// Per-position losses of the last forward (N), 0 where the target was ignored.
     pub fn losses(&self) -> &[f32] {
         &self.losses
     }
+}
+
+/// Parameters for the classifier config `cfg` whose trunk is the language model `lm`'s: every
+/// tensor but the classification head copied, the head drawn fresh with `seed`. `what` names
+/// `lm` in the error when it lacks a tensor.
+pub fn trunk_with_new_head(
+    cfg: &ModelConfig,
+    lm: &Params,
+    seed: u64,
+    what: &str,
+) -> Result<Params> {
+    let mut p = init_params(cfg, seed);
+    for spec in p.layout.specs.clone() {
+        if spec.slot == Slot::ClsHead {
+            continue;
+        }
+        let src = lm
+            .get(spec.slot)
+            .ok_or_else(|| Error::Other(format!("--init: the {what} has no {}", spec.name)))?;
+        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
+    }
+    Ok(p)
 }
 
 /// Fresh parameters for training: embeddings and matrices ~ N(0, 0.02²) (transformers'

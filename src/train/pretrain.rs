@@ -6,13 +6,12 @@
 
 use super::checkpoint;
 use super::data::{fnv1a, tokenize_split, Batcher};
+use super::heads::LmBatches;
 use super::model::{init_params, TrainModel};
-use super::optim::AdamWConfig;
+use super::settings::{Overrides, Schedule, Shape};
 use super::tokenizer_train::{read_tokenizer_dir, SPECIAL_TOKENS};
-use super::trainer::{
-    Fingerprint, Learner, Plot, Report, RunOptions, Schedule, Stage, Start, Trainer,
-};
-use crate::config::{Family, ModelConfig};
+use super::trainer::{Fingerprint, Learner, Plot, Report, RunOptions, Stage, Start, Trainer};
+use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::tokenizer::Tokenizer;
@@ -21,117 +20,63 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// ~3.1M parameters with a 4096 vocabulary; about ten minutes on 2 cores.
-    #[default]
-    Tiny,
-    /// ~13M parameters; about an hour on 2 cores.
-    Small,
-}
+/// tiny: ~3.1M parameters with a 4096 vocabulary, about ten minutes on 2 cores; small: ~13M
+/// parameters, about an hour.
+pub use super::settings::Preset;
 
 /// Everything that determines a run's numbers (saved in trainer_state.json; a resume must match).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    pub dim: usize,
-    pub layers: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub ffn: usize,
-    pub seq_len: usize,
+    #[serde(flatten)]
+    pub shape: Shape,
     pub tie_embeddings: bool,
+    /// Sequences per micro-batch B, and micro-batches per optimiser step.
     pub batch_size: usize,
     pub grad_accum: usize,
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub adamw: AdamWConfig,
+    #[serde(flatten)]
+    pub schedule: Schedule,
+    /// Seed of the initialisation and the data order.
     pub seed: u64,
 }
 
-impl Preset {
-    pub fn settings(self) -> TrainSettings {
-        let base = TrainSettings {
-            dim: 192,
-            layers: 4,
-            heads: 6,
-            kv_heads: 2,
-            ffn: 512,
-            seq_len: 128,
-            tie_embeddings: false,
-            batch_size: 16,
-            grad_accum: 1,
-            steps: 300,
-            lr: 3e-3,
-            min_lr: 3e-4,
-            warmup: 20,
-            grad_clip: 1.0,
-            adamw: AdamWConfig::default(),
-            seed: 1337,
-        };
-        match self {
-            Preset::Tiny => base,
-            Preset::Small => TrainSettings {
-                dim: 384,
-                layers: 6,
-                heads: 6,
-                kv_heads: 2,
-                ffn: 1024,
-                seq_len: 256,
-                batch_size: 16,
-                steps: 2000,
-                lr: 1.5e-3,
-                min_lr: 1.5e-4,
-                warmup: 100,
-                ..base
-            },
-        }
+/// The settings of a preset (see [`Preset`]).
+pub fn preset(p: Preset) -> TrainSettings {
+    TrainSettings {
+        tie_embeddings: false,
+        batch_size: 16,
+        grad_accum: 1,
+        seed: 1337,
+        shape: p.pick(
+            Shape::new(192, 4, 6, 2, 512, 128),
+            Shape::new(384, 6, 6, 2, 1024, 256),
+        ),
+        schedule: p.pick(
+            Schedule::new(300, 3e-3, 3e-4, 20, 0.1),
+            Schedule::new(2000, 1.5e-3, 1.5e-4, 100, 0.1),
+        ),
     }
 }
 
-/// `tinychat train pretrain`, option for option (each field is named as its flag). Every
-/// `None` takes the preset's value.
+/// `tinychat train pretrain`, option for option (each field is named as its flag).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PretrainOptions {
-    /// Model shape and schedule; the options below override single values. Default tiny.
+    /// Model shape and schedule; `overrides` and the options after it replace single values.
+    /// Default tiny.
     pub preset: Preset,
     /// Prepared corpus (train.jsonl and val.jsonl, from `tinychat data prepare`). Default
     /// data/corpus.
     pub data: PathBuf,
     /// Directory with tokenizer.json (from `tinychat train tokenizer`). Default data/tokenizer.
     pub tokenizer: PathBuf,
-    pub dim: Option<usize>,
-    pub layers: Option<usize>,
-    pub heads: Option<usize>,
-    pub kv_heads: Option<usize>,
-    pub ffn: Option<usize>,
-    /// Sequence length T (also the model's context).
-    pub seq_len: Option<usize>,
+    pub overrides: Overrides,
     /// Tie the output head to the token embedding.
     pub tie_embeddings: Option<bool>,
-    /// Sequences per micro-batch B.
-    pub batch_size: Option<usize>,
     /// Micro-batches per optimiser step.
     pub grad_accum: Option<usize>,
-    /// Optimiser steps in the whole run.
-    pub steps: Option<usize>,
-    /// Peak learning rate.
-    pub lr: Option<f32>,
-    /// Learning rate at the end of the cosine decay.
-    pub min_lr: Option<f32>,
-    /// Linear warmup steps.
-    pub warmup: Option<usize>,
-    /// Clip the global gradient norm to this (0 disables).
-    pub grad_clip: Option<f32>,
-    pub weight_decay: Option<f32>,
+    /// AdamW's β1, β2 and ε.
     pub beta1: Option<f32>,
     pub beta2: Option<f32>,
     pub eps: Option<f32>,
-    /// Seed of the initialisation and the data order.
-    pub seed: Option<u64>,
     /// Evaluate the validation loss every this many steps (and at the end). Default 50.
     pub eval_every: usize,
     /// Validation batches per evaluation. Default 8.
@@ -147,25 +92,12 @@ impl Default for PretrainOptions {
             preset: Preset::Tiny,
             data: "data/corpus".into(),
             tokenizer: "data/tokenizer".into(),
-            dim: None,
-            layers: None,
-            heads: None,
-            kv_heads: None,
-            ffn: None,
-            seq_len: None,
+            overrides: Overrides::default(),
             tie_embeddings: None,
-            batch_size: None,
             grad_accum: None,
-            steps: None,
-            lr: None,
-            min_lr: None,
-            warmup: None,
-            grad_clip: None,
-            weight_decay: None,
             beta1: None,
             beta2: None,
             eps: None,
-            seed: None,
             eval_every: 50,
             eval_batches: 8,
             run: RunOptions::new("runs/pretrain", 100),
@@ -176,74 +108,32 @@ impl Default for PretrainOptions {
 impl PretrainOptions {
     /// The preset's settings with the options that are set.
     pub fn settings(&self) -> TrainSettings {
-        let mut s = self.preset.settings();
-        macro_rules! over {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f { s.$f = v; } )* };
-        }
-        over!(
-            dim,
-            layers,
-            heads,
-            kv_heads,
-            ffn,
-            seq_len,
-            tie_embeddings,
-            batch_size,
-            grad_accum,
-            steps,
-            lr,
-            min_lr,
-            warmup,
-            grad_clip,
-            seed
-        );
-        if let Some(v) = self.weight_decay {
-            s.adamw.weight_decay = v;
-        }
-        if let Some(v) = self.beta1 {
-            s.adamw.beta1 = v;
-        }
-        if let Some(v) = self.beta2 {
-            s.adamw.beta2 = v;
-        }
-        if let Some(v) = self.eps {
-            s.adamw.eps = v;
-        }
+        let mut s = preset(self.preset);
+        s.tie_embeddings = self.tie_embeddings.unwrap_or(s.tie_embeddings);
+        s.grad_accum = self.grad_accum.unwrap_or(s.grad_accum);
+        let adamw = &mut s.schedule.adamw;
+        adamw.beta1 = self.beta1.unwrap_or(adamw.beta1);
+        adamw.beta2 = self.beta2.unwrap_or(adamw.beta2);
+        adamw.eps = self.eps.unwrap_or(adamw.eps);
+        let o = &self.overrides;
+        o.apply(&mut s.shape, &mut s.schedule);
+        s.batch_size = o.batch_size.unwrap_or(s.batch_size);
+        s.seed = o.seed.unwrap_or(s.seed);
         s
     }
 }
 
 /// The model config a run trains.
 pub fn model_config(s: &TrainSettings, vocab: usize, tok: &Tokenizer) -> Result<ModelConfig> {
-    if s.heads == 0 || s.dim % s.heads != 0 {
-        return Err(Error::InvalidArgument(format!(
-            "--dim {} must be a multiple of --heads {}",
-            s.dim, s.heads
-        )));
-    }
+    s.shape.check()?;
     let eot = tok.token_to_id(SPECIAL_TOKENS[0]);
     let im_end = tok.token_to_id(SPECIAL_TOKENS[2]);
     let cfg = ModelConfig {
-        family: Family::Llama,
-        vocab_size: vocab,
-        dim: s.dim,
-        n_layers: s.layers,
-        n_heads: s.heads,
-        n_kv_heads: s.kv_heads,
-        head_dim: s.dim / s.heads,
-        hidden_dim: s.ffn,
-        max_seq_len: s.seq_len,
-        norm_eps: 1e-5,
-        rope_theta: 10000.0,
         tie_embeddings: s.tie_embeddings,
-        attn_bias: false,
-        mlp_bias: false,
         bos_token_id: eot,
         eos_token_ids: eot.into_iter().chain(im_end).collect(),
         pad_token_id: eot,
-        labels: vec![],
-        pooling: Default::default(),
-        causal: true,
+        ..s.shape.llama(vocab)
     };
     cfg.validate()
         .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;
@@ -347,10 +237,8 @@ struct Pretrain<'a> {
     train: Vec<u32>,
     val: Vec<u32>,
     batcher: Batcher,
-    model: TrainModel,
+    lm: LmBatches,
     learner: Learner,
-    inp: Vec<u32>, // (B, T)
-    tgt: Vec<u32>, // (B, T)
     clock: Instant,
     tokens_done: usize,
     /// The last step's loss and throughput, and the last validation loss.
@@ -360,17 +248,12 @@ struct Pretrain<'a> {
 
 impl Stage for Pretrain<'_> {
     fn step(&mut self, step: usize) -> Result<Report> {
-        let (b, t, accum) = (self.s.batch_size, self.s.seq_len, self.s.grad_accum);
-        let (train, batcher, model) = (&self.train, &mut self.batcher, &mut self.model);
-        let (inp, tgt) = (&mut self.inp, &mut self.tgt);
+        let (b, t, accum) = (self.s.batch_size, self.s.shape.seq_len, self.s.grad_accum);
+        let (train, batcher, lm) = (&self.train, &mut self.batcher, &mut self.lm);
         let st = self.learner.step(step, |params, grads| {
-            let mut loss = 0.0f32;
-            for _ in 0..accum {
-                batcher.next_batch(train, b, inp, tgt);
-                loss += model.forward(params, inp, tgt)? / accum as f32;
-                model.backward(params, grads, 1.0 / accum as f32);
-            }
-            Ok(loss)
+            lm.accumulate(params, grads, accum, |inp, tgt| {
+                batcher.next_batch(train, b, inp, tgt)
+            })
         })?;
         let tokens_per_step = b * t * accum;
         self.tokens_done += tokens_per_step;
@@ -386,7 +269,7 @@ impl Stage for Pretrain<'_> {
 
     fn validate(&mut self, done: usize) -> Result<Vec<Report>> {
         let p = &self.learner.params;
-        let v = evaluate(&mut self.model, p, &self.val, self.o.eval_batches)?;
+        let v = evaluate(&mut self.lm.model, p, &self.val, self.o.eval_batches)?;
         self.last_val = Some(v);
         let (loss, tps) = self.last;
         Ok(vec![Report {
@@ -396,22 +279,11 @@ impl Stage for Pretrain<'_> {
     }
 
     fn save(&mut self, done: usize) -> Result<()> {
-        let order = &self.batcher.order;
-        let state = json!({
-            "step": done, "epoch": order.epoch, "cursor": order.cursor,
-            "settings": self.s, "tokenizer_hash": format!("{:016x}", self.tok_hash),
-            "train_tokens": self.train.len(),
-        });
-        let l = &self.learner;
-        checkpoint::save(
-            &self.o.run.out,
-            &self.cfg,
-            &l.params,
-            &l.opt,
-            &state,
-            &self.tok.json,
-            &self.tok.config,
-        )
+        let mut state = self.batcher.order.state(done, &self.s);
+        state["tokenizer_hash"] = format!("{:016x}", self.tok_hash).into();
+        state["train_tokens"] = self.train.len().into();
+        let tok = (&self.tok.json[..], &self.tok.config);
+        self.learner.save(&self.o.run.out, &self.cfg, &state, tok)
     }
 }
 
@@ -419,7 +291,7 @@ impl Stage for Pretrain<'_> {
 pub fn run(o: &PretrainOptions) -> Result<Summary> {
     let t_start = Instant::now();
     let s = o.settings();
-    if s.batch_size == 0 || s.grad_accum == 0 || s.steps == 0 || s.seq_len == 0 {
+    if s.batch_size == 0 || s.grad_accum == 0 || s.schedule.steps == 0 || s.shape.seq_len == 0 {
         return Err(Error::InvalidArgument(
             "batch size, grad accumulation, steps and sequence length must be positive".into(),
         ));
@@ -436,40 +308,33 @@ pub fn run(o: &PretrainOptions) -> Result<Summary> {
     let val = load_tokens(&o.data, "val", &tok.tokenizer, tok_hash)?;
     let entropy = unigram_entropy(&train, vocab);
 
-    let mut batcher = Batcher::new(train.len(), s.seq_len, s.seed)?;
+    let mut batcher = Batcher::new(train.len(), s.shape.seq_len, s.seed)?;
     let start = if o.run.resume {
-        let fp = Fingerprint {
-            key: "tokenizer_hash",
-            value: format!("{tok_hash:016x}"),
-            mismatch:
-                "--resume: the tokenizer differs from the one the checkpoint was trained with"
-                    .into(),
-        };
-        let st = Start::resume(&o.run.out, &s, Some(&cfg), s.adamw.clone(), &fp)?;
+        let fp = Fingerprint::tokenizer(tok_hash);
+        let st = Start::resume(&o.run.out, &s, Some(&cfg), s.schedule.adamw.clone(), &fp)?;
         batcher.order.seek(st.data_position.0, st.data_position.1);
         st
     } else {
-        Start::fresh(cfg.clone(), init_params(&cfg, s.seed), s.adamw.clone())
+        Start::fresh(
+            cfg.clone(),
+            init_params(&cfg, s.seed),
+            s.schedule.adamw.clone(),
+        )
     };
-    let model = TrainModel::new(&cfg, s.batch_size, s.seq_len)?;
+    let lm = LmBatches::new(&cfg, s.batch_size, s.shape.seq_len)?;
     if !o.run.quiet {
+        let sh = &s.shape;
         eprintln!(
             "pretraining {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}) on {} train tokens ({} windows of {}), {} val tokens; unigram entropy {:.3} nats",
-            start.params.data.len(), s.dim, s.layers, s.heads, s.kv_heads, s.ffn, vocab, train.len(), batcher.windows(), s.seq_len, val.len(), entropy
+            start.params.data.len(), sh.dim, sh.layers, sh.heads, sh.kv_heads, sh.ffn, vocab, train.len(), batcher.windows(), sh.seq_len, val.len(), entropy
         );
     }
-    let mut trainer = Trainer::open(&o.run, s.steps, start.step)?.validate_every(o.eval_every);
-    let schedule = Schedule {
-        lr: s.lr,
-        min_lr: s.min_lr,
-        warmup: s.warmup,
-        steps: s.steps,
-        grad_clip: s.grad_clip,
-    };
-    let n = s.batch_size * s.seq_len;
+    let mut trainer =
+        Trainer::open(&o.run, s.schedule.steps, start.step)?.validate_every(o.eval_every);
     let mut stage = Pretrain {
+        learner: Learner::new(start.params, start.opt, s.schedule.clone()),
+        clock: Instant::now(),
         o,
-        learner: Learner::new(start.params, start.opt, schedule),
         s,
         cfg,
         tok,
@@ -477,10 +342,7 @@ pub fn run(o: &PretrainOptions) -> Result<Summary> {
         train,
         val,
         batcher,
-        model,
-        inp: vec![0; n],
-        tgt: vec![0; n],
-        clock: Instant::now(),
+        lm,
         tokens_done: 0,
         last: (f32::NAN, 0.0),
         last_val: None,

@@ -19,23 +19,20 @@
 
 use super::checkpoint;
 pub use super::heads::RewardTrainer;
-use super::model::init_params;
-use super::optim::AdamWConfig;
-use super::sft::{
-    data_files, data_fingerprint, encode_conversation, load_init, load_model, model_dir,
-    LoadedModel,
-};
+use super::model::trunk_with_new_head;
+use super::settings::Schedule;
+use super::sft::{data_files, encode_conversation, load_init, load_model, model_dir, LoadedModel};
 use super::sft_data::{
     pairs_by_check, read_ppo_jsonl, read_ranked_jsonl, PpoPrompt, RankedExample,
 };
 use super::trainer::{
-    sample_reply, EpochOrder, Learner, Plot, Report, RunOptions, Schedule, Stage, Start, Trainer,
+    sample_reply, EpochOrder, Fingerprint, Learner, Plot, Report, RunOptions, Stage, Start, Trainer,
 };
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::ops::{bradley_terry_forward, Ranking};
-use crate::params::{Params, Slot};
+use crate::params::Params;
 use crate::tokenizer::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -93,19 +90,17 @@ pub fn encode_rankings(
     Ok((out, skipped))
 }
 
-/// Fills a (B, T) batch with the rankings `ids` in order, stopping before the first one that
-/// does not fit; returns the groups (one per ranking taken, so `groups.len()` were consumed).
-/// Unused rows hold one pad token.
-#[allow(clippy::too_many_arguments)]
+/// Fills a (B, T) batch (inputs (B·T), lengths (B)) with the rankings `ids` in order, stopping
+/// before the first one that does not fit; returns the groups (one per ranking taken, so
+/// `groups.len()` were consumed). Unused rows hold one pad token.
 pub fn fill_batch(
     data: &[Ranked],
     ids: impl Iterator<Item = usize>,
-    b: usize,
-    t: usize,
     pad: u32,
     inputs: &mut [u32],
     lengths: &mut [usize],
 ) -> Vec<Ranking> {
+    let (b, t) = (lengths.len(), inputs.len() / lengths.len());
     inputs.fill(pad);
     lengths.fill(1);
     let mut groups = vec![];
@@ -130,18 +125,15 @@ pub fn fill_batch(
 
 /// The next batch of whole rankings in the epoch order (a batch never straddles two epochs: it
 /// takes what fits of this one); see [`fill_batch`].
-#[allow(clippy::too_many_arguments)]
 pub fn next_rankings(
     order: &mut EpochOrder,
     data: &[Ranked],
-    b: usize,
-    t: usize,
     pad: u32,
     inputs: &mut [u32],
     lengths: &mut [usize],
 ) -> Vec<Ranking> {
     let ids = order.rest().iter().map(|&i| i as usize);
-    let groups = fill_batch(data, ids, b, t, pad, inputs, lengths);
+    let groups = fill_batch(data, ids, pad, inputs, lengths);
     order.advance(groups.len());
     groups
 }
@@ -153,12 +145,12 @@ pub fn evaluate(
     data: &[Ranked],
     pad: u32,
 ) -> Result<(f64, f64, usize)> {
-    let (b, t) = (rm.model().batch, rm.model().seq);
+    let (b, t) = (rm.model.batch, rm.model.seq);
     let (mut inp, mut len) = (vec![pad; b * t], vec![1usize; b]);
     let (mut right, mut pairs, mut loss_sum, mut n_groups) = (0usize, 0usize, 0.0f64, 0usize);
     let mut i = 0;
     while i < data.len() {
-        let gs = fill_batch(data, i..data.len(), b, t, pad, &mut inp, &mut len);
+        let gs = fill_batch(data, i..data.len(), pad, &mut inp, &mut len);
         let r = rm.forward(p, &inp, &len)?.to_vec();
         let (l, ok, np) = bradley_terry_forward(&r, &gs);
         right += ok;
@@ -181,12 +173,8 @@ pub fn evaluate(
 pub struct RewardSettings {
     pub seq_len: usize,
     pub batch_size: usize,
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub adamw: AdamWConfig,
+    #[serde(flatten)]
+    pub schedule: Schedule,
     pub seed: u64,
     /// Samples of the --init model per checkable prompt ranked by the exact checkers (0: none).
     #[serde(default)]
@@ -212,14 +200,9 @@ pub struct RewardOptions {
     /// Rows (answers) per batch; whole rankings only (a prompt's K answers share a batch).
     /// Default 20.
     pub batch_size: usize,
-    /// Default 300 steps, learning rate 3e-4 decaying to 3e-5 after 20 warmup steps, gradient
-    /// norm clipped to 1, no weight decay, seed 1337.
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub weight_decay: f32,
+    /// Default 300 steps from 3e-4 down to 3e-5 after 20 warmup steps, no weight decay.
+    pub schedule: Schedule,
+    /// Default 1337.
     pub seed: u64,
     /// Held-out pairwise accuracy every this many steps (and at the end). Default 100.
     pub eval_every: usize,
@@ -247,12 +230,7 @@ impl Default for RewardOptions {
             data: "data/sft".into(),
             seq_len: None,
             batch_size: 20,
-            steps: 300,
-            lr: 3e-4,
-            min_lr: 3e-5,
-            warmup: 20,
-            grad_clip: 1.0,
-            weight_decay: 0.0,
+            schedule: Schedule::new(300, 3e-4, 3e-5, 20, 0.0),
             seed: 1337,
             eval_every: 100,
             eval_limit: 200,
@@ -271,15 +249,7 @@ impl RewardOptions {
         RewardSettings {
             seq_len,
             batch_size: self.batch_size,
-            steps: self.steps,
-            lr: self.lr,
-            min_lr: self.min_lr,
-            warmup: self.warmup,
-            grad_clip: self.grad_clip,
-            adamw: AdamWConfig {
-                weight_decay: self.weight_decay,
-                ..AdamWConfig::default()
-            },
+            schedule: self.schedule.clone(),
             seed: self.seed,
             self_samples: self.self_samples,
             self_prompts: if own { self.self_prompts } else { 0 },
@@ -331,12 +301,7 @@ pub fn self_rankings(
 ) -> Result<(Vec<RankedExample>, SelfRankStats)> {
     use crate::generate::SamplingParams;
     use crate::model::Model;
-    let end = model
-        .template
-        .eos_token
-        .as_deref()
-        .and_then(|e| model.tokenizer.token_to_id(e))
-        .ok_or_else(|| Error::InvalidArgument("the model's template has no end token".into()))?;
+    let end = model.end_token("model")?;
     let t = model.config.max_seq_len;
     let engine = Model::new(
         model.config.clone(),
@@ -389,16 +354,7 @@ pub fn from_lm(base: &ModelConfig, lm: &Params, seed: u64) -> Result<(ModelConfi
     let mut cfg = base.clone();
     cfg.labels = vec![LABEL.into()];
     cfg.tie_embeddings = false;
-    let mut p = init_params(&cfg, seed);
-    for spec in p.layout.specs.clone() {
-        if spec.slot == Slot::ClsHead {
-            continue;
-        }
-        let src = lm.get(spec.slot).ok_or_else(|| {
-            Error::Other(format!("--init: the language model has no {}", spec.name))
-        })?;
-        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
-    }
+    let p = trunk_with_new_head(&cfg, lm, seed, "language model")?;
     Ok((cfg, p))
 }
 
@@ -442,13 +398,13 @@ struct Reward<'a> {
 
 impl Stage for Reward<'_> {
     fn step(&mut self, step: usize) -> Result<Report> {
-        let (b, t, pad) = (self.s.batch_size, self.s.seq_len, self.pad);
+        let pad = self.pad;
         let (inp, len) = (&mut self.inp, &mut self.len);
-        let groups = next_rankings(&mut self.order, &self.train, b, t, pad, inp, len);
+        let groups = next_rankings(&mut self.order, &self.train, pad, inp, len);
         let rm = &mut self.rm;
         let mut pairs = (0, 0);
         let st = self.learner.step(step, |params, grads| {
-            let (loss, right, n) = rm.forward_backward(params, grads, inp, len, &groups, 1.0)?;
+            let (loss, right, n) = rm.bt_forward_backward(params, grads, inp, len, &groups, 1.0)?;
             pairs = (right, n);
             Ok(loss)
         })?;
@@ -464,7 +420,7 @@ impl Stage for Reward<'_> {
     /// The held-out subset's accuracy; the run's end evaluates every held-out ranking instead.
     fn validate(&mut self, done: usize) -> Result<Vec<Report>> {
         let eval_n = self.val_sub.len();
-        if eval_n == 0 || done == self.s.steps {
+        if eval_n == 0 || done == self.s.schedule.steps {
             return Ok(vec![]);
         }
         let p = &self.learner.params;
@@ -477,21 +433,12 @@ impl Stage for Reward<'_> {
     }
 
     fn save(&mut self, done: usize) -> Result<()> {
-        let order = &self.order;
-        let state = json!({
-            "stage": "reward", "step": done, "epoch": order.epoch, "cursor": order.cursor,
-            "settings": self.s, "data_hash": self.data_hash, "init": self.o.init.display().to_string(),
-        });
-        let (l, m) = (&self.learner, &self.m);
-        checkpoint::save(
-            &self.o.run.out,
-            &self.cfg,
-            &l.params,
-            &l.opt,
-            &state,
-            &m.tokenizer_json,
-            &m.tokenizer_config,
-        )
+        let mut state = self.order.state(done, &self.s);
+        state["stage"] = "reward".into();
+        state["data_hash"] = self.data_hash.clone().into();
+        state["init"] = self.o.init.display().to_string().into();
+        let tok = (&self.m.tokenizer_json[..], &self.m.tokenizer_config);
+        self.learner.save(&self.o.run.out, &self.cfg, &state, tok)
     }
 }
 
@@ -544,7 +491,7 @@ fn own_rankings(
 /// Runs `tinychat train reward`.
 pub fn run(o: &RewardOptions) -> Result<RewardSummary> {
     let t_start = Instant::now();
-    if o.batch_size < 2 || o.steps == 0 {
+    if o.batch_size < 2 || o.schedule.steps == 0 {
         return Err(Error::InvalidArgument(
             "--batch-size must be at least 2 and --steps positive".into(),
         ));
@@ -583,15 +530,15 @@ pub fn run(o: &RewardOptions) -> Result<RewardSummary> {
             train_path.display(), s.seq_len
         )));
     }
-    let fp = data_fingerprint(&train_path)?;
+    let fp = Fingerprint::data_file(&train_path)?;
     let mut order = EpochOrder::shuffled(train.len(), s.seed);
     let start = if o.run.resume {
-        let st = Start::resume(&o.run.out, &s, None, s.adamw.clone(), &fp)?;
+        let st = Start::resume(&o.run.out, &s, None, s.schedule.adamw.clone(), &fp)?;
         order.seek(st.data_position.0, st.data_position.1);
         st
     } else {
         let (cfg, p) = from_lm(&m.config, &m.params, s.seed)?;
-        Start::fresh(cfg, p, s.adamw.clone())
+        Start::fresh(cfg, p, s.schedule.adamw.clone())
     };
     let (b, t) = (s.batch_size, s.seq_len);
     let rm = RewardTrainer::new(&start.config, b, t)?;
@@ -604,19 +551,13 @@ pub fn run(o: &RewardOptions) -> Result<RewardSummary> {
             val.len()
         );
     }
-    let mut trainer = Trainer::open(&o.run, s.steps, start.step)?.validate_every(o.eval_every);
+    let mut trainer =
+        Trainer::open(&o.run, s.schedule.steps, start.step)?.validate_every(o.eval_every);
     let eval_n = o.eval_limit.min(val.len());
-    let schedule = Schedule {
-        lr: s.lr,
-        min_lr: s.min_lr,
-        warmup: s.warmup,
-        steps: s.steps,
-        grad_clip: s.grad_clip,
-    };
     let mut stage = Reward {
         o,
         cfg: start.config,
-        learner: Learner::new(start.params, start.opt, schedule),
+        learner: Learner::new(start.params, start.opt, s.schedule.clone()),
         s,
         m,
         train,
@@ -642,7 +583,7 @@ pub fn run(o: &RewardOptions) -> Result<RewardSummary> {
         let (a, _, n) = evaluate(&mut stage.rm, p, &self_val, pad)?;
         (Some(a), n)
     };
-    if trainer.end == stage.s.steps {
+    if trainer.end == stage.s.schedule.steps {
         trainer.log.write(&json!({"step": trainer.end, "val_loss": vloss, "val_pair_acc": acc, "self_pair_acc": self_acc, "self_samples": self_stats.as_ref().map(|(t, v)| json!({"train": t, "held_out": v}))}))?;
     }
     trainer.plot(Plot::Losses { entropy: None })?;

@@ -18,12 +18,12 @@
 //! directory the chat CLI loads), `metrics.jsonl`, `loss.png`.
 
 use super::checkpoint;
-use super::data::fnv1a;
+use super::heads::LmBatches;
 use super::model::TrainModel;
-use super::optim::AdamWConfig;
+use super::settings::Schedule;
 use super::sft_data::{read_sft_jsonl, SftExample};
 use super::trainer::{
-    EpochOrder, Fingerprint, Learner, Plot, Report, RunOptions, Schedule, Stage, Start, Trainer,
+    EpochOrder, Fingerprint, Learner, Plot, Report, RunOptions, Stage, Start, Trainer,
 };
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -161,12 +161,8 @@ pub struct SftSettings {
     pub seq_len: usize,
     pub batch_size: usize,
     pub grad_accum: usize,
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub adamw: AdamWConfig,
+    #[serde(flatten)]
+    pub schedule: Schedule,
     pub seed: u64,
 }
 
@@ -181,21 +177,11 @@ pub struct SftOptions {
     pub data: PathBuf,
     /// Sequence length T (at most the model's context; None: the model's context).
     pub seq_len: Option<usize>,
-    /// Packed rows per micro-batch B. Default 16.
+    /// Packed rows per micro-batch B, and micro-batches per optimiser step. Default 16 and 1.
     pub batch_size: usize,
-    /// Micro-batches per optimiser step. Default 1.
     pub grad_accum: usize,
-    /// Optimiser steps in the whole run. Default 300.
-    pub steps: usize,
-    /// Peak and final learning rate of the cosine schedule. Default 1e-3 and 1e-4.
-    pub lr: f32,
-    pub min_lr: f32,
-    /// Linear warmup steps. Default 20.
-    pub warmup: usize,
-    /// Clip the global gradient norm to this (0 disables). Default 1.
-    pub grad_clip: f32,
-    /// Default 0.
-    pub weight_decay: f32,
+    /// Default 300 steps from 1e-3 down to 1e-4 after 20 warmup steps, no weight decay.
+    pub schedule: Schedule,
     /// Seed of the data order. Default 1337.
     pub seed: u64,
     /// Evaluate the held-out loss every this many steps (and at the end). Default 50.
@@ -214,12 +200,7 @@ impl Default for SftOptions {
             seq_len: None,
             batch_size: 16,
             grad_accum: 1,
-            steps: 300,
-            lr: 1e-3,
-            min_lr: 1e-4,
-            warmup: 20,
-            grad_clip: 1.0,
-            weight_decay: 0.0,
+            schedule: Schedule::new(300, 1e-3, 1e-4, 20, 0.0),
             seed: 1337,
             eval_every: 50,
             eval_batches: 4,
@@ -245,6 +226,18 @@ pub struct LoadedModel {
     pub tokenizer: Tokenizer,
     pub tokenizer_config: Value,
     pub template: ChatTemplate,
+}
+
+impl LoadedModel {
+    /// The id of the chat template's end token (`<|im_end|>`), which ends a reply; `who` names
+    /// the model in the error.
+    pub fn end_token(&self, who: &str) -> Result<u32> {
+        self.template
+            .eos_token
+            .as_deref()
+            .and_then(|e| self.tokenizer.token_to_id(e))
+            .ok_or_else(|| Error::InvalidArgument(format!("the {who}'s template has no end token")))
+    }
 }
 
 pub fn load_model(dir: &Path) -> Result<LoadedModel> {
@@ -351,10 +344,8 @@ struct Sft<'a> {
     pad: u32,
     data_hash: String,
     packer: Packer,
-    model: TrainModel,
+    lm: LmBatches,
     learner: Learner,
-    inp: Vec<u32>, // (B, T)
-    tgt: Vec<u32>, // (B, T)
     counted_total: usize,
     clock: Instant,
     last_loss: f32,
@@ -369,17 +360,13 @@ impl Stage for Sft<'_> {
             self.s.grad_accum,
             self.pad,
         );
-        let (train, packer, model) = (&self.train, &mut self.packer, &mut self.model);
-        let (inp, tgt, counted) = (&mut self.inp, &mut self.tgt, &mut self.counted_total);
+        let (train, packer, lm) = (&self.train, &mut self.packer, &mut self.lm);
+        let counted = &mut self.counted_total;
         let st = self.learner.step(step, |params, grads| {
-            let mut loss = 0.0f32;
-            for _ in 0..accum {
+            lm.accumulate(params, grads, accum, |inp, tgt| {
                 packer.next_batch(train, b, t, pad, inp, tgt);
                 *counted += tgt.iter().filter(|&&x| x != IGNORE).count();
-                loss += model.forward(params, inp, tgt)? / accum as f32;
-                model.backward(params, grads, 1.0 / accum as f32);
-            }
-            Ok(loss)
+            })
         })?;
         let (done, loss, epoch) = (step + 1, st.loss, self.packer.order.epoch);
         self.last_loss = loss;
@@ -395,7 +382,13 @@ impl Stage for Sft<'_> {
             return Ok(vec![]);
         }
         let p = &self.learner.params;
-        let v = evaluate(&mut self.model, p, &self.val, self.o.eval_batches, self.pad)?;
+        let v = evaluate(
+            &mut self.lm.model,
+            p,
+            &self.val,
+            self.o.eval_batches,
+            self.pad,
+        )?;
         self.last_val = Some(v);
         let loss = self.last_loss;
         Ok(vec![Report {
@@ -405,46 +398,20 @@ impl Stage for Sft<'_> {
     }
 
     fn save(&mut self, done: usize) -> Result<()> {
-        let order = &self.packer.order;
-        let state = json!({
-            "stage": "sft", "step": done, "epoch": order.epoch, "cursor": order.cursor,
-            "settings": self.s, "data_hash": self.data_hash, "init": self.o.init.display().to_string(),
-        });
-        let (l, m) = (&self.learner, &self.m);
-        checkpoint::save(
-            &self.o.run.out,
-            &m.config,
-            &l.params,
-            &l.opt,
-            &state,
-            &m.tokenizer_json,
-            &m.tokenizer_config,
-        )
+        let mut state = self.packer.order.state(done, &self.s);
+        state["stage"] = "sft".into();
+        state["data_hash"] = self.data_hash.clone().into();
+        state["init"] = self.o.init.display().to_string().into();
+        let m = &self.m;
+        let tok = (&m.tokenizer_json[..], &m.tokenizer_config);
+        self.learner.save(&self.o.run.out, &m.config, &state, tok)
     }
-}
-
-/// FNV-1a of a data file, as checkpoints record it.
-pub(crate) fn file_hash(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(format!("{:016x}", fnv1a(&bytes)))
-}
-
-/// The fingerprint of a run's training file: a resume refuses other data.
-pub(crate) fn data_fingerprint(path: &Path) -> Result<Fingerprint> {
-    Ok(Fingerprint {
-        key: "data_hash",
-        value: file_hash(path)?,
-        mismatch: format!(
-            "--resume: {} differs from the data the checkpoint was trained on",
-            path.display()
-        ),
-    })
 }
 
 /// Runs `tinychat train sft`.
 pub fn run(o: &SftOptions) -> Result<SftSummary> {
     let t_start = Instant::now();
-    if o.batch_size == 0 || o.grad_accum == 0 || o.steps == 0 {
+    if o.batch_size == 0 || o.grad_accum == 0 || o.schedule.steps == 0 {
         return Err(Error::InvalidArgument(
             "batch size, grad accumulation and steps must be positive".into(),
         ));
@@ -459,15 +426,7 @@ pub fn run(o: &SftOptions) -> Result<SftSummary> {
         seq_len,
         batch_size: o.batch_size,
         grad_accum: o.grad_accum,
-        steps: o.steps,
-        lr: o.lr,
-        min_lr: o.min_lr,
-        warmup: o.warmup,
-        grad_clip: o.grad_clip,
-        adamw: AdamWConfig {
-            weight_decay: o.weight_decay,
-            ..AdamWConfig::default()
-        },
+        schedule: o.schedule.clone(),
         seed: o.seed,
     };
     let pad = m.config.pad_token_id.unwrap_or(0);
@@ -486,17 +445,17 @@ pub fn run(o: &SftOptions) -> Result<SftSummary> {
             skipped
         )));
     }
-    let fp = data_fingerprint(&train_path)?;
+    let fp = Fingerprint::data_file(&train_path)?;
     let mut packer = Packer::new(train.len(), s.seed, true);
     let start = if o.run.resume {
-        let st = Start::resume(&o.run.out, &s, None, s.adamw.clone(), &fp)?;
+        let st = Start::resume(&o.run.out, &s, None, s.schedule.adamw.clone(), &fp)?;
         packer.order.seek(st.data_position.0, st.data_position.1);
         st
     } else {
-        Start::fresh(m.config.clone(), m.params.clone(), s.adamw.clone())
+        Start::fresh(m.config.clone(), m.params.clone(), s.schedule.adamw.clone())
     };
     let (b, t) = (s.batch_size, s.seq_len);
-    let model = TrainModel::new(&m.config, b, t)?;
+    let lm = LmBatches::new(&m.config, b, t)?;
     if !o.run.quiet {
         eprintln!(
             "fine-tuning {} parameters from {} on {} conversations ({} skipped: longer than {} tokens), {} held-out ({} skipped)",
@@ -509,27 +468,19 @@ pub fn run(o: &SftOptions) -> Result<SftSummary> {
             val_skipped
         );
     }
-    let mut trainer = Trainer::open(&o.run, s.steps, start.step)?.validate_every(o.eval_every);
-    let schedule = Schedule {
-        lr: s.lr,
-        min_lr: s.min_lr,
-        warmup: s.warmup,
-        steps: s.steps,
-        grad_clip: s.grad_clip,
-    };
+    let mut trainer =
+        Trainer::open(&o.run, s.schedule.steps, start.step)?.validate_every(o.eval_every);
     let mut stage = Sft {
         o,
-        learner: Learner::new(start.params, start.opt, schedule),
+        data_hash: fp.value,
+        learner: Learner::new(start.params, start.opt, s.schedule.clone()),
         s,
         m,
         train,
         val,
         pad,
-        data_hash: fp.value,
         packer,
-        model,
-        inp: vec![0; b * t],
-        tgt: vec![0; b * t],
+        lm,
         counted_total: 0,
         clock: Instant::now(),
         last_loss: f32::NAN,

@@ -17,6 +17,7 @@
 use super::checkpoint;
 use super::metrics::{plot, plot_series, read_series, MetricsLog};
 use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
+use super::settings::Schedule;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::params::Params;
@@ -136,6 +137,14 @@ impl EpochOrder {
         self.rest()[0] as usize
     }
 
+    /// trainer_state.json after `done` steps of a run with `settings`: the step, this order's
+    /// position and the settings (a stage adds what else its resume checks).
+    pub fn state(&self, done: usize, settings: &impl Serialize) -> Value {
+        serde_json::json!({
+            "step": done, "epoch": self.epoch, "cursor": self.cursor, "settings": settings,
+        })
+    }
+
     /// The index at the cursor; moves past it.
     pub fn next_index(&mut self) -> usize {
         let i = self.peek();
@@ -165,6 +174,32 @@ pub struct Fingerprint {
     pub key: &'static str,
     pub value: String,
     pub mismatch: String,
+}
+
+impl Fingerprint {
+    /// The tokenizer's: tokenizer.json's FNV-1a hash.
+    pub fn tokenizer(hash: u64) -> Fingerprint {
+        Fingerprint {
+            key: "tokenizer_hash",
+            value: format!("{hash:016x}"),
+            mismatch:
+                "--resume: the tokenizer differs from the one the checkpoint was trained with"
+                    .into(),
+        }
+    }
+
+    /// The training data's: the FNV-1a hash of the file at `path`.
+    pub fn data_file(path: &Path) -> Result<Fingerprint> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Ok(Fingerprint {
+            key: "data_hash",
+            value: format!("{:016x}", super::data::fnv1a(&bytes)),
+            mismatch: format!(
+                "--resume: {} differs from the data the checkpoint was trained on",
+                path.display()
+            ),
+        })
+    }
 }
 
 impl Start {
@@ -212,23 +247,35 @@ impl Start {
     }
 }
 
-/// The learning-rate schedule (linear warmup, cosine decay) and the gradient clipping.
-#[derive(Clone, Debug)]
-pub struct Schedule {
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub steps: usize,
-    /// Clip the global gradient norm to this (0 disables).
-    pub grad_clip: f32,
-}
-
 /// The parameters, their gradient buffer (same layout) and AdamW on a schedule.
 pub struct Learner {
     pub params: Params,
     pub grads: Vec<f32>,
     pub opt: AdamW,
     pub schedule: Schedule,
+}
+
+impl Learner {
+    /// Writes the run's checkpoint: the model (`config`, the parameters, the tokenizer's
+    /// `tokenizer.json` and `tokenizer_config.json`), AdamW's moments and `state`.
+    pub fn save(
+        &self,
+        run: &Path,
+        config: &ModelConfig,
+        state: &Value,
+        tokenizer: (&[u8], &Value),
+    ) -> Result<()> {
+        let (json, tok_config) = tokenizer;
+        checkpoint::save(
+            run,
+            config,
+            &self.params,
+            &self.opt,
+            state,
+            json,
+            tok_config,
+        )
+    }
 }
 
 /// What one optimiser step did.
@@ -239,6 +286,7 @@ pub struct Stepped {
 }
 
 impl Learner {
+    /// Steps `params` with `opt` (AdamW with `schedule.adamw`, fresh or resumed) on `schedule`.
     pub fn new(params: Params, opt: AdamW, schedule: Schedule) -> Self {
         Learner {
             grads: vec![0.0; params.data.len()],

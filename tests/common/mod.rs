@@ -172,6 +172,7 @@ pub mod train {
     use std::path::Path;
     use tinychat::train::data::{prepare, CorpusOptions};
     use tinychat::train::pretrain::{self, PretrainOptions};
+    use tinychat::train::settings::Overrides;
     use tinychat::train::tokenizer_train::{self, TokenizerOptions};
     use tinychat::train::trainer::RunOptions;
 
@@ -221,15 +222,18 @@ pub mod train {
     /// root/tok for `steps` steps of `seq_len` tokens, into root/pre.
     pub fn tiny_pretrain(root: &Path, seq_len: usize, steps: usize) {
         pretrain::run(&PretrainOptions {
-            dim: Some(32),
-            layers: Some(2),
-            heads: Some(4),
-            kv_heads: Some(2),
-            ffn: Some(64),
-            seq_len: Some(seq_len),
-            batch_size: Some(2),
-            steps: Some(steps),
-            warmup: Some(1),
+            overrides: Overrides {
+                dim: Some(32),
+                layers: Some(2),
+                heads: Some(4),
+                kv_heads: Some(2),
+                ffn: Some(64),
+                seq_len: Some(seq_len),
+                batch_size: Some(2),
+                steps: Some(steps),
+                warmup: Some(1),
+                ..Default::default()
+            },
             data: root.join("corpus"),
             tokenizer: root.join("tok"),
             run: RunOptions {

@@ -121,7 +121,7 @@ fn resume_is_bitwise_exact_and_bad_resumes_fail_cleanly() {
 
     // Resuming with another model shape is refused, naming the mismatch.
     let mut other = args(&base, &["--out", &fs(&split), "--resume"]);
-    other.dim = Some(48);
+    other.overrides.dim = Some(48);
     let e = pretrain::run(&other).unwrap_err();
     assert!(e.to_string().contains("other settings"), "{e}");
     // Resuming where there is no checkpoint says so.

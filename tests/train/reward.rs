@@ -93,7 +93,7 @@ fn head_and_trunk_gradient_matches_finite_differences() {
     let groups = [Ranking { start: 0, len: 3 }, Ranking { start: 3, len: 2 }];
     let mut rm = RewardTrainer::new(&cfg, b, t).unwrap();
     let mut grads = vec![0.0f32; p.data.len()];
-    rm.forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
+    rm.bt_forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
         .unwrap();
     let loss_at = |q: &tinychat::Params| -> f64 {
         let r = rm.forward(q, &inputs, &lengths).unwrap().to_vec();

@@ -3,9 +3,10 @@
 
 use crate::train::eval::chat::EvalChatOptions;
 use crate::train::moderation::ModerationOptions;
-use crate::train::ppo::PpoOptions;
-use crate::train::pretrain::{Preset, PretrainOptions};
+use crate::train::ppo::{PpoOptions, PpoSettings};
+use crate::train::pretrain::PretrainOptions;
 use crate::train::reward::RewardOptions;
+use crate::train::settings::{Overrides, Preset, Schedule};
 use crate::train::sft::SftOptions;
 use crate::train::tokenizer_train::TokenizerOptions;
 use crate::train::trainer::RunOptions;
@@ -43,55 +44,51 @@ impl AllPreset {
         }
     }
 
+    /// The model preset of the stages that train from scratch (pretrain, moderation): small
+    /// under small, else tiny (which smoke shrinks).
+    pub fn model(self) -> Preset {
+        match self {
+            AllPreset::Small => Preset::Small,
+            _ => Preset::Tiny,
+        }
+    }
+
     pub fn pretrain(self, o: PretrainOptions) -> PretrainOptions {
+        let o = PretrainOptions {
+            preset: self.model(),
+            ..o
+        };
         match self {
             AllPreset::Smoke => PretrainOptions {
-                preset: Preset::Tiny,
-                dim: Some(32),
-                layers: Some(1),
-                heads: Some(2),
-                kv_heads: Some(1),
-                ffn: Some(64),
-                seq_len: Some(128),
-                batch_size: Some(2),
-                steps: Some(3),
-                warmup: Some(1),
+                overrides: smoke_model(128, 2),
                 eval_every: 3,
                 eval_batches: 1,
-                run: RunOptions {
-                    save_every: 3,
-                    ..o.run
-                },
+                run: smoke_run(&o.run),
                 ..o
             },
-            AllPreset::Tiny => PretrainOptions {
-                preset: Preset::Tiny,
-                ..o
-            },
-            AllPreset::Small => PretrainOptions {
-                preset: Preset::Small,
-                ..o
-            },
+            _ => o,
         }
     }
 
     pub fn sft(self, o: SftOptions) -> SftOptions {
         match self {
             AllPreset::Smoke => SftOptions {
-                steps: 3,
                 batch_size: 2,
-                warmup: 1,
+                schedule: smoke_schedule(&o.schedule),
                 eval_every: 3,
                 eval_batches: 1,
-                run: RunOptions {
-                    save_every: 3,
-                    ..o.run
-                },
+                run: smoke_run(&o.run),
                 ..o
             },
             // 1200 steps (~2 passes over the SFT data): at 300 the model had not learnt to copy
             // operands yet.
-            AllPreset::Tiny => SftOptions { steps: 1200, ..o },
+            AllPreset::Tiny => SftOptions {
+                schedule: Schedule {
+                    steps: 1200,
+                    ..o.schedule.clone()
+                },
+                ..o
+            },
             AllPreset::Small => o,
         }
     }
@@ -100,21 +97,20 @@ impl AllPreset {
         match self {
             // A batch holds all the answers of a prompt (up to 5 in the constructed rankings).
             AllPreset::Smoke => RewardOptions {
-                steps: 3,
+                schedule: smoke_schedule(&o.schedule),
+                run: smoke_run(&o.run),
                 batch_size: 6,
-                warmup: 1,
                 eval_every: 3,
                 eval_limit: 4,
-                run: RunOptions {
-                    save_every: 3,
-                    ..o.run
-                },
                 ..o
             },
             // 1400 steps on the constructed rankings plus 4 own samples of 2000 computed PPO
             // prompts ranked by the exact checkers.
             AllPreset::Tiny => RewardOptions {
-                steps: 1400,
+                schedule: Schedule {
+                    steps: 1400,
+                    ..o.schedule.clone()
+                },
                 self_samples: 4,
                 self_prompts: 2000,
                 self_sources: "computed".into(),
@@ -128,18 +124,24 @@ impl AllPreset {
         match self {
             AllPreset::Smoke => PpoOptions {
                 iterations: 1,
-                rollouts: 2,
-                minibatch: 2,
-                epochs: 1,
-                max_new_tokens: 4,
+                settings: PpoSettings {
+                    rollouts: 2,
+                    minibatch: 2,
+                    epochs: 1,
+                    max_new_tokens: 4,
+                    ..o.settings.clone()
+                },
                 ..o
             },
             // 64 rollouts per iteration in minibatches of 32 (4 policy steps per iteration
             // instead of 8 noisier ones): the KL per answer fell from 2.5 to 1.9 nats and exact
             // match kept up with SFT, where 32 in 8s lost 6 items.
             AllPreset::Tiny => PpoOptions {
-                rollouts: 64,
-                minibatch: 32,
+                settings: PpoSettings {
+                    rollouts: 64,
+                    minibatch: 32,
+                    ..o.settings.clone()
+                },
                 ..o
             },
             AllPreset::Small => o,
@@ -147,35 +149,22 @@ impl AllPreset {
     }
 
     pub fn moderation(self, o: ModerationOptions) -> ModerationOptions {
-        use crate::train::moderation::Preset as M;
-        match self {
-            AllPreset::Smoke => ModerationOptions {
-                preset: M::Tiny,
-                dim: Some(32),
-                layers: Some(1),
-                heads: Some(2),
-                kv_heads: Some(1),
-                ffn: Some(64),
-                seq_len: Some(32),
-                batch_size: Some(4),
-                steps: Some(3),
-                warmup: Some(1),
-                eval_every: 3,
-                eval_examples: 16,
-                run: RunOptions {
-                    save_every: 3,
-                    ..o.run
-                },
-                ..o
+        let smoke = self == AllPreset::Smoke;
+        ModerationOptions {
+            preset: self.model(),
+            overrides: if smoke {
+                smoke_model(32, 4)
+            } else {
+                o.overrides.clone()
             },
-            AllPreset::Tiny => ModerationOptions {
-                preset: M::Tiny,
-                ..o
+            eval_every: if smoke { 3 } else { o.eval_every },
+            eval_examples: if smoke { 16 } else { o.eval_examples },
+            run: if smoke {
+                smoke_run(&o.run)
+            } else {
+                o.run.clone()
             },
-            AllPreset::Small => ModerationOptions {
-                preset: M::Small,
-                ..o
-            },
+            ..o
         }
     }
 
@@ -189,6 +178,40 @@ impl AllPreset {
             },
             _ => o,
         }
+    }
+}
+
+/// The smoke preset's schedule: 3 steps, 1 of them warmup.
+fn smoke_schedule(s: &Schedule) -> Schedule {
+    Schedule {
+        steps: 3,
+        warmup: 1,
+        ..s.clone()
+    }
+}
+
+/// The smoke preset's checkpoint: after the third step.
+fn smoke_run(r: &RunOptions) -> RunOptions {
+    RunOptions {
+        save_every: 3,
+        ..r.clone()
+    }
+}
+
+/// The smoke preset's model: 32 wide, one layer, 2 heads sharing one KV head, FFN 64, `seq_len`
+/// positions, `batch_size` rows, 3 steps after 1 of warmup.
+fn smoke_model(seq_len: usize, batch_size: usize) -> Overrides {
+    Overrides {
+        dim: Some(32),
+        layers: Some(1),
+        heads: Some(2),
+        kv_heads: Some(1),
+        ffn: Some(64),
+        seq_len: Some(seq_len),
+        batch_size: Some(batch_size),
+        steps: Some(3),
+        warmup: Some(1),
+        ..Default::default()
     }
 }
 

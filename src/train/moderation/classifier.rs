@@ -16,7 +16,7 @@ use crate::tokenizer::Tokenizer;
 use crate::train::checkpoint;
 use crate::train::eval::prf;
 use crate::train::heads::Classifier;
-use crate::train::model::init_params;
+use crate::train::model::{init_params, trunk_with_new_head};
 use crate::train::tokenizer_train::{read_tokenizer_dir, TokenizerFiles};
 use crate::train::word_vectors;
 use crate::weights::DType;
@@ -160,34 +160,16 @@ fn labels() -> Vec<String> {
 
 /// The classifier config of a random-init run.
 fn random_config(s: &ModerationSettings, tok: &Tokenizer) -> Result<ModelConfig> {
-    if s.heads == 0 || s.dim % s.heads != 0 || s.kv_heads == 0 || s.heads % s.kv_heads != 0 {
-        return Err(Error::InvalidArgument(format!(
-            "--dim {} must be a multiple of --heads {}, and --heads of --kv-heads {}",
-            s.dim, s.heads, s.kv_heads
-        )));
-    }
+    s.shape.check()?;
     let eot = tok.token_to_id(crate::train::tokenizer_train::SPECIAL_TOKENS[0]);
     let cfg = ModelConfig {
-        family: Family::Llama,
-        vocab_size: tok.vocab_size(),
-        dim: s.dim,
-        n_layers: s.layers,
-        n_heads: s.heads,
-        n_kv_heads: s.kv_heads,
-        head_dim: s.dim / s.heads,
-        hidden_dim: s.ffn,
-        max_seq_len: s.seq_len,
-        norm_eps: 1e-5,
-        rope_theta: 10000.0,
-        tie_embeddings: false,
-        attn_bias: false,
-        mlp_bias: false,
         bos_token_id: eot,
         eos_token_ids: eot.into_iter().collect(),
         pad_token_id: eot,
         labels: labels(),
         pooling: s.pooling,
         causal: !s.bidirectional,
+        ..s.shape.llama(tok.vocab_size())
     };
     cfg.validate()
         .map_err(|m| Error::InvalidArgument(format!("model settings: {m}")))?;
@@ -204,10 +186,10 @@ fn from_pretrained(dir: &Path, s: &ModerationSettings) -> Result<(ModelConfig, P
             dir.display()
         )));
     }
-    if s.seq_len > base.max_seq_len {
+    if s.shape.seq_len > base.max_seq_len {
         return Err(Error::InvalidArgument(format!(
             "--seq-len {} exceeds the pretrained model's context {}",
-            s.seq_len, base.max_seq_len
+            s.shape.seq_len, base.max_seq_len
         )));
     }
     let (lm, _) = crate::weights::load(dir.join("model.safetensors"), &base)?;
@@ -215,18 +197,9 @@ fn from_pretrained(dir: &Path, s: &ModerationSettings) -> Result<(ModelConfig, P
     cfg.labels = labels();
     cfg.pooling = s.pooling;
     cfg.causal = !s.bidirectional;
-    cfg.max_seq_len = s.seq_len;
+    cfg.max_seq_len = s.shape.seq_len;
     cfg.tie_embeddings = false;
-    let mut p = init_params(&cfg, s.seed);
-    for spec in p.layout.specs.clone() {
-        if spec.slot == Slot::ClsHead {
-            continue;
-        }
-        let src = lm.get(spec.slot).ok_or_else(|| {
-            Error::Other(format!("--init: the pretrained model has no {}", spec.name))
-        })?;
-        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
-    }
+    let p = trunk_with_new_head(&cfg, &lm, s.seed, "pretrained model")?;
     Ok((cfg, p))
 }
 
@@ -240,7 +213,7 @@ pub fn validate(
     pad: u32,
     pos_weight: &[f32],
 ) -> Result<(f32, f32)> {
-    let (b, t) = (cls.model().batch, cls.model().seq);
+    let (b, t) = (cls.model.batch, cls.model.seq);
     let nl = CATEGORIES.len();
     let n = val.ids.len().min(limit);
     let (mut inp, mut len, mut tgt) = (vec![pad; b * t], vec![1; b], vec![0.0; b * nl]);
@@ -249,7 +222,7 @@ pub fn validate(
     for start in (0..n).step_by(b) {
         let idx: Vec<usize> = (0..b).map(|r| (start + r).min(n - 1)).collect();
         fill_batch(val, &idx, t, pad, &mut inp, &mut len, &mut tgt);
-        echo_rows(&mut inp, &mut len, t, pad, cls.model().config.pooling);
+        echo_rows(&mut inp, &mut len, t, pad, cls.model.config.pooling);
         let logits = cls.forward(p, &inp, &len)?;
         let real = (n - start).min(b);
         loss += bce_with_logits_forward(&logits[..real * nl], &tgt[..real * nl], pos_weight) as f64
@@ -375,7 +348,7 @@ fn from_word_vectors(s: &ModerationSettings, path: &Path, train_ex: &[Example]) 
         &texts,
         s.vocab_top,
         2,
-        s.dim,
+        s.shape.dim,
         s.word_vector_std,
         s.seed,
     )?;
@@ -402,7 +375,7 @@ fn from_word_vectors(s: &ModerationSettings, path: &Path, train_ex: &[Example]) 
         let t0 = Instant::now();
         neighbours = nearest_words(
             &wi.embeddings,
-            s.dim,
+            s.shape.dim,
             &wi.from_vectors,
             SWAP_K,
             SWAP_MIN_COS,

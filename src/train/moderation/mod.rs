@@ -43,15 +43,17 @@
 
 pub mod augment;
 pub mod classifier;
+mod options;
 
-use super::checkpoint;
+pub use options::{
+    preset, ModerationOptions, ModerationSettings, Preset, DEFAULT_VOCAB_TOP,
+    DEFAULT_WORD_VECTOR_DROPOUT, DEFAULT_WORD_VECTOR_STD,
+};
+
 use super::data::fnv1a;
 use super::eval::calibrate::{calibrate_val, Calibration, ValCalibration};
 pub use super::heads::Classifier;
-use super::optim::AdamWConfig;
-use super::trainer::{
-    Fingerprint, Learner, Plot, Report, RunOptions, Schedule, Stage, Start, Trainer,
-};
+use super::trainer::{Fingerprint, Learner, Plot, Report, Stage, Start, Trainer};
 use super::word_vectors;
 use crate::config::Pooling;
 use crate::error::{Error, Result};
@@ -62,292 +64,10 @@ use classifier::{
     encode_examples, fill_batch, freeze_rows, initial, pos_weights, validate, write_classifier,
     Encoded, Initial,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// ~0.9M parameters with a 4096 vocabulary (random init), max pooling, 8000 steps with word
-    /// dropout 0.25; about 15 minutes on 2 cores. On the composed data set with its larger pools
-    /// (about 120 phrases a pool) 1500 and 4000 steps underfit (README); earlier, on the
-    /// template-only data, bigger models and a 10-minute pretrained trunk generalised worse.
-    #[default]
-    Tiny,
-    /// ~3.5M parameters (random init); untuned (an estimated 10–15 minutes on 2 cores; in the
-    /// sweep, models this size overfit the training templates more than `tiny`).
-    Small,
-}
-
-/// Everything that determines a run's numbers (saved in trainer_state.json; a resume must match).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModerationSettings {
-    /// Model shape (ignored with `--init`, which brings its own).
-    pub dim: usize,
-    pub layers: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub ffn: usize,
-    /// T: texts are cut to their last T tokens; also the classifier's context window.
-    pub seq_len: usize,
-    pub batch_size: usize,
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub adamw: AdamWConfig,
-    pub seed: u64,
-    /// `none`, `auto` (√(negatives/positives) per category, in [1, 10]) or a number.
-    pub pos_weight: String,
-    /// Word dropout: each training token is left out with this probability (regularises
-    /// against memorising templates). 0 disables.
-    #[serde(default)]
-    pub token_dropout: f32,
-    /// The pretrained model directory the trunk came from, if any.
-    pub init: Option<PathBuf>,
-    /// How the head reads the sequence: `last` token (transformers' default) or `max` over
-    /// positions. Runs saved before the option existed were `last`.
-    #[serde(default)]
-    pub pooling: Pooling,
-    /// Bidirectional attention in the trunk (`--bidirectional`; config.json `"is_causal":
-    /// false`): every position reads the whole text. Runs saved before the option were causal.
-    #[serde(default)]
-    pub bidirectional: bool,
-    /// Word vectors for the token embeddings (`--word-vectors`): the classifier then uses a
-    /// word-level tokenizer built from them (see [`super::word_vectors`]).
-    #[serde(default)]
-    pub word_vectors: Option<PathBuf>,
-    /// With word vectors: how many of the most frequent vector words join the vocabulary
-    /// (besides every training word).
-    #[serde(default)]
-    pub vocab_top: usize,
-    /// With word vectors: keep the rows that came from vectors fixed during training.
-    #[serde(default)]
-    pub freeze_word_vectors: bool,
-    /// With word vectors: their standard deviation in the embedding table.
-    #[serde(default)]
-    pub word_vector_std: f32,
-    /// With word vectors: each training token is replaced by one of its nearest vector words
-    /// with this probability (`--word-swap`). 0 disables; runs saved before it had none.
-    #[serde(default)]
-    pub word_swap: f32,
-}
-
-impl Preset {
-    pub fn settings(self) -> ModerationSettings {
-        let base = ModerationSettings {
-            dim: 128,
-            layers: 2,
-            heads: 4,
-            kv_heads: 2,
-            ffn: 384,
-            seq_len: 64,
-            batch_size: 32,
-            steps: 8000,
-            lr: 1e-3,
-            min_lr: 1e-4,
-            warmup: 30,
-            grad_clip: 1.0,
-            adamw: AdamWConfig::default(),
-            seed: 1337,
-            pos_weight: "auto".into(),
-            token_dropout: 0.25,
-            init: None,
-            pooling: Pooling::Max,
-            bidirectional: false,
-            word_vectors: None,
-            vocab_top: 0,
-            freeze_word_vectors: false,
-            word_vector_std: 0.0,
-            word_swap: 0.0,
-        };
-        match self {
-            Preset::Tiny => base,
-            Preset::Small => ModerationSettings {
-                dim: 256,
-                layers: 4,
-                heads: 8,
-                kv_heads: 4,
-                ffn: 768,
-                steps: 1000,
-                lr: 5e-4,
-                min_lr: 5e-5,
-                warmup: 50,
-                ..base
-            },
-        }
-    }
-}
-
-/// With word vectors: the most frequent vector words in the vocabulary (`--vocab-top`).
-pub const DEFAULT_VOCAB_TOP: usize = 20000;
-/// With word vectors: their standard deviation in the embedding table (`--word-vector-std`).
-pub const DEFAULT_WORD_VECTOR_STD: f32 = 1.0;
-/// With word vectors: the word dropout unless `--token-dropout` says otherwise. With the vector
-/// rows fixed, 0.1 generalised better than the BPE runs' 0.25 (and than 0) on the held-out split
-/// of an earlier version of the data (README).
-pub const DEFAULT_WORD_VECTOR_DROPOUT: f32 = 0.1;
-
-/// `tinychat train moderation`, option for option (each field is named as its flag). Every
-/// `None` takes the preset's value.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ModerationOptions {
-    /// Model shape and schedule; the options below override single values. Default tiny.
-    pub preset: Preset,
-    /// Prepared moderation data (train.jsonl and val.jsonl, from `tinychat data prepare`).
-    /// Default data/moderation.
-    pub data: PathBuf,
-    /// Directory with tokenizer.json, for a random init (with `init` the trunk's tokenizer is
-    /// used). Default data/tokenizer.
-    pub tokenizer: PathBuf,
-    /// Start the trunk from a pretrained model directory (or a pretrain run directory) instead
-    /// of a random init; its shape and tokenizer are used.
-    pub init: Option<PathBuf>,
-    pub dim: Option<usize>,
-    pub layers: Option<usize>,
-    pub heads: Option<usize>,
-    pub kv_heads: Option<usize>,
-    pub ffn: Option<usize>,
-    /// Sequence length T (longer texts keep their last T tokens during training).
-    pub seq_len: Option<usize>,
-    /// Texts per batch B.
-    pub batch_size: Option<usize>,
-    pub steps: Option<usize>,
-    pub lr: Option<f32>,
-    pub min_lr: Option<f32>,
-    pub warmup: Option<usize>,
-    pub grad_clip: Option<f32>,
-    pub weight_decay: Option<f32>,
-    pub seed: Option<u64>,
-    /// Weight of positive examples per category: `auto`, `none` or a number.
-    pub pos_weight: Option<String>,
-    /// Word dropout (0.25 in the presets, 0.1 with `word_vectors`).
-    pub token_dropout: Option<f32>,
-    /// How the head reads the sequence: last, max or echo_max.
-    pub pooling: Option<Pooling>,
-    /// Attend both ways in the trunk.
-    pub bidirectional: bool,
-    /// Word vectors for the token embeddings (see [`word_vectors`]), with a word-level
-    /// tokenizer; the four options after it apply only with them.
-    pub word_vectors: Option<PathBuf>,
-    /// The most frequent vector words put in the vocabulary (default 20000).
-    pub vocab_top: Option<usize>,
-    /// Train the vector rows too (they are kept fixed by default).
-    pub train_word_vectors: bool,
-    /// Replace each training token by one of its nearest vector words with this probability
-    /// (default 0).
-    pub word_swap: Option<f32>,
-    /// The vectors' standard deviation in the embedding table (default 1).
-    pub word_vector_std: Option<f32>,
-    /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
-    /// Default 0.9.
-    pub target_precision: f32,
-    /// Then raise the target precision of the category that flags the most benign validation
-    /// texts while more than this fraction of them is flagged (1 turns the budget off). Default
-    /// 0.01.
-    pub max_benign_fpr: f32,
-    /// Validate every this many steps (and at the end). Default 100.
-    pub eval_every: usize,
-    /// Most validation examples per periodic validation (all of them for calibration). Default
-    /// 2048.
-    pub eval_examples: usize,
-    /// Also calibrate on the whole validation split every this many steps and log the macro F1
-    /// the thresholds give (0, the default: only at the end).
-    pub calibrate_every: usize,
-    /// Run directory (default runs/moderation): checkpoint/, classifier/, metrics.jsonl,
-    /// loss.png; resume; a checkpoint every 200 steps.
-    pub run: RunOptions,
-}
-
-impl Default for ModerationOptions {
-    fn default() -> Self {
-        ModerationOptions {
-            preset: Preset::Tiny,
-            data: "data/moderation".into(),
-            tokenizer: "data/tokenizer".into(),
-            init: None,
-            dim: None,
-            layers: None,
-            heads: None,
-            kv_heads: None,
-            ffn: None,
-            seq_len: None,
-            batch_size: None,
-            steps: None,
-            lr: None,
-            min_lr: None,
-            warmup: None,
-            grad_clip: None,
-            weight_decay: None,
-            seed: None,
-            pos_weight: None,
-            token_dropout: None,
-            pooling: None,
-            bidirectional: false,
-            word_vectors: None,
-            vocab_top: None,
-            train_word_vectors: false,
-            word_swap: None,
-            word_vector_std: None,
-            target_precision: 0.9,
-            max_benign_fpr: 0.01,
-            eval_every: 100,
-            eval_examples: 2048,
-            calibrate_every: 0,
-            run: RunOptions::new("runs/moderation", 200),
-        }
-    }
-}
-
-impl ModerationOptions {
-    /// The preset's settings with the options that are set (and the word-vector defaults
-    /// with `word_vectors`).
-    pub fn settings(&self) -> ModerationSettings {
-        let mut s = self.preset.settings();
-        macro_rules! over {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { s.$f = v; } )* };
-        }
-        over!(
-            dim,
-            layers,
-            heads,
-            kv_heads,
-            ffn,
-            seq_len,
-            batch_size,
-            steps,
-            lr,
-            min_lr,
-            warmup,
-            grad_clip,
-            seed,
-            pos_weight,
-            token_dropout,
-            pooling
-        );
-        if let Some(v) = self.weight_decay {
-            s.adamw.weight_decay = v;
-        }
-        s.init = self.init.clone();
-        s.bidirectional |= self.bidirectional;
-        // The word-vector settings stay at their zero values without vectors, as runs saved
-        // before they existed have them.
-        if self.word_vectors.is_some() {
-            s.word_vectors = self.word_vectors.clone();
-            s.vocab_top = self.vocab_top.unwrap_or(DEFAULT_VOCAB_TOP);
-            s.word_vector_std = self.word_vector_std.unwrap_or(DEFAULT_WORD_VECTOR_STD);
-            s.freeze_word_vectors = !self.train_word_vectors;
-            s.word_swap = self.word_swap.unwrap_or(0.0);
-            if self.token_dropout.is_none() {
-                s.token_dropout = DEFAULT_WORD_VECTOR_DROPOUT;
-            }
-        }
-        s
-    }
-}
 
 /// Summary of a finished (or stopped) run.
 #[derive(Debug, Clone, Serialize)]
@@ -371,7 +91,7 @@ pub struct Summary {
 
 /// Refuses settings that cannot train.
 fn check(s: &ModerationSettings, o: &ModerationOptions) -> Result<()> {
-    if s.batch_size == 0 || s.steps == 0 || s.seq_len == 0 {
+    if s.batch_size == 0 || s.schedule.steps == 0 || s.shape.seq_len == 0 {
         return Err(Error::InvalidArgument(
             "batch size, steps and sequence length must be positive".into(),
         ));
@@ -466,7 +186,7 @@ impl Moderation<'_> {
 
     /// Fills the next batch, augmented (word swap, word dropout, echo rows) for step `step`.
     fn batch(&mut self, step: usize) {
-        let (s, t, pad) = (&self.s, self.s.seq_len, self.pad);
+        let (s, t, pad) = (&self.s, self.s.shape.seq_len, self.pad);
         for i in self.idx.iter_mut() {
             *i = self.order.next_index();
         }
@@ -490,7 +210,7 @@ impl Stage for Moderation<'_> {
         let (cls, frozen) = (&mut self.cls, &self.init.frozen_rows);
         let (inp, len, tgt, pw) = (&self.inp, &self.len, &self.tgt, &self.pos_weight);
         let st = self.learner.step(step, |params, grads| {
-            let loss = cls.forward_backward(params, grads, inp, len, tgt, pw, 1.0)?;
+            let loss = cls.bce_forward_backward(params, grads, inp, len, tgt, pw, 1.0)?;
             freeze_rows(params, grads, frozen);
             Ok(loss)
         })?;
@@ -526,7 +246,7 @@ impl Stage for Moderation<'_> {
     /// `calibrate_every`: the thresholds the end of the run would choose, and what they give.
     fn after_step(&mut self, done: usize) -> Result<Vec<Report>> {
         let every = self.o.calibrate_every;
-        if every == 0 || done % every != 0 || done >= self.s.steps {
+        if every == 0 || done % every != 0 || done >= self.s.schedule.steps {
             return Ok(vec![]);
         }
         let t_cal = Instant::now();
@@ -543,22 +263,12 @@ impl Stage for Moderation<'_> {
     }
 
     fn save(&mut self, done: usize) -> Result<()> {
-        let order = &self.order;
-        let state = json!({
-            "step": done, "epoch": order.epoch, "cursor": order.cursor,
-            "settings": self.s, "tokenizer_hash": format!("{:016x}", self.tok_hash),
-            "stage": "moderation",
-        });
-        let (l, init) = (&self.learner, &self.init);
-        checkpoint::save(
-            &self.o.run.out,
-            &init.cfg,
-            &l.params,
-            &l.opt,
-            &state,
-            &init.tok.json,
-            &init.tok.config,
-        )
+        let mut state = self.order.state(done, &self.s);
+        state["tokenizer_hash"] = format!("{:016x}", self.tok_hash).into();
+        state["stage"] = "moderation".into();
+        let tok = (&self.init.tok.json[..], &self.init.tok.config);
+        self.learner
+            .save(&self.o.run.out, &self.init.cfg, &state, tok)
     }
 }
 
@@ -570,7 +280,7 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
     let (train_ex, val_ex) = read_splits(&o.data)?;
     let init = initial(&s, &o.tokenizer, &train_ex)?;
     let tok_hash = fnv1a(&init.tok.json);
-    let (b, t, nl) = (s.batch_size, s.seq_len, CATEGORIES.len());
+    let (b, t, nl) = (s.batch_size, s.shape.seq_len, CATEGORIES.len());
     // Text tokens per example: T, or (T − 1) / 2 when the trunk reads each text twice.
     let train = encode_examples(&init.tok.tokenizer, &train_ex, s.pooling.window(t))?;
     let val = encode_examples(&init.tok.tokenizer, &val_ex, s.pooling.window(t))?;
@@ -579,20 +289,20 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
 
     let mut order = super::trainer::EpochOrder::shuffled(train.ids.len(), s.seed);
     let start = if o.run.resume {
-        let fp = Fingerprint {
-            key: "tokenizer_hash",
-            value: format!("{tok_hash:016x}"),
-            mismatch:
-                "--resume: the tokenizer differs from the one the checkpoint was trained with"
-                    .into(),
-        };
-        let st = Start::resume(&o.run.out, &s, Some(&init.cfg), s.adamw.clone(), &fp)?;
+        let fp = Fingerprint::tokenizer(tok_hash);
+        let st = Start::resume(
+            &o.run.out,
+            &s,
+            Some(&init.cfg),
+            s.schedule.adamw.clone(),
+            &fp,
+        )?;
         order.seek(st.data_position.0, st.data_position.1);
         st
     } else {
         let cfg = &init.cfg;
         let p = (init.params.clone()).unwrap_or_else(|| super::model::init_params(cfg, s.seed));
-        Start::fresh(cfg.clone(), p, s.adamw.clone())
+        Start::fresh(cfg.clone(), p, s.schedule.adamw.clone())
     };
     let cls = Classifier::new(&init.cfg, b, t)?;
     if !o.run.quiet {
@@ -605,17 +315,11 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
             start.params.data.len(),
         );
     }
-    let mut trainer = Trainer::open(&o.run, s.steps, start.step)?.validate_every(o.eval_every);
-    let schedule = Schedule {
-        lr: s.lr,
-        min_lr: s.min_lr,
-        warmup: s.warmup,
-        steps: s.steps,
-        grad_clip: s.grad_clip,
-    };
+    let mut trainer =
+        Trainer::open(&o.run, s.schedule.steps, start.step)?.validate_every(o.eval_every);
     let mut stage = Moderation {
         o,
-        learner: Learner::new(start.params, start.opt, schedule),
+        learner: Learner::new(start.params, start.opt, s.schedule.clone()),
         s,
         init,
         tok_hash,
@@ -649,7 +353,7 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
         val_benign_fpr: 0.0,
         val_calibrated_macro_f1: None,
     };
-    if trainer.end == stage.s.steps {
+    if trainer.end == stage.s.schedule.steps {
         finish(&stage, &mut trainer, &mut summary)?;
     }
     summary.wall_s = t_start.elapsed().as_secs_f64();
@@ -706,7 +410,7 @@ fn banner(
         init.note,
         train.ids.len(),
         train.truncated,
-        s.pooling.window(s.seq_len),
+        s.pooling.window(s.shape.seq_len),
         if s.pooling == Pooling::EchoMax { ", read twice" } else { "" },
         val.ids.len(),
         pos.join(", ")

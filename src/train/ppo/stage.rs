@@ -2,7 +2,7 @@
 //! directories, the prompts, and the iterations on the shared [`Trainer`] (one step = one PPO
 //! iteration; the critic is saved in `<out>/value/`).
 
-use super::{iteration_prompts, IterStats, KlEstimator, Ppo, PpoSettings, Trajectory};
+use super::{iteration_prompts, IterStats, Ppo, PpoSettings, Trajectory};
 use crate::error::{Error, Result};
 use crate::tokenizer::Message;
 use crate::train::checkers::{check, Check};
@@ -30,49 +30,16 @@ pub struct PpoOptions {
     pub reward: PathBuf,
     /// PPO prompts (ppo_prompts.jsonl). Default data/sft.
     pub data: PathBuf,
-    /// Default 40 iterations of 32 rollouts, in minibatches of 8, 2 passes each, answers of at
-    /// most 24 tokens.
+    /// Default 40.
     pub iterations: usize,
-    pub rollouts: usize,
-    pub minibatch: usize,
-    pub epochs: usize,
-    pub max_new_tokens: usize,
-    /// Diagnostic: score each answer by the exact checker of its prompt (1 right, 0 wrong)
-    /// instead of the reward model (only prompts with a check are used).
-    pub checker_reward: bool,
-    /// Responses sampled per prompt; `rollouts` must be a multiple of it. Default 1.
-    pub samples_per_prompt: usize,
-    /// Sampling temperature τ of the rollouts. Default 1.
-    pub temperature: f32,
-    /// Policy and critic learning rates. Default 5e-5 and 1e-4.
-    pub lr: f32,
-    pub value_lr: f32,
-    /// Clip ranges of the surrogate and the value loss. Default 0.2 each.
-    pub clip_eps: f32,
-    pub value_clip: f32,
-    /// GAE's γ and λ. Default 1 and 0.95.
-    pub gamma: f32,
-    pub lambda: f32,
-    /// KL coefficient β (fixed by default, the start value with `target_kl`). Default 0.2.
-    pub beta: f32,
-    /// Adapt β towards this KL per response; 0 (the default) keeps β fixed.
-    pub target_kl: f32,
-    /// Default k3.
-    pub kl_estimator: KlEstimator,
-    /// Horizon of the adaptive β controller (in rollouts). Default 10 000.
-    pub kl_horizon: usize,
-    /// Stop when the mean KL per response exceeds this. Default 20.
-    pub kl_stop: f32,
     /// Only prompts whose `meta.source` starts with one of these (comma-separated); all prompts
     /// when empty (the default).
     pub prompt_sources: String,
-    /// PPO-ptx: weight of the pretraining LM loss added to the policy loss (0, the default: off).
-    pub ptx_coef: f32,
     /// Pretraining text for PPO-ptx (a prepared corpus split, JSONL or text). Default
     /// data/corpus/train.jsonl.
     pub ptx_data: PathBuf,
-    /// Default 1337.
-    pub seed: u64,
+    /// The hyperparameters the checkpoints record (see [`PpoSettings`]'s defaults).
+    pub settings: PpoSettings,
     /// Run directory (default runs/ppo): checkpoint/ (the policy), value/checkpoint/ (the
     /// critic), metrics.jsonl, loss.png; resume (the same options; `iterations` may be raised);
     /// a checkpoint every 10 iterations.
@@ -86,78 +53,32 @@ impl Default for PpoOptions {
             reward: "runs/reward".into(),
             data: "data/sft".into(),
             iterations: 40,
-            rollouts: 32,
-            minibatch: 8,
-            epochs: 2,
-            max_new_tokens: 24,
-            checker_reward: false,
-            samples_per_prompt: 1,
-            temperature: 1.0,
-            lr: 5e-5,
-            value_lr: 1e-4,
-            clip_eps: 0.2,
-            value_clip: 0.2,
-            gamma: 1.0,
-            lambda: 0.95,
-            beta: 0.2,
-            target_kl: 0.0,
-            kl_estimator: KlEstimator::K3,
-            kl_horizon: 10_000,
-            kl_stop: 20.0,
             prompt_sources: String::new(),
-            ptx_coef: 0.0,
             ptx_data: "data/corpus/train.jsonl".into(),
-            seed: 1337,
+            settings: PpoSettings::default(),
             run: RunOptions::new("runs/ppo", 10),
         }
     }
 }
 
 impl PpoOptions {
-    /// The hyperparameters a checkpoint records.
-    pub fn settings(&self) -> PpoSettings {
-        PpoSettings {
-            rollouts: self.rollouts,
-            minibatch: self.minibatch,
-            epochs: self.epochs,
-            max_new_tokens: self.max_new_tokens,
-            temperature: self.temperature,
-            lr: self.lr,
-            value_lr: self.value_lr,
-            clip_eps: self.clip_eps,
-            value_clip: self.value_clip,
-            gamma: self.gamma,
-            lambda: self.lambda,
-            beta: self.beta,
-            target_kl: (self.target_kl > 0.0).then_some(self.target_kl),
-            kl_horizon: self.kl_horizon.max(1),
-            kl_estimator: self.kl_estimator,
-            kl_stop: self.kl_stop,
-            whiten_rewards: true,
-            grad_clip: 1.0,
-            seed: self.seed,
-            ptx_coef: self.ptx_coef,
-            checker_reward: self.checker_reward,
-            samples_per_prompt: self.samples_per_prompt,
-        }
-    }
-
     fn check(&self) -> Result<()> {
-        if self.rollouts == 0 || self.minibatch == 0 || self.epochs == 0 || self.iterations == 0 {
+        let s = &self.settings;
+        if s.rollouts == 0 || s.minibatch == 0 || s.epochs == 0 || self.iterations == 0 {
             return Err(Error::InvalidArgument(
                 "--rollouts, --minibatch, --epochs and --iterations must be positive".into(),
             ));
         }
-        if self.samples_per_prompt == 0 || self.rollouts % self.samples_per_prompt != 0 {
+        if s.samples_per_prompt == 0 || s.rollouts % s.samples_per_prompt != 0 {
             return Err(Error::InvalidArgument(format!(
                 "--rollouts ({}) must be a positive multiple of --samples-per-prompt ({})",
-                self.rollouts, self.samples_per_prompt
+                s.rollouts, s.samples_per_prompt
             )));
         }
-        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+        if !(s.temperature > 0.0 && s.temperature.is_finite()) {
             return Err(Error::InvalidArgument(format!(
                 "--temperature must be positive (got {})",
-                self.temperature
+                s.temperature
             )));
         }
         Ok(())
@@ -225,7 +146,7 @@ fn read_prompts(
         if !sources.is_empty() && !sources.iter().any(|p| src.starts_with(p)) {
             continue;
         }
-        if o.checker_reward && it.check.is_none() {
+        if o.settings.checker_reward && it.check.is_none() {
             continue;
         }
         let head = pol.template.render(&[Message::user(&it.prompt)], true)?;
@@ -233,7 +154,7 @@ fn read_prompts(
         if ids.len() + 2 > t {
             skipped += 1;
         } else {
-            if let (true, Some(c)) = (o.checker_reward, &it.check) {
+            if let (true, Some(c)) = (o.settings.checker_reward, &it.check) {
                 checks.entry(ids.clone()).or_insert_with(|| c.clone());
             }
             prompts.push(ids);
@@ -245,7 +166,7 @@ fn read_prompts(
         } else {
             format!(" from sources {:?}", o.prompt_sources)
         };
-        let (what, why) = if o.checker_reward {
+        let (what, why) = if o.settings.checker_reward {
             (
                 " with a \"check\"",
                 "; --checker-reward needs checkable prompts",
@@ -316,15 +237,15 @@ impl Stage for PpoStage<'_> {
         // prompts.
         let batch: Vec<Vec<u32>> = iteration_prompts(
             it,
-            self.o.rollouts,
-            self.o.samples_per_prompt,
+            self.s.rollouts,
+            self.s.samples_per_prompt,
             self.order.len(),
         )
         .into_iter()
         .map(|i| self.prompts[self.order[i]].clone())
         .collect();
         let scorer = &mut self.scorer;
-        let seed = self.o.seed ^ it as u64;
+        let seed = self.s.seed ^ it as u64;
         let (st, _) = self
             .ppo
             .iterate(&batch, self.end, self.pad, seed, &mut |tr| scorer.score(tr))?;
@@ -428,15 +349,11 @@ fn resume(ppo: &mut Ppo, o: &PpoOptions, pol: &LoadedModel, rmm: &LoadedModel) -
 pub fn run(o: &PpoOptions) -> Result<Vec<IterStats>> {
     o.check()?;
     let (pol, rmm, rm_dir) = load_models(o)?;
-    let end = pol
-        .template
-        .eos_token
-        .as_deref()
-        .and_then(|e| pol.tokenizer.token_to_id(e))
-        .ok_or_else(|| Error::InvalidArgument("the policy's template has no end token".into()))?;
+    let end = pol.end_token("policy")?;
     let pad = pol.config.pad_token_id.unwrap_or(0);
     let (prompts, checks, skipped) = read_prompts(o, &pol)?;
-    let s = o.settings();
+    let mut s = o.settings.clone();
+    s.kl_horizon = s.kl_horizon.max(1);
     let mut ppo = Ppo::new(
         s.clone(),
         pol.config.clone(),
@@ -465,7 +382,7 @@ pub fn run(o: &PpoOptions) -> Result<Vec<IterStats>> {
             "PPO: policy {} ({} parameters), {} {}; {} prompts ({skipped} skipped){}{}",
             o.policy.display(),
             pol.params.data.len(),
-            if o.checker_reward {
+            if s.checker_reward {
                 "reward from the exact checkers (diagnostic), critic"
             } else {
                 "reward model and critic"
@@ -491,12 +408,13 @@ pub fn run(o: &PpoOptions) -> Result<Vec<IterStats>> {
     }
     let mut trainer = Trainer::open(&o.run, o.iterations, start)?.print_steps();
     let mut order: Vec<usize> = (0..prompts.len()).collect();
-    let mut rng = crate::generate::Rng::new(o.seed);
+    let mut rng = crate::generate::Rng::new(s.seed);
     for i in (1..order.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
-    let reward_name = if o.checker_reward {
+    let checker_reward = s.checker_reward;
+    let reward_name = if checker_reward {
         "exact checkers".to_string()
     } else {
         rm_dir.display().to_string()
@@ -511,7 +429,7 @@ pub fn run(o: &PpoOptions) -> Result<Vec<IterStats>> {
             rm,
             rmm: &rmm,
             pol: &pol,
-            checks: o.checker_reward.then_some(checks),
+            checks: checker_reward.then_some(checks),
             pad,
         },
         prompts,

@@ -1,9 +1,9 @@
 //! `tinychat train moderation`: the flags of the moderation classifier's stage.
 
+use super::{OverrideArgs, RunArgs, StageDefaults};
 use std::path::PathBuf;
 use tinychat::config::Pooling;
 use tinychat::train::moderation::{self, ModerationOptions};
-use tinychat::train::trainer::RunOptions;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModerationPreset {
@@ -28,6 +28,12 @@ impl From<ModerationPreset> for moderation::Preset {
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
+    run_defaults("runs/moderation", "200"),
+    mut_arg("out", |a| a.help("Run directory: checkpoint/, classifier/, metrics.jsonl, loss.png")),
+    mut_arg("seq_len", |a| a.help("Sequence length T (longer texts keep their last T tokens during training)")),
+    mut_arg("batch_size", |a| a.help("Texts per batch B"))
+)]
+#[command(
     after_help = "Example:\n  tinychat train moderation --data data/moderation --tokenizer data/tokenizer --out runs/moderation\n  tinychat train moderation --init runs/pretrain/checkpoint --out runs/moderation\n  tinychat eval moderation --model runs/moderation/classifier --data data/moderation/test.jsonl"
 )]
 pub struct ModerationArgs {
@@ -44,44 +50,8 @@ pub struct ModerationArgs {
     /// of a random init; its shape and tokenizer are used.
     #[arg(long)]
     pub init: Option<PathBuf>,
-    /// Run directory: checkpoint/, classifier/, metrics.jsonl, loss.png.
-    #[arg(long, default_value = "runs/moderation")]
-    pub out: PathBuf,
-    /// Continue from the run directory's checkpoint, exactly where it stopped.
-    #[arg(long)]
-    pub resume: bool,
-    #[arg(long)]
-    pub dim: Option<usize>,
-    #[arg(long)]
-    pub layers: Option<usize>,
-    #[arg(long)]
-    pub heads: Option<usize>,
-    #[arg(long)]
-    pub kv_heads: Option<usize>,
-    #[arg(long)]
-    pub ffn: Option<usize>,
-    /// Sequence length T (longer texts keep their last T tokens during training).
-    #[arg(long)]
-    pub seq_len: Option<usize>,
-    /// Texts per batch B.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Optimiser steps in the whole run.
-    #[arg(long)]
-    pub steps: Option<usize>,
-    #[arg(long)]
-    pub lr: Option<f32>,
-    #[arg(long)]
-    pub min_lr: Option<f32>,
-    #[arg(long)]
-    pub warmup: Option<usize>,
-    /// Clip the global gradient norm to this (0 disables).
-    #[arg(long)]
-    pub grad_clip: Option<f32>,
-    #[arg(long)]
-    pub weight_decay: Option<f32>,
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Weight of positive examples in the loss, per category: `auto` (√(neg/pos), in [1, 10]),
     /// `none`, or a number for every category.
     #[arg(long)]
@@ -156,15 +126,9 @@ pub struct ModerationArgs {
     /// does; the one at 0.5 does not. 0: only at the end.
     #[arg(long, default_value_t = 0)]
     pub calibrate_every: usize,
-    /// Write a checkpoint every this many steps (and at the end).
-    #[arg(long, default_value_t = 200)]
-    pub save_every: usize,
-    /// Stop (with a checkpoint) after this step, as if interrupted; `--resume` continues.
-    #[arg(long)]
-    pub stop_after: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl From<ModerationArgs> for ModerationOptions {
@@ -174,20 +138,7 @@ impl From<ModerationArgs> for ModerationOptions {
             data: a.data,
             tokenizer: a.tokenizer,
             init: a.init,
-            dim: a.dim,
-            layers: a.layers,
-            heads: a.heads,
-            kv_heads: a.kv_heads,
-            ffn: a.ffn,
-            seq_len: a.seq_len,
-            batch_size: a.batch_size,
-            steps: a.steps,
-            lr: a.lr,
-            min_lr: a.min_lr,
-            warmup: a.warmup,
-            grad_clip: a.grad_clip,
-            weight_decay: a.weight_decay,
-            seed: a.seed,
+            overrides: a.overrides.into(),
             pos_weight: a.pos_weight,
             token_dropout: a.token_dropout,
             pooling: a.pooling,
@@ -202,13 +153,7 @@ impl From<ModerationArgs> for ModerationOptions {
             eval_every: a.eval_every,
             eval_examples: a.eval_examples,
             calibrate_every: a.calibrate_every,
-            run: RunOptions {
-                out: a.out,
-                resume: a.resume,
-                save_every: a.save_every,
-                stop_after: a.stop_after,
-                quiet: a.quiet,
-            },
+            run: a.run.into(),
         }
     }
 }

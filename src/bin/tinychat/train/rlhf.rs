@@ -1,11 +1,15 @@
 //! `tinychat train reward` and `tinychat train ppo`: the flags of the RLHF stages.
 
+use super::{FineTuneArgs, RunArgs, StageDefaults};
 use std::path::PathBuf;
-use tinychat::train::ppo::{KlEstimator, PpoOptions};
+use tinychat::train::ppo::{KlEstimator, PpoOptions, PpoSettings};
 use tinychat::train::reward::RewardOptions;
-use tinychat::train::trainer::RunOptions;
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(
+    run_defaults("runs/reward", "100"),
+    fine_tune_defaults("0.0003", "0.00003")
+)]
 #[command(
     after_help = "Example:\n  tinychat train reward --init runs/sft --data data/sft --out runs/reward\n  tinychat train reward --out runs/reward --resume"
 )]
@@ -16,30 +20,14 @@ pub struct RewardArgs {
     /// Ranked answers (ranked_train.jsonl and ranked_eval.jsonl).
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
-    #[arg(long, default_value = "runs/reward")]
-    pub out: PathBuf,
-    #[arg(long)]
-    pub resume: bool,
     /// Sequence length T (default: the model's context).
     #[arg(long)]
     pub seq_len: Option<usize>,
     /// Rows (answers) per batch; whole rankings only (a prompt's K answers share a batch).
     #[arg(long, default_value_t = 20)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 300)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 3e-4)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 3e-5)]
-    pub min_lr: f32,
-    #[arg(long, default_value_t = 20)]
-    pub warmup: usize,
-    #[arg(long, default_value_t = 1.0)]
-    pub grad_clip: f32,
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
-    #[arg(long, default_value_t = 1337)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub schedule: FineTuneArgs,
     /// Held-out pairwise accuracy every this many steps (and at the end).
     #[arg(long, default_value_t = 100)]
     pub eval_every: usize,
@@ -47,8 +35,6 @@ pub struct RewardArgs {
     /// them at the end).
     #[arg(long, default_value_t = 200)]
     pub eval_limit: usize,
-    #[arg(long, default_value_t = 100)]
-    pub save_every: usize,
     /// Rank this many samples of the --init (SFT) model per checkable prompt of
     /// ppo_prompts.jsonl by the exact checkers and add the (correct, wrong) pairs to the
     /// training rankings (0: the constructed rankings only).
@@ -62,10 +48,9 @@ pub struct RewardArgs {
     /// "computed"); all checkable prompts when empty.
     #[arg(long, default_value = "")]
     pub self_sources: String,
-    #[arg(long)]
-    pub stop_after: Option<usize>,
-    #[arg(long)]
-    pub quiet: bool,
+    /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl From<RewardArgs> for RewardOptions {
@@ -75,25 +60,14 @@ impl From<RewardArgs> for RewardOptions {
             data: a.data,
             seq_len: a.seq_len,
             batch_size: a.batch_size,
-            steps: a.steps,
-            lr: a.lr,
-            min_lr: a.min_lr,
-            warmup: a.warmup,
-            grad_clip: a.grad_clip,
-            weight_decay: a.weight_decay,
-            seed: a.seed,
+            schedule: a.schedule.schedule(),
+            seed: a.schedule.seed,
             eval_every: a.eval_every,
             eval_limit: a.eval_limit,
             self_samples: a.self_samples,
             self_prompts: a.self_prompts,
             self_sources: a.self_sources,
-            run: RunOptions {
-                out: a.out,
-                resume: a.resume,
-                save_every: a.save_every,
-                stop_after: a.stop_after,
-                quiet: a.quiet,
-            },
+            run: a.run.into(),
         }
     }
 }
@@ -118,6 +92,13 @@ impl From<KlEstimatorArg> for KlEstimator {
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
+    run_defaults("runs/ppo", "10"),
+    mut_arg("out", |a| a.help("Run directory: checkpoint/ (the policy), value/checkpoint/ (the critic), metrics.jsonl, loss.png")),
+    mut_arg("resume", |a| a.help("Continue from the run directory's checkpoint, exactly where it stopped (the same flags; --iterations may be raised)")),
+    mut_arg("save_every", |a| a.help("Write a checkpoint every this many iterations (and at the end)")),
+    mut_arg("stop_after", |a| a.help("Stop (with a checkpoint) after this iteration, as if interrupted; `--resume` continues"))
+)]
+#[command(
     after_help = "Example:\n  tinychat train ppo --policy runs/sft --reward runs/reward --data data/sft --out runs/ppo\n  tinychat train ppo --out runs/ppo --resume\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft --reward runs/reward"
 )]
 pub struct PpoArgs {
@@ -130,14 +111,6 @@ pub struct PpoArgs {
     /// PPO prompts (ppo_prompts.jsonl).
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
-    /// Run directory: checkpoint/ (the policy), value/checkpoint/ (the critic), metrics.jsonl,
-    /// loss.png.
-    #[arg(long, default_value = "runs/ppo")]
-    pub out: PathBuf,
-    /// Continue from the run directory's checkpoint, exactly where it stopped (the same flags;
-    /// --iterations may be raised).
-    #[arg(long)]
-    pub resume: bool,
     #[arg(long, default_value_t = 40)]
     pub iterations: usize,
     #[arg(long, default_value_t = 32)]
@@ -201,31 +174,20 @@ pub struct PpoArgs {
     /// Pretraining text for PPO-ptx (a prepared corpus split, JSONL or text).
     #[arg(long, default_value = "data/corpus/train.jsonl")]
     pub ptx_data: PathBuf,
-    /// Write a checkpoint every this many iterations (and at the end).
-    #[arg(long, default_value_t = 10)]
-    pub save_every: usize,
-    /// Stop (with a checkpoint) after this iteration, as if interrupted; `--resume` continues.
-    #[arg(long)]
-    pub stop_after: Option<usize>,
     #[arg(long, default_value_t = 1337)]
     pub seed: u64,
-    #[arg(long)]
-    pub quiet: bool,
+    /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl From<PpoArgs> for PpoOptions {
     fn from(a: PpoArgs) -> Self {
-        PpoOptions {
-            policy: a.policy,
-            reward: a.reward,
-            data: a.data,
-            iterations: a.iterations,
+        let settings = PpoSettings {
             rollouts: a.rollouts,
             minibatch: a.minibatch,
             epochs: a.epochs,
             max_new_tokens: a.max_new_tokens,
-            checker_reward: a.checker_reward,
-            samples_per_prompt: a.samples_per_prompt,
             temperature: a.temperature,
             lr: a.lr,
             value_lr: a.value_lr,
@@ -234,21 +196,25 @@ impl From<PpoArgs> for PpoOptions {
             gamma: a.gamma,
             lambda: a.lambda,
             beta: a.beta,
-            target_kl: a.target_kl,
-            kl_estimator: a.kl_estimator.into(),
+            target_kl: (a.target_kl > 0.0).then_some(a.target_kl),
             kl_horizon: a.kl_horizon,
+            kl_estimator: a.kl_estimator.into(),
             kl_stop: a.kl_stop,
-            prompt_sources: a.prompt_sources,
-            ptx_coef: a.ptx_coef,
-            ptx_data: a.ptx_data,
             seed: a.seed,
-            run: RunOptions {
-                out: a.out,
-                resume: a.resume,
-                save_every: a.save_every,
-                stop_after: a.stop_after,
-                quiet: a.quiet,
-            },
+            ptx_coef: a.ptx_coef,
+            checker_reward: a.checker_reward,
+            samples_per_prompt: a.samples_per_prompt,
+            ..PpoSettings::default()
+        };
+        PpoOptions {
+            policy: a.policy,
+            reward: a.reward,
+            data: a.data,
+            iterations: a.iterations,
+            prompt_sources: a.prompt_sources,
+            ptx_data: a.ptx_data,
+            settings,
+            run: a.run.into(),
         }
     }
 }
