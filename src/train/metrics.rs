@@ -54,15 +54,13 @@ impl MetricsLog {
             .map_err(|e| Error::io(&self.path, e))?;
         writeln!(f, "{v}").map_err(|e| Error::io(&self.path, e))
     }
-
-    /// (step, loss) of training steps and (step, val_loss) of evaluations in the log.
-    pub fn read_curves(&self) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
-        read_curves(&self.path)
-    }
 }
 
+/// (step, value) points of a curve.
+pub type Curve = Vec<(f64, f64)>;
+
 /// (step, loss) of training steps and (step, val_loss) of evaluations in the log at `path`.
-pub fn read_curves(path: &Path) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+pub fn read_curves(path: &Path) -> Result<(Curve, Curve)> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let (mut train, mut val) = (vec![], vec![]);
     for l in text.lines() {

@@ -442,19 +442,19 @@ impl Stage for Reward<'_> {
     }
 }
 
-/// The init model's own samples ranked by the checkers, encoded: (training rankings, held-out
-/// rankings, rankings skipped, what was found). Always from `init`, also on a resume: the same
-/// seed gives the same rankings.
-fn own_rankings(
-    o: &RewardOptions,
-    s: &RewardSettings,
-    m: &LoadedModel,
-) -> Result<(
-    Vec<Ranked>,
-    Vec<Ranked>,
-    usize,
-    (SelfRankStats, SelfRankStats),
-)> {
+/// The `init` model's own samples ranked by the checkers, encoded.
+struct OwnRankings {
+    train: Vec<Ranked>,
+    held_out: Vec<Ranked>,
+    /// Rankings left out (an answer too long, or more answers than a batch holds).
+    skipped: usize,
+    /// What the checkers found on the training and the held-out prompts.
+    stats: (SelfRankStats, SelfRankStats),
+}
+
+/// [`OwnRankings`], always from `init`, also on a resume: the same seed gives the same
+/// rankings.
+fn own_rankings(o: &RewardOptions, s: &RewardSettings, m: &LoadedModel) -> Result<OwnRankings> {
     let ppo_path = o.data.join("ppo_prompts.jsonl");
     let mut cands: Vec<PpoPrompt> = read_ppo_jsonl(&ppo_path)?
         .into_iter()
@@ -485,7 +485,12 @@ fn own_rankings(
             t0.elapsed().as_secs_f64()
         );
     }
-    Ok((train, val, skipped, (tst, vst)))
+    Ok(OwnRankings {
+        train,
+        held_out: val,
+        skipped,
+        stats: (tst, vst),
+    })
 }
 
 /// Runs `tinychat train reward`.
@@ -516,11 +521,11 @@ pub fn run(o: &RewardOptions) -> Result<RewardSummary> {
     )?;
     let (mut self_val, mut self_stats) = (vec![], None);
     if s.self_samples > 0 {
-        let (more, held_out, sk, stats) = own_rankings(o, &s, &m)?;
-        skipped += sk;
-        train.extend(more);
-        self_val = held_out;
-        self_stats = Some(stats);
+        let own = own_rankings(o, &s, &m)?;
+        skipped += own.skipped;
+        train.extend(own.train);
+        self_val = own.held_out;
+        self_stats = Some(own.stats);
     }
     let (val, val_skipped) =
         encode_rankings(&m, &read_ranked_jsonl(&eval_path)?, s.seq_len, s.batch_size)?;

@@ -255,29 +255,6 @@ pub struct Learner {
     pub schedule: Schedule,
 }
 
-impl Learner {
-    /// Writes the run's checkpoint: the model (`config`, the parameters, the tokenizer's
-    /// `tokenizer.json` and `tokenizer_config.json`), AdamW's moments and `state`.
-    pub fn save(
-        &self,
-        run: &Path,
-        config: &ModelConfig,
-        state: &Value,
-        tokenizer: (&[u8], &Value),
-    ) -> Result<()> {
-        let (json, tok_config) = tokenizer;
-        checkpoint::save(
-            run,
-            config,
-            &self.params,
-            &self.opt,
-            state,
-            json,
-            tok_config,
-        )
-    }
-}
-
 /// What one optimiser step did.
 pub struct Stepped {
     pub loss: f32,
@@ -320,6 +297,27 @@ impl Learner {
             lr,
             grad_norm,
         })
+    }
+
+    /// Writes the run's checkpoint: the model (`config`, the parameters, the tokenizer's
+    /// `tokenizer.json` and `tokenizer_config.json`), AdamW's moments and `state`.
+    pub fn save(
+        &self,
+        run: &Path,
+        config: &ModelConfig,
+        state: &Value,
+        tokenizer: (&[u8], &Value),
+    ) -> Result<()> {
+        let (json, tok_config) = tokenizer;
+        checkpoint::save(
+            run,
+            config,
+            &self.params,
+            &self.opt,
+            state,
+            json,
+            tok_config,
+        )
     }
 }
 

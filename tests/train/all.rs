@@ -240,6 +240,7 @@ fn every_command_without_flags_gives_the_default_options() {
     use tinychat::train::{data, ppo, pretrain, sft, tokenizer_train};
 
     #[derive(Parser)]
+    #[allow(clippy::large_enum_variant)] // parsed once
     enum Cli {
         #[command(subcommand)]
         Train(TrainCommand),

@@ -80,7 +80,7 @@ enum Command {
     /// Training stages: tokenizer, pretrain, sft, reward, ppo, moderation, and all of them in order
     #[cfg(feature = "train")]
     #[command(subcommand)]
-    Train(train::TrainCommand),
+    Train(Box<train::TrainCommand>),
 
     /// Evaluation: chat models on held-out items (exact match, KL, win rate), moderation
     #[cfg(feature = "train")]
@@ -103,7 +103,7 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         #[cfg(feature = "train")]
         Command::Data(cmd) => data::run(cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
-        Command::Train(cmd) => train::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Train(cmd) => train::run(*cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
         Command::Eval(cmd) => eval::run(cmd).map(|()| ExitCode::SUCCESS),
     }

@@ -237,7 +237,7 @@ pub fn checkable(
                 source: src,
             })
         })
-        .filter(|it| source.map_or(true, |s| it.source.starts_with(s)))
+        .filter(|it| source.is_none_or(|s| it.source.starts_with(s)))
         .collect();
     match limit {
         Some(k) if k < all.len() => {
@@ -363,7 +363,7 @@ pub fn run(args: &EvalChatOptions) -> Result<EvalReport> {
     // Sample j of item i is answer i·N + j.
     let items: Vec<EvalItem> = items
         .iter()
-        .flat_map(|it| std::iter::repeat(it.clone()).take(args.samples))
+        .flat_map(|it| std::iter::repeat_n(it.clone(), args.samples))
         .collect();
     let chat = ChatModel::load(model_dir(&args.model))?;
     let mut mine = answer_all(&chat, &items, &sp)?;

@@ -116,12 +116,19 @@ fn load_models(o: &PpoOptions) -> Result<(LoadedModel, LoadedModel, PathBuf)> {
     Ok((pol, rmm, rm_dir))
 }
 
-/// The prompts (rendered for the assistant's answer) from `prompt_sources` that fit the context
-/// with room for an answer, and with `checker_reward` the check of each. Errors when none does.
-fn read_prompts(
-    o: &PpoOptions,
-    pol: &LoadedModel,
-) -> Result<(Vec<Vec<u32>>, HashMap<Vec<u32>, Check>, usize)> {
+/// The PPO prompts a run answers.
+struct Prompts {
+    /// Each prompt rendered for the assistant's answer, tokenized.
+    ids: Vec<Vec<u32>>,
+    /// With `checker_reward`: each prompt's exact checker.
+    checks: HashMap<Vec<u32>, Check>,
+    /// Prompts too long for the context.
+    skipped: usize,
+}
+
+/// The prompts from `prompt_sources` that fit the context with room for an answer (with
+/// `checker_reward`, those with a check). Errors when none does.
+fn read_prompts(o: &PpoOptions, pol: &LoadedModel) -> Result<Prompts> {
     let path = o.data.join("ppo_prompts.jsonl");
     if !path.exists() {
         return Err(Error::InvalidArgument(format!(
@@ -179,7 +186,11 @@ fn read_prompts(
             path.display(),
         )));
     }
-    Ok((prompts, checks, skipped))
+    Ok(Prompts {
+        ids: prompts,
+        checks,
+        skipped,
+    })
 }
 
 /// Scores a rollout: the reward model's score of the conversation, or (`checker_reward`) 1 when
@@ -351,7 +362,11 @@ pub fn run(o: &PpoOptions) -> Result<Vec<IterStats>> {
     let (pol, rmm, rm_dir) = load_models(o)?;
     let end = pol.end_token("policy")?;
     let pad = pol.config.pad_token_id.unwrap_or(0);
-    let (prompts, checks, skipped) = read_prompts(o, &pol)?;
+    let Prompts {
+        ids: prompts,
+        checks,
+        skipped,
+    } = read_prompts(o, &pol)?;
     let mut s = o.settings.clone();
     s.kl_horizon = s.kl_horizon.max(1);
     let mut ppo = Ppo::new(
