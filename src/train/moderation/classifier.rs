@@ -5,7 +5,7 @@
 
 use super::augment::{echo_rows, nearest_words, SWAP_K, SWAP_MIN_COS};
 use super::ModerationSettings;
-use crate::config::{Family, ModelConfig};
+use crate::config::{Family, ModelConfig, Pooling};
 use crate::error::{Error, Result};
 use crate::moderation::data::{Example, CATEGORIES};
 use crate::moderation::normalize::normalize;
@@ -285,6 +285,50 @@ pub fn write_classifier(
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+}
+
+/// What a run trains on, on stderr: the model, where it starts, the texts, the positives.
+pub fn describe(
+    s: &ModerationSettings,
+    init: &Initial,
+    train: &Encoded,
+    val: &Encoded,
+    pos_weight: &[f32],
+    params: usize,
+) {
+    let nl = CATEGORIES.len();
+    let pos: Vec<String> = CATEGORIES
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let n = (0..train.ids.len())
+                .filter(|&i| train.targets[i * nl + j] > 0.5)
+                .count();
+            format!("{c} {n} (w {:.1})", pos_weight[j])
+        })
+        .collect();
+    let cfg = &init.cfg;
+    eprintln!(
+        "moderation classifier: {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}){}{}; {} train texts ({} cut to their last {} tokens{}), {} val texts\npositives: {}",
+        params,
+        cfg.dim,
+        cfg.n_layers,
+        cfg.n_heads,
+        cfg.n_kv_heads,
+        cfg.hidden_dim,
+        cfg.vocab_size,
+        init.init.as_ref().map_or(
+            if s.word_vectors.is_some() { ", random trunk" } else { ", random init" }.into(),
+            |d| format!(", trunk from {}", d.display())
+        ),
+        init.note,
+        train.ids.len(),
+        train.truncated,
+        s.pooling.window(s.shape.seq_len),
+        if s.pooling == Pooling::EchoMax { ", read twice" } else { "" },
+        val.ids.len(),
+        pos.join(", ")
+    );
 }
 
 /// What a run starts from, before a checkpoint is consulted.

@@ -61,8 +61,8 @@ use crate::generate::Rng;
 use crate::moderation::data::{read_jsonl, Example, CATEGORIES};
 use augment::{drop_tokens, echo_rows, swap_words};
 use classifier::{
-    encode_examples, fill_batch, freeze_rows, initial, pos_weights, validate, write_classifier,
-    Encoded, Initial,
+    describe, encode_examples, fill_batch, freeze_rows, initial, pos_weights, validate,
+    write_classifier, Encoded, Initial,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -306,7 +306,7 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
     };
     let cls = Classifier::new(&init.cfg, b, t)?;
     if !o.run.quiet {
-        banner(
+        describe(
             &s,
             &init,
             &train,
@@ -371,50 +371,6 @@ pub fn run(o: &ModerationOptions) -> Result<Summary> {
         );
     }
     Ok(summary)
-}
-
-/// What the run trains on, on stderr.
-fn banner(
-    s: &ModerationSettings,
-    init: &Initial,
-    train: &Encoded,
-    val: &Encoded,
-    pos_weight: &[f32],
-    params: usize,
-) {
-    let nl = CATEGORIES.len();
-    let pos: Vec<String> = CATEGORIES
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let n = (0..train.ids.len())
-                .filter(|&i| train.targets[i * nl + j] > 0.5)
-                .count();
-            format!("{c} {n} (w {:.1})", pos_weight[j])
-        })
-        .collect();
-    let cfg = &init.cfg;
-    eprintln!(
-        "moderation classifier: {} parameters (dim {}, {} layers, {} heads / {} kv, ffn {}, vocab {}){}{}; {} train texts ({} cut to their last {} tokens{}), {} val texts\npositives: {}",
-        params,
-        cfg.dim,
-        cfg.n_layers,
-        cfg.n_heads,
-        cfg.n_kv_heads,
-        cfg.hidden_dim,
-        cfg.vocab_size,
-        init.init.as_ref().map_or(
-            if s.word_vectors.is_some() { ", random trunk" } else { ", random init" }.into(),
-            |d| format!(", trunk from {}", d.display())
-        ),
-        init.note,
-        train.ids.len(),
-        train.truncated,
-        s.pooling.window(s.shape.seq_len),
-        if s.pooling == Pooling::EchoMax { ", read twice" } else { "" },
-        val.ids.len(),
-        pos.join(", ")
-    );
 }
 
 /// The end of a full run: thresholds calibrated on the whole validation split through the
