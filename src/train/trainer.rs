@@ -376,7 +376,7 @@ pub fn plot_run(run: &Path, what: &Plot) -> Result<()> {
 }
 
 /// A progress bar for `total` steps starting at `start` (hidden when quiet).
-pub fn progress_bar(total: usize, start: usize, quiet: bool) -> indicatif::ProgressBar {
+fn progress_bar(total: usize, start: usize, quiet: bool) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }
@@ -395,7 +395,7 @@ pub fn progress_bar(total: usize, start: usize, quiet: bool) -> indicatif::Progr
 /// One invocation of a stage's loop: its log, its bar and when it validates and saves.
 pub struct Trainer {
     pub log: MetricsLog,
-    pub bar: indicatif::ProgressBar,
+    bar: indicatif::ProgressBar,
     /// The run's steps, the first step of this invocation and the step it stops after.
     pub steps: usize,
     pub start: usize,
