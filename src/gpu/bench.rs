@@ -20,38 +20,23 @@ use std::time::Instant;
 
 /// Options of `tinychat bench infer`.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(
-    feature = "cli",
-    command(
-        after_help = "Examples:\n  tinychat bench infer --smollm\n  tinychat bench infer --smollm --quick          # software GPU (lavapipe): a few tokens\n  tinychat bench infer --model models/smollm2 --engines gpu --peak-gbs 3350\n  WGPU_BACKEND=vulkan tinychat bench infer --smollm --weights f16"
-    )
-)]
 pub struct InferBenchArgs {
     /// A model directory (config.json + model.safetensors) instead of the random SmolLM2-shaped one.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub model: Option<PathBuf>,
     /// Use the random SmolLM2-135M-shaped model (the default when --model is not given).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub smollm: bool,
     /// Prompt tokens of the prefill measurement.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 128))]
     pub prompt: usize,
     /// Decode steps measured (one token each).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 32))]
     pub tokens: usize,
     /// A few tokens only (prompt 16, decode 4): for slow software adapters such as lavapipe.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub quick: bool,
     /// Which engines: cpu, gpu or both.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub engines: String,
     /// GPU weight storage: f32, f16 or both.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub weights: String,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub peak_gbs: Option<f64>,
 }
 
@@ -334,26 +319,15 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
 
 /// Options of `tinychat bench moderate`.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(
-    feature = "cli",
-    command(
-        after_help = "Examples:\n  tinychat bench moderate --model web/models/default\n  tinychat bench moderate --model web/models/default --texts data/moderation/test.jsonl --limit 2000\n  WGPU_BACKEND=vulkan tinychat bench moderate --model web/models/default --repeat 1"
-    )
-)]
 pub struct ModerateBenchArgs {
     /// A classifier directory or a pipeline bundle.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub model: PathBuf,
     /// Texts to check: JSONL with a "text" field (the moderation data's format) or one text per
     /// line. Default: data/moderation_challenge.jsonl (420 hand-written chat messages).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub texts: Option<PathBuf>,
     /// At most this many texts.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub limit: Option<usize>,
     /// Passes over the texts per engine (the best pass counts).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 3))]
     pub repeat: usize,
 }
 

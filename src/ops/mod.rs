@@ -5,8 +5,8 @@
 pub mod activation;
 pub mod attention;
 pub mod embedding;
+pub mod head;
 pub mod linear;
-#[cfg(feature = "train")]
 pub mod loss;
 pub mod matmul;
 pub mod norm;
@@ -16,8 +16,8 @@ pub mod rope;
 pub use activation::*;
 pub use attention::*;
 pub use embedding::*;
+pub use head::*;
 pub use linear::*;
-#[cfg(feature = "train")]
 pub use loss::*;
 pub use matmul::*;
 pub use norm::*;
