@@ -42,10 +42,9 @@ pub trait BundleSource {
     }
     /// The error for a required file that is not there.
     fn missing(&self, path: &str) -> Error {
-        Error::Other(format!(
-            "the bundle has no {} (it is required)",
-            self.name(path)
-        ))
+        Error::MissingFile {
+            name: self.name(path),
+        }
     }
 }
 

@@ -16,14 +16,20 @@ use std::sync::Arc;
 /// Which engine to run on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// The GPU when a hardware adapter exists (natively; any WebGPU adapter in the browser)
-    /// and the model fits on it, else the CPU.
+    /// The GPU when a hardware adapter exists and the model fits on it, else the CPU. Software
+    /// adapters (lavapipe, WARP, SwiftShader: slower than the CPU engine) are passed over.
     #[default]
     Auto,
     /// The GPU, or an error.
     Gpu,
     /// The CPU reference engine.
     Cpu,
+}
+
+impl Backend {
+    /// The names a browser page uses ("webgpu" is [`Backend::Gpu`]), in the order the npm
+    /// package documents them: what `contract().backends` of the wasm API lists.
+    pub const BROWSER_NAMES: [&'static str; 3] = ["auto", "webgpu", "cpu"];
 }
 
 impl std::str::FromStr for Backend {
@@ -34,10 +40,24 @@ impl std::str::FromStr for Backend {
             "gpu" | "webgpu" | "wgpu" => Ok(Backend::Gpu),
             "cpu" => Ok(Backend::Cpu),
             other => Err(Error::InvalidArgument(format!(
-                "unknown backend {other:?}: use auto, gpu or cpu"
+                "unknown backend {other:?}: use \"auto\", \"webgpu\" (or \"gpu\") or \"cpu\""
             ))),
         }
     }
+}
+
+/// Why an engine asked for the GPU (`auto`) runs on the CPU: see [`Engine::fallback`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// No GPU to run on: no WebGPU in this browser, no adapter, or no device could be opened.
+    NoGpu,
+    /// The only adapter is a software renderer (lavapipe, WARP, SwiftShader), slower than the
+    /// CPU engine; [`Backend::Gpu`] runs on it anyway.
+    SoftwareAdapter,
+    /// The GPU could not take this model (its limits or memory).
+    ModelDoesNotFit,
+    /// The GPU failed mid-conversation (device lost, GPU error).
+    GpuLost,
 }
 
 /// Options of an [`Engine`] beyond the backend.
@@ -79,8 +99,9 @@ pub struct Engine {
     capacity: usize,
     /// Tokens in the cache, so a CPU cache can be rebuilt if the GPU goes away.
     history: Vec<u32>,
-    /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does.
-    fallback: Option<String>,
+    /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does: the
+    /// kind and the message.
+    fallback: Option<(Fallback, String)>,
 }
 
 /// What one generation produced (the text is the caller's: see `ChatModel::generate_on`).
@@ -132,20 +153,20 @@ impl Engine {
             .capacity
             .unwrap_or(usize::MAX)
             .clamp(1, model.config.max_seq_len);
-        let cpu = |model: Arc<Model>, fallback: Option<String>| Engine {
+        let cpu = |model: Arc<Model>, fallback: Option<(Fallback, String)>| Engine {
             fallback,
             capacity: cap,
             ..Engine::cpu(model)
         };
         match opts.backend {
             Backend::Cpu => Ok(cpu(model, None)),
-            Backend::Gpu => Self::gpu(model, &opts, false).await,
+            Backend::Gpu => Self::gpu(model, &opts, false).await.map_err(|(_, e)| e),
             Backend::Auto => match Self::gpu(model.clone(), &opts, true).await {
                 Ok(e) => Ok(e),
-                Err(e) => {
+                Err((kind, e)) => {
                     let msg = format!("running on the CPU: {e}");
                     warn(&msg);
-                    Ok(cpu(model, Some(msg)))
+                    Ok(cpu(model, Some((kind, msg))))
                 }
             },
         }
@@ -183,20 +204,26 @@ impl Engine {
         self.capacity
     }
 
-    /// `auto`: natively, a software adapter (lavapipe, WARP) found on its own is declined, as
-    /// the CPU engine is faster; a context the caller passes is always used. In the browser any
-    /// WebGPU adapter beats single-threaded wasm.
-    async fn gpu(model: Arc<Model>, opts: &EngineOptions, auto: bool) -> Result<Self> {
+    /// `auto`: a software adapter found on its own (lavapipe, WARP natively; SwiftShader, which
+    /// WebGPU reports as `isFallbackAdapter`, in the browser) is declined, as the CPU engine is
+    /// faster (SwiftShader decodes the tiny model at 0.7 tok/s where wasm does 116); a context
+    /// the caller passes is always used. Errors say why, for [`Fallback`].
+    async fn gpu(
+        model: Arc<Model>,
+        opts: &EngineOptions,
+        auto: bool,
+    ) -> Result<Self, (Fallback, Error)> {
         let gpu = match &opts.gpu {
             Some(g) => g.clone(),
             None => {
-                let g = GpuContext::new().await?;
-                if auto && cfg!(not(target_arch = "wasm32")) && g.is_software() {
-                    return Err(Error::Gpu(format!(
+                let g = GpuContext::new().await.map_err(|e| (Fallback::NoGpu, e))?;
+                if auto && g.is_software() {
+                    let e = Error::Gpu(format!(
                         "the only adapter, {}, is a software renderer, slower than the CPU \
                          engine (Backend::Gpu runs on it anyway)",
                         g.describe()
-                    )));
+                    ));
+                    return Err((Fallback::SoftwareAdapter, e));
                 }
                 Arc::new(g)
             }
@@ -204,8 +231,9 @@ impl Engine {
         let format = opts
             .weights
             .unwrap_or_else(|| GpuModel::default_format(&model));
-        let gm = Arc::new(GpuModel::new(gpu, &model, format)?);
-        let session = GpuSession::new(gm, opts.capacity, opts.chunk)?;
+        let fit = |e| (Fallback::ModelDoesNotFit, e);
+        let gm = Arc::new(GpuModel::new(gpu, &model, format).map_err(fit)?);
+        let session = GpuSession::new(gm, opts.capacity, opts.chunk).map_err(fit)?;
         Ok(Engine {
             capacity: session.capacity(),
             model,
@@ -243,7 +271,12 @@ impl Engine {
 
     /// Why the engine is on the CPU although the GPU was tried (no adapter, device lost...).
     pub fn fallback_reason(&self) -> Option<&str> {
-        self.fallback.as_deref()
+        self.fallback.as_ref().map(|(_, msg)| msg.as_str())
+    }
+
+    /// The kind of [`Self::fallback_reason`]: for callers that explain it in their own words.
+    pub fn fallback(&self) -> Option<Fallback> {
+        self.fallback.as_ref().map(|(kind, _)| *kind)
     }
 
     /// The GPU context, when on the GPU.
@@ -289,7 +322,7 @@ impl Engine {
     fn fall_back(&mut self, why: &Error) -> Result<()> {
         let msg = format!("{why}; continuing on the CPU");
         warn(&msg);
-        self.fallback = Some(msg);
+        self.fallback = Some((Fallback::GpuLost, msg));
         let mut cache = self.model.new_cache();
         if !self.history.is_empty() {
             self.model

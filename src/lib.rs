@@ -3,6 +3,7 @@
 //! The inference side (this library without the `train` feature) compiles for
 //! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
 
+pub mod api;
 pub mod bundle;
 pub mod chat;
 pub mod config;

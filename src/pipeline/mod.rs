@@ -80,6 +80,8 @@ pub struct Timings {
     pub input_moderation_ms: f64,
     /// Chat model time, prefill and decode (output moderation excluded).
     pub generation_ms: f64,
+    /// Of `generation_ms`, reading the prompt: the time to the first new token.
+    pub prefill_ms: f64,
     pub output_moderation_ms: f64,
     pub total_ms: f64,
 }
@@ -440,6 +442,7 @@ impl<'a> OutputStage<'a> {
             input_moderation_ms: self.t_in - t0,
             output_moderation_ms: self.mod_ms,
             generation_ms: (gen.prefill_ms + gen.decode_ms - self.mod_ms).max(0.0),
+            prefill_ms: gen.prefill_ms,
             total_ms: 0.0,
         };
         let output_verdict = self.gate.verdict().cloned();

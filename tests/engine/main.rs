@@ -9,6 +9,7 @@ mod behaviour;
 mod chat_template;
 mod cli;
 mod cli_pipeline;
+mod dts;
 mod errors;
 mod gguf;
 mod gguf_smollm2;
