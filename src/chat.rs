@@ -102,17 +102,27 @@ impl ChatModel {
                 _ => {}
             }
         }
+        Ok(Self::assemble(model, tokenizer, template, stop_tokens))
+    }
+
+    /// The chat model of these parts; the stop tokens gain the template's eos token.
+    pub fn assemble(
+        model: Model,
+        tokenizer: Tokenizer,
+        template: Option<ChatTemplate>,
+        mut stop_tokens: Vec<u32>,
+    ) -> Self {
         if let Some(eos) = template.as_ref().and_then(|t| t.eos_token.as_deref()) {
             stop_tokens.extend(tokenizer.token_to_id(eos));
         }
         stop_tokens.sort_unstable();
         stop_tokens.dedup();
-        Ok(ChatModel {
+        ChatModel {
             model: Arc::new(model),
             tokenizer,
             template,
             stop_tokens,
-        })
+        }
     }
 
     /// This chat model with its weight matrices converted to `qtype` (see

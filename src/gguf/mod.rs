@@ -25,7 +25,6 @@ pub use writer::Writer;
 use crate::chat::ChatModel;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The GGUF file `path` names, if it names one: a file ending in `.gguf` or starting with the
 /// GGUF magic, or a directory with no `config.json` that holds exactly one `.gguf` file (more
@@ -110,24 +109,14 @@ pub fn load_tokenizer(path: impl AsRef<Path>) -> Result<crate::tokenizer::Tokeni
 }
 
 /// Builds a chat model from the bytes of a GGUF file; `origin` names it in errors. The weights
-/// are dequantized to f32 (the interim path until packed storage lands); the tokenizer and chat
-/// template come from the metadata.
+/// stay as the file stores them (quantized blocks packed); the tokenizer and chat template come
+/// from the metadata.
 pub fn chat_model_from_bytes(bytes: &[u8], origin: &str) -> Result<ChatModel> {
     let g = Gguf::parse(bytes, origin)?;
     let parts = ModelParts::from_gguf(&g)?;
     let tokenizer = tokenizer::tokenizer(&g)?;
     let template = tokenizer::chat_template(&g)?;
     let model = parts.to_model()?;
-    let mut stop_tokens = model.config.eos_token_ids.clone();
-    if let Some(eos) = template.as_ref().and_then(|t| t.eos_token.as_deref()) {
-        stop_tokens.extend(tokenizer.token_to_id(eos));
-    }
-    stop_tokens.sort_unstable();
-    stop_tokens.dedup();
-    Ok(ChatModel {
-        model: Arc::new(model),
-        tokenizer,
-        template,
-        stop_tokens,
-    })
+    let stops = model.config.eos_token_ids.clone();
+    Ok(ChatModel::assemble(model, tokenizer, template, stops))
 }
