@@ -180,6 +180,36 @@ impl Model {
         cache: &mut KvCache,
         tap: &mut dyn FnMut(usize, &[f32]),
     ) -> Result<Vec<f32>> {
+        let x = self.blocks(tokens, cache, self.config.n_layers, tap)?;
+        let t = tokens.len();
+        let mut xn = vec![0.0; x.len()];
+        let (mut a, mut b) = (vec![0.0; t], vec![0.0; t]);
+        self.norm(&mut xn, &mut a, &mut b, &x, None, false, t);
+        Ok(xn)
+    }
+
+    /// The residual stream x (T, C) of `tokens` after the first `layers` blocks, from an empty
+    /// cache (the rest of the model is not computed): what a moderation head on this model as
+    /// its trunk reads.
+    pub fn trunk_states(&self, tokens: &[u32], layers: usize) -> Result<Vec<f32>> {
+        if layers == 0 || layers > self.config.n_layers {
+            return Err(Error::InvalidArgument(format!(
+                "a trunk of {layers} blocks: this model has {}",
+                self.config.n_layers
+            )));
+        }
+        self.blocks(tokens, &mut self.new_cache(), layers, &mut |_, _| {})
+    }
+
+    /// Runs `tokens` through blocks 0..layers after what `cache` holds; returns the residual
+    /// stream (T, C). The cache advances only when every block ran.
+    fn blocks(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        layers: usize,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>> {
         let pos0 = cache.len();
         if !self.config.causal && pos0 > 0 {
             // The cached keys were computed without the tokens that follow them.
@@ -220,7 +250,7 @@ impl Model {
         ]; // up (T, FF)
         let mut act = vec![0.0; t * ff]; // MLP activation (T, FF)
 
-        for l in 0..cfg.n_layers {
+        for l in 0..layers {
             // out (T, rows of W) = inp · Wᵀ + b, for layer l's weight `w` and bias `b`.
             let lin = |out: &mut [f32], inp: &[f32], w: LS, b: LS| {
                 let bias = p.vec_opt(Slot::Layer(l, b));
@@ -256,9 +286,10 @@ impl Model {
             residual_forward(&mut x, &proj);
             tap(l, &x);
         }
-        cache.advance(t);
-        self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, None, false, t);
-        Ok(xn)
+        if layers == cfg.n_layers {
+            cache.advance(t);
+        }
+        Ok(x)
     }
 
     /// The family's norm: layer `l`'s attention (`mlp == false`) or MLP norm, or the final norm.
