@@ -117,7 +117,7 @@ impl OutputGate {
     }
 
     /// Adds a piece of model text; a chunk is complete at a sentence end, or after its last
-    /// whole word once it holds `max_chunk_chars` characters.
+    /// whole word once it holds more than `max_chunk_chars` characters.
     pub fn offer(&mut self, piece: &str) -> GateOffer {
         assert!(
             self.cut.is_none(),
@@ -126,7 +126,7 @@ impl OutputGate {
         self.pending.push_str(piece);
         let cut = match last_boundary(&self.pending) {
             Some(i) => i,
-            None if self.pending.chars().count() >= self.cfg.max_chunk_chars => {
+            None if self.pending.chars().count() > self.cfg.max_chunk_chars => {
                 last_word_end(&self.pending).unwrap_or(self.pending.len())
             }
             None => return GateOffer::Step(GateStep::Hold),
