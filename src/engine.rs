@@ -376,6 +376,27 @@ impl Engine {
         self.model.classify(tokens)
     }
 
+    /// The trunk's states after `layers` blocks of `tokens`, pooled over the positions `text`
+    /// ([`crate::moderation::head::pool`]): what a moderation head reads. Each call reads one
+    /// window from an empty cache and keeps nothing.
+    // The GPU engine runs the trunk on the CPU twin for now: a moderation head's window is a few
+    // dozen tokens, and the head itself is a CPU matvec.
+    pub async fn pooled_async(
+        &mut self,
+        tokens: &[u32],
+        layers: usize,
+        text: std::ops::Range<usize>,
+        pooling: crate::moderation::head::HeadPooling,
+    ) -> Result<Vec<f32>> {
+        let x = self.model.trunk_states(tokens, layers)?;
+        Ok(crate::moderation::head::pool(
+            &x,
+            self.model.config.dim,
+            text,
+            pooling,
+        ))
+    }
+
     /// Blocking [`Self::classify_async`] (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn classify(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {

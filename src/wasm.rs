@@ -86,12 +86,20 @@ pub fn check_backend(name: &str) -> Result<(), JsValue> {
 
 /// The files of a bundle, given the text of its `pipeline.json`: `[{ path, required }]`, paths
 /// relative to the directory of pipeline.json. The loader fetches exactly these (`bundle.rs`
-/// owns the list and the path policy).
+/// owns the list and the path policy). `known` (optional: path → bytes of the files fetched so
+/// far; the moderator's config.json is what matters) lets the list include what those files
+/// name (a moderation head's trunk): ask again until the list stops growing.
 #[wasm_bindgen(js_name = bundleFiles)]
-pub fn bundle_files(pipeline_json: &str) -> Result<JsValue, JsValue> {
+pub fn bundle_files(pipeline_json: &str, known: JsValue) -> Result<JsValue, JsValue> {
     init_panic_hook();
     let cfg = bundle::parse_pipeline(pipeline_json, "pipeline.json").map_err(js_err)?;
-    to_js(&bundle::pipeline_files(&cfg).map_err(js_err)?)
+    let known = if known.is_object() {
+        Some(js_files(&known)?)
+    } else {
+        None
+    };
+    let list = bundle::pipeline_files(&cfg, known.as_ref().map(|k| k as &dyn bundle::BundleSource));
+    to_js(&list.map_err(js_err)?)
 }
 
 /// A bundle file's value: a Uint8Array, an ArrayBuffer or a string.

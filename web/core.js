@@ -171,58 +171,79 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     }
   }
 
-  // Open every file: cached responses, or requests whose headers tell the sizes.
-  const entries = await Promise.all(
-    list.map(async ({ path, required }) => {
-      const url = urls.get(path) ?? new URL(path, base).href;
-      if (!required && absent.includes(path)) return { path, url, required, response: null };
-      const hit = store ? await store.match(url) : undefined;
-      if (hit) return { path, url, required, response: hit, fromCache: true };
-      const response = await fetchOk(url, signal);
-      if (!response.ok) {
-        if (!required && response.status === 404) return { path, url, required, response: null };
-        throw tinychatError(
-          `could not load ${path} of the bundle: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
-          "Error",
-          "network",
-        );
-      }
-      return { path, url, required, response, fromCache: false };
-    }),
-  );
-  const present = entries.filter((e) => e.response);
-  const size = (e) => Number(e.response.headers.get("content-length")) || 0;
-  const total = present.reduce((s, e) => s + size(e), 0);
-  const loaded = new Map();
-  const allCached = present.every((e) => e.fromCache) && Boolean(cachedPipeline);
-  const report = (e) => {
-    const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
-    progress({
-      phase: e.fromCache ? "cache" : "download",
-      file: e.path,
-      loaded: sum,
-      total,
-      progress: total ? Math.min(1, sum / total) : 0,
-      fromCache: e.fromCache,
-      text: `${e.fromCache ? "reading from cache" : "downloading"} ${e.path} (${mb(sum)} of ${mb(total)})`,
-    });
-  };
-
   const files = { "pipeline.json": model ? new TextEncoder().encode(pipelineText) : pipelineBytes };
-  await Promise.all(
-    present.map(async (e) => {
-      const bytes = await readBody(e.response, e.url, (n) => {
-        loaded.set(e.path, n);
-        report(e);
+  const loaded = new Map();
+  const present = [];
+  const missing = [];
+  let total = 0;
+  let allCached = Boolean(cachedPipeline);
+  // Fetches the files of `list` not fetched yet; true if there were any. A moderation head names
+  // its trunk in its config.json, so the list is asked for again with the configs fetched so far
+  // until it stops growing (bundleFiles, src/bundle.rs).
+  const fetchRound = async (list) => {
+    const todo = list.filter((f) => !(f.path in files) && !missing.some((e) => e.path === f.path));
+    if (!todo.length) return false;
+    // Open every file: cached responses, or requests whose headers tell the sizes.
+    const entries = await Promise.all(
+      todo.map(async ({ path, required }) => {
+        const url = urls.get(path) ?? new URL(path, base).href;
+        if (!required && absent.includes(path)) return { path, url, required, response: null };
+        const hit = store ? await store.match(url) : undefined;
+        if (hit) return { path, url, required, response: hit, fromCache: true };
+        const response = await fetchOk(url, signal);
+        if (!response.ok) {
+          if (!required && response.status === 404) return { path, url, required, response: null };
+          throw tinychatError(
+            `could not load ${path} of the bundle: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+            "Error",
+            "network",
+          );
+        }
+        return { path, url, required, response, fromCache: false };
+      }),
+    );
+    const round = entries.filter((e) => e.response);
+    missing.push(...entries.filter((e) => !e.response));
+    present.push(...round);
+    const size = (e) => Number(e.response.headers.get("content-length")) || 0;
+    total += round.reduce((s, e) => s + size(e), 0);
+    allCached = allCached && round.every((e) => e.fromCache);
+    const report = (e) => {
+      const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
+      progress({
+        phase: e.fromCache ? "cache" : "download",
+        file: e.path,
+        loaded: sum,
+        total,
+        progress: total ? Math.min(1, sum / total) : 0,
+        fromCache: e.fromCache,
+        text: `${e.fromCache ? "reading from cache" : "downloading"} ${e.path} (${mb(sum)} of ${mb(total)})`,
       });
-      loaded.set(e.path, bytes.length);
-      report(e);
-      files[e.path] = bytes;
-      if (store && !e.fromCache) {
-        await store.put(e.url, new Response(bytes, { headers: cacheHeaders(e.response, bytes) }));
-      }
-    }),
-  );
+    };
+    await Promise.all(
+      round.map(async (e) => {
+        const bytes = await readBody(e.response, e.url, (n) => {
+          loaded.set(e.path, n);
+          report(e);
+        });
+        loaded.set(e.path, bytes.length);
+        report(e);
+        files[e.path] = bytes;
+        if (store && !e.fromCache) {
+          await store.put(e.url, new Response(bytes, { headers: cacheHeaders(e.response, bytes) }));
+        }
+      }),
+    );
+    return true;
+  };
+  while (await fetchRound(list)) {
+    const configs = Object.fromEntries(Object.entries(files).filter(([p]) => p.endsWith("config.json")));
+    try {
+      list = bundleFiles(pipelineText, configs);
+    } catch (e) {
+      throw tinychatError(`${base.href}: ${e.message ?? e}`, "Error", "bad_bundle_file");
+    }
+  }
   if (store) {
     if (!cachedPipeline) {
       await store.put(base.href, new Response(pipelineBytes, { headers: { "content-type": "application/json" } }));
@@ -230,7 +251,7 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     const manifest = {
       pipeline: base.href,
       files: [base.href, ...present.map((e) => e.url)],
-      absent: entries.filter((e) => !e.response).map((e) => e.path),
+      absent: missing.map((e) => e.path),
       bytes: total + pipelineBytes.length,
       cachedAt: new Date().toISOString(),
     };

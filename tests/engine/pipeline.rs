@@ -286,7 +286,7 @@ fn a_bundle_whose_chat_model_is_a_gguf_file() {
     );
     std::fs::write(dir.join("pipeline.json"), &pj).unwrap();
     let cfg = bundle::parse_pipeline(&pj, "pipeline.json").unwrap();
-    let files: Vec<_> = bundle::pipeline_files(&cfg).unwrap();
+    let files: Vec<_> = bundle::pipeline_files(&cfg, None).unwrap();
     assert_eq!(files[0].path, "chat.gguf");
     assert!(files[0].required);
     assert!(files.iter().all(|f| !f.path.starts_with("chat.gguf/")));

@@ -48,7 +48,6 @@ test("bundleFiles lists the files pipeline.json names, and refuses paths outside
       "chat/tokenizer_config.json",
       "moderator/config.json",
       "moderator/model.safetensors",
-      "moderator/tokenizer.json",
     ],
   );
   assert.throws(() => bundleFiles('{"chat_model": "../x", "moderator": "m"}'), /must be a relative path inside the bundle/);
