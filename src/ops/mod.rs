@@ -9,8 +9,11 @@ pub mod linear;
 #[cfg(feature = "train")]
 pub mod loss;
 pub mod matmul;
+pub mod matvec;
 pub mod norm;
 pub mod pool;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod prefill;
 pub mod rope;
 
 pub use activation::*;
