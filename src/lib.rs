@@ -3,6 +3,8 @@
 //! The inference side (this library without the `train` feature) compiles for
 //! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod chat;
 pub mod config;
 pub mod engine;
