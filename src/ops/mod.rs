@@ -71,7 +71,7 @@ pub fn residual_forward(out: &mut [f32], inp: &[f32]) {
 
 /// Dot product with eight independent accumulators, so the compiler can keep a SIMD register
 /// of partial sums instead of one serial chain of adds.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len() / 8 * 8;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! inp (T, K) ──pack once──► panels of 32 tokens: ap[p] (K, 32)          (shared by all threads)
-//! W (N, K)   ──per task: 64 rows, widened/dequantized once to f32──► wt (64, K)   (thread-local)
+//! W (N, K)   ──per task: 8..64 rows, widened/dequantized once to f32──► wt (rows, K) (thread-local)
 //! micro-kernel: 8 rows of wt × one panel → C (8, 32) in 16 zmm accumulators:
 //!     for k in 0..K: b = ap[p][k][0..32] (2 loads); for i in 0..8: C[i] += wt[i][k] · b
 //! ```
@@ -20,7 +20,7 @@ use std::cell::RefCell;
 const NR: usize = 32;
 /// Rows of W per micro-kernel.
 const MR: usize = 8;
-/// Rows of W per task (dequantized to f32 at once: TILE · K values).
+/// Most rows of W per task (dequantized to f32 at once: TILE · K values).
 const TILE: usize = 64;
 
 thread_local! {
@@ -58,21 +58,26 @@ pub fn gemm(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: u
     let panels = t.div_ceil(NR);
     PANELS.with(|ap| {
         let mut ap = ap.borrow_mut();
-        // ap[p][kk][j] = inp[32p + j][kk], zero past T.
+        // ap[p][kk][j] = inp[32p + j][kk], zero past T; written in order, one panel per task.
         ap.clear();
         ap.resize(panels * k * NR, 0.0);
-        for (r, row) in inp.chunks_exact(k).enumerate() {
-            let (p, j) = (r / NR, r % NR);
-            let panel = &mut ap[p * k * NR..(p + 1) * k * NR];
-            for (kk, &v) in row.iter().enumerate() {
-                panel[kk * NR + j] = v;
-            }
-        }
+        ap.par_chunks_mut(k * NR)
+            .enumerate()
+            .for_each(|(p, panel)| {
+                let rows = NR.min(t - p * NR);
+                for (kk, col) in panel.chunks_exact_mut(NR).enumerate() {
+                    for (j, v) in col.iter_mut().enumerate().take(rows) {
+                        *v = inp[(p * NR + j) * k + kk];
+                    }
+                }
+            });
         let ap = &ap[..];
+        // Rows per task: about 8 tasks per thread (rayon balances them), a multiple of MR.
+        let tile = (n / (rayon::current_num_threads() * 8) / MR * MR).clamp(MR, TILE);
         let o = OutPtr(out.as_mut_ptr());
-        (0..n.div_ceil(TILE)).into_par_iter().for_each(|ti| {
-            let r0 = ti * TILE;
-            let rows = TILE.min(n - r0);
+        (0..n.div_ceil(tile)).into_par_iter().for_each(|ti| {
+            let r0 = ti * tile;
+            let rows = tile.min(n - r0);
             let tile = |wt: &[f32]| {
                 for g in (0..rows).step_by(MR) {
                     let mr = MR.min(rows - g);

@@ -59,6 +59,7 @@ impl Isa {
 
     /// Every instruction set this CPU can run, worst first.
     pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)] // nothing to add on other architectures
         let mut v = vec![Isa::Portable];
         #[cfg(target_arch = "x86_64")]
         {
