@@ -122,6 +122,17 @@ impl Model {
     /// Runs `tokens` through the model after what `cache` holds, appends their keys and values to
     /// the cache, and returns the logits: (1, V) or (T, V).
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
+        // Decode runs on a pool worker (see `on_workers`): measured faster at one token. A whole
+        // prompt stays on the caller's thread, where prefill measured faster (docs/performance.md).
+        if tokens.len() == 1 {
+            on_workers(|| self.forward_here(tokens, cache, which))
+        } else {
+            self.forward_here(tokens, cache, which)
+        }
+    }
+
+    /// [`Self::forward`] on the calling thread.
+    fn forward_here(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
         let x = self.hidden_states(tokens, cache)?;
         let (c, v) = (self.config.dim, self.config.vocab_size);
         let t = tokens.len();
