@@ -64,7 +64,8 @@ fn main() {
             quick: false,
             engines: "cpu".into(),
             weights: "f32".into(),
-            peak_gbs: None,
+            rounds: 1,
+            ..InferBenchArgs::default()
         }),
         _ => usage(),
     };

@@ -50,7 +50,7 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 128)]
     pub prompt: usize,
     /// Decode steps measured (one token each).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 128)]
     pub tokens: usize,
     /// A few tokens only (prompt 16, decode 4): for slow software adapters such as lavapipe.
     #[arg(long)]
@@ -65,6 +65,17 @@ pub struct InferArgs {
     /// of it that decoding achieves.
     #[arg(long)]
     pub peak_gbs: Option<f64>,
+    /// CPU weight storage types, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k
+    /// (every matrix cast to it; see `tinychat::bench::bench_type` for the exceptions).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Measured runs per engine and type, interleaved with the peer's; medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Also run a peer on the same model and types, interleaved: `llamacpp`
+    /// (scripts/bench_llamacpp.py; its first run builds llama.cpp, about 4 minutes).
+    #[arg(long)]
+    pub peer: Option<String>,
 }
 
 impl From<InferArgs> for InferBenchArgs {
@@ -78,6 +89,9 @@ impl From<InferArgs> for InferBenchArgs {
             engines: a.engines,
             weights: a.weights,
             peak_gbs: a.peak_gbs,
+            dtype: a.dtype,
+            rounds: a.rounds as usize,
+            peer: a.peer,
         }
     }
 }
