@@ -980,7 +980,7 @@ pub fn bundle(data: &[u8]) {
             &cfg.chat_model,
             &bundle::check_relative("f", &cfg.chat_model).expect("parse_pipeline checked it"),
         );
-        if let Ok(files) = bundle::pipeline_files(&cfg) {
+        if let Ok(files) = bundle::pipeline_files(&cfg, None) {
             for f in files {
                 assert_safe_relative(&f.path, &f.path);
             }

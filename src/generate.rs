@@ -94,6 +94,10 @@ impl SamplingParams {
     /// transformers' default) and top_p apply. Native only: it reads a file (in the browser
     /// the page passes its sampling options itself).
     pub fn from_generation_config(model_dir: &std::path::Path) -> Result<SamplingParams> {
+        if model_dir.is_file() {
+            // A single-file model (GGUF) has no generation_config.json.
+            return Ok(SamplingParams::default());
+        }
         let path = model_dir.join("generation_config.json");
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::from_generation_config_json(&text, &path),

@@ -3,6 +3,9 @@
 //! The inference side (this library without the `train` feature) compiles for
 //! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
 
+pub mod api;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod bundle;
 pub mod chat;
 pub mod config;
@@ -13,6 +16,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generate;
+pub mod gguf;
 pub mod gpu;
 pub mod io;
 pub mod jinja;
