@@ -529,14 +529,15 @@ fn symlinks_out_of_a_bundle_are_refused_natively() {
         .err()
         .unwrap()
         .to_string();
-    assert_has(&e, &["moderator/config.json", "outside the bundle"]);
+    // (The first file a moderator reads: thresholds.json since moderation heads.)
+    assert_has(&e, &["moderator/thresholds.json", "outside the bundle"]);
     assert_cli_error(
         &tinychat(&["chat", "--pipeline", b.to_str().unwrap()]),
         &["chat/config.json", "outside the bundle"],
     );
     assert_cli_error(
         &tinychat(&["moderate", "--model", b.to_str().unwrap(), "hi"]),
-        &["moderator/config.json", "outside the bundle"],
+        &["moderator/thresholds.json", "outside the bundle"],
     );
     let _ = std::fs::remove_dir_all(&root);
 
