@@ -835,3 +835,103 @@ fn tokenizer_strip_decoders_strip_only_from_the_start() {
     let ids = tok.encode("Hello world", false).unwrap();
     tok.decode(&ids, false).unwrap();
 }
+
+/// A moderation head in `dir` on the committed bundle's chat model (width 192, 4 blocks), naming
+/// its trunk `trunk` (relative to `dir`): config.json and model.safetensors.
+fn write_head(dir: &Path, trunk: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let c = 192;
+    let config = serde_json::json!({
+        "model_type": "tinychat_moderation_head", "trunk": trunk, "layers": 2, "window": 16,
+        "hidden": 0, "hidden_size": c, "id2label": {"0": "violence", "1": "hate"}
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let tensors: Vec<(&str, Vec<usize>)> = vec![
+        ("mean", vec![c]),
+        ("std", vec![c]),
+        ("w2", vec![2, c]),
+        ("b2", vec![2]),
+    ];
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(n, shape)| {
+            let len: usize = shape.iter().product();
+            let bytes = (0..len)
+                .flat_map(|i| (0.01 * i as f32).to_le_bytes())
+                .collect();
+            (n.to_string(), shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = data
+        .iter()
+        .map(|(n, shape, b)| {
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b);
+            (n.clone(), v.unwrap())
+        })
+        .collect();
+    let st = safetensors::serialize(views, None).unwrap();
+    std::fs::write(dir.join("model.safetensors"), st).unwrap();
+}
+
+#[test]
+fn a_moderation_heads_trunk_stays_inside_the_bundle_natively() {
+    // A head names its trunk relative to its own directory ("../chat"): it may climb out of
+    // that directory, never out of the bundle.
+    let (root, b) = escaping_bundle("head-trunk", "chat", "moderator");
+    copy_dir(&root.join("outside/chat"), &b.join("chat"));
+    write_head(&b.join("moderator"), "../chat");
+    tinychat::pipeline::Pipeline::load(&b).expect("a head on the chat model loads");
+    let m = tinychat::moderation::Moderator::open(&b).expect("and on its own");
+    assert_eq!(m.scores("hello there").unwrap().len(), 2);
+
+    let outside = root.join("outside/chat").display().to_string();
+    for (trunk, want) in [
+        ("../../outside/chat", "leaves the bundle"),
+        ("../../../../../../etc", "leaves the bundle"),
+        ("../chat/../../outside/chat", "leaves the bundle"),
+        (outside.as_str(), "is absolute"),
+        ("https://evil.example/m", "contains ':'"),
+        ("..\\..\\outside\\chat", "contains '\\\\'"),
+        ("../%2e%2e/outside/chat", "contains '%'"),
+        ("../ chat", "surrounding spaces"),
+    ] {
+        write_head(&b.join("moderator"), trunk);
+        let named = format!("{trunk:?}");
+        let want = ["moderator/config.json", named.as_str(), want];
+        let e = tinychat::pipeline::Pipeline::load(&b)
+            .err()
+            .unwrap_or_else(|| panic!("{trunk:?} loaded"))
+            .to_string();
+        assert_has(&e, &want);
+        let e = tinychat::moderation::Moderator::open(&b)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_has(&e, &want);
+        assert_cli_error(
+            &tinychat(&["chat", "--pipeline", b.to_str().unwrap()]),
+            &want,
+        );
+        assert_cli_error(
+            &tinychat(&["moderate", "--model", b.to_str().unwrap(), "hi"]),
+            &want,
+        );
+    }
+
+    // A trunk inside the bundle that is a symlink out of it.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("outside/chat"), b.join("trunk")).unwrap();
+        write_head(&b.join("moderator"), "../trunk");
+        let e = tinychat::pipeline::Pipeline::load(&b)
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert_has(&e, &["trunk/config.json", "outside the bundle"]);
+        assert_cli_error(
+            &tinychat(&["moderate", "--model", b.to_str().unwrap(), "hi"]),
+            &["trunk/config.json", "outside the bundle"],
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
