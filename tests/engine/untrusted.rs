@@ -935,3 +935,37 @@ fn a_moderation_heads_trunk_stays_inside_the_bundle_natively() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_moderation_heads_sizes_are_refused_not_wrapped() {
+    // Seen while writing the bundle fuzzer's head harness: a window near usize::MAX overflowed
+    // the check against the trunk's context (a panic in debug builds; in release the sum wrapped
+    // below the context and passed), and max_windows 0 underflowed in the message for a long
+    // text.
+    let (root, b) = escaping_bundle("head-sizes", "chat", "moderator");
+    copy_dir(&root.join("outside/chat"), &b.join("chat"));
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        write_head(&b.join("moderator"), "../chat");
+        let p = b.join("moderator/config.json");
+        let mut c: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        f(&mut c);
+        std::fs::write(&p, c.to_string()).unwrap();
+    };
+    edit(&|c| c["window"] = serde_json::json!(u64::MAX));
+    let b2 = b.clone();
+    let e = within(20, "head", move || {
+        tinychat::moderation::Moderator::open(&b2)
+            .err()
+            .unwrap()
+            .to_string()
+    });
+    assert_has(&e, &["window", "exceeds the trunk's context"]);
+    edit(&|c| c["max_windows"] = serde_json::json!(0));
+    let e = tinychat::moderation::Moderator::open(&b)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_has(&e, &["max_windows must be at least 1"]);
+    let _ = std::fs::remove_dir_all(&root);
+}
