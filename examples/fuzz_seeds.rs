@@ -122,7 +122,36 @@ fn main() {
 
     let pipeline = read("web/models/default/pipeline.json");
     let paths = "chat\nmoderator\n../../../../etc\n/etc/passwd\nhttps://evil.example/m\n..\\..\\x\n%2e%2e/%2e%2e/x\n.\t./x\n chat\n\\\\evil.example\\m\n\\/evil.example/m\nlink\nout/secret\nchat/rel\n./chat/./config.json";
-    write("bundle", "default", frame(&[&pipeline, paths.as_bytes()]));
+    // A moderation head names its trunk relative to itself; the escapes again, as trunks.
+    let head = |trunk: &str| {
+        serde_json::json!({
+            "model_type": "tinychat_moderation_head", "trunk": trunk, "layers": 2,
+            "pooling": "mean", "prefix": "a ", "suffix": " b", "window": 8, "max_windows": 4,
+            "hidden": 0, "hidden_size": 8, "id2label": {"0": "violence", "1": "hate"}
+        })
+        .to_string()
+    };
+    write(
+        "bundle",
+        "default",
+        frame(&[&pipeline, paths.as_bytes(), head("../chat").as_bytes()]),
+    );
+    for (i, trunk) in [
+        "../../../../etc",
+        "../../x.gguf",
+        "..\\..\\x",
+        "../%2e%2e/x",
+        "../link",
+    ]
+    .iter()
+    .enumerate()
+    {
+        write(
+            "bundle",
+            &format!("head{i}"),
+            frame(&[&pipeline, b"moderator", head(trunk).as_bytes()]),
+        );
+    }
     write(
         "bundle",
         "structured",
@@ -136,5 +165,23 @@ fn main() {
             b"\x01",
         ]),
     );
+    // GGUF: every fixture as it is, and structured starts from each base.
+    let mut ggufs: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/gguf"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .collect();
+    ggufs.sort();
+    for p in ggufs {
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        write("gguf", &name, frame(&[&std::fs::read(&p).unwrap()]));
+    }
+    for i in 0..4u8 {
+        write(
+            "gguf",
+            &format!("structured{i}"),
+            vec![1, i, 2 * i, 3, 5, 7, 11],
+        );
+    }
     eprintln!("fuzz_seeds: wrote {n} seeds under {}", out.display());
 }

@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh                    # smoke: every target for 20 s (FUZZ_SECONDS to change)
 #   scripts/fuzz.sh --long             # a campaign: every target, one at a time, for 30 minutes
 #                                      # or 1,000,000 executions, whichever comes first, at nice 19
-#   scripts/fuzz.sh model tokenizer    # only these targets (either mode)
+#   scripts/fuzz.sh model gguf         # only these targets (either mode)
 #
 # Each run is capped at 2 GB of memory (-rss_limit_mb=2048) and 2 s per input (-timeout=2). The
 # corpus grows in fuzz/corpus/<target>/ (seeded from the fixtures and the committed bundle by
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(model tokenizer chat_template template_overrides bundle generation_config)
+ALL=(model gguf tokenizer chat_template template_overrides bundle generation_config)
 long=0
 targets=()
 for a in "$@"; do
@@ -51,9 +51,11 @@ fi
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
-  # The model target's seeds are whole safetensors files (up to 7 MB): let inputs be 1 MB.
+  # The model target's seeds are whole safetensors files (up to 7 MB): let inputs be 1 MB; the
+  # GGUF fixtures are up to 88 kB.
   max_len=65536
   [ "$t" = model ] && max_len=1048576
+  [ "$t" = gguf ] && max_len=131072
   echo "==> fuzz $t (${budget[*]})"
   log="fuzz/artifacts/$t.log"
   if ! "${nice[@]}" cargo +nightly fuzz run --fuzz-dir fuzz --sanitizer none "$t" "fuzz/corpus/$t" -- \

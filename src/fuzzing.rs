@@ -21,6 +21,7 @@ use crate::bundle::{self, BundleSource};
 use crate::config::{Family, ModelConfig, Pooling};
 use crate::generate::{Generator, SamplingParams};
 use crate::model::{Logits, Model};
+use crate::moderation::head::HeadConfig;
 use crate::moderation::Verdict;
 use crate::params::Params;
 use crate::templates::{Stage, Templates};
@@ -30,9 +31,10 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// The fuzz targets, by name: the directory names under `fuzz/regressions/` and
-/// `fuzz/fuzz_targets/`. (A `gguf` target joins them when the GGUF reader lands.)
+/// `fuzz/fuzz_targets/`.
 pub const TARGETS: &[&str] = &[
     "model",
+    "gguf",
     "tokenizer",
     "chat_template",
     "template_overrides",
@@ -44,6 +46,7 @@ pub const TARGETS: &[&str] = &[
 pub fn run(name: &str, data: &[u8]) -> bool {
     match name {
         "model" => model(data),
+        "gguf" => gguf(data),
         "tokenizer" => tokenizer(data),
         "chat_template" => chat_template(data),
         "template_overrides" => template_overrides(data),
@@ -925,15 +928,17 @@ pub fn template_overrides(data: &[u8]) {
 /// What the secret file outside the fuzzed bundle holds: no read through the bundle may return it.
 const SECRET: &[u8] = b"tinychat-fuzz: outside the bundle";
 
-/// pipeline.json and paths a bundle names: the path policy (whatever it accepts stays
-/// relative, has no `..`, no backslash, no URL syntax), the bundle's file list, and a native
-/// [`bundle::Dir`] over a temporary bundle with symlinks leading out of it (no read through
-/// the bundle returns the file outside).
+/// pipeline.json, paths a bundle names and a moderation head's config.json (which names its
+/// trunk relative to itself): the path policy (whatever it accepts stays relative, has no `..`,
+/// no backslash, no URL syntax; a trunk stays inside the bundle), the bundle's file list, the
+/// head on a tiny trunk, and a native [`bundle::Dir`] over a temporary bundle with symlinks
+/// leading out of it (no read through the bundle returns the file outside).
 pub fn bundle(data: &[u8]) {
-    let (pipeline, paths): (String, Vec<String>) = match shape(data, 2) {
+    let (pipeline, paths, head): (String, Vec<String>, String) = match shape(data, 3) {
         Ok(files) => (
             text(files[0]),
             text(files[1]).lines().map(str::to_string).collect(),
+            text(files[2]),
         ),
         Err(mut inp) => {
             let frag = [
@@ -967,7 +972,9 @@ pub fn bundle(data: &[u8]) {
             }
             let pipeline = json!({"chat_model": paths[0], "moderator": paths.last().cloned().unwrap_or_default(),
                 "templates": {"violence": inp.text(8)}, "sampling": {"max_new_tokens": edge_value(&mut inp)}});
-            (pipeline.to_string(), paths)
+            let trunk: String = (0..inp.below(6)).map(|_| *inp.pick(&frag)).collect();
+            let head = structured_head(&mut inp, &trunk);
+            (pipeline.to_string(), paths, head.to_string())
         }
     };
     for p in &paths {
@@ -980,13 +987,146 @@ pub fn bundle(data: &[u8]) {
             &cfg.chat_model,
             &bundle::check_relative("f", &cfg.chat_model).expect("parse_pipeline checked it"),
         );
-        if let Ok(files) = bundle::pipeline_files(&cfg, None) {
-            for f in files {
-                assert_safe_relative(&f.path, &f.path);
+        // The list before and after the moderator's config.json is known (the browser asks
+        // again with what it fetched): a head's trunk joins it, inside the bundle.
+        let m = bundle::check_relative("f", &cfg.moderator).expect("parse_pipeline checked it");
+        let known = bundle::Files {
+            files: [(bundle::join(&m, "config.json"), head.as_bytes().to_vec())].into(),
+            origin: String::new(),
+        };
+        for k in [None, Some(&known as &dyn bundle::BundleSource)] {
+            if let Ok(files) = bundle::pipeline_files(&cfg, k) {
+                for f in files {
+                    assert_safe_relative(&f.path, &f.path);
+                }
             }
         }
     }
-    dir_reads(&pipeline, &paths);
+    if let Ok(h) = serde_json::from_str::<HeadConfig>(&head) {
+        for dir in ["moderator", "a/b", ""] {
+            if let Ok(t) = bundle::resolve_from("fuzz", dir, &h.trunk) {
+                assert_safe_relative(&h.trunk, &t);
+            }
+        }
+    }
+    let _ = head_on_a_tiny_trunk(&head);
+    dir_reads(&pipeline, &paths, &head);
+}
+
+/// A moderation head's config.json: a trunk path, and sizes at the edges.
+fn structured_head(inp: &mut Input, trunk: &str) -> Value {
+    let size = |inp: &mut Input| {
+        if inp.bool() {
+            json!(inp.below(12))
+        } else {
+            edge_value(inp)
+        }
+    };
+    let mut h = json!({
+        "model_type": "tinychat_moderation_head",
+        "trunk": trunk,
+        "layers": size(inp),
+        "pooling": *inp.pick(&["mean", "last", "max"]),
+        "prefix": inp.text(12),
+        "suffix": inp.text(12),
+        "window": size(inp),
+        "max_windows": size(inp),
+        "hidden": size(inp),
+        "hidden_size": if inp.bool() { json!(TRUNK_DIM) } else { size(inp) },
+        "id2label": {"0": "violence", "1": "hate"},
+    });
+    if inp.bool() {
+        h["id2label"] = json!({"0": "a", "2": "b"});
+    }
+    if inp.bool() {
+        let keys: Vec<String> = h.as_object().unwrap().keys().cloned().collect();
+        h.as_object_mut().unwrap().remove(inp.pick(&keys).as_str());
+    }
+    h
+}
+
+/// Width of the trunk [`head_on_a_tiny_trunk`] builds.
+const TRUNK_DIM: usize = 8;
+
+/// A head from `config` (its model.safetensors made to fit it when its sizes are small) on a
+/// tiny random trunk, scoring a few texts: the sizes a head's config.json names must be
+/// refused or honoured, never wrap or panic. True when the head loaded and scored every text.
+fn head_on_a_tiny_trunk(config: &str) -> bool {
+    use crate::moderation::head::ModerationHead;
+    use crate::moderation::Moderator;
+    use std::sync::{Arc, OnceLock};
+    static TRUNK: OnceLock<(Arc<Model>, Tokenizer)> = OnceLock::new();
+    let Ok(hc) = serde_json::from_str::<HeadConfig>(config) else {
+        return false;
+    };
+    let (c, h, l) = (hc.hidden_size, hc.hidden, hc.id2label.len());
+    if c > 64 || h > 64 || l > 64 {
+        let _ = ModerationHead::from_bytes(config, b"", "fuzz/head");
+        return false;
+    }
+    // The tensors the config asks for, shaped as it says.
+    let k = if h > 0 { h } else { c };
+    let mut tensors: Vec<(&str, Vec<usize>)> = vec![
+        ("mean", vec![c]),
+        ("std", vec![c]),
+        ("w2", vec![l, k]),
+        ("b2", vec![l]),
+    ];
+    if h > 0 {
+        tensors.push(("w1", vec![h, c]));
+        tensors.push(("b1", vec![h]));
+    }
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(n, shape)| {
+            let len: usize = shape.iter().product();
+            let bytes = (0..len)
+                .flat_map(|i| (0.1 * i as f32).to_le_bytes())
+                .collect();
+            (n.to_string(), shape, bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = data
+        .iter()
+        .filter_map(|(n, shape, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b)
+                .ok()
+                .map(|v| (n.clone(), v))
+        })
+        .collect();
+    let Ok(st) = safetensors::serialize(views, None) else {
+        return false;
+    };
+    let Ok(head) = ModerationHead::from_bytes(config, &st, "fuzz/head") else {
+        return false;
+    };
+    let (trunk, tok) = TRUNK.get_or_init(|| {
+        let cfg = ModelConfig {
+            vocab_size: 4,
+            dim: TRUNK_DIM,
+            n_layers: 2,
+            n_heads: 2,
+            n_kv_heads: 1,
+            head_dim: TRUNK_DIM / 2,
+            hidden_dim: 16,
+            max_seq_len: 32,
+            ..ModelConfig::llama_base()
+        };
+        let tok = br#"{"model": {"type": "WordLevel", "vocab": {"aa": 0, "bb": 1, "[UNK]": 2, "cc": 3}, "unk_token": "[UNK]"}, "pre_tokenizer": {"type": "Whitespace"}}"#;
+        (
+            Arc::new(crate::gpu::bench::random_model(&cfg, 1)),
+            Tokenizer::from_bytes(tok).expect("the tiny tokenizer loads"),
+        )
+    });
+    let Ok(m) = Moderator::with_head(trunk.clone(), head, tok.clone(), None) else {
+        return false;
+    };
+    // (Words, not letters: the moderator's normalisation joins spaced-out letters.)
+    let long = "aa bb ".repeat(40);
+    ["", "aa", &long]
+        .iter()
+        .map(|t| m.scores(t).is_ok())
+        .fold(true, |all, ok| all && ok)
 }
 
 /// Asserts that a path the policy accepted (`p` → `normalised`) cannot leave the bundle.
@@ -1003,9 +1143,10 @@ fn assert_safe_relative(p: &str, normalised: &str) {
     );
 }
 
-/// A temporary bundle: pipeline.json, chat/config.json, and symlinks leading out of it to a
-/// file holding [`SECRET`]; every `paths` entry is read through a [`bundle::Dir`].
-fn dir_reads(pipeline: &str, paths: &[String]) {
+/// A temporary bundle: pipeline.json, chat/config.json, moderator/config.json (`head`), and
+/// symlinks leading out of it to a file holding [`SECRET`]; every `paths` entry is read through
+/// a [`bundle::Dir`], and the bundle is loaded (a head's trunk path too may lead anywhere).
+fn dir_reads(pipeline: &str, paths: &[String], head: &str) {
     let root = std::env::temp_dir().join(format!("tinychat-fuzz-bundle-{}", std::process::id()));
     let b = root.join("bundle");
     if !root.join("outside").exists() {
@@ -1013,6 +1154,7 @@ fn dir_reads(pipeline: &str, paths: &[String]) {
         let _ = std::fs::create_dir_all(b.join("chat"));
         let _ = std::fs::write(root.join("outside/secret"), SECRET);
         let _ = std::fs::write(b.join("chat/config.json"), b"{}");
+        let _ = std::fs::create_dir_all(b.join("moderator"));
         #[cfg(unix)]
         {
             let _ = std::os::unix::fs::symlink(root.join("outside/secret"), b.join("link"));
@@ -1021,6 +1163,7 @@ fn dir_reads(pipeline: &str, paths: &[String]) {
         }
     }
     let _ = std::fs::write(b.join("pipeline.json"), pipeline);
+    let _ = std::fs::write(b.join("moderator/config.json"), head);
     let dir = bundle::Dir::new(&b);
     for p in paths {
         let Ok(p) = bundle::check_relative("fuzz", p) else {
@@ -1032,6 +1175,223 @@ fn dir_reads(pipeline: &str, paths: &[String]) {
     }
     let _ = bundle::read_pipeline_config(&dir);
     let _ = bundle::load_pipeline(&dir);
+}
+
+// ---- GGUF -----------------------------------------------------------------------------------------
+
+/// Small valid GGUF files that structured inputs start from: a llama model with Q4_0 weights,
+/// a GPT-2 BPE tokenizer and a chat template, and a SentencePiece tokenizer (no model).
+const GGUF_BASES: [&[u8]; 2] = [
+    include_bytes!("../tests/fixtures/gguf/tiny_q4_0.gguf"),
+    include_bytes!("../tests/fixtures/gguf/spm_tiny.gguf"),
+];
+
+/// Metadata keys the loader reads, to be given edge values.
+const GGUF_KEYS: &[&str] = &[
+    "general.architecture",
+    "general.alignment",
+    "llama.context_length",
+    "llama.embedding_length",
+    "llama.block_count",
+    "llama.feed_forward_length",
+    "llama.attention.head_count",
+    "llama.attention.head_count_kv",
+    "llama.attention.key_length",
+    "llama.attention.value_length",
+    "llama.rope.dimension_count",
+    "llama.rope.freq_base",
+    "llama.attention.layer_norm_rms_epsilon",
+    "llama.vocab_size",
+    "tokenizer.ggml.model",
+    "tokenizer.ggml.pre",
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.scores",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+    "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.eos_token_id",
+    "tokenizer.ggml.padding_token_id",
+    "tokenizer.ggml.add_bos_token",
+    "tokenizer.chat_template",
+];
+
+/// A `.gguf` file: parsed (header, metadata, tensor infos, data), its config, tokenizer and
+/// template read from the metadata, and, when it loads as a chat model, a short chat and a
+/// completion (a few greedy tokens).
+pub fn gguf(data: &[u8]) {
+    let bytes = match shape(data, 1) {
+        Ok(files) => files[0].to_vec(),
+        Err(mut inp) => structured_gguf(&mut inp),
+    };
+    use crate::gguf::{self as g, reader::Gguf};
+    let Ok(file) = Gguf::parse(&bytes, "fuzz.gguf") else {
+        return;
+    };
+    for t in &file.tensors {
+        let _ = file.tensor_data(t);
+    }
+    let _ = g::model::config_from_metadata(&file);
+    let _ = g::tokenizer::tokenizer_json(&file);
+    let _ = g::tokenizer::tokenizer_config_json(&file);
+    let Ok(chat) = g::chat_model_from_bytes(&bytes, "fuzz.gguf") else {
+        return;
+    };
+    let params = SamplingParams {
+        max_new_tokens: 3,
+        ..SamplingParams::default()
+    };
+    let messages = [
+        Message::system("Be brief."),
+        Message::user("Hi! ÄÖÜ 你好 <|im_end|>"),
+    ];
+    let _ = chat.chat(&messages, &params, |_| true);
+    let _ = chat.complete("Hello world", &params, |_| true);
+}
+
+/// A metadata value at the edges: numbers of every width, NaN, odd strings, arrays empty,
+/// long or nested deeper than the reader accepts.
+fn gguf_value(inp: &mut Input) -> crate::gguf::reader::Value {
+    use crate::gguf::reader::Value as G;
+    let edge = *inp.pick(EDGE_INTS);
+    match inp.below(12) {
+        0 => G::U32(edge as u32),
+        1 => G::U64(edge as u64),
+        2 => G::I32(edge as i32),
+        3 => G::I64(edge as i64),
+        4 => G::F32(*inp.pick(&[f32::NAN, f32::INFINITY, -1.0, 0.0, 1e30, 1e-30])),
+        5 => G::F64(*inp.pick(&[f64::NAN, f64::NEG_INFINITY, 1e300, 0.5])),
+        6 => G::Bool(inp.bool()),
+        7 => G::U8(inp.byte()),
+        8 => G::Str(inp.text(24)),
+        9 => G::Str(
+            (*inp.pick(&[
+                "llama",
+                "gpt2",
+                "llama-bpe",
+                "qwen2",
+                "smollm",
+                "",
+                "{{ x }}",
+            ]))
+            .into(),
+        ),
+        10 => {
+            let mut v = G::Str(inp.text(4));
+            for _ in 0..inp.below(12) {
+                v = G::Array(vec![v]);
+            }
+            v
+        }
+        _ => G::Array(
+            (0..inp.below(48))
+                .map(|i| match inp.below(3) {
+                    0 => G::Str(format!("t{i}")),
+                    1 => G::I32(edge as i32),
+                    _ => G::F32(i as f32),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// One of [`GGUF_BASES`] with its metadata and tensor infos damaged, written back; sometimes
+/// a count in the header is damaged too.
+fn structured_gguf(inp: &mut Input) -> Vec<u8> {
+    use crate::gguf::reader::{Gguf, Value as G};
+    use crate::gguf::writer::Writer;
+    let base = GGUF_BASES[inp.below(GGUF_BASES.len())];
+    let mut w = Writer::from_gguf(&Gguf::parse(base, "base").expect("the base GGUF parses"));
+    for _ in 0..1 + inp.below(4) {
+        match inp.below(9) {
+            0 | 1 => {
+                let key = *inp.pick(GGUF_KEYS);
+                let v = gguf_value(inp);
+                w.set(key, v);
+            }
+            2 if !w.metadata.is_empty() => {
+                let i = inp.below(w.metadata.len());
+                w.metadata[i].1 = gguf_value(inp);
+            }
+            3 => {
+                // An array cut short, grown, or with one element changed.
+                let arrays: Vec<usize> = (0..w.metadata.len())
+                    .filter(|&i| matches!(w.metadata[i].1, G::Array(_)))
+                    .collect();
+                if arrays.is_empty() {
+                    continue;
+                }
+                let i = *inp.pick(&arrays);
+                let (how, n, v) = (inp.below(3), inp.below(64), gguf_value(inp));
+                if let G::Array(a) = &mut w.metadata[i].1 {
+                    match how {
+                        0 => a.truncate(n.min(a.len())),
+                        1 => {
+                            let x = a.first().cloned().unwrap_or(G::U8(0));
+                            a.extend(std::iter::repeat_n(x, n));
+                        }
+                        _ if !a.is_empty() => {
+                            let j = n % a.len();
+                            a[j] = v;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            4 if !w.metadata.is_empty() => {
+                let i = inp.below(w.metadata.len());
+                w.metadata.remove(i);
+            }
+            5 | 6 if !w.tensors.is_empty() => {
+                // A tensor's shape, type or data changed.
+                let i = inp.below(w.tensors.len());
+                let edge = *inp.pick(EDGE_INTS) as u64 as usize;
+                let (how, n) = (inp.below(5), inp.below(64));
+                let t = &mut w.tensors[i];
+                match how {
+                    0 if !t.1.is_empty() => {
+                        let d = n % t.1.len();
+                        t.1[d] = edge;
+                    }
+                    1 => t.1.push(edge.min(1 << 20)),
+                    2 => t.2 = n as u32,
+                    3 => {
+                        let keep = t.3.len().saturating_sub(n);
+                        t.3.truncate(keep);
+                    }
+                    _ => t.0 = inp.text(16),
+                }
+            }
+            7 if !w.tensors.is_empty() => {
+                // A tensor dropped or named twice.
+                let i = inp.below(w.tensors.len());
+                if inp.bool() {
+                    w.tensors.remove(i);
+                } else {
+                    let t = w.tensors[i].clone();
+                    w.tensors.push(t);
+                }
+            }
+            _ => w.version = *inp.pick(&[1, 2, 3, 4, u32::MAX]),
+        }
+    }
+    // The writer pads to general.alignment itself: keep it from allocating gigabytes here (the
+    // reader sees large alignments through byte-level mutations of the seeds).
+    if let Some((_, G::U32(a))) = w
+        .metadata
+        .iter_mut()
+        .find(|(k, _)| k == "general.alignment")
+    {
+        if *a > 1 << 16 {
+            *a = (*a % (1 << 16)) + 1;
+        }
+    }
+    let mut bytes = w.to_bytes();
+    if inp.bool() && bytes.len() >= 24 {
+        let at = *inp.pick(&[8usize, 16]);
+        let v = *inp.pick(EDGE_INTS) as u64;
+        bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    bytes
 }
 
 // ---- generation_config.json -----------------------------------------------------------------------
@@ -1110,5 +1470,37 @@ mod tests {
         let f = frame(&[b"abc", b"", b"tail"]);
         assert_eq!(unframe(&f[1..], 3), vec![&b"abc"[..], b"", b"tail"]);
         assert_eq!(unframe(&[9, 9], 2), vec![&b""[..], b""]);
+    }
+
+    #[test]
+    fn the_bundle_harness_reaches_a_head_on_its_tiny_trunk() {
+        let head = |window: u64, max_windows: u64| {
+            json!({
+                "model_type": "tinychat_moderation_head", "trunk": "../chat", "layers": 2,
+                "prefix": "a", "window": window, "max_windows": max_windows, "hidden": 3,
+                "hidden_size": TRUNK_DIM, "id2label": {"0": "violence", "1": "hate"}
+            })
+            .to_string()
+        };
+        assert!(head_on_a_tiny_trunk(&head(8, 64)));
+        // A text longer than max_windows windows is refused, not cut; bad sizes never load.
+        assert!(!head_on_a_tiny_trunk(&head(8, 1)));
+        assert!(!head_on_a_tiny_trunk(&head(u64::MAX, 64)));
+        assert!(!head_on_a_tiny_trunk(&head(8, 0)));
+    }
+
+    #[test]
+    fn the_gguf_harness_builds_structured_files_that_load() {
+        // The structured inputs start from valid files: with no damage chosen (the writer
+        // round-trip alone), the base loads as a chat model.
+        use crate::gguf::{reader::Gguf, writer::Writer};
+        // (The SentencePiece base has a tokenizer and no model.)
+        let [model, spm] =
+            GGUF_BASES.map(|b| Writer::from_gguf(&Gguf::parse(b, "base").unwrap()).to_bytes());
+        crate::gguf::chat_model_from_bytes(&model, "base").unwrap();
+        crate::gguf::tokenizer::tokenizer(&Gguf::parse(&spm, "base").unwrap()).unwrap();
+        for i in 0..64u8 {
+            gguf(&[1, i, i.wrapping_mul(7), 3, i ^ 0x55, 0, 9]);
+        }
     }
 }
