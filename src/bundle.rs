@@ -130,8 +130,9 @@ impl BundleSource for Files {
 
 /// Checks a path a bundle names (`field` says where: "pipeline.json: chat_model") and returns
 /// it normalised (`./chat/` → `chat`, `.` → ``): relative, no `..`, no `\`, no URL syntax
-/// (`:`, `%`, `?`, `#`), no control characters or leading/trailing spaces, so it means the same
-/// on disk and as a URL under the bundle's base.
+/// (`:`, `%`, `?`, `#`), no control characters, no name with surrounding spaces or made only
+/// of dots and spaces (`...`, `.. `: `..` to Windows), so it means the same on disk, on every
+/// system, and as a URL under the bundle's base.
 pub fn check_relative(field: &str, p: &str) -> Result<String> {
     relative_parts(p)
         .map(|parts| parts.join("/"))
@@ -165,6 +166,11 @@ fn relative_parts(p: &str) -> std::result::Result<Vec<&str>, String> {
         match part {
             "" | "." => {}
             ".." => return Err("leaves the bundle (..)".into()),
+            // Windows drops a name's trailing dots and spaces (`.. ` and `...` are `..` there),
+            // and a name with surrounding spaces is not what it looks like anywhere.
+            _ if part.chars().all(|c| c == '.' || c == ' ') || part.trim() != part => {
+                return Err(format!("has the name {part:?}"))
+            }
             _ => parts.push(part),
         }
     }
@@ -480,6 +486,10 @@ mod tests {
             "https://evil.example/m",
             "c:/x",
             "chat?x=1",
+            ".. /x",
+            "chat/.../x",
+            "chat/ ./x",
+            "chat/x /y",
         ] {
             let e = check_relative("pipeline.json: chat_model", bad);
             assert!(e.is_err(), "{bad:?} was accepted");
@@ -518,6 +528,8 @@ mod tests {
             ("moderator", "https://evil.example/m"),
             ("moderator", "../\\\\evil.example\\m"),
             ("moderator", "..//evil.example/m"),
+            ("moderator", ".. /x"),
+            ("moderator", "../.../x"),
         ] {
             let e = resolve_from("moderator/config.json", dir, bad);
             assert!(e.is_err(), "{bad:?} from {dir:?} was accepted: {e:?}");

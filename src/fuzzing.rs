@@ -1138,7 +1138,10 @@ fn assert_safe_relative(p: &str, normalised: &str) {
                 .any(|c| c == ".." || c == "." || c.is_empty() && !normalised.is_empty())
             && !normalised.contains(['\\', ':', '%', '?', '#'])
             && !normalised.chars().any(char::is_control)
-            && normalised.trim() == normalised,
+            && normalised.trim() == normalised
+            && normalised.split('/').all(|c| {
+                c.trim() == c && (normalised.is_empty() || !c.chars().all(|x| x == '.' || x == ' '))
+            }),
         "the path policy accepted {p:?} as {normalised:?}"
     );
 }
