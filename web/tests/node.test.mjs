@@ -171,6 +171,59 @@ test("bundle paths that leave the bundle are refused by the wasm module and by t
   assert.equal(resolveInBundle("./chat//model.safetensors", base), "https://models.example/bundles/default/chat//model.safetensors");
 });
 
+/// A moderation head's config.json naming its trunk (relative to the head's directory).
+const headConfig = (trunk) =>
+  JSON.stringify({ model_type: "tinychat_moderation_head", trunk, layers: 1, window: 8, hidden_size: 8, id2label: { 0: "violence" } });
+
+test("a moderation head's trunk joins the file list once its config.json is known, and stays inside the bundle", () => {
+  const pipeline = JSON.stringify({ chat_model: "chat", moderator: "moderator" });
+  const known = (trunk) => ({ "moderator/config.json": new TextEncoder().encode(headConfig(trunk)) });
+  const paths = (list) => list.map((f) => f.path);
+  // On the chat model: nothing more to fetch. On another model inside the bundle: its files.
+  assert.deepEqual(paths(bundleFiles(pipeline, known("../chat"))), paths(bundleFiles(pipeline)));
+  assert.ok(paths(bundleFiles(pipeline, known("../trunk.gguf"))).includes("trunk.gguf"));
+  assert.ok(paths(bundleFiles(pipeline, known("../models/t"))).includes("models/t/config.json"));
+  // Every escape form, one level up from the head's directory (where the bundle's root is).
+  for (const p of ESCAPES.map((e) => `../${e}`)) {
+    assert.throws(
+      () => bundleFiles(pipeline, known(p)),
+      /moderator\/config\.json: .* must be a relative path inside the bundle/,
+      `bundleFiles accepted the trunk ${JSON.stringify(p)}`,
+    );
+  }
+});
+
+test("loadBundle fetches a head's trunk from inside the bundle, and nothing outside it", async () => {
+  const { loadBundle } = await import(path.join(root, "pkg/core.js"));
+  const base = "https://models.example/b/";
+  const load = async (trunk) => {
+    const asked = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (url) => {
+      url = String(url);
+      asked.push(url);
+      if (url === `${base}pipeline.json`) return new Response(JSON.stringify({ chat_model: "chat", moderator: "moderator" }));
+      if (url === `${base}moderator/config.json`) return new Response(headConfig(trunk));
+      return new Response("{}");
+    };
+    try {
+      const result = await loadBundle(`${base}pipeline.json`, { cache: false }).catch((e) => e);
+      return { result, asked };
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  };
+  const ok = await load("../trunk.gguf");
+  assert.ok(ok.result.files?.["trunk.gguf"], String(ok.result.message));
+  assert.ok(ok.asked.every((u) => u.startsWith(base)), JSON.stringify(ok.asked));
+  for (const trunk of ["../../x.gguf", "../..\\x.gguf", "../%2e%2e/x.gguf", "../.. /x.gguf", "../https://evil.example/x.gguf", "..//evil.example/x.gguf"]) {
+    const { result, asked } = await load(trunk);
+    assert.equal(result.code, "bad_bundle_file", `${trunk}: ${result.message}`);
+    assert.match(result.message, /must be a relative path inside the bundle/);
+    assert.ok(asked.every((u) => u.startsWith(base)), `${trunk}: ${JSON.stringify(asked)}`);
+  }
+});
+
 /// The test bundle's files with pipeline.json (or another file) changed.
 function withPipeline(edit) {
   const p = JSON.parse(pipelineJson);
