@@ -70,3 +70,61 @@ fn every_saved_fuzz_input_runs_clean() {
     );
     eprintln!("replayed {ran} saved fuzz inputs");
 }
+
+/// The smoke run CI affords without libFuzzer (nightly and cargo-fuzz are not installed there):
+/// every harness on pseudo-random inputs, mostly structure-aware (first byte odd), for a fixed
+/// budget of inputs and about two seconds per target. Not coverage-guided — `scripts/fuzz.sh`
+/// is the real search — but a harness or a loader that panics, hangs or overflows the stack on
+/// a plain variation fails `cargo test`.
+#[test]
+fn every_harness_survives_a_short_random_run() {
+    record_panics();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut ran = 0;
+    for &target in tinychat::fuzzing::TARGETS {
+        let started = std::time::Instant::now();
+        for i in 0..200 {
+            if started.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+            let len = (next() % 200) as usize;
+            let mut data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(first) = data.first_mut() {
+                // Nine in ten structured.
+                *first = if i % 10 == 0 { *first & !1 } else { *first | 1 };
+            }
+            let name = format!("{THREAD}{target}/random-{i}");
+            let (tx, rx) = mpsc::channel();
+            let input = data.clone();
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || {
+                    tinychat::fuzzing::run(target, &input);
+                    let _ = tx.send(());
+                })
+                .unwrap();
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(()) => ran += 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{name}: still running after 20 s (input {data:?})")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("{name}: panicked (input {data:?})")
+                }
+            }
+        }
+    }
+    let panics = PANICS.lock().unwrap();
+    assert!(
+        panics.is_empty(),
+        "panics (some caught by the library):\n{}",
+        panics.join("\n")
+    );
+    eprintln!("ran {ran} random inputs through the harnesses");
+}
