@@ -4,6 +4,7 @@
 
 #[cfg(feature = "train")]
 use super::train;
+use crate::ranges::{count, CONTEXT};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,15 +25,6 @@ pub enum BenchCommand {
     #[cfg(feature = "train")]
     Train(BenchTrainArgs),
 }
-
-/// A whole-number flag in `lo..=hi`, as `sampling::count` (examples/train_cli.rs includes this
-/// file without the sampling module).
-fn count(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(lo..=hi)
-}
-
-/// The longest context tinychat accepts.
-const CONTEXT: u64 = tinychat::config::LIMITS.max_position_embeddings as u64;
 
 /// `--peak-gbs`: a memory bandwidth in GB/s, above 0.
 fn gbs(s: &str) -> std::result::Result<f64, String> {

@@ -1,6 +1,7 @@
 //! Sampling flags shared by `generate` and `chat`, with defaults from the model's
 //! `generation_config.json` as transformers' `generate()` takes them.
 
+use crate::ranges::{count, number};
 use clap::Args;
 use std::path::Path;
 use tinychat::generate::MAX_NEW_TOKENS;
@@ -29,34 +30,6 @@ pub struct SamplingArgs {
     /// Seed of the sampler, for reproducible samples [default: from the clock]
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-}
-
-/// A whole-number flag in `lo..=hi`; clap's message names the flag and the range.
-pub fn count(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(lo..=hi)
-}
-
-/// A number flag in `[lo, hi]` (`(lo, hi]` when `lo_included` is false), finite.
-pub fn number(
-    lo: f32,
-    hi: f32,
-    lo_included: bool,
-) -> impl Fn(&str) -> std::result::Result<f32, String> + Clone + Send + Sync + 'static {
-    move |s: &str| {
-        let x: f32 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a number"))?;
-        let above = if lo_included { x >= lo } else { x > lo };
-        if x.is_finite() && above && x <= hi {
-            Ok(x)
-        } else {
-            Err(format!(
-                "{s} is not in {}{lo}, {hi}]",
-                if lo_included { "[" } else { "(" }
-            ))
-        }
-    }
 }
 
 impl SamplingArgs {
