@@ -15,6 +15,7 @@ mod gguf;
 mod gguf_smollm2;
 mod gpu_model;
 mod gpu_ops;
+mod moderation_head;
 mod parity;
 mod pipeline;
 mod pipeline_async;
