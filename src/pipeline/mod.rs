@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 mod gate;
-pub use gate::{GateConfig, GateOffer, GateStep, OutputGate};
+pub use gate::{merge_views, GateConfig, GateOffer, GateStep, OutputGate};
 
 /// `pipeline.json` of a pipeline bundle.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ mod gguf_smollm2;
 mod gpu_model;
 mod gpu_ops;
 mod moderation_head;
+mod moderation_smollm2;
 mod parity;
 mod pipeline;
 mod pipeline_async;
