@@ -1,12 +1,25 @@
-// Weight access, f32 variant. Prepended (as text) to every shader that reads a weight matrix:
-// matmul, matvec, embedding. Its twin weights_f16.wgsl has the same binding and function.
+// Weight access, f32 variant. Every shader that reads a weight matrix (matvec, matmul, embedding)
+// is compiled once per storage format, with one of the weights_<format>.wgsl files prepended as
+// text. Each prelude declares binding 1 `w` and the same two functions:
 //
-// A matrix (N, K) is stored row-major with each row padded with zeros to K4 = ceil(K / 4) vec4s,
-// so a row starts on a 16-byte boundary and the padding contributes nothing to a dot product.
+//   load_w4(row, g)     weights 4g .. 4g+3 of a row, as f32          (tiled matmul, embedding)
+//   dot32(row, s, xv)   Σ_i w[row, 32s + i] · xv[i / 4][i % 4]       (matvec: one block of 32)
+//
+// and reads the matrix geometry from the op's uniform: `shape.k4` (a row's length in groups of
+// four, padding included) and `shape.w_aux` (where a packed format's scale array starts, in u32).
+// Layouts: src/gpu/buffers.rs. Here (N, K) row-major, rows padded with zeros to K32 = 32·ceil(K/32).
 
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>; // (N, K4)
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>; // (N, K32 / 4)
 
-// Elements 4i .. 4i+3 of the padded matrix.
-fn load_w4(i: u32) -> vec4<f32> {
-    return w[i];
+fn load_w4(row: u32, g: u32) -> vec4<f32> {
+    return w[row * shape.k4 + g];
+}
+
+fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+    let b = row * shape.k4 + 8u * s;
+    var acc = 0.0;
+    for (var i = 0u; i < 8u; i++) {
+        acc += dot(w[b + i], (*xv)[i]);
+    }
+    return acc;
 }

@@ -44,7 +44,8 @@ impl std::str::FromStr for Backend {
 #[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     pub backend: Backend,
-    /// Storage of the weight matrices on the GPU; default: f16 for f16 checkpoints, else f32.
+    /// Storage of the weight matrices on the GPU; default: each as the model stores it (f32,
+    /// f16, bf16 or GGUF blocks, dequantized inside the kernels).
     pub weights: Option<WeightFormat>,
     /// KV-cache positions on the GPU; default: the model's max_seq_len.
     pub capacity: Option<usize>,
@@ -177,10 +178,7 @@ impl Engine {
                 Arc::new(g)
             }
         };
-        let format = opts
-            .weights
-            .unwrap_or_else(|| GpuModel::default_format(&model));
-        let gm = Arc::new(GpuModel::new(gpu, &model, format)?);
+        let gm = Arc::new(GpuModel::new(gpu, &model, opts.weights)?);
         let session = GpuSession::new(gm, opts.capacity, opts.chunk)?;
         Ok(Engine {
             model,
@@ -210,7 +208,7 @@ impl Engine {
             Inner::Gpu(s) => format!(
                 "GPU: {}, {} weights",
                 s.gpu().describe(),
-                s.model.format.name()
+                s.model.describe_formats()
             ),
             Inner::Cpu(_) => "CPU".into(),
         }
@@ -340,7 +338,20 @@ impl Engine {
         let t0 = now_ms();
         let mut t_first = None;
         let mut stopped = false;
-        loop {
+        // The GPU fast path: sampling on the GPU, tokens read back in batches (gpu::decode);
+        // after a GPU failure the loop below carries on from the last token delivered.
+        if let Inner::Gpu(s) = &mut self.inner {
+            if g.remaining() > 0 && s.sample_settings(params).is_some() {
+                let h = &mut self.history;
+                match crate::gpu::decode::generate(s, &mut g, h, &mut on_token, &mut t_first).await
+                {
+                    Ok(s) => stopped = s,
+                    Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        while !stopped {
             let input = g.take_input();
             if input.is_empty() {
                 break;

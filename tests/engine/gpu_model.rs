@@ -367,7 +367,7 @@ fn classifier_logits_match_cpu_for_every_pooling() {
         for format in [WeightFormat::F32, WeightFormat::F16] {
             let (cpu, tol) = match format {
                 WeightFormat::F32 => (&model, 1e-4),
-                WeightFormat::F16 => (&rounded, 2e-3),
+                _ => (&rounded, 2e-3),
             };
             let mut s = session(&g, &model, format, None);
             // One token, an odd length, and a full window (the whole context for max and last).
