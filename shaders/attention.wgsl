@@ -13,10 +13,12 @@
 // softmax), so any context works with fixed workgroup memory and no f32 atomics. For the
 // weighted sum of values, thread j owns dimensions j, j + WG, j + 2·WG, j + 3·WG of every query
 // and reads each value once for all of them. So keys and values are read once per 8 queries:
-// for a prefill that is tiling over queries, for decode (R = 1) it is the GQA group.
+// for a prefill that is tiling over queries, for decode (R = 1) it is the GQA group. Loops over
+// the queries run to the constant MAXQ (stopping at nq) so that compilers can unroll them and
+// keep the per-query arrays in registers.
 //
 // Split-K (flash-decoding): with shape.splits > 1 the positions are cut into `splits` ranges of
-// split_len, one workgroup each (z of the grid), so a long context keeps the whole GPU busy in
+// split_len, one workgroup each (y of the grid), so a long context keeps the whole GPU busy in
 // decode; each writes its unnormalised sums with its m and l to `part`, and
 // attention_combine.wgsl merges them. With splits = 1 the result goes straight to `out`.
 
@@ -55,13 +57,15 @@ var<workgroup> red: array<f32, 512>; // reduction scratch, MAXQ × WG
 
 // Per query, the max (op 0) or sum (op 1) over the workgroup of v[qi]; all threads get them.
 fn reduce(lid: u32, v: ptr<function, array<f32, 8>>, nq: u32, op: u32) {
-    for (var i = 0u; i < nq; i++) {
+    for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
         red[i * WG + lid] = (*v)[i];
     }
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
         if (lid < stride) {
-            for (var i = 0u; i < nq; i++) {
+            for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
                 let a = red[i * WG + lid];
                 let b = red[i * WG + lid + stride];
                 red[i * WG + lid] = select(a + b, max(a, b), op == 0u);
@@ -69,7 +73,8 @@ fn reduce(lid: u32, v: ptr<function, array<f32, 8>>, nq: u32, op: u32) {
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < nq; i++) {
+    for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
         (*v)[i] = red[i * WG];
     }
     workgroupBarrier();
@@ -96,7 +101,8 @@ fn main(
     var valid: array<bool, 8>;
     var limit: array<u32, 8>; // positions this query sees: s < limit
     var last_row = r0;
-    for (var i = 0u; i < nq; i++) {
+    for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
         let r = r0 + i / shape.qh;
         let hg = chunk * shape.qh + i % shape.qh;
         valid[i] = r < shape.rows && hg < group;
@@ -130,21 +136,24 @@ fn main(
     for (var s0 = s_begin; s0 < s_end; s0 += WG) {
         let s = s0 + lid;
         var score: array<f32, 8>;
-        for (var i = 0u; i < nq; i++) {
+        for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
             score[i] = 0.0;
         }
         if (s < s_end) {
             let kb = s * kvd + kv_col;
             for (var j = 0u; j < hs; j++) {
                 let kj = kv[kb + j];
-                for (var i = 0u; i < nq; i++) {
+                for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
                     score[i] += qs[i * hs + j] * kj;
                 }
             }
         }
         var see: array<bool, 8>;
         var bmax: array<f32, 8>;
-        for (var i = 0u; i < nq; i++) {
+        for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
             see[i] = valid[i] && s < s_end && s < limit[i];
             score[i] = select(NEG_BIG, score[i] * shape.scale, see[i]);
             bmax[i] = score[i];
@@ -152,7 +161,8 @@ fn main(
         reduce(lid, &bmax, nq, 0u);
         var corr: array<f32, 8>;
         var bsum: array<f32, 8>;
-        for (var i = 0u; i < nq; i++) {
+        for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
             let m_new = max(m[i], bmax[i]);
             let p = select(0.0, exp(score[i] - m_new), see[i]);
             ps[i * WG + lid] = p;
@@ -162,7 +172,8 @@ fn main(
         }
         reduce(lid, &bsum, nq, 1u); // its barriers also publish ps
         let count = min(WG, s_end - s0);
-        for (var i = 0u; i < nq; i++) {
+        for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
             l[i] = l[i] * corr[i] + bsum[i];
             for (var d = 0u; d < 4u; d++) {
                 acc[i * 4u + d] *= corr[i];
@@ -173,7 +184,8 @@ fn main(
             if (j < hs) {
                 for (var u = 0u; u < count; u++) {
                     let vv = kv[shape.v_off + (s0 + u) * kvd + kv_col + j];
-                    for (var i = 0u; i < nq; i++) {
+                    for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
                         acc[i * 4u + d] += ps[i * WG + u] * vv;
                     }
                 }
@@ -182,7 +194,8 @@ fn main(
         workgroupBarrier(); // ps is rewritten by the next block
     }
 
-    for (var i = 0u; i < nq; i++) {
+    for (var i = 0u; i < MAXQ; i++) {
+        if (i >= nq) { break; }
         if (!valid[i]) {
             continue;
         }

@@ -3,7 +3,7 @@
 // wte is a weight matrix like any other (any storage format: f32, f16, bf16 or packed blocks),
 // since the same tensor is the tied output projection. One thread per group of four outputs.
 //
-// Needs a weights prelude (weights_<format>.wgsl): binding 1 `w` = wte (V, C).
+// Needs weights.wgsl and a prelude (weights_<format>.wgsl): binding 1 `w` = wte (V, C).
 
 struct Shape {
     rows: u32,    // R

@@ -1,5 +1,5 @@
 // Tiled matrix multiply for prefill: out ← epilogue(x (R, K) · Wᵀ + bias), W stored (N, K).
-// CPU twin: ops::linear_forward. Needs a weights prelude (weights_<format>.wgsl), then
+// CPU twin: ops::linear_forward. Needs weights.wgsl and a prelude (weights_<format>.wgsl), then
 // linear.wgsl (uniform, bindings, epilogues); x comes normed already (shape.norm must be 0).
 //
 // Each workgroup of 16 × 16 threads computes a BM × BN tile of out, BM = 16·TM and BN = 16·TN.

@@ -1,20 +1,25 @@
 // Matrix-vector product for decode, with the norm before it and the epilogue after it fused in:
 // out[r] ← epilogue(W · norm(x[r]) + bias), for a few rows r. CPU twin: ops::linear_forward
 // (after ops::rmsnorm_forward / layernorm_forward when shape.norm asks for it).
-// Needs a weights prelude (weights_<format>.wgsl), then linear.wgsl (uniform, bindings, epilogues).
+// Needs weights.wgsl and a prelude (weights_<format>.wgsl), then linear.wgsl (uniform, bindings,
+// epilogues).
 //
 // A workgroup of WG threads computes WG / LANES output columns: a group of LANES threads per
 // column strides over the row's blocks of 32 weights (dot32), then the group adds its partial
 // sums in workgroup memory, and the first WG / (2·LANES) threads run the epilogue on a pair of
 // columns each. Every weight is read once per row r; neighbouring lanes read neighbouring blocks.
 //
-// The norm: every workgroup first reduces its row of x (K floats, a few KB, from cache) to the
-// norm's statistics, then normalises x on the fly as it loads it; this costs far less than the
-// dispatch and the round trip through memory of a separate norm pass.
+// x is staged in workgroup memory (normed, zero-padded to whole blocks) when it fits (K ≤ 2048),
+// so the lanes of every column read it from there; a wider x is read (and normed) from global
+// memory as each block is used. The norm: every workgroup first reduces its row of x (K floats,
+// a few KB, from cache) to the norm's statistics; that costs far less than the dispatch and the
+// round trip through memory of a separate norm pass.
 
-override WG: u32 = 64;    // threads per workgroup; a power of two ≤ 256
+override WG: u32 = 128;   // threads per workgroup; a power of two ≤ 256
 override LANES: u32 = 16; // threads per output column; a power of two, WG / LANES even
+const XS_MAX: u32 = 2048u;
 var<workgroup> red: array<f32, 256>;
+var<workgroup> xs: array<f32, 2048>; // x normed, K32 entries
 
 // Sum of `v` over the workgroup; every thread gets the result.
 fn workgroup_sum(lid: u32, v: f32) -> f32 {
@@ -50,6 +55,10 @@ fn load_x4(xb: u32, e: u32, mean: f32, rstd: f32) -> vec4<f32> {
     return v;
 }
 
+fn xs4(e: u32) -> vec4<f32> {
+    return vec4<f32>(xs[e], xs[e + 1u], xs[e + 2u], xs[e + 3u]);
+}
+
 @compute @workgroup_size(WG)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -79,6 +88,19 @@ fn main(
         rstd = 1.0 / sqrt(workgroup_sum(lid, ss) / kf + shape.eps);
     }
 
+    // Stage x (normed) when it fits; the rest of a block past K is zero.
+    let staged = shape.k4 * 4u <= XS_MAX;
+    if (staged) {
+        for (var e = 4u * lid; e < shape.k4 * 4u; e += 4u * WG) {
+            let v = load_x4(xb, e, mean, rstd);
+            xs[e] = v.x;
+            xs[e + 1u] = v.y;
+            xs[e + 2u] = v.z;
+            xs[e + 3u] = v.w;
+        }
+        workgroupBarrier();
+    }
+
     let outs = WG / LANES;
     let c0 = (wid.x + wid.y * nwg.x) * outs;
     let c = c0 + lid / LANES;
@@ -88,11 +110,18 @@ fn main(
         let row = w_row(c);
         let parts = shape.k4 / 8u; // blocks of 32 weights per row
         for (var p = lane; p < parts; p += LANES) {
-            var xv: array<vec4<f32>, 8>;
-            for (var i = 0u; i < 8u; i++) {
-                xv[i] = load_x4(xb, 32u * p + 4u * i, mean, rstd);
+            let e = 32u * p;
+            var xv: X8;
+            if (staged) {
+                xv = X8(xs4(e), xs4(e + 4u), xs4(e + 8u), xs4(e + 12u), xs4(e + 16u),
+                    xs4(e + 20u), xs4(e + 24u), xs4(e + 28u));
+            } else {
+                xv = X8(load_x4(xb, e, mean, rstd), load_x4(xb, e + 4u, mean, rstd),
+                    load_x4(xb, e + 8u, mean, rstd), load_x4(xb, e + 12u, mean, rstd),
+                    load_x4(xb, e + 16u, mean, rstd), load_x4(xb, e + 20u, mean, rstd),
+                    load_x4(xb, e + 24u, mean, rstd), load_x4(xb, e + 28u, mean, rstd));
             }
-            s += dot32(row, p, &xv);
+            s += dot32(row, p, xv);
         }
     }
     red[lid] = s;

@@ -1,13 +1,5 @@
-// Weight access, f32 variant. Every shader that reads a weight matrix (matvec, matmul, embedding)
-// is compiled once per storage format, with one of the weights_<format>.wgsl files prepended as
-// text. Each prelude declares binding 1 `w` and the same two functions:
-//
-//   load_w4(row, g)     weights 4g .. 4g+3 of a row, as f32          (tiled matmul, embedding)
-//   dot32(row, s, xv)   Σ_i w[row, 32s + i] · xv[i / 4][i % 4]       (matvec: one block of 32)
-//
-// and reads the matrix geometry from the op's uniform: `shape.k4` (a row's length in groups of
-// four, padding included) and `shape.w_aux` (where a packed format's scale array starts, in u32).
-// Layouts: src/gpu/buffers.rs. Here (N, K) row-major, rows padded with zeros to K32 = 32·ceil(K/32).
+// Weight access, f32 variant (the contract every prelude keeps: weights.wgsl). (N, K) row-major,
+// rows padded with zeros to K32 = 32·ceil(K/32).
 
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>; // (N, K32 / 4)
 
@@ -15,11 +7,9 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return w[row * shape.k4 + g];
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let b = row * shape.k4 + 8u * s;
-    var acc = 0.0;
-    for (var i = 0u; i < 8u; i++) {
-        acc += dot(w[b + i], (*xv)[i]);
-    }
-    return acc;
+    return dot(w[b], x.v0) + dot(w[b + 1u], x.v1) + dot(w[b + 2u], x.v2) + dot(w[b + 3u], x.v3)
+        + dot(w[b + 4u], x.v4) + dot(w[b + 5u], x.v5) + dot(w[b + 6u], x.v6)
+        + dot(w[b + 7u], x.v7);
 }

@@ -1,4 +1,4 @@
-// Weight access, Q4_0 (see weights_f32.wgsl for the contract every prelude keeps; CPU twin:
+// Weight access, Q4_0 (the contract every prelude keeps: weights.wgsl; CPU twin:
 // quant::reference::dequantize_block). A block is 32 weights x[i] = d · (q[i] − 8): byte j of its
 // 16 quant bytes holds q[j] in its low nibble and q[j + 16] in its high one.
 // GPU layout (src/gpu/buffers.rs): the blocks' 16-byte bodies (qs), 4 u32 each, for the whole
@@ -23,12 +23,15 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return q4_d(blk) * (nib_lo(q) - 8.0);
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+// Word j holds weights 4j .. 4j+3 (low nibbles) and 16+4j .. 16+4j+3 (high nibbles).
+fn q4_word(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
+    return dot(nib_lo(q) - 8.0, lo) + dot(nib_lo(q >> 4u) - 8.0, hi);
+}
+
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let blk = row * (shape.k4 / 8u) + s;
-    var acc = 0.0;
-    for (var j = 0u; j < 4u; j++) {
-        let q = w[blk * 4u + j];
-        acc += dot(nib_lo(q) - 8.0, (*xv)[j]) + dot(nib_lo(q >> 4u) - 8.0, (*xv)[j + 4u]);
-    }
+    let b = blk * 4u;
+    let acc = q4_word(w[b], x.v0, x.v4) + q4_word(w[b + 1u], x.v1, x.v5)
+        + q4_word(w[b + 2u], x.v2, x.v6) + q4_word(w[b + 3u], x.v3, x.v7);
     return q4_d(blk) * acc;
 }

@@ -1,4 +1,4 @@
-// Weight access, Q4_1 (see weights_f32.wgsl for the contract every prelude keeps; CPU twin:
+// Weight access, Q4_1 (the contract every prelude keeps: weights.wgsl; CPU twin:
 // quant::reference::dequantize_block). A block is 32 weights x[i] = d · q[i] + m, nibbles as in
 // Q4_0. Its 20 bytes are aligned, so the GPU holds ggml's blocks as stored: 5 u32 each, word 0
 // = (d, m) as two f16, words 1..4 the 16 quant bytes.
@@ -17,16 +17,18 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return dm.x * nib_lo(q) + dm.y;
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+// Word j holds weights 4j .. 4j+3 (low nibbles) and 16+4j .. 16+4j+3 (high nibbles).
+fn q4_word(q: u32, lo: vec4<f32>, hi: vec4<f32>) -> f32 {
+    return dot(nib_lo(q), lo) + dot(nib_lo(q >> 4u), hi);
+}
+
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let blk = row * (shape.k4 / 8u) + s;
-    let dm = unpack2x16float(w[blk * 5u]);
-    var acc = 0.0;
-    var xsum = vec4<f32>(0.0);
-    for (var j = 0u; j < 4u; j++) {
-        let q = w[blk * 5u + 1u + j];
-        acc += dot(nib_lo(q), (*xv)[j]) + dot(nib_lo(q >> 4u), (*xv)[j + 4u]);
-        xsum += (*xv)[j] + (*xv)[j + 4u];
-    }
+    let b = blk * 5u;
+    let dm = unpack2x16float(w[b]);
+    let acc = q4_word(w[b + 1u], x.v0, x.v4) + q4_word(w[b + 2u], x.v1, x.v5)
+        + q4_word(w[b + 3u], x.v2, x.v6) + q4_word(w[b + 4u], x.v3, x.v7);
+    let xsum = x.v0 + x.v1 + x.v2 + x.v3 + x.v4 + x.v5 + x.v6 + x.v7;
     // Σ (d·q + m)·x = d·Σ q·x + m·Σ x
     return dm.x * acc + dm.y * dot(xsum, vec4<f32>(1.0));
 }

@@ -1,4 +1,4 @@
-// Weight access, Q4_K (see weights_f32.wgsl for the contract every prelude keeps; CPU twin:
+// Weight access, Q4_K (the contract every prelude keeps: weights.wgsl; CPU twin:
 // quant::reference::dequantize_block). A super-block is 256 weights in 8 sub-blocks of 32:
 // x[i] = d·sc[j]·q[i] − dmin·mn[j], j = i / 32, with 6-bit (sc, mn) pairs packed in 12 bytes
 // (ggml's get_scale_min_k4) and 4-bit q: the 32 bytes qs[32c ..] hold sub-block 2c in their low
@@ -40,17 +40,16 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return sm.x * nib_lo(q) - sm.y;
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let base = (row * (shape.k4 / 64u) + s / 8u) * 36u;
     let j = s % 8u;
     let qb = base + 4u + 8u * (j / 2u);
-    let shift = 4u * (j & 1u);
-    var acc = 0.0;
-    var xsum = vec4<f32>(0.0);
-    for (var i = 0u; i < 8u; i++) {
-        acc += dot(nib_lo(w[qb + i] >> shift), (*xv)[i]);
-        xsum += (*xv)[i];
-    }
+    let sh = 4u * (j & 1u); // sub-block 2c: low nibbles; 2c + 1: high
+    let acc = dot(nib_lo(w[qb] >> sh), x.v0) + dot(nib_lo(w[qb + 1u] >> sh), x.v1)
+        + dot(nib_lo(w[qb + 2u] >> sh), x.v2) + dot(nib_lo(w[qb + 3u] >> sh), x.v3)
+        + dot(nib_lo(w[qb + 4u] >> sh), x.v4) + dot(nib_lo(w[qb + 5u] >> sh), x.v5)
+        + dot(nib_lo(w[qb + 6u] >> sh), x.v6) + dot(nib_lo(w[qb + 7u] >> sh), x.v7);
+    let xsum = x.v0 + x.v1 + x.v2 + x.v3 + x.v4 + x.v5 + x.v6 + x.v7;
     let sm = k_scale_min(base, j);
     return sm.x * acc - sm.y * dot(xsum, vec4<f32>(1.0));
 }

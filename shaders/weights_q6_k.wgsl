@@ -1,4 +1,4 @@
-// Weight access, Q6_K (see weights_f32.wgsl for the contract every prelude keeps; CPU twin:
+// Weight access, Q6_K (the contract every prelude keeps: weights.wgsl; CPU twin:
 // quant::reference::dequantize_block). A super-block is 256 weights x[i] = d·sc[i / 16]·(q[i] − 32)
 // with 6-bit q split into ql (low 4 bits) and qh (high 2) and i8 scales sc. In half h (128
 // weights), quarter t (32 weights), position l: the low bits are nibble t / 2 of
@@ -38,17 +38,16 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return q6_d(blk) * q6_sc(base, 8u * h + 2u * t + l / 16u) * q6x4(base, h, t, l / 4u);
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let blk = row * (shape.k4 / 64u) + s / 8u;
     let base = blk * 52u;
     let h = (s % 8u) / 4u;
     let t = s % 4u;
-    var a0 = 0.0; // positions 0..15 (scale 8h + 2t)
-    var a1 = 0.0; // positions 16..31 (scale 8h + 2t + 1)
-    for (var u = 0u; u < 4u; u++) {
-        a0 += dot(q6x4(base, h, t, u), (*xv)[u]);
-        a1 += dot(q6x4(base, h, t, u + 4u), (*xv)[u + 4u]);
-    }
+    // positions 0..15 take scale 8h + 2t, positions 16..31 the next one
+    let a0 = dot(q6x4(base, h, t, 0u), x.v0) + dot(q6x4(base, h, t, 1u), x.v1)
+        + dot(q6x4(base, h, t, 2u), x.v2) + dot(q6x4(base, h, t, 3u), x.v3);
+    let a1 = dot(q6x4(base, h, t, 4u), x.v4) + dot(q6x4(base, h, t, 5u), x.v5)
+        + dot(q6x4(base, h, t, 6u), x.v6) + dot(q6x4(base, h, t, 7u), x.v7);
     let k = 8u * h + 2u * t;
     return q6_d(blk) * (q6_sc(base, k) * a0 + q6_sc(base, k + 1u) * a1);
 }

@@ -1,4 +1,4 @@
-// Weight access, Q8_0 (see weights_f32.wgsl for the contract every prelude keeps; CPU twin:
+// Weight access, Q8_0 (the contract every prelude keeps: weights.wgsl; CPU twin:
 // quant::reference::dequantize_block). A block is 32 weights x[i] = d · q[i], q an i8.
 // GPU layout (src/gpu/buffers.rs): the blocks' 32-byte bodies (q) for the whole matrix, 8 u32
 // each, row after row; then from u32 `shape.w_aux` every block's f16 d, two per u32.
@@ -27,11 +27,12 @@ fn load_w4(row: u32, g: u32) -> vec4<f32> {
     return q8_d(blk) * i8x4(w[blk * 8u + g % 8u]);
 }
 
-fn dot32(row: u32, s: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
     let blk = row * (shape.k4 / 8u) + s;
-    var acc = 0.0;
-    for (var i = 0u; i < 8u; i++) {
-        acc += dot(i8x4(w[blk * 8u + i]), (*xv)[i]);
-    }
+    let b = blk * 8u;
+    let acc = dot(i8x4(w[b]), x.v0) + dot(i8x4(w[b + 1u]), x.v1) + dot(i8x4(w[b + 2u]), x.v2)
+        + dot(i8x4(w[b + 3u]), x.v3) + dot(i8x4(w[b + 4u]), x.v4)
+        + dot(i8x4(w[b + 5u]), x.v5) + dot(i8x4(w[b + 6u]), x.v6)
+        + dot(i8x4(w[b + 7u]), x.v7);
     return q8_d(blk) * acc;
 }

@@ -75,6 +75,7 @@ impl GpuSession {
         prompt: &[u32],
         settings: (u32, f32, f32, f32),
     ) -> Result<PendingTokens> {
+        self.check_language_model()?;
         self.check(prompt)?;
         let n_chunks = prompt.len().div_ceil(self.chunk);
         let g = self.model.gpu.clone();

@@ -184,11 +184,14 @@ pub fn weights_prelude(format: WeightFormat) -> &'static str {
     }
 }
 
+/// The contract of the weights preludes (`struct X8`, what `load_w4` and `dot32` do).
+pub const WEIGHTS_COMMON: &str = include_str!("../../shaders/weights.wgsl");
+
 /// What matvec.wgsl and matmul.wgsl share: uniform, bindings, epilogues.
 pub const LINEAR_PRELUDE: &str = include_str!("../../shaders/linear.wgsl");
 
 /// Every file in `shaders/`, by name; tests check this list against the directory.
-pub const SHADER_FILES: [&str; 18] = [
+pub const SHADER_FILES: [&str; 19] = [
     "matmul.wgsl",
     "matvec.wgsl",
     "linear.wgsl",
@@ -199,6 +202,7 @@ pub const SHADER_FILES: [&str; 18] = [
     "embedding.wgsl",
     "sample.wgsl",
     "pool.wgsl",
+    "weights.wgsl",
     "weights_f32.wgsl",
     "weights_f16.wgsl",
     "weights_bf16.wgsl",
@@ -209,11 +213,13 @@ pub const SHADER_FILES: [&str; 18] = [
     "weights_q6_k.wgsl",
 ];
 
-/// The full WGSL module for (op, variant): the weights prelude, if any, `linear.wgsl` for the
-/// linear ops, then the op's file.
+/// The full WGSL module for (op, variant): `weights.wgsl` and the format's prelude, if any,
+/// `linear.wgsl` for the linear ops, then the op's file.
 pub fn shader_source(op: Op, variant: Variant) -> String {
     let mut s = String::new();
     if let Some(f) = variant.weights() {
+        s.push_str(WEIGHTS_COMMON);
+        s.push('\n');
         s.push_str(weights_prelude(f));
         s.push('\n');
     }

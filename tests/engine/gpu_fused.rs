@@ -89,6 +89,50 @@ fn norm_folds_into_the_matvec() {
 }
 
 #[test]
+fn a_wide_input_is_normed_as_it_is_read() {
+    // K = 2085 is past what the matvec stages in workgroup memory (2048): x is read, and normed,
+    // from global memory block by block.
+    let Some(g) = gpu() else { return };
+    let (c, n, t) = (2085, 21, 2);
+    let w = rand_vec(n * c, 40, 0.1);
+    let (gvecs, nw, _) = vecs(&g, c, &[]);
+    let x = rand_vec(t * c, 41, 2.0);
+    let (mut xn, mut s1) = (vec![0.0; t * c], vec![0.0; t]);
+    ops::rmsnorm_forward(&mut xn, &mut s1, &x, &nw, t, c, 1e-5);
+    let want = cpu_linear(&xn, &w, None, t, c, n);
+    let gx = buffers::upload_f32(&g, "x", &x).unwrap();
+    for f in [WeightFormat::F32, WeightFormat::BF16] {
+        let gw = Weight::upload(&g, "w", &w, n, c, f).unwrap();
+        let wc: Vec<f32> = match f {
+            WeightFormat::BF16 => w
+                .iter()
+                .map(|&v| half::bf16::from_f32(v).to_f32())
+                .collect(),
+            _ => w.clone(),
+        };
+        let want = match f {
+            WeightFormat::BF16 => cpu_linear(&xn, &wc, None, t, c, n),
+            _ => want.clone(),
+        };
+        let out = buffers::zeros(&g, "out", t * n).unwrap();
+        let lin = Linear {
+            vecs: Some(&gvecs),
+            norm: Norm::Rms { w: 0, eps: 1e-5 },
+            ..Linear::new(&gw, &gx, &out, t)
+        };
+        let got = run(&g, &out, t * n, |r| {
+            kernels::linear(r, MatmulKernel::Vector, &lin)
+        });
+        check(
+            &format!("rmsnorm + matvec {} K={c}", f.name()),
+            &got,
+            &want,
+            1e-3,
+        );
+    }
+}
+
+#[test]
 fn residual_add_and_gelu_epilogues() {
     let Some(g) = gpu() else { return };
     let (k, n) = (96, 37);

@@ -34,7 +34,7 @@ fn every_format_matches_its_cpu_twin_in_matvec_and_matmul() {
                 let mut want = vec![0.0; t * n];
                 ops::linear_forward(&mut want, &x, &w, Some(&b), t);
                 let gw = Weight::upload_raw(&g, "w", f, &tensor_bytes(&w), n, k).unwrap();
-                assert_eq!(gw.bytes() as usize >= w.bytes(), true);
+                assert!(gw.bytes() as usize >= w.bytes());
                 let gx = buffers::upload_f32(&g, "x", &x).unwrap();
                 let gb = buffers::upload_f32(&g, "b", &b).unwrap();
                 for kernel in [

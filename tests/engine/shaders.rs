@@ -6,6 +6,7 @@
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use tinychat::gpu::{
     shader_source, variants, weights_prelude, Op, WeightFormat, LINEAR_PRELUDE, SHADER_FILES,
+    WEIGHTS_COMMON,
 };
 
 /// What every WebGPU adapter offers. naga gates `unpack2x16float` behind
@@ -52,6 +53,8 @@ fn every_shader_file_is_known_to_the_engine() {
     }
     let text = std::fs::read_to_string(format!("{dir}/linear.wgsl")).unwrap();
     assert_eq!(text, LINEAR_PRELUDE, "linear.wgsl: include_str! is stale");
+    let text = std::fs::read_to_string(format!("{dir}/weights.wgsl")).unwrap();
+    assert_eq!(text, WEIGHTS_COMMON, "weights.wgsl: include_str! is stale");
 }
 
 #[test]

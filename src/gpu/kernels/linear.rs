@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// Threads per workgroup of matvec.wgsl.
 pub const MATVEC_WG: u32 = 64;
 /// Threads per output column of matvec.wgsl (so MATVEC_WG / MATVEC_LANES columns a workgroup).
-pub const MATVEC_LANES: u32 = 16;
+pub const MATVEC_LANES: u32 = 8;
 const NONE: u32 = u32::MAX;
 
 /// Uniform of matvec.wgsl and matmul.wgsl (`Shape` in linear.wgsl).
