@@ -5,9 +5,10 @@
 //! GB/s = (bytes of weight matrices) × (decode tokens/s); compare it with the card's memory
 //! bandwidth (`--peak-gbs`). By default the model is a random one shaped like SmolLM2-135M
 //! (llama: V=49152, C=576, L=30, NH=9, NKV=3, HS=64, FF=1536, tied embeddings), measured with f32
-//! and f16 weights on the GPU. `--quick` measures a few tokens, for software adapters (lavapipe).
+//! and f16 weights on the GPU (`--weights` takes any storage format; the GPU table, with
+//! dispatches per token and `--context`, is `bench_decode`'s). `--quick` measures a few tokens,
+//! for software adapters (lavapipe).
 
-use super::{GpuContext, GpuModel, GpuSession, WeightFormat};
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::generate::{argmax, Rng};
@@ -15,7 +16,6 @@ use crate::model::{Logits, Model};
 use crate::params::Params;
 use crate::weights::DType;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Options of `tinychat bench infer`.
@@ -46,9 +46,13 @@ pub struct InferBenchArgs {
     /// Which engines: cpu, gpu or both.
     #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub engines: String,
-    /// GPU weight storage: f32, f16 or both.
+    /// GPU weight storage, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k,
+    /// stored (as the model stores it), or both (f32,f16).
     #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub weights: String,
+    /// GPU: decode after a context of this many positions (0: right after the prompt).
+    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0))]
+    pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
     #[cfg_attr(feature = "cli", arg(long))]
@@ -65,6 +69,7 @@ impl Default for InferBenchArgs {
             quick: false,
             engines: "both".into(),
             weights: "both".into(),
+            context: 0,
             peak_gbs: None,
         }
     }
@@ -146,21 +151,6 @@ fn bench_cpu(model: &Model, prompt: &[u32], steps: usize) -> Result<(f64, f64)> 
     Ok((prefill, steps as f64 / secs(t)))
 }
 
-fn bench_gpu(session: &mut GpuSession, prompt: &[u32], steps: usize) -> Result<(f64, f64)> {
-    // Warm-up: builds every pipeline and bind group, and runs each shader once.
-    session.forward(prompt, Logits::Last)?;
-    session.forward(&[0], Logits::Last)?;
-    session.reset();
-    let t = Instant::now();
-    let mut tok = argmax(&session.forward(prompt, Logits::Last)?);
-    let prefill = prompt.len() as f64 / secs(t);
-    let t = Instant::now();
-    for _ in 0..steps {
-        tok = argmax(&session.forward(&[tok], Logits::Last)?);
-    }
-    Ok((prefill, steps as f64 / secs(t)))
-}
-
 /// Bytes of weight matrices a CPU decode step reads, in their storage types (the embedding
 /// lookup reads one row; a tied head reads the whole embedding).
 fn cpu_weight_bytes(model: &Model) -> u64 {
@@ -203,16 +193,7 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
             )))
         }
     };
-    let formats: Vec<WeightFormat> = match args.weights.as_str() {
-        "both" => vec![WeightFormat::F32, WeightFormat::F16],
-        "f32" => vec![WeightFormat::F32],
-        "f16" => vec![WeightFormat::F16],
-        w => {
-            return Err(Error::InvalidArgument(format!(
-                "--weights {w:?}: use f32, f16 or both"
-            )))
-        }
-    };
+    let formats = super::bench_decode::parse_formats(&args.weights)?;
 
     let (model, name) = match &args.model {
         Some(dir) => (Model::load(dir)?, dir.display().to_string()),
@@ -266,28 +247,8 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
     }
     let mut gpu_desc = None;
     if gpu_on {
-        match pollster::block_on(GpuContext::new()) {
-            Err(e) => println!("GPU: not measured ({e})"),
-            Ok(g) => {
-                let g = Arc::new(g);
-                gpu_desc = Some(g.describe());
-                for &f in &formats {
-                    eprintln!("GPU, {} weights...", f.name());
-                    let gm = Arc::new(GpuModel::new(g.clone(), &model, f)?);
-                    let wb = gm.weight_bytes_per_token();
-                    let mut s =
-                        GpuSession::new(gm, Some(prompt_len + steps + 2), Some(prompt_len))?;
-                    let (p, d) = bench_gpu(&mut s, &prompt, steps)?;
-                    rows.push(Row {
-                        engine: format!("GPU {}", g.describe()),
-                        weights: f.name(),
-                        prefill_tps: p,
-                        decode_tps: d,
-                        weight_bytes: wb,
-                    });
-                }
-            }
-        }
+        let (ctx, peak) = (args.context, args.peak_gbs);
+        gpu_desc = super::bench_decode::run(&model, &prompt, steps, &formats, ctx, peak)?;
     }
 
     let w = rows

@@ -23,6 +23,8 @@ pub mod session;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench_decode;
 
 pub use buffers::{Weight, WeightFormat};
 pub use model::GpuModel;
