@@ -109,19 +109,24 @@ fn main(
     if (c < shape.n) {
         let row = w_row(c);
         let parts = shape.k4 / 8u; // blocks of 32 weights per row
-        for (var p = lane; p < parts; p += LANES) {
-            let e = 32u * p;
-            var xv: X8;
-            if (staged) {
-                xv = X8(xs4(e), xs4(e + 4u), xs4(e + 8u), xs4(e + 12u), xs4(e + 16u),
+        // Two loops rather than a branch inside one: software rasterizers (lavapipe,
+        // SwiftShader) pay for both sides of a branch in a loop body (3× here).
+        if (staged) {
+            for (var p = lane; p < parts; p += LANES) {
+                let e = 32u * p;
+                let xv = X8(xs4(e), xs4(e + 4u), xs4(e + 8u), xs4(e + 12u), xs4(e + 16u),
                     xs4(e + 20u), xs4(e + 24u), xs4(e + 28u));
-            } else {
-                xv = X8(load_x4(xb, e, mean, rstd), load_x4(xb, e + 4u, mean, rstd),
+                s += dot32(row, p, xv);
+            }
+        } else {
+            for (var p = lane; p < parts; p += LANES) {
+                let e = 32u * p;
+                let xv = X8(load_x4(xb, e, mean, rstd), load_x4(xb, e + 4u, mean, rstd),
                     load_x4(xb, e + 8u, mean, rstd), load_x4(xb, e + 12u, mean, rstd),
                     load_x4(xb, e + 16u, mean, rstd), load_x4(xb, e + 20u, mean, rstd),
                     load_x4(xb, e + 24u, mean, rstd), load_x4(xb, e + 28u, mean, rstd));
+                s += dot32(row, p, xv);
             }
-            s += dot32(row, p, xv);
         }
     }
     red[lid] = s;
