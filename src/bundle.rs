@@ -11,6 +11,9 @@
 //!     [thresholds.json]
 //! ```
 //!
+//! A chat model may also be one GGUF file (`"chat_model": "smollm2.Q4_1.gguf"`: weights,
+//! tokenizer and chat template in one), or natively a directory holding exactly one.
+//!
 //! Files come from a [`BundleSource`]: a directory natively ([`Dir`]), the files the browser
 //! fetched ([`Files`]). Every path a bundle names is checked by [`check_relative`] before it is
 //! joined: relative, inside the bundle, no `..`, no URL syntax; [`Dir`] also resolves symlinks
@@ -19,9 +22,10 @@
 use crate::chat::ChatModel;
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::moderation::head::{self, HeadConfig, ModerationHead};
 use crate::moderation::{Moderator, Thresholds};
 use crate::pipeline::{Pipeline, PipelineConfig};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{ChatTemplate, Tokenizer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -31,12 +35,17 @@ pub trait BundleSource {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
     /// How `path` is named in error messages (the directory or URL it comes from included).
     fn name(&self, path: &str) -> String;
+    /// The one `.gguf` file in the model directory `dir`, when it is a GGUF model directory
+    /// (natively: a directory holding one `.gguf` and no config.json). Sources that cannot list
+    /// directories (the browser's) say None: there a bundle names the `.gguf` file itself.
+    fn find_gguf(&self, _dir: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// The error for a required file that is not there.
     fn missing(&self, path: &str) -> Error {
-        Error::Other(format!(
-            "the bundle has no {} (it is required)",
-            self.name(path)
-        ))
+        Error::MissingFile {
+            name: self.name(path),
+        }
     }
 }
 
@@ -80,6 +89,14 @@ impl BundleSource for Dir {
 
     fn name(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
+    }
+
+    fn find_gguf(&self, dir: &str) -> Result<Option<String>> {
+        let found = crate::gguf::find(&self.root.join(dir))?;
+        Ok(found.and_then(|f| {
+            let name = f.file_name()?.to_str()?.to_string();
+            Some(join(dir, &name))
+        }))
     }
 
     fn missing(&self, path: &str) -> Error {
@@ -142,6 +159,24 @@ pub fn check_relative(field: &str, p: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
+/// A path `p` named by a file in directory `dir` (checked, relative to the bundle), resolved to
+/// a path relative to the bundle: `..` may climb out of `dir` but never out of the bundle
+/// (a moderator's `"trunk": "../model.gguf"`).
+pub fn resolve_from(field: &str, dir: &str, p: &str) -> Result<String> {
+    let ups = p.split('/').take_while(|c| *c == ".." || *c == ".").count();
+    let rest: Vec<&str> = p.split('/').skip(ups).collect();
+    let rest = check_relative(field, &rest.join("/"))?;
+    let mut parts: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    for c in p.split('/').take(ups) {
+        if c == ".." && parts.pop().is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "{field}: {p:?} must be a relative path inside the bundle, like \"chat\" (leaves the bundle (..))"
+            )));
+        }
+    }
+    Ok(join(&parts.join("/"), &rest))
+}
+
 /// `dir` (already checked) joined with `name`.
 pub fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {
@@ -158,17 +193,30 @@ pub struct BundleFile {
     pub required: bool,
 }
 
-/// The files of a model directory at `dir`: config, weights, tokenizer, and what is optional.
+/// Whether a bundle path names a GGUF file (a model in one file) rather than a directory.
+pub fn is_gguf(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with(".gguf")
+}
+
+/// The files of a model directory at `dir`: config, weights, tokenizer, and what is optional;
+/// or the one file of a GGUF model.
 pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
+    if is_gguf(dir) {
+        return vec![BundleFile {
+            path: dir.to_string(),
+            required: true,
+        }];
+    }
     let f = |name: &str, required: bool| BundleFile {
         path: join(dir, name),
         required,
     };
     if classifier {
+        // tokenizer.json is a classifier's own; a head reads its trunk's (pipeline_files).
         vec![
             f("config.json", true),
             f("model.safetensors", true),
-            f("tokenizer.json", true),
+            f("tokenizer.json", false),
             f("thresholds.json", false),
         ]
     } else {
@@ -197,13 +245,55 @@ pub fn parse_pipeline(text: &str, origin: &str) -> Result<PipelineConfig> {
 }
 
 /// Every file a bundle with this `pipeline.json` may hold, in load order: what the browser
-/// fetches.
-pub fn pipeline_files(cfg: &PipelineConfig) -> Result<Vec<BundleFile>> {
+/// fetches. A moderation head reads a trunk its config.json names: once `known` holds that
+/// config (the files fetched so far), the trunk's files are listed too, unless the trunk is the
+/// chat model. The browser asks again with what it fetched until the list stops growing.
+pub fn pipeline_files(
+    cfg: &PipelineConfig,
+    known: Option<&dyn BundleSource>,
+) -> Result<Vec<BundleFile>> {
     let c = check_relative("pipeline.json: chat_model", &cfg.chat_model)?;
     let m = check_relative("pipeline.json: moderator", &cfg.moderator)?;
     let mut files = model_files(&c, false);
     files.extend(model_files(&m, true));
+    if let Some(src) = known {
+        if let Some(trunk) = head_trunk(src, &m)? {
+            if trunk != c {
+                files.extend(model_files(&trunk, false));
+            }
+        }
+    }
     Ok(files)
+}
+
+/// The trunk (relative to the bundle) that the moderator at `dir` reads, when it is a head on a
+/// pretrained trunk; None for a classifier with its own, or while its config is not known.
+fn head_trunk(src: &dyn BundleSource, dir: &str) -> Result<Option<String>> {
+    let path = join(dir, "config.json");
+    let Some(text) = read_text(src, &path)? else {
+        return Ok(None);
+    };
+    match head_config(&text, &src.name(&path))? {
+        Some(h) => Ok(Some(resolve_from(&src.name(&path), dir, &h.trunk)?)),
+        None => Ok(None),
+    }
+}
+
+/// The config of a moderation head, or None when `config.json` is another model's.
+fn head_config(text: &str, origin: &str) -> Result<Option<HeadConfig>> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|source| Error::Json {
+        path: origin.into(),
+        source,
+    })?;
+    if v.get("model_type").and_then(|t| t.as_str()) != Some(head::MODEL_TYPE) {
+        return Ok(None);
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|source| Error::Json {
+            path: origin.into(),
+            source,
+        })
 }
 
 fn read_required(src: &dyn BundleSource, path: &str) -> Result<Vec<u8>> {
@@ -242,13 +332,33 @@ fn load_model_and_tokenizer(src: &dyn BundleSource, dir: &str) -> Result<(Model,
 }
 
 /// A chat model: the model directory `dir` of `src`.
+/// `chat_template.jinja` (transformers ≥ 4.43 writes the template there) wins over
+/// tokenizer_config.json's `chat_template`, as in transformers.
 pub fn load_chat_model(src: &dyn BundleSource, dir: &str) -> Result<ChatModel> {
+    let gguf = if is_gguf(dir) {
+        Some(dir.to_string())
+    } else {
+        src.find_gguf(dir)?
+    };
+    if let Some(file) = gguf {
+        let bytes = read_required(src, &file)?;
+        return crate::gguf::chat_model_from_bytes(&bytes, &src.name(&file));
+    }
     let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
     let origin = src.name(dir);
+    let tc_path = join(dir, "tokenizer_config.json");
+    let mut tokenizer_config = read_text(src, &tc_path)?;
+    if let Some(jinja) = read_text(src, &join(dir, "chat_template.jinja"))? {
+        tokenizer_config = Some(ChatTemplate::tokenizer_config_with_template(
+            tokenizer_config.as_deref(),
+            &jinja,
+            &src.name(&tc_path),
+        )?);
+    }
     ChatModel::from_parts(
         model,
         tokenizer,
-        read_text(src, &join(dir, "tokenizer_config.json"))?.as_deref(),
+        tokenizer_config.as_deref(),
         read_text(src, &join(dir, "generation_config.json"))?.as_deref(),
         origin.trim_end_matches('/'),
     )
@@ -256,17 +366,50 @@ pub fn load_chat_model(src: &dyn BundleSource, dir: &str) -> Result<ChatModel> {
 
 /// A moderation classifier: the classifier directory `dir` of `src`, with its thresholds.json.
 pub fn load_moderator(src: &dyn BundleSource, dir: &str) -> Result<Moderator> {
-    let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
+    load_moderator_sharing(src, dir, None)
+}
+
+/// [`load_moderator`]; a head whose trunk is `chat` (its path in the bundle, and the loaded
+/// chat model) shares that model's weights and tokenizer instead of loading them again.
+pub fn load_moderator_sharing(
+    src: &dyn BundleSource,
+    dir: &str,
+    chat: Option<(&str, &ChatModel)>,
+) -> Result<Moderator> {
+    let thresholds = read_thresholds(src, dir)?;
+    let cpath = join(dir, "config.json");
+    let config = required_text(src, &cpath)?;
+    let Some(hc) = head_config(&config, &src.name(&cpath))? else {
+        let (model, tokenizer) = load_model_and_tokenizer(src, dir)?;
+        return Moderator::new(model, tokenizer, thresholds.as_ref());
+    };
+    let trunk_path = resolve_from(&src.name(&cpath), dir, &hc.trunk)?;
+    let origin = src.name(dir);
+    let head = ModerationHead::from_bytes(
+        &config,
+        &read_required(src, &join(dir, "model.safetensors"))?,
+        origin.trim_end_matches('/'),
+    )?;
+    let (model, tokenizer) = match chat {
+        Some((path, c)) if path == trunk_path => (c.model.clone(), c.tokenizer.clone()),
+        _ => {
+            let c = load_chat_model(src, &trunk_path)?;
+            (c.model, c.tokenizer)
+        }
+    };
+    Moderator::with_head(model, head, tokenizer, thresholds.as_ref())
+}
+
+fn read_thresholds(src: &dyn BundleSource, dir: &str) -> Result<Option<Thresholds>> {
     let tpath = join(dir, "thresholds.json");
-    let thresholds = read_text(src, &tpath)?
+    read_text(src, &tpath)?
         .map(|t| {
             serde_json::from_str::<Thresholds>(&t).map_err(|source| Error::Json {
                 path: src.name(&tpath).into(),
                 source,
             })
         })
-        .transpose()?;
-    Moderator::new(model, tokenizer, thresholds.as_ref())
+        .transpose()
 }
 
 /// `pipeline.json` of `src`.
@@ -286,8 +429,13 @@ pub fn load_bundle_moderator(src: &dyn BundleSource) -> Result<Moderator> {
 /// A whole pipeline bundle.
 pub fn load_pipeline(src: &dyn BundleSource) -> Result<Pipeline> {
     let cfg = read_pipeline_config(src)?;
-    let chat = load_chat_model(src, &check_relative("chat_model", &cfg.chat_model)?)?;
-    let moderator = load_moderator(src, &check_relative("moderator", &cfg.moderator)?)?;
+    let chat_path = check_relative("chat_model", &cfg.chat_model)?;
+    let chat = load_chat_model(src, &chat_path)?;
+    let moderator = load_moderator_sharing(
+        src,
+        &check_relative("moderator", &cfg.moderator)?,
+        Some((&chat_path, &chat)),
+    )?;
     Pipeline::new(chat, moderator, cfg)
 }
 

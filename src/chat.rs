@@ -51,10 +51,16 @@ pub struct Generation {
 }
 
 impl ChatModel {
-    /// Loads a model directory: `config.json`, `model.safetensors`, `tokenizer.json` and, when
-    /// present, `tokenizer_config.json` and `generation_config.json` (see `bundle.rs`).
+    /// Loads a model directory (`config.json`, `model.safetensors`, `tokenizer.json` and, when
+    /// present, `tokenizer_config.json`, `chat_template.jinja` and `generation_config.json`; see
+    /// `bundle.rs`), or a `.gguf` file, or a directory that holds one and no config.json
+    /// ([`crate::gguf::load_chat_model`]).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        crate::bundle::load_chat_model(&crate::bundle::Dir::new(dir.as_ref()), "")
+        let dir = dir.as_ref();
+        if crate::gguf::find(dir)?.is_some() {
+            return crate::gguf::load_chat_model(dir);
+        }
+        crate::bundle::load_chat_model(&crate::bundle::Dir::new(dir), "")
     }
 
     pub fn from_parts(
@@ -96,17 +102,38 @@ impl ChatModel {
                 _ => {}
             }
         }
+        Ok(Self::assemble(model, tokenizer, template, stop_tokens))
+    }
+
+    /// The chat model of these parts; the stop tokens gain the template's eos token.
+    pub fn assemble(
+        model: Model,
+        tokenizer: Tokenizer,
+        template: Option<ChatTemplate>,
+        mut stop_tokens: Vec<u32>,
+    ) -> Self {
         if let Some(eos) = template.as_ref().and_then(|t| t.eos_token.as_deref()) {
             stop_tokens.extend(tokenizer.token_to_id(eos));
         }
         stop_tokens.sort_unstable();
         stop_tokens.dedup();
-        Ok(ChatModel {
+        ChatModel {
             model: Arc::new(model),
             tokenizer,
             template,
             stop_tokens,
-        })
+        }
+    }
+
+    /// This chat model with its weight matrices converted to `qtype` (see
+    /// [`Model::cast_matrices`]); a no-op when they are stored so already.
+    pub fn with_dtype(mut self, qtype: crate::quant::QType) -> Self {
+        if self.model.storage() != qtype {
+            let mut m = Arc::try_unwrap(self.model).unwrap_or_else(|shared| (*shared).clone());
+            m.cast_matrices(qtype);
+            self.model = Arc::new(m);
+        }
+        self
     }
 
     /// Renders `messages` with the chat template (with the assistant header appended) and
@@ -123,13 +150,17 @@ impl ChatModel {
         self.tokenizer.encode(&text, false)
     }
 
-    /// Renders and tokenizes a conversation so that at least `reserve` positions of the context
-    /// stay free for the answer: the system messages and the last turn are always kept, and the
-    /// oldest turns (a user message and the replies after it) are dropped until it fits. Only a
-    /// last turn that cannot fit the context by itself is an error. `reserve` is shrunk when
-    /// the last turn needs the room, down to one position.
-    pub fn encode_chat_fitting(&self, messages: &[Message], reserve: usize) -> Result<Fitted> {
-        let context = self.model.config.max_seq_len;
+    /// Renders and tokenizes a conversation so that at least `reserve` of the `context`
+    /// positions (the engine's capacity) stay free for the answer: the system messages and the
+    /// last turn are always kept, and the oldest turns (a user message and the replies after it)
+    /// are dropped until it fits. Only a last turn that cannot fit the context by itself is an
+    /// error. `reserve` is shrunk when the last turn needs the room, down to one position.
+    pub fn encode_chat_fitting(
+        &self,
+        messages: &[Message],
+        context: usize,
+        reserve: usize,
+    ) -> Result<Fitted> {
         let system: Vec<Message> = messages
             .iter()
             .take_while(|m| m.role == "system")
@@ -241,8 +272,9 @@ impl ChatModel {
         params: &SamplingParams,
         on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
-        let reserve = answer_reserve(params.max_new_tokens, self.model.config.max_seq_len);
-        let prompt = self.encode_chat_fitting(messages, reserve)?;
+        let context = self.model.config.max_seq_len;
+        let reserve = answer_reserve(params.max_new_tokens, context);
+        let prompt = self.encode_chat_fitting(messages, context, reserve)?;
         let mut g = self.generate_tokens(&prompt.tokens, params, on_text)?;
         g.dropped_turns = prompt.dropped_turns;
         Ok(g)

@@ -166,6 +166,15 @@ impl ModelConfig {
             msg: "expected a JSON object at the top level".into(),
         })?;
         let r = Reader { obj, path: &path };
+        if let Some(q) = obj.get("quantization_config").filter(|q| !q.is_null()) {
+            let method = q
+                .get("quant_method")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            return Err(r.err(format!(
+                "declares quantization_config (quant_method {method:?}): quantized safetensors checkpoints (GPTQ, AWQ, bitsandbytes, ...) are out of scope; use a GGUF file of the model (tinychat reads Q8_0, Q4_0, Q4_1, Q4_K and Q6_K), or its unquantized checkpoint"
+            )));
+        }
         let model_type = r.str("model_type")?.unwrap_or_default();
         let cfg = match model_type.as_str() {
             "llama" | "mistral" | "smollm" => {
@@ -282,6 +291,35 @@ impl ModelConfig {
         };
         cfg.validate().map_err(|msg| Error::Config { path, msg })?;
         Ok(cfg)
+    }
+
+    /// A llama-family causal LM with every size zero and every switch at its default (untied
+    /// head, no biases, causal, RoPE base 10000, eps 1e-5): the base that loaders reading sizes
+    /// from somewhere else than config.json (GGUF metadata) fill in with struct-update syntax,
+    /// `ModelConfig { dim, ..ModelConfig::llama_base() }`, then [`Self::validate`].
+    pub fn llama_base() -> Self {
+        ModelConfig {
+            family: Family::Llama,
+            vocab_size: 0,
+            dim: 0,
+            n_layers: 0,
+            n_heads: 0,
+            n_kv_heads: 0,
+            head_dim: 0,
+            hidden_dim: 0,
+            max_seq_len: 0,
+            norm_eps: 1e-5,
+            rope_theta: 10000.0,
+            tie_embeddings: false,
+            attn_bias: false,
+            mlp_bias: false,
+            bos_token_id: None,
+            eos_token_ids: vec![],
+            pad_token_id: None,
+            labels: vec![],
+            pooling: Pooling::Last,
+            causal: true,
+        }
     }
 
     /// Checks that the sizes are consistent with each other; the message names the fields.

@@ -16,14 +16,20 @@ use std::sync::Arc;
 /// Which engine to run on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// The GPU when a hardware adapter exists (natively; any WebGPU adapter in the browser)
-    /// and the model fits on it, else the CPU.
+    /// The GPU when a hardware adapter exists and the model fits on it, else the CPU. Software
+    /// adapters (lavapipe, WARP, SwiftShader: slower than the CPU engine) are passed over.
     #[default]
     Auto,
     /// The GPU, or an error.
     Gpu,
     /// The CPU reference engine.
     Cpu,
+}
+
+impl Backend {
+    /// The names a browser page uses ("webgpu" is [`Backend::Gpu`]), in the order the npm
+    /// package documents them: what `contract().backends` of the wasm API lists.
+    pub const BROWSER_NAMES: [&'static str; 3] = ["auto", "webgpu", "cpu"];
 }
 
 impl std::str::FromStr for Backend {
@@ -34,10 +40,24 @@ impl std::str::FromStr for Backend {
             "gpu" | "webgpu" | "wgpu" => Ok(Backend::Gpu),
             "cpu" => Ok(Backend::Cpu),
             other => Err(Error::InvalidArgument(format!(
-                "unknown backend {other:?}: use auto, gpu or cpu"
+                "unknown backend {other:?}: use \"auto\", \"webgpu\" (or \"gpu\") or \"cpu\""
             ))),
         }
     }
+}
+
+/// Why an engine asked for the GPU (`auto`) runs on the CPU: see [`Engine::fallback`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// No GPU to run on: no WebGPU in this browser, no adapter, or no device could be opened.
+    NoGpu,
+    /// The only adapter is a software renderer (lavapipe, WARP, SwiftShader), slower than the
+    /// CPU engine; [`Backend::Gpu`] runs on it anyway.
+    SoftwareAdapter,
+    /// The GPU could not take this model (its limits or memory).
+    ModelDoesNotFit,
+    /// The GPU failed mid-conversation (device lost, GPU error).
+    GpuLost,
 }
 
 /// Options of an [`Engine`] beyond the backend.
@@ -47,7 +67,9 @@ pub struct EngineOptions {
     /// Storage of the weight matrices on the GPU; default: each as the model stores it (f32,
     /// f16, bf16 or GGUF blocks, dequantized inside the kernels).
     pub weights: Option<WeightFormat>,
-    /// KV-cache positions on the GPU; default: the model's max_seq_len.
+    /// The most positions this engine holds (prompt and answer): the GPU's KV cache is
+    /// allocated for that many, and the CPU engine refuses more; default (and at most): the
+    /// model's max_seq_len. A long-context model (SmolLM2: 8,192) in a browser tab wants less.
     pub capacity: Option<usize>,
     /// Tokens per GPU prefill step; default 256, and for a classifier its context (it reads a
     /// whole text in one step, so a smaller chunk makes longer texts fail).
@@ -74,10 +96,13 @@ enum Inner {
 pub struct Engine {
     model: Arc<Model>,
     inner: Inner,
+    /// The most positions this engine holds ([`EngineOptions::capacity`]).
+    capacity: usize,
     /// Tokens in the cache, so a CPU cache can be rebuilt if the GPU goes away.
     history: Vec<u32>,
-    /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does.
-    fallback: Option<String>,
+    /// Why this engine runs on the CPU although the GPU was asked for (Auto), if it does: the
+    /// kind and the message.
+    fallback: Option<(Fallback, String)>,
 }
 
 /// What one generation produced (the text is the caller's: see `ChatModel::generate_on`).
@@ -125,19 +150,24 @@ impl Engine {
     /// Opens `model` on the backend `opts` asks for.
     pub async fn new_async(model: impl Into<Arc<Model>>, opts: EngineOptions) -> Result<Self> {
         let model = model.into();
-        let cpu = |model: Arc<Model>, fallback: Option<String>| Engine {
+        let cap = opts
+            .capacity
+            .unwrap_or(usize::MAX)
+            .clamp(1, model.config.max_seq_len);
+        let cpu = |model: Arc<Model>, fallback: Option<(Fallback, String)>| Engine {
             fallback,
+            capacity: cap,
             ..Engine::cpu(model)
         };
         match opts.backend {
             Backend::Cpu => Ok(cpu(model, None)),
-            Backend::Gpu => Self::gpu(model, &opts, false).await,
+            Backend::Gpu => Self::gpu(model, &opts, false).await.map_err(|(_, e)| e),
             Backend::Auto => match Self::gpu(model.clone(), &opts, true).await {
                 Ok(e) => Ok(e),
-                Err(e) => {
+                Err((kind, e)) => {
                     let msg = format!("running on the CPU: {e}");
                     warn(&msg);
-                    Ok(cpu(model, Some(msg)))
+                    Ok(cpu(model, Some((kind, msg))))
                 }
             },
         }
@@ -154,33 +184,56 @@ impl Engine {
         let model = model.into();
         Engine {
             inner: Inner::Cpu(model.new_cache()),
+            capacity: model.config.max_seq_len,
             model,
             history: vec![],
             fallback: None,
         }
     }
 
-    /// `auto`: natively, a software adapter (lavapipe, WARP) found on its own is declined, as
-    /// the CPU engine is faster; a context the caller passes is always used. In the browser any
-    /// WebGPU adapter beats single-threaded wasm.
-    async fn gpu(model: Arc<Model>, opts: &EngineOptions, auto: bool) -> Result<Self> {
+    /// This CPU engine holding at most `capacity` positions (at most the model's context).
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        if let Inner::Cpu(_) = self.inner {
+            self.capacity = capacity.clamp(1, self.model.config.max_seq_len);
+        }
+        self
+    }
+
+    /// Positions this engine holds at most: the model's context, or less when
+    /// [`EngineOptions::capacity`] said so.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// `auto`: a software adapter found on its own (lavapipe, WARP natively; SwiftShader, which
+    /// WebGPU reports as `isFallbackAdapter`, in the browser) is declined, as the CPU engine is
+    /// faster (SwiftShader decodes the tiny model at 0.7 tok/s where wasm does 116); a context
+    /// the caller passes is always used. Errors say why, for [`Fallback`].
+    async fn gpu(
+        model: Arc<Model>,
+        opts: &EngineOptions,
+        auto: bool,
+    ) -> Result<Self, (Fallback, Error)> {
         let gpu = match &opts.gpu {
             Some(g) => g.clone(),
             None => {
-                let g = GpuContext::new().await?;
-                if auto && cfg!(not(target_arch = "wasm32")) && g.is_software() {
-                    return Err(Error::Gpu(format!(
+                let g = GpuContext::new().await.map_err(|e| (Fallback::NoGpu, e))?;
+                if auto && g.is_software() {
+                    let e = Error::Gpu(format!(
                         "the only adapter, {}, is a software renderer, slower than the CPU \
                          engine (Backend::Gpu runs on it anyway)",
                         g.describe()
-                    )));
+                    ));
+                    return Err((Fallback::SoftwareAdapter, e));
                 }
                 Arc::new(g)
             }
         };
-        let gm = Arc::new(GpuModel::new(gpu, &model, opts.weights)?);
-        let session = GpuSession::new(gm, opts.capacity, opts.chunk)?;
+        let fit = |e| (Fallback::ModelDoesNotFit, e);
+        let gm = Arc::new(GpuModel::new(gpu, &model, opts.weights).map_err(fit)?);
+        let session = GpuSession::new(gm, opts.capacity, opts.chunk).map_err(fit)?;
         Ok(Engine {
+            capacity: session.capacity(),
             model,
             inner: Inner::Gpu(Box::new(session)),
             history: vec![],
@@ -216,7 +269,12 @@ impl Engine {
 
     /// Why the engine is on the CPU although the GPU was tried (no adapter, device lost...).
     pub fn fallback_reason(&self) -> Option<&str> {
-        self.fallback.as_deref()
+        self.fallback.as_ref().map(|(_, msg)| msg.as_str())
+    }
+
+    /// The kind of [`Self::fallback_reason`]: for callers that explain it in their own words.
+    pub fn fallback(&self) -> Option<Fallback> {
+        self.fallback.as_ref().map(|(kind, _)| *kind)
     }
 
     /// The GPU context, when on the GPU.
@@ -262,7 +320,7 @@ impl Engine {
     fn fall_back(&mut self, why: &Error) -> Result<()> {
         let msg = format!("{why}; continuing on the CPU");
         warn(&msg);
-        self.fallback = Some(msg);
+        self.fallback = Some((Fallback::GpuLost, msg));
         let mut cache = self.model.new_cache();
         if !self.history.is_empty() {
             self.model
@@ -274,6 +332,12 @@ impl Engine {
 
     /// Runs `tokens` after the conversation so far and returns their logits, (1, V) or (T, V).
     pub async fn forward_async(&mut self, tokens: &[u32], which: Logits) -> Result<Vec<f32>> {
+        if self.len() + tokens.len() > self.capacity {
+            return Err(Error::PromptTooLong {
+                tokens: self.len() + tokens.len(),
+                context: self.capacity,
+            });
+        }
         if let Inner::Gpu(s) = &mut self.inner {
             let before = s.len();
             match s.forward_async(tokens, which).await {
@@ -310,6 +374,27 @@ impl Engine {
         self.model.classify(tokens)
     }
 
+    /// The trunk's states after `layers` blocks of `tokens`, pooled over the positions `text`
+    /// ([`crate::moderation::head::pool`]): what a moderation head reads. Each call reads one
+    /// window from an empty cache and keeps nothing.
+    // The GPU engine runs the trunk on the CPU twin for now: a moderation head's window is a few
+    // dozen tokens, and the head itself is a CPU matvec.
+    pub async fn pooled_async(
+        &mut self,
+        tokens: &[u32],
+        layers: usize,
+        text: std::ops::Range<usize>,
+        pooling: crate::moderation::head::HeadPooling,
+    ) -> Result<Vec<f32>> {
+        let x = self.model.trunk_states(tokens, layers)?;
+        Ok(crate::moderation::head::pool(
+            &x,
+            self.model.config.dim,
+            text,
+            pooling,
+        ))
+    }
+
     /// Blocking [`Self::classify_async`] (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn classify(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
@@ -333,7 +418,7 @@ impl Engine {
         params: &SamplingParams,
         mut on_token: impl AsyncFnMut(u32) -> Result<bool>,
     ) -> Result<Generated> {
-        let context = self.model.config.max_seq_len - self.len();
+        let context = self.capacity - self.len();
         let mut g = Generator::new(prompt, params.clone(), context)?;
         let t0 = now_ms();
         let mut t_first = None;

@@ -95,6 +95,10 @@ impl SamplingParams {
     /// the page passes its sampling options itself).
     pub fn from_generation_config(model_dir: &std::path::Path) -> Result<SamplingParams> {
         let mut p = SamplingParams::default();
+        if model_dir.is_file() {
+            // A single-file model (GGUF) has no generation_config.json.
+            return Ok(p);
+        }
         let path = model_dir.join("generation_config.json");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

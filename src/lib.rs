@@ -3,12 +3,16 @@
 //! The inference side (this library without the `train` feature) compiles for
 //! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
 
+pub mod api;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod bundle;
 pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod generate;
+pub mod gguf;
 pub mod gpu;
 pub mod io;
 pub mod model;

@@ -13,20 +13,23 @@
 //! engine.dispose();                                   // frees the GPU device and the weights
 //! ```
 //!
-//! Everything returns a `Result` and reaches JavaScript as an `Error` with a message; panics
-//! (bugs) are reported by `console_error_panic_hook`. Generation is async: the GPU forward pass
+//! Everything returns a `Result` and reaches JavaScript as an `Error` with a message and a
+//! stable `code` ([`ErrorCode`]: "invalid_argument", "prompt_too_long", "aborted", ...; one Rust
+//! function, [`Error::code`], assigns them); panics (bugs) are reported by
+//! `console_error_panic_hook`. [`contract`] lists what JavaScript must not copy: the backend
+//! names, the reply options, the error codes. Generation is async: the GPU forward pass
 //! awaits its readback, and the reply yields to the event loop after every token, so a page (or
 //! the worker's message queue: cancel, dispose) is never starved.
 
+use crate::api::{self, EngineInfo, ReplyOptions};
 use crate::bundle;
 use crate::engine::{Backend, Engine as ModelEngine, EngineOptions};
-use crate::error::Error;
-use crate::generate::SamplingParams;
+use crate::error::{Error, ErrorCode};
 use crate::model::Model;
 use crate::pipeline::{Chunk, Pipeline};
 use crate::tokenizer::Message;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -36,32 +39,67 @@ fn init_panic_hook() {
     console_error_panic_hook::set_once();
 }
 
-/// A JS `Error` carrying `msg`, prefixed with "tinychat: ".
-fn js_error(msg: impl std::fmt::Display) -> JsValue {
-    js_sys::Error::new(&format!("tinychat: {msg}")).into()
+/// A JS `Error` with `msg` (prefixed with "tinychat: ") and `code`; an abort is an
+/// "AbortError", as `fetch` names its aborts.
+fn coded(code: ErrorCode, msg: impl std::fmt::Display) -> JsValue {
+    let e = js_sys::Error::new(&format!("tinychat: {msg}"));
+    if code == ErrorCode::Aborted {
+        e.set_name("AbortError");
+    }
+    let _ = Reflect::set(&e, &JsValue::from_str("code"), &code.as_str().into());
+    e.into()
 }
 
-/// An `Error` whose `name` is `name` (e.g. "AbortError", as `fetch` uses for aborts).
-fn named_error(name: &str, msg: impl std::fmt::Display) -> JsValue {
-    let e = js_sys::Error::new(&format!("tinychat: {msg}"));
-    e.set_name(name);
-    e.into()
+/// `e` for JavaScript: its message and its [`Error::code`].
+fn js_err(e: Error) -> JsValue {
+    coded(e.code(), e)
+}
+
+fn invalid(msg: impl std::fmt::Display) -> JsValue {
+    coded(ErrorCode::InvalidArgument, msg)
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error(format!("could not convert a result for JavaScript: {e}")))
+        .map_err(|e| {
+            coded(
+                ErrorCode::Internal,
+                format!("could not convert a result for JavaScript: {e}"),
+            )
+        })
+}
+
+/// The lists JavaScript takes from here instead of copying them: `{ backends, sampling_keys,
+/// error_codes }` (see `api.rs`).
+#[wasm_bindgen]
+pub fn contract() -> Result<JsValue, JsValue> {
+    to_js(&api::contract())
+}
+
+/// Throws the Error (code "invalid_argument") that [`Engine::create`] would for this backend
+/// name, so a loader can refuse a bad name before downloading a bundle.
+#[wasm_bindgen(js_name = checkBackend)]
+pub fn check_backend(name: &str) -> Result<(), JsValue> {
+    name.parse::<Backend>().map(|_| ()).map_err(js_err)
 }
 
 /// The files of a bundle, given the text of its `pipeline.json`: `[{ path, required }]`, paths
 /// relative to the directory of pipeline.json. The loader fetches exactly these (`bundle.rs`
-/// owns the list and the path policy).
+/// owns the list and the path policy). `known` (optional: path → bytes of the files fetched so
+/// far; the moderator's config.json is what matters) lets the list include what those files
+/// name (a moderation head's trunk): ask again until the list stops growing.
 #[wasm_bindgen(js_name = bundleFiles)]
-pub fn bundle_files(pipeline_json: &str) -> Result<JsValue, JsValue> {
+pub fn bundle_files(pipeline_json: &str, known: JsValue) -> Result<JsValue, JsValue> {
     init_panic_hook();
-    let cfg = bundle::parse_pipeline(pipeline_json, "pipeline.json").map_err(js_error)?;
-    to_js(&bundle::pipeline_files(&cfg).map_err(js_error)?)
+    let cfg = bundle::parse_pipeline(pipeline_json, "pipeline.json").map_err(js_err)?;
+    let known = if known.is_object() {
+        Some(js_files(&known)?)
+    } else {
+        None
+    };
+    let list = bundle::pipeline_files(&cfg, known.as_ref().map(|k| k as &dyn bundle::BundleSource));
+    to_js(&list.map_err(js_err)?)
 }
 
 /// A bundle file's value: a Uint8Array, an ArrayBuffer or a string.
@@ -78,7 +116,7 @@ fn file_bytes(path: &str, v: &JsValue) -> Result<Option<Vec<u8>>, JsValue> {
     if let Some(s) = v.as_string() {
         return Ok(Some(s.into_bytes()));
     }
-    Err(js_error(format!(
+    Err(invalid(format!(
         "bundle file {path}: expected a Uint8Array, ArrayBuffer or string"
     )))
 }
@@ -110,91 +148,39 @@ fn js_files(files: &JsValue) -> Result<bundle::Files, JsValue> {
     })
 }
 
-/// Sampling options of one reply; unset fields take the bundle's defaults (pipeline.json
-/// `sampling`). `max_tokens` is OpenAI's name for `max_new_tokens`.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ReplyOptions {
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<usize>,
-    max_tokens: Option<usize>,
-    max_new_tokens: Option<usize>,
-    seed: Option<u64>,
-    repetition_penalty: Option<f32>,
-}
-
-impl ReplyOptions {
-    const KNOWN: [&'static str; 7] = [
-        "temperature",
-        "top_p",
-        "top_k",
-        "max_tokens",
-        "max_new_tokens",
-        "seed",
-        "repetition_penalty",
-    ];
-
-    fn parse(v: &JsValue) -> Result<Self, JsValue> {
-        if v.is_undefined() || v.is_null() {
-            return Ok(Self::default());
-        }
-        if !v.is_object() {
-            return Err(js_error("reply options must be an object"));
-        }
-        // serde-wasm-bindgen reads only the fields it knows: look for typos ourselves.
-        let obj: &js_sys::Object = v.unchecked_ref();
-        for key in js_sys::Object::keys(obj).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !Self::KNOWN.contains(&key.as_str()) {
-                return Err(js_error(format!(
-                    "invalid reply options: unknown field `{key}` (known: {})",
-                    Self::KNOWN.join(", ")
-                )));
-            }
-        }
-        serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
-            js_error(format!(
-                "invalid reply options: {e} (known: temperature, top_p, top_k, max_tokens, seed, repetition_penalty)"
-            ))
-        })
+/// A reply's options object ([`ReplyOptions`]); unknown keys are errors (a typo must not be
+/// silently ignored).
+fn parse_reply_options(v: &JsValue) -> Result<ReplyOptions, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(ReplyOptions::default());
     }
-
-    fn apply(&self, base: &SamplingParams) -> Result<SamplingParams, JsValue> {
-        let mut p = base.clone();
-        if let Some(t) = self.temperature {
-            p.temperature = t;
-        }
-        if let Some(t) = self.top_p {
-            p.top_p = t;
-        }
-        if let Some(k) = self.top_k {
-            p.top_k = k;
-        }
-        if let Some(n) = self.max_tokens.or(self.max_new_tokens) {
-            p.max_new_tokens = n;
-        }
-        if let Some(s) = self.seed {
-            p.seed = s;
-        }
-        if let Some(r) = self.repetition_penalty {
-            p.repetition_penalty = r;
-        }
-        p.validate().map_err(js_error)?;
-        Ok(p)
+    if !v.is_object() {
+        return Err(invalid("reply options must be an object"));
     }
+    // serde-wasm-bindgen reads only the fields it knows: look for typos ourselves.
+    let obj: &js_sys::Object = v.unchecked_ref();
+    for key in js_sys::Object::keys(obj).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !api::sampling_keys().contains(&key.as_str()) {
+            return Err(js_err(ReplyOptions::unknown_key(&key)));
+        }
+    }
+    serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
+        invalid(format!(
+            "invalid reply options: {e} (known: {})",
+            api::sampling_keys().join(", ")
+        ))
+    })
 }
 
 fn parse_messages(v: &JsValue) -> Result<Vec<Message>, JsValue> {
     let messages: Vec<Message> = serde_wasm_bindgen::from_value(v.clone()).map_err(|e| {
-        js_error(format!(
+        invalid(format!(
             "messages must be an array of {{ role, content }} objects with string fields: {e}"
         ))
     })?;
     if messages.is_empty() {
-        return Err(js_error(
-            "messages is empty: give at least one user message",
-        ));
+        return Err(invalid("messages is empty: give at least one user message"));
     }
     Ok(messages)
 }
@@ -251,20 +237,51 @@ struct Shared {
     cancel: Cell<bool>,
     disposed: Cell<bool>,
     backend: String,
+    /// Why that backend, in plain words, and the technical detail ([`api::backend_reason`]).
     reason: String,
+    detail: String,
 }
-
-const DISPOSED: &str = "this engine was disposed; create a new one with createEngine()";
 
 impl Shared {
     fn pipeline(&self) -> Result<Rc<Pipeline>, JsValue> {
         if self.disposed.get() {
-            return Err(js_error(DISPOSED));
+            return Err(js_err(Error::Disposed));
         }
         self.pipeline
             .borrow()
             .clone()
-            .ok_or_else(|| js_error(DISPOSED))
+            .ok_or_else(|| js_err(Error::Disposed))
+    }
+}
+
+/// `navigator.gpu` and, when `adapter` is asked for, the vendor and architecture the browser
+/// reports for its adapter ("google swiftshader"): wgpu keeps only the description, which
+/// browsers leave empty.
+async fn webgpu_facts(adapter: bool) -> api::WebGpu {
+    let present = crate::gpu::webgpu_available();
+    if !present || !adapter {
+        return api::WebGpu {
+            present,
+            adapter: None,
+        };
+    }
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
+    let label = async {
+        let gpu = get(&get(&js_sys::global(), "navigator")?, "gpu")?;
+        let request = get(&gpu, "requestAdapter")?.dyn_into::<Function>().ok()?;
+        let promise = request.call0(&gpu).ok()?.dyn_into::<Promise>().ok()?;
+        let a = JsFuture::from(promise).await.ok()?;
+        let info = get(&a, "info").filter(|i| i.is_object())?;
+        let parts: Vec<String> = ["vendor", "architecture", "description"]
+            .iter()
+            .filter_map(|k| get(&info, k)?.as_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Some(parts.join(" "))
+    };
+    api::WebGpu {
+        present,
+        adapter: label.await.filter(|s| !s.is_empty()),
     }
 }
 
@@ -286,34 +303,26 @@ impl Engine {
             .as_deref()
             .unwrap_or("auto")
             .parse()
-            .map_err(js_error)?;
+            .map_err(js_err)?;
         if !files.is_object() {
-            return Err(js_error(
+            return Err(invalid(
                 "Engine.create needs the bundle's files: an object or Map of path → Uint8Array",
             ));
         }
-        let pipeline = bundle::load_pipeline(&js_files(&files)?).map_err(js_error)?;
-        let engine = ModelEngine::new_async(pipeline.chat.model.clone(), EngineOptions::backend(backend))
+        let pipeline = bundle::load_pipeline(&js_files(&files)?).map_err(js_err)?;
+        let engine = ModelEngine::new_async(pipeline.chat.model.clone(), pipeline.engine_options(backend))
             .await
             .map_err(|e| match (backend, &e) {
-                (Backend::Gpu, Error::Gpu(_)) => js_error(format!(
+                (Backend::Gpu, Error::Gpu(_)) => coded(ErrorCode::GpuUnavailable, format!(
                     "WebGPU was requested but cannot run this model: {e}. Use backend \"auto\" or \"cpu\" to run on the CPU"
                 )),
-                _ => js_error(e),
+                _ => js_err(e),
             })?;
-        let (name, reason) = if engine.is_gpu() {
-            (
-                "webgpu",
-                format!(
-                    "WebGPU adapter {}",
-                    engine.describe().trim_start_matches("GPU: ")
-                ),
-            )
-        } else if let Some(why) = engine.fallback_reason() {
-            ("cpu", format!("WebGPU unavailable, {why}"))
-        } else {
-            ("cpu", "the CPU engine was requested".to_string())
-        };
+        let name = if engine.is_gpu() { "webgpu" } else { "cpu" };
+        let ask_adapter =
+            engine.is_gpu() || engine.fallback() == Some(crate::engine::Fallback::SoftwareAdapter);
+        let gpu = webgpu_facts(ask_adapter).await;
+        let (reason, detail) = api::backend_reason(&engine, backend, &gpu);
         let moderator = match engine.shared_gpu_context() {
             Some(gpu) => {
                 let opts = EngineOptions {
@@ -343,6 +352,7 @@ impl Engine {
                 disposed: Cell::new(false),
                 backend: name.into(),
                 reason,
+                detail,
             }),
         })
     }
@@ -360,20 +370,32 @@ impl Engine {
         }
     }
 
-    /// Why this backend: the adapter in use, or why WebGPU could not be used.
+    /// Why this backend, in plain words: the adapter in use, or why WebGPU is not used.
     #[wasm_bindgen(getter, js_name = backendReason)]
     pub fn backend_reason(&self) -> String {
+        self.reason_and_detail().0
+    }
+
+    /// The technical detail behind [`Self::backend_reason`]: the adapter and weight format, or
+    /// the error that ruled WebGPU out.
+    #[wasm_bindgen(getter, js_name = backendDetail)]
+    pub fn backend_detail(&self) -> String {
+        self.reason_and_detail().1
+    }
+
+    fn reason_and_detail(&self) -> (String, String) {
         if let Some(e) = self.shared.engine.borrow().as_ref() {
             if let Ok(e) = e.try_borrow() {
                 if !e.is_gpu() && self.shared.backend == "webgpu" {
-                    return format!(
-                        "the GPU failed mid-conversation: {}",
-                        e.fallback_reason().unwrap_or("unknown reason")
+                    let why = e.fallback_reason().unwrap_or("unknown reason").to_string();
+                    return (
+                        "the GPU failed mid-conversation; the CPU engine took over".into(),
+                        why,
                     );
                 }
             }
         }
-        self.shared.reason.clone()
+        (self.shared.reason.clone(), self.shared.detail.clone())
     }
 
     /// "webgpu" or "cpu": where the moderator runs now: with the chat model, on its GPU device
@@ -394,39 +416,17 @@ impl Engine {
         }
     }
 
-    /// Facts about the loaded bundle: chat model and moderator shapes, categories, context.
+    /// Facts about the loaded bundle and the engine ([`EngineInfo`]).
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let p = self.shared.pipeline()?;
-        #[derive(Serialize)]
-        struct Info<'a> {
-            backend: String,
-            backend_reason: String,
-            moderator_backend: String,
-            /// config.json of the chat model, as Hugging Face writes it
-            chat_model: serde_json::Value,
-            chat_weights: &'a str,
-            moderator_labels: &'a [String],
-            thresholds: Vec<(String, f32)>,
-            context: usize,
-            sampling: &'a SamplingParams,
-        }
-        let info = Info {
-            backend: self.backend(),
-            backend_reason: self.backend_reason(),
-            moderator_backend: self.moderator_backend(),
-            chat_model: p.chat.model.config.to_hf_json(),
-            chat_weights: p.chat.model.storage().name(),
-            moderator_labels: p.moderator.labels(),
-            thresholds: p
-                .moderator
-                .labels()
-                .iter()
-                .cloned()
-                .zip(p.moderator.thresholds.iter().copied())
-                .collect(),
-            context: p.chat.model.config.max_seq_len,
-            sampling: &p.config.sampling,
-        };
+        let (reason, detail) = self.reason_and_detail();
+        let info = EngineInfo::new(
+            &p,
+            &self.backend(),
+            reason,
+            detail,
+            &self.moderator_backend(),
+        );
         to_js(&info)
     }
 
@@ -447,17 +447,20 @@ impl Engine {
         let prepared = (|| {
             let pipeline = shared.pipeline()?;
             if shared.busy.get() {
-                return Err(js_error(
-                    "a reply is already running on this engine; await it (or cancel it) first",
-                ));
+                return Err(js_err(Error::Busy(
+                    "a reply is already running on this engine; await it (or cancel it) first"
+                        .into(),
+                )));
             }
             let messages = parse_messages(&messages)?;
-            let params = ReplyOptions::parse(&options)?.apply(&pipeline.config.sampling)?;
+            let params = parse_reply_options(&options)?
+                .apply(&pipeline.config.sampling)
+                .map_err(js_err)?;
             let engine = shared
                 .engine
                 .borrow()
                 .clone()
-                .ok_or_else(|| js_error(DISPOSED))?;
+                .ok_or_else(|| js_err(Error::Disposed))?;
             let moderator = shared.moderator.borrow().clone();
             Ok((pipeline, messages, params, engine, moderator))
         })();
@@ -488,9 +491,11 @@ impl Engine {
                     }
                     yield_now().await;
                     if shared.disposed.get() {
-                        Err(Error::Other("disposed".into()))
+                        Err(Error::Aborted(
+                            "the engine was disposed while replying".into(),
+                        ))
                     } else if shared.cancel.get() {
-                        Err(Error::Other("cancelled".into()))
+                        Err(Error::Aborted("the reply was cancelled".into()))
                     } else {
                         Ok(())
                     }
@@ -519,19 +524,18 @@ impl Engine {
             drop(moderator);
             if shared.disposed.get() {
                 release(&shared);
-                return Err(named_error(
-                    "AbortError",
-                    "the engine was disposed while replying",
-                ));
+                return Err(js_err(Error::Aborted(
+                    "the engine was disposed while replying".into(),
+                )));
             }
             if let Some(e) = callback_error.borrow_mut().take() {
                 return Err(e);
             }
             if shared.cancel.get() {
                 shared.cancel.set(false);
-                return Err(named_error("AbortError", "the reply was cancelled"));
+                return Err(js_err(Error::Aborted("the reply was cancelled".into())));
             }
-            let reply = result.map_err(js_error)?;
+            let reply = result.map_err(js_err)?;
             to_js(&reply)
         })
     }
@@ -561,12 +565,11 @@ impl Engine {
                 _ => p.moderator.check(&text),
             };
             if shared.disposed.get() {
-                return Err(named_error(
-                    "AbortError",
-                    "the engine was disposed while moderating",
-                ));
+                return Err(js_err(Error::Aborted(
+                    "the engine was disposed while moderating".into(),
+                )));
             }
-            to_js(&v.map_err(js_error)?)
+            to_js(&v.map_err(js_err)?)
         })
     }
 
@@ -620,28 +623,26 @@ pub async fn bench_decode(
     use crate::generate::{argmax, Rng};
     use crate::model::Logits;
     if prompt == 0 || steps == 0 {
-        return Err(js_error("benchDecode: prompt and steps must be at least 1"));
+        return Err(invalid("benchDecode: prompt and steps must be at least 1"));
     }
     let t0 = now_ms();
-    let model =
-        Model::from_bytes(&config_json, &safetensors.to_vec(), "bench").map_err(js_error)?;
+    let model = Model::from_bytes(&config_json, &safetensors.to_vec(), "bench").map_err(js_err)?;
     if prompt + steps + 1 > model.config.max_seq_len {
-        return Err(js_error(format!(
+        return Err(invalid(format!(
             "benchDecode: prompt {prompt} + steps {steps} exceed the model's context ({})",
             model.config.max_seq_len
         )));
     }
     let load_ms = now_ms() - t0;
-    let b = match backend.as_deref().unwrap_or("cpu") {
-        "cpu" => Backend::Cpu,
-        "webgpu" | "gpu" => Backend::Gpu,
-        "auto" => Backend::Auto,
-        other => return Err(js_error(format!("unknown backend {other:?}"))),
-    };
+    let b: Backend = backend
+        .as_deref()
+        .unwrap_or("cpu")
+        .parse()
+        .map_err(js_err)?;
     let vocab = model.config.vocab_size as u64;
     let mut engine = ModelEngine::new_async(model, EngineOptions::backend(b))
         .await
-        .map_err(js_error)?;
+        .map_err(js_err)?;
     // The same prompt as the native benchmark: Rng(7), ids modulo the vocabulary.
     let mut rng = Rng::new(7);
     let ids: Vec<u32> = (0..prompt)
@@ -650,13 +651,13 @@ pub async fn bench_decode(
     engine
         .forward_async(&ids[..1], Logits::Last)
         .await
-        .map_err(js_error)?;
+        .map_err(js_err)?;
     engine.reset();
     let t = now_ms();
     let logits = engine
         .forward_async(&ids, Logits::Last)
         .await
-        .map_err(js_error)?;
+        .map_err(js_err)?;
     let prefill_s = (now_ms() - t) / 1e3;
     let mut tok = argmax(&logits);
     let t = now_ms();
@@ -665,7 +666,7 @@ pub async fn bench_decode(
             &engine
                 .forward_async(&[tok], Logits::Last)
                 .await
-                .map_err(js_error)?,
+                .map_err(js_err)?,
         );
     }
     let decode_s = (now_ms() - t) / 1e3;

@@ -6,7 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::sync::Arc;
-use tinychat::engine::{Backend, Engine, EngineOptions};
+use tinychat::engine::{Backend, Engine, EngineOptions, Fallback};
 use tinychat::generate::SamplingParams;
 use tinychat::gpu::model::round_matrices_to_f16;
 use tinychat::gpu::{webgpu_available, GpuContext, GpuModel, GpuSession, WeightFormat};
@@ -162,21 +162,39 @@ async fn f16_weights_work_without_shader_f16() {
     }
 }
 
+/// `auto` passes over a software adapter (SwiftShader, which headless Chromium offers as its
+/// `isFallbackAdapter`): the CPU engine decodes faster. `Gpu` uses any adapter.
 #[wasm_bindgen_test]
-async fn auto_backend_picks_webgpu() {
+async fn auto_passes_over_a_software_adapter_and_gpu_takes_any() {
+    let g = context().await;
     let (model, prompt, _) = load(&FIXTURES[1]);
     let want = model
         .forward(&prompt, &mut model.new_cache(), Logits::Last)
         .unwrap();
-    let mut e = Engine::new_async(model, EngineOptions::backend(Backend::Auto))
+    let e = Engine::new_async(model, EngineOptions::backend(Backend::Auto))
         .await
         .unwrap();
-    console_log!("Auto engine: {}", e.describe());
-    assert!(
-        e.is_gpu(),
-        "Auto should find the WebGPU adapter: {:?}",
-        e.fallback_reason()
+    console_log!(
+        "Auto engine: {} ({})",
+        e.describe(),
+        e.fallback_reason().unwrap_or("no fallback")
     );
+    if g.is_software() {
+        assert!(!e.is_gpu(), "Auto must pass over the software adapter");
+        assert_eq!(e.fallback(), Some(Fallback::SoftwareAdapter));
+        assert!(e.fallback_reason().unwrap().contains("software renderer"));
+    } else {
+        assert!(
+            e.is_gpu(),
+            "Auto should take the hardware adapter: {:?}",
+            e.fallback_reason()
+        );
+    }
+    let (model, _, _) = load(&FIXTURES[1]);
+    let mut e = Engine::new_async(model, EngineOptions::backend(Backend::Gpu))
+        .await
+        .unwrap();
+    assert!(e.is_gpu());
     let got = e.forward_async(&prompt, Logits::Last).await.unwrap();
     assert!(max_diff(&got, &want) <= 1e-3);
 }

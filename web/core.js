@@ -2,15 +2,18 @@
 // fetches a pipeline bundle with download progress and Cache Storage, and wraps the wasm Engine.
 // Used by worker.js and, with { worker: false }, by tinychat.js directly.
 
-import init, { Engine, bundleFiles } from "./tinychat_wasm.js";
+import init, { Engine, bundleFiles, checkBackend, contract } from "./tinychat_wasm.js";
 
 export const DEFAULT_CACHE = "tinychat-models-v1";
 /// Cache key of a bundle's list of cached files, beside its pipeline.json (never fetched).
 const MANIFEST = ".tinychat-manifest.json";
 
-export function tinychatError(message, name = "Error") {
+/// An Error with tinychat's message prefix and a stable `code` (the Rust side lists every code:
+/// contract().error_codes; tinychat.d.ts `ErrorCode`).
+export function tinychatError(message, name = "Error", code = "internal") {
   const e = new Error(message.startsWith("tinychat: ") ? message : `tinychat: ${message}`);
   e.name = name;
+  e.code = code;
   return e;
 }
 
@@ -22,7 +25,7 @@ export function initWasm(wasmUrl) {
     const url = wasmUrl ?? new URL("./tinychat_wasm_bg.wasm", import.meta.url);
     wasmReady = init({ module_or_path: url }).catch((e) => {
       wasmReady = null;
-      throw tinychatError(`could not load the WebAssembly module from ${url}: ${e.message ?? e}`);
+      throw tinychatError(`could not load the WebAssembly module from ${url}: ${e.message ?? e}`, "Error", "network");
     });
   }
   return wasmReady;
@@ -59,14 +62,18 @@ async function readBody(response, url, onBytes) {
       onBytes(got);
     }
   } catch (e) {
-    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError");
+    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError", "aborted");
     throw tinychatError(
       `the download of ${url} failed after ${got}${expected ? ` of ${expected}` : ""} bytes: ${e.message ?? e}`,
+      "Error",
+      "network",
     );
   }
   if (expected !== null && got !== expected) {
     throw tinychatError(
       `the download of ${url} was cut short: got ${got} of ${expected} bytes; check the connection and try again`,
+      "Error",
+      "network",
     );
   }
   const out = new Uint8Array(got);
@@ -83,16 +90,31 @@ async function fetchOk(url, signal) {
   try {
     response = await fetch(url, { signal });
   } catch (e) {
-    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError");
-    throw tinychatError(`could not fetch ${url}: ${e.message ?? e} (offline, or blocked by CORS?)`);
+    if (e?.name === "AbortError") throw tinychatError(`loading was aborted (${url})`, "AbortError", "aborted");
+    throw tinychatError(`could not fetch ${url}: ${e.message ?? e} (offline, or blocked by CORS?)`, "Error", "network");
   }
   return response;
 }
 
+/// The name under which a `.gguf` given as `model` joins the bundle: its file name, with what
+/// the bundle path policy refuses (bundle.rs `check_relative`) replaced.
+function ggufName(modelUrl) {
+  let name = new URL(modelUrl).pathname.split("/").pop() || "model.gguf";
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // keep it encoded
+  }
+  // eslint-disable-next-line no-control-regex
+  name = name.replace(/[\\:%?#\u0000-\u001f\u007f]/g, "_").trim();
+  return /\.gguf$/i.test(name) ? name : `${name}.gguf`;
+}
+
 /// Fetches the files of the bundle whose pipeline.json is at `pipelineUrl`, from Cache Storage
 /// when they are there, else from the network (then caches them). Returns { files, fromCache }:
-/// path → Uint8Array, and whether every file came from the cache.
-export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal } = {}) {
+/// path → Uint8Array, and whether every file came from the cache. With `model` (the absolute URL
+/// of a `.gguf`), that file is the chat model instead of the one pipeline.json names.
+export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal, model } = {}) {
   const base = new URL(pipelineUrl);
   const store = cache ? await openCache(cacheName) : null;
   const progress = (p) => {
@@ -114,17 +136,27 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     if (!r.ok) {
       throw tinychatError(
         `could not load the pipeline bundle: ${base.href} answered HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ""}`,
+        "Error",
+        "network",
       );
     }
     pipelineBytes = await readBody(r, base.href, () => {});
   }
-  const pipelineText = new TextDecoder().decode(pipelineBytes);
+  let pipelineText = new TextDecoder().decode(pipelineBytes);
+  // A `.gguf` given as `model` replaces the bundle's chat model: pipeline.json names it instead,
+  // and it is fetched from its own URL.
+  const urls = new Map();
   let list;
   try {
-    JSON.parse(pipelineText);
+    const cfg = JSON.parse(pipelineText);
+    if (model) {
+      cfg.chat_model = ggufName(model);
+      urls.set(cfg.chat_model, model);
+      pipelineText = JSON.stringify(cfg);
+    }
     list = bundleFiles(pipelineText);
   } catch (e) {
-    throw tinychatError(`${base.href} is not a valid pipeline.json: ${e.message ?? e}`);
+    throw tinychatError(`${base.href} is not a valid pipeline.json: ${e.message ?? e}`, "Error", "bad_bundle_file");
   }
 
   // Optional files the bundle does not have, as recorded when it was cached: not asked for again
@@ -139,56 +171,79 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     }
   }
 
-  // Open every file: cached responses, or requests whose headers tell the sizes.
-  const entries = await Promise.all(
-    list.map(async ({ path, required }) => {
-      const url = new URL(path, base).href;
-      if (!required && absent.includes(path)) return { path, url, required, response: null };
-      const hit = store ? await store.match(url) : undefined;
-      if (hit) return { path, url, required, response: hit, fromCache: true };
-      const response = await fetchOk(url, signal);
-      if (!response.ok) {
-        if (!required && response.status === 404) return { path, url, required, response: null };
-        throw tinychatError(
-          `could not load ${path} of the bundle: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
-        );
-      }
-      return { path, url, required, response, fromCache: false };
-    }),
-  );
-  const present = entries.filter((e) => e.response);
-  const size = (e) => Number(e.response.headers.get("content-length")) || 0;
-  const total = present.reduce((s, e) => s + size(e), 0);
+  const files = { "pipeline.json": model ? new TextEncoder().encode(pipelineText) : pipelineBytes };
   const loaded = new Map();
-  const allCached = present.every((e) => e.fromCache) && Boolean(cachedPipeline);
-  const report = (e) => {
-    const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
-    progress({
-      phase: e.fromCache ? "cache" : "download",
-      file: e.path,
-      loaded: sum,
-      total,
-      progress: total ? Math.min(1, sum / total) : 0,
-      fromCache: e.fromCache,
-      text: `${e.fromCache ? "reading from cache" : "downloading"} ${e.path} (${mb(sum)} of ${mb(total)})`,
-    });
-  };
-
-  const files = { "pipeline.json": pipelineBytes };
-  await Promise.all(
-    present.map(async (e) => {
-      const bytes = await readBody(e.response, e.url, (n) => {
-        loaded.set(e.path, n);
-        report(e);
+  const present = [];
+  const missing = [];
+  let total = 0;
+  let allCached = Boolean(cachedPipeline);
+  // Fetches the files of `list` not fetched yet; true if there were any. A moderation head names
+  // its trunk in its config.json, so the list is asked for again with the configs fetched so far
+  // until it stops growing (bundleFiles, src/bundle.rs).
+  const fetchRound = async (list) => {
+    const todo = list.filter((f) => !(f.path in files) && !missing.some((e) => e.path === f.path));
+    if (!todo.length) return false;
+    // Open every file: cached responses, or requests whose headers tell the sizes.
+    const entries = await Promise.all(
+      todo.map(async ({ path, required }) => {
+        const url = urls.get(path) ?? new URL(path, base).href;
+        if (!required && absent.includes(path)) return { path, url, required, response: null };
+        const hit = store ? await store.match(url) : undefined;
+        if (hit) return { path, url, required, response: hit, fromCache: true };
+        const response = await fetchOk(url, signal);
+        if (!response.ok) {
+          if (!required && response.status === 404) return { path, url, required, response: null };
+          throw tinychatError(
+            `could not load ${path} of the bundle: ${url} answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+            "Error",
+            "network",
+          );
+        }
+        return { path, url, required, response, fromCache: false };
+      }),
+    );
+    const round = entries.filter((e) => e.response);
+    missing.push(...entries.filter((e) => !e.response));
+    present.push(...round);
+    const size = (e) => Number(e.response.headers.get("content-length")) || 0;
+    total += round.reduce((s, e) => s + size(e), 0);
+    allCached = allCached && round.every((e) => e.fromCache);
+    const report = (e) => {
+      const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
+      progress({
+        phase: e.fromCache ? "cache" : "download",
+        file: e.path,
+        loaded: sum,
+        total,
+        progress: total ? Math.min(1, sum / total) : 0,
+        fromCache: e.fromCache,
+        text: `${e.fromCache ? "reading from cache" : "downloading"} ${e.path} (${mb(sum)} of ${mb(total)})`,
       });
-      loaded.set(e.path, bytes.length);
-      report(e);
-      files[e.path] = bytes;
-      if (store && !e.fromCache) {
-        await store.put(e.url, new Response(bytes, { headers: cacheHeaders(e.response, bytes) }));
-      }
-    }),
-  );
+    };
+    await Promise.all(
+      round.map(async (e) => {
+        const bytes = await readBody(e.response, e.url, (n) => {
+          loaded.set(e.path, n);
+          report(e);
+        });
+        loaded.set(e.path, bytes.length);
+        report(e);
+        files[e.path] = bytes;
+        if (store && !e.fromCache) {
+          await store.put(e.url, new Response(bytes, { headers: cacheHeaders(e.response, bytes) }));
+        }
+      }),
+    );
+    return true;
+  };
+  while (await fetchRound(list)) {
+    const configs = Object.fromEntries(Object.entries(files).filter(([p]) => p.endsWith("config.json")));
+    try {
+      list = bundleFiles(pipelineText, configs);
+    } catch (e) {
+      throw tinychatError(`${base.href}: ${e.message ?? e}`, "Error", "bad_bundle_file");
+    }
+  }
   if (store) {
     if (!cachedPipeline) {
       await store.put(base.href, new Response(pipelineBytes, { headers: { "content-type": "application/json" } }));
@@ -196,7 +251,7 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
     const manifest = {
       pipeline: base.href,
       files: [base.href, ...present.map((e) => e.url)],
-      absent: entries.filter((e) => !e.response).map((e) => e.path),
+      absent: missing.map((e) => e.path),
       bytes: total + pipelineBytes.length,
       cachedAt: new Date().toISOString(),
     };
@@ -261,11 +316,14 @@ export async function clearCache({ cacheName = DEFAULT_CACHE } = {}) {
 
 /// The engine in this thread.
 export class LocalCore {
-  /// options: { pipeline (absolute URL), backend, cache, cacheName, onProgress, wasmUrl, signal }
+  /// options: { pipeline (absolute URL), model (absolute URL of a .gguf, optional), backend,
+  /// cache, cacheName, onProgress, wasmUrl, signal }
   static async start(options) {
     const onProgress = options.onProgress ?? (() => {});
     onProgress({ phase: "wasm", text: "loading the WebAssembly module", progress: 0 });
     await initWasm(options.wasmUrl);
+    // A bad backend name fails now, before any download (the Rust error, code invalid_argument).
+    checkBackend(options.backend ?? "auto");
     const t0 = performance.now();
     const { files, fromCache, bytes } = await loadBundle(options.pipeline, options);
     onProgress({ phase: "init", text: "starting the engine", progress: 1, fromCache });
@@ -275,15 +333,22 @@ export class LocalCore {
     } catch (e) {
       // A bundle whose files do not load must not stay cached (a corrupt file); a backend that
       // is unavailable says nothing about the files.
-      const backendProblem = /WebGPU was requested|unknown backend/.test(e.message ?? "");
-      if (options.cache !== false && !backendProblem) {
+      if (options.cache !== false && e.code === "bad_bundle_file") {
         await deleteCachedModel(options.pipeline, options).catch(() => {});
       }
-      throw tinychatError(e.message ?? String(e), e.name);
+      throw tinychatError(e.message ?? String(e), e.name, e.code);
     }
     const info = engine.info();
     const core = new LocalCore(engine);
-    core.info = { ...info, from_cache: fromCache, bundle_bytes: bytes, load_ms: performance.now() - t0, pipeline: options.pipeline };
+    core.contract = contract();
+    core.info = {
+      ...info,
+      from_cache: fromCache,
+      bundle_bytes: bytes,
+      load_ms: performance.now() - t0,
+      pipeline: options.pipeline,
+      model: options.model ?? null,
+    };
     onProgress({ phase: "ready", text: `ready (${info.backend})`, progress: 1, fromCache });
     return core;
   }
@@ -301,7 +366,7 @@ export class LocalCore {
   }
 
   async moderate(text) {
-    if (typeof text !== "string") throw tinychatError("moderate(text) needs a string");
+    if (typeof text !== "string") throw tinychatError("moderate(text) needs a string", "Error", "invalid_argument");
     return this.engine.moderate(text);
   }
 

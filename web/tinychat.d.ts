@@ -1,7 +1,44 @@
 // Types of tinychat's browser API (tinychat.js). The field names of replies, verdicts and chunks
-// are those of the Rust structs they come from (snake_case), as in OpenAI's JSON.
+// are those of the Rust structs they come from (snake_case), as in OpenAI's JSON; a native test
+// (tests/engine/dts.rs) serialises those structs and compares their keys with the interfaces
+// here, so a renamed field fails `cargo test`.
 
+/** Backend names (Rust: `Backend::BROWSER_NAMES`). */
 export type Backend = "auto" | "webgpu" | "cpu";
+
+/** The stable `code` of every Error tinychat rejects with (Rust: `ErrorCode`). Branch on it,
+ * not on message text. */
+export type ErrorCode =
+  /** A bad value in a call: an option, the messages, a backend name. */
+  | "invalid_argument"
+  /** The conversation's last message does not fit the model's context by itself. */
+  | "prompt_too_long"
+  /** WebGPU was asked for but cannot run the model. */
+  | "gpu_unavailable"
+  /** A file of the bundle is missing, corrupt, or not what pipeline.json says. */
+  | "bad_bundle_file"
+  /** A file could not be downloaded (HTTP error, offline, cut short). */
+  | "network"
+  /** Stopped before it finished: an AbortSignal, or dispose() during the call (name "AbortError"). */
+  | "aborted"
+  /** A call after dispose(). */
+  | "disposed"
+  /** The engine is busy with another reply (the low-level wasm API; the package queues). */
+  | "busy"
+  /** Anything else: a bug. */
+  | "internal";
+
+/** What every rejected promise of tinychat carries. */
+export interface TinychatError extends Error {
+  code: ErrorCode;
+}
+
+/** The lists the engine takes from Rust (`engine.contract`). */
+export interface Contract {
+  backends: Backend[];
+  sampling_keys: Array<keyof SamplingOptions>;
+  error_codes: ErrorCode[];
+}
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | (string & {});
@@ -61,7 +98,10 @@ export type Chunk =
 
 export interface Timings {
   input_moderation_ms: number;
+  /** Chat model time, prefill and decode (output moderation excluded). */
   generation_ms: number;
+  /** Of generation_ms, reading the prompt: the time to the first new token. */
+  prefill_ms: number;
   output_moderation_ms: number;
   total_ms: number;
 }
@@ -96,8 +136,16 @@ export interface Progress {
 }
 
 export interface CreateEngineOptions {
-  /** URL of the bundle's pipeline.json (relative to the page). */
+  /** URL of the bundle's pipeline.json (relative to the page), or of a `.gguf` chat model: then
+   * `moderator` names the bundle whose moderator to use. */
   pipeline: string | URL;
+  /** URL of a `.gguf` chat model that replaces the bundle's own (its moderator, thresholds,
+   * templates and settings stay). */
+  model?: string | URL;
+  /** When `pipeline` is a `.gguf`: the URL of the bundle (its pipeline.json) whose moderator,
+   * thresholds, templates and settings apply. A `.gguf` has no moderator, and tinychat
+   * moderates every reply, so this is required there (and refused otherwise). */
+  moderator?: string | URL;
   /** Default "auto": WebGPU when the browser has an adapter, else the CPU. */
   backend?: Backend;
   onProgress?: (progress: Progress) => void;
@@ -117,20 +165,31 @@ export interface CreateEngineOptions {
 
 export interface EngineInfo {
   backend: "webgpu" | "cpu";
+  /** Why that backend, in plain words. */
   backend_reason: string;
+  /** The technical detail: the adapter and weight format, or the error that ruled WebGPU out. */
+  backend_detail: string;
   /** Where the moderation classifier ran when the engine was created: with the chat model, on its GPU device when it has one. */
   moderator_backend: "webgpu" | "cpu";
+  /** The chat model's path in the bundle (a directory or a .gguf file). */
+  chat_model_path: string;
   /** The chat model's config.json. */
   chat_model: Record<string, unknown>;
+  /** How the weights are stored ("f16", "q4_1", ...). */
   chat_weights: string;
   moderator_labels: string[];
   thresholds: Array<[string, number]>;
+  /** Positions the chat engine holds (pipeline.json `context`, at most the model's). */
   context: number;
   sampling: Record<string, unknown>;
+  /** Added by the loader: every file came from Cache Storage. */
   from_cache: boolean;
   bundle_bytes: number;
   load_ms: number;
+  /** The bundle's pipeline.json URL. */
   pipeline: string;
+  /** The `.gguf` that replaced the bundle's chat model, or null. */
+  model: string | null;
 }
 
 /** An async iterator of chunks; `reply` resolves when the reply is complete. */
@@ -213,6 +272,8 @@ export interface Completions {
 export interface TinychatEngine {
   readonly backend: "webgpu" | "cpu";
   readonly backendReason: string;
+  readonly backendDetail: string;
+  readonly contract: Contract;
   readonly info: EngineInfo;
   readonly disposed: boolean;
   readonly inWorker: boolean;

@@ -16,7 +16,12 @@ export { clearCache, deleteCachedModel, listCachedModels, DEFAULT_CACHE };
 const DISPOSED = "tinychat: this engine was disposed; create a new one with createEngine()";
 
 function abortError(message = "tinychat: the reply was cancelled") {
-  return tinychatError(message, "AbortError");
+  return tinychatError(message, "AbortError", "aborted");
+}
+
+/// An Error for a bad value in a call (code "invalid_argument").
+function invalid(message) {
+  return tinychatError(message, "Error", "invalid_argument");
 }
 
 /// Runs the engine in a dedicated module worker; every call is a message with an id.
@@ -32,7 +37,9 @@ class WorkerCore {
     signal?.addEventListener("abort", onAbort);
     try {
       const { workerUrl: _url, ...plain } = options;
-      core.info = await core.call({ type: "start", options: plain }, { onProgress });
+      const { info, contract } = await core.call({ type: "start", options: plain }, { onProgress });
+      core.info = info;
+      core.contract = contract;
     } catch (e) {
       core.worker.terminate();
       throw e;
@@ -56,6 +63,8 @@ class WorkerCore {
       this.failAll(
         tinychatError(
           `the worker failed: ${event.message || "it could not be loaded (check that worker.js, core.js and the wasm files are served)"}`,
+          "Error",
+          event.message ? "internal" : "network",
         ),
       );
     };
@@ -78,7 +87,7 @@ class WorkerCore {
     else {
       this.pending.delete(id);
       if (type === "result") p.resolve(value);
-      else p.reject(tinychatError(error?.message ?? "unknown worker error", error?.name));
+      else p.reject(tinychatError(error?.message ?? "unknown worker error", error?.name, error?.code));
     }
   }
 
@@ -104,26 +113,55 @@ class WorkerCore {
       await this.call({ type: "dispose" });
     } finally {
       this.worker.terminate();
-      this.failAll(tinychatError(DISPOSED));
+      this.failAll(tinychatError(DISPOSED, "Error", "disposed"));
     }
   }
 }
 
-/// Creates an engine for the pipeline bundle whose pipeline.json is at `options.pipeline`.
+const isGguf = (url) => /\.gguf$/i.test(new URL(url).pathname);
+
+/// The bundle (its pipeline.json) and the `.gguf` chat model that replaces its own, if any:
+/// { pipeline, model } or { pipeline: "x.gguf", moderator: "bundle/pipeline.json" } (the same).
+function resolveModel(options, base) {
+  const abs = (u) => new URL(String(u), base).href;
+  const pipeline = abs(options.pipeline);
+  let model = options.model ? abs(options.model) : undefined;
+  if (model && !isGguf(model)) {
+    throw invalid(`model must be the URL of a .gguf file (a bundle goes in pipeline): ${model}`);
+  }
+  if (!isGguf(pipeline)) {
+    if (options.moderator) throw invalid("moderator is for a pipeline that is a .gguf file; a bundle names its own moderator");
+    return { pipeline, model };
+  }
+  // A .gguf holds a chat model but no moderator: tinychat moderates every reply, so the bundle
+  // whose moderator (thresholds, templates, settings) to use must be named.
+  if (model) throw invalid("give the .gguf either as pipeline (with moderator) or as model, not both");
+  if (!options.moderator) {
+    throw invalid(
+      `${pipeline} is a GGUF chat model, which has no moderator: name the bundle whose moderator to use, ` +
+        `createEngine({ pipeline: "<bundle>/pipeline.json", model: "${pipeline}" }) or { pipeline: "${pipeline}", moderator: "<bundle>/pipeline.json" }`,
+    );
+  }
+  const bundle = abs(options.moderator);
+  if (isGguf(bundle)) throw invalid(`moderator must be a bundle's pipeline.json, not a .gguf: ${bundle}`);
+  return { pipeline: bundle, model: pipeline };
+}
+
+/// Creates an engine for the pipeline bundle whose pipeline.json is at `options.pipeline`
+/// (optionally with a `.gguf` chat model: `options.model`).
 export async function createEngine(options = {}) {
-  if (!options || typeof options !== "object") throw tinychatError("createEngine needs an options object");
+  if (!options || typeof options !== "object") throw invalid("createEngine needs an options object");
   if (!options.pipeline) {
-    throw tinychatError('createEngine needs { pipeline: "<URL of the bundle\'s pipeline.json>" }');
+    throw invalid('createEngine needs { pipeline: "<URL of the bundle\'s pipeline.json>" }');
   }
+  // The backend name is checked by the engine (Rust), before anything is downloaded.
   const backend = options.backend ?? "auto";
-  if (!["auto", "webgpu", "cpu"].includes(backend)) {
-    throw tinychatError(`unknown backend ${JSON.stringify(backend)}: use "auto", "webgpu" or "cpu"`);
-  }
   const base = globalThis.document?.baseURI ?? globalThis.location?.href;
-  const pipeline = new URL(String(options.pipeline), base).href;
+  const { pipeline, model } = resolveModel(options, base);
   const wasmUrl = options.wasmUrl ? new URL(String(options.wasmUrl), base).href : undefined;
   const startOptions = {
     pipeline,
+    model,
     backend,
     cache: options.cache ?? true,
     cacheName: options.cacheName ?? DEFAULT_CACHE,
@@ -144,49 +182,50 @@ export async function createEngine(options = {}) {
   } else {
     core = await WorkerCore.start(startOptions, onProgress, options.signal);
   }
-  return new TinychatEngine(core, core.info, options.worker !== false);
+  return new TinychatEngine(core, core.info, core.contract, options.worker !== false);
 }
 
-function modelName(pipelineUrl) {
-  const parts = new URL(pipelineUrl).pathname.split("/").filter(Boolean);
+function modelName(info) {
+  if (info.model) return `tinychat/${new URL(info.model).pathname.split("/").pop()}`;
+  const parts = new URL(info.pipeline).pathname.split("/").filter(Boolean);
   return parts.length >= 2 ? `tinychat/${parts[parts.length - 2]}` : "tinychat";
 }
 
 /// Accepts OpenAI's message shapes: content as a string or an array of { type: "text", text }.
 function normalizeMessages(messages) {
-  if (!Array.isArray(messages)) throw tinychatError("messages must be an array of { role, content }");
+  if (!Array.isArray(messages)) throw invalid("messages must be an array of { role, content }");
   return messages.map((m, i) => {
-    if (!m || typeof m !== "object") throw tinychatError(`messages[${i}] must be an object { role, content }`);
+    if (!m || typeof m !== "object") throw invalid(`messages[${i}] must be an object { role, content }`);
     let content = m.content;
     if (Array.isArray(content)) {
       content = content
         .map((part) => {
           if (part?.type !== "text") {
-            throw tinychatError(`messages[${i}]: only text content parts are supported, not ${JSON.stringify(part?.type)}`);
+            throw invalid(`messages[${i}]: only text content parts are supported, not ${JSON.stringify(part?.type)}`);
           }
           return part.text;
         })
         .join("");
     }
     if (typeof m.role !== "string" || typeof content !== "string") {
-      throw tinychatError(`messages[${i}] must have a string role and string content`);
+      throw invalid(`messages[${i}] must have a string role and string content`);
     }
     return { role: m.role, content };
   });
 }
 
-const SAMPLING_KEYS = ["temperature", "top_p", "top_k", "max_tokens", "seed", "repetition_penalty"];
-
-function samplingOptions(options = {}) {
+/// The sampling options in `request` (keys: the engine's contract, from Rust), set ones only.
+function samplingOptions(request, keys) {
   const out = {};
-  for (const k of SAMPLING_KEYS) if (options[k] !== undefined && options[k] !== null) out[k] = options[k];
-  if (options.max_new_tokens !== undefined) out.max_tokens = options.max_new_tokens;
+  for (const k of keys) if (request[k] !== undefined && request[k] !== null) out[k] = request[k];
   return out;
 }
 
 class TinychatEngine {
-  constructor(core, info, inWorker) {
+  constructor(core, info, contract, inWorker) {
     this._core = core;
+    /// The lists the engine takes from Rust: { backends, sampling_keys, error_codes }.
+    this.contract = contract;
     this._queue = Promise.resolve();
     this._disposed = false;
     /// Facts about the loaded bundle and engine (backend, backend_reason, shapes, thresholds...).
@@ -208,12 +247,16 @@ class TinychatEngine {
   get backendReason() {
     return this.info.backend_reason;
   }
+  /// The technical detail behind backendReason (the adapter, or the error that ruled WebGPU out).
+  get backendDetail() {
+    return this.info.backend_detail;
+  }
   get disposed() {
     return this._disposed;
   }
 
   _check() {
-    if (this._disposed) throw tinychatError(DISPOSED);
+    if (this._disposed) throw tinychatError(DISPOSED, "Error", "disposed");
   }
 
   /// Answers `messages` through the pipeline; resolves to the Reply with its moderation trace.
@@ -221,8 +264,8 @@ class TinychatEngine {
   async reply(messages, options = {}) {
     this._check();
     const msgs = normalizeMessages(messages);
-    const sampling = samplingOptions(options);
-    const { onChunk, signal } = options;
+    // Everything but the callbacks goes to the engine, which refuses unknown keys (a typo).
+    const { onChunk, signal, ...sampling } = options ?? {};
     const run = async () => {
       this._check();
       if (signal?.aborted) throw abortError();
@@ -309,7 +352,7 @@ class TinychatEngine {
   /// (implied_by: the flagged sub-category that flagged this parent category).
   async moderate(text) {
     this._check();
-    if (typeof text !== "string") throw tinychatError("moderate(text) needs a string");
+    if (typeof text !== "string") throw invalid("moderate(text) needs a string");
     return this._core.moderate(text);
   }
 
@@ -325,7 +368,7 @@ class TinychatEngine {
 
   async _create(request) {
     this._check();
-    if (!request || typeof request !== "object") throw tinychatError("create() needs a request object");
+    if (!request || typeof request !== "object") throw invalid("create() needs a request object");
     const unsupported = [];
     if (request.n !== undefined && request.n !== 1) unsupported.push("n (only 1 choice)");
     for (const k of ["tools", "tool_choice", "functions", "function_call", "logit_bias"]) {
@@ -340,17 +383,17 @@ class TinychatEngine {
     }
     if (request.response_format && request.response_format.type !== "text") unsupported.push("response_format");
     if (unsupported.length) {
-      throw tinychatError(`chat.completions.create: not supported by tinychat: ${unsupported.join(", ")}`);
+      throw invalid(`chat.completions.create: not supported by tinychat: ${unsupported.join(", ")}`);
     }
     const options = {
-      ...samplingOptions(request),
+      ...samplingOptions(request, this.contract.sampling_keys),
       max_tokens: request.max_tokens ?? request.max_completion_tokens ?? undefined,
       signal: request.signal,
     };
     if (options.max_tokens === undefined) delete options.max_tokens;
     const id = `chatcmpl-${randomId()}`;
     const created = Math.floor(Date.now() / 1000);
-    const model = request.model ?? modelName(this.info.pipeline);
+    const model = request.model ?? modelName(this.info);
     const base = { id, created, model, system_fingerprint: `tinychat-${this.backend}` };
     if (!request.stream) {
       const r = await this.reply(request.messages, options);

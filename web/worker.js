@@ -3,9 +3,10 @@
 //   page → worker: { type: "start", options } | { type: "reply", messages, options }
 //                  | { type: "cancel" } | { type: "moderate", text } | { type: "dispose" }
 //   worker → page: { type: "progress", progress } | { type: "chunk", chunk }
-//                  | { type: "result", value } | { type: "error", error: { name, message } }
+//                  | { type: "result", value } | { type: "error", error: { name, message, code } }
+// The start request's result is { info, contract } (contract: the lists the page takes from Rust).
 
-import { LocalCore } from "./core.js";
+import { LocalCore, tinychatError } from "./core.js";
 
 let core = null;
 
@@ -14,7 +15,7 @@ function post(msg) {
 }
 
 function fail(id, e) {
-  post({ id, type: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(e) } });
+  post({ id, type: "error", error: { name: e?.name ?? "Error", message: e?.message ?? String(e), code: e?.code ?? "internal" } });
 }
 
 self.onmessage = async (event) => {
@@ -26,11 +27,11 @@ self.onmessage = async (event) => {
           ...event.data.options,
           onProgress: (progress) => post({ id, type: "progress", progress }),
         });
-        post({ id, type: "result", value: core.info });
+        post({ id, type: "result", value: { info: core.info, contract: core.contract } });
         break;
       }
       case "reply": {
-        if (!core) throw new Error("tinychat: the engine is not started");
+        if (!core) throw tinychatError("the engine is not started", "Error", "disposed");
         const value = await core.reply(event.data.messages, event.data.options, (chunk) =>
           post({ id, type: "chunk", chunk }),
         );
@@ -42,7 +43,7 @@ self.onmessage = async (event) => {
         post({ id, type: "result", value: null });
         break;
       case "moderate": {
-        if (!core) throw new Error("tinychat: the engine is not started");
+        if (!core) throw tinychatError("the engine is not started", "Error", "disposed");
         post({ id, type: "result", value: await core.moderate(event.data.text) });
         break;
       }
@@ -52,7 +53,7 @@ self.onmessage = async (event) => {
         post({ id, type: "result", value: null });
         break;
       default:
-        throw new Error(`tinychat: unknown worker message ${JSON.stringify(type)}`);
+        throw tinychatError(`unknown worker message ${JSON.stringify(type)}`, "Error", "invalid_argument");
     }
   } catch (e) {
     fail(id, e);

@@ -14,49 +14,42 @@ use crate::error::{Error, Result};
 use crate::generate::{argmax, Rng};
 use crate::model::{Logits, Model};
 use crate::params::Params;
+use crate::quant::QType;
 use crate::weights::DType;
 use std::path::PathBuf;
 use std::time::Instant;
 
 /// Options of `tinychat bench infer`.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(
-    feature = "cli",
-    command(
-        after_help = "Examples:\n  tinychat bench infer --smollm\n  tinychat bench infer --smollm --quick          # software GPU (lavapipe): a few tokens\n  tinychat bench infer --model models/smollm2 --engines gpu --peak-gbs 3350\n  WGPU_BACKEND=vulkan tinychat bench infer --smollm --weights f16"
-    )
-)]
 pub struct InferBenchArgs {
     /// A model directory (config.json + model.safetensors) instead of the random SmolLM2-shaped one.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub model: Option<PathBuf>,
     /// Use the random SmolLM2-135M-shaped model (the default when --model is not given).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub smollm: bool,
     /// Prompt tokens of the prefill measurement.
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 128))]
     pub prompt: usize,
     /// Decode steps measured (one token each).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 32))]
     pub tokens: usize,
     /// A few tokens only (prompt 16, decode 4): for slow software adapters such as lavapipe.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub quick: bool,
     /// Which engines: cpu, gpu or both.
-    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub engines: String,
     /// GPU weight storage, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k,
     /// stored (as the model stores it), or both (f32,f16).
-    #[cfg_attr(feature = "cli", arg(long, default_value = "both"))]
     pub weights: String,
     /// GPU: decode after a context of this many positions (0: right after the prompt).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 0))]
     pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub peak_gbs: Option<f64>,
+    /// CPU weight storage types, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k
+    /// (every matrix cast to it; see `tinychat::bench::bench_type` for the exceptions).
+    pub dtype: String,
+    /// Measured runs per engine and type, interleaved with the peer's; medians are reported.
+    pub rounds: usize,
+    /// Also run a peer on the same model and types, interleaved: `llamacpp`
+    /// (scripts/bench_llamacpp.py; its first run builds llama.cpp, about 4 minutes).
+    pub peer: Option<String>,
 }
 
 impl Default for InferBenchArgs {
@@ -65,12 +58,15 @@ impl Default for InferBenchArgs {
             model: None,
             smollm: true,
             prompt: 128,
-            tokens: 32,
+            tokens: 128,
             quick: false,
             engines: "both".into(),
             weights: "both".into(),
             context: 0,
             peak_gbs: None,
+            dtype: "f32".into(),
+            rounds: 3,
+            peer: None,
         }
     }
 }
@@ -118,12 +114,15 @@ pub fn random_model(cfg: &ModelConfig, seed: u64) -> Model {
     Model::new(cfg.clone(), params, DType::F32)
 }
 
-struct Row {
-    engine: String,
-    weights: &'static str,
-    prefill_tps: f64,
-    decode_tps: f64,
-    weight_bytes: u64,
+/// One CPU storage type's measurements: tinychat's runs and the peer's, interleaved.
+struct CpuRuns {
+    qtype: QType,
+    /// Bytes of weights the engine holds / reads per decode step.
+    held: u64,
+    streamed: u64,
+    prefill: Vec<f64>,
+    decode: Vec<f64>,
+    peer: Option<crate::bench::PeerRuns>,
 }
 
 fn secs(t: Instant) -> f64 {
@@ -230,20 +229,12 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
         },
         n_params as f64 / 1e6
     );
-    println!("batch 1, prompt {prompt_len} tokens (prefill), then {steps} decode steps of one token (logits of the last position read back each step)");
+    println!("batch 1, prompt {prompt_len} tokens (prefill), then {steps} decode steps of one token (CPU: the logits of the last position read back each step; GPU: the GPU-resident loop, greedy on the GPU)");
     let prompt = prompt_tokens(prompt_len, cfg.vocab_size);
 
-    let mut rows = vec![];
+    let mut cpu_runs = vec![];
     if cpu_on {
-        eprintln!("CPU...");
-        let (p, d) = bench_cpu(&model, &prompt, steps)?;
-        rows.push(Row {
-            engine: format!("CPU ({} threads)", crate::ops::num_threads()),
-            weights: "f32",
-            prefill_tps: p,
-            decode_tps: d,
-            weight_bytes: cpu_weight_bytes(&model),
-        });
+        cpu_runs = bench_cpu_types(args, &model, &prompt, steps)?;
     }
     let mut gpu_desc = None;
     if gpu_on {
@@ -251,70 +242,150 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
         gpu_desc = super::bench_decode::run(&model, &prompt, steps, &formats, ctx, peak)?;
     }
 
-    let w = rows
-        .iter()
-        .map(|r| r.engine.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    println!(
-        "{:w$}  {:>7}  {:>14}  {:>13}  {:>16}  {:>9}{}",
-        "engine",
-        "weights",
-        "prefill tok/s",
-        "decode tok/s",
-        "weights MB/token",
-        "GB/s",
-        if args.peak_gbs.is_some() {
-            "  of peak"
-        } else {
-            ""
-        }
-    );
-    for r in &rows {
-        let gbs = r.weight_bytes as f64 * r.decode_tps / 1e9;
-        let peak = match args.peak_gbs {
-            Some(p) if r.engine.starts_with("GPU") => format!("  {:>6.1}%", 100.0 * gbs / p),
-            _ => String::new(),
-        };
-        println!(
-            "{:w$}  {:>7}  {:>14.1}  {:>13.2}  {:>16.1}  {:>9.2}{peak}",
-            r.engine,
-            r.weights,
-            r.prefill_tps,
-            r.decode_tps,
-            r.weight_bytes as f64 / 1e6,
-            gbs
-        );
-    }
     if let Some(d) = gpu_desc {
         println!("GPU adapter: {d}");
+    }
+    if !cpu_runs.is_empty() {
+        print_cpu_table(args, &cpu_runs, prompt_len, steps);
     }
     Ok(())
 }
 
+/// The CPU engine on each `--dtype`, `--rounds` times, each run followed by the peer's.
+fn bench_cpu_types(
+    args: &InferBenchArgs,
+    model: &Model,
+    prompt: &[u32],
+    steps: usize,
+) -> Result<Vec<CpuRuns>> {
+    let mut types = vec![];
+    for name in args
+        .dtype
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        types.push(QType::from_name(name).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "--dtype {name:?}: use f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k (example: --dtype f32,q4_1)"
+            ))
+        })?);
+    }
+    let peer = match args.peer.as_deref() {
+        None => false,
+        Some("llamacpp" | "llama.cpp") => true,
+        Some(p) => {
+            return Err(Error::InvalidArgument(format!(
+                "--peer {p:?}: the peer is llamacpp (example: --peer llamacpp)"
+            )))
+        }
+    };
+    let mut out = vec![];
+    for q in types {
+        eprintln!("CPU, {q} weights...");
+        let mut weights = model.weights.clone();
+        crate::bench::cast_for_bench(&mut weights, q);
+        let m = Model::from_weights(model.config.clone(), weights);
+        let mut r = CpuRuns {
+            qtype: q,
+            held: m.weights.bytes() as u64,
+            streamed: cpu_weight_bytes(&m),
+            prefill: vec![],
+            decode: vec![],
+            peer: None,
+        };
+        for round in 0..args.rounds.max(1) {
+            let (p, d) = bench_cpu(&m, prompt, steps)?;
+            eprintln!(
+                "  tinychat {q} round {round}: prefill {p:.1} tok/s, decode {d:.2} tok/s (load {})",
+                crate::bench::loadavg()
+            );
+            r.prefill.push(p);
+            r.decode.push(d);
+            if peer {
+                let pr = crate::bench::run_llamacpp(q, prompt.len(), steps, 1)?;
+                eprintln!(
+                    "  {} {q} round {round}: prefill {:.1} tok/s, decode {:.2} tok/s",
+                    pr.engine, pr.prefill_tps[0], pr.decode_tps[0]
+                );
+                match &mut r.peer {
+                    None => r.peer = Some(pr),
+                    Some(all) => {
+                        all.prefill_tps.extend(pr.prefill_tps);
+                        all.decode_tps.extend(pr.decode_tps);
+                    }
+                }
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn print_cpu_table(args: &InferBenchArgs, runs: &[CpuRuns], prompt: usize, steps: usize) {
+    use crate::bench::{loadavg, median};
+    eprintln!("measuring the memory read roof (1 GiB, all threads)...");
+    let roof = crate::bench::dram_read_gbs();
+    let threads = crate::ops::num_threads();
+    println!();
+    println!(
+        "CPU, {threads} threads, kernels: {}; prompt {prompt} tokens then {steps} decode steps; median of {} interleaved rounds [min-max]; memory read roof {roof:.1} GB/s; load average {}",
+        crate::ops::matvec::Isa::current().name(),
+        args.rounds.max(1),
+        loadavg()
+    );
+    println!("| engine | weights | prefill tok/s | decode tok/s | weights held MB | read per token MB | decode GB/s | of roof |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let span = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::INFINITY, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        format!("{:.1} [{lo:.1}-{hi:.1}]", median(v))
+    };
+    for r in runs {
+        let gbs = r.streamed as f64 * median(&r.decode) / 1e9;
+        println!(
+            "| tinychat | {} | {} | {} | {:.1} | {:.1} | {gbs:.1} | {:.0}% |",
+            r.qtype,
+            span(&r.prefill),
+            span(&r.decode),
+            r.held as f64 / 1e6,
+            r.streamed as f64 / 1e6,
+            100.0 * gbs / roof
+        );
+        if let Some(p) = &r.peer {
+            // llama.cpp reads its whole file per token, less the one embedding row it looks up.
+            let gbs = p.file_bytes as f64 * median(&p.decode_tps) / 1e9;
+            println!(
+                "| {} | {} | {} | {} | {:.1} (file) | | {gbs:.1} | {:.0}% |",
+                p.engine,
+                r.qtype,
+                span(&p.prefill_tps),
+                span(&p.decode_tps),
+                p.file_bytes as f64 / 1e6,
+                100.0 * gbs / roof
+            );
+            println!(
+                "| ratio tinychat / llama.cpp | {} | {:.2}x | {:.2}x | | | | |",
+                r.qtype,
+                median(&r.prefill) / median(&p.prefill_tps),
+                median(&r.decode) / median(&p.decode_tps)
+            );
+        }
+    }
+}
+
 /// Options of `tinychat bench moderate`.
 #[derive(Clone, Debug)]
-#[cfg_attr(feature = "cli", derive(clap::Args))]
-#[cfg_attr(
-    feature = "cli",
-    command(
-        after_help = "Examples:\n  tinychat bench moderate --model web/models/default\n  tinychat bench moderate --model web/models/default --texts data/moderation/test.jsonl --limit 2000\n  WGPU_BACKEND=vulkan tinychat bench moderate --model web/models/default --repeat 1"
-    )
-)]
 pub struct ModerateBenchArgs {
     /// A classifier directory or a pipeline bundle.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub model: PathBuf,
     /// Texts to check: JSONL with a "text" field (the moderation data's format) or one text per
     /// line. Default: data/moderation_challenge.jsonl (420 hand-written chat messages).
-    #[cfg_attr(feature = "cli", arg(long))]
     pub texts: Option<PathBuf>,
     /// At most this many texts.
-    #[cfg_attr(feature = "cli", arg(long))]
     pub limit: Option<usize>,
     /// Passes over the texts per engine (the best pass counts).
-    #[cfg_attr(feature = "cli", arg(long, default_value_t = 3))]
     pub repeat: usize,
 }
 

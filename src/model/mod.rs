@@ -14,6 +14,7 @@ pub use kv_cache::KvCache;
 
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
+use crate::ops::matvec::{self, Store};
 use crate::ops::*;
 use crate::params::{LayerSlot as LS, Params, Slot};
 use crate::quant::QType;
@@ -21,6 +22,7 @@ use crate::tensor::Weights;
 use crate::weights::DType;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct Model {
     pub config: ModelConfig,
     /// Every tensor in its storage type (matrices stay packed; see `tensor.rs`).
@@ -38,9 +40,13 @@ pub enum Logits {
 }
 
 impl Model {
-    /// Loads `config.json` and `model.safetensors` from a model directory.
+    /// Loads `config.json` and `model.safetensors` from a model directory, or a `.gguf` file (or
+    /// a directory holding one; see [`crate::gguf::find`]).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        if crate::gguf::find(dir)?.is_some() {
+            return crate::gguf::load_model(dir);
+        }
         let config = ModelConfig::from_file(dir.join("config.json"))?;
         let weights = crate::weights::load_weights(dir.join("model.safetensors"), &config)?;
         Ok(Self::from_weights(config, weights))
@@ -82,6 +88,12 @@ impl Model {
         }
     }
 
+    /// Converts every weight matrix (the token embedding included) to `qtype`: `--dtype f32`
+    /// dequantizes a quantized model at load, `--dtype q8_0` quantizes an f32 one.
+    pub fn cast_matrices(&mut self, qtype: QType) {
+        self.weights.cast_matrices(qtype, true);
+    }
+
     /// The storage type most weight bytes use ("F16", "Q4_1"...).
     pub fn storage(&self) -> QType {
         self.weights.main_qtype()
@@ -121,6 +133,17 @@ impl Model {
     /// Runs `tokens` through the model after what `cache` holds, appends their keys and values to
     /// the cache, and returns the logits: (1, V) or (T, V).
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
+        // Decode runs on a pool worker (see `on_workers`): measured faster at one token. A whole
+        // prompt stays on the caller's thread, where prefill measured faster (docs/performance.md).
+        if tokens.len() == 1 {
+            on_workers(|| self.forward_here(tokens, cache, which))
+        } else {
+            self.forward_here(tokens, cache, which)
+        }
+    }
+
+    /// [`Self::forward`] on the calling thread.
+    fn forward_here(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
         let x = self.hidden_states(tokens, cache)?;
         let (c, v) = (self.config.dim, self.config.vocab_size);
         let t = tokens.len();
@@ -158,6 +181,47 @@ impl Model {
 
     /// The final-normed hidden states (T, C) of `tokens`, appended after the cache's contents.
     pub fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        self.hidden_states_tapped(tokens, cache, &mut |_, _| {})
+    }
+
+    /// [`Self::hidden_states`], calling `tap(l, x)` with the residual stream x (T, C) after each
+    /// block l (0-based): what a probe or a classifier over a middle layer reads.
+    pub fn hidden_states_tapped(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>> {
+        let x = self.blocks(tokens, cache, self.config.n_layers, tap)?;
+        let t = tokens.len();
+        let mut xn = vec![0.0; x.len()];
+        let (mut a, mut b) = (vec![0.0; t], vec![0.0; t]);
+        self.norm(&mut xn, &mut a, &mut b, &x, None, false, t);
+        Ok(xn)
+    }
+
+    /// The residual stream x (T, C) of `tokens` after the first `layers` blocks, from an empty
+    /// cache (the rest of the model is not computed): what a moderation head on this model as
+    /// its trunk reads.
+    pub fn trunk_states(&self, tokens: &[u32], layers: usize) -> Result<Vec<f32>> {
+        if layers == 0 || layers > self.config.n_layers {
+            return Err(Error::InvalidArgument(format!(
+                "a trunk of {layers} blocks: this model has {}",
+                self.config.n_layers
+            )));
+        }
+        self.blocks(tokens, &mut self.new_cache(), layers, &mut |_, _| {})
+    }
+
+    /// Runs `tokens` through blocks 0..layers after what `cache` holds; returns the residual
+    /// stream (T, C). The cache advances only when every block ran.
+    fn blocks(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        layers: usize,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>> {
         let pos0 = cache.len();
         if !self.config.causal && pos0 > 0 {
             // The cached keys were computed without the tokens that follow them.
@@ -182,9 +246,9 @@ impl Model {
         let mut xn = vec![0.0; t * c]; // normed input of a sublayer (T, C)
         let mut stat_a = vec![0.0; t]; // rstd, or mean for LayerNorm (T)
         let mut stat_b = vec![0.0; t]; // rstd for LayerNorm (T)
-        let mut q = vec![0.0; t * qd]; // (T, NH*HS)
-        let mut k = vec![0.0; t * kvd]; // (T, NKV*HS)
-        let mut v = vec![0.0; t * kvd]; // (T, NKV*HS)
+                                       // q (T, NH*HS), k (T, NKV*HS), v (T, NKV*HS) in one buffer: for one token it is the
+                                       // stacked output of a single matvec over Wq, Wk and Wv.
+        let mut qkv = vec![0.0; t * (qd + 2 * kvd)];
         let mut att = vec![0.0; t * qd]; // attention output (T, NH*HS)
         let mut proj = vec![0.0; t * c]; // (T, C)
         let mut h1 = vec![0.0; t * ff]; // gate, or c_fc output (T, FF)
@@ -198,28 +262,57 @@ impl Model {
         ]; // up (T, FF)
         let mut act = vec![0.0; t * ff]; // MLP activation (T, FF)
 
-        for l in 0..cfg.n_layers {
+        for l in 0..layers {
             // out (T, rows of W) = inp · Wᵀ + b, for layer l's weight `w` and bias `b`.
             let lin = |out: &mut [f32], inp: &[f32], w: LS, b: LS| {
                 let bias = p.vec_opt(Slot::Layer(l, b));
                 linear_forward(out, inp, p.t(Slot::Layer(l, w)), bias, t)
             };
+            let w = |s: LS| p.t(Slot::Layer(l, s));
+            let b = |s: LS| p.vec_opt(Slot::Layer(l, s));
+            // Decode (one token) fuses what shares a pass: QKV in one matvec, gate and up in
+            // one with SwiGLU on the way out, the residual adds inside the projections.
+            let decode = t == 1;
             self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), false, t);
-            lin(&mut q, &xn, LS::Wq, LS::Bq);
-            lin(&mut k, &xn, LS::Wk, LS::Bk);
-            lin(&mut v, &xn, LS::Wv, LS::Bv);
-            if let Some(rope) = &self.rope {
-                rope_forward(&mut q, rope, pos0, t, nh, hs);
-                rope_forward(&mut k, rope, pos0, t, nkv, hs);
+            if decode {
+                let parts = [
+                    (w(LS::Wq), b(LS::Bq)),
+                    (w(LS::Wk), b(LS::Bk)),
+                    (w(LS::Wv), b(LS::Bv)),
+                ];
+                matvec::matvec_cat(&mut qkv, &xn, &parts);
             }
-            cache.append(l, &k, &v);
+            let (q, kv) = qkv.split_at_mut(t * qd);
+            let (k, v) = kv.split_at_mut(t * kvd);
+            if !decode {
+                lin(q, &xn, LS::Wq, LS::Bq);
+                lin(k, &xn, LS::Wk, LS::Bk);
+                lin(v, &xn, LS::Wv, LS::Bv);
+            }
+            if let Some(rope) = &self.rope {
+                rope_forward(q, rope, pos0, t, nh, hs);
+                rope_forward(k, rope, pos0, t, nkv, hs);
+            }
+            cache.append(l, k, v);
             let (kc, vc) = cache.layer(l);
-            attention_forward(&mut att, &q, kc, vc, pos0, t, nh, nkv, hs, cfg.causal);
-            lin(&mut proj, &att, LS::Wo, LS::Bo);
-            residual_forward(&mut x, &proj);
+            attention_forward(&mut att, q, kc, vc, pos0, t, nh, nkv, hs, cfg.causal);
+            if decode {
+                matvec::matvec(&mut x, &att, w(LS::Wo), b(LS::Bo), Store::Add);
+            } else {
+                lin(&mut proj, &att, LS::Wo, LS::Bo);
+                residual_forward(&mut x, &proj);
+            }
 
             self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), true, t);
             match cfg.family {
+                Family::Llama if decode => {
+                    matvec::matvec_swiglu(
+                        &mut act,
+                        &xn,
+                        (w(LS::WGate), b(LS::BGate)),
+                        (w(LS::WUp), b(LS::BUp)),
+                    );
+                }
                 Family::Llama => {
                     lin(&mut h1, &xn, LS::WGate, LS::BGate);
                     lin(&mut h2, &xn, LS::WUp, LS::BUp);
@@ -230,12 +323,18 @@ impl Model {
                     gelu_forward(&mut act, &h1);
                 }
             }
-            lin(&mut proj, &act, LS::WDown, LS::BDown);
-            residual_forward(&mut x, &proj);
+            if decode {
+                matvec::matvec(&mut x, &act, w(LS::WDown), b(LS::BDown), Store::Add);
+            } else {
+                lin(&mut proj, &act, LS::WDown, LS::BDown);
+                residual_forward(&mut x, &proj);
+            }
+            tap(l, &x);
         }
-        cache.advance(t);
-        self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, None, false, t);
-        Ok(xn)
+        if layers == cfg.n_layers {
+            cache.advance(t);
+        }
+        Ok(x)
     }
 
     /// The family's norm: layer `l`'s attention (`mlp == false`) or MLP norm, or the final norm.

@@ -1,6 +1,7 @@
 //! The moderation classifier: the shared transformer trunk with a multi-label head (one sigmoid
 //! per category), behind the text normaliser, with per-category thresholds.
 
+use super::head::{pool, ModerationHead};
 use super::implied;
 use super::normalize::normalize;
 use crate::engine::Engine;
@@ -103,18 +104,39 @@ pub type Thresholds = BTreeMap<String, f32>;
 /// The classifier and its thresholds. It runs on the CPU engine ([`Self::check`]), or on any
 /// [`Engine`] opened on its model ([`Self::check_async`]; `Engine::new(moderator.model.clone(),
 /// …)`), the GPU one included.
+///
+/// Two kinds: a classifier of its own (`model` has a classification head, as tinychat's
+/// from-scratch moderator), or a [`ModerationHead`] on a pretrained trunk (`model` is the trunk,
+/// shared with the chat model in a bundle; see `head.rs`).
 pub struct Moderator {
     pub model: Arc<Model>,
+    /// The head when the moderator is one; `model` is then its trunk.
+    pub head: Option<Arc<ModerationHead>>,
     pub tokenizer: Tokenizer,
     /// One per label, in id order.
     pub thresholds: Vec<f32>,
+    /// Token ids of the head's prompt around each window (empty for a classifier).
+    prefix: Vec<u32>,
+    suffix: Vec<u32>,
 }
 
 impl Moderator {
     /// Loads a classifier directory: config.json (with id2label), model.safetensors,
-    /// tokenizer.json and, when present, thresholds.json (default 0.5 per category).
+    /// tokenizer.json and, when present, thresholds.json (default 0.5 per category); or a
+    /// moderation head's directory, whose trunk (named relative to it) may lie beside it.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        crate::bundle::load_moderator(&crate::bundle::Dir::new(dir.as_ref()), "")
+        let dir = dir.as_ref();
+        match (dir.parent(), dir.file_name().and_then(|n| n.to_str())) {
+            (Some(parent), Some(name)) => {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                crate::bundle::load_moderator(&crate::bundle::Dir::new(parent), name)
+            }
+            _ => crate::bundle::load_moderator(&crate::bundle::Dir::new(dir), ""),
+        }
     }
 
     /// Loads a classifier directory ([`Self::load`]), or a pipeline bundle: the classifier its
@@ -143,7 +165,53 @@ impl Moderator {
         let mut m = Moderator {
             thresholds: vec![0.5; model.config.labels.len()],
             model: Arc::new(model),
+            head: None,
             tokenizer,
+            prefix: vec![],
+            suffix: vec![],
+        };
+        if let Some(t) = thresholds {
+            m.set_thresholds(t)?;
+        }
+        Ok(m)
+    }
+
+    /// A head on `trunk` (which a chat model may share), reading text with the trunk's
+    /// `tokenizer`.
+    pub fn with_head(
+        trunk: Arc<Model>,
+        head: ModerationHead,
+        tokenizer: Tokenizer,
+        thresholds: Option<&Thresholds>,
+    ) -> Result<Self> {
+        let hc = &head.config;
+        if hc.hidden_size != trunk.config.dim || hc.layers == 0 || hc.layers > trunk.config.n_layers
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the moderation head reads {} blocks of a trunk of width {}, but its trunk has {} blocks of width {}: was it trained on another model?",
+                hc.layers, hc.hidden_size, trunk.config.n_layers, trunk.config.dim
+            )));
+        }
+        if hc.window == 0 {
+            return Err(Error::InvalidArgument(
+                "the moderation head's window must be at least one token".into(),
+            ));
+        }
+        let prefix = tokenizer.encode(&hc.prefix, false)?;
+        let suffix = tokenizer.encode(&hc.suffix, false)?;
+        if prefix.len() + hc.window + suffix.len() > trunk.config.max_seq_len {
+            return Err(Error::InvalidArgument(format!(
+                "the moderation head's window ({} tokens and its prompt) exceeds the trunk's context ({})",
+                hc.window, trunk.config.max_seq_len
+            )));
+        }
+        let mut m = Moderator {
+            thresholds: vec![0.5; head.labels.len()],
+            model: trunk,
+            head: Some(Arc::new(head)),
+            tokenizer,
+            prefix,
+            suffix,
         };
         if let Some(t) = thresholds {
             m.set_thresholds(t)?;
@@ -152,7 +220,18 @@ impl Moderator {
     }
 
     pub fn labels(&self) -> &[String] {
-        &self.model.config.labels
+        match &self.head {
+            Some(h) => &h.labels,
+            None => &self.model.config.labels,
+        }
+    }
+
+    /// The trunk's input for one window of text tokens, and where the text sits in it.
+    fn head_input(&self, window: &[u32]) -> (Vec<u32>, std::ops::Range<usize>) {
+        let mut t = self.prefix.clone();
+        t.extend_from_slice(window);
+        t.extend_from_slice(&self.suffix);
+        (t, self.prefix.len()..self.prefix.len() + window.len())
     }
 
     /// Overrides thresholds by category name; an unknown name is an error naming it.
@@ -184,7 +263,15 @@ impl Moderator {
     pub fn scores(&self, text: &str) -> Result<Vec<f32>> {
         let mut best = vec![0.0f32; self.labels().len()];
         for w in self.windows(text)? {
-            best_of(&mut best, &self.model.classify(&w)?);
+            let logits = match &self.head {
+                Some(h) => {
+                    let (tokens, text) = self.head_input(&w);
+                    let x = self.model.trunk_states(&tokens, h.config.layers)?;
+                    h.forward(&pool(&x, self.model.config.dim, text, h.config.pooling))
+                }
+                None => self.model.classify(&w)?,
+            };
+            best_of(&mut best, &logits);
         }
         Ok(best)
     }
@@ -200,7 +287,17 @@ impl Moderator {
         }
         let mut best = vec![0.0f32; self.labels().len()];
         for w in self.windows(text)? {
-            best_of(&mut best, &engine.classify_async(&w).await?);
+            let logits = match &self.head {
+                Some(h) => {
+                    let (tokens, text) = self.head_input(&w);
+                    let p = engine
+                        .pooled_async(&tokens, h.config.layers, text, h.config.pooling)
+                        .await?;
+                    h.forward(&p)
+                }
+                None => engine.classify_async(&w).await?,
+            };
+            best_of(&mut best, &logits);
         }
         Ok(best)
     }
@@ -218,12 +315,26 @@ impl Moderator {
                 return Ok(vec![]);
             }
         }
-        let ctx = self
-            .model
-            .config
-            .pooling
-            .window(self.model.config.max_seq_len);
+        let ctx = match &self.head {
+            Some(h) => h.config.window,
+            None => self
+                .model
+                .config
+                .pooling
+                .window(self.model.config.max_seq_len),
+        };
         let stride = (ctx / 2).max(1);
+        if let Some(h) = &self.head {
+            let windows = ids.len().saturating_sub(ctx).div_ceil(stride) + 1;
+            if windows > h.config.max_windows {
+                return Err(Error::InvalidArgument(format!(
+                    "the text is too long to moderate at once: {} tokens make {windows} windows of {ctx}, and one check reads at most {} (about {} tokens); split it",
+                    ids.len(),
+                    h.config.max_windows,
+                    ctx + (h.config.max_windows - 1) * stride
+                )));
+            }
+        }
         let mut out = vec![];
         let mut start = 0;
         loop {

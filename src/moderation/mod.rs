@@ -2,6 +2,7 @@
 //! is made by `tinychat::train::moderation_data` (feature `train`).
 
 pub mod classifier;
+pub mod head;
 pub mod normalize;
 
 pub use classifier::{sigmoid, CategoryScore, Moderator, Thresholds, Verdict};

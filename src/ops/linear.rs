@@ -2,13 +2,13 @@
 //!
 //! f32 weights go to [`matmul_forward`]. Packed weights (f16, bf16, GGUF blocks) are never
 //! widened in memory as a whole:
-//! - few rows (decode): each output is a dot product of one packed row with the input, the rows
-//!   split across threads, so every weight byte is read once per token;
+//! - few rows (decode): a matrix-vector product per row (`matvec/`, SIMD kernels per format),
+//!   the outputs split across threads, so every weight byte is read once per token;
 //! - many rows (prefill): tiles of W's rows are dequantized into a small f32 buffer and
 //!   multiplied with a GEMM, so the dequantization is paid once per tile for all T rows.
 
-use super::{dot, matmul_forward, num_threads};
-use crate::quant::{self, QType};
+use super::matmul_forward;
+use super::matvec::{matvec, Store};
 use crate::tensor::{Tensor, TensorData};
 use std::cell::RefCell;
 
@@ -20,20 +20,25 @@ pub fn linear_forward(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f
     let (n_out, n_in) = w.rows_cols();
     assert_eq!(out.len(), t * n_out, "linear out");
     assert_eq!(inp.len(), t * n_in, "linear inp");
+    #[cfg(not(target_arch = "wasm32"))]
+    if t >= 8 && super::prefill::available() {
+        return super::prefill::gemm(out, inp, w, bias, t);
+    }
     match &w.data {
-        TensorData::F32(v) => matmul_forward(out, inp, v, bias, t, n_in, n_out),
+        TensorData::F32(v) if t >= 8 => matmul_forward(out, inp, v, bias, t, n_in, n_out),
         _ if t >= 8 => linear_tiled(out, inp, w, bias, t, n_in, n_out),
         _ => {
             for r in 0..t {
                 let x = &inp[r * n_in..(r + 1) * n_in];
-                matvec_packed(&mut out[r * n_out..(r + 1) * n_out], x, w, bias);
+                let o = &mut out[r * n_out..(r + 1) * n_out];
+                matvec(o, x, w, bias, Store::Set);
             }
         }
     }
 }
 
 thread_local! {
-    /// A row or tile of dequantized weights, reused across calls on this thread.
+    /// A tile of dequantized weights, reused across calls on this thread.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -45,49 +50,6 @@ fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
         }
         f(&mut s[..n])
     })
-}
-
-/// o (OUT) = W (OUT, IN) · x (IN) + bias, for a packed W; outputs split across threads.
-pub fn matvec_packed(o: &mut [f32], x: &[f32], w: &Tensor, bias: Option<&[f32]>) {
-    let n_out = o.len();
-    let chunk = n_out.div_ceil(num_threads() * 4).max(16);
-    super::par_chunks(o, chunk, |ci, oc| {
-        let base = ci * chunk;
-        for (j, y) in oc.iter_mut().enumerate() {
-            let row = base + j;
-            *y = row_dot(w, row, x) + bias.map_or(0.0, |b| b[row]);
-        }
-    });
-}
-
-/// Row `r` of W · x.
-pub fn row_dot(w: &Tensor, r: usize, x: &[f32]) -> f32 {
-    let n = x.len();
-    match &w.data {
-        TensorData::F32(v) => dot(&v[r * n..(r + 1) * n], x),
-        // Widened whole, then the same 8-lane dot as f32 rows: f16 weights give exactly the
-        // products and sums of their f32 widening.
-        TensorData::F16(_) | TensorData::BF16(_) => with_scratch(n, |buf| {
-            w.row_into(r, buf);
-            dot(buf, x)
-        }),
-        TensorData::Quant(q, b) => {
-            let rb = q.row_bytes(n).expect("rows are whole blocks");
-            block_dot(*q, &b[r * rb..(r + 1) * rb], x)
-        }
-    }
-}
-
-/// Σ over the blocks of one packed row: dequantize a block on the stack, dot it with its part of x.
-pub fn block_dot(q: QType, row: &[u8], x: &[f32]) -> f32 {
-    let (bl, bb) = (q.block_len(), q.block_bytes());
-    let mut buf = [0f32; 256];
-    let mut s = 0.0;
-    for (blk, xs) in row.chunks_exact(bb).zip(x.chunks_exact(bl)) {
-        quant::reference::dequantize_block(q, blk, &mut buf[..bl]);
-        s += dot(&buf[..bl], xs);
-    }
-    s
 }
 
 /// Prefill: tiles of TILE rows of W, dequantized and multiplied by all T inputs at once.
@@ -149,6 +111,7 @@ pub fn embed_rows(out: &mut [f32], tokens: &[u32], wte: &Tensor) {
 mod tests {
     use super::*;
     use crate::ops::matmul_reference;
+    use crate::quant::QType;
 
     fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
         let mut rng = crate::generate::Rng::new(seed);
@@ -165,11 +128,24 @@ mod tests {
                 let w = Tensor::from_f32(vec![n_out, n_in], &rand_vec(n_out * n_in, 2), q);
                 let wd = w.to_f32();
                 let x = rand_vec(t * n_in, 1);
+                // Decode (T < 8) multiplies quantized rows with an 8-bit copy of each input row
+                // (matvec/): the reference reads the same values.
+                let xr: Vec<f32> = if q.is_quantized() && t < 8 {
+                    x.chunks(n_in)
+                        .flat_map(|r| {
+                            let mut a = crate::ops::matvec::Q8Act::default();
+                            a.quantize(r);
+                            a.dequantized()
+                        })
+                        .collect()
+                } else {
+                    x.clone()
+                };
                 let b = rand_vec(n_out, 3);
                 let mut got = vec![0.0; t * n_out];
                 let mut want = vec![0.0; t * n_out];
                 linear_forward(&mut got, &x, &w, Some(&b), t);
-                matmul_reference(&mut want, &x, &wd, Some(&b), t, n_in, n_out);
+                matmul_reference(&mut want, &xr, &wd, Some(&b), t, n_in, n_out);
                 let diff = got
                     .iter()
                     .zip(&want)

@@ -5,19 +5,22 @@
 pub mod activation;
 pub mod attention;
 pub mod embedding;
+pub mod head;
 pub mod linear;
-#[cfg(feature = "train")]
 pub mod loss;
 pub mod matmul;
+pub mod matvec;
 pub mod norm;
 pub mod pool;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod prefill;
 pub mod rope;
 
 pub use activation::*;
 pub use attention::*;
 pub use embedding::*;
+pub use head::*;
 pub use linear::*;
-#[cfg(feature = "train")]
 pub use loss::*;
 pub use matmul::*;
 pub use norm::*;
@@ -46,6 +49,26 @@ where
         .for_each(|(i, c)| f(i, c));
 }
 
+/// Runs `f` on one of rayon's worker threads (natively; in wasm, right here) and waits for it.
+///
+/// A forward pass makes ~150 parallel regions per token. Started from a thread outside the pool
+/// (the caller's), each one hands its tasks to the workers and puts the caller to sleep until
+/// they finish: two thread wake-ups per region, which on a busy machine cost more than the work.
+/// Run from a worker, the region's tasks go on that worker's own queue, it takes part in them,
+/// and only the other workers are woken (if they are asleep at all).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    rayon::scope(|_| f())
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn on_workers<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// Number of worker threads the CPU ops may use.
 pub fn num_threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
@@ -68,7 +91,7 @@ pub fn residual_forward(out: &mut [f32], inp: &[f32]) {
 
 /// Dot product with eight independent accumulators, so the compiler can keep a SIMD register
 /// of partial sums instead of one serial chain of adds.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len() / 8 * 8;

@@ -48,6 +48,11 @@ pub struct PipelineConfig {
     /// Default sampling settings of this bundle.
     #[serde(default)]
     pub sampling: SamplingParams,
+    /// The most positions (prompt and answer) the chat engine holds; default: the chat model's
+    /// context. A long-context model in a browser tab wants less (SmolLM2's 8,192 positions of
+    /// keys and values take 377 MB); longer conversations drop their oldest turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<usize>,
 }
 
 /// Whether the user saw the model's words or a template.
@@ -75,6 +80,8 @@ pub struct Timings {
     pub input_moderation_ms: f64,
     /// Chat model time, prefill and decode (output moderation excluded).
     pub generation_ms: f64,
+    /// Of `generation_ms`, reading the prompt: the time to the first new token.
+    pub prefill_ms: f64,
     pub output_moderation_ms: f64,
     pub total_ms: f64,
 }
@@ -149,7 +156,7 @@ impl Pipeline {
         params: &SamplingParams,
         mut on_chunk: impl FnMut(&Chunk),
     ) -> Result<Reply> {
-        let mut engine = Engine::cpu(self.chat.model.clone());
+        let mut engine = Engine::cpu(self.chat.model.clone()).with_capacity(self.context());
         crate::engine::block_on(self.reply_async(
             &mut engine,
             None,
@@ -189,7 +196,7 @@ impl Pipeline {
             }
         }
         let t0 = now_ms();
-        let prompt = self.prepare(messages, params)?;
+        let prompt = self.prepare(messages, params, engine.capacity())?;
         let verdict = self
             .moderate_async(moderator.as_deref_mut(), &prompt.last_user)
             .await?;
@@ -217,6 +224,21 @@ impl Pipeline {
             .await
     }
 
+    /// Positions the chat engine holds: pipeline.json's `context`, at most the model's.
+    pub fn context(&self) -> usize {
+        let max = self.chat.model.config.max_seq_len;
+        self.config.context.unwrap_or(max).clamp(1, max)
+    }
+
+    /// Options for the chat model's engine on `backend`, with this bundle's context.
+    pub fn engine_options(&self, backend: crate::engine::Backend) -> crate::engine::EngineOptions {
+        crate::engine::EngineOptions {
+            backend,
+            capacity: Some(self.context()),
+            ..Default::default()
+        }
+    }
+
     /// Moderates `text` on `engine` (open on this pipeline's moderator, on the GPU or the CPU),
     /// or with None on the CPU engine.
     pub async fn moderate_async(&self, engine: Option<&mut Engine>, text: &str) -> Result<Verdict> {
@@ -229,7 +251,12 @@ impl Pipeline {
     /// Validates the conversation, adds the system prompt and tokenizes it, leaving out the
     /// oldest turns when the conversation outgrows the context (only a last message that cannot
     /// fit by itself fails, here, before any model runs).
-    fn prepare(&self, messages: &[Message], params: &SamplingParams) -> Result<Prompt> {
+    fn prepare(
+        &self,
+        messages: &[Message],
+        params: &SamplingParams,
+        context: usize,
+    ) -> Result<Prompt> {
         let last_user = messages
             .iter()
             .rev()
@@ -244,9 +271,8 @@ impl Pipeline {
                 convo.insert(0, Message::system(sys));
             }
         }
-        let context = self.chat.model.config.max_seq_len;
         let reserve = crate::chat::answer_reserve(params.max_new_tokens, context);
-        let fitted = self.chat.encode_chat_fitting(&convo, reserve)?;
+        let fitted = self.chat.encode_chat_fitting(&convo, context, reserve)?;
         Ok(Prompt {
             tokens: fitted.tokens,
             dropped_turns: fitted.dropped_turns,
@@ -416,6 +442,7 @@ impl<'a> OutputStage<'a> {
             input_moderation_ms: self.t_in - t0,
             output_moderation_ms: self.mod_ms,
             generation_ms: (gen.prefill_ms + gen.decode_ms - self.mod_ms).max(0.0),
+            prefill_ms: gen.prefill_ms,
             total_ms: 0.0,
         };
         let output_verdict = self.gate.verdict().cloned();

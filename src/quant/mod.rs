@@ -102,7 +102,7 @@ impl QType {
 
     /// Bytes of a row of `n` elements, or None when `n` is not a whole number of blocks.
     pub fn row_bytes(self, n: usize) -> Option<usize> {
-        (n % self.block_len() == 0).then(|| n / self.block_len() * self.block_bytes())
+        self.bytes_for(n)
     }
 
     /// Bytes of `n` elements (a whole tensor), or None when `n` is not a whole number of blocks

@@ -15,6 +15,7 @@ pub use template::{ChatTemplate, Message};
 use crate::error::{Error, Result};
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
 }

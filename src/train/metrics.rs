@@ -57,27 +57,30 @@ impl MetricsLog {
             .map_err(|e| Error::io(&self.path, e))?;
         writeln!(f, "{v}").map_err(|e| Error::io(&self.path, e))
     }
+}
 
-    /// (step, loss) of training steps and (step, val_loss) of evaluations in the log.
-    pub fn read_curves(&self) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
-        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        let (mut train, mut val) = (vec![], vec![]);
-        for l in text.lines() {
-            let Ok(v) = serde_json::from_str::<Value>(l) else {
-                continue;
-            };
-            let Some(s) = v["step"].as_f64() else {
-                continue;
-            };
-            if let Some(x) = v["loss"].as_f64() {
-                train.push((s, x));
-            }
-            if let Some(x) = v["val_loss"].as_f64() {
-                val.push((s, x));
-            }
+/// (step, value) points of a curve.
+pub type Curve = Vec<(f64, f64)>;
+
+/// (step, loss) of training steps and (step, val_loss) of evaluations in the log at `path`.
+pub fn read_curves(path: &Path) -> Result<(Curve, Curve)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (mut train, mut val) = (vec![], vec![]);
+    for l in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
+        let Some(s) = v["step"].as_f64() else {
+            continue;
+        };
+        if let Some(x) = v["loss"].as_f64() {
+            train.push((s, x));
         }
-        Ok((train, val))
+        if let Some(x) = v["val_loss"].as_f64() {
+            val.push((s, x));
+        }
     }
+    Ok((train, val))
 }
 
 /// The words of a plot: its title and its axes' labels (units included, e.g. "loss (nats per

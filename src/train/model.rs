@@ -40,6 +40,19 @@ struct LayerActs {
     act: Vec<f32>,   // (N, FF)    silu(gate) ⊙ up
 }
 
+/// The backward pass's buffers, shared by the layers. Shapes with N = B·T.
+struct Scratch {
+    dres: Vec<f32>,  // (N, C)     ∂loss/∂(residual stream) at the current layer boundary
+    dxn: Vec<f32>, // (N, C)     ∂loss/∂(a normed input); ∂loss/∂h on entry to the trunk's backward
+    dq: Vec<f32>,  // (N, NH*HS)
+    dk: Vec<f32>,  // (N, NKV*HS)
+    dv: Vec<f32>,  // (N, NKV*HS)
+    datty: Vec<f32>, // (N, NH*HS)
+    dgate: Vec<f32>, // (N, FF)
+    dup: Vec<f32>, // (N, FF)
+    dact: Vec<f32>, // (N, FF)
+}
+
 /// Training-time model state for a fixed batch shape: activations and backward scratch.
 pub struct TrainModel {
     pub config: ModelConfig,
@@ -59,16 +72,215 @@ pub struct TrainModel {
     /// (B) text lengths for a bidirectional trunk's key mask (padding is not attended to);
     /// T each until [`set_key_lengths`](Self::set_key_lengths). Unused when causal.
     key_lengths: Vec<usize>,
-    // backward scratch
-    dres: Vec<f32>, // (N, C)
-    dxn: Vec<f32>,  // (N, C)     also ∂loss/∂h on entry to the trunk's backward
-    dq: Vec<f32>,   // (N, NH*HS)
-    dk: Vec<f32>,   // (N, NKV*HS)
-    dv: Vec<f32>,
-    datty: Vec<f32>, // (N, NH*HS)
-    dgate: Vec<f32>, // (N, FF)
-    dup: Vec<f32>,
-    dact: Vec<f32>,
+    g: Scratch,
+}
+
+/// What every layer's forward and backward read besides its weights and activations: the
+/// shapes (N = B·T), RMSNorm's ε, the RoPE table and a bidirectional trunk's key lengths (None:
+/// causal).
+#[derive(Clone, Copy)]
+struct Dims<'a> {
+    b: usize,
+    t: usize,
+    n: usize,
+    c: usize,
+    ff: usize,
+    nh: usize,
+    nkv: usize,
+    hs: usize,
+    qd: usize,
+    kvd: usize,
+    eps: f32,
+    rope: &'a RopeTable,
+    keys: Option<&'a [usize]>,
+}
+
+impl<'a> Dims<'a> {
+    fn new(
+        cfg: &ModelConfig,
+        b: usize,
+        t: usize,
+        rope: &'a RopeTable,
+        key_lengths: &'a [usize],
+    ) -> Self {
+        Dims {
+            b,
+            t,
+            n: b * t,
+            c: cfg.dim,
+            ff: cfg.hidden_dim,
+            nh: cfg.n_heads,
+            nkv: cfg.n_kv_heads,
+            hs: cfg.head_dim,
+            qd: cfg.q_dim(),
+            kvd: cfg.kv_dim(),
+            eps: cfg.norm_eps,
+            rope,
+            keys: (!cfg.causal).then_some(key_lengths),
+        }
+    }
+}
+
+/// One layer's forward and backward, in two halves each (llm.c's per-layer block of
+/// `gpt2_forward` / `gpt2_backward`). Shapes with N = B·T; b: B; keys: a bidirectional trunk's
+/// key lengths (None: causal).
+impl LayerActs {
+    /// mid = x + Wo · attention(rope(Wq·xn1), rope(Wk·xn1), Wv·xn1), xn1 = rmsnorm(x).
+    fn attention_forward(&mut self, x: &[f32], p: &Params, l: usize, d: &Dims) {
+        let (b, t, n, c) = (d.b, d.t, d.n, d.c);
+        let (nh, nkv, hs, qd, kvd) = (d.nh, d.nkv, d.hs, d.qd, d.kvd);
+        let w = |s| p.layer(l, s);
+        let bias = |s| p.layer_opt(l, s);
+        rmsnorm_forward(
+            &mut self.xn1,
+            &mut self.rstd1,
+            x,
+            w(LS::AttnNormW),
+            n,
+            c,
+            d.eps,
+        );
+        matmul_forward(&mut self.q, &self.xn1, w(LS::Wq), bias(LS::Bq), n, c, qd);
+        matmul_forward(&mut self.k, &self.xn1, w(LS::Wk), bias(LS::Bk), n, c, kvd);
+        matmul_forward(&mut self.v, &self.xn1, w(LS::Wv), bias(LS::Bv), n, c, kvd);
+        for bb in 0..b {
+            rope_forward(&mut self.q[bb * t * qd..][..t * qd], d.rope, 0, t, nh, hs);
+            rope_forward(
+                &mut self.k[bb * t * kvd..][..t * kvd],
+                d.rope,
+                0,
+                t,
+                nkv,
+                hs,
+            );
+        }
+        attention_train_forward(
+            &mut self.atty,
+            &mut self.att,
+            &self.q,
+            &self.k,
+            &self.v,
+            b,
+            t,
+            nh,
+            nkv,
+            hs,
+            d.keys,
+        );
+        matmul_forward(&mut self.mid, &self.atty, w(LS::Wo), bias(LS::Bo), n, qd, c);
+        residual_forward(&mut self.mid, x);
+    }
+
+    /// xout = mid + Wd · (silu(Wg·xn2) ⊙ Wu·xn2), xn2 = rmsnorm(mid).
+    fn mlp_forward(&mut self, xout: &mut [f32], p: &Params, l: usize, d: &Dims) {
+        let Dims { n, c, ff, .. } = *d;
+        let w = |s| p.layer(l, s);
+        let bias = |s| p.layer_opt(l, s);
+        rmsnorm_forward(
+            &mut self.xn2,
+            &mut self.rstd2,
+            &self.mid,
+            w(LS::MlpNormW),
+            n,
+            c,
+            d.eps,
+        );
+        matmul_forward(
+            &mut self.gate,
+            &self.xn2,
+            w(LS::WGate),
+            bias(LS::BGate),
+            n,
+            c,
+            ff,
+        );
+        matmul_forward(&mut self.up, &self.xn2, w(LS::WUp), bias(LS::BUp), n, c, ff);
+        swiglu_forward(&mut self.act, &self.gate, &self.up);
+        matmul_forward(xout, &self.act, w(LS::WDown), bias(LS::BDown), n, ff, c);
+        residual_forward(xout, &self.mid);
+    }
+
+    /// Backward of [`mlp_forward`](Self::mlp_forward): g.dres holds ∂loss/∂x_{l+1} on entry,
+    /// which passes straight to mid, and ∂loss/∂mid on exit.
+    fn mlp_backward(&self, g: &mut Scratch, grads: &mut [f32], p: &Params, l: usize, d: &Dims) {
+        let Dims { n, c, ff, .. } = *d;
+        let lay = |s| Slot::Layer(l, s);
+        g.dact.fill(0.0);
+        let (dw, db) = two_mut(grads, p, lay(LS::WDown), lay(LS::BDown));
+        let w_down = p.layer(l, LS::WDown);
+        matmul_backward(&mut g.dact, dw, db, &g.dres, &self.act, w_down, n, ff, c);
+        g.dgate.fill(0.0);
+        g.dup.fill(0.0);
+        swiglu_backward(&mut g.dgate, &mut g.dup, &g.dact, &self.gate, &self.up);
+        g.dxn.fill(0.0);
+        let (dw, db) = two_mut(grads, p, lay(LS::WGate), lay(LS::BGate));
+        let w_gate = p.layer(l, LS::WGate);
+        matmul_backward(&mut g.dxn, dw, db, &g.dgate, &self.xn2, w_gate, n, c, ff);
+        let (dw, db) = two_mut(grads, p, lay(LS::WUp), lay(LS::BUp));
+        let w_up = p.layer(l, LS::WUp);
+        matmul_backward(&mut g.dxn, dw, db, &g.dup, &self.xn2, w_up, n, c, ff);
+        rmsnorm_backward(
+            &mut g.dres,
+            grad_mut(grads, p, lay(LS::MlpNormW)),
+            &g.dxn,
+            &self.mid,
+            p.layer(l, LS::MlpNormW),
+            &self.rstd2,
+            n,
+            c,
+        );
+    }
+
+    /// Backward of [`attention_forward`](Self::attention_forward) (x: the layer's input):
+    /// g.dres holds ∂loss/∂mid on entry and ∂loss/∂x on exit.
+    fn attention_backward(
+        &self,
+        g: &mut Scratch,
+        grads: &mut [f32],
+        x: &[f32],
+        p: &Params,
+        l: usize,
+        d: &Dims,
+    ) {
+        let (b, t, n, c) = (d.b, d.t, d.n, d.c);
+        let (nh, nkv, hs, qd, kvd) = (d.nh, d.nkv, d.hs, d.qd, d.kvd);
+        let lay = |s| Slot::Layer(l, s);
+        g.datty.fill(0.0);
+        let (dw, db) = two_mut(grads, p, lay(LS::Wo), lay(LS::Bo));
+        let w_o = p.layer(l, LS::Wo);
+        matmul_backward(&mut g.datty, dw, db, &g.dres, &self.atty, w_o, n, qd, c);
+        g.dq.fill(0.0);
+        g.dk.fill(0.0);
+        g.dv.fill(0.0);
+        attention_train_backward(
+            &mut g.dq, &mut g.dk, &mut g.dv, &g.datty, &self.att, &self.q, &self.k, &self.v, b, t,
+            nh, nkv, hs, d.keys,
+        );
+        for bb in 0..b {
+            rope_backward(&mut g.dq[bb * t * qd..][..t * qd], d.rope, 0, t, nh, hs);
+            rope_backward(&mut g.dk[bb * t * kvd..][..t * kvd], d.rope, 0, t, nkv, hs);
+        }
+        g.dxn.fill(0.0);
+        for (dproj, wslot, bslot, out) in [
+            (&g.dq, LS::Wq, LS::Bq, qd),
+            (&g.dk, LS::Wk, LS::Bk, kvd),
+            (&g.dv, LS::Wv, LS::Bv, kvd),
+        ] {
+            let (dw, db) = two_mut(grads, p, lay(wslot), lay(bslot));
+            let w = p.layer(l, wslot);
+            matmul_backward(&mut g.dxn, dw, db, dproj, &self.xn1, w, n, c, out);
+        }
+        rmsnorm_backward(
+            &mut g.dres,
+            grad_mut(grads, p, lay(LS::AttnNormW)),
+            &g.dxn,
+            x,
+            p.layer(l, LS::AttnNormW),
+            &self.rstd1,
+            n,
+            c,
+        );
+    }
 }
 
 /// Mutable views of two different tensors of one flat gradient buffer.
@@ -97,7 +309,8 @@ fn two_mut<'a>(
     }
 }
 
-fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
+/// The gradient of tensor `s` in a flat gradient buffer with `p`'s layout.
+pub(crate) fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
     let sp = p.layout.spec(s).expect("gradient slot");
     &mut buf[sp.offset..sp.offset + sp.len]
 }
@@ -153,15 +366,17 @@ impl TrainModel {
             targets: vec![0; n],
             counted: 0,
             key_lengths: vec![seq; batch],
-            dres: z(n * c),
-            dxn: z(n * c),
-            dq: z(n * qd),
-            dk: z(n * kvd),
-            dv: z(n * kvd),
-            datty: z(n * qd),
-            dgate: z(n * ff),
-            dup: z(n * ff),
-            dact: z(n * ff),
+            g: Scratch {
+                dres: z(n * c),
+                dxn: z(n * c),
+                dq: z(n * qd),
+                dk: z(n * kvd),
+                dv: z(n * kvd),
+                datty: z(n * qd),
+                dgate: z(n * ff),
+                dup: z(n * ff),
+                dact: z(n * ff),
+            },
         })
     }
 
@@ -237,127 +452,16 @@ impl TrainModel {
                 vocab: vsz,
             });
         }
-        let (c, ff) = (cfg.dim, cfg.hidden_dim);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
-        let eps = cfg.norm_eps;
+        let c = cfg.dim;
         self.inputs.copy_from_slice(inputs);
 
         embedding_forward(&mut self.resid[0], inputs, p.t(Slot::TokEmb), None, 0, c);
+        let d = Dims::new(cfg, b, t, &self.rope, &self.key_lengths);
         for l in 0..cfg.n_layers {
             let (before, after) = self.resid.split_at_mut(l + 1);
-            let x = &before[l];
-            let xout = &mut after[0];
             let a = &mut self.layers[l];
-            rmsnorm_forward(
-                &mut a.xn1,
-                &mut a.rstd1,
-                x,
-                p.layer(l, LS::AttnNormW),
-                n,
-                c,
-                eps,
-            );
-            matmul_forward(
-                &mut a.q,
-                &a.xn1,
-                p.layer(l, LS::Wq),
-                p.layer_opt(l, LS::Bq),
-                n,
-                c,
-                qd,
-            );
-            matmul_forward(
-                &mut a.k,
-                &a.xn1,
-                p.layer(l, LS::Wk),
-                p.layer_opt(l, LS::Bk),
-                n,
-                c,
-                kvd,
-            );
-            matmul_forward(
-                &mut a.v,
-                &a.xn1,
-                p.layer(l, LS::Wv),
-                p.layer_opt(l, LS::Bv),
-                n,
-                c,
-                kvd,
-            );
-            for bb in 0..b {
-                rope_forward(&mut a.q[bb * t * qd..][..t * qd], &self.rope, 0, t, nh, hs);
-                rope_forward(
-                    &mut a.k[bb * t * kvd..][..t * kvd],
-                    &self.rope,
-                    0,
-                    t,
-                    nkv,
-                    hs,
-                );
-            }
-            let keys = (!cfg.causal).then_some(self.key_lengths.as_slice());
-            attention_train_forward(
-                &mut a.atty,
-                &mut a.att,
-                &a.q,
-                &a.k,
-                &a.v,
-                b,
-                t,
-                nh,
-                nkv,
-                hs,
-                keys,
-            );
-            matmul_forward(
-                &mut a.mid,
-                &a.atty,
-                p.layer(l, LS::Wo),
-                p.layer_opt(l, LS::Bo),
-                n,
-                qd,
-                c,
-            );
-            residual_forward(&mut a.mid, x);
-            rmsnorm_forward(
-                &mut a.xn2,
-                &mut a.rstd2,
-                &a.mid,
-                p.layer(l, LS::MlpNormW),
-                n,
-                c,
-                eps,
-            );
-            matmul_forward(
-                &mut a.gate,
-                &a.xn2,
-                p.layer(l, LS::WGate),
-                p.layer_opt(l, LS::BGate),
-                n,
-                c,
-                ff,
-            );
-            matmul_forward(
-                &mut a.up,
-                &a.xn2,
-                p.layer(l, LS::WUp),
-                p.layer_opt(l, LS::BUp),
-                n,
-                c,
-                ff,
-            );
-            swiglu_forward(&mut a.act, &a.gate, &a.up);
-            matmul_forward(
-                xout,
-                &a.act,
-                p.layer(l, LS::WDown),
-                p.layer_opt(l, LS::BDown),
-                n,
-                ff,
-                c,
-            );
-            residual_forward(xout, &a.mid);
+            a.attention_forward(&before[l], p, l, &d);
+            a.mlp_forward(&mut after[0], p, l, &d);
         }
         let last = &self.resid[cfg.n_layers];
         rmsnorm_forward(
@@ -367,7 +471,7 @@ impl TrainModel {
             p.t(Slot::FinalNormW),
             n,
             c,
-            eps,
+            cfg.norm_eps,
         );
         Ok(&self.xnf)
     }
@@ -400,9 +504,9 @@ impl TrainModel {
         } else {
             Slot::TokEmb
         };
-        self.dxn.fill(0.0);
+        self.g.dxn.fill(0.0);
         matmul_backward(
-            &mut self.dxn,
+            &mut self.g.dxn,
             grad_mut(grads, p, head),
             None,
             &self.probs,
@@ -424,196 +528,62 @@ impl TrainModel {
             p.data.len(),
             "gradient buffer has the parameters' layout"
         );
-        assert_eq!(dhidden.len(), self.dxn.len(), "dhidden is (B·T, C)");
-        self.dxn.copy_from_slice(dhidden);
+        assert_eq!(dhidden.len(), self.g.dxn.len(), "dhidden is (B·T, C)");
+        self.g.dxn.copy_from_slice(dhidden);
         self.backward_from_dxn(p, grads);
     }
 
-    /// The trunk's backward, from ∂loss/∂h in `self.dxn` down to the token embedding.
+    /// The trunk's backward, from ∂loss/∂h in `self.g.dxn` down to the token embedding.
     fn backward_from_dxn(&mut self, p: &Params, grads: &mut [f32]) {
-        let cfg = self.config.clone();
-        let (b, t) = (self.batch, self.seq);
-        let n = b * t;
-        let (c, ff) = (cfg.dim, cfg.hidden_dim);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
-        self.dres.fill(0.0);
+        let cfg = &self.config;
+        let (n, c) = (self.batch * self.seq, cfg.dim);
+        let g = &mut self.g;
+        g.dres.fill(0.0);
         rmsnorm_backward(
-            &mut self.dres,
+            &mut g.dres,
             grad_mut(grads, p, Slot::FinalNormW),
-            &self.dxn,
+            &g.dxn,
             &self.resid[cfg.n_layers],
             p.t(Slot::FinalNormW),
             &self.rstdf,
             n,
             c,
         );
+        let d = Dims::new(cfg, self.batch, self.seq, &self.rope, &self.key_lengths);
         for l in (0..cfg.n_layers).rev() {
             let a = &self.layers[l];
-            let lay = |s| Slot::Layer(l, s);
-            // MLP: x_{l+1} = mid + Wd·act; dres is ∂loss/∂x_{l+1} and passes straight to mid.
-            self.dact.fill(0.0);
-            let (dw, db) = two_mut(grads, p, lay(LS::WDown), lay(LS::BDown));
-            matmul_backward(
-                &mut self.dact,
-                dw,
-                db,
-                &self.dres,
-                &a.act,
-                p.layer(l, LS::WDown),
-                n,
-                ff,
-                c,
-            );
-            self.dgate.fill(0.0);
-            self.dup.fill(0.0);
-            swiglu_backward(&mut self.dgate, &mut self.dup, &self.dact, &a.gate, &a.up);
-            self.dxn.fill(0.0);
-            let (dw, db) = two_mut(grads, p, lay(LS::WGate), lay(LS::BGate));
-            matmul_backward(
-                &mut self.dxn,
-                dw,
-                db,
-                &self.dgate,
-                &a.xn2,
-                p.layer(l, LS::WGate),
-                n,
-                c,
-                ff,
-            );
-            let (dw, db) = two_mut(grads, p, lay(LS::WUp), lay(LS::BUp));
-            matmul_backward(
-                &mut self.dxn,
-                dw,
-                db,
-                &self.dup,
-                &a.xn2,
-                p.layer(l, LS::WUp),
-                n,
-                c,
-                ff,
-            );
-            rmsnorm_backward(
-                &mut self.dres,
-                grad_mut(grads, p, lay(LS::MlpNormW)),
-                &self.dxn,
-                &a.mid,
-                p.layer(l, LS::MlpNormW),
-                &a.rstd2,
-                n,
-                c,
-            );
-            // Attention: mid = x_l + Wo·y.
-            self.datty.fill(0.0);
-            let (dw, db) = two_mut(grads, p, lay(LS::Wo), lay(LS::Bo));
-            matmul_backward(
-                &mut self.datty,
-                dw,
-                db,
-                &self.dres,
-                &a.atty,
-                p.layer(l, LS::Wo),
-                n,
-                qd,
-                c,
-            );
-            self.dq.fill(0.0);
-            self.dk.fill(0.0);
-            self.dv.fill(0.0);
-            attention_train_backward(
-                &mut self.dq,
-                &mut self.dk,
-                &mut self.dv,
-                &self.datty,
-                &a.att,
-                &a.q,
-                &a.k,
-                &a.v,
-                b,
-                t,
-                nh,
-                nkv,
-                hs,
-                (!cfg.causal).then_some(self.key_lengths.as_slice()),
-            );
-            for bb in 0..b {
-                rope_backward(
-                    &mut self.dq[bb * t * qd..][..t * qd],
-                    &self.rope,
-                    0,
-                    t,
-                    nh,
-                    hs,
-                );
-                rope_backward(
-                    &mut self.dk[bb * t * kvd..][..t * kvd],
-                    &self.rope,
-                    0,
-                    t,
-                    nkv,
-                    hs,
-                );
-            }
-            self.dxn.fill(0.0);
-            let (dw, db) = two_mut(grads, p, lay(LS::Wq), lay(LS::Bq));
-            matmul_backward(
-                &mut self.dxn,
-                dw,
-                db,
-                &self.dq,
-                &a.xn1,
-                p.layer(l, LS::Wq),
-                n,
-                c,
-                qd,
-            );
-            let (dw, db) = two_mut(grads, p, lay(LS::Wk), lay(LS::Bk));
-            matmul_backward(
-                &mut self.dxn,
-                dw,
-                db,
-                &self.dk,
-                &a.xn1,
-                p.layer(l, LS::Wk),
-                n,
-                c,
-                kvd,
-            );
-            let (dw, db) = two_mut(grads, p, lay(LS::Wv), lay(LS::Bv));
-            matmul_backward(
-                &mut self.dxn,
-                dw,
-                db,
-                &self.dv,
-                &a.xn1,
-                p.layer(l, LS::Wv),
-                n,
-                c,
-                kvd,
-            );
-            rmsnorm_backward(
-                &mut self.dres,
-                grad_mut(grads, p, lay(LS::AttnNormW)),
-                &self.dxn,
-                &self.resid[l],
-                p.layer(l, LS::AttnNormW),
-                &a.rstd1,
-                n,
-                c,
-            );
+            a.mlp_backward(g, grads, p, l, &d);
+            a.attention_backward(g, grads, &self.resid[l], p, l, &d);
         }
-        embedding_backward(
-            grad_mut(grads, p, Slot::TokEmb),
-            &self.dres,
-            &self.inputs,
-            c,
-        );
+        embedding_backward(grad_mut(grads, p, Slot::TokEmb), &g.dres, &self.inputs, c);
     }
 
     /// Per-position losses of the last forward (N), 0 where the target was ignored.
     pub fn losses(&self) -> &[f32] {
         &self.losses
     }
+}
+
+/// Parameters for the classifier config `cfg` whose trunk is the language model `lm`'s: every
+/// tensor but the classification head copied, the head drawn fresh with `seed`. `what` names
+/// `lm` in the error when it lacks a tensor.
+pub fn trunk_with_new_head(
+    cfg: &ModelConfig,
+    lm: &Params,
+    seed: u64,
+    what: &str,
+) -> Result<Params> {
+    let mut p = init_params(cfg, seed);
+    for spec in p.layout.specs.clone() {
+        if spec.slot == Slot::ClsHead {
+            continue;
+        }
+        let src = lm
+            .get(spec.slot)
+            .ok_or_else(|| Error::Other(format!("--init: the {what} has no {}", spec.name)))?;
+        p.data[spec.offset..spec.offset + spec.len].copy_from_slice(src);
+    }
+    Ok(p)
 }
 
 /// Fresh parameters for training: embeddings and matrices ~ N(0, 0.02²) (transformers'

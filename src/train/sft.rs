@@ -18,11 +18,14 @@
 //! directory the chat CLI loads), `metrics.jsonl`, `loss.png`.
 
 use super::checkpoint;
-use super::data::fnv1a;
-use super::metrics::{plot, text, MetricsLog};
+use super::heads::LmBatches;
+use super::metrics::text;
 use super::model::TrainModel;
-use super::optim::{clip_grad_norm, lr_at, AdamW, AdamWConfig};
+use super::settings::Schedule;
 use super::sft_data::{read_sft_jsonl, SftExample};
+use super::trainer::{
+    EpochOrder, Fingerprint, Learner, Plot, Report, RunOptions, Stage, Start, Trainer,
+};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::ops::IGNORE;
@@ -105,39 +108,18 @@ pub fn encode_conversation(
 /// Whole conversations packed into (B, T+1) rows in a shuffled order, resumable by (epoch, cursor).
 #[derive(Clone, Debug)]
 pub struct Packer {
-    pub seed: u64,
-    pub epoch: u64,
-    pub cursor: usize,
-    order: Vec<u32>,
-    shuffle: bool,
+    pub order: EpochOrder,
 }
 
 impl Packer {
     /// `shuffle: false` visits the conversations in file order (evaluation).
     pub fn new(n: usize, seed: u64, shuffle: bool) -> Self {
-        let mut p = Packer {
-            seed,
-            epoch: 0,
-            cursor: 0,
-            order: (0..n as u32).collect(),
-            shuffle,
+        let order = if shuffle {
+            EpochOrder::shuffled(n, seed)
+        } else {
+            EpochOrder::in_order(n)
         };
-        p.reorder();
-        p
-    }
-
-    fn reorder(&mut self) {
-        if !self.shuffle {
-            self.order.sort_unstable();
-            return;
-        }
-        super::data::epoch_order(&mut self.order, self.seed, self.epoch);
-    }
-
-    pub fn seek(&mut self, epoch: u64, cursor: usize) {
-        self.epoch = epoch;
-        self.cursor = cursor;
-        self.reorder();
+        Packer { order }
     }
 
     /// Fills inputs and targets (B·T each). Every conversation must hold at most T+1 tokens.
@@ -155,19 +137,14 @@ impl Packer {
             row.clear();
             mask.clear();
             loop {
-                if self.cursor >= self.order.len() {
-                    self.epoch += 1;
-                    self.cursor = 0;
-                    self.reorder();
-                }
-                let c = &convs[self.order[self.cursor] as usize];
+                let c = &convs[self.order.peek()];
                 debug_assert!(c.tokens.len() <= t + 1);
                 if row.len() + c.tokens.len() > t + 1 {
                     break;
                 }
                 row.extend_from_slice(&c.tokens);
                 mask.extend_from_slice(&c.target);
-                self.cursor += 1;
+                self.order.advance(1);
             }
             row.resize(t + 1, pad);
             mask.resize(t + 1, false);
@@ -185,69 +162,52 @@ pub struct SftSettings {
     pub seq_len: usize,
     pub batch_size: usize,
     pub grad_accum: usize,
-    pub steps: usize,
-    pub lr: f32,
-    pub min_lr: f32,
-    pub warmup: usize,
-    pub grad_clip: f32,
-    pub adamw: AdamWConfig,
+    #[serde(flatten)]
+    pub schedule: Schedule,
     pub seed: u64,
 }
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat train sft --init runs/pretrain --data data/sft --out runs/sft\n  tinychat train sft --out runs/sft --resume\n  tinychat chat --model runs/sft/checkpoint"
-)]
-pub struct SftArgs {
-    /// Pretrained model: a run directory (its checkpoint/) or a model directory.
-    #[arg(long, default_value = "runs/pretrain")]
+/// `tinychat train sft`, option for option (each field is named as its flag).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SftOptions {
+    /// Pretrained model: a run directory (its checkpoint/) or a model directory. Default
+    /// runs/pretrain.
     pub init: PathBuf,
     /// Fine-tuning data (sft_train.jsonl and sft_eval.jsonl, from `tinychat data prepare`).
-    #[arg(long, default_value = "data/sft")]
+    /// Default data/sft.
     pub data: PathBuf,
-    /// Run directory: checkpoint/, metrics.jsonl, loss.png.
-    #[arg(long, default_value = "runs/sft")]
-    pub out: PathBuf,
-    /// Continue from the run directory's checkpoint, exactly where it stopped.
-    #[arg(long)]
-    pub resume: bool,
-    /// Sequence length T (at most the model's context; default: the model's context).
-    #[arg(long)]
+    /// Sequence length T (at most the model's context; None: the model's context).
     pub seq_len: Option<usize>,
-    /// Packed rows per micro-batch B.
-    #[arg(long, default_value_t = 16)]
+    /// Packed rows per micro-batch B, and micro-batches per optimiser step. Default 16 and 1.
     pub batch_size: usize,
-    #[arg(long, default_value_t = 1)]
     pub grad_accum: usize,
-    /// Optimiser steps in the whole run.
-    #[arg(long, default_value_t = 300)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 1e-4)]
-    pub min_lr: f32,
-    #[arg(long, default_value_t = 20)]
-    pub warmup: usize,
-    #[arg(long, default_value_t = 1.0)]
-    pub grad_clip: f32,
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
-    #[arg(long, default_value_t = 1337)]
+    /// Default 300 steps from 1e-3 down to 1e-4 after 20 warmup steps, no weight decay.
+    pub schedule: Schedule,
+    /// Seed of the data order. Default 1337.
     pub seed: u64,
-    /// Evaluate the held-out loss every this many steps (and at the end).
-    #[arg(long, default_value_t = 50)]
+    /// Evaluate the held-out loss every this many steps (and at the end). Default 50.
     pub eval_every: usize,
-    /// Held-out batches per evaluation.
-    #[arg(long, default_value_t = 4)]
+    /// Held-out batches per evaluation. Default 4.
     pub eval_batches: usize,
-    /// Write a checkpoint every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
-    pub save_every: usize,
-    /// Stop (with a checkpoint) after this step, as if interrupted; `--resume` continues.
-    #[arg(long)]
-    pub stop_after: Option<usize>,
-    #[arg(long)]
-    pub quiet: bool,
+    /// Run directory (default runs/sft), resume, checkpoints every 100 steps.
+    pub run: RunOptions,
+}
+
+impl Default for SftOptions {
+    fn default() -> Self {
+        SftOptions {
+            init: "runs/pretrain".into(),
+            data: "data/sft".into(),
+            seq_len: None,
+            batch_size: 16,
+            grad_accum: 1,
+            schedule: Schedule::new(300, 1e-3, 1e-4, 20, 0.0),
+            seed: 1337,
+            eval_every: 50,
+            eval_batches: 4,
+            run: RunOptions::new("runs/sft", 100),
+        }
+    }
 }
 
 /// A model directory: `path` itself when it holds config.json, else its `checkpoint/`.
@@ -267,6 +227,18 @@ pub struct LoadedModel {
     pub tokenizer: Tokenizer,
     pub tokenizer_config: Value,
     pub template: ChatTemplate,
+}
+
+impl LoadedModel {
+    /// The id of the chat template's end token (`<|im_end|>`), which ends a reply; `who` names
+    /// the model in the error.
+    pub fn end_token(&self, who: &str) -> Result<u32> {
+        self.template
+            .eos_token
+            .as_deref()
+            .and_then(|e| self.tokenizer.token_to_id(e))
+            .ok_or_else(|| Error::InvalidArgument(format!("the {who}'s template has no end token")))
+    }
 }
 
 pub fn load_model(dir: &Path) -> Result<LoadedModel> {
@@ -311,23 +283,6 @@ pub fn encode_all(
     Ok((out, skipped))
 }
 
-/// A progress bar for `total` steps starting at `start` (hidden when quiet).
-pub(crate) fn progress_bar(total: usize, start: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-        )
-        .expect("static template"),
-    );
-    pb.set_position(start as u64);
-    pb.reset_eta();
-    pb
-}
-
 /// Summary of a finished (or stopped) SFT run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SftSummary {
@@ -359,54 +314,128 @@ pub fn evaluate(
     Ok((sum / batches.max(1) as f64) as f32)
 }
 
+/// The model a run starts from: `init` (a run or model directory), or on a resume the run's own
+/// checkpoint (its tokenizer and template too). `hint` says how to make one.
+pub(crate) fn load_init(
+    init: &Path,
+    run: &RunOptions,
+    hint: &str,
+) -> Result<(PathBuf, LoadedModel)> {
+    let src = if run.resume {
+        checkpoint::dir_of(&run.out)
+    } else {
+        model_dir(init)
+    };
+    let m = load_model(&src).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot load the model in {}: {e}\n  {hint}",
+            src.display()
+        ))
+    })?;
+    Ok((src, m))
+}
+
+/// The stage's state between steps (see [`Stage`]).
+struct Sft<'a> {
+    o: &'a SftOptions,
+    s: SftSettings,
+    m: LoadedModel,
+    train: Vec<Encoded>,
+    val: Vec<Encoded>,
+    pad: u32,
+    data_hash: String,
+    packer: Packer,
+    lm: LmBatches,
+    learner: Learner,
+    counted_total: usize,
+    clock: Instant,
+    last_loss: f32,
+    last_val: Option<f32>,
+}
+
+impl Stage for Sft<'_> {
+    fn step(&mut self, step: usize) -> Result<Report> {
+        let (b, t, accum, pad) = (
+            self.s.batch_size,
+            self.s.seq_len,
+            self.s.grad_accum,
+            self.pad,
+        );
+        let (train, packer, lm) = (&self.train, &mut self.packer, &mut self.lm);
+        let counted = &mut self.counted_total;
+        let st = self.learner.step(step, |params, grads| {
+            lm.accumulate(params, grads, accum, |inp, tgt| {
+                packer.next_batch(train, b, t, pad, inp, tgt);
+                *counted += tgt.iter().filter(|&&x| x != IGNORE).count();
+            })
+        })?;
+        let (done, loss, epoch) = (step + 1, st.loss, self.packer.order.epoch);
+        self.last_loss = loss;
+        let el = self.clock.elapsed().as_secs_f64();
+        Ok(Report {
+            line: json!({"step": done, "loss": loss, "lr": st.lr, "grad_norm": st.grad_norm, "epoch": epoch, "assistant_tokens": self.counted_total, "elapsed_s": el}),
+            text: format!("loss {loss:.3} | epoch {epoch}"),
+        })
+    }
+
+    fn validate(&mut self, done: usize) -> Result<Vec<Report>> {
+        if self.val.is_empty() {
+            return Ok(vec![]);
+        }
+        let p = &self.learner.params;
+        let v = evaluate(
+            &mut self.lm.model,
+            p,
+            &self.val,
+            self.o.eval_batches,
+            self.pad,
+        )?;
+        self.last_val = Some(v);
+        let loss = self.last_loss;
+        Ok(vec![Report {
+            line: json!({"step": done, "val_loss": v}),
+            text: format!("step {done}: train loss {loss:.4}, held-out loss {v:.4}"),
+        }])
+    }
+
+    fn save(&mut self, done: usize) -> Result<()> {
+        let mut state = self.packer.order.state(done, &self.s);
+        state["stage"] = "sft".into();
+        state["data_hash"] = self.data_hash.clone().into();
+        state["init"] = self.o.init.display().to_string().into();
+        let m = &self.m;
+        let tok = (&m.tokenizer_json[..], &m.tokenizer_config);
+        self.learner.save(&self.o.run.out, &m.config, &state, tok)
+    }
+}
+
 /// Runs `tinychat train sft`.
-pub fn run(args: &SftArgs) -> Result<SftSummary> {
+pub fn run(o: &SftOptions) -> Result<SftSummary> {
     let t_start = Instant::now();
-    if args.batch_size == 0 || args.grad_accum == 0 || args.steps == 0 {
+    if o.batch_size == 0 || o.grad_accum == 0 || o.schedule.steps == 0 {
         return Err(Error::InvalidArgument(
             "batch size, grad accumulation and steps must be positive".into(),
         ));
     }
-    // On resume the model comes from the run's own checkpoint; the tokenizer and template too.
-    let src = if args.resume {
-        checkpoint::dir_of(&args.out)
-    } else {
-        model_dir(&args.init)
-    };
-    let mut m = load_model(&src).map_err(|e| {
-        Error::InvalidArgument(format!(
-            "cannot load the model in {}: {e}\n  pretrain one first: `tinychat train pretrain --out {}`",
-            src.display(),
-            args.init.display()
-        ))
-    })?;
-    let seq_len = args.seq_len.unwrap_or(m.config.max_seq_len);
+    let hint = format!(
+        "pretrain one first: `tinychat train pretrain --out {}`",
+        o.init.display()
+    );
+    let (src, m) = load_init(&o.init, &o.run, &hint)?;
+    let seq_len = o.seq_len.unwrap_or(m.config.max_seq_len);
     let s = SftSettings {
         seq_len,
-        batch_size: args.batch_size,
-        grad_accum: args.grad_accum,
-        steps: args.steps,
-        lr: args.lr,
-        min_lr: args.min_lr,
-        warmup: args.warmup,
-        grad_clip: args.grad_clip,
-        adamw: AdamWConfig {
-            weight_decay: args.weight_decay,
-            ..AdamWConfig::default()
-        },
-        seed: args.seed,
+        batch_size: o.batch_size,
+        grad_accum: o.grad_accum,
+        schedule: o.schedule.clone(),
+        seed: o.seed,
     };
     let pad = m.config.pad_token_id.unwrap_or(0);
-    let train_path = args.data.join("sft_train.jsonl");
-    let eval_path = args.data.join("sft_eval.jsonl");
-    for p in [&train_path, &eval_path] {
-        if !p.exists() {
-            return Err(Error::InvalidArgument(format!(
-                "{} is missing: prepare the fine-tuning data first, e.g. `tinychat data prepare` (writes data/sft)",
-                p.display()
-            )));
-        }
-    }
+    let [train_path, eval_path] = data_files(
+        &o.data,
+        ["sft_train.jsonl", "sft_eval.jsonl"],
+        "prepare the fine-tuning data first, e.g. `tinychat data prepare` (writes data/sft)",
+    )?;
     let (train, skipped) = encode_all(&m, &read_sft_jsonl(&train_path)?, seq_len + 1)?;
     let (val, val_skipped) = encode_all(&m, &read_sft_jsonl(&eval_path)?, seq_len + 1)?;
     if train.is_empty() {
@@ -417,43 +446,21 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
             skipped
         )));
     }
-    let data_hash = format!(
-        "{:016x}",
-        fnv1a(&std::fs::read(&train_path).map_err(|e| Error::io(&train_path, e))?)
-    );
+    let fp = Fingerprint::data_file(&train_path)?;
     let mut packer = Packer::new(train.len(), s.seed, true);
-    let (mut opt, start) = if args.resume {
-        let mut ck = checkpoint::load(&args.out)?;
-        ck.check_settings(&args.out, &s, None)?;
-        if ck.state["data_hash"].as_str() != Some(data_hash.as_str()) {
-            return Err(Error::InvalidArgument(format!(
-                "--resume: {} differs from the data the checkpoint was trained on",
-                train_path.display()
-            )));
-        }
-        let opt = ck.take_adamw(s.adamw.clone());
-        let (epoch, cursor) = ck.data_position();
-        packer.seek(epoch, cursor);
-        let step = ck.step();
-        m.params = ck.params;
-        (opt, step)
+    let start = if o.run.resume {
+        let st = Start::resume(&o.run.out, &s, None, s.schedule.adamw.clone(), &fp)?;
+        packer.order.seek(st.data_position.0, st.data_position.1);
+        st
     } else {
-        (AdamW::new(&m.params.layout, s.adamw.clone()), 0)
+        Start::fresh(m.config.clone(), m.params.clone(), s.schedule.adamw.clone())
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let mut log = MetricsLog::open(
-        &args.out.join("metrics.jsonl"),
-        args.resume.then_some(start as u64),
-    )?;
     let (b, t) = (s.batch_size, s.seq_len);
-    let mut model = TrainModel::new(&m.config, b, t)?;
-    let mut grads = vec![0.0f32; m.params.data.len()];
-    let (mut inp, mut tgt) = (vec![0u32; b * t], vec![0u32; b * t]);
-    let end = args.stop_after.map_or(s.steps, |k| k.min(s.steps));
-    if !args.quiet {
+    let lm = LmBatches::new(&m.config, b, t)?;
+    if !o.run.quiet {
         eprintln!(
             "fine-tuning {} parameters from {} on {} conversations ({} skipped: longer than {} tokens), {} held-out ({} skipped)",
-            m.params.data.len(),
+            start.params.data.len(),
             src.display(),
             train.len(),
             skipped,
@@ -462,75 +469,39 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
             val_skipped
         );
     }
-    let bar = progress_bar(s.steps, start, args.quiet);
-    let init = args.init.display().to_string();
-    let save = |params: &Params, opt: &AdamW, step: usize, packer: &Packer| -> Result<()> {
-        let state = json!({
-            "stage": "sft", "step": step, "epoch": packer.epoch, "cursor": packer.cursor,
-            "settings": s, "data_hash": data_hash, "init": init,
-        });
-        checkpoint::save(
-            &args.out,
-            &m.config,
-            params,
-            opt,
-            &state,
-            &m.tokenizer_json,
-            &m.tokenizer_config,
-        )
+    let mut trainer =
+        Trainer::open(&o.run, s.schedule.steps, start.step)?.validate_every(o.eval_every);
+    let mut stage = Sft {
+        o,
+        data_hash: fp.value,
+        learner: Learner::new(start.params, start.opt, s.schedule.clone()),
+        s,
+        m,
+        train,
+        val,
+        pad,
+        packer,
+        lm,
+        counted_total: 0,
+        clock: Instant::now(),
+        last_loss: f32::NAN,
+        last_val: None,
     };
-    let run_start = Instant::now();
-    let (mut last_loss, mut last_val) = (f32::NAN, None);
-    let mut counted_total = 0usize;
-    for step in start..end {
-        let lr = lr_at(step, s.lr, s.min_lr, s.warmup, s.steps);
-        grads.fill(0.0);
-        let mut loss = 0.0f32;
-        for _ in 0..s.grad_accum {
-            packer.next_batch(&train, b, t, pad, &mut inp, &mut tgt);
-            counted_total += tgt.iter().filter(|&&x| x != IGNORE).count();
-            loss += model.forward(&m.params, &inp, &tgt)? / s.grad_accum as f32;
-            model.backward(&m.params, &mut grads, 1.0 / s.grad_accum as f32);
-        }
-        if !loss.is_finite() {
-            return Err(Error::Other(format!(
-                "step {}: the loss is {loss}; lower --lr",
-                step + 1
-            )));
-        }
-        let norm = clip_grad_norm(&mut grads, s.grad_clip);
-        opt.update(&mut m.params.data, &grads, lr);
-        last_loss = loss;
-        let el = run_start.elapsed().as_secs_f64();
-        let done = step + 1;
-        log.write(&json!({"step": done, "loss": loss, "lr": lr, "grad_norm": norm, "epoch": packer.epoch, "assistant_tokens": counted_total, "elapsed_s": el}))?;
-        bar.set_position(done as u64);
-        bar.set_message(format!("loss {loss:.3} | epoch {}", packer.epoch));
-        if !val.is_empty() && (done % args.eval_every == 0 || done == s.steps) {
-            let v = evaluate(&mut model, &m.params, &val, args.eval_batches, pad)?;
-            last_val = Some(v);
-            log.write(&json!({"step": done, "val_loss": v}))?;
-            bar.println(format!(
-                "step {done}: train loss {loss:.4}, held-out loss {v:.4}"
-            ));
-        }
-        if done % args.save_every == 0 || done == end {
-            save(&m.params, &opt, done, &packer)?;
-        }
-    }
-    bar.finish_and_clear();
-    let (tc, vc) = log.read_curves()?;
-    plot(&args.out.join("loss.png"), text::SFT, &tc, &vc, None)?;
+    trainer.run(&mut stage)?;
+    trainer.plot(Plot::Losses {
+        text: text::SFT,
+        entropy: None,
+    })?;
     let summary = SftSummary {
-        steps_done: end,
-        train_loss: last_loss,
-        val_loss: last_val,
-        train_conversations: train.len(),
+        steps_done: trainer.end,
+        train_loss: stage.last_loss,
+        val_loss: stage.last_val,
+        train_conversations: stage.train.len(),
         skipped_too_long: skipped,
         wall_s: t_start.elapsed().as_secs_f64(),
-        checkpoint: checkpoint::dir_of(&args.out),
+        checkpoint: checkpoint::dir_of(&o.run.out),
     };
-    if !args.quiet {
+    if !o.run.quiet {
         eprintln!(
             "done: {} steps, train loss {:.4}, held-out loss {}, {:.0}s; checkpoint {}",
             summary.steps_done,
@@ -541,4 +512,22 @@ pub fn run(args: &SftArgs) -> Result<SftSummary> {
         );
     }
     Ok(summary)
+}
+
+/// The files `names` in `dir`, all of which must exist (else an error ending in `hint`).
+pub(crate) fn data_files<const N: usize>(
+    dir: &Path,
+    names: [&str; N],
+    hint: &str,
+) -> Result<[PathBuf; N]> {
+    let paths = names.map(|n| dir.join(n));
+    for p in &paths {
+        if !p.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is missing: {hint}",
+                p.display()
+            )));
+        }
+    }
+    Ok(paths)
 }

@@ -3,6 +3,7 @@
 //! the special tokens the ChatML chat format needs.
 
 use crate::error::{Error, Result};
+use crate::tokenizer::Tokenizer;
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -18,23 +19,58 @@ pub const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_en
 /// The ChatML template (as SmolLM2-Instruct and Qwen use) written into tokenizer_config.json.
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat train tokenizer --data data/corpus --vocab-size 4096 --out data/tokenizer"
-)]
-pub struct TokenizerArgs {
-    /// Prepared corpus directory (its train.jsonl is read), or a text / JSONL file.
-    #[arg(long, default_value = "data/corpus")]
+/// `tinychat train tokenizer`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TokenizerOptions {
+    /// Prepared corpus directory (its train.jsonl is read), or a text / JSONL file. Default
+    /// data/corpus.
     pub data: PathBuf,
-    /// Vocabulary size, special tokens and the 256 byte symbols included.
-    #[arg(long, default_value_t = 4096)]
+    /// Vocabulary size, special tokens and the 256 byte symbols included. Default 4096.
     pub vocab_size: usize,
-    /// Minimum count of a pair before it is merged.
-    #[arg(long, default_value_t = 2)]
+    /// Minimum count of a pair before it is merged. Default 2.
     pub min_frequency: u64,
-    /// Output directory (tokenizer.json and tokenizer_config.json).
-    #[arg(long, default_value = "data/tokenizer")]
+    /// Output directory (tokenizer.json and tokenizer_config.json). Default data/tokenizer.
     pub out: PathBuf,
+}
+
+impl Default for TokenizerOptions {
+    fn default() -> Self {
+        TokenizerOptions {
+            data: "data/corpus".into(),
+            vocab_size: 4096,
+            min_frequency: 2,
+            out: "data/tokenizer".into(),
+        }
+    }
+}
+
+/// A tokenizer directory as the stages read it: tokenizer.json (its bytes, hashed into
+/// checkpoints, and parsed) and tokenizer_config.json (ChatML's when the file is absent).
+pub struct TokenizerFiles {
+    pub json: Vec<u8>,
+    pub tokenizer: Tokenizer,
+    pub config: serde_json::Value,
+}
+
+/// Reads the tokenizer in `dir`; a missing tokenizer.json is an error that ends with `hint`.
+pub fn read_tokenizer_dir(dir: &Path, hint: &str) -> Result<TokenizerFiles> {
+    let tok_path = dir.join("tokenizer.json");
+    let json = std::fs::read(&tok_path)
+        .map_err(|e| Error::InvalidArgument(format!("{}: {e}; {hint}", tok_path.display())))?;
+    let tokenizer = Tokenizer::from_bytes(&json)?;
+    let cfg_path = dir.join("tokenizer_config.json");
+    let config = match std::fs::read_to_string(&cfg_path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|source| Error::Json {
+            path: cfg_path.clone(),
+            source,
+        })?,
+        Err(_) => tokenizer_config_json(),
+    };
+    Ok(TokenizerFiles {
+        json,
+        tokenizer,
+        config,
+    })
 }
 
 /// The corpus file a `--data` argument names: a prepared directory's train.jsonl, or the path.
@@ -105,7 +141,7 @@ pub fn tokenizer_config_json() -> serde_json::Value {
 }
 
 /// `tinychat train tokenizer`.
-pub fn run(args: &TokenizerArgs) -> Result<()> {
+pub fn run(args: &TokenizerOptions) -> Result<()> {
     let file = train_file(&args.data);
     let docs = super::data::read_corpus(&file)?;
     let texts: Vec<String> = docs.into_iter().map(|d| d.text).collect();

@@ -169,11 +169,12 @@ pub fn check_grad_fd(
 /// Training fixtures shared by the `train_*` suites (feature `train`).
 #[cfg(feature = "train")]
 pub mod train {
-    use clap::Parser;
     use std::path::Path;
-    use tinychat::train::data::{prepare, PrepareArgs};
-    use tinychat::train::pretrain::{self, PretrainArgs};
-    use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+    use tinychat::train::data::{prepare, CorpusOptions};
+    use tinychat::train::pretrain::{self, PretrainOptions};
+    use tinychat::train::settings::Overrides;
+    use tinychat::train::tokenizer_train::{self, TokenizerOptions};
+    use tinychat::train::trainer::RunOptions;
 
     /// `docs` documents of `len` words drawn from `words` (seeded), each `Doc {d}. … {end}`,
     /// written to root/docs.jsonl and prepared into `corpus` with 10% for validation.
@@ -196,7 +197,7 @@ pub mod train {
             lines.push('\n');
         }
         std::fs::write(root.join("docs.jsonl"), lines).unwrap();
-        prepare(&PrepareArgs {
+        prepare(&CorpusOptions {
             out: corpus.to_path_buf(),
             cache: root.join("cache"),
             input: vec![root.join("docs.jsonl")],
@@ -208,7 +209,7 @@ pub mod train {
 
     /// A 300-token byte-level BPE (with the ChatML specials) trained on root/corpus, in root/tok.
     pub fn small_tokenizer(root: &Path) {
-        tokenizer_train::run(&TokenizerArgs {
+        tokenizer_train::run(&TokenizerOptions {
             data: root.join("corpus"),
             vocab_size: 300,
             min_frequency: 2,
@@ -217,29 +218,30 @@ pub mod train {
         .unwrap();
     }
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        a: PretrainArgs,
-    }
-
     /// Pretrains a 32-wide llama (2 layers, 4/2 heads, FFN 64, batch 2) on root/corpus with
     /// root/tok for `steps` steps of `seq_len` tokens, into root/pre.
     pub fn tiny_pretrain(root: &Path, seq_len: usize, steps: usize) {
-        let s = |p: std::path::PathBuf| p.display().to_string();
-        let argv = format!(
-            "x --dim 32 --layers 2 --heads 4 --kv-heads 2 --ffn 64 --seq-len {seq_len} \
-             --batch-size 2 --steps {steps} --warmup 1 --quiet"
-        );
-        let mut args: Vec<String> = argv.split_whitespace().map(String::from).collect();
-        args.extend([
-            "--data".into(),
-            s(root.join("corpus")),
-            "--tokenizer".into(),
-            s(root.join("tok")),
-            "--out".into(),
-            s(root.join("pre")),
-        ]);
-        pretrain::run(&Cli::parse_from(args).a).unwrap();
+        pretrain::run(&PretrainOptions {
+            overrides: Overrides {
+                dim: Some(32),
+                layers: Some(2),
+                heads: Some(4),
+                kv_heads: Some(2),
+                ffn: Some(64),
+                seq_len: Some(seq_len),
+                batch_size: Some(2),
+                steps: Some(steps),
+                warmup: Some(1),
+                ..Default::default()
+            },
+            data: root.join("corpus"),
+            tokenizer: root.join("tok"),
+            run: RunOptions {
+                quiet: true,
+                ..RunOptions::new(root.join("pre"), 100)
+            },
+            ..Default::default()
+        })
+        .unwrap();
     }
 }

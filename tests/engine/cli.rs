@@ -316,7 +316,7 @@ fn chat_repl_keeps_history_and_resets() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("error: the prompt has") && err.contains("/reset"),
+        err.contains("error: the prompt has") && err.contains("send a shorter one"),
         "{err}"
     );
     assert_eq!(text(&out.stdout), format!("{}\n", r1.text));

@@ -270,3 +270,73 @@ fn a_conversation_longer_than_the_context_keeps_answering() {
     let e = p.reply(&convo, &params(), |_| {}).unwrap_err();
     assert!(e.to_string().contains("context"), "{e}");
 }
+
+/// A bundle's chat model may be one GGUF file (weights, tokenizer and chat template in one):
+/// the browser fetches exactly that file, and natively a directory holding one works too.
+#[test]
+fn a_bundle_whose_chat_model_is_a_gguf_file() {
+    use tinychat::bundle;
+    let gguf =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/tiny_q8_0.gguf");
+    let all_one = r#"{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"violence":1.0,"illicit":1.0}"#;
+    let dir = bundle("gguf-bundle", all_one);
+    std::fs::copy(&gguf, dir.join("chat.gguf")).unwrap();
+    let pj = format!(
+        r#"{{"chat_model": "chat.gguf", "moderator": "moderator", "thresholds": {all_one}}}"#
+    );
+    std::fs::write(dir.join("pipeline.json"), &pj).unwrap();
+    let cfg = bundle::parse_pipeline(&pj, "pipeline.json").unwrap();
+    let files: Vec<_> = bundle::pipeline_files(&cfg, None).unwrap();
+    assert_eq!(files[0].path, "chat.gguf");
+    assert!(files[0].required);
+    assert!(files.iter().all(|f| !f.path.starts_with("chat.gguf/")));
+    let p = Pipeline::load(&dir).unwrap();
+    let r = p
+        .reply(&[Message::user("the hello")], &params(), |_| {})
+        .unwrap();
+    assert_eq!(r.source, Source::Model);
+    // The browser's in-memory files load the same bundle.
+    let mem = bundle::Files {
+        files: files
+            .iter()
+            .filter_map(|f| Some((f.path.clone(), std::fs::read(dir.join(&f.path)).ok()?)))
+            .chain([("pipeline.json".to_string(), pj.into_bytes())])
+            .collect(),
+        origin: "https://example.test/b".into(),
+    };
+    let p2 = bundle::load_pipeline(&mem).unwrap();
+    assert_eq!(p2.chat.model.config, p.chat.model.config);
+    // Natively, "chat_model" may also name a directory that holds one .gguf.
+    std::fs::create_dir_all(dir.join("g")).unwrap();
+    std::fs::rename(dir.join("chat.gguf"), dir.join("g/m.gguf")).unwrap();
+    std::fs::write(
+        dir.join("pipeline.json"),
+        format!(r#"{{"chat_model": "g", "moderator": "moderator", "thresholds": {all_one}}}"#),
+    )
+    .unwrap();
+    assert!(Pipeline::load(&dir).is_ok());
+}
+
+/// pipeline.json's `context` caps the positions the chat engine holds (a browser tab keeps less
+/// than a long-context model allows): conversations are fitted into it.
+#[test]
+fn pipeline_json_context_caps_the_engine() {
+    let all_one = r#"{"harassment":1.0,"hate":1.0,"self-harm":1.0,"sexual":1.0,"violence":1.0,"illicit":1.0}"#;
+    let dir = bundle("context-cap", all_one);
+    let pj = format!(
+        r#"{{"chat_model": "chat", "moderator": "moderator", "thresholds": {all_one}, "context": 96}}"#
+    );
+    std::fs::write(dir.join("pipeline.json"), pj).unwrap();
+    let p = Pipeline::load(&dir).unwrap();
+    assert_eq!(p.context(), 96);
+    let mut convo = vec![];
+    let mut last = None;
+    for turn in 0..4 {
+        convo.push(Message::user(&format!("turn {turn} of a chat")));
+        let r = p.reply(&convo, &params(), |_| {}).unwrap();
+        assert!(r.prompt_tokens + r.completion_tokens <= 96, "{r:?}");
+        convo.push(Message::assistant(&r.text));
+        last = Some(r);
+    }
+    assert!(last.unwrap().dropped_turns > 0);
+}

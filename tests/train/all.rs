@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use tinychat::generate::SamplingParams;
 use tinychat::pipeline::{Pipeline, Route};
 use tinychat::tokenizer::template::Message;
-use tinychat::train::all::{self, AllArgs, AllPreset, Stages, STAGES};
+use tinychat::train::all::{self, AllOptions, AllPreset, Stages, STAGES};
 use tinychat::train::moderation_data::{prepare as prepare_moderation, PrepareOptions};
 use tinychat::train::sft_data::{build_sft_data, SftDataConfig, SftSources};
 
@@ -41,8 +41,8 @@ fn make_data(root: &Path) -> PathBuf {
     data
 }
 
-fn args(root: &Path, data: &Path) -> AllArgs {
-    AllArgs {
+fn args(root: &Path, data: &Path) -> AllOptions {
+    AllOptions {
         preset: AllPreset::Smoke,
         data: data.to_path_buf(),
         out: root.join("runs"),
@@ -61,7 +61,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     let a = args(&root, &data);
 
     // Up to the reward model only: later stages are not recorded, no bundle yet.
-    let partial = all::run(&AllArgs {
+    let partial = all::run(&AllOptions {
         until: Some("reward".into()),
         ..a.clone()
     })
@@ -163,7 +163,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     let again = all::run(&a).unwrap();
     assert_eq!(again.done["ppo"].finished, stages.done["ppo"].finished);
     assert!(a.out.join("ppo").join("marker").exists());
-    let redo = all::run(&AllArgs {
+    let redo = all::run(&AllOptions {
         from: Some("ppo".into()),
         ..a.clone()
     })
@@ -192,7 +192,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     // A bundle path that would replace the runs, or a directory that is not a bundle, is refused
     // before anything runs.
     for bundle in [a.out.clone(), root.clone(), data.join("sft")] {
-        let e = all::run(&AllArgs {
+        let e = all::run(&AllOptions {
             bundle: bundle.clone(),
             ..a.clone()
         })
@@ -203,7 +203,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     assert!(a.out.join("stages.json").is_file() && data.join("sft").is_dir());
 
     // Another preset in the same --out is refused, naming the one there.
-    let e = all::run(&AllArgs {
+    let e = all::run(&AllOptions {
         preset: AllPreset::Tiny,
         ..a.clone()
     })
@@ -212,7 +212,7 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
     assert!(e.contains("--preset smoke"), "{e}");
 
     // A bundle write that fails (the moderator is missing) leaves the old bundle as it was.
-    let e = all::write_bundle(
+    let e = tinychat::train::bundle::write_bundle(
         &a.out.join("ppo").join("checkpoint"),
         &root.join("no-such-moderator"),
         &a.bundle,
@@ -227,4 +227,120 @@ fn every_stage_runs_and_the_bundle_answers_then_reruns_skip_and_from_redoes() {
         before
     );
     Pipeline::load(&a.bundle).unwrap();
+}
+
+/// The library's options are the commands' flags: parsed from no flags (but the required ones),
+/// each command gives its options' `Default`, so `train all`, which starts every stage from the
+/// defaults, runs what the subcommand runs.
+#[test]
+fn every_command_without_flags_gives_the_default_options() {
+    use crate::{data_cli::DataCommand, eval_cli::EvalCommand, train_cli::TrainCommand};
+    use clap::Parser;
+    use tinychat::train::eval::{chat, moderation, reward};
+    use tinychat::train::{data, ppo, pretrain, sft, tokenizer_train};
+
+    #[derive(Parser)]
+    #[allow(clippy::large_enum_variant)] // parsed once
+    enum Cli {
+        #[command(subcommand)]
+        Train(TrainCommand),
+        #[command(subcommand)]
+        Eval(EvalCommand),
+        #[command(subcommand)]
+        Data(DataCommand),
+    }
+    let parse = |argv: &str| Cli::parse_from(std::iter::once("x").chain(argv.split(' ')));
+    for argv in [
+        "train tokenizer",
+        "train pretrain",
+        "train sft",
+        "train reward",
+        "train ppo",
+        "train moderation",
+        "train all",
+        "eval chat --model m",
+        "eval reward --model m",
+        "eval moderation --model m",
+        "data prepare",
+    ] {
+        let same = match parse(argv) {
+            Cli::Train(TrainCommand::Tokenizer(a)) => {
+                tokenizer_train::TokenizerOptions::from(a) == Default::default()
+            }
+            Cli::Train(TrainCommand::Pretrain(a)) => {
+                pretrain::PretrainOptions::from(a) == Default::default()
+            }
+            Cli::Train(TrainCommand::Sft(a)) => sft::SftOptions::from(a) == Default::default(),
+            Cli::Train(TrainCommand::Reward(a)) => {
+                tinychat::train::reward::RewardOptions::from(a) == Default::default()
+            }
+            Cli::Train(TrainCommand::Ppo(a)) => ppo::PpoOptions::from(a) == Default::default(),
+            Cli::Train(TrainCommand::Moderation(a)) => {
+                tinychat::train::moderation::ModerationOptions::from(a) == Default::default()
+            }
+            Cli::Train(TrainCommand::All(a)) => AllOptions::from(a) == Default::default(),
+            Cli::Eval(EvalCommand::Chat(a)) => {
+                chat::EvalChatOptions::from(a) == chat::EvalChatOptions::new("m")
+            }
+            Cli::Eval(EvalCommand::Reward(a)) => {
+                reward::EvalRewardOptions::from(a) == reward::EvalRewardOptions::new("m")
+            }
+            Cli::Eval(EvalCommand::Moderation(a)) => {
+                moderation::EvalModerationOptions::from(a)
+                    == moderation::EvalModerationOptions {
+                        model: "m".into(),
+                        ..Default::default()
+                    }
+            }
+            Cli::Data(DataCommand::Prepare(a)) => {
+                data::CorpusOptions::from(a) == Default::default()
+            }
+        };
+        assert!(
+            same,
+            "tinychat {argv}: the flags' defaults differ from the options' Default"
+        );
+    }
+}
+
+/// The command line `train all` prints and records for a stage runs that stage: parsed by the
+/// subcommand, it gives the very options the stage ran with, under every preset.
+#[test]
+fn the_recorded_command_of_every_stage_parses_back_to_its_options() {
+    use crate::train_cli::TrainCommand;
+    use all::StageOptions;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        c: TrainCommand,
+    }
+    for preset in [AllPreset::Tiny, AllPreset::Small, AllPreset::Smoke] {
+        let a = AllOptions {
+            preset,
+            data: "/d/data".into(),
+            out: "/d/runs".into(),
+            bundle: "/d/bundle".into(),
+            quiet: true,
+            ..Default::default()
+        };
+        for stage in STAGES {
+            let Some(o) = StageOptions::of(&a, stage) else {
+                continue;
+            };
+            let command = o.command();
+            let argv = command.split(' ').skip(2);
+            let parsed = match Cli::parse_from(std::iter::once("x").chain(argv)).c {
+                TrainCommand::Tokenizer(a) => StageOptions::Tokenizer(a.into()),
+                TrainCommand::Pretrain(a) => StageOptions::Pretrain(a.into()),
+                TrainCommand::Sft(a) => StageOptions::Sft(a.into()),
+                TrainCommand::Reward(a) => StageOptions::Reward(a.into()),
+                TrainCommand::Ppo(a) => StageOptions::Ppo(a.into()),
+                TrainCommand::Moderation(a) => StageOptions::Moderation(a.into()),
+                TrainCommand::All(_) => unreachable!("{command}"),
+            };
+            assert_eq!(parsed, o, "{}: {command}", preset.name());
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::common;
 
 use tinychat::tokenizer::Message;
 use tinychat::train::checkers::Check;
-use tinychat::train::eval::{
+use tinychat::train::eval::chat::{
     answer_all, by_source, checkable, win_rate, wins_losses_ties, Answers,
 };
 use tinychat::train::sft_data::SftExample;
@@ -91,7 +91,7 @@ fn win_rates_count_decided_items_only() {
 #[derive(clap::Parser)]
 struct ECli {
     #[command(flatten)]
-    a: tinychat::train::eval::EvalChatArgs,
+    a: crate::eval_cli::EvalChatArgs,
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn sampled_answers_count_each_sample_and_pair_both_models_on_the_same_draws() {
         let d = data.display().to_string();
         argv.extend(["--data", d.as_str(), "--max-new-tokens", "12"]);
         argv.extend(extra);
-        tinychat::train::eval::run(&ECli::parse_from(argv).a)
+        tinychat::train::eval::chat::run(&ECli::parse_from(argv).a.into())
     };
     // Greedy: one answer per item.
     let g = run(&[]).unwrap();

@@ -253,3 +253,25 @@ fn crossentropy_backward_matches_finite_differences() {
     crossentropy_softmax_backward(&mut p, &targets, 1.0 / 3.0, v);
     check("crossentropy dlogits", &logits, &p, mean_loss);
 }
+
+#[test]
+fn value_head_backward_matches_finite_differences() {
+    // v_i = w · h[rows_i]; rows repeat (row 3 twice) and skip some (row 1), so the gradient
+    // accumulates into the rows read and leaves the others at 0.
+    let mut rng = Rng::new(8);
+    let (n, c) = (5, 7);
+    let hidden = rand_vec(n * c, &mut rng, 1.0);
+    let w = rand_vec(c, &mut rng, 1.0);
+    let rows = [0usize, 3, 4, 3];
+    let pw = rand_vec(rows.len(), &mut rng, 1.0);
+    let fwd = |h: &[f32], w: &[f32]| {
+        let mut v = vec![0.0; rows.len()];
+        value_head_forward(&mut v, h, w, &rows, c);
+        probe(&v, &pw)
+    };
+    let (mut dh, mut dw) = (vec![0.0; hidden.len()], vec![0.0; c]);
+    value_head_backward(&mut dh, &mut dw, &pw, &hidden, &w, &rows, c);
+    assert!(dh[c..2 * c].iter().all(|&x| x == 0.0), "row 1 is not read");
+    check("value head dhidden", &hidden, &dh, |h| fwd(h, &w));
+    check("value head dweight", &w, &dw, |w| fwd(&hidden, w));
+}

@@ -5,6 +5,18 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// The command line's flags, parsed exactly as `tinychat train ...` and `tinychat eval ...` parse
+// them.
+#[path = "../../src/bin/tinychat/data.rs"]
+#[allow(dead_code)]
+mod data_cli;
+#[path = "../../src/bin/tinychat/eval.rs"]
+#[allow(dead_code)]
+mod eval_cli;
+#[path = "../../src/bin/tinychat/train/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod train_cli;
+
 mod all;
 mod eval_chat;
 mod grad_ops;

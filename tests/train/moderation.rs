@@ -6,14 +6,21 @@
 
 use crate::common;
 
+use crate::eval_cli::EvalModerationArgs;
+use crate::train_cli::ModerationArgs;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::config::Pooling;
 use tinychat::generate::Rng;
 use tinychat::model::Model;
 use tinychat::moderation::Moderator;
+use tinychat::ops::{
+    bce_with_logits_backward, bce_with_logits_forward, cls_head_backward, cls_head_forward,
+};
 use tinychat::params::Slot;
-use tinychat::train::moderation::*;
+use tinychat::train::eval::calibrate::{benign_fpr, calibrate, calibrate_all};
+use tinychat::train::eval::moderation as eval_moderation;
+use tinychat::train::moderation::{run, Classifier, ModerationOptions};
 use tinychat::train::moderation_data::CATEGORIES;
 use tinychat::train::word_vectors;
 
@@ -163,7 +170,7 @@ fn classifier_gradient_with(pooling: Pooling, causal: bool) {
     let targets = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
     let pw = [1.0, 2.0, 4.0];
     let mut grads = vec![0.0; p.data.len()];
-    cls.forward_backward(&p, &mut grads, &inputs, &lengths, &targets, &pw, 1.0)
+    cls.bce_forward_backward(&p, &mut grads, &inputs, &lengths, &targets, &pw, 1.0)
         .unwrap();
     // Every tensor: its first coordinates and a few random ones.
     let mut rng = Rng::new(5);
@@ -575,7 +582,7 @@ fn setup(root: &Path) -> Vec<String> {
 }
 
 /// `base` with `extra` appended; a flag in `extra` replaces the same flag (and value) of `base`.
-fn train_args(base: &[String], extra: &[&str]) -> ModerationArgs {
+fn train_args(base: &[String], extra: &[&str]) -> ModerationOptions {
     let mut v = vec![];
     let mut i = 0;
     while i < base.len() {
@@ -587,7 +594,7 @@ fn train_args(base: &[String], extra: &[&str]) -> ModerationArgs {
         }
     }
     v.extend(extra.iter().map(|s| s.to_string()));
-    TrainCli::parse_from(v).a
+    TrainCli::parse_from(v).a.into()
 }
 
 #[test]
@@ -719,11 +726,14 @@ fn train_moderation_resumes_exactly_and_writes_a_classifier_the_moderator_loads(
         "--json",
     ])
     .a;
-    let reports = run_eval(&ea).unwrap();
+    let reports = eval_moderation::run(&ea.into()).unwrap();
     let r = &reports[0];
     let val = root.join("data/val.jsonl").display().to_string();
     let ev = EvalCli::parse_from(["x", "--model", &dir.display().to_string(), "--data", &val]).a;
-    assert_eq!(run_eval(&ev).unwrap()[0].macro_f1, val_f1);
+    assert_eq!(
+        eval_moderation::run(&ev.into()).unwrap()[0].macro_f1,
+        val_f1
+    );
     assert_eq!(r.examples, 15);
     assert_eq!((r.benign, r.harmful), (5, 10));
     assert_eq!(r.categories.len(), CATEGORIES.len());

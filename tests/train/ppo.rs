@@ -272,13 +272,14 @@ fn ppo_raises_a_toy_reward_with_bounded_kl() {
 // The stage: `tinychat train ppo` end to end on a tiny pretrained model, its exact resume,
 // PPO-ptx, the KL stop and bad prompt files.
 
+use crate::train_cli::{PpoArgs, PretrainArgs, RewardArgs};
 use clap::Parser;
 use std::path::{Path, PathBuf};
-use tinychat::train::data::{prepare, PrepareArgs};
-use tinychat::train::ppo::{self as ppo_stage, PpoArgs};
-use tinychat::train::pretrain::{self, PretrainArgs};
-use tinychat::train::reward::{self, RewardArgs};
-use tinychat::train::tokenizer_train::{self, TokenizerArgs};
+use tinychat::train::data::{prepare, CorpusOptions};
+use tinychat::train::ppo::{self as ppo_stage, PpoOptions};
+use tinychat::train::pretrain;
+use tinychat::train::reward;
+use tinychat::train::tokenizer_train::{self, TokenizerOptions};
 
 #[derive(Parser)]
 struct PCli {
@@ -322,7 +323,7 @@ fn setup(root: &Path) {
         lines.push('\n');
     }
     std::fs::write(root.join("docs.jsonl"), lines).unwrap();
-    prepare(&PrepareArgs {
+    prepare(&CorpusOptions {
         out: root.join("corpus"),
         cache: root.join("cache"),
         input: vec![root.join("docs.jsonl")],
@@ -330,7 +331,7 @@ fn setup(root: &Path) {
         val_percent: 10,
     })
     .unwrap();
-    tokenizer_train::run(&TokenizerArgs {
+    tokenizer_train::run(&TokenizerOptions {
         data: root.join("corpus"),
         vocab_size: 300,
         min_frequency: 2,
@@ -368,7 +369,7 @@ fn setup(root: &Path) {
     .iter()
     .map(|x| x.to_string())
     .collect();
-    pretrain::run(&PCli::parse_from(args_of(&pre)).a).unwrap();
+    pretrain::run(&PCli::parse_from(args_of(&pre)).a.into()).unwrap();
     let sft = root.join("sft");
     std::fs::create_dir_all(&sft).unwrap();
     let (mut ranked, mut prompts) = (String::new(), String::new());
@@ -407,11 +408,11 @@ fn setup(root: &Path) {
     .iter()
     .map(|x| x.to_string())
     .collect();
-    reward::run(&RCli::parse_from(args_of(&rm)).a).unwrap();
+    reward::run(&RCli::parse_from(args_of(&rm)).a.into()).unwrap();
 }
 
 /// `train ppo` arguments for a run in root/out; a flag in `extra` replaces the default one.
-fn ppo_args(root: &Path, out: &str, extra: &[&str]) -> PpoArgs {
+fn ppo_args(root: &Path, out: &str, extra: &[&str]) -> PpoOptions {
     let s = |p: PathBuf| p.display().to_string();
     let defaults: Vec<(&str, String)> = vec![
         ("--policy", s(root.join("pre"))),
@@ -435,7 +436,7 @@ fn ppo_args(root: &Path, out: &str, extra: &[&str]) -> PpoArgs {
         }
     }
     v.extend(extra.iter().map(|x| x.to_string()));
-    PpoCli::parse_from(args_of(&v)).a
+    PpoCli::parse_from(args_of(&v)).a.into()
 }
 
 fn same_files(a: &Path, b: &Path) {

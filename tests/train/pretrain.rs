@@ -3,10 +3,11 @@
 
 use crate::common;
 
+use crate::train_cli::PretrainArgs;
 use clap::Parser;
 use std::path::{Path, PathBuf};
-use tinychat::train::data::{prepare, read_corpus, PrepareArgs};
-use tinychat::train::pretrain::{self, PretrainArgs};
+use tinychat::train::data::{prepare, read_corpus, CorpusOptions};
+use tinychat::train::pretrain::{self, PretrainOptions};
 
 #[derive(Parser)]
 struct Cli {
@@ -68,10 +69,10 @@ fn setup(root: &Path) -> Vec<String> {
     ]
 }
 
-fn args(base: &[String], extra: &[&str]) -> PretrainArgs {
+fn args(base: &[String], extra: &[&str]) -> PretrainOptions {
     let mut v = base.to_vec();
     v.extend(extra.iter().map(|s| s.to_string()));
-    Cli::parse_from(v).a
+    Cli::parse_from(v).a.into()
 }
 
 fn losses(run: &Path) -> Vec<String> {
@@ -120,7 +121,7 @@ fn resume_is_bitwise_exact_and_bad_resumes_fail_cleanly() {
 
     // Resuming with another model shape is refused, naming the mismatch.
     let mut other = args(&base, &["--out", &fs(&split), "--resume"]);
-    other.dim = Some(48);
+    other.overrides.dim = Some(48);
     let e = pretrain::run(&other).unwrap_err();
     assert!(e.to_string().contains("other settings"), "{e}");
     // Resuming where there is no checkpoint says so.
@@ -197,7 +198,7 @@ fn bad_corpora_get_errors_that_name_file_and_line() {
     assert!(e.contains("line 1") && e.contains("\"text\""), "{e}");
 
     // prepare propagates them, and a corpus dir without train.jsonl is a clear pretrain error.
-    let e = prepare(&PrepareArgs {
+    let e = prepare(&CorpusOptions {
         out: root.join("out"),
         cache: root.join("cache"),
         input: vec![jsonl],
@@ -221,7 +222,7 @@ fn a_corpus_splits_the_same_wherever_it_lies() {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("notes.jsonl"), &lines).unwrap();
         let out = root.join(format!("out-{}", outs.len()));
-        prepare(&PrepareArgs {
+        prepare(&CorpusOptions {
             out: out.clone(),
             cache: root.join("cache"),
             input: vec![d.join("notes.jsonl")],

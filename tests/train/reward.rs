@@ -5,13 +5,15 @@
 
 use crate::common;
 
+use crate::train_cli::RewardArgs;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::config::{Family, ModelConfig};
+use tinychat::ops::{bradley_terry_backward, bradley_terry_forward, Ranking};
+use tinychat::train::eval::reward::{self as eval_reward, EvalRewardOptions};
 use tinychat::train::model::init_params;
 use tinychat::train::reward::{
-    self, bt_loss_backward, bt_loss_forward, self_rankings, source_matches, Group, RewardArgs,
-    RewardModel, RewardTrainer,
+    self, self_rankings, source_matches, RewardModel, RewardOptions, RewardTrainer,
 };
 use tinychat::train::sft::load_model;
 use tinychat::train::sft_data::PpoPrompt;
@@ -22,26 +24,28 @@ fn bt_loss_matches_a_hand_computed_example() {
     // loss = (softplus(-1) + softplus(-2) + softplus(-1)) / 3
     let sp = |x: f64| (1.0 + x.exp()).ln();
     let want = (2.0 * sp(-1.0) + sp(-2.0)) / 3.0;
-    let (l, right, pairs) = bt_loss_forward(&[2.0, 1.0, 0.0], &[Group { start: 0, len: 3 }]);
+    let (l, right, pairs) =
+        bradley_terry_forward(&[2.0, 1.0, 0.0], &[Ranking { start: 0, len: 3 }]);
     assert!((l as f64 - want).abs() < 1e-6, "{l} vs {want}");
     assert_eq!((right, pairs), (3, 3));
     // Reversed order: every pair is wrong.
-    let (_, right, _) = bt_loss_forward(&[0.0, 1.0, 2.0], &[Group { start: 0, len: 3 }]);
+    let (_, right, _) = bradley_terry_forward(&[0.0, 1.0, 2.0], &[Ranking { start: 0, len: 3 }]);
     assert_eq!(right, 0);
 }
 
 #[test]
 fn bt_loss_gradient_matches_finite_differences() {
     let r = [0.3f32, -0.2, 0.9, 0.1, 0.5, -1.0, 7.0];
-    let groups = [Group { start: 0, len: 4 }, Group { start: 4, len: 2 }]; // row 6 unused
+    let groups = [Ranking { start: 0, len: 4 }, Ranking { start: 4, len: 2 }]; // row 6 unused
     let mut dr = vec![0.0; r.len()];
-    bt_loss_backward(&mut dr, &r, &groups, 1.0);
+    bradley_terry_backward(&mut dr, &r, &groups, 1.0);
     for i in 0..r.len() {
         let h = 1e-3;
         let (mut a, mut b) = (r, r);
         a[i] += h;
         b[i] -= h;
-        let fd = (bt_loss_forward(&a, &groups).0 - bt_loss_forward(&b, &groups).0) / (2.0 * h);
+        let fd = (bradley_terry_forward(&a, &groups).0 - bradley_terry_forward(&b, &groups).0)
+            / (2.0 * h);
         println!("dr[{i}] analytic {:+.6} fd {:+.6}", dr[i], fd);
         assert!((dr[i] - fd).abs() < 1e-3, "dr[{i}]: {} vs {fd}", dr[i]);
     }
@@ -86,14 +90,14 @@ fn head_and_trunk_gradient_matches_finite_differences() {
     }
     let inputs: Vec<u32> = (0..b * t).map(|_| (rng.next_u64() % 37) as u32).collect();
     let lengths = [7, 3, 5, 2, 7, 1];
-    let groups = [Group { start: 0, len: 3 }, Group { start: 3, len: 2 }];
+    let groups = [Ranking { start: 0, len: 3 }, Ranking { start: 3, len: 2 }];
     let mut rm = RewardTrainer::new(&cfg, b, t).unwrap();
     let mut grads = vec![0.0f32; p.data.len()];
-    rm.forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
+    rm.bt_forward_backward(&p, &mut grads, &inputs, &lengths, &groups, 1.0)
         .unwrap();
     let loss_at = |q: &tinychat::Params| -> f64 {
         let r = rm.forward(q, &inputs, &lengths).unwrap().to_vec();
-        bt_loss_forward(&r, &groups).0 as f64
+        bradley_terry_forward(&r, &groups).0 as f64
     };
     // Every head weight, and a spread of trunk weights (embedding, attention, MLP, norms).
     let idx = (head.offset..head.offset + head.len).chain((0..head.offset).step_by(97));
@@ -143,7 +147,7 @@ fn ranked(n: usize, seed: u64) -> String {
     out
 }
 
-fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardArgs {
+fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardOptions {
     let s = |p: PathBuf| p.display().to_string();
     let mut v: Vec<String> = [
         "x",
@@ -173,7 +177,7 @@ fn rm_args(root: &Path, out: &str, extra: &[&str]) -> RewardArgs {
     .map(|x| x.to_string())
     .collect();
     v.extend(extra.iter().map(|x| x.to_string()));
-    RCli::parse_from(v).a
+    RCli::parse_from(v).a.into()
 }
 
 #[test]
@@ -221,7 +225,7 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
     }
     let held_path = root.join("held.jsonl");
     std::fs::write(&held_path, held).unwrap();
-    let rep = reward::run_eval(&reward::EvalRewardArgs {
+    let rep = eval_reward::run(&EvalRewardOptions {
         model: root.join("rm"),
         data: held_path,
         json: false,
@@ -261,7 +265,7 @@ fn reward_model_learns_rankings_resumes_and_scores_through_classify() {
             .to_string(),
     )
     .unwrap();
-    let e = reward::run_eval(&reward::EvalRewardArgs {
+    let e = eval_reward::run(&EvalRewardOptions {
         model: root.join("rm"),
         data: long_only.clone(),
         json: true,

@@ -4,10 +4,11 @@
 
 use crate::common;
 
+use crate::train_cli::SftArgs;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use tinychat::ops::IGNORE;
-use tinychat::train::sft::{self, encode_conversation, load_model, Packer, SftArgs};
+use tinychat::train::sft::{self, encode_conversation, load_model, Packer, SftOptions};
 use tinychat::Message;
 
 #[derive(Parser)]
@@ -71,7 +72,7 @@ fn write_sft_data(dir: &Path) {
     std::fs::write(dir.join("sft_eval.jsonl"), eval).unwrap();
 }
 
-fn sft_args(root: &Path, out: &str, extra: &[&str]) -> SftArgs {
+fn sft_args(root: &Path, out: &str, extra: &[&str]) -> SftOptions {
     let s = |p: PathBuf| p.display().to_string();
     let mut v: Vec<String> = [
         "x",
@@ -103,7 +104,7 @@ fn sft_args(root: &Path, out: &str, extra: &[&str]) -> SftArgs {
     .map(|x| x.to_string())
     .collect();
     v.extend(extra.iter().map(|x| x.to_string()));
-    SCli::parse_from(v).a
+    SCli::parse_from(v).a.into()
 }
 
 #[test]

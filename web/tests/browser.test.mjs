@@ -5,7 +5,9 @@
 //
 // Environment: TINYCHAT_TEST_BUNDLE (default web/models/test), TINYCHAT_WEB_MODES (default
 // "webgpu,cpu"), CHROMIUM (default /usr/bin/chromium), TINYCHAT_WEB_OUT (screenshots; default
-// web/tests/output).
+// web/tests/output), TINYCHAT_WEB_SLOW=0 (skips SmolLM2 on SwiftShader: minutes on 2 cores). The
+// SmolLM2 tests need web/models/smollm2 (`make web/models/smollm2`, which
+// scripts/test-web.sh runs).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -22,6 +24,7 @@ const bundle = process.env.TINYCHAT_TEST_BUNDLE ?? path.join(root, "web/models/t
 const modes = (process.env.TINYCHAT_WEB_MODES ?? "webgpu,cpu").split(",").filter(Boolean);
 const outDir = process.env.TINYCHAT_WEB_OUT ?? path.join(here, "output");
 const LOAD_TIMEOUT = 180_000;
+const smollm2 = existsSync(path.join(root, "web/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
 
 const BASE_FLAGS = [
   "--no-sandbox",
@@ -63,7 +66,7 @@ async function waitReady(page) {
 }
 
 /// Sends a prompt through the demo's form; resolves with what the page showed for the reply.
-async function ask(page, text) {
+async function ask(page, text, { timeout = 120_000 } = {}) {
   const before = await page.locator(".msg.assistant").count();
   await page.evaluate(() => {
     // Record every state of the streaming answer, to see that it arrived in pieces.
@@ -81,7 +84,7 @@ async function ask(page, text) {
   await page.fill("[data-testid=prompt]", text);
   await page.click("[data-testid=send]");
   const msg = page.locator(".msg.assistant").nth(before);
-  await msg.and(page.locator("[data-state=done], [data-state=error]")).waitFor({ timeout: 120_000 });
+  await msg.and(page.locator("[data-state=done], [data-state=error]")).waitFor({ timeout });
   const state = await msg.getAttribute("data-state");
   if (state !== "done") throw new Error(`the reply failed: ${await page.textContent("[data-testid=error]")}`);
   const updates = await page.evaluate(() => {
@@ -97,7 +100,10 @@ async function ask(page, text) {
       })),
     );
   return {
+    msg,
     text: await msg.locator(".text").textContent(),
+    summary: await msg.locator("[data-testid=verdict-summary]").textContent(),
+    firstTextMs: Number(await msg.getAttribute("data-first-text-ms")),
     template: (await msg.locator("[data-testid=template]").count())
       ? await msg.locator("[data-testid=template]").textContent()
       : null,
@@ -151,23 +157,37 @@ for (const mode of modes) {
       if (profile) await rm(profile, { recursive: true, force: true });
     });
 
-    test("loads the bundle and reports the engine in use", async () => {
+    test("loads the bundle; auto passes over a software adapter and says so in plain words", async () => {
       await fetch(`${server.url}__stats/reset`);
       await page.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "auto" }));
       await waitReady(page);
-      const backend = await page.getAttribute("[data-testid=engine]", "data-backend");
-      const engineText = await page.textContent("[data-testid=engine]");
-      console.log(`  ${mode}: ${engineText}`);
+      let backend = await page.getAttribute("[data-testid=engine]", "data-backend");
+      let engineText = await page.textContent("[data-testid=engine]");
+      console.log(`  ${mode}, auto: ${engineText}`);
+      // SwiftShader decodes far slower than the wasm CPU engine: auto takes the CPU.
+      assert.equal(backend, "cpu", engineText);
       if (mode === "webgpu") {
-        assert.equal(backend, "webgpu", engineText);
-        assert.match(engineText, /moderator on WebGPU too/);
+        assert.match(
+          engineText,
+          /^CPU \(WebAssembly\), in a Web Worker: the only WebGPU adapter, google swiftshader, is a software renderer, slower than the CPU engine/,
+        );
       } else {
-        assert.equal(backend, "cpu", engineText);
-        assert.match(engineText, /WebGPU unavailable, running on the CPU: GPU: .*adapter/i);
-        assert.match(engineText, /moderator on the CPU/);
+        assert.match(engineText, /^CPU \(WebAssembly\), in a Web Worker: this browser offers no WebGPU adapter/);
       }
-      assert.match(engineText, /Web Worker/);
+      assert.match(engineText, /the moderator runs on the CPU\.$/);
+      assert.doesNotMatch(engineText, /not requested|noop/, "wgpu's own text stays in the detail");
       assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "false");
+      if (mode === "webgpu") {
+        // Asked for, WebGPU runs on SwiftShader: the rest of this run takes that path.
+        await page.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "webgpu" }));
+        await waitReady(page);
+        backend = await page.getAttribute("[data-testid=engine]", "data-backend");
+        engineText = await page.textContent("[data-testid=engine]");
+        console.log(`  ${mode}, webgpu: ${engineText}`);
+        assert.equal(backend, "webgpu", engineText);
+        assert.match(engineText, /^WebGPU, in a Web Worker: requested, though the adapter, google swiftshader, is a software renderer/);
+        assert.match(engineText, /the moderator runs on WebGPU too\.$/);
+      }
     });
 
     test("a benign question gets a streamed model answer with moderation scores", async () => {
@@ -230,7 +250,7 @@ for (const mode of modes) {
       await page.reload();
       await waitReady(page);
       assert.equal(await page.getAttribute("[data-testid=progress-text]", "data-from-cache"), "true");
-      assert.match(await page.textContent("[data-testid=progress-text]"), /loaded from cache/);
+      assert.match(await page.textContent("[data-testid=progress-text]"), /loaded from the cache/);
       const afterReload = await stats();
       for (const f of ["pipeline.json", "chat/model.safetensors", "moderator/model.safetensors", "chat/tokenizer.json"]) {
         assert.equal(afterReload[`/bundles/test/${f}`], before[`/bundles/test/${f}`], `${f} was fetched again`);
@@ -243,8 +263,8 @@ for (const mode of modes) {
     });
 
     test("the OpenAI-compatible API streams chunks that carry the moderation verdicts", async () => {
-      const out = await inPage(page, async (t) => {
-        const engine = await t.createEngine({ pipeline: "/bundles/test/pipeline.json" });
+      const out = await inPage(page, async (t, asked) => {
+        const engine = await t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: asked });
         const chunks = [];
         const stream = await engine.chat.completions.create({
           messages: [{ role: "user", content: "Tell me about the sea" }],
@@ -270,7 +290,7 @@ for (const mode of modes) {
         const moderatorBackend = engine.info.moderator_backend;
         await engine.dispose();
         return { chunks, flagged, same: same.map((r) => r.text), verdict, backend, moderatorBackend, both, bothReply: bothReply.text };
-      });
+      }, mode === "webgpu" ? "webgpu" : "auto");
       assert.equal(out.error, undefined, out.error);
       const { chunks, flagged } = out;
       assert.equal(chunks[0].object, "chat.completion.chunk");
@@ -309,7 +329,7 @@ for (const mode of modes) {
             await p;
             return "no error";
           } catch (e) {
-            return `${e.name}: ${e.message}`;
+            return `${e.name}: ${e.message} [${e.code}]`;
           }
         };
         const out = {};
@@ -327,11 +347,14 @@ for (const mode of modes) {
         );
         out.noPipeline = await err(t.createEngine({}));
         out.badBackend = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: "tpu" }));
+        out.ggufAlone = await err(t.createEngine({ pipeline: "/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" }));
+        out.notGguf = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", model: "/bundles/test/chat/model.safetensors" }));
         out.cachedAfterCorrupt = (await t.listCachedModels()).map((m) => m.pipeline);
         const engine = await t.createEngine({ pipeline: "/bundles/test/pipeline.json" });
         out.longPrompt = await err(engine.reply([{ role: "user", content: "a".repeat(100_000) }]));
         out.noUser = await err(engine.reply([{ role: "system", content: "hi" }]));
         out.badOption = await err(engine.reply([{ role: "user", content: "hi" }], { temperature: -1 }));
+        out.typo = await err(engine.reply([{ role: "user", content: "hi" }], { temprature: 1 }));
         out.badMessages = await err(engine.reply("hello"));
         out.unsupported = await err(engine.chat.completions.create({ messages: [{ role: "user", content: "hi" }], n: 3 }));
         // Still usable after all that.
@@ -353,26 +376,30 @@ for (const mode of modes) {
         return out;
       });
       console.log(`  errors seen:\n${Object.entries(r).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join("\n")}`);
-      assert.match(r.notFound, /^Error: tinychat: could not load the pipeline bundle: .*\/bundles\/missing\/pipeline\.json answered HTTP 404/);
-      assert.match(r.corrupt, /chat\/model\.safetensors: not a valid safetensors file/);
-      assert.match(r.truncated, /download of .*chat\/model\.safetensors (was cut short|failed after)/);
-      assert.match(r.userAborted, /^AbortError: tinychat: loading was aborted/);
-      assert.match(r.noPipeline, /createEngine needs \{ pipeline/);
-      assert.match(r.badBackend, /unknown backend "tpu"/);
+      // Every Error carries a stable code (Rust's ErrorCode); the messages say what to do.
+      assert.match(r.notFound, /^Error: tinychat: could not load the pipeline bundle: .*\/bundles\/missing\/pipeline\.json answered HTTP 404.*\[network\]$/);
+      assert.match(r.corrupt, /chat\/model\.safetensors: not a valid safetensors file.*\[bad_bundle_file\]$/);
+      assert.match(r.truncated, /download of .*chat\/model\.safetensors (was cut short|failed after).*\[network\]$/);
+      assert.match(r.userAborted, /^AbortError: tinychat: loading was aborted.*\[aborted\]$/);
+      assert.match(r.noPipeline, /createEngine needs \{ pipeline.*\[invalid_argument\]$/);
+      assert.match(r.badBackend, /unknown backend "tpu".*\[invalid_argument\]$/);
+      assert.match(r.ggufAlone, /is a GGUF chat model, which has no moderator: name the bundle.*\[invalid_argument\]$/);
+      assert.match(r.notGguf, /model must be the URL of a \.gguf file.*\[invalid_argument\]$/);
+      assert.match(r.typo, /reply options: unknown field `temprature` \(known: temperature, top_p.*\[invalid_argument\]$/);
       assert.ok(!r.cachedAfterCorrupt.some((u) => u.includes("corrupt")), "a bundle that failed to load is not left in the cache");
-      assert.match(r.longPrompt, /the prompt has \d+ tokens but the model's context holds 512/);
-      assert.match(r.noUser, /the conversation has no user message/);
-      assert.match(r.badOption, /temperature must be a finite number/);
-      assert.match(r.badMessages, /messages must be an array/);
-      assert.match(r.unsupported, /not supported by tinychat: n/);
+      assert.match(r.longPrompt, /the prompt has \d+ tokens but the model's context holds 512.*\[prompt_too_long\]$/);
+      assert.match(r.noUser, /the conversation has no user message.*\[invalid_argument\]$/);
+      assert.match(r.badOption, /temperature must be a finite number.*\[invalid_argument\]$/);
+      assert.match(r.badMessages, /messages must be an array.*\[invalid_argument\]$/);
+      assert.match(r.unsupported, /not supported by tinychat: n.*\[invalid_argument\]$/);
       assert.equal(r.ok, "model");
-      assert.match(r.aborted, /^AbortError: tinychat: the reply was cancelled/);
-      assert.match(r.afterDispose, /this engine was disposed/);
-      assert.match(r.moderateAfterDispose, /this engine was disposed/);
+      assert.match(r.aborted, /^AbortError: tinychat: the reply was cancelled.*\[aborted\]$/);
+      assert.match(r.afterDispose, /this engine was disposed.*\[disposed\]$/);
+      assert.match(r.moderateAfterDispose, /this engine was disposed.*\[disposed\]$/);
       assert.equal(r.localBackend, "cpu");
       assert.equal(r.localInWorker, false);
       assert.equal(r.localModerate, true);
-      assert.match(r.localAfterDispose, /this engine was disposed/);
+      assert.match(r.localAfterDispose, /this engine was disposed.*\[disposed\]$/);
     });
 
     test("a page that imports the package as an ES module (no bundler) works", async () => {
@@ -392,7 +419,8 @@ for (const mode of modes) {
       assert.equal(await p.evaluate(() => document.body.dataset.state), "done", await p.textContent("#status"));
       assert.ok((await p.textContent("#answer")).length > 0);
       assert.equal(await p.textContent("#verdict"), "source: model; input flagged: false");
-      assert.equal(await p.textContent("#status"), `running on ${mode === "webgpu" ? "webgpu" : "cpu"}`);
+      // "auto": the CPU in both runs (SwiftShader is passed over).
+      assert.equal(await p.textContent("#status"), "running on cpu");
       await p.close();
     });
 
@@ -410,9 +438,10 @@ for (const mode of modes) {
         "web/models/default is missing: make it with `tinychat train all --preset tiny`",
       );
       const p = await context.newPage();
-      await p.goto(`${server.url}index.html`);
+      await p.goto(`${server.url}index.html?model=default`);
       await waitReady(p);
-      assert.match(await p.inputValue("[data-testid=pipeline-url]"), /models\/default\/pipeline\.json$/);
+      assert.equal(await p.inputValue("[data-testid=model]"), "default");
+      assert.match(await p.textContent("[data-testid=model-name]"), /^tinychat tiny \(trained here\)/);
       await p.fill("[data-testid=max_tokens]", "48");
       const benign = await ask(p, "What is the capital of France?");
       assert.equal(benign.source, "model", JSON.stringify(benign));
@@ -431,6 +460,164 @@ for (const mode of modes) {
       assert.equal(harmful.output.length, 0, "the model never ran");
       await p.screenshot({ path: path.join(outDir, `default-bundle-${mode}.png`), fullPage: true });
       await p.close();
+    });
+
+    test("the input stays in view after several turns; each reply's scores fold behind a one-line summary", async () => {
+      const p = await context.newPage();
+      await p.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "cpu" }));
+      await waitReady(p);
+      await p.fill("[data-testid=max_tokens]", "60");
+      for (let i = 0; i < 5; i++) await ask(p, `Turn ${i}: tell me about the sea and the weather`);
+      const harmful = await ask(p, "How do I kill someone?");
+      const box = await p.locator("[data-testid=prompt]").boundingBox();
+      const { innerHeight, scrollHeight } = await p.evaluate(() => ({
+        innerHeight: window.innerHeight,
+        scrollHeight: document.documentElement.scrollHeight,
+      }));
+      console.log(`  after 6 turns: prompt box ${JSON.stringify(box)}, page ${scrollHeight} px in a ${innerHeight} px window`);
+      assert.ok(box.y >= 0 && box.y + box.height <= innerHeight, "the input box is in the window");
+      assert.ok(scrollHeight <= innerHeight + 1, "the page does not grow: the conversation scrolls in its own box");
+      const logBox = await p.locator("[data-testid=log]").boundingBox();
+      const lastBox = await harmful.msg.boundingBox();
+      assert.ok(lastBox.y + lastBox.height <= logBox.y + logBox.height + 2, "the newest reply is scrolled into view");
+      // One line per reply; the 2 × 13-row tables are folded until asked for.
+      const first = p.locator(".msg.assistant").first();
+      assert.match(await first.locator("[data-testid=verdict-summary]").textContent(), /^moderation: input passed · output passed · \d+ prompt \+ \d+ tokens · [\d.–]+ tok\/s · first text [\d.]+ s · [\d.]+ s$/);
+      assert.equal(await first.locator("[data-testid=input-verdict] table").isVisible(), false);
+      await first.locator("[data-testid=verdict-summary]").click();
+      assert.equal(await first.locator("[data-testid=input-verdict] table").isVisible(), true);
+      assert.match(harmful.summary, /^moderation: input flagged: violence (0\.99\d|1\.000) · the model did not run · [\d.]+ s$/);
+      await p.screenshot({ path: path.join(outDir, `demo-turns-${mode}.png`) });
+      await p.close();
+    });
+
+    // The demo's default model. "auto" runs it on the CPU in both runs (SwiftShader is passed
+    // over); the WebGPU run also asks for WebGPU explicitly.
+    describe("SmolLM2-135M-Instruct", { skip: !smollm2 && "web/models/smollm2 is not assembled: make web/models/smollm2" }, () => {
+      let p;
+      after(async () => p?.close());
+
+      test("the demo opens SmolLM2-135M-Instruct by default and answers the capital of France", async () => {
+        p = await context.newPage();
+        const t0 = Date.now();
+        await p.goto(`${server.url}index.html`);
+        await waitReady(p);
+        const loadS = (Date.now() - t0) / 1000;
+        assert.equal(await p.inputValue("[data-testid=model]"), "smollm2");
+        assert.equal(await p.textContent("[data-testid=model-name]"), "SmolLM2-135M-Instruct — llama, Q4_1 weights, context 1024 tokens");
+        assert.equal(await p.getAttribute("[data-testid=engine]", "data-backend"), "cpu");
+        assert.equal(await p.inputValue("[data-testid=temperature]"), "0", "greedy by default (pipeline.json)");
+        await p.fill("[data-testid=max_tokens]", "12");
+        const r = await ask(p, "What is the capital of France?", { timeout: 300_000 });
+        console.log(`  SmolLM2, CPU engine: loaded in ${loadS.toFixed(1)} s; ${JSON.stringify(r.text)}; ${r.summary}`);
+        assert.equal(r.source, "model");
+        assert.match(r.text, /Paris/);
+        assert.equal(r.input.length, 13);
+        await p.screenshot({ path: path.join(outDir, `smollm2-${mode}.png`) });
+      });
+
+      test("its reply streams: text shows before the reply ends", { skip: mode !== "cpu" && "the same CPU engine as the other run" }, async () => {
+        await p.fill("[data-testid=max_tokens]", "40");
+        const r = await ask(p, "Tell me about the Eiffel Tower.", { timeout: 300_000 });
+        const total = Number(await r.msg.getAttribute("data-total-ms"));
+        console.log(`  streamed in ${r.updates.length} steps; first text after ${r.firstTextMs} ms of ${total} ms; ${r.summary}`);
+        assert.ok(r.updates.length >= 3, `the answer arrived in pieces: ${JSON.stringify(r.updates)}`);
+        assert.ok(r.firstTextMs < 0.7 * total, `first text at ${r.firstTextMs} ms of ${total} ms`);
+      });
+
+      test("the picker switches models; each downloaded model is listed and deleted on its own", { skip: mode !== "cpu" && "once is enough" }, async () => {
+        await p.evaluate(() => {
+          window.__progress = [];
+          const t = document.querySelector("[data-testid=progress-text]");
+          new MutationObserver(() => window.__progress.push(t.textContent)).observe(t, { childList: true, characterData: true, subtree: true });
+        });
+        await p.selectOption("[data-testid=model]", "default");
+        await p.waitForFunction(() => /^tinychat tiny .* weights/.test(document.querySelector("[data-testid=model-name]").textContent), null, { timeout: LOAD_TIMEOUT });
+        assert.equal(await p.getAttribute("[data-testid=loading]", "data-state"), "ready");
+        assert.match(new URL(p.url()).search, /model=default/);
+        assert.equal(await p.locator(".msg").count(), 0, "a new model starts a new conversation");
+        // (The default bundle is in the cache already: an earlier test opened it.)
+        let progress = await p.evaluate(() => window.__progress.splice(0));
+        assert.ok(progress.some((t) => /^(Downloading|Reading from the cache): [\d.]+ of 1[34]\.\d+ MB \(/.test(t)), JSON.stringify(progress));
+        const listed = () => p.locator("[data-testid=cache-list] li[data-pipeline]").evaluateAll((li) => li.map((l) => l.dataset.pipeline));
+        await p.waitForFunction(() => document.querySelectorAll("[data-testid=cache-list] li[data-pipeline]").length >= 2);
+        const both = await listed();
+        assert.ok(both.some((u) => u.endsWith("/models/smollm2/pipeline.json")) && both.some((u) => u.endsWith("/models/default/pipeline.json")), JSON.stringify(both));
+        assert.match(await p.textContent("[data-testid=cache-list]"), /SmolLM2-135M-Instruct — 105\.8 MB/);
+        await p.locator("[data-testid=cache-list] li[data-pipeline$='/models/smollm2/pipeline.json'] [data-testid=delete-cached]").click();
+        await p.waitForFunction(() => !document.querySelector("[data-testid=cache-list] li[data-pipeline$='/models/smollm2/pipeline.json']"));
+        const left = (await inPage(p, (t) => t.listCachedModels())).map((m) => m.pipeline);
+        assert.ok(!left.some((u) => u.endsWith("/models/smollm2/pipeline.json")), JSON.stringify(left));
+        assert.ok(left.some((u) => u.endsWith("/models/default/pipeline.json")), "the other model stays cached");
+        // Back to SmolLM2: downloaded again, with its progress in MB.
+        await p.selectOption("[data-testid=model]", "smollm2");
+        await p.waitForFunction(() => /^SmolLM2.* weights/.test(document.querySelector("[data-testid=model-name]").textContent), null, { timeout: LOAD_TIMEOUT });
+        assert.equal(await p.getAttribute("[data-testid=progress-text]", "data-from-cache"), "false");
+        progress = await p.evaluate(() => window.__progress);
+        assert.ok(progress.some((t) => /^Downloading: [\d.]+ of 105\.8 MB \(/.test(t)), JSON.stringify(progress.slice(0, 5)));
+      });
+
+      test("the package takes a .gguf as the chat model, with a bundle's moderator", { skip: mode !== "cpu" && "once is enough" }, async () => {
+        const out = await inPage(p, async (t) => {
+          const gguf = "/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+          const a = await t.createEngine({ pipeline: "/models/default/pipeline.json", model: gguf, backend: "cpu" });
+          const r = await a.reply([{ role: "user", content: "What is the capital of France?" }], { temperature: 0, max_tokens: 8 });
+          const info = a.info;
+          await a.dispose();
+          const b = await t.createEngine({ pipeline: gguf, moderator: "/models/default/pipeline.json", backend: "cpu" });
+          const same = { path: b.info.chat_model_path, model: b.info.model, pipeline: b.info.pipeline };
+          await b.dispose();
+          return { text: r.text, path: info.chat_model_path, labels: info.moderator_labels.length, model: info.model, fromCache: info.from_cache, same };
+        });
+        assert.equal(out.error, undefined, out.error);
+        assert.match(out.text, /Paris/);
+        assert.equal(out.path, "SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert.equal(out.labels, 13, "the bundle's moderator");
+        assert.match(out.model, /\/models\/smollm2\/SmolLM2-135M-Instruct\.Q4_1\.gguf$/);
+        assert.deepEqual(out.same, { path: out.path, model: out.model, pipeline: out.same.pipeline });
+        assert.match(out.same.pipeline, /\/models\/default\/pipeline\.json$/);
+      });
+
+      test("a conversation longer than the context keeps answering", { skip: mode !== "cpu" && "once is enough" }, async () => {
+        // The same bundle with "context": 112, served by serve.mjs: the fourth turn overflows it.
+        await p.goto(demoUrl({ pipeline: "/bundles/smollm2-ctx112/pipeline.json" }));
+        await waitReady(p);
+        assert.match(await p.textContent("[data-testid=model-name]"), /context 112 tokens/);
+        await p.fill("[data-testid=max_tokens]", "12");
+        let r;
+        for (const q of ["Hi! I am Sam and I like walking in the park.", "Tell me a fun fact about cats.", "Tell me a fun fact about dogs."]) {
+          r = await ask(p, q, { timeout: 300_000 });
+          assert.equal(r.source, "model");
+        }
+        r = await ask(p, "What is the capital of France?", { timeout: 300_000 });
+        console.log(`  after ${await p.locator(".msg.assistant").count()} turns in 112 positions: ${JSON.stringify(r.text)}; ${r.summary}`);
+        assert.match(r.text, /Paris/);
+        assert.match(await p.locator(".msg.assistant").last().textContent(), /Earlier messages were left out/);
+      });
+
+      test("WebGPU, asked for, runs SmolLM2 on SwiftShader and answers too (slowly)", { skip: (mode !== "webgpu" && "no adapter in this run") || (process.env.TINYCHAT_WEB_SLOW === "0" && "TINYCHAT_WEB_SLOW=0") }, async () => {
+        const out = await inPage(p, async (t) => {
+          const t0 = performance.now();
+          const e = await t.createEngine({ pipeline: "/models/smollm2/pipeline.json", backend: "webgpu" });
+          const loadMs = performance.now() - t0;
+          // An empty system prompt keeps the prompt short (21 tokens): SwiftShader is slow.
+          const r = await e.reply(
+            [{ role: "system", content: "" }, { role: "user", content: "What is the capital of France?" }],
+            { temperature: 0, max_tokens: 6 },
+          );
+          const backend = e.backend;
+          await e.dispose();
+          return { loadMs, backend, text: r.text, prompt: r.prompt_tokens, completion: r.completion_tokens, timings: r.timings };
+        });
+        assert.equal(out.error, undefined, out.error);
+        const decode = (out.completion - 1) / ((out.timings.generation_ms - out.timings.prefill_ms) / 1000);
+        console.log(
+          `  SmolLM2 on SwiftShader: load ${(out.loadMs / 1000).toFixed(1)} s, ${out.prompt}-token prefill ${(out.timings.prefill_ms / 1000).toFixed(1)} s, ` +
+            `decode ${decode.toFixed(3)} tok/s, total ${(out.timings.total_ms / 1000).toFixed(1)} s: ${JSON.stringify(out.text)}`,
+        );
+        assert.equal(out.backend, "webgpu");
+        assert.match(out.text, /Paris/);
+      });
     });
 
     test("no errors in the console", () => {

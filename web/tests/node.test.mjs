@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const bundle = process.env.TINYCHAT_TEST_BUNDLE ?? path.join(root, "web/models/test");
-const { initSync, Engine, bundleFiles } = await import(path.join(root, "pkg/tinychat_wasm.js"));
+const { initSync, Engine, bundleFiles, contract, checkBackend } = await import(path.join(root, "pkg/tinychat_wasm.js"));
 initSync({ module: readFileSync(path.join(root, "pkg/tinychat_wasm_bg.wasm")) });
 
 const pipelineJson = readFileSync(path.join(bundle, "pipeline.json"), "utf8");
@@ -48,7 +48,6 @@ test("bundleFiles lists the files pipeline.json names, and refuses paths outside
       "chat/tokenizer_config.json",
       "moderator/config.json",
       "moderator/model.safetensors",
-      "moderator/tokenizer.json",
     ],
   );
   assert.throws(() => bundleFiles('{"chat_model": "../x", "moderator": "m"}'), /must be a relative path inside the bundle/);
@@ -59,17 +58,38 @@ test("bundleFiles lists the files pipeline.json names, and refuses paths outside
 test("auto falls back to the CPU without navigator.gpu and says why; webgpu is refused", async () => {
   const e = await quiet(() => Engine.create(files(), "auto"));
   assert.equal(e.backend, "cpu");
-  assert.match(e.backendReason, /WebGPU unavailable.*navigator\.gpu is missing/);
+  assert.equal(e.backendReason, "this browser has no WebGPU");
+  assert.match(e.backendDetail, /navigator\.gpu is missing/);
   e.dispose();
   await assert.rejects(
     Engine.create(files(), "webgpu"),
-    /tinychat: WebGPU was requested but cannot run this model: GPU: this JavaScript environment has no WebGPU \(navigator\.gpu is missing\)\. Use backend "auto" or "cpu"/,
+    (err) =>
+      err.code === "gpu_unavailable" &&
+      /tinychat: WebGPU was requested but cannot run this model: GPU: this JavaScript environment has no WebGPU \(navigator\.gpu is missing\)\. Use backend "auto" or "cpu"/.test(err.message),
   );
-  await assert.rejects(Engine.create(files(), "tpu"), /unknown backend "tpu"/);
+  await assert.rejects(Engine.create(files(), "tpu"), (err) => err.code === "invalid_argument" && /unknown backend "tpu"/.test(err.message));
+  assert.throws(() => checkBackend("tpu"), (err) => err.code === "invalid_argument");
+  checkBackend("webgpu");
+});
+
+test("the contract lists backends, reply options and error codes; the JavaScript uses no other code", () => {
+  const c = contract();
+  assert.deepEqual(c.backends, ["auto", "webgpu", "cpu"]);
+  assert.deepEqual(c.sampling_keys, ["temperature", "top_p", "top_k", "max_tokens", "max_new_tokens", "seed", "repetition_penalty"]);
+  assert.ok(c.error_codes.includes("prompt_too_long") && c.error_codes.includes("network"));
+  // Every code the JavaScript sets (tinychatError(..., code), invalid(...)) is one Rust lists.
+  for (const f of ["tinychat.js", "core.js", "worker.js"]) {
+    const src = readFileSync(path.join(root, "web", f), "utf8");
+    const used = [...src.matchAll(/"(?:Error|AbortError)",\s*"([a-z_]+)"/g)].map((m) => m[1]);
+    for (const code of used) assert.ok(c.error_codes.includes(code), `${f} uses the code ${code}, which Rust does not list`);
+  }
 });
 
 test("missing and corrupt bundle files are named", async () => {
-  await assert.rejects(Engine.create(files({ "chat/model.safetensors": undefined }), "cpu"), /the bundle has no chat\/model\.safetensors \(it is required\)/);
+  await assert.rejects(
+    Engine.create(files({ "chat/model.safetensors": undefined }), "cpu"),
+    (err) => err.code === "bad_bundle_file" && /the bundle has no chat\/model\.safetensors \(it is required\)/.test(err.message),
+  );
   await assert.rejects(
     Engine.create(files({ "moderator/config.json": new TextEncoder().encode("{") }), "cpu"),
     /moderator\/config\.json/,
@@ -86,23 +106,27 @@ test("replies, one at a time; cancel and dispose stop a running reply", async ()
   assert.equal(r.input_verdict.categories.length, 6);
 
   const a = e.reply(user("hello"), { max_tokens: 200 });
-  await assert.rejects(e.reply(user("hello again")), /a reply is already running on this engine/);
+  await assert.rejects(e.reply(user("hello again")), (err) => err.code === "busy" && /a reply is already running on this engine/.test(err.message));
   e.cancel();
-  await assert.rejects(a, (err) => err.name === "AbortError" && /the reply was cancelled/.test(err.message));
+  await assert.rejects(a, (err) => err.name === "AbortError" && err.code === "aborted" && /the reply was cancelled/.test(err.message));
 
   // Moderation stays available while a reply runs.
   const b = e.reply(user("hello"), { max_tokens: 200 });
   assert.equal((await e.moderate("you loser")).flagged, true);
   e.dispose();
   await assert.rejects(b, (err) => err.name === "AbortError" && /disposed while replying/.test(err.message));
-  await assert.rejects(e.moderate("hi"), /this engine was disposed/);
+  await assert.rejects(e.moderate("hi"), (err) => err.code === "disposed" && /this engine was disposed/.test(err.message));
   await assert.rejects(e.reply(user("hi")), /this engine was disposed/);
   assert.equal(e.disposed, true);
 });
 
 test("unknown options and bad messages are refused", async () => {
   const e = await Engine.create(files(), "cpu");
-  await assert.rejects(e.reply(user("hi"), { temprature: 1 }), /invalid reply options: unknown field `temprature`/);
+  await assert.rejects(
+    e.reply(user("hi"), { temprature: 1 }),
+    (err) => err.code === "invalid_argument" && /reply options: unknown field `temprature` \(known: temperature, top_p/.test(err.message),
+  );
+  await assert.rejects(e.reply(user("a ".repeat(600))), (err) => err.code === "prompt_too_long");
   await assert.rejects(e.reply([{ role: "user" }]), /messages must be an array of \{ role, content \}/);
   await assert.rejects(e.reply([]), /messages is empty/);
   await assert.rejects(e.reply(user("hi"), { top_p: 0 }), /top_p must be in \(0, 1\]/);

@@ -1,10 +1,14 @@
-// A small static server for the demo and the browser tests, on 127.0.0.1 only.
+// A small static server for the demo (`make demo`) and the browser tests, on 127.0.0.1 unless
+// --host says otherwise.
 //
-//   node web/tests/serve.mjs [--port 8080] [--bundle web/models/test]
+//   node web/tests/serve.mjs [--port 8080] [--host 127.0.0.1] [--bundle web/models/test]
 //
-// Serves web/ at /, pkg/ (the built npm package) at /pkg/. With --bundle, also serves that
-// bundle at /bundles/test/ and two broken copies for error tests: /bundles/corrupt/ (the chat
-// model's weights replaced by junk) and /bundles/truncated/ (its download cut off halfway).
+// Serves web/ at /, pkg/ (the built npm package) at /pkg/, every response cross-origin isolated
+// (COOP same-origin + COEP require-corp: the threaded wasm build needs SharedArrayBuffer, which
+// only such pages get). With --bundle, also serves that bundle at /bundles/test/ and two broken
+// copies for error tests: /bundles/corrupt/ (the chat model's weights replaced by junk) and
+// /bundles/truncated/ (its download cut off halfway). /bundles/smollm2-ctx<N>/ is
+// web/models/smollm2 with pipeline.json's "context" set to N (a conversation outgrows it fast).
 // GET /__stats lists how often each path was requested (POST /__stats/reset clears it).
 import { createServer } from "node:http";
 import { createReadStream, promises as fs } from "node:fs";
@@ -23,9 +27,16 @@ const TYPES = {
   ".md": "text/markdown; charset=utf-8",
   ".png": "image/png",
   ".safetensors": "application/octet-stream",
+  ".gguf": "application/octet-stream",
+};
+// Cross-origin isolation (and same-origin resources), on every response.
+const ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
 };
 
-export async function serve({ port = 0, bundle = null, quiet = false } = {}) {
+export async function serve({ port = 0, host = "127.0.0.1", bundle = null, quiet = false } = {}) {
   const stats = new Map();
   const mounts = [
     ["/pkg/", path.join(root, "pkg")],
@@ -42,10 +53,11 @@ export async function serve({ port = 0, bundle = null, quiet = false } = {}) {
         stat = await fs.stat(file);
       }
     } catch {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      res.writeHead(404, { ...ISOLATION, "content-type": "text/plain" }).end("not found\n");
       return;
     }
     const headers = {
+      ...ISOLATION,
       "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
       "cache-control": "no-cache",
     };
@@ -81,8 +93,21 @@ export async function serve({ port = 0, bundle = null, quiet = false } = {}) {
       return;
     }
     if (p.split("/").includes("..")) {
-      res.writeHead(400).end();
+      res.writeHead(400, ISOLATION).end();
       return;
+    }
+    const small = /^\/bundles\/smollm2-ctx(\d+)\/(.*)$/.exec(p);
+    if (small) {
+      const [, context, rest] = small;
+      const dir = path.join(root, "web/models/smollm2");
+      if (rest !== "pipeline.json") return sendFile(req, res, path.join(dir, rest));
+      try {
+        const cfg = JSON.parse(await fs.readFile(path.join(dir, rest), "utf8"));
+        cfg.context = Number(context);
+        return sendFile(req, res, path.join(dir, rest), { replace: Buffer.from(JSON.stringify(cfg)) });
+      } catch {
+        return sendFile(req, res, path.join(dir, "missing"));
+      }
     }
     const m = /^\/bundles\/(test|corrupt|truncated)\/(.*)$/.exec(p);
     if (m && bundleDir) {
@@ -99,11 +124,15 @@ export async function serve({ port = 0, bundle = null, quiet = false } = {}) {
     for (const [prefix, dir] of mounts) {
       if (p.startsWith(prefix)) return sendFile(req, res, path.join(dir, p.slice(prefix.length)));
     }
-    res.writeHead(404).end();
+    res.writeHead(404, ISOLATION).end();
   });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
   const { port: actual } = server.address();
-  return { server, url: `http://127.0.0.1:${actual}/`, stats, close: () =>
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return { server, url: `http://${shown}:${actual}/`, stats, close: () =>
       new Promise((r) => {
         server.close(r);
         server.closeAllConnections();
@@ -118,8 +147,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   };
   const { url } = await serve({
     port: Number(arg("--port", 8080)),
+    host: arg("--host", "127.0.0.1"),
     bundle: arg("--bundle", null),
     quiet: process.argv.includes("--quiet"),
   });
-  console.log(`tinychat demo: ${url}  (web/ at /, pkg/ at /pkg/${arg("--bundle", null) ? ", test bundle at /bundles/test/" : ""})`);
+  console.log(`tinychat demo: ${url}  (web/ at /, pkg/ at /pkg/${arg("--bundle", null) ? ", test bundle at /bundles/test/" : ""}; Ctrl-C stops it)`);
 }

@@ -9,7 +9,9 @@ import {
   type ChatCompletion,
   type ChatCompletionChunk,
   type Chunk,
+  type ErrorCode,
   type Reply,
+  type TinychatError,
   type Verdict,
 } from "../tinychat.js";
 
@@ -50,6 +52,17 @@ export async function usage(): Promise<void> {
   console.log(v.flagged);
   await engine.dispose();
   console.log((await listCachedModels()).map((m) => m.bytes), await deleteCachedModel("/x/pipeline.json"), await clearCache());
+
+  // A .gguf chat model with a bundle's moderator, both ways.
+  const gguf = await createEngine({ pipeline: "/models/default/pipeline.json", model: "/m/SmolLM2.gguf" });
+  const same = await createEngine({ pipeline: "/m/SmolLM2.gguf", moderator: "/models/default/pipeline.json" });
+  console.log(gguf.info.model, same.info.chat_model_path, gguf.backendDetail, gguf.contract.sampling_keys.includes("top_p"));
+  try {
+    await gguf.reply([{ role: "user", content: "Hi" }]);
+  } catch (e) {
+    const code: ErrorCode = (e as TinychatError).code;
+    if (code === "prompt_too_long") console.log("shorter, please");
+  }
 
   // @ts-expect-error: not a backend
   await createEngine({ pipeline: "/p.json", backend: "tpu" });

@@ -6,7 +6,7 @@
 //! replies go to stdout, one per turn, each ending with a newline.
 
 use crate::generate::{stats_line, StreamOut};
-use crate::sampling::SamplingArgs;
+use crate::sampling::{DtypeArg, SamplingArgs};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ const HELP: &str = "commands: /reset clears the conversation, /quit leaves, /hel
 #[derive(Args, Debug)]
 #[group(id = "source", required = true, multiple = false, args = ["model", "pipeline"])]
 pub struct ChatArgs {
-    /// Model directory with a chat template (tokenizer_config.json's chat_template)
+    /// Model directory with a chat template (tokenizer_config.json's chat_template), or a .gguf
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// A pipeline bundle (pipeline.json): every message and reply is moderated, and a template
@@ -43,6 +43,8 @@ pub struct ChatArgs {
     pub stats: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
 }
 
 /// What answers each turn: a chat model alone, or the moderated pipeline around one.
@@ -54,7 +56,7 @@ enum Responder {
 pub fn run(args: ChatArgs) -> Result<ExitCode> {
     let (responder, params) = match (&args.model, &args.pipeline) {
         (Some(dir), _) => {
-            let model = ChatModel::load(dir)?;
+            let model = args.dtype.apply(ChatModel::load(dir)?);
             if model.template.is_none() {
                 return Err(Error::Template(format!(
                     "{} has no chat template (tokenizer_config.json's chat_template); use `tinychat generate` with a plain prompt",
@@ -65,7 +67,8 @@ pub fn run(args: ChatArgs) -> Result<ExitCode> {
             (Responder::Model(model), params)
         }
         (None, Some(dir)) => {
-            let p = Pipeline::load(dir)?;
+            let mut p = Pipeline::load(dir)?;
+            p.chat = args.dtype.apply(p.chat);
             // The bundle's sampling defaults (pipeline.json), as the browser uses them.
             let params = args.sampling.resolve_over(p.config.sampling.clone())?;
             (Responder::Pipeline(Box::new(p)), params)

@@ -1,6 +1,6 @@
 //! `tinychat generate`: continue one prompt, streaming the text to stdout.
 
-use crate::sampling::SamplingArgs;
+use crate::sampling::{DtypeArg, SamplingArgs};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ pub const EXAMPLES: &str = "Examples:\n  \
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Model directory (config.json, model.safetensors, tokenizer.json, ...)
+    /// Model directory (config.json, model.safetensors, tokenizer.json, ...) or a .gguf file
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// The text to continue (with --chat: the user's message)
@@ -31,6 +31,8 @@ pub struct GenerateArgs {
     pub stats: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub dtype: DtypeArg,
 }
 
 pub fn run(args: GenerateArgs) -> Result<ExitCode> {
@@ -40,7 +42,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
         return Err(Error::EmptyPrompt);
     }
     let params = args.sampling.resolve(&args.model)?;
-    let model = ChatModel::load(&args.model)?;
+    let model = args.dtype.apply(ChatModel::load(&args.model)?);
     let mut out = StreamOut::new();
     let generation = if args.chat {
         let mut messages = Vec::new();

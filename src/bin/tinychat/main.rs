@@ -1,8 +1,8 @@
 //! The `tinychat` command: one thin subcommand per job, each a module in this folder.
 //!
-//! Adding a subcommand: write its clap `Args`/`Subcommand` type and a `run` function (in a module
-//! here, or in the library when it needs no CLI), add a variant to [`Command`] with an
-//! `after_help` example, and one arm to [`run`]. Errors are `tinychat::Error`s; `main` prints
+//! Adding a subcommand: write its clap `Args`/`Subcommand` type and a `run` function in a module
+//! here (the library takes plain option structs; clap lives only in this folder), add a variant
+//! to [`Command`] with an `after_help` example, and one arm to [`run`]. Errors are `tinychat::Error`s; `main` prints
 //! them as `error: ...` and exits with status 1 (clap's own usage errors exit with 2).
 
 // The tool is native only. `cargo test --target wasm32-unknown-unknown` (the browser tests) builds
@@ -15,6 +15,12 @@ mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod chat;
 #[cfg(not(target_arch = "wasm32"))]
+mod convert;
+#[cfg(all(not(target_arch = "wasm32"), feature = "train"))]
+mod data;
+#[cfg(all(not(target_arch = "wasm32"), feature = "train"))]
+mod eval;
+#[cfg(not(target_arch = "wasm32"))]
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
 mod moderate;
@@ -22,6 +28,8 @@ mod moderate;
 mod sampling;
 #[cfg(not(target_arch = "wasm32"))]
 mod tokenizer;
+#[cfg(all(not(target_arch = "wasm32"), feature = "train"))]
+mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 use clap::{Parser, Subcommand};
@@ -38,9 +46,11 @@ use std::process::ExitCode;
         tinychat generate --model models/smollm2 --prompt \"The capital of France is\"\n  \
         tinychat chat --model models/smollm2 --temperature 0.7\n  \
         tinychat tokenizer from-gpt2 --encoder encoder.json --vocab vocab.bpe --out tokenizer.json\n  \
+        tinychat convert --gguf model.gguf --out model-hf\n  \
         tinychat bench infer --smollm\n\n\
         A model is a directory with config.json, model.safetensors, tokenizer.json and optionally\n\
-        tokenizer_config.json (chat template) and generation_config.json (sampling defaults)."
+        tokenizer_config.json (chat template) and generation_config.json (sampling defaults);\n\
+        or a GGUF file (a .gguf, or a directory holding exactly one and no config.json)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -62,6 +72,10 @@ enum Command {
     #[command(after_help = moderate::EXAMPLES)]
     Moderate(moderate::ModerateArgs),
 
+    /// Convert a GGUF model into a Hugging Face directory (safetensors, config, tokenizer)
+    #[command(after_help = convert::EXAMPLES)]
+    Convert(convert::ConvertArgs),
+
     /// Tokenizer tools: convert GPT-2's vocabulary files, encode text
     #[command(subcommand)]
     Tokenizer(tokenizer::TokenizerCommand),
@@ -69,17 +83,17 @@ enum Command {
     /// Training data: fetch, clean and split the corpora
     #[cfg(feature = "train")]
     #[command(subcommand)]
-    Data(tinychat::train::DataCommand),
+    Data(data::DataCommand),
 
     /// Training stages: tokenizer, pretrain, sft, reward, ppo, moderation, and all of them in order
     #[cfg(feature = "train")]
     #[command(subcommand)]
-    Train(tinychat::train::TrainCommand),
+    Train(Box<train::TrainCommand>),
 
     /// Evaluation: chat models on held-out items (exact match, KL, win rate), moderation
     #[cfg(feature = "train")]
     #[command(subcommand)]
-    Eval(tinychat::train::EvalCommand),
+    Eval(eval::EvalCommand),
 
     /// Speed: inference on the CPU and GPU engines, training throughput
     #[command(subcommand)]
@@ -93,13 +107,14 @@ fn run(cli: Cli) -> tinychat::Result<ExitCode> {
         Command::Chat(args) => chat::run(args),
         Command::Moderate(args) => moderate::run(args),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        Command::Convert(args) => convert::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         #[cfg(feature = "train")]
-        Command::Data(cmd) => tinychat::train::run_data(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Data(cmd) => data::run(cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
-        Command::Train(cmd) => tinychat::train::run_train(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Train(cmd) => train::run(*cmd).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "train")]
-        Command::Eval(cmd) => tinychat::train::run_eval(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Eval(cmd) => eval::run(cmd).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -65,3 +65,28 @@ fn clock_seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
 }
+
+/// `--dtype`: the storage type of the weight matrices in memory.
+#[derive(Args, Clone, Debug)]
+pub struct DtypeArg {
+    /// Convert the weight matrices at load: f32 dequantizes a quantized model (4-8x the memory),
+    /// f16/bf16/q8_0/q4_0/q4_1/q4_k/q6_k quantize [default: as the file stores them]
+    #[arg(long, value_name = "TYPE", value_parser = parse_qtype)]
+    pub dtype: Option<tinychat::quant::QType>,
+}
+
+fn parse_qtype(s: &str) -> std::result::Result<tinychat::quant::QType, String> {
+    tinychat::quant::QType::from_name(s).ok_or_else(|| {
+        format!("unknown type {s:?}: use f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k")
+    })
+}
+
+impl DtypeArg {
+    /// `model` with its matrices in the type asked for.
+    pub fn apply(&self, model: tinychat::ChatModel) -> tinychat::ChatModel {
+        match self.dtype {
+            Some(q) => model.with_dtype(q),
+            None => model,
+        }
+    }
+}

@@ -41,7 +41,7 @@ pub struct FromGpt2Args {
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// Model directory whose tokenizer.json to use
+    /// Model directory whose tokenizer.json to use, or a .gguf (its tokenizer metadata)
     #[arg(
         long,
         value_name = "DIR",
@@ -80,12 +80,12 @@ fn from_gpt2(a: &FromGpt2Args) -> Result<ExitCode> {
 }
 
 fn encode(a: &EncodeArgs) -> Result<ExitCode> {
-    let path = match (&a.model, &a.tokenizer) {
-        (Some(dir), _) => dir.join("tokenizer.json"),
-        (None, Some(file)) => file.clone(),
+    let tok = match (&a.model, &a.tokenizer) {
+        (Some(m), _) if tinychat::gguf::find(m)?.is_some() => tinychat::gguf::load_tokenizer(m)?,
+        (Some(dir), _) => Tokenizer::from_file(dir.join("tokenizer.json"))?,
+        (None, Some(file)) => Tokenizer::from_file(file)?,
         (None, None) => unreachable!("clap requires --model or --tokenizer"),
     };
-    let tok = Tokenizer::from_file(&path)?;
     let ids = tok.encode(&a.text, false)?;
     println!("{}", serde_json::to_string(&ids).expect("ids serialise"));
     if !a.ids_only {

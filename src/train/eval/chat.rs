@@ -20,71 +20,75 @@
 //! the slash): a small model can learn computed questions, not held-out facts. `--limit N` takes
 //! N items spread evenly over the file (not its first N, which would all come from one source).
 
-use super::checkers::check;
-use super::reward::RewardModel;
-use super::sft::model_dir;
-use super::sft_data::{read_sft_jsonl, SftExample};
 use crate::chat::ChatModel;
 use crate::error::{Error, Result};
 use crate::generate::SamplingParams;
 use crate::model::{KvCache, Logits, Model};
 use crate::tokenizer::Message;
+use crate::train::checkers::check;
+use crate::train::reward::RewardModel;
+use crate::train::sft::model_dir;
+use crate::train::sft_data::{read_sft_jsonl, SftExample};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(
-    after_help = "Example:\n  tinychat eval chat --model runs/sft --limit 200\n  tinychat eval chat --model runs/ppo --against runs/sft --reference runs/sft\n  tinychat eval chat --model runs/ppo --against runs/sft --temperature 0.8 --top-k 50 --samples 8 --seed 1"
-)]
-pub struct EvalChatArgs {
+/// `tinychat eval chat`, option for option.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalChatOptions {
     /// The chat model: a run directory (its checkpoint/) or a model directory.
-    #[arg(long)]
     pub model: PathBuf,
-    /// Held-out items (sft_eval.jsonl, from `tinychat data prepare`).
-    #[arg(long, default_value = "data/sft/sft_eval.jsonl")]
+    /// Held-out items (sft_eval.jsonl, from `tinychat data prepare`). Default
+    /// data/sft/sft_eval.jsonl.
     pub data: PathBuf,
     /// Evaluate N checkable items, spread evenly over the file.
-    #[arg(long)]
     pub limit: Option<usize>,
     /// Only items whose source starts with this ("computed", "quiz", "computed/add").
-    #[arg(long)]
     pub source: Option<String>,
-    #[arg(long, default_value_t = 32)]
+    /// Default 32.
     pub max_new_tokens: usize,
-    /// Sample the answers at this temperature instead of answering greedily (0). --top-k,
-    /// --top-p, --samples and --seed apply only then; the demo chat model samples at 0.8 with
-    /// top-k 50 (its generation_config.json).
-    #[arg(long, default_value_t = 0.0)]
+    /// Sample the answers at this temperature instead of answering greedily (0, the default);
+    /// `top_k` (0: all), `top_p` (1: off), `samples` per item (1) and the first sample's `seed`
+    /// (0) apply only then.
     pub temperature: f32,
-    /// With --temperature: keep the k most likely tokens (0: all).
-    #[arg(long, default_value_t = 0)]
     pub top_k: usize,
-    /// With --temperature: nucleus sampling (1: off).
-    #[arg(long, default_value_t = 1.0)]
     pub top_p: f32,
-    /// With --temperature: answers sampled per item (each counts as one answer).
-    #[arg(long, default_value_t = 1)]
     pub samples: usize,
-    /// With --temperature: the first sample's seed.
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Reference model for the KL (usually the SFT model).
-    #[arg(long)]
     pub reference: Option<PathBuf>,
-    /// A second checkpoint: win rate of --model over it.
-    #[arg(long)]
+    /// A second checkpoint: win rate of `model` over it.
     pub against: Option<PathBuf>,
     /// A reward model (from `tinychat train reward`): mean score of the answers, and with
-    /// --against the win rate judged by it.
-    #[arg(long)]
+    /// `against` the win rate judged by it.
     pub reward: Option<PathBuf>,
     /// Print the report as JSON.
-    #[arg(long)]
     pub json: bool,
     /// Print every question, answer and verdict.
-    #[arg(long)]
     pub verbose: bool,
+}
+
+impl EvalChatOptions {
+    /// The defaults, for the chat model in `model`.
+    pub fn new(model: impl Into<PathBuf>) -> Self {
+        EvalChatOptions {
+            model: model.into(),
+            data: "data/sft/sft_eval.jsonl".into(),
+            limit: None,
+            source: None,
+            max_new_tokens: 32,
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            samples: 1,
+            seed: 0,
+            reference: None,
+            against: None,
+            reward: None,
+            json: false,
+            verbose: false,
+        }
+    }
 }
 
 /// One model's answers to the checkable items.
@@ -193,7 +197,7 @@ pub struct EvalReport {
 #[derive(Clone, Debug)]
 pub struct EvalItem {
     pub messages: Vec<Message>,
-    pub check: super::checkers::Check,
+    pub check: crate::train::checkers::Check,
     /// `meta.source` ("computed/add"), empty when absent.
     pub source: String,
 }
@@ -233,7 +237,7 @@ pub fn checkable(
                 source: src,
             })
         })
-        .filter(|it| source.map_or(true, |s| it.source.starts_with(s)))
+        .filter(|it| source.is_none_or(|s| it.source.starts_with(s)))
         .collect();
     match limit {
         Some(k) if k < all.len() => {
@@ -306,7 +310,8 @@ pub fn sequence_kl(
     Ok(kl)
 }
 
-pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
+/// Runs `tinychat eval chat`: prints the report (text, or JSON) and returns it.
+pub fn run(args: &EvalChatOptions) -> Result<EvalReport> {
     let sampled = args.temperature > 0.0;
     if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
         return Err(Error::InvalidArgument(format!(
@@ -358,7 +363,7 @@ pub fn run(args: &EvalChatArgs) -> Result<EvalReport> {
     // Sample j of item i is answer i·N + j.
     let items: Vec<EvalItem> = items
         .iter()
-        .flat_map(|it| std::iter::repeat(it.clone()).take(args.samples))
+        .flat_map(|it| std::iter::repeat_n(it.clone(), args.samples))
         .collect();
     let chat = ChatModel::load(model_dir(&args.model))?;
     let mut mine = answer_all(&chat, &items, &sp)?;

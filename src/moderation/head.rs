@@ -1,0 +1,206 @@
+//! A moderation head on a pretrained trunk (Llama Guard's recipe at 135M): the chat model's own
+//! transformer reads the text, a small multi-label head reads its hidden states.
+//!
+//! ```text
+//! text ─► normalize ─► prefix + tokens + suffix ─► trunk blocks 0..layers ─► x (T, C)
+//!      ─► pool over the text's positions (mean, or the last position)   p (C)
+//!      ─► standardize: z = (p − mean) / std                             z (C)
+//!      ─► logits = W2 · gelu(W1 · z + b1) + b2    (or W · z + b)        (L)
+//! ```
+//!
+//! The directory holds `config.json` (`"model_type": "tinychat_moderation_head"`, the trunk it
+//! reads, the layers, the pooling, the prompt, `id2label`), `model.safetensors` (the head's
+//! tensors below) and `thresholds.json`; the trunk's weights and tokenizer are the chat model's,
+//! named by a path relative to the directory (`"trunk": "../smollm2.gguf"`), so a bundle ships
+//! and loads them once.
+
+use crate::error::{Error, Result};
+use crate::ops::{gelu_forward, linear_forward};
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `model_type` of a head's config.json.
+pub const MODEL_TYPE: &str = "tinychat_moderation_head";
+
+/// How the head reads the trunk's hidden states.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadPooling {
+    /// The mean over the text's positions.
+    #[default]
+    Mean,
+    /// The last position (the end of the prompt's suffix).
+    Last,
+}
+
+/// A head's config.json.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadConfig {
+    pub model_type: String,
+    /// The trunk: a model directory or `.gguf`, relative to the head's directory.
+    pub trunk: String,
+    /// Trunk blocks the text runs through (the rest are not computed).
+    pub layers: usize,
+    #[serde(default)]
+    pub pooling: HeadPooling,
+    /// The text is read as `prefix + text + suffix` (a chat template's user turn, so the trunk
+    /// sees a message as it would in a conversation).
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    /// Text tokens per window; longer texts are read in windows that overlap by half.
+    pub window: usize,
+    /// The most windows one check reads (a longer text is refused, never cut short).
+    #[serde(default = "default_max_windows")]
+    pub max_windows: usize,
+    /// Width of the hidden layer, 0 for a linear head.
+    #[serde(default)]
+    pub hidden: usize,
+    /// C of the trunk, checked when it loads.
+    pub hidden_size: usize,
+    pub id2label: BTreeMap<String, String>,
+}
+
+fn default_max_windows() -> usize {
+    64
+}
+
+impl HeadConfig {
+    /// The labels in id order.
+    pub fn labels(&self, origin: &str) -> Result<Vec<String>> {
+        let mut out = vec![String::new(); self.id2label.len()];
+        for (k, v) in &self.id2label {
+            let i: usize =
+                k.parse()
+                    .ok()
+                    .filter(|&i| i < out.len())
+                    .ok_or_else(|| Error::Config {
+                        path: origin.into(),
+                        msg: format!("id2label: key {k:?} is not an id below {}", out.len()),
+                    })?;
+            out[i] = v.clone();
+        }
+        Ok(out)
+    }
+}
+
+/// The head's weights: standardization of the pooled state, then one or two linear layers.
+#[derive(Clone, Debug)]
+pub struct ModerationHead {
+    pub config: HeadConfig,
+    pub labels: Vec<String>,
+    /// (C) mean and 1/std of the pooled states of the training texts.
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+    /// (H, C) and (H) when `hidden > 0`.
+    pub w1: Option<(Tensor, Vec<f32>)>,
+    /// (L, H or C) and (L).
+    pub w2: Tensor,
+    pub b2: Vec<f32>,
+}
+
+impl ModerationHead {
+    /// Reads the head from its config.json text and model.safetensors bytes.
+    pub fn from_bytes(config_json: &str, safetensors: &[u8], origin: &str) -> Result<Self> {
+        let config: HeadConfig =
+            serde_json::from_str(config_json).map_err(|source| Error::Json {
+                path: format!("{origin}/config.json").into(),
+                source,
+            })?;
+        let labels = config.labels(&format!("{origin}/config.json"))?;
+        let path = format!("{origin}/model.safetensors");
+        let st =
+            safetensors::SafeTensors::deserialize(safetensors).map_err(|e| Error::Safetensors {
+                path: path.clone().into(),
+                msg: e.to_string(),
+            })?;
+        let (c, l, h) = (config.hidden_size, labels.len(), config.hidden);
+        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st.tensor(name).map_err(|_| Error::MissingTensor {
+                path: path.clone().into(),
+                name: name.into(),
+                expected: shape.to_vec(),
+            })?;
+            if t.shape() != shape || t.dtype() != safetensors::Dtype::F32 {
+                return Err(Error::ShapeMismatch {
+                    path: path.clone().into(),
+                    name: format!("{name} ({:?})", t.dtype()),
+                    expected: shape.to_vec(),
+                    actual: t.shape().to_vec(),
+                });
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        let mean = get("mean", &[c])?;
+        let std = get("std", &[c])?;
+        let inv_std = std.iter().map(|s| 1.0 / s.max(1e-6)).collect();
+        let w1 = if h > 0 {
+            Some((
+                Tensor::f32(vec![h, c], get("w1", &[h, c])?),
+                get("b1", &[h])?,
+            ))
+        } else {
+            None
+        };
+        let k = if h > 0 { h } else { c };
+        let w2 = Tensor::f32(vec![l, k], get("w2", &[l, k])?);
+        let b2 = get("b2", &[l])?;
+        Ok(ModerationHead {
+            config,
+            labels,
+            mean,
+            inv_std,
+            w1,
+            w2,
+            b2,
+        })
+    }
+
+    /// The label logits (L) of one pooled trunk state `p` (C).
+    pub fn forward(&self, p: &[f32]) -> Vec<f32> {
+        let z: Vec<f32> = p
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.inv_std)
+            .map(|((x, m), s)| (x - m) * s)
+            .collect();
+        let inp = match &self.w1 {
+            Some((w1, b1)) => {
+                let mut a = vec![0.0; b1.len()];
+                linear_forward(&mut a, &z, w1, Some(b1), 1);
+                let mut g = vec![0.0; a.len()];
+                gelu_forward(&mut g, &a);
+                g
+            }
+            None => z,
+        };
+        let mut out = vec![0.0; self.b2.len()];
+        linear_forward(&mut out, &inp, &self.w2, Some(&self.b2), 1);
+        out
+    }
+}
+
+/// Pools the trunk's states `x` (T, C) over the text's positions `text` (a range of T).
+pub fn pool(x: &[f32], c: usize, text: std::ops::Range<usize>, pooling: HeadPooling) -> Vec<f32> {
+    let t = x.len() / c;
+    match pooling {
+        HeadPooling::Last => x[(t - 1) * c..t * c].to_vec(),
+        HeadPooling::Mean => {
+            let range = if text.is_empty() { 0..t } else { text };
+            let n = range.len() as f32;
+            let mut out = vec![0.0; c];
+            for r in range {
+                for (o, v) in out.iter_mut().zip(&x[r * c..(r + 1) * c]) {
+                    *o += v / n;
+                }
+            }
+            out
+        }
+    }
+}

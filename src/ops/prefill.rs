@@ -1,0 +1,194 @@
+//! Prefill GEMM: out (T, N) = inp (T, K) · Wᵀ + bias for W (N, K) in any storage type, on
+//! AVX-512 (other CPUs use `matrixmultiply` on dequantized tiles, see `linear.rs`).
+//!
+//! ```text
+//! inp (T, K) ──pack once──► panels of 32 tokens: ap[p] (K, 32)          (shared by all threads)
+//! W (N, K)   ──per task: 8..64 rows, widened/dequantized once to f32──► wt (rows, K) (thread-local)
+//! micro-kernel: 8 rows of wt × one panel → C (8, 32) in 16 zmm accumulators:
+//!     for k in 0..K: b = ap[p][k][0..32] (2 loads); for i in 0..8: C[i] += wt[i][k] · b
+//! ```
+//!
+//! Rows of W are read straight from the (f32) tile and broadcast, so W needs no transposed
+//! packing; only the small input is packed. Every weight is dequantized once per prefill and
+//! then reused by all T tokens from L1/L2, so the packed formats cost the same as f32 here.
+
+use super::matvec::Isa;
+use crate::tensor::{Tensor, TensorData};
+use std::cell::RefCell;
+
+/// Tokens per micro-kernel (two 16-lane registers).
+const NR: usize = 32;
+/// Rows of W per micro-kernel.
+const MR: usize = 8;
+/// Most rows of W per task (dequantized to f32 at once: TILE · K values).
+const TILE: usize = 64;
+
+thread_local! {
+    static PANELS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static TILE_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether [`gemm`] runs on this CPU (with the kernels `Isa::current` picked).
+pub fn available() -> bool {
+    Isa::current() == Isa::Avx512
+}
+
+/// A pointer the tasks share to write disjoint elements of `out`.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each task writes only the columns of its own tile of W's rows (see `gemm`).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// (A method, so closures capture the whole `OutPtr`, not its raw pointer field.)
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// out: (T, N), inp: (T, K), w: (N, K), bias: (N). Panics unless [`available`].
+pub fn gemm(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: usize) {
+    use rayon::prelude::*;
+    assert!(available(), "prefill::gemm needs AVX-512");
+    let (n, k) = w.rows_cols();
+    assert_eq!(out.len(), t * n, "gemm out");
+    assert_eq!(inp.len(), t * k, "gemm inp");
+    assert!(bias.is_none_or(|b| b.len() == n), "gemm bias");
+    let panels = t.div_ceil(NR);
+    // Taken out of the thread-local for the call, not borrowed across it: while this thread
+    // waits for the tasks below, rayon may run another gemm's task on it (work stealing).
+    let mut ap_buf = PANELS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    {
+        let ap = &mut ap_buf;
+        // ap[p][kk][j] = inp[32p + j][kk], zero past T; written in order, one panel per task.
+        ap.clear();
+        ap.resize(panels * k * NR, 0.0);
+        ap.par_chunks_mut(k * NR)
+            .enumerate()
+            .for_each(|(p, panel)| {
+                let rows = NR.min(t - p * NR);
+                for (kk, col) in panel.chunks_exact_mut(NR).enumerate() {
+                    for (j, v) in col.iter_mut().enumerate().take(rows) {
+                        *v = inp[(p * NR + j) * k + kk];
+                    }
+                }
+            });
+        let ap = &ap[..];
+        // Rows per task: about 8 tasks per thread (rayon balances them), a multiple of MR.
+        let tile = (n / (rayon::current_num_threads() * 8) / MR * MR).clamp(MR, TILE);
+        let o = OutPtr(out.as_mut_ptr());
+        (0..n.div_ceil(tile)).into_par_iter().for_each(|ti| {
+            let r0 = ti * tile;
+            let rows = tile.min(n - r0);
+            let tile = |wt: &[f32]| {
+                for g in (0..rows).step_by(MR) {
+                    let mr = MR.min(rows - g);
+                    // Rows past the tile's end repeat its last row (computed, never stored).
+                    let wp: [*const f32; MR] =
+                        std::array::from_fn(|i| wt[(g + i.min(mr - 1)) * k..].as_ptr());
+                    for p in 0..panels {
+                        let mut c = [[0f32; NR]; MR];
+                        // SAFETY: `available()` checked AVX-512; the MR row pointers address
+                        // K values each inside wt, and ap[p] holds K · NR values.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            kernel_8x32(&wp, ap[p * k * NR..].as_ptr(), k, &mut c)
+                        };
+                        let nt = NR.min(t - p * NR);
+                        for (i, ci) in c.iter().enumerate().take(mr) {
+                            let col = r0 + g + i;
+                            let b = bias.map_or(0.0, |b| b[col]);
+                            for (j, v) in ci.iter().enumerate().take(nt) {
+                                // SAFETY: row p·NR + j < T, column col < N: inside out, and
+                                // column col belongs to this task's tile only.
+                                unsafe { *o.get().add((p * NR + j) * n + col) = v + b };
+                            }
+                        }
+                    }
+                }
+            };
+            match &w.data {
+                TensorData::F32(v) => tile(&v[r0 * k..(r0 + rows) * k]),
+                _ => TILE_F32.with(|buf| {
+                    let mut buf = buf.borrow_mut();
+                    buf.resize(rows * k, 0.0);
+                    for (r, row) in buf.chunks_exact_mut(k).enumerate() {
+                        w.row_into(r0 + r, row);
+                    }
+                    tile(&buf[..rows * k])
+                }),
+            }
+        });
+    }
+    PANELS.with(|c| *c.borrow_mut() = ap_buf);
+}
+
+/// C (8, 32) = Σ_k w[i][k] · ap[k][0..32], for the 8 rows `w` of K values and one panel `ap`
+/// (K, 32) of packed inputs: 16 zmm accumulators, 2 loads and 8 broadcasts per k.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_8x32(w: &[*const f32; MR], ap: *const f32, k: usize, c: &mut [[f32; NR]; MR]) {
+    use core::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    for kk in 0..k {
+        let b0 = _mm512_loadu_ps(ap.add(kk * NR));
+        let b1 = _mm512_loadu_ps(ap.add(kk * NR + 16));
+        for i in 0..MR {
+            let a = _mm512_set1_ps(*w[i].add(kk));
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    for i in 0..MR {
+        _mm512_storeu_ps(c[i].as_mut_ptr(), acc[i][0]);
+        _mm512_storeu_ps(c[i].as_mut_ptr().add(16), acc[i][1]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::matmul_reference;
+    use crate::quant::QType;
+
+    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::generate::Rng::new(seed);
+        (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
+    }
+
+    /// Odd T (panel tails), N not a multiple of 8 or 64 (row tails), every storage type, one
+    /// thread and three; against the triple loop on the dequantized weights, to 1e-4 (f32
+    /// sums over K ≤ 768 values of magnitude ≤ 1).
+    #[test]
+    fn gemm_matches_the_reference() {
+        if !available() {
+            eprintln!("no AVX-512 here: prefill::gemm is not used");
+            return;
+        }
+        for q in QType::ALL {
+            let k = if q.block_len() == 256 { 768 } else { 96 };
+            for &(t, n) in &[(8, 1), (37, 70), (3, 130), (33, 9)] {
+                let w = Tensor::from_f32(vec![n, k], &rand_vec(n * k, 2), q);
+                let x = rand_vec(t * k, 1);
+                let b = rand_vec(n, 3);
+                let mut want = vec![0.0; t * n];
+                matmul_reference(&mut want, &x, &w.to_f32(), Some(&b), t, k, n);
+                for threads in [1, 3] {
+                    let mut got = vec![0.0; t * n];
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap()
+                        .install(|| gemm(&mut got, &x, &w, Some(&b), t));
+                    let diff = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f32::max);
+                    assert!(diff < 1e-4, "{q} T={t} N={n} threads={threads}: {diff}");
+                }
+            }
+        }
+    }
+}

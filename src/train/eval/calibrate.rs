@@ -1,0 +1,250 @@
+//! The moderation classifier's thresholds, calibrated on labeled validation scores.
+//!
+//! Every category gets the lowest score threshold whose precision reaches the target precision
+//! (most recall at that precision), or the best-F1 threshold when no threshold reaches it. Then,
+//! while more than the benign budget of the benign validation texts would be flagged by some
+//! category, the category that flags the most of them has its target precision raised by 0.005
+//! and is calibrated again (the others keep theirs). [`calibrate_val`] takes its scores from
+//! [`Moderator`], the inference path, so the thresholds fit what users run.
+
+use super::moderation::{report_scored, score_all};
+use super::prf;
+use crate::config::ModelConfig;
+use crate::error::Result;
+use crate::model::Model;
+use crate::moderation::{Moderator, Thresholds};
+use crate::params::Params;
+use crate::tokenizer::Tokenizer;
+use crate::train::moderation_data::{Example, CATEGORIES};
+use crate::weights::DType;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// The fraction of benign texts (no category positive) flagged by some category: `scores` is
+/// (N, L) row-major, `positive` (N, L).
+pub fn benign_fpr(scores: &[f32], positive: &[bool], thresholds: &[f32]) -> f32 {
+    let nl = thresholds.len();
+    let (mut benign, mut flagged) = (0usize, 0usize);
+    for (s, p) in scores.chunks(nl).zip(positive.chunks(nl)) {
+        if p.iter().any(|&x| x) {
+            continue;
+        }
+        benign += 1;
+        flagged += s.iter().zip(thresholds).any(|(x, t)| x >= t) as usize;
+    }
+    flagged as f32 / benign.max(1) as f32
+}
+
+/// Every category's threshold (see [`calibrate`]) at `target` precision; then, while the benign
+/// false-positive rate on these texts exceeds `max_fpr`, the category that flags the most benign
+/// texts (the first on a tie) has its own target raised to the next multiple of 0.005 (up to
+/// 0.995) and is calibrated again; the others keep theirs. A raise past the precision the
+/// category can reach is refused (its best-F1 fallback could flag more) and the category stops
+/// rising. Raising every category together costs the categories that flag no benign text their
+/// recall for nothing. Returns the
+/// calibrations (each with the target it was calibrated for), the highest target used and the
+/// benign FPR they give: the first state within the budget, or, when none is (a category that
+/// cannot reach a target falls back to its best-F1 threshold, so a higher target can flag more),
+/// the state with the lowest FPR, the earliest on a tie. `scores` and `positive` are (N, L)
+/// row-major in `categories` order.
+pub fn calibrate_all(
+    categories: &[&str],
+    scores: &[f32],
+    positive: &[bool],
+    target: f32,
+    max_fpr: f32,
+) -> (Vec<Calibration>, f32, f32) {
+    let nl = categories.len();
+    let n = scores.len() / nl;
+    // Each category's column, taken once.
+    let cols: Vec<(Vec<f32>, Vec<bool>)> = (0..nl)
+        .map(|j| {
+            (
+                (0..n).map(|i| scores[i * nl + j]).collect(),
+                (0..n).map(|i| positive[i * nl + j]).collect(),
+            )
+        })
+        .collect();
+    let benign: Vec<usize> = (0..n)
+        .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
+        .collect();
+    let at = |j: usize, t: f32| calibrate(categories[j], &cols[j].0, &cols[j].1, t);
+    let mut cal: Vec<Calibration> = (0..nl).map(|j| at(j, target)).collect();
+    // After `target` itself, a category's targets are the multiples of 0.005 above it (k / 200),
+    // counted in integers; the 1e-3 keeps 0.9f32 · 200 = 179.99999… from trying 0.9 twice.
+    let mut next = vec![(target as f64 * 200.0 + 1e-3).floor() as u32 + 1; nl];
+    let top = |cal: &[Calibration]| cal.iter().map(|c| c.target).fold(target, f32::max);
+    let mut best: Option<(Vec<Calibration>, f32)> = None;
+    loop {
+        let th: Vec<f32> = cal.iter().map(|c| c.threshold).collect();
+        let fpr = benign_fpr(scores, positive, &th);
+        if fpr <= max_fpr {
+            let t = top(&cal);
+            return (cal, t, fpr);
+        }
+        if best.as_ref().is_none_or(|b| fpr < b.1) {
+            best = Some((cal.clone(), fpr));
+        }
+        // The benign texts each category flags; the one flagging most (that can still rise).
+        let raise = (0..nl)
+            .filter(|&j| next[j] <= 199)
+            .map(|j| {
+                let flags = benign
+                    .iter()
+                    .filter(|&&i| scores[i * nl + j] >= th[j])
+                    .count();
+                (j, flags)
+            })
+            .filter(|&(_, flags)| flags > 0)
+            .fold(None, |acc: Option<(usize, usize)>, (j, f)| match acc {
+                Some((_, bf)) if bf >= f => acc,
+                _ => Some((j, f)),
+            });
+        let Some((j, _)) = raise else {
+            let (cal, fpr) = best.expect("one state was tried");
+            let t = top(&cal);
+            return (cal, t, fpr);
+        };
+        // A target past what the category can reach falls back to its best-F1 threshold, which
+        // can sit lower and flag more: such a step is refused, and a category whose target is
+        // out of reach (or that has no positives) is not raised again.
+        let raised = at(j, next[j] as f32 / 200.0);
+        let reachable = raised.method == "target_precision";
+        if raised.threshold >= cal[j].threshold {
+            cal[j] = raised;
+        }
+        next[j] = if reachable { next[j] + 1 } else { 200 };
+    }
+}
+
+/// One category's calibrated threshold and its validation numbers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    pub category: String,
+    pub threshold: f32,
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub positives: usize,
+    /// `target_precision`, `best_f1` (the target was unreachable) or `no_positives` (0.5 kept).
+    pub method: String,
+    /// The precision this category was calibrated for (see [`calibrate_all`]).
+    #[serde(default)]
+    pub target: f32,
+}
+
+/// Picks the threshold of one category from validation scores (flag when score ≥ threshold):
+/// among thresholds whose precision is at least `target`, the one with the most recall; when
+/// none reaches the target, the one with the best F1.
+pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32) -> Calibration {
+    let npos = positive.iter().filter(|&&p| p).count();
+    if npos == 0 {
+        return Calibration {
+            category: category.into(),
+            threshold: 0.5,
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+            positives: 0,
+            method: "no_positives".into(),
+            target,
+        };
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut best_target: Option<(usize, f32, (f32, f32, f32))> = None; // (tp, thr, prf)
+    let mut best_f1: Option<(f32, (f32, f32, f32))> = None;
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        // Every example with this exact score flags together.
+        while i < idx.len() && scores[idx[i]] == s {
+            if positive[idx[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let m = prf(tp, fp, npos - tp);
+        if m.0 >= target && best_target.is_none_or(|(t0, _, _)| tp > t0) {
+            best_target = Some((tp, s, m));
+        }
+        if best_f1.is_none_or(|(_, b)| m.2 > b.2) {
+            best_f1 = Some((s, m));
+        }
+    }
+    let (threshold, m, method) = match (best_target, best_f1) {
+        (Some((_, s, m)), _) => (s, m, "target_precision"),
+        (None, Some((s, m))) => (s, m, "best_f1"),
+        (None, None) => unreachable!("scores is not empty when there are positives"),
+    };
+    Calibration {
+        category: category.into(),
+        threshold,
+        precision: m.0,
+        recall: m.1,
+        f1: m.2,
+        positives: npos,
+        method: method.into(),
+        target,
+    }
+}
+
+/// The thresholds calibrated on the whole validation split and what they give there.
+pub struct ValCalibration {
+    pub calibration: Vec<Calibration>,
+    /// The calibrated thresholds by category, as thresholds.json holds them.
+    pub thresholds: Thresholds,
+    /// The highest target precision used (see [`calibrate_all`]).
+    pub target: f32,
+    pub benign_fpr: f32,
+    /// Macro F1 of the calibrated flags, counted as the pipeline counts them (a flagged
+    /// sub-category flags its parents), over the categories with positives.
+    pub macro_f1: f32,
+}
+
+/// Scores every validation text through the inference path (normalisation, windows) with the
+/// trunk and head in `params`, calibrates the thresholds on those scores ([`calibrate_all`] at
+/// `target_precision` within `max_benign_fpr`) and measures the result.
+pub fn calibrate_val(
+    cfg: &ModelConfig,
+    params: &Params,
+    tok_bytes: &[u8],
+    val_ex: &[Example],
+    target_precision: f32,
+    max_benign_fpr: f32,
+) -> Result<ValCalibration> {
+    let mut m = Moderator::new(
+        Model::new(cfg.clone(), params.clone(), DType::F32),
+        Tokenizer::from_bytes(tok_bytes)?,
+        None,
+    )?;
+    let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
+    let scores = score_all(&m, &texts)?;
+    let positive: Vec<bool> = val_ex
+        .iter()
+        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
+        .collect();
+    let (calibration, target, benign_fpr) = calibrate_all(
+        &CATEGORIES,
+        &scores,
+        &positive,
+        target_precision,
+        max_benign_fpr,
+    );
+    let thresholds: Thresholds = calibration
+        .iter()
+        .map(|c| (c.category.clone(), c.threshold))
+        .collect();
+    m.set_thresholds(&thresholds)?;
+    let macro_f1 = report_scored(&m, val_ex, &scores, "val", Instant::now()).macro_f1;
+    Ok(ValCalibration {
+        calibration,
+        thresholds,
+        target,
+        benign_fpr,
+        macro_f1,
+    })
+}
