@@ -376,9 +376,9 @@ impl Engine {
 
     /// The trunk's states after `layers` blocks of `tokens`, pooled over the positions `text`
     /// ([`crate::moderation::head::pool`]): what a moderation head reads. Each call reads one
-    /// window from an empty cache and keeps nothing.
-    // The GPU engine runs the trunk on the CPU twin for now: a moderation head's window is a few
-    // dozen tokens, and the head itself is a CPU matvec.
+    /// window from an empty cache and keeps nothing. A GPU engine runs the blocks on the GPU
+    /// and reads back only the pooled rows, when its session holds no conversation (the
+    /// window needs positions 0..) and the window fits it; otherwise the CPU twin computes it.
     pub async fn pooled_async(
         &mut self,
         tokens: &[u32],
@@ -386,13 +386,27 @@ impl Engine {
         text: std::ops::Range<usize>,
         pooling: crate::moderation::head::HeadPooling,
     ) -> Result<Vec<f32>> {
+        use crate::moderation::head::{pool, HeadPooling};
+        let c = self.model.config.dim;
+        let t = tokens.len();
+        if let Inner::Gpu(s) = &mut self.inner {
+            // The rows `pool` reads: the last position, or the text's (all when it is empty).
+            let rows = match pooling {
+                HeadPooling::Last => t.saturating_sub(1)..t,
+                HeadPooling::Mean if text.is_empty() => 0..t,
+                HeadPooling::Mean => text.clone(),
+            };
+            let fits = t <= s.capacity() && (self.model.config.causal || t <= s.chunk);
+            if s.is_empty() && fits && !rows.is_empty() && rows.end <= t {
+                match s.trunk_rows_async(tokens, layers, rows.clone()).await {
+                    Ok(x) => return Ok(pool(&x, c, 0..rows.len(), pooling)),
+                    Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let x = self.model.trunk_states(tokens, layers)?;
-        Ok(crate::moderation::head::pool(
-            &x,
-            self.model.config.dim,
-            text,
-            pooling,
-        ))
+        Ok(pool(&x, c, text, pooling))
     }
 
     /// Blocking [`Self::classify_async`] (native only).

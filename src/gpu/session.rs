@@ -280,6 +280,78 @@ impl GpuSession {
         pollster::block_on(self.forward_argmax_async(tokens))
     }
 
+    /// The residual stream after the first `layers` blocks of `tokens`, run from an empty cache,
+    /// at the positions `rows` only ((rows.len(), C)): the GPU twin of [`Model::trunk_states`]
+    /// restricted to the rows a moderation head pools. Steps of at most `chunk` tokens (a
+    /// bidirectional trunk needs the whole window in one); only those rows are read back. The
+    /// session is empty afterwards.
+    pub async fn trunk_rows_async(
+        &mut self,
+        tokens: &[u32],
+        layers: usize,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        let cfg = &self.model.config;
+        if layers == 0 || layers > cfg.n_layers {
+            return Err(Error::InvalidArgument(format!(
+                "a trunk of {layers} blocks: this model has {}",
+                cfg.n_layers
+            )));
+        }
+        if rows.end > tokens.len() {
+            return Err(Error::InvalidArgument(format!(
+                "positions {rows:?} of a window of {} tokens",
+                tokens.len()
+            )));
+        }
+        if !cfg.causal && tokens.len() > self.chunk {
+            return Err(Error::InvalidArgument(format!(
+                "a bidirectional trunk reads its window in one step: {} positions do not fit \
+                 this GPU session's steps of {}",
+                tokens.len(),
+                self.chunk
+            )));
+        }
+        self.reset();
+        let out = self.trunk_rows_inner(tokens, layers, rows).await;
+        self.reset();
+        out
+    }
+
+    async fn trunk_rows_inner(
+        &mut self,
+        tokens: &[u32],
+        layers: usize,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        self.check(tokens)?;
+        let c = self.model.config.dim;
+        let g = self.model.gpu.clone();
+        let mut out = Vec::with_capacity(rows.len() * c);
+        for (i, part) in tokens.chunks(self.chunk).enumerate() {
+            let start = i * self.chunk;
+            let t = part.len();
+            g.queue
+                .write_buffer(&self.tokens, 0, bytemuck::cast_slice(part));
+            let mut arena = std::mem::take(&mut self.arena);
+            let mut rec = Recorder::new(&g, &mut arena);
+            self.record_step(&mut rec, t, start, layers, Head::None);
+            rec.submit(&[]);
+            self.arena = arena;
+            self.len += t;
+            let (lo, hi) = (rows.start.max(start), rows.end.min(start + t));
+            if lo < hi {
+                // Queued after the step: reads its x.
+                let x = buffers::read_f32(&g, &self.x, (lo - start) * c, (hi - lo) * c).await?;
+                out.extend(x);
+            }
+            if start + t >= rows.end {
+                break; // later positions cannot change these rows (causal, or one step)
+            }
+        }
+        Ok(out)
+    }
+
     /// Debug hook: the residual stream (T, C) after layer `layer` (or after the embedding when
     /// `layer` is None) for `tokens` run from an empty cache, to find which layer a parity
     /// failure starts in. Resets the session.
