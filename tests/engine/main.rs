@@ -19,6 +19,7 @@ mod gpu_model;
 mod gpu_ops;
 mod gpu_quant;
 mod gpu_sample;
+mod moderation_head;
 mod parity;
 mod pipeline;
 mod pipeline_async;
