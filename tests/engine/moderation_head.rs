@@ -236,3 +236,42 @@ fn a_head_with_a_missing_or_mismatched_trunk_is_refused_by_name() {
     let e = Pipeline::load(&dir).err().unwrap().to_string();
     assert!(e.contains("elsewhere.gguf"), "{e}");
 }
+
+#[test]
+fn a_head_scores_the_same_on_a_gpu_engine() {
+    use tinychat::engine::{Backend, Engine, EngineOptions};
+    use tinychat::quant::QType;
+    let Some(g) = crate::gpu_ops::gpu() else {
+        return;
+    };
+    let dir = bundle("head_gpu", config(&format!("../{TRUNK}"), 2, C));
+    let m = Moderator::load(dir.join("moderator")).unwrap();
+    // The CPU twin on the trunk's Q8_0 weights dequantized to f32: the CPU's decode kernels
+    // round x to 8 bits for a quantized matrix (short windows take them), the GPU keeps x in f32.
+    let mut cpu = Moderator::load(dir.join("moderator")).unwrap();
+    let mut w = m.model.weights.clone();
+    w.cast_matrices(QType::F32, true);
+    cpu.model = Arc::new(tinychat::Model::from_weights(m.model.config.clone(), w));
+    let opts = EngineOptions {
+        backend: Backend::Gpu,
+        gpu: Some(g),
+        ..Default::default()
+    };
+    let mut e = Engine::new(m.model.clone(), opts).unwrap();
+    assert!(e.is_gpu());
+    for text in ["", "hello there", "ab ".repeat(5).as_str()] {
+        let want = cpu.scores(text).unwrap();
+        let got = pollster::block_on(m.scores_async(&mut e, text)).unwrap();
+        let d = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        println!(
+            "head scores of {text:?} on {}: max abs diff {d:.2e}",
+            e.describe()
+        );
+        assert!(d < 1e-4, "{text:?}: GPU {got:?}, CPU {want:?}");
+        assert!(e.is_gpu() && e.is_empty());
+    }
+}
