@@ -16,7 +16,7 @@ export WGPU_BACKEND ?= vulkan
 # Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
 BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
 
-.PHONY: demo test deps web fmt fuzz models/smollm2 web/models/smollm2
+.PHONY: demo test deps web fmt fuzz models/smollm2 web/models/smollm2 moderator-smollm2
 
 deps:
 	scripts/install-deps.sh
@@ -26,10 +26,10 @@ deps:
 models/smollm2:
 	scripts/fetch-smollm2.sh
 
-# The demo's default bundle, web/models/smollm2/: its pipeline.json is committed; the rest is
-# made here (git-ignored): the GGUF as a hard link to models/smollm2/ (a copy across file
-# systems; never a symlink, which the native loader refuses when it leads out of the bundle),
-# and the moderator, for now a copy of the trained bundle's.
+# The demo's default bundle, web/models/smollm2/: pipeline.json and the moderator (a head on the
+# chat model's weights, 0.6 MB) are committed; the GGUF is placed here (git-ignored) as a hard
+# link to models/smollm2/ (a copy across file systems; never a symlink, which the native loader
+# refuses when it leads out of the bundle). The moderator reads it as its trunk.
 SMOLLM2_GGUF := SmolLM2-135M-Instruct.Q4_1.gguf
 web/models/smollm2: models/smollm2
 	@set -e; src=models/smollm2/$(SMOLLM2_GGUF); dst=$@/$(SMOLLM2_GGUF); \
@@ -37,9 +37,17 @@ web/models/smollm2: models/smollm2
 	  rm -f "$$dst"; \
 	  ln "$$src" "$$dst" 2>/dev/null || { cp "$$src" "$$dst.tmp"; mv -f "$$dst.tmp" "$$dst"; }; \
 	fi; \
-	rm -rf $@/moderator.tmp; cp -R web/models/default/moderator $@/moderator.tmp; \
-	rm -rf $@/moderator; mv $@/moderator.tmp $@/moderator; \
-	echo "ok: $@ (chat model: $$dst; moderator: a copy of web/models/default/moderator)"
+	echo "ok: $@ (chat model and the moderator's trunk: $$dst)"
+
+# Retrains the SmolLM2 bundle's moderator (about 40 minutes on 2 cores, most of it the trunk
+# reading the texts once): the moderation data, then a head on SmolLM2's first 20 blocks.
+moderator-smollm2: models/smollm2
+	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data
+	cargo run --release --features train -- train moderation --init models/smollm2/$(SMOLLM2_GGUF) \
+	  --data data/moderation --out runs/moderation-smollm2
+	rm -rf web/models/smollm2/moderator
+	mkdir -p web/models/smollm2/moderator
+	cp runs/moderation-smollm2/moderator/*.json runs/moderation-smollm2/moderator/model.safetensors web/models/smollm2/moderator/
 
 # The npm package in pkg/. scripts/build-web.sh (the browser package: bindings, JS wrapper,
 # package.json) when present; otherwise the wasm build and, if wasm-bindgen-cli is installed,
@@ -68,7 +76,7 @@ demo: deps web web/models/smollm2
 	@echo
 	node web/tests/serve.mjs --port $(PORT) --host $(HOST) --quiet
 
-test: deps
+test: deps models/smollm2
 	cargo fmt --check
 	@# One build of the test binaries: the `train` feature only adds code, so every suite runs
 	@# once with it (the wasm32 build below checks the library without it).

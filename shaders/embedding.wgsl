@@ -1,19 +1,19 @@
 // Token embedding lookup, plus learned positions for gpt2:
 // out[r, :] = wte[tokens[r], :] (+ wpe[pos0 + r, :]). CPU twin: ops::embedding_forward.
-// wte is a weight matrix like any other (f32 or packed f16, padded rows), since the same tensor
-// is the tied output projection. One thread per group of four output elements.
+// wte is a weight matrix like any other (any storage format: f32, f16, bf16 or packed blocks),
+// since the same tensor is the tied output projection. One thread per group of four outputs.
 //
-// Needs a weights prelude (weights_f32.wgsl or weights_f16.wgsl): binding 1 `w` = wte (V, C4).
+// Needs weights.wgsl and a prelude (weights_<format>.wgsl): binding 1 `w` = wte (V, C).
 
 struct Shape {
     rows: u32,    // R
     c: u32,       // C
-    c4: u32,      // row stride of wte in groups of 4 = ceil(C / 4)
+    k4: u32,      // a row of wte in groups of four, padding included
+    w_aux: u32,   // packed formats: first f16 scale of wte, in u32 words
     pos0: u32,    // position of row 0
     has_pos: u32, // 0: no learned positions (wpe is a placeholder)
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -30,12 +30,12 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let idx = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (idx >= shape.rows * shape.c4) {
+    if (idx >= shape.rows * shape.k4) {
         return;
     }
-    let r = idx / shape.c4;
-    let g = idx % shape.c4;
-    let e = load_w4(tokens[r] * shape.c4 + g);
+    let r = idx / shape.k4;
+    let g = idx % shape.k4;
+    let e = load_w4(tokens[r], g);
     for (var i = 0u; i < 4u; i++) {
         let col = 4u * g + i;
         if (col < shape.c) {

@@ -7,7 +7,11 @@ struct Shape {
     rows: u32, // R
     c: u32,    // C
     eps: f32,
-    _pad: u32,
+    w_off: u32, // index of the weight in its buffer
+    b_off: u32, // index of the bias in its buffer (LayerNorm)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -58,6 +62,6 @@ fn main(
     }
     let rstd = 1.0 / sqrt(workgroup_sum(lid, d) / n + shape.eps);
     for (var i = lid; i < shape.c; i += WG) {
-        out[base + i] = (x[base + i] - mean) * rstd * weight[i] + bias[i];
+        out[base + i] = (x[base + i] - mean) * rstd * weight[shape.w_off + i] + bias[shape.b_off + i];
     }
 }

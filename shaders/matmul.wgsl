@@ -1,36 +1,18 @@
-// Tiled matrix multiply for prefill: out (R, N) = x (R, K) · Wᵀ + bias, W stored (N, K).
-// CPU twin: ops::matmul_forward. Same uniform and bindings as matvec.wgsl.
+// Tiled matrix multiply for prefill: out ← epilogue(x (R, K) · Wᵀ + bias), W stored (N, K).
+// CPU twin: ops::linear_forward. Needs weights.wgsl and a prelude (weights_<format>.wgsl), then
+// linear.wgsl (uniform, bindings, epilogues); x comes normed already (shape.norm must be 0).
 //
-// Each workgroup computes a BM × BN tile of out. It walks K in steps of BK, staging a BM × BK
-// tile of x and a BN × BK tile of W in workgroup memory, so each value fetched from memory is
-// used BN (or BM) times. Each of the 16 × 16 threads keeps a TM × TN block of sums in registers.
-// The tile sizes are constants (they size workgroup memory and the register block); the
-// workgroup is (BN / TN, BM / TM) = (16, 16).
-//
-// Needs a weights prelude (weights_f32.wgsl or weights_f16.wgsl): binding 1 `w` (N, K4), load_w4.
+// Each workgroup of 16 × 16 threads computes a BM × BN tile of out, BM = 16·TM and BN = 16·TN.
+// It walks K in steps of BK, staging a BM × BK tile of x and a BN × BK tile of W (dequantized by
+// load_w4) in workgroup memory, so each value fetched is used BN (or BM) times; each thread keeps
+// a TM × TN block of sums in registers. TM and TN are override constants: 4 × 4 (64 × 64 tiles)
+// for long prompts, 2 × 2 (32 × 32 tiles, four times the workgroups) when a 128-token prompt
+// would leave most of a large GPU idle. Each thread's TN columns hold whole epilogue pairs.
 
-struct Shape {
-    rows: u32,     // R: rows of x and out
-    k: u32,        // K: input features
-    n: u32,        // N: output features
-    k4: u32,       // row stride of w in groups of 4 = ceil(K / 4)
-    x_off: u32,    // index of x[0, 0] in the x buffer
-    out_off: u32,  // index of out[0, 0] in the out buffer
-    has_bias: u32, // 0: bias is a placeholder
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(2) var<storage, read> x: array<f32>;          // (R, K) from x_off
-@group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N)
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (R, N) from out_off
-
-const BM: u32 = 64u; // rows of out per workgroup
-const BN: u32 = 64u; // columns of out per workgroup
-const BK: u32 = 16u; // step along K (a multiple of 4)
-const TM: u32 = 4u;  // rows per thread
-const TN: u32 = 4u;  // columns per thread
-const THREADS: u32 = 256u; // (BM / TM) * (BN / TN)
+override TM: u32 = 4u; // rows per thread (≤ 4)
+override TN: u32 = 4u; // columns per thread (2 or 4)
+const BK: u32 = 16u;   // step along K (a multiple of 4)
+const THREADS: u32 = 256u;
 
 var<workgroup> xs: array<f32, 1024>; // [kk][m]: BK × BM
 var<workgroup> ws: array<f32, 1024>; // [kk][n]: BK × BN
@@ -41,16 +23,17 @@ fn main(
     @builtin(local_invocation_id) lid3: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let row0 = wid.y * BM;
-    let col0 = wid.x * BN;
-    let tx = lid3.x; // this thread's columns: col0 + tx*TN ..
-    let ty = lid3.y; // this thread's rows:    row0 + ty*TM ..
+    let bm = 16u * TM;
+    let bn = 16u * TN;
+    let row0 = wid.y * bm;
+    let col0 = wid.x * bn;
+    let tx = lid3.x; // this thread's columns: col0 + tx·TN ..
+    let ty = lid3.y; // this thread's rows:    row0 + ty·TM ..
     var acc: array<f32, 16>; // TM × TN
 
     for (var k0 = 0u; k0 < shape.k; k0 += BK) {
-        // x tile: BM × BK scalars, 4 per thread. Out-of-range entries are 0.
-        for (var i = 0u; i < (BM * BK) / THREADS; i++) {
-            let e = lid + i * THREADS;
+        // x tile: BM × BK scalars. Out-of-range entries are 0.
+        for (var e = lid; e < bm * BK; e += THREADS) {
             let m = e / BK;
             let kk = e % BK;
             let r = row0 + m;
@@ -59,33 +42,33 @@ fn main(
             if (r < shape.rows && k < shape.k) {
                 v = x[shape.x_off + r * shape.k + k];
             }
-            xs[kk * BM + m] = v;
+            xs[kk * bm + m] = v;
         }
-        // W tile: BN rows × BK / 4 groups of four = 256 groups, one per thread. Rows are padded
-        // with zeros to K4 groups, so only the row and the group index need checking.
-        {
-            let n = lid / (BK / 4u);
-            let q = lid % (BK / 4u);
+        // W tile: BN rows × BK / 4 groups of four. Rows are padded with zeros (or are whole
+        // blocks), so only the column and the group index need checking.
+        for (var e = lid; e < bn * (BK / 4u); e += THREADS) {
+            let n = e / (BK / 4u);
+            let q = e % (BK / 4u);
             let col = col0 + n;
             let g = k0 / 4u + q;
             var v = vec4<f32>(0.0);
             if (col < shape.n && g < shape.k4) {
-                v = load_w4(col * shape.k4 + g);
+                v = load_w4(w_row(col), g);
             }
-            ws[(4u * q + 0u) * BN + n] = v.x;
-            ws[(4u * q + 1u) * BN + n] = v.y;
-            ws[(4u * q + 2u) * BN + n] = v.z;
-            ws[(4u * q + 3u) * BN + n] = v.w;
+            ws[(4u * q + 0u) * bn + n] = v.x;
+            ws[(4u * q + 1u) * bn + n] = v.y;
+            ws[(4u * q + 2u) * bn + n] = v.z;
+            ws[(4u * q + 3u) * bn + n] = v.w;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
             var a: array<f32, 4>;
             var b: array<f32, 4>;
             for (var i = 0u; i < TM; i++) {
-                a[i] = xs[kk * BM + ty * TM + i];
+                a[i] = xs[kk * bm + ty * TM + i];
             }
             for (var j = 0u; j < TN; j++) {
-                b[j] = ws[kk * BN + tx * TN + j];
+                b[j] = ws[kk * bn + tx * TN + j];
             }
             for (var i = 0u; i < TM; i++) {
                 for (var j = 0u; j < TN; j++) {
@@ -98,14 +81,10 @@ fn main(
 
     for (var i = 0u; i < TM; i++) {
         let r = row0 + ty * TM + i;
-        for (var j = 0u; j < TN; j++) {
+        for (var j = 0u; j < TN; j += 2u) {
             let c = col0 + tx * TN + j;
             if (r < shape.rows && c < shape.n) {
-                var y = acc[i * TN + j];
-                if (shape.has_bias != 0u) {
-                    y += bias[c];
-                }
-                out[shape.out_off + r * shape.n + c] = y;
+                emit2(r, shape.c_base + c, acc[i * TN + j], acc[i * TN + j + 1u], c + 1u < shape.n);
             }
         }
     }

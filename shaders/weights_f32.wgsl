@@ -1,12 +1,15 @@
-// Weight access, f32 variant. Prepended (as text) to every shader that reads a weight matrix:
-// matmul, matvec, embedding. Its twin weights_f16.wgsl has the same binding and function.
-//
-// A matrix (N, K) is stored row-major with each row padded with zeros to K4 = ceil(K / 4) vec4s,
-// so a row starts on a 16-byte boundary and the padding contributes nothing to a dot product.
+// Weight access, f32 variant (the contract every prelude keeps: weights.wgsl). (N, K) row-major,
+// rows padded with zeros to K32 = 32·ceil(K/32).
 
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>; // (N, K4)
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>; // (N, K32 / 4)
 
-// Elements 4i .. 4i+3 of the padded matrix.
-fn load_w4(i: u32) -> vec4<f32> {
-    return w[i];
+fn load_w4(row: u32, g: u32) -> vec4<f32> {
+    return w[row * shape.k4 + g];
+}
+
+fn dot32(row: u32, s: u32, x: X8) -> f32 {
+    let b = row * shape.k4 + 8u * s;
+    return dot(w[b], x.v0) + dot(w[b + 1u], x.v1) + dot(w[b + 2u], x.v2) + dot(w[b + 3u], x.v3)
+        + dot(w[b + 4u], x.v4) + dot(w[b + 5u], x.v5) + dot(w[b + 6u], x.v6)
+        + dot(w[b + 7u], x.v7);
 }

@@ -64,7 +64,8 @@ pub enum Fallback {
 #[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     pub backend: Backend,
-    /// Storage of the weight matrices on the GPU; default: f16 for f16 checkpoints, else f32.
+    /// Storage of the weight matrices on the GPU; default: each as the model stores it (f32,
+    /// f16, bf16 or GGUF blocks, dequantized inside the kernels).
     pub weights: Option<WeightFormat>,
     /// The most positions this engine holds (prompt and answer): the GPU's KV cache is
     /// allocated for that many, and the CPU engine refuses more; default (and at most): the
@@ -228,11 +229,8 @@ impl Engine {
                 Arc::new(g)
             }
         };
-        let format = opts
-            .weights
-            .unwrap_or_else(|| GpuModel::default_format(&model));
         let fit = |e| (Fallback::ModelDoesNotFit, e);
-        let gm = Arc::new(GpuModel::new(gpu, &model, format).map_err(fit)?);
+        let gm = Arc::new(GpuModel::new(gpu, &model, opts.weights).map_err(fit)?);
         let session = GpuSession::new(gm, opts.capacity, opts.chunk).map_err(fit)?;
         Ok(Engine {
             capacity: session.capacity(),
@@ -263,7 +261,7 @@ impl Engine {
             Inner::Gpu(s) => format!(
                 "GPU: {}, {} weights",
                 s.gpu().describe(),
-                s.model.format.name()
+                s.model.describe_formats()
             ),
             Inner::Cpu(_) => "CPU".into(),
         }
@@ -378,9 +376,9 @@ impl Engine {
 
     /// The trunk's states after `layers` blocks of `tokens`, pooled over the positions `text`
     /// ([`crate::moderation::head::pool`]): what a moderation head reads. Each call reads one
-    /// window from an empty cache and keeps nothing.
-    // The GPU engine runs the trunk on the CPU twin for now: a moderation head's window is a few
-    // dozen tokens, and the head itself is a CPU matvec.
+    /// window from an empty cache and keeps nothing. A GPU engine runs the blocks on the GPU
+    /// and reads back only the pooled rows, when its session holds no conversation (the
+    /// window needs positions 0..) and the window fits it; otherwise the CPU twin computes it.
     pub async fn pooled_async(
         &mut self,
         tokens: &[u32],
@@ -388,13 +386,27 @@ impl Engine {
         text: std::ops::Range<usize>,
         pooling: crate::moderation::head::HeadPooling,
     ) -> Result<Vec<f32>> {
+        use crate::moderation::head::{pool, HeadPooling};
+        let c = self.model.config.dim;
+        let t = tokens.len();
+        if let Inner::Gpu(s) = &mut self.inner {
+            // The rows `pool` reads: the last position, or the text's (all when it is empty).
+            let rows = match pooling {
+                HeadPooling::Last => t.saturating_sub(1)..t,
+                HeadPooling::Mean if text.is_empty() => 0..t,
+                HeadPooling::Mean => text.clone(),
+            };
+            let fits = t <= s.capacity() && (self.model.config.causal || t <= s.chunk);
+            if s.is_empty() && fits && !rows.is_empty() && rows.end <= t {
+                match s.trunk_rows_async(tokens, layers, rows.clone()).await {
+                    Ok(x) => return Ok(pool(&x, c, 0..rows.len(), pooling)),
+                    Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let x = self.model.trunk_states(tokens, layers)?;
-        Ok(crate::moderation::head::pool(
-            &x,
-            self.model.config.dim,
-            text,
-            pooling,
-        ))
+        Ok(pool(&x, c, text, pooling))
     }
 
     /// Blocking [`Self::classify_async`] (native only).
@@ -425,7 +437,20 @@ impl Engine {
         let t0 = now_ms();
         let mut t_first = None;
         let mut stopped = false;
-        loop {
+        // The GPU fast path: sampling on the GPU, tokens read back in batches (gpu::decode);
+        // after a GPU failure the loop below carries on from the last token delivered.
+        if let Inner::Gpu(s) = &mut self.inner {
+            if g.remaining() > 0 && s.sample_settings(params).is_some() {
+                let h = &mut self.history;
+                match crate::gpu::decode::generate(s, &mut g, h, &mut on_token, &mut t_first).await
+                {
+                    Ok(s) => stopped = s,
+                    Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        while !stopped {
             let input = g.take_input();
             if input.is_empty() {
                 break;

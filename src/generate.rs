@@ -28,6 +28,10 @@ impl Rng {
             s: [next(), next(), next(), next()],
         }
     }
+    /// The four words of state (the GPU sampler continues the same sequence from them).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
@@ -327,6 +331,27 @@ impl Generator {
             return None;
         }
         let tok = sample(logits, &self.params, &self.history, &mut self.rng);
+        self.accept(tok)
+    }
+
+    /// Takes a token that was sampled elsewhere (by the GPU sampler, from the same RNG state,
+    /// history and parameters) as [`Self::push_logits`] takes its own: the RNG advances as
+    /// `sample` would have advanced it, so the CPU can take over at any token.
+    pub fn push_sampled(&mut self, tok: u32) -> Option<u32> {
+        if self.finished.is_some() {
+            return None;
+        }
+        if self.history.len() >= self.max_total {
+            self.finished = Some(FinishReason::Length);
+            return None;
+        }
+        if self.params.temperature != 0.0 {
+            self.rng.uniform();
+        }
+        self.accept(tok)
+    }
+
+    fn accept(&mut self, tok: u32) -> Option<u32> {
         if self.params.stop_tokens.contains(&tok) {
             self.finished = Some(FinishReason::Stop);
             return None;
@@ -342,6 +367,24 @@ impl Generator {
 
     pub fn finished(&self) -> Option<FinishReason> {
         self.finished
+    }
+    pub fn params(&self) -> &SamplingParams {
+        &self.params
+    }
+    /// The RNG as the next sampled token will find it.
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+    /// Prompt and generated tokens (what the repetition penalty looks at).
+    pub fn history(&self) -> &[u32] {
+        &self.history
+    }
+    /// Tokens still to sample before the length limit (0 once finished).
+    pub fn remaining(&self) -> usize {
+        match self.finished {
+            Some(_) => 0,
+            None => self.max_total - self.history.len(),
+        }
     }
     pub fn generated(&self) -> &[u32] {
         &self.history[self.prompt_len..]

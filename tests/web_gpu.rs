@@ -257,3 +257,165 @@ async fn the_bundles_moderator_scores_the_same_on_webgpu() {
         assert_eq!(got.flagged_categories(), want.flagged_categories());
     }
 }
+
+/// A random llama whose widths are whole blocks of 256, so every storage format applies.
+fn block_model(seed: u64) -> Model {
+    let mut cfg = load(&FIXTURES[0]).0.config;
+    (cfg.vocab_size, cfg.dim, cfg.n_heads, cfg.n_kv_heads) = (300, 256, 4, 2);
+    (cfg.head_dim, cfg.hidden_dim, cfg.n_layers, cfg.max_seq_len) = (64, 512, 2, 160);
+    cfg.tie_embeddings = false;
+    let mut p = tinychat::params::Params::zeros(&cfg);
+    let mut rng = tinychat::generate::Rng::new(seed);
+    for spec in p.layout.specs.clone() {
+        let dst = &mut p.data[spec.offset..spec.offset + spec.len];
+        match spec.shape.len() == 1 && spec.name.contains("norm") {
+            true => dst.fill(1.0),
+            false => dst.iter_mut().for_each(|x| *x = rng.normal() * 0.05),
+        }
+    }
+    Model::new(cfg, p, tinychat::weights::DType::F32)
+}
+
+#[wasm_bindgen_test]
+async fn packed_weights_and_split_attention_match_cpu_in_the_browser() {
+    use tinychat::quant::QType;
+    let g = context().await;
+    let base = block_model(5);
+    let prompt: Vec<u32> = (0..90).map(|i| (i * 37 + 11) % 300).collect();
+    for q in [
+        QType::Q8_0,
+        QType::Q4_0,
+        QType::Q4_1,
+        QType::Q4K,
+        QType::Q6K,
+        QType::BF16,
+    ] {
+        let mut w = base.weights.clone();
+        w.cast_matrices(q, true);
+        let m = Model::from_weights(base.config.clone(), w.clone());
+        // The CPU twin holds the same values in f32: its decode kernels round x to 8 bits for
+        // a packed format (ops::matvec), the GPU's do not.
+        w.cast_matrices(QType::F32, true);
+        let cpu = Model::from_weights(base.config.clone(), w);
+        let v = m.config.vocab_size;
+        let mut cache = cpu.new_cache();
+        let want = cpu.forward(&prompt, &mut cache, Logits::All).unwrap();
+        let gm = Arc::new(GpuModel::new(g.clone(), &m, None).unwrap());
+        let mut s = GpuSession::new(gm, None, Some(64)).unwrap();
+        let got = s.forward_async(&prompt, Logits::All).await.unwrap();
+        let d = max_diff(&got, &want[..]);
+        // Then decode steps past 64 positions: split-K attention and the fused matvec path.
+        let mut worst = 0.0f32;
+        for t in 0..3u32 {
+            let want = cpu.forward(&[t + 1], &mut cache, Logits::Last).unwrap();
+            let got = s.forward_async(&[t + 1], Logits::Last).await.unwrap();
+            worst = worst.max(max_diff(&got, &want));
+        }
+        console_log!("{q}: prefill max abs diff {d:.3e}, decode at 90.. {worst:.3e} (V={v})");
+        assert!(d <= 1e-3 && worst <= 1e-3, "{q}: {d} / {worst}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn gpu_sampler_matches_cpu_in_the_browser() {
+    use tinychat::generate::{sample, Rng};
+    use tinychat::gpu::buffers;
+    use tinychat::gpu::kernels::{self, Arena, Recorder};
+    let g = context().await;
+    let (v, steps) = (1757, 1000);
+    let p = SamplingParams {
+        temperature: 0.8,
+        top_k: 50,
+        top_p: 0.9,
+        repetition_penalty: 1.3,
+        seed: 7,
+        ..Default::default()
+    };
+    let mut rng = Rng::new(99);
+    let logits: Vec<f32> = (0..steps * v).map(|_| rng.uniform() * 8.0 - 4.0).collect();
+    let prompt = [3u32, 17, 1756];
+    let mut rng = Rng::new(p.seed);
+    let mut history = prompt.to_vec();
+    let mut cpu = vec![];
+    for s in 0..steps {
+        let tok = sample(
+            &mut logits[s * v..(s + 1) * v].to_vec(),
+            &p,
+            &history,
+            &mut rng,
+        );
+        history.push(tok);
+        cpu.push(tok);
+    }
+    let settings = kernels::sample_settings(&p, v).unwrap();
+    let state = kernels::sampler_state(&Rng::new(p.seed), &prompt, v);
+    let gl = buffers::upload_f32(&g, "logits", &logits).unwrap();
+    let gs = buffers::upload_bytes(&g, "state", bytemuck::cast_slice(&state)).unwrap();
+    let tokens = buffers::zeros(&g, "tokens", 1).unwrap();
+    let ring = buffers::zeros(&g, "ring", steps).unwrap();
+    let mut arena = Arena::new();
+    let mut rec = Recorder::new(&g, &mut arena);
+    for s in 0..steps {
+        kernels::sample(&mut rec, &gl, s * v, v, settings, &gs, &tokens, &ring, s);
+    }
+    rec.submit(&[]);
+    let got: Vec<u32> = buffers::read_f32(&g, &ring, 0, steps)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.to_bits())
+        .collect();
+    let first_diff = cpu.iter().zip(&got).position(|(a, b)| a != b);
+    console_log!("GPU sampler: {steps} steps, first difference from the CPU {first_diff:?}");
+    assert_eq!(first_diff, None);
+}
+
+#[wasm_bindgen_test]
+async fn gpu_decode_loop_matches_cpu_in_the_browser() {
+    let g = context().await;
+    let (model, prompt, _) = load(&FIXTURES[0]);
+    let copy = |m: &Model| Model::from_weights(m.config.clone(), m.weights.clone());
+    let p = SamplingParams {
+        temperature: 0.9,
+        top_k: 30,
+        repetition_penalty: 1.1,
+        seed: 4,
+        max_new_tokens: 40,
+        ..Default::default()
+    };
+    for stop_after in [None, Some(13)] {
+        let stop = |n: usize| stop_after != Some(n);
+        let mut cpu = Engine::cpu(copy(&model));
+        let mut n = 0;
+        let want = cpu
+            .generate_async(&prompt, &p, async |_| {
+                n += 1;
+                Ok(stop(n))
+            })
+            .await
+            .unwrap();
+        let opts = EngineOptions {
+            backend: Backend::Gpu,
+            gpu: Some(g.clone()),
+            ..Default::default()
+        };
+        let mut e = Engine::new_async(copy(&model), opts).await.unwrap();
+        let mut n = 0;
+        let got = e
+            .generate_async(&prompt, &p, async |_| {
+                n += 1;
+                Ok(stop(n))
+            })
+            .await
+            .unwrap();
+        console_log!(
+            "GPU loop, sampled: {:?} ({:?})",
+            got.tokens,
+            got.finish_reason
+        );
+        assert!(e.is_gpu());
+        assert_eq!(got.tokens, want.tokens);
+        assert_eq!(got.finish_reason, want.finish_reason);
+        assert_eq!(e.len(), cpu.len());
+    }
+}

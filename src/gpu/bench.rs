@@ -5,9 +5,10 @@
 //! GB/s = (bytes of weight matrices) × (decode tokens/s); compare it with the card's memory
 //! bandwidth (`--peak-gbs`). By default the model is a random one shaped like SmolLM2-135M
 //! (llama: V=49152, C=576, L=30, NH=9, NKV=3, HS=64, FF=1536, tied embeddings), measured with f32
-//! and f16 weights on the GPU. `--quick` measures a few tokens, for software adapters (lavapipe).
+//! and f16 weights on the GPU (`--weights` takes any storage format; the GPU table, with
+//! dispatches per token and `--context`, is `bench_decode`'s). `--quick` measures a few tokens,
+//! for software adapters (lavapipe).
 
-use super::{GpuContext, GpuModel, GpuSession, WeightFormat};
 use crate::config::{Family, ModelConfig};
 use crate::error::{Error, Result};
 use crate::generate::{argmax, Rng};
@@ -16,7 +17,6 @@ use crate::params::Params;
 use crate::quant::QType;
 use crate::weights::DType;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Options of `tinychat bench infer`.
@@ -34,8 +34,11 @@ pub struct InferBenchArgs {
     pub quick: bool,
     /// Which engines: cpu, gpu or both.
     pub engines: String,
-    /// GPU weight storage: f32, f16 or both.
+    /// GPU weight storage, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k,
+    /// stored (as the model stores it), or both (f32,f16).
     pub weights: String,
+    /// GPU: decode after a context of this many positions (0: right after the prompt).
+    pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
     pub peak_gbs: Option<f64>,
@@ -59,6 +62,7 @@ impl Default for InferBenchArgs {
             quick: false,
             engines: "both".into(),
             weights: "both".into(),
+            context: 0,
             peak_gbs: None,
             dtype: "f32".into(),
             rounds: 3,
@@ -110,15 +114,6 @@ pub fn random_model(cfg: &ModelConfig, seed: u64) -> Model {
     Model::new(cfg.clone(), params, DType::F32)
 }
 
-struct Row {
-    engine: String,
-    weights: &'static str,
-    prefill_tps: f64,
-    decode_tps: f64,
-    /// Bytes of weights read per decode step.
-    weight_bytes: u64,
-}
-
 /// One CPU storage type's measurements: tinychat's runs and the peer's, interleaved.
 struct CpuRuns {
     qtype: QType,
@@ -151,21 +146,6 @@ fn bench_cpu(model: &Model, prompt: &[u32], steps: usize) -> Result<(f64, f64)> 
     let t = Instant::now();
     for _ in 0..steps {
         tok = argmax(&model.forward(&[tok], &mut cache, Logits::Last)?);
-    }
-    Ok((prefill, steps as f64 / secs(t)))
-}
-
-fn bench_gpu(session: &mut GpuSession, prompt: &[u32], steps: usize) -> Result<(f64, f64)> {
-    // Warm-up: builds every pipeline and bind group, and runs each shader once.
-    session.forward(prompt, Logits::Last)?;
-    session.forward(&[0], Logits::Last)?;
-    session.reset();
-    let t = Instant::now();
-    let mut tok = argmax(&session.forward(prompt, Logits::Last)?);
-    let prefill = prompt.len() as f64 / secs(t);
-    let t = Instant::now();
-    for _ in 0..steps {
-        tok = argmax(&session.forward(&[tok], Logits::Last)?);
     }
     Ok((prefill, steps as f64 / secs(t)))
 }
@@ -212,16 +192,7 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
             )))
         }
     };
-    let formats: Vec<WeightFormat> = match args.weights.as_str() {
-        "both" => vec![WeightFormat::F32, WeightFormat::F16],
-        "f32" => vec![WeightFormat::F32],
-        "f16" => vec![WeightFormat::F16],
-        w => {
-            return Err(Error::InvalidArgument(format!(
-                "--weights {w:?}: use f32, f16 or both"
-            )))
-        }
-    };
+    let formats = super::bench_decode::parse_formats(&args.weights)?;
 
     let (model, name) = match &args.model {
         Some(dir) => (Model::load(dir)?, dir.display().to_string()),
@@ -258,78 +229,19 @@ pub fn run(args: &InferBenchArgs) -> Result<()> {
         },
         n_params as f64 / 1e6
     );
-    println!("batch 1, prompt {prompt_len} tokens (prefill), then {steps} decode steps of one token (logits of the last position read back each step)");
+    println!("batch 1, prompt {prompt_len} tokens (prefill), then {steps} decode steps of one token (CPU: the logits of the last position read back each step; GPU: the GPU-resident loop, greedy on the GPU)");
     let prompt = prompt_tokens(prompt_len, cfg.vocab_size);
 
-    let mut rows = vec![];
     let mut cpu_runs = vec![];
     if cpu_on {
         cpu_runs = bench_cpu_types(args, &model, &prompt, steps)?;
     }
     let mut gpu_desc = None;
     if gpu_on {
-        match pollster::block_on(GpuContext::new()) {
-            Err(e) => println!("GPU: not measured ({e})"),
-            Ok(g) => {
-                let g = Arc::new(g);
-                gpu_desc = Some(g.describe());
-                for &f in &formats {
-                    eprintln!("GPU, {} weights...", f.name());
-                    let gm = Arc::new(GpuModel::new(g.clone(), &model, f)?);
-                    let wb = gm.weight_bytes_per_token();
-                    let mut s =
-                        GpuSession::new(gm, Some(prompt_len + steps + 2), Some(prompt_len))?;
-                    let (p, d) = bench_gpu(&mut s, &prompt, steps)?;
-                    rows.push(Row {
-                        engine: format!("GPU {}", g.describe()),
-                        weights: f.name(),
-                        prefill_tps: p,
-                        decode_tps: d,
-                        weight_bytes: wb,
-                    });
-                }
-            }
-        }
+        let (ctx, peak) = (args.context, args.peak_gbs);
+        gpu_desc = super::bench_decode::run(&model, &prompt, steps, &formats, ctx, peak)?;
     }
 
-    if !rows.is_empty() {
-        let w = rows
-            .iter()
-            .map(|r| r.engine.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        println!(
-            "{:w$}  {:>7}  {:>14}  {:>13}  {:>16}  {:>9}{}",
-            "engine",
-            "weights",
-            "prefill tok/s",
-            "decode tok/s",
-            "weights MB/token",
-            "GB/s",
-            if args.peak_gbs.is_some() {
-                "  of peak"
-            } else {
-                ""
-            }
-        );
-        for r in &rows {
-            let gbs = r.weight_bytes as f64 * r.decode_tps / 1e9;
-            let peak = match args.peak_gbs {
-                Some(p) if r.engine.starts_with("GPU") => format!("  {:>6.1}%", 100.0 * gbs / p),
-                _ => String::new(),
-            };
-            println!(
-                "{:w$}  {:>7}  {:>14.1}  {:>13.2}  {:>16.1}  {:>9.2}{peak}",
-                r.engine,
-                r.weights,
-                r.prefill_tps,
-                r.decode_tps,
-                r.weight_bytes as f64 / 1e6,
-                gbs
-            );
-        }
-    }
     if let Some(d) = gpu_desc {
         println!("GPU adapter: {d}");
     }

@@ -1,40 +1,127 @@
-//! GPU buffers: weight matrices (f32, or f16 packed two per u32), activations, and async readback.
+//! GPU buffers: weight matrices in their storage type (f32, f16, bf16 or GGUF's packed blocks),
+//! activations, and async readback.
+//!
+//! A weight matrix (N, K) keeps the bytes it was stored with; only its layout changes so that
+//! every shader read is a whole, aligned u32 (WGSL has no 8- or 16-bit storage):
+//!
+//! ```text
+//! format   GPU layout of one matrix                                       bytes / 32 weights
+//! f32      rows of K32 = ceil(K / 32)·32 f32 (zero padding)               128
+//! f16/bf16 rows of K32 halves, two per u32 (low half = lower index)        64
+//! Q4_1     ggml's blocks as stored (20 bytes: d, m, qs)                     20
+//! Q4_K     ggml's blocks as stored (144 bytes: d, dmin, scales, qs)         18
+//! Q8_0     block bodies (qs, 32 bytes) for the whole matrix, then every     34
+//!          block's f16 d, two per u32
+//! Q4_0     bodies (qs, 16 bytes), then the f16 d's                          18
+//! Q6_K     bodies (ql, qh, scales: 208 bytes), then the f16 d's             26.25
+//! ```
+//!
+//! ggml's Q8_0, Q4_0 and Q6_K blocks are 34, 18 and 210 bytes, so most blocks start in the middle
+//! of a u32. Moving each block's 2-byte d into an array after the bodies (at u32 `w_aux`) makes
+//! every body start on a u32 and costs no byte: a Q8_0 dot product then loads its 32 quants with 8
+//! aligned u32 reads instead of 9 straddling ones and shifts. Blocks of 20 and 144 bytes are
+//! aligned already and are uploaded untouched. Nothing is dequantized at upload.
 
 use super::GpuContext;
 use crate::error::{Error, Result};
+use crate::quant::{self, QType};
+use crate::tensor::{Tensor, TensorData};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use wgpu::util::DeviceExt;
 
-/// How weight matrices are stored on the GPU. Compute is f32 either way.
+/// How a weight matrix is stored on the GPU (one `shaders/weights_<name>.wgsl` prelude each).
+/// Compute is f32 whatever the storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeightFormat {
     F32,
-    /// IEEE half precision, two per u32, unpacked in the shader with `unpack2x16float`: half the
-    /// memory traffic of f32, and no need for the `shader-f16` feature.
+    /// IEEE half precision, two per u32, unpacked with `unpack2x16float`: no `shader-f16` needed.
     F16,
+    /// bfloat16, two per u32, widened with a shift.
+    BF16,
+    Q8_0,
+    Q4_0,
+    Q4_1,
+    Q4K,
+    Q6K,
 }
 
 impl WeightFormat {
+    pub const ALL: [WeightFormat; 8] = [
+        WeightFormat::F32,
+        WeightFormat::F16,
+        WeightFormat::BF16,
+        WeightFormat::Q8_0,
+        WeightFormat::Q4_0,
+        WeightFormat::Q4_1,
+        WeightFormat::Q4K,
+        WeightFormat::Q6K,
+    ];
+
+    /// "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k" (the prelude's file name).
     pub fn name(self) -> &'static str {
         match self {
             WeightFormat::F32 => "f32",
             WeightFormat::F16 => "f16",
+            WeightFormat::BF16 => "bf16",
+            WeightFormat::Q8_0 => "q8_0",
+            WeightFormat::Q4_0 => "q4_0",
+            WeightFormat::Q4_1 => "q4_1",
+            WeightFormat::Q4K => "q4_k",
+            WeightFormat::Q6K => "q6_k",
         }
     }
-    /// Bytes per weight.
-    pub fn bytes(self) -> usize {
+
+    /// Parses [`Self::name`] (or a ggml name such as "Q4_K"), case-insensitively.
+    pub fn parse(s: &str) -> Option<WeightFormat> {
+        QType::from_name(s).map(WeightFormat::from_qtype)
+    }
+
+    pub fn qtype(self) -> QType {
         match self {
-            WeightFormat::F32 => 4,
-            WeightFormat::F16 => 2,
+            WeightFormat::F32 => QType::F32,
+            WeightFormat::F16 => QType::F16,
+            WeightFormat::BF16 => QType::BF16,
+            WeightFormat::Q8_0 => QType::Q8_0,
+            WeightFormat::Q4_0 => QType::Q4_0,
+            WeightFormat::Q4_1 => QType::Q4_1,
+            WeightFormat::Q4K => QType::Q4K,
+            WeightFormat::Q6K => QType::Q6K,
+        }
+    }
+
+    pub fn from_qtype(q: QType) -> WeightFormat {
+        match q {
+            QType::F32 => WeightFormat::F32,
+            QType::F16 => WeightFormat::F16,
+            QType::BF16 => WeightFormat::BF16,
+            QType::Q8_0 => WeightFormat::Q8_0,
+            QType::Q4_0 => WeightFormat::Q4_0,
+            QType::Q4_1 => WeightFormat::Q4_1,
+            QType::Q4K => WeightFormat::Q4K,
+            QType::Q6K => WeightFormat::Q6K,
+        }
+    }
+
+    pub fn is_quantized(self) -> bool {
+        self.qtype().is_quantized()
+    }
+
+    /// Bytes of a block body kept in place, when the block's f16 d moves to the scale array
+    /// (None: the block is uploaded as stored, or the format has no blocks).
+    fn split_body(self) -> Option<std::ops::Range<usize>> {
+        match self {
+            WeightFormat::Q8_0 => Some(2..34),
+            WeightFormat::Q4_0 => Some(2..18),
+            WeightFormat::Q6K => Some(0..208),
+            _ => None,
         }
     }
 }
 
-/// A weight matrix (N, K) on the GPU, rows padded with zeros to K4 = ceil(K / 4) groups of four
-/// (see `shaders/weights_f32.wgsl`).
+/// A weight matrix (N, K) on the GPU in its storage format (layouts in the module docs).
 #[derive(Debug)]
 pub struct Weight {
     pub buf: wgpu::Buffer,
@@ -42,13 +129,20 @@ pub struct Weight {
     pub rows: usize,
     /// K
     pub cols: usize,
-    /// ceil(K / 4)
+    /// Row length in groups of four weights, padding included: K32 / 4 for the float formats,
+    /// K / 4 for packed ones (`shape.k4` of the shaders).
     pub k4: usize,
+    /// Index (in u32 words) of the first f16 scale, for Q8_0, Q4_0 and Q6_K; 0 otherwise
+    /// (`shape.w_aux`).
+    pub aux: usize,
     pub format: WeightFormat,
+    /// Bytes a full read of the matrix moves.
+    pub bytes: u64,
 }
 
 impl Weight {
-    /// Uploads `data` (N, K), row-major.
+    /// Uploads `data` (N, K) of f32 values, converted (or quantized) to `format`. Packed formats
+    /// need K to be a whole number of their blocks.
     pub fn upload(
         gpu: &GpuContext,
         label: &str,
@@ -58,48 +152,129 @@ impl Weight {
         format: WeightFormat,
     ) -> Result<Self> {
         assert_eq!(data.len(), rows * cols, "{label}: weight data length");
-        let bytes = pack_matrix(data, rows, cols, format);
+        let q = format.qtype();
+        if q.row_bytes(cols).is_none() {
+            return Err(Error::Gpu(format!(
+                "{label}: rows of {cols} weights are not a whole number of {q} blocks ({} weights)",
+                q.block_len()
+            )));
+        }
+        Self::upload_raw(gpu, label, format, &quant::quantize(q, data), rows, cols)
+    }
+
+    /// Uploads the tensors `parts` stacked row-wise as one matrix (Q, K and V as one QKV
+    /// matrix), each converted to `format` if it is stored otherwise.
+    pub fn upload_tensors(
+        gpu: &GpuContext,
+        label: &str,
+        parts: &[&Tensor],
+        format: WeightFormat,
+    ) -> Result<Self> {
+        let cols = parts[0].rows_cols().1;
+        let mut rows = 0;
+        let mut bytes = vec![];
+        for t in parts {
+            let (r, c) = t.rows_cols();
+            assert_eq!(c, cols, "{label}: stacked matrices need the same columns");
+            rows += r;
+            if t.qtype() == format.qtype() {
+                bytes.extend_from_slice(&tensor_bytes(t));
+            } else {
+                let q = format.qtype();
+                if q.row_bytes(cols).is_none() {
+                    return Err(Error::Gpu(format!(
+                        "{label}: rows of {cols} weights are not a whole number of {q} blocks ({} weights)",
+                        q.block_len()
+                    )));
+                }
+                bytes.extend(quant::quantize(q, &t.to_f32()));
+            }
+        }
+        Self::upload_raw(gpu, label, format, &bytes, rows, cols)
+    }
+
+    /// Uploads a matrix given as stored: little-endian f32/f16/bf16 values, or ggml's blocks.
+    pub fn upload_raw(
+        gpu: &GpuContext,
+        label: &str,
+        format: WeightFormat,
+        stored: &[u8],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self> {
+        let (bytes, k4, aux) = gpu_layout(format, stored, rows, cols);
         let buf = upload_bytes(gpu, label, &bytes)?;
         Ok(Weight {
             buf,
             rows,
             cols,
-            k4: cols.div_ceil(4),
+            k4,
+            aux,
             format,
+            bytes: bytes.len() as u64,
         })
     }
+
     /// Bytes a full read of the matrix moves (padding included).
     pub fn bytes(&self) -> u64 {
-        (self.rows * self.k4 * 4 * self.format.bytes()) as u64
+        self.bytes
     }
 }
 
-/// The bytes of a padded weight matrix: rows of ceil(K / 4) · 4 values, f32 or packed f16.
-pub fn pack_matrix(data: &[f32], rows: usize, cols: usize, format: WeightFormat) -> Vec<u8> {
-    let stride = cols.div_ceil(4) * 4;
-    match format {
-        WeightFormat::F32 => {
-            let mut out = vec![0f32; rows * stride];
-            for r in 0..rows {
-                out[r * stride..r * stride + cols].copy_from_slice(&data[r * cols..(r + 1) * cols]);
-            }
-            bytemuck::cast_slice(&out).to_vec()
-        }
-        WeightFormat::F16 => {
-            let mut out = vec![half::f16::ZERO; rows * stride];
-            for r in 0..rows {
-                for (o, &v) in out[r * stride..r * stride + cols]
-                    .iter_mut()
-                    .zip(&data[r * cols..(r + 1) * cols])
-                {
-                    *o = half::f16::from_f32(v);
-                }
-            }
-            // Little-endian u16 pairs: the lower index lands in the low half of each u32, which
-            // is the `.x` that unpack2x16float returns first.
-            bytemuck::cast_slice(&out).to_vec()
-        }
+/// The bytes of a tensor as stored (little-endian).
+pub fn tensor_bytes(t: &Tensor) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    match &t.data {
+        TensorData::F32(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        TensorData::F16(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        TensorData::BF16(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        TensorData::Quant(_, b) => Cow::Borrowed(b),
     }
+}
+
+/// The GPU layout of a matrix stored as `stored` (see the module docs): its bytes, its row length
+/// in groups of four weights (k4), and where the scale array starts in u32 words (aux).
+pub fn gpu_layout(
+    format: WeightFormat,
+    stored: &[u8],
+    rows: usize,
+    cols: usize,
+) -> (Vec<u8>, usize, usize) {
+    let q = format.qtype();
+    let row_bytes = q
+        .row_bytes(cols)
+        .expect("a matrix row is a whole number of blocks");
+    assert_eq!(stored.len(), rows * row_bytes, "matrix bytes");
+    if !q.is_quantized() {
+        // Rows padded with zeros to a multiple of 32 weights: a decode lane reads 32 at a time.
+        let el = q.block_bytes();
+        let stride = cols.div_ceil(32) * 32;
+        let mut out = vec![0u8; rows * stride * el];
+        for r in 0..rows {
+            out[r * stride * el..][..row_bytes]
+                .copy_from_slice(&stored[r * row_bytes..][..row_bytes]);
+        }
+        return (out, stride / 4, 0);
+    }
+    let k4 = cols / 4;
+    let Some(body) = format.split_body() else {
+        return (stored.to_vec(), k4, 0);
+    };
+    let bb = q.block_bytes();
+    let blocks = stored.len() / bb;
+    let d_at = if body.start == 0 { body.end } else { 0 };
+    let mut out = Vec::with_capacity(stored.len() + 4);
+    for b in stored.chunks_exact(bb) {
+        out.extend_from_slice(&b[body.clone()]);
+    }
+    let aux = out.len() / 4;
+    for b in stored.chunks_exact(bb) {
+        out.extend_from_slice(&b[d_at..d_at + 2]);
+    }
+    if blocks % 2 == 1 {
+        out.extend_from_slice(&[0, 0]);
+    }
+    (out, k4, aux)
 }
 
 /// `x` rounded to f16 and back: what the GPU sees of f16 weights (for CPU twins in tests).
@@ -211,12 +386,29 @@ impl<T> Future for Receiver<T> {
 /// out and unmaps. In the browser this yields to the event loop until the GPU is done; natively
 /// it waits for the device.
 pub async fn read_mapped(gpu: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    read_mapped_after(gpu, staging, bytes, None).await
+}
+
+/// [`read_mapped`] that natively waits only for submission `index` (the copy's), not for work
+/// submitted after it: the GPU-resident decode loop reads one batch of tokens while the next
+/// batch runs.
+pub async fn read_mapped_after(
+    gpu: &GpuContext,
+    staging: &wgpu::Buffer,
+    bytes: u64,
+    index: Option<wgpu::SubmissionIndex>,
+) -> Result<Vec<u8>> {
     let (send, recv) = oneshot();
     staging.map_async(wgpu::MapMode::Read, 0..bytes, send);
     #[cfg(not(target_arch = "wasm32"))]
     gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
+        .poll(wgpu::PollType::Wait {
+            submission_index: index,
+            timeout: None,
+        })
         .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = index;
     let mapped = recv.await;
     gpu.check()?;
     mapped.map_err(|e| Error::Gpu(format!("reading results back from the GPU: {e}")))?;

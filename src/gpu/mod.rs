@@ -3,24 +3,32 @@
 //!
 //! - [`GpuContext`]: adapter and device (async), the limits and features they offer, a
 //!   device-loss flag, and the compute pipelines, each built once and cached by (op, variant).
-//! - [`buffers`]: weight upload (f32, or f16 packed two per u32), storage buffers, async readback.
+//! - [`buffers`]: weight upload in the storage format (f32, f16, bf16, GGUF blocks), storage
+//!   buffers, async readback.
 //! - [`kernels`]: one dispatch function per op, each the twin of a CPU op in `crate::ops`, and the
 //!   [`kernels::Recorder`] that encodes a sequence of dispatches into one submission.
-//! - [`model`]: [`GpuModel`] (weights uploaded once) and [`GpuSession`] (activations and KV cache
-//!   allocated once; the whole forward pass of a step encoded into one submission).
+//! - [`model`]: [`GpuModel`] (weights uploaded once, Q/K/V and gate/up stacked).
+//! - [`session`]: [`GpuSession`] (activations and KV cache allocated once; a whole step — or
+//!   several decode steps — encoded into one submission).
+//! - [`decode`]: the GPU-resident decode loop: sampling on the GPU, tokens read back in batches.
 //!
 //! Shapes travel in a small uniform per dispatch (never baked into shader text); workgroup sizes
 //! are `override` constants set when a pipeline is built.
 
 pub mod buffers;
+pub mod decode;
 pub mod kernels;
 pub mod model;
+pub mod session;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench_decode;
 
 pub use buffers::{Weight, WeightFormat};
-pub use model::{GpuModel, GpuSession};
+pub use model::GpuModel;
+pub use session::GpuSession;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -30,19 +38,19 @@ use std::sync::{Arc, Mutex};
 /// The compute ops. Each has one shader file and one dispatch function in [`kernels`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// Tiled matrix multiply (prefill).
+    /// Tiled matrix multiply with a fused epilogue (prefill).
     Matmul,
-    /// Matrix–vector product (decode).
+    /// Matrix–vector product with the norm and epilogue fused in (decode).
     Matvec,
     RmsNorm,
     LayerNorm,
-    Rope,
+    /// Attention over the KV cache: tiled over queries, split over positions for decode.
     Attention,
-    Swiglu,
-    Gelu,
-    Residual,
+    /// Merges split-K attention partials.
+    AttentionCombine,
     Embedding,
-    Argmax,
+    /// Greedy or top-k/top-p sampling with the repetition penalty and the RNG on the GPU.
+    Sample,
     /// Sequence pooling for a classifier's head.
     Pool,
 }
@@ -57,18 +65,15 @@ pub enum Access {
 use Access::{Read as R, ReadWrite as RW};
 
 impl Op {
-    pub const ALL: [Op; 12] = [
+    pub const ALL: [Op; 9] = [
         Op::Matmul,
         Op::Matvec,
         Op::RmsNorm,
         Op::LayerNorm,
-        Op::Rope,
         Op::Attention,
-        Op::Swiglu,
-        Op::Gelu,
-        Op::Residual,
+        Op::AttentionCombine,
         Op::Embedding,
-        Op::Argmax,
+        Op::Sample,
         Op::Pool,
     ];
 
@@ -79,71 +84,69 @@ impl Op {
             Op::Matvec => "matvec",
             Op::RmsNorm => "rmsnorm",
             Op::LayerNorm => "layernorm",
-            Op::Rope => "rope",
             Op::Attention => "attention",
-            Op::Swiglu => "swiglu",
-            Op::Gelu => "gelu",
-            Op::Residual => "residual",
+            Op::AttentionCombine => "attention_combine",
             Op::Embedding => "embedding",
-            Op::Argmax => "argmax",
+            Op::Sample => "sample",
             Op::Pool => "pool",
         }
     }
 
-    /// The shader text of the op alone (ops that read weights also need a weights prelude).
+    /// The shader text of the op alone (ops that read weights also need a weights prelude, and
+    /// the linear ops `linear.wgsl`).
     pub fn source(self) -> &'static str {
         match self {
             Op::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Op::Matvec => include_str!("../../shaders/matvec.wgsl"),
             Op::RmsNorm => include_str!("../../shaders/rmsnorm.wgsl"),
             Op::LayerNorm => include_str!("../../shaders/layernorm.wgsl"),
-            Op::Rope => include_str!("../../shaders/rope.wgsl"),
             Op::Attention => include_str!("../../shaders/attention.wgsl"),
-            Op::Swiglu => include_str!("../../shaders/swiglu.wgsl"),
-            Op::Gelu => include_str!("../../shaders/gelu.wgsl"),
-            Op::Residual => include_str!("../../shaders/residual.wgsl"),
+            Op::AttentionCombine => include_str!("../../shaders/attention_combine.wgsl"),
             Op::Embedding => include_str!("../../shaders/embedding.wgsl"),
-            Op::Argmax => include_str!("../../shaders/argmax.wgsl"),
+            Op::Sample => include_str!("../../shaders/sample.wgsl"),
             Op::Pool => include_str!("../../shaders/pool.wgsl"),
         }
     }
 
-    /// Whether the shader reads a weight matrix through `load_w4` (binding 1), and so comes in
-    /// an f32 and an f16 variant.
+    /// Whether the shader reads a weight matrix through the prelude (binding 1), and so comes in
+    /// one variant per [`WeightFormat`].
     pub fn reads_weights(self) -> bool {
         matches!(self, Op::Matmul | Op::Matvec | Op::Embedding)
+    }
+
+    /// Whether `linear.wgsl` (the linear ops' uniform, bindings and epilogues) goes before it.
+    pub fn is_linear(self) -> bool {
+        matches!(self, Op::Matmul | Op::Matvec)
     }
 
     /// Bindings 1.. after the uniform, in order.
     pub fn bindings(self) -> &'static [Access] {
         match self {
-            // w, x, bias, out
-            Op::Matmul | Op::Matvec => &[R, R, R, RW],
+            // w, x, vecs, rope, out, kv
+            Op::Matmul | Op::Matvec => &[R, R, R, R, RW, RW],
             // weight, x, out
             Op::RmsNorm => &[R, R, RW],
             // weight, bias, x, out
             Op::LayerNorm => &[R, R, R, RW],
-            // cos, sin, x (in place)
-            Op::Rope => &[R, R, RW],
-            // q, k_cache, v_cache, out
-            Op::Attention => &[R, R, R, RW],
-            // gate, up, out
-            Op::Swiglu => &[R, R, RW],
-            // x, out
-            Op::Gelu | Op::Residual => &[R, RW],
+            // q, kv, out, part
+            Op::Attention => &[R, R, RW, RW],
+            // part, out
+            Op::AttentionCombine => &[R, RW],
             // wte, tokens, wpe, out
             Op::Embedding => &[R, R, R, RW],
+            // logits, state, tokens, ring
+            Op::Sample => &[R, RW, RW, RW],
             // x, out
-            Op::Argmax | Op::Pool => &[R, RW],
+            Op::Pool => &[R, RW],
         }
     }
 
     /// The `WG` override constant (threads per workgroup), or None for a fixed workgroup
-    /// (the tiled matmul, whose tile sizes are constants).
+    /// (the tiled matmul, whose tile sizes are constants, and the sampler's 256 threads).
     pub fn workgroup_size(self) -> Option<u32> {
         match self {
-            Op::Matmul => None,
-            Op::Argmax | Op::Matvec => Some(256),
+            Op::Matmul | Op::Sample => None,
+            Op::Matvec => Some(kernels::MATVEC_WG),
             _ => Some(64),
         }
     }
@@ -154,60 +157,110 @@ impl Op {
 pub enum Variant {
     /// An op that reads no weights.
     Plain,
-    /// Weights in this format.
+    /// Weights in this format (the tiled matmul: 64 × 64 tiles).
     Weights(WeightFormat),
+    /// The tiled matmul with 32 × 32 tiles, for short prompts.
+    SmallTiles(WeightFormat),
 }
 
-/// The weights prelude (`shaders/weights_f32.wgsl` or `weights_f16.wgsl`).
+impl Variant {
+    fn weights(self) -> Option<WeightFormat> {
+        match self {
+            Variant::Plain => None,
+            Variant::Weights(f) | Variant::SmallTiles(f) => Some(f),
+        }
+    }
+}
+
+/// The weights prelude of a format, `shaders/weights_<format>.wgsl`.
 pub fn weights_prelude(format: WeightFormat) -> &'static str {
     match format {
         WeightFormat::F32 => include_str!("../../shaders/weights_f32.wgsl"),
         WeightFormat::F16 => include_str!("../../shaders/weights_f16.wgsl"),
+        WeightFormat::BF16 => include_str!("../../shaders/weights_bf16.wgsl"),
+        WeightFormat::Q8_0 => include_str!("../../shaders/weights_q8_0.wgsl"),
+        WeightFormat::Q4_0 => include_str!("../../shaders/weights_q4_0.wgsl"),
+        WeightFormat::Q4_1 => include_str!("../../shaders/weights_q4_1.wgsl"),
+        WeightFormat::Q4K => include_str!("../../shaders/weights_q4_k.wgsl"),
+        WeightFormat::Q6K => include_str!("../../shaders/weights_q6_k.wgsl"),
     }
 }
 
+/// The contract of the weights preludes (`struct X8`, what `load_w4` and `dot32` do).
+pub const WEIGHTS_COMMON: &str = include_str!("../../shaders/weights.wgsl");
+
+/// What matvec.wgsl and matmul.wgsl share: uniform, bindings, epilogues.
+pub const LINEAR_PRELUDE: &str = include_str!("../../shaders/linear.wgsl");
+
 /// Every file in `shaders/`, by name; tests check this list against the directory.
-pub const SHADER_FILES: [&str; 14] = [
+pub const SHADER_FILES: [&str; 19] = [
     "matmul.wgsl",
     "matvec.wgsl",
+    "linear.wgsl",
     "rmsnorm.wgsl",
     "layernorm.wgsl",
-    "rope.wgsl",
     "attention.wgsl",
-    "swiglu.wgsl",
-    "gelu.wgsl",
-    "residual.wgsl",
+    "attention_combine.wgsl",
     "embedding.wgsl",
-    "argmax.wgsl",
+    "sample.wgsl",
     "pool.wgsl",
+    "weights.wgsl",
     "weights_f32.wgsl",
     "weights_f16.wgsl",
+    "weights_bf16.wgsl",
+    "weights_q8_0.wgsl",
+    "weights_q4_0.wgsl",
+    "weights_q4_1.wgsl",
+    "weights_q4_k.wgsl",
+    "weights_q6_k.wgsl",
 ];
 
-/// The full WGSL module for (op, variant): the weights prelude, if any, then the op's file.
+/// The full WGSL module for (op, variant): `weights.wgsl` and the format's prelude, if any,
+/// `linear.wgsl` for the linear ops, then the op's file.
 pub fn shader_source(op: Op, variant: Variant) -> String {
-    match variant {
-        Variant::Weights(f) => format!("{}\n{}", weights_prelude(f), op.source()),
-        Variant::Plain => op.source().to_string(),
+    let mut s = String::new();
+    if let Some(f) = variant.weights() {
+        s.push_str(WEIGHTS_COMMON);
+        s.push('\n');
+        s.push_str(weights_prelude(f));
+        s.push('\n');
     }
+    if op.is_linear() {
+        s.push_str(LINEAR_PRELUDE);
+        s.push('\n');
+    }
+    s.push_str(op.source());
+    s
 }
 
 /// The variants an op is compiled in.
 pub fn variants(op: Op) -> Vec<Variant> {
-    if op.reads_weights() {
-        vec![
-            Variant::Weights(WeightFormat::F32),
-            Variant::Weights(WeightFormat::F16),
-        ]
-    } else {
-        vec![Variant::Plain]
+    match op {
+        Op::Matmul => WeightFormat::ALL
+            .into_iter()
+            .flat_map(|f| [Variant::Weights(f), Variant::SmallTiles(f)])
+            .collect(),
+        _ if op.reads_weights() => WeightFormat::ALL
+            .into_iter()
+            .map(Variant::Weights)
+            .collect(),
+        _ => vec![Variant::Plain],
     }
 }
 
-/// Size of one dispatch's slot in the uniform arena: the largest `Shape` struct is 32 bytes,
+/// Override constants of (op, variant) besides `WG`.
+fn overrides(op: Op, variant: Variant) -> Vec<(&'static str, f64)> {
+    match (op, variant) {
+        (Op::Matvec, _) => vec![("LANES", kernels::MATVEC_LANES as f64)],
+        (Op::Matmul, Variant::SmallTiles(_)) => vec![("TM", 2.0), ("TN", 2.0)],
+        _ => vec![],
+    }
+}
+
+/// Size of one dispatch's slot in the uniform arena: the largest `Shape` struct is 96 bytes,
 /// and dynamic uniform offsets must be multiples of `min_uniform_buffer_offset_alignment`
 /// (256 on most adapters).
-pub const UNIFORM_BINDING_SIZE: u64 = 32;
+pub const UNIFORM_BINDING_SIZE: u64 = 128;
 
 /// Whether the device is still usable; set by wgpu's device-lost and uncaptured-error callbacks.
 #[derive(Default)]
@@ -242,6 +295,8 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<(Op, Variant), wgpu::ComputePipeline>>,
     /// A small buffer bound where an op's optional input (a bias, learned positions) is absent.
     pub placeholder: wgpu::Buffer,
+    /// The same for an absent read-write binding (a buffer may not be bound both ways at once).
+    pub placeholder_rw: wgpu::Buffer,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -346,6 +401,12 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
+        let placeholder_rw = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("placeholder_rw"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
         Ok(GpuContext {
             device,
             queue,
@@ -357,6 +418,7 @@ impl GpuContext {
             layouts: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             placeholder,
+            placeholder_rw,
         })
     }
 
@@ -490,7 +552,7 @@ impl GpuContext {
                 source: wgpu::ShaderSource::Wgsl(shader_source(op, variant).into()),
             });
         let wg = op.workgroup_size().map(|w| ("WG", w as f64));
-        let constants: Vec<(&str, f64)> = wg.into_iter().collect();
+        let constants: Vec<(&str, f64)> = wg.into_iter().chain(overrides(op, variant)).collect();
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {

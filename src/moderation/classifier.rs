@@ -268,18 +268,38 @@ impl Moderator {
     /// highest window, so nothing hides in the middle of a long text.
     pub fn scores(&self, text: &str) -> Result<Vec<f32>> {
         let mut best = vec![0.0f32; self.labels().len()];
-        for w in self.windows(text)? {
-            let logits = match &self.head {
-                Some(h) => {
-                    let (tokens, text) = self.head_input(&w);
-                    let x = self.model.trunk_states(&tokens, h.config.layers)?;
-                    h.forward(&pool(&x, self.model.config.dim, text, h.config.pooling))
+        match &self.head {
+            Some(h) => {
+                for p in self.pooled(text)? {
+                    best_of(&mut best, &h.forward(&p));
                 }
-                None => self.model.classify(&w)?,
-            };
-            best_of(&mut best, &logits);
+            }
+            None => {
+                for w in self.windows(text)? {
+                    best_of(&mut best, &self.model.classify(&w)?);
+                }
+            }
         }
         Ok(best)
+    }
+
+    /// A head moderator's input: the pooled trunk state (C) of each window of `text`, on the
+    /// CPU engine (what [`Self::scores`] feeds the head; training caches them).
+    pub fn pooled(&self, text: &str) -> Result<Vec<Vec<f32>>> {
+        let h = self.head.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(
+                "pooled states are a moderation head's input; this moderator is a classifier"
+                    .into(),
+            )
+        })?;
+        self.windows(text)?
+            .iter()
+            .map(|w| {
+                let (tokens, text) = self.head_input(w);
+                let x = self.model.trunk_states(&tokens, h.config.layers)?;
+                Ok(pool(&x, self.model.config.dim, text, h.config.pooling))
+            })
+            .collect()
     }
 
     /// [`Self::scores`] on `engine`, which must be open on this moderator's model (on the GPU

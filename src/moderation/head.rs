@@ -162,6 +162,23 @@ impl ModerationHead {
         })
     }
 
+    /// A head with zero weights (every logit 0) for `config`: what training starts from, and
+    /// enough to compute the pooled states it trains on.
+    pub fn untrained(config: HeadConfig) -> Result<Self> {
+        let labels = config.labels("the head's config")?;
+        let (c, l, h) = (config.hidden_size, labels.len(), config.hidden);
+        let k = if h > 0 { h } else { c };
+        Ok(ModerationHead {
+            mean: vec![0.0; c],
+            inv_std: vec![1.0; c],
+            w1: (h > 0).then(|| (Tensor::f32(vec![h, c], vec![0.0; h * c]), vec![0.0; h])),
+            w2: Tensor::f32(vec![l, k], vec![0.0; l * k]),
+            b2: vec![0.0; l],
+            config,
+            labels,
+        })
+    }
+
     /// The label logits (L) of one pooled trunk state `p` (C).
     pub fn forward(&self, p: &[f32]) -> Vec<f32> {
         let z: Vec<f32> = p

@@ -1,8 +1,10 @@
 //! The output gate: model text reaches the user only after the chunk that holds it has passed
 //! moderation. Chunks end at sentence boundaries, or at a word boundary once they hold
 //! `max_chunk_chars` characters (so a reply streams a few words at a time, not a sentence at a
-//! time); each is checked with the text released just before it (look-behind context), so harm
-//! split across a boundary is still seen.
+//! time). Each chunk is checked twice: on its own, so a harmless lead-in cannot dilute it ("Here
+//! is the plan you asked for. Tonight I will kill you."), and with the text released just before
+//! it (look-behind context), so harm split across a boundary is still seen. Either view flagging
+//! flags the chunk.
 
 use crate::error::Result;
 use crate::moderation::Verdict;
@@ -59,9 +61,9 @@ pub enum GateStep {
 pub enum GateOffer {
     /// Nothing to check: this is the step.
     Step(GateStep),
-    /// Check this text (look-behind context + chunk) and pass its verdict to
-    /// [`OutputGate::resolve`].
-    Check(String),
+    /// Check these texts (the chunk alone, then look-behind context + chunk when there is
+    /// context) and pass their merged verdict ([`merge_views`]) to [`OutputGate::resolve`].
+    Check(Vec<String>),
 }
 
 impl OutputGate {
@@ -106,13 +108,15 @@ impl OutputGate {
     ) -> Result<GateStep> {
         match offer {
             GateOffer::Step(step) => Ok(step),
-            GateOffer::Check(text) => match check(&text) {
-                Ok(v) => Ok(self.resolve(v)),
-                Err(e) => {
-                    self.abandon();
-                    Err(e)
+            GateOffer::Check(texts) => {
+                match texts.iter().map(|t| check(t)).collect::<Result<Vec<_>>>() {
+                    Ok(vs) => Ok(self.resolve(merge_views(vs))),
+                    Err(e) => {
+                        self.abandon();
+                        Err(e)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -153,7 +157,12 @@ impl OutputGate {
     fn check_text(&mut self, cut: usize) -> GateOffer {
         self.cut = Some(cut);
         let ctx = tail_chars(&self.released, self.cfg.context_chars);
-        GateOffer::Check(format!("{ctx}{}", &self.pending[..cut]))
+        let chunk = &self.pending[..cut];
+        let mut texts = vec![chunk.to_string()];
+        if !ctx.trim().is_empty() {
+            texts.push(format!("{ctx}{chunk}"));
+        }
+        GateOffer::Check(texts)
     }
 
     /// Gives up the check of the last [`GateOffer::Check`] (it failed): the chunk stays held
@@ -179,6 +188,14 @@ impl OutputGate {
         self.released.push_str(&chunk);
         GateStep::Release(chunk)
     }
+}
+
+/// One verdict from the verdicts of a chunk's views: each category's highest score, flagged
+/// when any view flagged it.
+pub fn merge_views(vs: Vec<Verdict>) -> Verdict {
+    let mut it = vs.into_iter();
+    let first = it.next().expect("a check has at least one view");
+    it.fold(first, |a, b| a.merge(&b))
 }
 
 /// Byte index just after the last sentence end in `s` (. ! ? followed by whitespace, or a
@@ -279,8 +296,11 @@ mod tests {
             gate.finish(&mut check).unwrap(),
             GateStep::Release("How are you".into())
         );
-        // the second check saw the first sentence as look-behind context
-        assert_eq!(seen, vec!["Hello there. ", "Hello there. How are you"]);
+        // the second chunk was checked alone and with the first sentence as look-behind context
+        assert_eq!(
+            seen,
+            vec!["Hello there. ", "How are you", "Hello there. How are you"]
+        );
     }
 
     /// The awaitable form: offer hands out the text to check, resolve takes its verdict; a failed
@@ -292,14 +312,15 @@ mod tests {
         let GateOffer::Check(text) = gate.offer("re. Next") else {
             panic!("a sentence end asks for a check")
         };
-        assert_eq!(text, "Hi there. ");
+        assert_eq!(text, ["Hi there. "]);
         gate.abandon();
         assert_eq!(gate.released(), "", "an abandoned check releases nothing");
         let GateOffer::Check(text) = gate.offer(" one. And") else {
             panic!("a check")
         };
         assert_eq!(
-            text, "Hi there. Next one. ",
+            text,
+            ["Hi there. Next one. "],
             "checked again with what followed"
         );
         assert_eq!(
@@ -309,7 +330,7 @@ mod tests {
         let GateOffer::Check(text) = gate.offer_end() else {
             panic!("the tail is checked")
         };
-        assert_eq!(text, "Hi there. Next one. And");
+        assert_eq!(text, ["And", "Hi there. Next one. And"]);
         assert!(matches!(gate.resolve(verdict(true)), GateStep::Flagged(_)));
         assert_eq!(gate.released(), "Hi there. Next one. ");
         assert_eq!(gate.offer_end(), GateOffer::Step(GateStep::Hold));
@@ -382,5 +403,46 @@ mod tests {
         assert_eq!(last_word_end("one"), None);
         assert_eq!(last_word_end("one two"), Some(4));
         assert_eq!(last_word_end("one\ntwo three"), Some(8));
+    }
+
+    /// The issue's two lead-in cases, with a moderator that (like a real one diluted by a
+    /// harmless lead-in) flags the threat only when it makes up most of the text checked: the
+    /// chunk alone catches it, the context view alone would not.
+    #[test]
+    fn a_harmless_lead_in_does_not_dilute_the_chunk_after_it() {
+        for (lead, harm) in [
+            (
+                "Here is the plan you asked for. ",
+                "Tonight I will kill you and your whole family.",
+            ),
+            (
+                "Thanks for asking about the weather in Paris today. ",
+                "I hope you die.",
+            ),
+        ] {
+            let mut gate = OutputGate::new(GateConfig::default());
+            let mut check = |t: &str| {
+                let harmful = t.contains("kill you") || t.contains("hope you die");
+                Ok(verdict(
+                    harmful && t.len() < 2 * lead.len().min(harm.len()) + 8,
+                ))
+            };
+            assert!(matches!(
+                gate.push(lead, &mut check).unwrap(),
+                GateStep::Release(_)
+            ));
+            let step = gate.push(harm, &mut check).unwrap();
+            let step = match step {
+                GateStep::Hold => gate.finish(&mut check).unwrap(),
+                s => s,
+            };
+            assert!(
+                matches!(step, GateStep::Flagged(_)),
+                "{lead}{harm}: {step:?}"
+            );
+            assert_eq!(gate.released(), lead);
+            // The context view on its own would have let it through.
+            assert!(!check(&format!("{lead}{harm}")).unwrap().flagged);
+        }
     }
 }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 mod gate;
-pub use gate::{GateConfig, GateOffer, GateStep, OutputGate};
+pub use gate::{merge_views, GateConfig, GateOffer, GateStep, OutputGate};
 
 /// `pipeline.json` of a pipeline bundle.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -382,10 +382,29 @@ impl<'a> OutputStage<'a> {
     ) -> Result<GateStep> {
         match offer {
             GateOffer::Step(step) => Ok(step),
-            GateOffer::Check(text) => {
+            GateOffer::Check(texts) => {
                 let t = now_ms();
-                let v = self.pipeline.moderate_async(engine, &text).await;
+                let mut engine = engine;
+                let mut views = vec![];
+                let mut failed = None;
+                for text in &texts {
+                    match self
+                        .pipeline
+                        .moderate_async(engine.as_deref_mut(), text)
+                        .await
+                    {
+                        Ok(v) => views.push(v),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
                 self.mod_ms += now_ms() - t;
+                let v = match failed {
+                    Some(e) => Err(e),
+                    None => Ok(gate::merge_views(views)),
+                };
                 match v {
                     Ok(v) => Ok(self.gate.resolve(v)),
                     Err(e) => {

@@ -48,7 +48,7 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    after_help = "Examples:\n  tinychat bench infer --smollm\n  tinychat bench infer --smollm --quick          # software GPU (lavapipe): a few tokens\n  tinychat bench infer --model models/smollm2 --engines gpu --peak-gbs 3350\n  WGPU_BACKEND=vulkan tinychat bench infer --smollm --weights f16"
+    after_help = "Examples:\n  tinychat bench infer --smollm\n  tinychat bench infer --smollm --quick          # software GPU (lavapipe): a few tokens\n  tinychat bench infer --model models/smollm2 --engines gpu --peak-gbs 3350\n  WGPU_BACKEND=vulkan tinychat bench infer --smollm --weights f16\n  tinychat bench infer --smollm --engines gpu --weights f16,q8_0,q4_1,stored --peak-gbs 4800\n  tinychat bench infer --smollm --engines gpu --weights q4_1 --context 2048"
 )]
 pub struct InferArgs {
     /// A model directory (config.json + model.safetensors) instead of the random SmolLM2-shaped one.
@@ -69,9 +69,13 @@ pub struct InferArgs {
     /// Which engines: cpu, gpu or both.
     #[arg(long, default_value = "both")]
     pub engines: String,
-    /// GPU weight storage: f32, f16 or both.
+    /// GPU weight storage, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k,
+    /// stored (as the model stores it), or both (f32,f16).
     #[arg(long, default_value = "both")]
     pub weights: String,
+    /// GPU: decode after a context of this many positions (0: right after the prompt).
+    #[arg(long, default_value_t = 0)]
+    pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
     #[arg(long, value_parser = gbs)]
@@ -99,6 +103,7 @@ impl From<InferArgs> for InferBenchArgs {
             quick: a.quick,
             engines: a.engines,
             weights: a.weights,
+            context: a.context,
             peak_gbs: a.peak_gbs,
             dtype: a.dtype,
             rounds: a.rounds as usize,

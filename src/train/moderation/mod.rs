@@ -43,6 +43,7 @@
 
 pub mod augment;
 pub mod classifier;
+pub mod head;
 mod options;
 
 pub use options::{

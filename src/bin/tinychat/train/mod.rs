@@ -200,7 +200,10 @@ pub fn run(cmd: TrainCommand) -> tinychat::Result<()> {
     match cmd {
         TrainCommand::Tokenizer(a) => tokenizer_train::run(&a.into()),
         TrainCommand::Pretrain(a) => pretrain::run(&a.into()).map(drop),
-        TrainCommand::Moderation(a) => moderation_stage::run(&a.into()).map(drop),
+        TrainCommand::Moderation(a) => match head_route(&a) {
+            Some(o) => moderation_stage::head::run(&o).map(drop),
+            None => moderation_stage::run(&a.into()).map(drop),
+        },
         TrainCommand::Sft(a) => sft::run(&a.into()).map(drop),
         TrainCommand::Reward(a) => reward::run(&a.into()).map(drop),
         TrainCommand::Ppo(a) => ppo::run(&a.into()).map(drop),
@@ -302,4 +305,47 @@ impl From<AllArgs> for AllOptions {
             quiet: a.quiet,
         }
     }
+}
+
+/// `train moderation` takes the head route with a `.gguf` --init or with --head-layers.
+fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions> {
+    let init = a.init.as_ref()?;
+    let gguf = init
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    if !gguf && a.head.head_layers.is_none() {
+        return None;
+    }
+    let h = &a.head;
+    let mut o = moderation_stage::head::HeadOptions::new(init.clone());
+    o.data = a.data.clone();
+    o.sets = h.sets.clone();
+    o.out = a.run.out.clone();
+    o.trunk_name = h.trunk_name.clone();
+    if let Some(l) = h.head_layers {
+        o.layers = l as usize;
+    }
+    o.pooling = if h.head_pooling == "last" {
+        tinychat::moderation::head::HeadPooling::Last
+    } else {
+        tinychat::moderation::head::HeadPooling::Mean
+    };
+    o.hidden = h.head_hidden as usize;
+    o.window = h.head_window as usize;
+    o.epochs = h.head_epochs as usize;
+    o.train_limit = h.train_limit;
+    o.val_limit = h.val_limit;
+    o.test_limit = h.test_limit;
+    o.target_precision = a.target_precision;
+    o.max_benign_fpr = a.max_benign_fpr;
+    if let Some(s) = a.overrides.seed {
+        o.seed = s;
+    }
+    if let Some(b) = a.overrides.batch_size {
+        o.batch_size = b;
+    }
+    if let Some(lr) = a.overrides.lr {
+        o.lr = lr;
+    }
+    Some(o)
 }

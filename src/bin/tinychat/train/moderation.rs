@@ -127,9 +127,51 @@ pub struct ModerationArgs {
     /// does; the one at 0.5 does not. 0: only at the end.
     #[arg(long, default_value_t = 0, value_parser = count(0, MANY))]
     pub calibrate_every: usize,
+    /// The head route (a `.gguf` --init takes it).
+    #[command(flatten)]
+    pub head: HeadArgs,
     /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// A moderation head on a frozen pretrained trunk: `--init` a `.gguf` file (SmolLM2-135M-Instruct),
+/// or a model directory with `--head-layers`. The trunk's pooled states are computed once and
+/// cached in <out>/features; the head (an MLP) trains on them; thresholds are calibrated on
+/// val; <out>/moderator holds the result and <out>/report.json what it measured.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HeadArgs {
+    /// Trunk blocks the head reads (the residual stream after them); takes the head route.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub head_layers: Option<u32>,
+    /// How the head pools the text's positions: mean or last.
+    #[arg(long, value_parser = ["mean", "last"], default_value = "mean")]
+    pub head_pooling: String,
+    /// Hidden width of the head (0: linear).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(0..=8192))]
+    pub head_hidden: u32,
+    /// Text tokens per window the trunk reads.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
+    pub head_window: u32,
+    /// Epochs over the cached features.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub head_epochs: u32,
+    /// Generated training texts used (a seeded sample; the trunk reads each once).
+    #[arg(long, default_value_t = 8000)]
+    pub train_limit: usize,
+    /// Validation texts used (calibration).
+    #[arg(long, default_value_t = 2000)]
+    pub val_limit: usize,
+    /// Texts of test.jsonl and test_obfuscated.jsonl evaluated.
+    #[arg(long, default_value_t = 2000)]
+    pub test_limit: usize,
+    /// Where moderation_challenge.jsonl and moderation_benign_*.jsonl lie.
+    #[arg(long, default_value = "data")]
+    pub sets: PathBuf,
+    /// The trunk's path written into the head's config.json, relative to the head's directory
+    /// (default: ../<file name of --init>, the trunk beside the moderator in a bundle).
+    #[arg(long)]
+    pub trunk_name: Option<String>,
 }
 
 impl From<ModerationArgs> for ModerationOptions {

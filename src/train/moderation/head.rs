@@ -1,0 +1,823 @@
+//! `tinychat train moderation --init <SmolLM2 GGUF>`: a moderation head on a frozen pretrained
+//! trunk (Llama Guard's recipe at 135M; the head's inference side is `moderation/head.rs`).
+//!
+//! ```text
+//! every text of every split ─► Moderator::pooled (the inference path: normalize, windows,
+//!     prefix + window + suffix, trunk blocks 0..layers, pool)  ─► features/<split>-<key>.bin
+//! train windows ─► z = (p − mean) / std ─► MLP (C → H, GELU, → L) ─► BCE with logits, AdamW
+//! best epoch by validation loss ─► thresholds calibrated on val (precision target within the
+//! benign budget, eval::calibrate) ─► moderator/ + report.json
+//! ```
+//!
+//! The trunk is frozen, so its features are computed once per text and cached in the run
+//! directory (keyed by the texts, the trunk file and the head's reading of it); training the
+//! head then takes seconds an epoch on two cores. A text's score is the maximum over its
+//! windows, as at inference, so the reports equal what `tinychat moderate` gives.
+//!
+//! The run directory:
+//!
+//! ```text
+//! <out>/features/      cached pooled states, one file per split and setting
+//! <out>/eval/          the evaluation subsets, as JSONL (for `tinychat eval moderation`)
+//! <out>/moderator/     config.json  model.safetensors  thresholds.json  calibration.json
+//! <out>/report.json    per-split, per-category precision / recall / F1 and benign FPR
+//! <out>/metrics.jsonl  one line per epoch
+//! ```
+
+use super::super::data::fnv1a;
+use super::super::eval::calibrate::{calibrate_all, Calibration};
+use super::super::eval::moderation::{report_scored, EvalReport};
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::io::{write_atomic, write_json_atomic};
+use crate::model::Model;
+use crate::moderation::head::{HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE};
+use crate::moderation::{Moderator, Thresholds};
+use crate::tokenizer::Tokenizer;
+use crate::train::moderation_data::{read_jsonl, Example, CATEGORIES};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Options of the head route of `tinychat train moderation`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeadOptions {
+    /// The trunk: a `.gguf` file or a model directory.
+    pub init: PathBuf,
+    /// Prepared moderation data: train.jsonl, val.jsonl, and test.jsonl /
+    /// test_obfuscated.jsonl when present (evaluated).
+    pub data: PathBuf,
+    /// Where the hand-written sets lie: moderation_challenge.jsonl and
+    /// moderation_benign_{short,answers}_{train,eval}.jsonl (the train files join training).
+    pub sets: PathBuf,
+    /// Run directory.
+    pub out: PathBuf,
+    /// The trunk's path as the head's config.json names it, relative to the head's directory
+    /// (default `../<file name of init>`: the trunk beside the moderator in a bundle).
+    pub trunk_name: Option<String>,
+    /// Trunk blocks read (the features are the residual stream after them).
+    pub layers: usize,
+    pub pooling: HeadPooling,
+    /// Hidden width of the head; 0 for a linear head.
+    pub hidden: usize,
+    /// Text tokens per window.
+    pub window: usize,
+    /// Most generated training / validation / test texts used (a seeded sample of each file).
+    pub train_limit: usize,
+    pub val_limit: usize,
+    pub test_limit: usize,
+    pub epochs: usize,
+    pub lr: f32,
+    pub weight_decay: f32,
+    /// Input dropout while training.
+    pub dropout: f32,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub target_precision: f32,
+    pub max_benign_fpr: f32,
+}
+
+impl HeadOptions {
+    pub fn new(init: impl Into<PathBuf>) -> Self {
+        HeadOptions {
+            init: init.into(),
+            data: "data/moderation".into(),
+            sets: "data".into(),
+            out: "runs/moderation-head".into(),
+            trunk_name: None,
+            layers: 20,
+            pooling: HeadPooling::Mean,
+            hidden: 256,
+            window: 64,
+            train_limit: 8000,
+            val_limit: 2000,
+            test_limit: 2000,
+            epochs: 40,
+            lr: 1e-3,
+            weight_decay: 1e-2,
+            dropout: 0.1,
+            batch_size: 64,
+            seed: 1,
+            target_precision: 0.9,
+            max_benign_fpr: 0.01,
+        }
+    }
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeadSummary {
+    pub best_epoch: usize,
+    pub val_loss: f32,
+    pub reports: Vec<EvalReport>,
+    pub feature_s: f64,
+    pub train_s: f64,
+}
+
+/// A split: its examples and, once computed, each text's pooled window states.
+struct Split {
+    name: String,
+    examples: Vec<Example>,
+    /// Per text, per window, C values.
+    features: Vec<Vec<Vec<f32>>>,
+}
+
+fn sample(mut v: Vec<Example>, n: usize, seed: u64) -> Vec<Example> {
+    if v.len() > n {
+        let mut rng = Rng::new(seed);
+        for i in (1..v.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+        v.truncate(n);
+    }
+    v
+}
+
+fn labels_of(e: &Example) -> Vec<f32> {
+    CATEGORIES.iter().map(|c| e.has(c) as u8 as f32).collect()
+}
+
+/// Loads the trunk and its tokenizer (a `.gguf` file or a model directory).
+fn load_trunk(init: &Path) -> Result<(Arc<Model>, Tokenizer)> {
+    let chat = crate::chat::ChatModel::load(init)?;
+    Ok((chat.model.clone(), chat.tokenizer.clone()))
+}
+
+/// The head's config for these options on a trunk of width `c` and depth `n_layers`.
+fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig> {
+    if o.layers == 0 || o.layers > n_layers {
+        return Err(Error::InvalidArgument(format!(
+            "--head-layers {}: the trunk has {n_layers} blocks (use 1..={n_layers})",
+            o.layers
+        )));
+    }
+    let trunk = match &o.trunk_name {
+        Some(t) => t.clone(),
+        None => format!(
+            "../{}",
+            o.init
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| Error::InvalidArgument(format!(
+                    "--init {}: name the trunk's file (or pass --trunk-name)",
+                    o.init.display()
+                )))?
+        ),
+    };
+    Ok(HeadConfig {
+        model_type: MODEL_TYPE.into(),
+        trunk,
+        layers: o.layers,
+        pooling: o.pooling,
+        prefix: "<|im_start|>user\n".into(),
+        suffix: "<|im_end|>".into(),
+        window: o.window,
+        max_windows: 64,
+        hidden: o.hidden,
+        hidden_size: c,
+        id2label: CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c.to_string()))
+            .collect(),
+    })
+}
+
+/// The pooled states of every text of `split`, from the cache or computed (in parallel over
+/// texts) and cached.
+fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Result<()> {
+    let mut h = key.as_bytes().to_vec();
+    for e in &split.examples {
+        h.extend_from_slice(e.text.as_bytes());
+        h.push(0);
+    }
+    let path = cache_dir.join(format!("{}-{:016x}.bin", split.name, fnv1a(&h)));
+    let c = m.model.config.dim;
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Some(f) = decode_features(&bytes, split.examples.len(), c) {
+            split.features = f;
+            eprintln!(
+                "{}: {} texts, features from {}",
+                split.name,
+                split.examples.len(),
+                path.display()
+            );
+            return Ok(());
+        }
+    }
+    let t0 = Instant::now();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let n = split.examples.len();
+    split.features = split
+        .examples
+        .par_iter()
+        .map(|e| {
+            let f = m.pooled(&e.text);
+            let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if k % 500 == 0 {
+                eprintln!(
+                    "  {}: {k}/{n} texts, {:.1} texts/s",
+                    split.name,
+                    k as f64 / t0.elapsed().as_secs_f64()
+                );
+            }
+            f
+        })
+        .collect::<Result<_>>()?;
+    eprintln!(
+        "{}: {n} texts in {:.0} s ({:.1} texts/s)",
+        split.name,
+        t0.elapsed().as_secs_f64(),
+        n as f64 / t0.elapsed().as_secs_f64()
+    );
+    write_atomic(&path, &encode_features(&split.features))
+}
+
+/// u32 windows per text, then the windows' C values each, little-endian.
+fn encode_features(f: &[Vec<Vec<f32>>]) -> Vec<u8> {
+    let mut out = vec![];
+    for w in f {
+        out.extend_from_slice(&(w.len() as u32).to_le_bytes());
+        for p in w {
+            for v in p {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+fn decode_features(b: &[u8], n: usize, c: usize) -> Option<Vec<Vec<Vec<f32>>>> {
+    let mut out = Vec::with_capacity(n);
+    let mut at = 0;
+    let word = |at: usize| -> Option<[u8; 4]> { b.get(at..at + 4)?.try_into().ok() };
+    for _ in 0..n {
+        let k = u32::from_le_bytes(word(at)?) as usize;
+        at += 4;
+        let mut ws = Vec::with_capacity(k);
+        for _ in 0..k {
+            let vals = b.get(at..at + 4 * c)?;
+            ws.push(
+                vals.chunks_exact(4)
+                    .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+                    .collect(),
+            );
+            at += 4 * c;
+        }
+        out.push(ws);
+    }
+    (at == b.len()).then_some(out)
+}
+
+/// The head's trainable tensors, row-major: w1 (H, C), b1 (H), w2 (L, H), b2 (L) — or w2
+/// (L, C), b2 (L) for a linear head.
+#[derive(Clone)]
+struct Mlp {
+    c: usize,
+    h: usize,
+    l: usize,
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + (0.797_884_6 * (x + 0.044715 * x * x * x)).tanh())
+}
+
+fn gelu_grad(x: f32) -> f32 {
+    let u = 0.797_884_6 * (x + 0.044715 * x * x * x);
+    let t = u.tanh();
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.797_884_6 * (1.0 + 3.0 * 0.044715 * x * x)
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+impl Mlp {
+    fn new(c: usize, h: usize, l: usize, rng: &mut Rng) -> Self {
+        let k = if h > 0 { h } else { c };
+        let mut init = |n: usize, fan_in: usize| -> Vec<f32> {
+            let s = (1.0 / fan_in as f32).sqrt();
+            (0..n).map(|_| (rng.uniform() * 2.0 - 1.0) * s).collect()
+        };
+        Mlp {
+            c,
+            h,
+            l,
+            w1: init(h * c, c),
+            b1: vec![0.0; h],
+            w2: init(l * k, k),
+            b2: vec![0.0; l],
+        }
+    }
+
+    /// Logits (L) of a standardized input z (C); `a` receives the hidden pre-activations (H).
+    fn forward(&self, z: &[f32], a: &mut Vec<f32>) -> Vec<f32> {
+        let (c, h) = (self.c, self.h);
+        let g: Vec<f32> = if h > 0 {
+            a.clear();
+            a.extend((0..h).map(|j| {
+                self.b1[j]
+                    + self.w1[j * c..(j + 1) * c]
+                        .iter()
+                        .zip(z)
+                        .map(|(w, x)| w * x)
+                        .sum::<f32>()
+            }));
+            a.iter().map(|&x| gelu(x)).collect()
+        } else {
+            z.to_vec()
+        };
+        let k = g.len();
+        (0..self.l)
+            .map(|i| {
+                self.b2[i]
+                    + self.w2[i * k..(i + 1) * k]
+                        .iter()
+                        .zip(&g)
+                        .map(|(w, x)| w * x)
+                        .sum::<f32>()
+            })
+            .collect()
+    }
+
+    /// Adds the gradient of the mean BCE over one example (scaled by `scale`) to `g`; returns
+    /// the example's loss (summed over labels).
+    fn backward(&self, z: &[f32], y: &[f32], scale: f32, g: &mut Mlp) -> f32 {
+        let (c, h) = (self.c, self.h);
+        let mut a = vec![];
+        let logits = self.forward(z, &mut a);
+        let act: Vec<f32> = if h > 0 {
+            a.iter().map(|&x| gelu(x)).collect()
+        } else {
+            z.to_vec()
+        };
+        let k = act.len();
+        let mut dact = vec![0.0f32; k];
+        let mut loss = 0.0;
+        for i in 0..self.l {
+            let zl = logits[i];
+            loss += softplus(zl) - y[i] * zl;
+            let d = (sigmoid(zl) - y[i]) * scale;
+            g.b2[i] += d;
+            for j in 0..k {
+                g.w2[i * k + j] += d * act[j];
+                dact[j] += d * self.w2[i * k + j];
+            }
+        }
+        if h > 0 {
+            for j in 0..h {
+                let d = dact[j] * gelu_grad(a[j]);
+                g.b1[j] += d;
+                for (gw, x) in g.w1[j * c..(j + 1) * c].iter_mut().zip(z) {
+                    *gw += d * x;
+                }
+            }
+        }
+        loss
+    }
+
+    fn zeros_like(&self) -> Mlp {
+        Mlp {
+            c: self.c,
+            h: self.h,
+            l: self.l,
+            w1: vec![0.0; self.w1.len()],
+            b1: vec![0.0; self.b1.len()],
+            w2: vec![0.0; self.w2.len()],
+            b2: vec![0.0; self.b2.len()],
+        }
+    }
+
+    fn add(&mut self, o: &Mlp) {
+        for (a, b) in self.parts_mut().into_iter().zip(o.parts()) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+    }
+
+    fn parts(&self) -> [&Vec<f32>; 4] {
+        [&self.w1, &self.b1, &self.w2, &self.b2]
+    }
+
+    fn parts_mut(&mut self) -> [&mut Vec<f32>; 4] {
+        [&mut self.w1, &mut self.b1, &mut self.w2, &mut self.b2]
+    }
+}
+
+/// Train-set standardization of the pooled states.
+struct Standardizer {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+}
+
+impl Standardizer {
+    fn fit(xs: &[&[f32]], c: usize) -> Self {
+        let n = xs.len().max(1) as f64;
+        let mut mean = vec![0f64; c];
+        let mut var = vec![0f64; c];
+        for x in xs {
+            for (m, v) in mean.iter_mut().zip(*x) {
+                *m += *v as f64 / n;
+            }
+        }
+        for x in xs {
+            for ((s, v), m) in var.iter_mut().zip(*x).zip(&mean) {
+                *s += (*v as f64 - m).powi(2) / n;
+            }
+        }
+        Standardizer {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std: var.iter().map(|&v| (v.sqrt() as f32).max(1e-6)).collect(),
+        }
+    }
+
+    fn apply(&self, x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .map(|((v, m), s)| (v - m) / s)
+            .collect()
+    }
+}
+
+/// Each text's scores (max over its windows' sigmoids), (N, L).
+fn split_scores(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>]) -> Vec<f32> {
+    f.par_iter()
+        .flat_map_iter(|ws| {
+            let mut best = vec![0f32; mlp.l];
+            let mut a = vec![];
+            for p in ws {
+                for (b, z) in best.iter_mut().zip(mlp.forward(&st.apply(p), &mut a)) {
+                    *b = b.max(sigmoid(z));
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// Mean BCE per label of `f`'s windows against the labels of their texts.
+fn mean_loss(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>], ex: &[Example]) -> f32 {
+    let (sum, n) = f
+        .par_iter()
+        .zip(ex)
+        .map(|(ws, e)| {
+            let y = labels_of(e);
+            let mut a = vec![];
+            let mut s = 0f64;
+            for p in ws {
+                for (z, t) in mlp.forward(&st.apply(p), &mut a).iter().zip(&y) {
+                    s += (softplus(*z) - t * z) as f64;
+                }
+            }
+            (s, ws.len() * y.len())
+        })
+        .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    (sum / n.max(1) as f64) as f32
+}
+
+/// Runs the head route: features, training, calibration, reports, the moderator directory.
+pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
+    let t_start = Instant::now();
+    let (trunk, tokenizer) = load_trunk(&o.init)?;
+    let c = trunk.config.dim;
+    let cfg = head_config(o, c, trunk.config.n_layers)?;
+    let reader = Moderator::with_head(
+        trunk.clone(),
+        ModerationHead::untrained(cfg.clone())?,
+        tokenizer.clone(),
+        None,
+    )?;
+
+    let read = |p: PathBuf| -> Result<Vec<Example>> { read_jsonl(p) };
+    let mut train_ex = sample(read(o.data.join("train.jsonl"))?, o.train_limit, o.seed);
+    for extra in [
+        "moderation_benign_short_train.jsonl",
+        "moderation_benign_answers_train.jsonl",
+    ] {
+        let p = o.sets.join(extra);
+        if p.exists() {
+            train_ex.extend(read(p)?);
+        }
+    }
+    let mut splits = vec![
+        Split {
+            name: "train".into(),
+            examples: train_ex,
+            features: vec![],
+        },
+        Split {
+            name: "val".into(),
+            examples: sample(read(o.data.join("val.jsonl"))?, o.val_limit, o.seed + 1),
+            features: vec![],
+        },
+    ];
+    for (name, file, limit) in [
+        ("test", o.data.join("test.jsonl"), o.test_limit),
+        (
+            "test_obfuscated",
+            o.data.join("test_obfuscated.jsonl"),
+            o.test_limit,
+        ),
+        (
+            "challenge",
+            o.sets.join("moderation_challenge.jsonl"),
+            usize::MAX,
+        ),
+        (
+            "benign_short",
+            o.sets.join("moderation_benign_short_eval.jsonl"),
+            usize::MAX,
+        ),
+        (
+            "benign_answers",
+            o.sets.join("moderation_benign_answers_eval.jsonl"),
+            usize::MAX,
+        ),
+    ] {
+        if file.exists() {
+            splits.push(Split {
+                name: name.into(),
+                examples: sample(read(file)?, limit, o.seed + 2),
+                features: vec![],
+            });
+        }
+    }
+
+    let cache = o.out.join("features");
+    std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
+    let trunk_meta = std::fs::metadata(&o.init).map_err(|e| Error::io(&o.init, e))?;
+    let key = format!(
+        "{}|{}|{}|{:?}|{}|{}|{}",
+        o.init.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+        trunk_meta.len(),
+        cfg.layers,
+        cfg.pooling,
+        cfg.prefix,
+        cfg.suffix,
+        cfg.window
+    );
+    let t_feat = Instant::now();
+    for s in splits.iter_mut() {
+        features(&reader, s, &cache, &key)?;
+    }
+    let feature_s = t_feat.elapsed().as_secs_f64();
+
+    // Training windows.
+    let t_train = Instant::now();
+    let train = &splits[0];
+    let mut rows: Vec<(&[f32], Vec<f32>)> = vec![];
+    for (ws, e) in train.features.iter().zip(&train.examples) {
+        let y = labels_of(e);
+        for p in ws {
+            rows.push((p, y.clone()));
+        }
+    }
+    let st = Standardizer::fit(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), c);
+    let zs: Vec<Vec<f32>> = rows.iter().map(|r| st.apply(r.0)).collect();
+    let l = CATEGORIES.len();
+    let mut rng = Rng::new(o.seed);
+    let mut mlp = Mlp::new(c, o.hidden, l, &mut rng);
+    let (mut m1, mut v1) = (mlp.zeros_like(), mlp.zeros_like());
+    let mut order: Vec<usize> = (0..zs.len()).collect();
+    let mut best = (f32::INFINITY, 0usize, mlp.clone());
+    let metrics_path = o.out.join("metrics.jsonl");
+    let mut metrics = String::new();
+    let mut step = 0i32;
+    for epoch in 1..=o.epochs {
+        for i in (1..order.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let mut train_loss = 0f64;
+        for batch in order.chunks(o.batch_size.max(1)) {
+            let scale = 1.0 / (batch.len() * l) as f32;
+            let seeds: Vec<u64> = batch.iter().map(|_| rng.next_u64()).collect();
+            let (g, loss) = batch
+                .par_iter()
+                .zip(&seeds)
+                .fold(
+                    || (mlp.zeros_like(), 0f64),
+                    |(mut g, s), (&i, &seed)| {
+                        let mut z = zs[i].clone();
+                        if o.dropout > 0.0 {
+                            let mut r = Rng::new(seed);
+                            let keep = 1.0 / (1.0 - o.dropout);
+                            for v in z.iter_mut() {
+                                *v = if r.uniform() < o.dropout {
+                                    0.0
+                                } else {
+                                    *v * keep
+                                };
+                            }
+                        }
+                        let loss = mlp.backward(&z, &rows[i].1, scale, &mut g);
+                        (g, s + loss as f64)
+                    },
+                )
+                .reduce(
+                    || (mlp.zeros_like(), 0f64),
+                    |(mut a, la), (b, lb)| {
+                        a.add(&b);
+                        (a, la + lb)
+                    },
+                );
+            train_loss += loss;
+            step += 1;
+            adamw(&mut mlp, &g, &mut m1, &mut v1, o.lr, o.weight_decay, step);
+        }
+        let train_loss = (train_loss / (zs.len() * l) as f64) as f32;
+        let val_loss = mean_loss(&mlp, &st, &splits[1].features, &splits[1].examples);
+        eprintln!(
+            "epoch {epoch}/{}: train loss {train_loss:.4}, val loss {val_loss:.4}",
+            o.epochs
+        );
+        metrics += &format!(
+            "{}\n",
+            json!({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        );
+        if val_loss < best.0 {
+            best = (val_loss, epoch, mlp.clone());
+        }
+    }
+    write_atomic(&metrics_path, metrics.as_bytes())?;
+    let (val_loss, best_epoch, mlp) = best;
+    let train_s = t_train.elapsed().as_secs_f64();
+
+    // Calibration on val, through the same scores inference computes.
+    let val = &splits[1];
+    let val_scores = split_scores(&mlp, &st, &val.features);
+    let positive: Vec<bool> = val
+        .examples
+        .iter()
+        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
+        .collect();
+    let (calibration, target, benign_fpr) = calibrate_all(
+        &CATEGORIES,
+        &val_scores,
+        &positive,
+        o.target_precision,
+        o.max_benign_fpr,
+    );
+    let thresholds: Thresholds = calibration
+        .iter()
+        .map(|c| (c.category.clone(), c.threshold))
+        .collect();
+    let head = to_head(cfg.clone(), &mlp, &st)?;
+    let moderator = Moderator::with_head(trunk, head, tokenizer, Some(&thresholds))?;
+
+    let mut reports = vec![];
+    for s in &splits[1..] {
+        let t0 = Instant::now();
+        let scores = split_scores(&mlp, &st, &s.features);
+        let r = report_scored(&moderator, &s.examples, &scores, &s.name, t0);
+        eprintln!(
+            "{:16} macro F1 {:.3}  benign FPR {:.2}% ({}/{})  harmful caught {}/{}",
+            s.name,
+            r.macro_f1,
+            100.0 * r.false_positive_rate,
+            r.benign_flagged,
+            r.benign,
+            r.harmful_flagged,
+            r.harmful
+        );
+        reports.push(r);
+    }
+
+    // The moderator directory and the evaluation subsets.
+    let dir = o.out.join("moderator");
+    write_head(
+        &dir,
+        &cfg,
+        (&mlp, &st),
+        &thresholds,
+        &calibration,
+        target,
+        benign_fpr,
+    )?;
+    let eval_dir = o.out.join("eval");
+    std::fs::create_dir_all(&eval_dir).map_err(|e| Error::io(&eval_dir, e))?;
+    for s in &splits[1..] {
+        let mut text = String::new();
+        for e in &s.examples {
+            text += &serde_json::to_string(e).map_err(|e| Error::Other(e.to_string()))?;
+            text.push('\n');
+        }
+        write_atomic(&eval_dir.join(format!("{}.jsonl", s.name)), text.as_bytes())?;
+    }
+    let summary = HeadSummary {
+        best_epoch,
+        val_loss,
+        reports,
+        feature_s,
+        train_s,
+    };
+    write_json_atomic(
+        &o.out.join("report.json"),
+        &json!({"options": o, "summary": summary, "wall_s": t_start.elapsed().as_secs_f64()}),
+    )?;
+    eprintln!(
+        "wrote {} (best epoch {best_epoch}, val loss {val_loss:.4}; features {feature_s:.0} s, training {train_s:.0} s)",
+        dir.display()
+    );
+    Ok(summary)
+}
+
+fn adamw(p: &mut Mlp, g: &Mlp, m: &mut Mlp, v: &mut Mlp, lr: f32, wd: f32, step: i32) {
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let c1 = 1.0 - b1.powi(step);
+    let c2 = 1.0 - b2.powi(step);
+    let decays = [true, false, true, false];
+    for (k, (((pp, gg), mm), vv)) in p
+        .parts_mut()
+        .into_iter()
+        .zip(g.parts())
+        .zip(m.parts_mut())
+        .zip(v.parts_mut())
+        .enumerate()
+    {
+        for i in 0..pp.len() {
+            mm[i] = b1 * mm[i] + (1.0 - b1) * gg[i];
+            vv[i] = b2 * vv[i] + (1.0 - b2) * gg[i] * gg[i];
+            if decays[k] {
+                pp[i] -= lr * wd * pp[i];
+            }
+            pp[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).sqrt() + eps);
+        }
+    }
+}
+
+/// The trained head as the inference side holds it.
+fn to_head(config: HeadConfig, mlp: &Mlp, st: &Standardizer) -> Result<ModerationHead> {
+    let bytes = head_safetensors(mlp, st)?;
+    let json = serde_json::to_string(&config).map_err(|e| Error::Other(e.to_string()))?;
+    ModerationHead::from_bytes(&json, &bytes, "the trained head")
+}
+
+fn head_safetensors(mlp: &Mlp, st: &Standardizer) -> Result<Vec<u8>> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let k = if mlp.h > 0 { mlp.h } else { mlp.c };
+    let mut named: Vec<(&str, Vec<usize>, &[f32])> = vec![
+        ("mean", vec![mlp.c], &st.mean),
+        ("std", vec![mlp.c], &st.std),
+        ("w2", vec![mlp.l, k], &mlp.w2),
+        ("b2", vec![mlp.l], &mlp.b2),
+    ];
+    if mlp.h > 0 {
+        named.push(("w1", vec![mlp.h, mlp.c], &mlp.w1));
+        named.push(("b1", vec![mlp.h], &mlp.b1));
+    }
+    let bytes: Vec<Vec<u8>> = named
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = named
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.to_string(), v))
+                .map_err(|e| Error::Other(format!("safetensors: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, None::<std::collections::HashMap<String, String>>)
+        .map_err(|e| Error::Other(format!("safetensors: {e}")))
+}
+
+/// Writes the moderator directory: config.json, model.safetensors, thresholds.json and
+/// calibration.json.
+fn write_head(
+    dir: &Path,
+    config: &HeadConfig,
+    (mlp, st): (&Mlp, &Standardizer),
+    thresholds: &Thresholds,
+    calibration: &[Calibration],
+    target: f32,
+    benign_fpr: f32,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_atomic(&dir.join("model.safetensors"), &head_safetensors(mlp, st)?)?;
+    write_json_atomic(
+        &dir.join("config.json"),
+        &serde_json::to_value(config).map_err(|e| Error::Other(e.to_string()))?,
+    )?;
+    write_json_atomic(
+        &dir.join("thresholds.json"),
+        &serde_json::to_value(thresholds).map_err(|e| Error::Other(e.to_string()))?,
+    )?;
+    write_json_atomic(
+        &dir.join("calibration.json"),
+        &json!({"target_precision": target, "val_benign_fpr": benign_fpr, "categories": calibration}),
+    )
+}

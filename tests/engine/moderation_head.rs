@@ -1,0 +1,277 @@
+//! Moderation heads on a pretrained trunk (`moderation/head.rs`): a head directory that names
+//! a GGUF trunk beside it, scored against the head's maths written out here; a bundle whose
+//! chat model is that trunk loads it once and shares it; bad heads and texts give clear
+//! results or errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tinychat::moderation::head::{pool, HeadPooling};
+use tinychat::moderation::Moderator;
+use tinychat::pipeline::Pipeline;
+
+const TRUNK: &str = "tiny_q8_0.gguf";
+const LABELS: [&str; 3] = ["harassment", "violence", "self-harm"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rand(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = tinychat::generate::Rng::new(seed);
+    (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
+}
+
+struct HeadWeights {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+}
+
+const C: usize = 32;
+const H: usize = 8;
+
+fn weights() -> HeadWeights {
+    weights_for(C)
+}
+
+/// A head's weights for a trunk of width `c`.
+fn weights_for(c: usize) -> HeadWeights {
+    HeadWeights {
+        mean: rand(c, 1),
+        std: rand(c, 2).iter().map(|v| 0.5 + v.abs()).collect(),
+        w1: rand(H * c, 3),
+        b1: rand(H, 4),
+        w2: rand(LABELS.len() * H, 5),
+        b2: rand(LABELS.len(), 6),
+    }
+}
+
+fn config(trunk: &str, layers: usize, hidden_size: usize) -> serde_json::Value {
+    serde_json::json!({
+        "model_type": "tinychat_moderation_head",
+        "trunk": trunk,
+        "layers": layers,
+        "pooling": "mean",
+        "prefix": "<",
+        "suffix": ">",
+        "window": 8,
+        "max_windows": 4,
+        "hidden": H,
+        "hidden_size": hidden_size,
+        "id2label": LABELS.iter().enumerate().map(|(i, l)| (i.to_string(), *l)).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+fn write_head(dir: &Path, cfg: &serde_json::Value, w: &HeadWeights) {
+    use safetensors::tensor::{Dtype, TensorView};
+    std::fs::create_dir_all(dir).unwrap();
+    let c = w.mean.len();
+    let named: Vec<(&str, Vec<usize>, &[f32])> = vec![
+        ("mean", vec![c], &w.mean),
+        ("std", vec![c], &w.std),
+        ("w1", vec![H, c], &w.w1),
+        ("b1", vec![H], &w.b1),
+        ("w2", vec![LABELS.len(), H], &w.w2),
+        ("b2", vec![LABELS.len()], &w.b2),
+    ];
+    let bytes: Vec<Vec<u8>> = named
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView)> = named
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            (
+                n.to_string(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("model.safetensors"),
+        safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+}
+
+/// A bundle: the tiny GGUF as the chat model, and a head beside it that names it as trunk.
+fn bundle(name: &str, cfg: serde_json::Value) -> PathBuf {
+    let dir = crate::common::temp_dir(name);
+    std::fs::copy(
+        root().join("tests/fixtures/gguf").join(TRUNK),
+        dir.join(TRUNK),
+    )
+    .unwrap();
+    let width = cfg["hidden_size"].as_u64().unwrap() as usize;
+    write_head(&dir.join("moderator"), &cfg, &weights_for(width));
+    std::fs::write(
+        dir.join("pipeline.json"),
+        serde_json::json!({"chat_model": TRUNK, "moderator": "moderator"}).to_string(),
+    )
+    .unwrap();
+    dir
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + (0.797_884_6 * (x + 0.044715 * x * x * x)).tanh())
+}
+
+/// The head's maths, written out: standardize, W1, GELU, W2, sigmoid.
+fn expected_scores(p: &[f32], w: &HeadWeights) -> Vec<f32> {
+    let z: Vec<f32> = (0..C).map(|i| (p[i] - w.mean[i]) / w.std[i]).collect();
+    let g: Vec<f32> = (0..H)
+        .map(|j| gelu(w.b1[j] + (0..C).map(|i| w.w1[j * C + i] * z[i]).sum::<f32>()))
+        .collect();
+    (0..LABELS.len())
+        .map(|l| {
+            let x = w.b2[l] + (0..H).map(|j| w.w2[l * H + j] * g[j]).sum::<f32>();
+            1.0 / (1.0 + (-x).exp())
+        })
+        .collect()
+}
+
+#[test]
+fn a_head_scores_what_its_maths_says_and_shares_the_chat_models_trunk() {
+    let dir = bundle("head_bundle", config(&format!("../{TRUNK}"), 2, C));
+    let p = Pipeline::load(&dir).unwrap();
+    assert!(
+        Arc::ptr_eq(&p.chat.model, &p.moderator.model),
+        "the head's trunk is the chat model's weights, loaded once"
+    );
+    assert_eq!(p.moderator.labels(), LABELS);
+
+    // The text's positions of "<" + text + ">" through both blocks, mean-pooled, by hand.
+    let text = "hello there";
+    let tok = &p.moderator.tokenizer;
+    let prefix = tok.encode("<", false).unwrap();
+    let body = tok.encode(text, false).unwrap();
+    assert!(body.len() <= 8, "one window");
+    let mut ids = prefix.clone();
+    ids.extend(&body);
+    ids.extend(tok.encode(">", false).unwrap());
+    let x = p.moderator.model.trunk_states(&ids, 2).unwrap();
+    let pooled = pool(
+        &x,
+        C,
+        prefix.len()..prefix.len() + body.len(),
+        HeadPooling::Mean,
+    );
+    let want = expected_scores(&pooled, &weights());
+    let got = p.moderator.scores(text).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "scores {got:?}, by hand {want:?}");
+    }
+
+    // The standalone head directory loads too (its trunk named relative to it).
+    let m = Moderator::load(dir.join("moderator")).unwrap();
+    assert_eq!(m.scores(text).unwrap(), got);
+
+    // The browser's file list names the trunk once: it is the chat model.
+    let cfg = p.config.clone();
+    let files =
+        tinychat::bundle::pipeline_files(&cfg, Some(&tinychat::bundle::Dir::new(&dir))).unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == TRUNK).count(),
+        1,
+        "{names:?}"
+    );
+    assert!(names.contains(&"moderator/config.json"), "{names:?}");
+    assert!(names.contains(&"moderator/model.safetensors"), "{names:?}");
+}
+
+#[test]
+fn empty_and_long_texts_are_a_result_or_a_clear_error() {
+    let dir = bundle("head_texts", config(&format!("../{TRUNK}"), 1, C));
+    let m = Moderator::load(dir.join("moderator")).unwrap();
+    // Empty text: read as one space, scored like any text.
+    let s = m.scores("").unwrap();
+    assert_eq!(s.len(), LABELS.len());
+    assert!(s.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
+    // Up to max_windows windows: every window is read (the worst one counts).
+    let medium = "ab ".repeat(4);
+    assert_eq!(m.scores(&medium).unwrap().len(), LABELS.len());
+    // 1 MB: refused with the numbers, never cut short silently.
+    let huge = "abc def ".repeat(1 << 17);
+    let e = m.scores(&huge).unwrap_err().to_string();
+    assert!(e.contains("too long to moderate at once"), "{e}");
+    assert!(e.contains("split it"), "{e}");
+}
+
+#[test]
+fn a_head_with_a_missing_or_mismatched_trunk_is_refused_by_name() {
+    // The trunk it names is not there.
+    let dir = bundle("head_missing", config("../missing.gguf", 1, C));
+    let e = Moderator::load(dir.join("moderator"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("missing.gguf"), "{e}");
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("missing.gguf"), "{e}");
+
+    // Trained on a trunk of another width.
+    let dir = bundle("head_width", config(&format!("../{TRUNK}"), 1, 576));
+    let e = Moderator::load(dir.join("moderator"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("another model"), "{e}");
+
+    // More blocks than the trunk has.
+    let dir = bundle("head_depth", config(&format!("../{TRUNK}"), 30, C));
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(
+        e.contains("30 blocks") && e.contains("another model"),
+        "{e}"
+    );
+
+    // A trunk outside the bundle is refused before anything is read.
+    let dir = bundle("head_escape", config("../../elsewhere.gguf", 1, C));
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("elsewhere.gguf"), "{e}");
+}
+
+#[test]
+fn a_head_scores_the_same_on_a_gpu_engine() {
+    use tinychat::engine::{Backend, Engine, EngineOptions};
+    use tinychat::quant::QType;
+    let Some(g) = crate::gpu_ops::gpu() else {
+        return;
+    };
+    let dir = bundle("head_gpu", config(&format!("../{TRUNK}"), 2, C));
+    let m = Moderator::load(dir.join("moderator")).unwrap();
+    // The CPU twin on the trunk's Q8_0 weights dequantized to f32: the CPU's decode kernels
+    // round x to 8 bits for a quantized matrix (short windows take them), the GPU keeps x in f32.
+    let mut cpu = Moderator::load(dir.join("moderator")).unwrap();
+    let mut w = m.model.weights.clone();
+    w.cast_matrices(QType::F32, true);
+    cpu.model = Arc::new(tinychat::Model::from_weights(m.model.config.clone(), w));
+    let opts = EngineOptions {
+        backend: Backend::Gpu,
+        gpu: Some(g),
+        ..Default::default()
+    };
+    let mut e = Engine::new(m.model.clone(), opts).unwrap();
+    assert!(e.is_gpu());
+    for text in ["", "hello there", "ab ".repeat(5).as_str()] {
+        let want = cpu.scores(text).unwrap();
+        let got = pollster::block_on(m.scores_async(&mut e, text)).unwrap();
+        let d = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        println!(
+            "head scores of {text:?} on {}: max abs diff {d:.2e}",
+            e.describe()
+        );
+        assert!(d < 1e-4, "{text:?}: GPU {got:?}, CPU {want:?}");
+        assert!(e.is_gpu() && e.is_empty());
+    }
+}
