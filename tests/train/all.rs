@@ -382,6 +382,7 @@ fn every_numeric_training_flag_has_a_range() {
         ("train ppo --temperature 0", "--temperature"),
         ("train ppo --epochs 0", "--epochs"),
         ("train moderation --eval-every 0", "--eval-every"),
+        ("train moderation --train-limit 0", "--train-limit"),
         ("train tokenizer --vocab-size 10", "--vocab-size"),
         ("eval chat --model m --top-p 0", "--top-p"),
         (

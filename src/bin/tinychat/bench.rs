@@ -74,7 +74,7 @@ pub struct InferArgs {
     #[arg(long, default_value = "both")]
     pub weights: String,
     /// GPU: decode after a context of this many positions (0: right after the prompt).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, CONTEXT))]
     pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.

@@ -157,13 +157,13 @@ pub struct HeadArgs {
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub head_epochs: u32,
     /// Generated training texts used (a seeded sample; the trunk reads each once).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = 8000, value_parser = count(1, MANY))]
     pub train_limit: usize,
     /// Validation texts used (calibration).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = count(1, MANY))]
     pub val_limit: usize,
     /// Texts of test.jsonl and test_obfuscated.jsonl evaluated.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = count(1, MANY))]
     pub test_limit: usize,
     /// Where moderation_challenge.jsonl and moderation_benign_*.jsonl lie.
     #[arg(long, default_value = "data")]
