@@ -7,7 +7,8 @@
 //! What tinychat accepts: models `BPE` (GPT-2, Llama, SmolLM2...) and `WordLevel` (tinychat's
 //! moderator); any normalizer, pre-tokenizer and decoder the crate knows except `Precompiled`;
 //! `Replace` and `Split` patterns that cannot match empty text; BPE merges that join vocabulary
-//! tokens; `Strip` decoders that strip only from the start; no truncation and no padding
+//! tokens; `Strip` decoders that strip only from the start; added tokens that are not empty,
+//! before or after normalization; no truncation and no padding
 //! (tinychat fits text to the context itself and never pads).
 
 use fancy_regex::Expr;
@@ -41,6 +42,41 @@ pub fn check(t: &Value) -> Result<(), String> {
     for key in ["normalizer", "pre_tokenizer", "decoder", "post_processor"] {
         if let Some(v) = obj.get(key) {
             check_component(key, v, 0)?;
+        }
+    }
+    check_added_tokens(obj)
+}
+
+/// Added tokens must match some text: neither empty nor (when matched after normalization,
+/// `"normalized": true`) normalized to nothing. The crate looks for them with a byte-wise
+/// automaton: an empty pattern matched inside a character, and the crate sliced the text
+/// there (BertNormalizer's clean_text turns `"\ufffd"` into nothing: a panic in encode).
+fn check_added_tokens(obj: &serde_json::Map<String, Value>) -> Result<(), String> {
+    let Some(tokens) = obj.get("added_tokens").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    // The normalizer, already checked, as the crate builds it (None: none, or one the crate
+    // refuses when it loads the file).
+    let normalizer: Option<tokenizers::NormalizerWrapper> = obj
+        .get("normalizer")
+        .filter(|v| !v.is_null())
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    for (i, t) in tokens.iter().enumerate() {
+        let Some(content) = t.get("content").and_then(Value::as_str) else {
+            continue; // the crate refuses it
+        };
+        if content.is_empty() {
+            return Err(format!("added_tokens[{i}]: the content is empty"));
+        }
+        let normalized = t.get("normalized").and_then(Value::as_bool).unwrap_or(true);
+        if let (true, Some(n)) = (normalized, &normalizer) {
+            use tokenizers::Normalizer;
+            let mut s = tokenizers::NormalizedString::from(content);
+            if n.normalize(&mut s).is_ok() && s.get().is_empty() {
+                return Err(format!(
+                    "added_tokens[{i}]: {content:?} is matched after normalization, and the normalizer turns it into nothing (set \"normalized\": false, or drop the token)"
+                ));
+            }
         }
     }
     Ok(())

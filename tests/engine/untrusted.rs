@@ -969,3 +969,30 @@ fn a_moderation_heads_sizes_are_refused_not_wrapped() {
     assert_has(&e, &["max_windows must be at least 1"]);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn tokenizer_added_tokens_must_match_some_text() {
+    // Found by the fuzzer: an added token matched after normalization that the normalizer turns
+    // into nothing (BertNormalizer's clean_text drops U+FFFD) made the crate's byte-wise matcher
+    // match inside a character, and it sliced the text there: a panic in encode.
+    let msg = tokenizer_error(tokenizer_json(MODERATOR_TOKENIZER, |t| {
+        t["normalizer"] = serde_json::json!({"type": "BertNormalizer", "clean_text": true,
+            "handle_chinese_chars": true, "strip_accents": null, "lowercase": true});
+        t["added_tokens"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+            "id": 9999, "content": "\u{fffd}", "single_word": true, "lstrip": true,
+            "rstrip": true, "normalized": true, "special": true}));
+    }));
+    assert_has(&msg, &["added_tokens[", "turns it into nothing"]);
+    let msg = tokenizer_error(tokenizer_json(MODERATOR_TOKENIZER, |t| {
+        t["added_tokens"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+            "id": 9999, "content": "", "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true}));
+    }));
+    assert_has(&msg, &["added_tokens[", "empty"]);
+}
