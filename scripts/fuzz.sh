@@ -10,8 +10,8 @@
 # corpus grows in fuzz/corpus/<target>/ (seeded from the fixtures and the committed bundle by
 # `cargo run --example fuzz_seeds`); crashes land in fuzz/artifacts/<target>/, and the script
 # fails when there are any. A timeout is replayed alone first: the limit is wall-clock time, and
-# on a busy machine a quick input can wait 2 s for a CPU; one that runs within 2 s alone goes to
-# fuzz/artifacts/<target>/unconfirmed/ and the run goes on. Each target ends with a line
+# on a busy machine a quick input can wait 2 s for a CPU; one that takes under 2 s of CPU alone
+# goes to fuzz/artifacts/<target>/unconfirmed/ and the run goes on. Each target ends with a line
 # "fuzz: <target>: N executions in S s". A crash that is fixed goes to fuzz/regressions/<target>/
 # (committed), which tests/engine/fuzz_regressions.rs replays on stable in `cargo test`.
 #
@@ -55,23 +55,26 @@ else
 fi
 bin_dir="fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
-# libFuzzer's -timeout is wall-clock time: on a busy machine (and at nice 19) a quick input can
-# pass 2 s waiting for a CPU. Each timeout is replayed alone at normal priority; one that runs
-# within 2 s is moved to fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on. Prints the
-# number of inputs that are crashes or timeouts again.
 # Files directly in a directory (0 when it does not exist).
 files_in() {
   if [ -d "$1" ]; then find "$1" -maxdepth 1 -type f | wc -l; else echo 0; fi
 }
 
+# libFuzzer's -timeout is wall-clock time: on a busy machine (and at nice 19) a quick input can
+# pass 2 s waiting for a CPU. Each timeout is replayed alone and its CPU time (user + system)
+# measured; one under 2 s is moved to fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on.
+# Prints the number of inputs that are crashes, or timeouts that took 2 s of CPU again.
 confirm_timeouts() {
-  local t=$1 f
+  local t=$1 f cpu
   for f in "fuzz/artifacts/$t"/timeout-*; do
     [ -e "$f" ] || continue
-    if "$bin_dir/$t" -timeout=2 -rss_limit_mb=2048 "$f" >/dev/null 2>&1; then
+    cpu=$( { TIMEFORMAT='%U %S'; time "$bin_dir/$t" -rss_limit_mb=2048 "$f" >/dev/null 2>&1; } 2>&1 | awk '{ print $1 + $2 }')
+    if awk -v c="$cpu" 'BEGIN { exit !(c < 2) }'; then
       mkdir -p "fuzz/artifacts/$t/unconfirmed"
       mv "$f" "fuzz/artifacts/$t/unconfirmed/"
-      echo "fuzz: $t: $(basename "$f") runs within 2 s alone: a stall under load, not counted (unconfirmed/)" >&2
+      echo "fuzz: $t: $(basename "$f") takes ${cpu} s of CPU alone: a stall under load, not counted (unconfirmed/)" >&2
+    else
+      echo "fuzz: $t: $(basename "$f") takes ${cpu} s of CPU alone: a real timeout" >&2
     fi
   done
   files_in "fuzz/artifacts/$t"
