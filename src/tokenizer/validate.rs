@@ -153,6 +153,13 @@ fn check_component(path: &str, v: &Value, depth: usize) -> Result<(), String> {
                 ));
             }
         }
+        // Prepending nothing marks the first character as inserted, and the alignments it
+        // breaks made a later step (ByteLevel's pre-tokenizer) index past their end.
+        "Prepend" if obj.get("prepend").and_then(Value::as_str) == Some("") => {
+            return Err(format!(
+                "{path}: a \"Prepend\" normalizer with an empty \"prepend\" is not supported"
+            ));
+        }
         "Replace" | "Split" => {
             let pattern = obj.get("pattern");
             if let Err(why) = check_pattern(pattern) {

@@ -996,3 +996,20 @@ fn tokenizer_added_tokens_must_match_some_text() {
     }));
     assert_has(&msg, &["added_tokens[", "empty"]);
 }
+
+#[test]
+fn tokenizer_prepend_normalizers_prepend_something() {
+    // Found by the fuzzer: a Prepend normalizer with an empty "prepend" marked the first
+    // character as inserted, and ByteLevel's pre-tokenizer then indexed past the alignments.
+    let msg = tokenizer_error(tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["normalizer"] = serde_json::json!({"type": "Sequence",
+            "normalizers": [{"type": "Prepend", "prepend": ""}]});
+    }));
+    assert_has(&msg, &["normalizer.normalizers[0]", "Prepend"]);
+    // Llama's "▁" still loads and encodes.
+    let bytes = tokenizer_json(CHAT_TOKENIZER, |t| {
+        t["normalizer"] = serde_json::json!({"type": "Prepend", "prepend": "▁"});
+    });
+    let tok = tinychat::Tokenizer::from_bytes(&bytes).unwrap();
+    tok.encode("Hello world", false).unwrap();
+}
