@@ -1013,3 +1013,17 @@ fn tokenizer_prepend_normalizers_prepend_something() {
     let tok = tinychat::Tokenizer::from_bytes(&bytes).unwrap();
     tok.encode("Hello world", false).unwrap();
 }
+
+#[test]
+fn a_tokenizer_without_its_word_cache_encodes_the_same() {
+    // The fuzz harnesses load a tokenizer per input and drop the crate's BPE word cache, which
+    // tokenizers 0.23 keeps per thread after the tokenizer is gone (the fuzzer's 2 GB).
+    let bytes = std::fs::read(CHAT_TOKENIZER).unwrap();
+    let text = "Hello world, how are you? ÄÖÜ 你好 <|im_start|>user\nhi<|im_end|>";
+    let a = tinychat::Tokenizer::from_bytes(&bytes).unwrap();
+    let b = tinychat::Tokenizer::from_bytes(&bytes)
+        .unwrap()
+        .without_word_cache();
+    assert_eq!(a.encode(text, true).unwrap(), b.encode(text, true).unwrap());
+    assert_eq!(b.encode(text, true).unwrap(), b.encode(text, true).unwrap());
+}
