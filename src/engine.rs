@@ -393,8 +393,8 @@ impl Engine {
             // The rows `pool` reads: the last position, or the text's (all when it is empty).
             let rows = match pooling {
                 HeadPooling::Last => t.saturating_sub(1)..t,
-                HeadPooling::Mean if text.is_empty() => 0..t,
-                HeadPooling::Mean => text.clone(),
+                HeadPooling::Mean | HeadPooling::MeanMax if text.is_empty() => 0..t,
+                HeadPooling::Mean | HeadPooling::MeanMax => text.clone(),
             };
             let fits = t <= s.capacity() && (self.model.config.causal || t <= s.chunk);
             if s.is_empty() && fits && !rows.is_empty() && rows.end <= t {

@@ -444,7 +444,22 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         .iter()
         .map(|t| m.windows(t).map(|w| w.iter().map(Vec::len).sum::<usize>()))
         .sum::<Result<usize>>()?;
-    println!(
+    if let Some(h) = &m.head {
+        println!(
+            "moderation head: {}: the first {} of the trunk's {} blocks (C={}, {:.2}M parameters, {} weights), {:?} pooling over windows of {} tokens, hidden {}, {} labels",
+            args.model.display(),
+            h.config.layers,
+            cfg.n_layers,
+            cfg.dim,
+            m.model.weights.numel() as f64 / 1e6,
+            m.model.storage().name(),
+            h.config.pooling,
+            h.config.window,
+            h.config.hidden,
+            h.labels.len()
+        );
+    } else {
+        println!(
         "classifier: {}: V={} C={} L={} NH={} HS={} FF={}, pooling {}, {} labels, {:.2}M parameters ({} weights)",
         args.model.display(),
         cfg.vocab_size,
@@ -458,6 +473,7 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         m.model.weights.numel() as f64 / 1e6,
         m.model.storage().name(),
     );
+    }
     println!(
         "{} texts from {} ({:.1} tokens each on average), one check at a time; best of {repeat} passes",
         texts.len(),

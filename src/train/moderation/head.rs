@@ -90,15 +90,15 @@ impl HeadOptions {
             trunk_name: None,
             layers: 20,
             pooling: HeadPooling::Mean,
-            hidden: 256,
+            hidden: 64,
             window: 64,
-            train_limit: 8000,
+            train_limit: 16000,
             val_limit: 2000,
             test_limit: 2000,
-            epochs: 40,
+            epochs: 15,
             lr: 1e-3,
             weight_decay: 1e-2,
-            dropout: 0.1,
+            dropout: 0.3,
             batch_size: 64,
             seed: 1,
             target_precision: 0.9,
@@ -196,7 +196,9 @@ fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Re
         h.push(0);
     }
     let path = cache_dir.join(format!("{}-{:016x}.bin", split.name, fnv1a(&h)));
-    let c = m.model.config.dim;
+    let c = m.head.as_ref().map_or(m.model.config.dim, |h| {
+        h.config.pooling.width(h.config.hidden_size)
+    });
     if let Ok(bytes) = std::fs::read(&path) {
         if let Some(f) = decode_features(&bytes, split.examples.len(), c) {
             split.features = f;
@@ -491,8 +493,9 @@ fn mean_loss(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>], ex: &[Example]) 
 pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let t_start = Instant::now();
     let (trunk, tokenizer) = load_trunk(&o.init)?;
-    let c = trunk.config.dim;
-    let cfg = head_config(o, c, trunk.config.n_layers)?;
+    let cfg = head_config(o, trunk.config.dim, trunk.config.n_layers)?;
+    // The head's input width (the pooled values).
+    let c = cfg.pooling.width(trunk.config.dim);
     let reader = Moderator::with_head(
         trunk.clone(),
         ModerationHead::untrained(cfg.clone())?,
