@@ -429,7 +429,7 @@ fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String
 /// and on the GPU engine, over the same texts (each a whole `Moderator::check`: normalising,
 /// tokenizing, every window of a long text), with the largest score difference between them.
 pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
-    use crate::engine::{Backend, Engine, EngineOptions};
+    use crate::engine::{Backend, Engine};
     use crate::moderation::Moderator;
     let m = Moderator::open(&args.model)?;
     let path = args
@@ -507,7 +507,7 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         n / cpu_s,
         1e3 * cpu_s / n
     );
-    match Engine::new(m.model.clone(), EngineOptions::backend(Backend::Gpu)) {
+    match Engine::new(m.model.clone(), m.engine_options(Backend::Gpu, None)) {
         Err(e) => println!("| GPU | not measured ({e}) | | | |"),
         Ok(mut engine) => {
             eprintln!("GPU...");
