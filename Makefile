@@ -16,7 +16,7 @@ export WGPU_BACKEND ?= vulkan
 # Extra test suites, run when their scripts exist (browser tests need the wasm build and Chromium).
 BROWSER_TESTS := $(wildcard scripts/test-browser.sh scripts/test-web.sh)
 
-.PHONY: demo test deps web fmt models/smollm2 web/models/smollm2 moderator-smollm2
+.PHONY: demo test deps web fmt fuzz models/smollm2 web/models/smollm2 moderator-smollm2
 
 deps:
 	scripts/install-deps.sh
@@ -86,3 +86,7 @@ test: deps models/smollm2
 
 fmt:
 	cargo fmt
+
+# The fuzz targets (fuzz/README.md): a smoke run of each; `scripts/fuzz.sh --long` is the campaign.
+fuzz:
+	scripts/fuzz.sh

@@ -19,6 +19,11 @@ mod data;
 mod bench;
 
 #[cfg(feature = "train")]
+#[allow(dead_code)]
+#[path = "../src/bin/tinychat/ranges.rs"]
+mod ranges;
+
+#[cfg(feature = "train")]
 fn main() {
     use clap::Parser;
     #[derive(clap::Parser)]

@@ -80,7 +80,9 @@ impl BundleSource for Dir {
                 root.display()
             )));
         }
-        match std::fs::read(&p) {
+        // Read the path that was checked, not `p` again: a symlink swapped in between would
+        // otherwise be followed.
+        match std::fs::read(&real) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&p, e)),
@@ -128,53 +130,70 @@ impl BundleSource for Files {
 
 /// Checks a path a bundle names (`field` says where: "pipeline.json: chat_model") and returns
 /// it normalised (`./chat/` → `chat`, `.` → ``): relative, no `..`, no `\`, no URL syntax
-/// (`:`, `%`, `?`, `#`), no control characters or leading/trailing spaces, so it means the same
-/// on disk and as a URL under the bundle's base.
+/// (`:`, `%`, `?`, `#`), no control characters, no name with surrounding spaces or made only
+/// of dots and spaces (`...`, `.. `: `..` to Windows), so it means the same on disk, on every
+/// system, and as a URL under the bundle's base.
 pub fn check_relative(field: &str, p: &str) -> Result<String> {
-    let bad = |why: &str| {
-        Err(Error::InvalidArgument(format!(
-            "{field}: {p:?} must be a relative path inside the bundle, like \"chat\" ({why})"
-        )))
-    };
+    relative_parts(p)
+        .map(|parts| parts.join("/"))
+        .map_err(|why| outside(field, p, &why))
+}
+
+/// The error for a path `p` (named by `field`) that is not a relative path inside the bundle.
+fn outside(field: &str, p: &str, why: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "{field}: {p:?} must be a relative path inside the bundle, like \"chat\" ({why})"
+    ))
+}
+
+/// The components of `p` by [`check_relative`]'s rules (`.` and empty ones dropped), or why
+/// it breaks them.
+fn relative_parts(p: &str) -> std::result::Result<Vec<&str>, String> {
     if p.starts_with('/') {
-        return bad("is absolute");
+        return Err("is absolute".into());
     }
     if p.chars().any(|c| c.is_control()) || p.trim() != p {
-        return bad("has control characters or surrounding spaces");
+        return Err("has control characters or surrounding spaces".into());
     }
     if let Some(c) = p
         .chars()
         .find(|c| matches!(c, '\\' | ':' | '%' | '?' | '#'))
     {
-        return bad(&format!("contains {c:?}"));
+        return Err(format!("contains {c:?}"));
     }
     let mut parts = vec![];
     for part in p.split('/') {
         match part {
             "" | "." => {}
-            ".." => return bad("leaves the bundle (..)"),
+            ".." => return Err("leaves the bundle (..)".into()),
+            // Windows drops a name's trailing dots and spaces (`.. ` and `...` are `..` there),
+            // and a name with surrounding spaces is not what it looks like anywhere.
+            _ if part.chars().all(|c| c == '.' || c == ' ') || part.trim() != part => {
+                return Err(format!("has the name {part:?}"))
+            }
             _ => parts.push(part),
         }
     }
-    Ok(parts.join("/"))
+    Ok(parts)
 }
 
 /// A path `p` named by a file in directory `dir` (checked, relative to the bundle), resolved to
-/// a path relative to the bundle: `..` may climb out of `dir` but never out of the bundle
-/// (a moderator's `"trunk": "../model.gguf"`).
+/// a path relative to the bundle: leading `..` may climb out of `dir` but never out of the
+/// bundle (a moderation head's `"trunk": "../model.gguf"`); the rest follows
+/// [`check_relative`]'s rules. Errors name `p` as written.
 pub fn resolve_from(field: &str, dir: &str, p: &str) -> Result<String> {
     let ups = p.split('/').take_while(|c| *c == ".." || *c == ".").count();
     let rest: Vec<&str> = p.split('/').skip(ups).collect();
-    let rest = check_relative(field, &rest.join("/"))?;
+    let rest = rest.join("/");
+    let rest = relative_parts(&rest).map_err(|why| outside(field, p, &why))?;
     let mut parts: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
     for c in p.split('/').take(ups) {
         if c == ".." && parts.pop().is_none() {
-            return Err(Error::InvalidArgument(format!(
-                "{field}: {p:?} must be a relative path inside the bundle, like \"chat\" (leaves the bundle (..))"
-            )));
+            return Err(outside(field, p, "leaves the bundle (..)"));
         }
     }
-    Ok(join(&parts.join("/"), &rest))
+    parts.extend(rest);
+    Ok(parts.join("/"))
 }
 
 /// `dir` (already checked) joined with `name`.
@@ -467,6 +486,10 @@ mod tests {
             "https://evil.example/m",
             "c:/x",
             "chat?x=1",
+            ".. /x",
+            "chat/.../x",
+            "chat/ ./x",
+            "chat/x /y",
         ] {
             let e = check_relative("pipeline.json: chat_model", bad);
             assert!(e.is_err(), "{bad:?} was accepted");
@@ -474,6 +497,43 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("pipeline.json: chat_model"));
+        }
+    }
+
+    #[test]
+    fn a_path_named_from_inside_the_bundle_may_climb_only_to_its_root() {
+        // A moderation head's trunk, relative to the head's directory.
+        assert_eq!(resolve_from("f", "moderator", "../chat").unwrap(), "chat");
+        assert_eq!(
+            resolve_from("f", "moderator", "../m.gguf").unwrap(),
+            "m.gguf"
+        );
+        assert_eq!(resolve_from("f", "a/b", "../../c/./d").unwrap(), "c/d");
+        assert_eq!(resolve_from("f", "a/b", "./c").unwrap(), "a/b/c");
+        assert_eq!(
+            resolve_from("f", "moderator", "trunk").unwrap(),
+            "moderator/trunk"
+        );
+        for (dir, bad) in [
+            ("moderator", "../../x"),
+            ("", "../x"),
+            ("a/b", "../../../x"),
+            ("moderator", "../a/../../x"),
+            ("moderator", "../../../../etc"),
+            ("moderator", "/etc"),
+            ("moderator", "..\\..\\x"),
+            ("moderator", "../%2e%2e/x"),
+            ("moderator", "../.\t./x"),
+            ("moderator", "../ x"),
+            ("moderator", "https://evil.example/m"),
+            ("moderator", "../\\\\evil.example\\m"),
+            ("moderator", "..//evil.example/m"),
+            ("moderator", ".. /x"),
+            ("moderator", "../.../x"),
+        ] {
+            let e = resolve_from("moderator/config.json", dir, bad);
+            assert!(e.is_err(), "{bad:?} from {dir:?} was accepted: {e:?}");
+            assert!(e.unwrap_err().to_string().contains("moderator/config.json"));
         }
     }
 }

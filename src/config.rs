@@ -143,6 +143,45 @@ impl std::fmt::Display for Pooling {
     }
 }
 
+/// The largest sizes a `config.json` may give (docs/limits.md lists them with the reasons).
+/// Each is several times what the largest models tinychat could run use, and together they keep
+/// every size computed from them (the parameter count, layouts, the RoPE table) far from
+/// overflow, so a hostile config is refused before anything is allocated.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// V: Gemma's 262,144 is the largest in common use.
+    pub vocab_size: usize,
+    /// C: Llama 3.1 405B has 16,384.
+    pub hidden_size: usize,
+    /// FF: Llama 3.1 405B has 53,248.
+    pub intermediate_size: usize,
+    /// L: Llama 3.1 405B has 126.
+    pub layers: usize,
+    /// NH and NKV.
+    pub heads: usize,
+    /// HS: 64 to 256 in practice.
+    pub head_dim: usize,
+    /// The context: Llama 3.1 has 131,072, the longest-context releases about a million.
+    pub max_position_embeddings: usize,
+    /// Classes of a classification head.
+    pub labels: usize,
+    /// All parameters together (2^40, about 1.1 trillion); on a 32-bit target (wasm32), what
+    /// `usize` holds as well.
+    pub parameters: u64,
+}
+
+pub const LIMITS: Limits = Limits {
+    vocab_size: 1 << 22,
+    hidden_size: 1 << 16,
+    intermediate_size: 1 << 20,
+    layers: 1 << 10,
+    heads: 1 << 10,
+    head_dim: 1 << 10,
+    max_position_embeddings: 1 << 21,
+    labels: 1 << 16,
+    parameters: 1 << 40,
+};
+
 impl ModelConfig {
     /// Reads `config.json` from a file or from a model directory.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
@@ -266,7 +305,7 @@ impl ModelConfig {
                     n_heads,
                     n_kv_heads: n_heads,
                     head_dim: dim / n_heads,
-                    hidden_dim: r.usize("n_inner")?.unwrap_or(4 * dim),
+                    hidden_dim: r.usize("n_inner")?.unwrap_or(dim.saturating_mul(4)),
                     max_seq_len: r.usize("n_positions")?.unwrap_or(1024),
                     norm_eps: r.f64("layer_norm_epsilon")?.unwrap_or(1e-5) as f32,
                     rope_theta: 0.0,
@@ -322,22 +361,60 @@ impl ModelConfig {
         }
     }
 
-    /// Checks that the sizes are consistent with each other; the message names the fields.
+    /// Checks that the sizes are consistent with each other and within [`LIMITS`]; the message
+    /// names the fields. A config that passes describes a model whose parameter count, layout
+    /// and RoPE table can be computed without overflow (`param_count` is `Some`).
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let nonzero = [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.dim),
-            ("num_hidden_layers", self.n_layers),
-            ("num_attention_heads", self.n_heads),
-            ("num_key_value_heads", self.n_kv_heads),
-            ("head_dim", self.head_dim),
-            ("intermediate_size", self.hidden_dim),
-            ("max_position_embeddings", self.max_seq_len),
+        let sizes = [
+            ("vocab_size", self.vocab_size, LIMITS.vocab_size),
+            ("hidden_size", self.dim, LIMITS.hidden_size),
+            ("num_hidden_layers", self.n_layers, LIMITS.layers),
+            ("num_attention_heads", self.n_heads, LIMITS.heads),
+            ("num_key_value_heads", self.n_kv_heads, LIMITS.heads),
+            ("head_dim", self.head_dim, LIMITS.head_dim),
+            (
+                "intermediate_size",
+                self.hidden_dim,
+                LIMITS.intermediate_size,
+            ),
+            (
+                "max_position_embeddings",
+                self.max_seq_len,
+                LIMITS.max_position_embeddings,
+            ),
         ];
-        for (name, v) in nonzero {
+        for (name, v, max) in sizes {
             if v == 0 {
                 return Err(format!("{name} must be positive"));
             }
+            if v > max {
+                return Err(format!(
+                    "{name} {v} is larger than tinychat accepts ({max}; see docs/limits.md)"
+                ));
+            }
+        }
+        if self.labels.len() > LIMITS.labels {
+            return Err(format!(
+                "id2label has {} labels, more than tinychat accepts ({}; see docs/limits.md)",
+                self.labels.len(),
+                LIMITS.labels
+            ));
+        }
+        match self.param_count() {
+            Some(n) if n as u64 <= LIMITS.parameters => {}
+            _ => {
+                return Err(format!(
+                    "these sizes make more than {} parameters (the most tinychat accepts{}; see docs/limits.md)",
+                    LIMITS.parameters,
+                    if usize::BITS < 64 { " on a 32-bit target: 4 GiB of memory" } else { "" }
+                ))
+            }
+        }
+        if self.family == Family::Llama && !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return Err(format!(
+                "rope_theta ({}) must be a positive number",
+                self.rope_theta
+            ));
         }
         if self.n_heads % self.n_kv_heads != 0 {
             return Err(format!(
@@ -379,6 +456,59 @@ impl ModelConfig {
     }
     pub fn is_classifier(&self) -> bool {
         !self.labels.is_empty()
+    }
+
+    /// The number of parameters this configuration describes (the length of
+    /// [`crate::params::ParamLayout`]), or None when it overflows `usize`. Computed without
+    /// building the layout, so a config with absurd sizes costs nothing to check.
+    pub fn param_count(&self) -> Option<usize> {
+        let (c, v, ff) = (self.dim, self.vocab_size, self.hidden_dim);
+        let qd = self.n_heads.checked_mul(self.head_dim)?;
+        let kvd = self.n_kv_heads.checked_mul(self.head_dim)?;
+        let gpt2 = self.family == Family::Gpt2;
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        let sum =
+            |xs: &[Option<usize>]| xs.iter().try_fold(0usize, |acc, x| acc.checked_add((*x)?));
+        let norm = if gpt2 { mul(2, c) } else { Some(c) };
+        let attn_bias = if self.attn_bias {
+            sum(&[Some(qd), Some(kvd), Some(kvd), Some(c)])
+        } else {
+            Some(0)
+        };
+        let mlp_mats = mul(if gpt2 { 2 } else { 3 }, mul(ff, c)?);
+        let mlp_bias = if self.mlp_bias {
+            sum(&[mul(if gpt2 { 1 } else { 2 }, ff), Some(c)])
+        } else {
+            Some(0)
+        };
+        let layer = sum(&[
+            norm,
+            norm,
+            mul(qd, c),
+            mul(2, mul(kvd, c)?),
+            mul(c, qd),
+            attn_bias,
+            mlp_mats,
+            mlp_bias,
+        ])?;
+        let head = if self.is_classifier() {
+            mul(self.labels.len(), c)
+        } else if !self.tie_embeddings {
+            mul(v, c)
+        } else {
+            Some(0)
+        };
+        sum(&[
+            mul(v, c),
+            if gpt2 {
+                mul(self.max_seq_len, c)
+            } else {
+                Some(0)
+            },
+            mul(self.n_layers, layer),
+            norm,
+            head,
+        ])
     }
 
     /// A Hugging Face `config.json` for this configuration, loadable by transformers.
@@ -485,10 +615,15 @@ impl Reader<'_> {
     fn usize(&self, key: &str) -> Result<Option<usize>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(|x| Some(x as usize))
-                .ok_or_else(|| self.err(format!("{key} must be a non-negative integer, got {v}"))),
+            Some(v) => {
+                let x = v.as_u64().ok_or_else(|| {
+                    self.err(format!("{key} must be a non-negative integer, got {v}"))
+                })?;
+                // On wasm32 usize has 32 bits: a larger value must not wrap to a small one.
+                usize::try_from(x)
+                    .map(Some)
+                    .map_err(|_| self.err(format!("{key} {x} is too large")))
+            }
         }
     }
     fn req_usize(&self, key: &str) -> Result<usize> {
@@ -496,7 +631,17 @@ impl Reader<'_> {
             .ok_or_else(|| self.err(format!("required field {key} is missing")))
     }
     fn u32(&self, key: &str) -> Result<Option<u32>> {
-        Ok(self.usize(key)?.map(|x| x as u32))
+        self.get(key).map(|v| self.token_id(key, v)).transpose()
+    }
+    /// A token id: an integer that fits u32 (not truncated).
+    fn token_id(&self, key: &str, v: &Value) -> Result<u32> {
+        v.as_u64()
+            .and_then(|x| u32::try_from(x).ok())
+            .ok_or_else(|| {
+                self.err(format!(
+                    "{key} must be a token id (an integer below 2^32), got {v}"
+                ))
+            })
     }
     fn f64(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
@@ -529,18 +674,8 @@ impl Reader<'_> {
     fn ids(&self, key: &str) -> Result<Vec<u32>> {
         match self.get(key) {
             None => Ok(vec![]),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_u64()
-                        .map(|x| x as u32)
-                        .ok_or_else(|| self.err(format!("{key} entries must be integers, got {v}")))
-                })
-                .collect(),
-            Some(v) => v
-                .as_u64()
-                .map(|x| vec![x as u32])
-                .ok_or_else(|| self.err(format!("{key} must be an integer or a list, got {v}"))),
+            Some(Value::Array(a)) => a.iter().map(|v| self.token_id(key, v)).collect(),
+            Some(v) => Ok(vec![self.token_id(key, v)?]),
         }
     }
     /// `classifier_pooling`: absent means `last`.

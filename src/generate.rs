@@ -55,6 +55,10 @@ impl Rng {
     }
 }
 
+/// The most new tokens one generation may ask for: the longest context a model may have
+/// (`config::LIMITS.max_position_embeddings`); the context ends generation sooner anyway.
+pub const MAX_NEW_TOKENS: usize = crate::config::LIMITS.max_position_embeddings;
+
 /// How to pick tokens. `Default` is greedy decoding of up to 256 tokens.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -94,33 +98,71 @@ impl SamplingParams {
     /// transformers' default) and top_p apply. Native only: it reads a file (in the browser
     /// the page passes its sampling options itself).
     pub fn from_generation_config(model_dir: &std::path::Path) -> Result<SamplingParams> {
-        let mut p = SamplingParams::default();
         if model_dir.is_file() {
             // A single-file model (GGUF) has no generation_config.json.
-            return Ok(p);
+            return Ok(SamplingParams::default());
         }
         let path = model_dir.join("generation_config.json");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_generation_config_json(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SamplingParams::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// [`Self::from_generation_config`] on the text of the file; `path` names it in errors. Each
+    /// field must be a number of the right kind and range: `max_new_tokens` and `top_k` whole
+    /// numbers (1e30 used to become usize::MAX and wrap), the others finite.
+    pub fn from_generation_config_json(
+        text: &str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<SamplingParams> {
+        let path = path.into();
+        let mut p = SamplingParams::default();
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Json {
             path: path.clone(),
             source: e,
         })?;
-        let f = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+        let bad = |msg: String| Error::Config {
+            path: path.clone(),
+            msg,
+        };
+        let num = |k: &str| -> Result<Option<f64>> {
+            match v.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(x) => x
+                    .as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{k} must be a number, got {x}"))),
+            }
+        };
+        let whole = |k: &str, lo: u64, hi: u64| -> Result<Option<usize>> {
+            match v.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(x) => x
+                    .as_u64()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .map(|n| Some(n as usize))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "{k} must be a whole number from {lo} to {hi}, got {x}"
+                        ))
+                    }),
+            }
+        };
         if v.get("do_sample").and_then(serde_json::Value::as_bool) == Some(true) {
-            p.temperature = f("temperature").unwrap_or(1.0) as f32;
-            p.top_k = f("top_k").map_or(50, |k| k as usize);
-            p.top_p = f("top_p").unwrap_or(1.0) as f32;
+            p.temperature = num("temperature")?.unwrap_or(1.0) as f32;
+            p.top_k = whole("top_k", 0, u32::MAX as u64)?.unwrap_or(50);
+            p.top_p = num("top_p")?.unwrap_or(1.0) as f32;
         }
-        if let Some(r) = f("repetition_penalty") {
+        if let Some(r) = num("repetition_penalty")? {
             p.repetition_penalty = r as f32;
         }
-        if let Some(n) = f("max_new_tokens") {
-            p.max_new_tokens = n as usize;
+        if let Some(n) = whole("max_new_tokens", 1, MAX_NEW_TOKENS as u64)? {
+            p.max_new_tokens = n;
         }
+        p.validate().map_err(|e| bad(e.to_string()))?;
         Ok(p)
     }
 
@@ -134,6 +176,12 @@ impl SamplingParams {
         }
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
             return bad("repetition_penalty must be a positive number (1 = off)");
+        }
+        if !(1..=MAX_NEW_TOKENS).contains(&self.max_new_tokens) {
+            return Err(Error::InvalidArgument(format!(
+                "max_new_tokens must be from 1 to {MAX_NEW_TOKENS} (the longest context tinychat accepts), got {}",
+                self.max_new_tokens
+            )));
         }
         Ok(())
     }
@@ -249,7 +297,10 @@ impl Generator {
                 context,
             });
         }
-        let max_total = (prompt.len() + params.max_new_tokens).min(context);
+        let max_total = prompt
+            .len()
+            .saturating_add(params.max_new_tokens)
+            .min(context);
         Ok(Generator {
             rng: Rng::new(params.seed),
             params,
@@ -408,6 +459,36 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(sample(&mut logits.clone(), &p, &[], &mut rng), 0);
         }
+    }
+
+    #[test]
+    fn a_huge_max_new_tokens_is_refused_not_wrapped() {
+        // usize::MAX used to wrap prompt + max_new_tokens to a small number: nothing generated.
+        let p = SamplingParams {
+            max_new_tokens: usize::MAX,
+            ..Default::default()
+        };
+        let e = Generator::new(&[1, 2], p, 16).err().unwrap().to_string();
+        assert!(e.contains("max_new_tokens"), "{e}");
+        for text in [
+            r#"{"max_new_tokens": 1e30}"#,
+            r#"{"max_new_tokens": 18446744073709551615}"#,
+            r#"{"max_new_tokens": -1}"#,
+            r#"{"max_new_tokens": 0}"#,
+            r#"{"max_new_tokens": 2.5}"#,
+            r#"{"do_sample": true, "top_k": 1e30}"#,
+            r#"{"do_sample": true, "temperature": "hot"}"#,
+            r#"{"repetition_penalty": 0}"#,
+        ] {
+            let e = SamplingParams::from_generation_config_json(text, "g.json")
+                .err()
+                .unwrap_or_else(|| panic!("{text} was accepted"))
+                .to_string();
+            assert!(e.starts_with("g.json: "), "{e}");
+        }
+        let p =
+            SamplingParams::from_generation_config_json(r#"{"max_new_tokens": 7}"#, "g").unwrap();
+        assert_eq!(p.max_new_tokens, 7);
     }
 
     #[test]

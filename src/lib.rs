@@ -11,10 +11,15 @@ pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
+/// Fuzz harnesses (native only): see `fuzz/README.md`.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod gguf;
 pub mod gpu;
 pub mod io;
+pub mod jinja;
 pub mod model;
 pub mod moderation;
 pub mod ops;

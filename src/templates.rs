@@ -4,9 +4,11 @@
 //! help, never a bare refusal.
 
 use crate::error::{Error, Result};
+use crate::jinja::Sandbox;
 use crate::moderation::Verdict;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Where the flag came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,11 +93,12 @@ impl Templates {
         Ok(t)
     }
 
-    /// Replaces templates by key; each one is parsed now so a bad override fails early.
+    /// Replaces templates by key; each one is checked now (parsed, and measured against the
+    /// limits of [`crate::jinja`]) so a bad override fails early.
     pub fn set_overrides(&mut self, over: BTreeMap<String, String>) -> Result<()> {
-        let env = minijinja::Environment::new();
         for (k, v) in over {
-            env.template_from_str(&v)
+            sandbox()
+                .check(&v)
                 .map_err(|e| Error::Template(format!("override for {k:?}: {e}")))?;
             self.templates.insert(k, v);
         }
@@ -154,19 +157,26 @@ impl Templates {
             .or_else(|| self.templates.get("default"));
         let text =
             text.ok_or_else(|| Error::Template(format!("no template for {key:?} and no default")))?;
-        let env = minijinja::Environment::new();
         let score = verdict.score(&category).unwrap_or(0.0);
-        env.render_str(
-            text,
-            minijinja::context! {
-                category => category,
-                categories => verdict.flagged_categories(),
-                stage => stage,
-                score => score,
-            },
-        )
-        .map_err(|e| Error::Template(format!("template {key:?}: {e}")))
+        sandbox()
+            .render(
+                text,
+                minijinja::context! {
+                    category => category,
+                    categories => verdict.flagged_categories(),
+                    stage => stage,
+                    score => score,
+                },
+            )
+            .map_err(|e| Error::Template(format!("template {key:?}: {e}")))
     }
+}
+
+/// Response templates render as minijinja renders by default (no block trimming, no
+/// auto-escaping), with tinychat's limits.
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| Sandbox::new(false, minijinja::escape_formatter, |_| {}))
 }
 
 #[cfg(test)]

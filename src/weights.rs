@@ -200,9 +200,10 @@ pub fn load_weights(path: impl AsRef<Path>, cfg: &ModelConfig) -> Result<Weights
 /// Parses safetensors bytes into a parameter buffer, checking every tensor against `cfg`.
 /// `path` only names the source in errors. Returns the dtype of the token embedding.
 pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Params, DType)> {
+    let st = check(bytes, cfg, path)?;
     let mut params = Params::zeros(cfg);
     let mut storage = DType::F32;
-    for_each_slot(bytes, cfg, path, |i, values, dt| {
+    for_each_slot(&st, cfg, path, |i, values, dt| {
         let spec = &params.layout.specs[i];
         if spec.slot == Slot::TokEmb {
             storage = dt;
@@ -215,9 +216,10 @@ pub fn from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<(Param
 
 /// [`load_weights`] on bytes.
 pub fn weights_from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Result<Weights> {
+    let st = check(bytes, cfg, path)?;
     let layout = ParamLayout::new(cfg);
     let mut tensors: Vec<Option<Tensor>> = vec![None; layout.specs.len()];
-    for_each_slot(bytes, cfg, path, |i, values, dt| {
+    for_each_slot(&st, cfg, path, |i, values, dt| {
         let spec = &layout.specs[i];
         let matrix = spec.shape.len() == 2 && spec.slot != Slot::PosEmb;
         // Widened from f16/bf16 above, narrowed back here: both directions are exact.
@@ -238,44 +240,97 @@ pub fn weights_from_bytes(bytes: &[u8], cfg: &ModelConfig, path: &Path) -> Resul
     Ok(Weights { layout, tensors })
 }
 
-/// Decodes the tensor of every slot of `cfg`'s layout to f32 (transposing Conv1D weights and
-/// slicing fused biases) and hands it to `put(spec index, values, file dtype)`, one slot at a
-/// time, so at most one decoded tensor (and the fused one it comes from) is alive.
-fn for_each_slot(
-    bytes: &[u8],
-    cfg: &ModelConfig,
-    path: &Path,
-    mut put: impl FnMut(usize, Vec<f32>, DType),
-) -> Result<()> {
+/// The smallest storage a parameter can have in a safetensors file tinychat reads (F16, BF16).
+const MIN_BYTES_PER_PARAM: u64 = 2;
+
+/// Checks the file against the config before anything the size of the model is allocated:
+/// the file is at least as large as the parameter count needs, its header parses, and every
+/// tensor the config needs is there with the right shape and a dtype tinychat reads. Only the
+/// header is parsed (the data stays where it is).
+fn check<'a>(bytes: &'a [u8], cfg: &ModelConfig, path: &Path) -> Result<SafeTensors<'a>> {
+    // validate() bounds the sizes, but a config may also be built in code.
+    cfg.validate().map_err(|msg| Error::Config {
+        path: path.to_path_buf(),
+        msg: format!("the model's configuration: {msg}"),
+    })?;
+    let params = cfg
+        .param_count()
+        .expect("validate() checked the parameter count") as u64;
+    if params.saturating_mul(MIN_BYTES_PER_PARAM) > bytes.len() as u64 {
+        return Err(Error::Safetensors {
+            path: path.to_path_buf(),
+            msg: format!(
+                "config.json describes {params} parameters, at least {} bytes as F16, but the file has {} bytes: the config does not belong to these weights",
+                params.saturating_mul(MIN_BYTES_PER_PARAM),
+                bytes.len()
+            ),
+        });
+    }
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors {
         path: path.to_path_buf(),
         msg: e.to_string(),
     })?;
-    let names: std::collections::HashSet<&str> = st.names().into_iter().collect();
-    let prefix = if cfg.family == Family::Gpt2 && names.contains("transformer.wte.weight") {
+    let prefix = gpt2_prefix(&st, cfg);
+    let layout = ParamLayout::new(cfg);
+    for spec in &layout.specs {
+        let hf = hf_name(cfg, spec.slot, prefix);
+        view(&st, &hf, path)?;
+    }
+    Ok(st)
+}
+
+/// GPT-2 checkpoints name their tensors with or without `transformer.`.
+fn gpt2_prefix(st: &SafeTensors, cfg: &ModelConfig) -> &'static str {
+    if cfg.family == Family::Gpt2 && st.tensor("transformer.wte.weight").is_ok() {
         "transformer."
     } else {
         ""
-    };
+    }
+}
+
+/// The tensor `hf` names, checked for presence, shape and dtype.
+fn view<'a>(st: &SafeTensors<'a>, hf: &HfName, path: &Path) -> Result<TensorView<'a>> {
+    let view = st.tensor(&hf.name).map_err(|_| Error::MissingTensor {
+        path: path.to_path_buf(),
+        name: hf.name.clone(),
+        expected: hf.shape.clone(),
+    })?;
+    if view.shape() != hf.shape.as_slice() {
+        return Err(Error::ShapeMismatch {
+            path: path.to_path_buf(),
+            name: hf.name.clone(),
+            expected: hf.shape.clone(),
+            actual: view.shape().to_vec(),
+        });
+    }
+    if !matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16) {
+        return Err(Error::UnsupportedDtype {
+            path: path.to_path_buf(),
+            name: hf.name.clone(),
+            dtype: format!("{:?}", view.dtype()),
+        });
+    }
+    Ok(view)
+}
+
+/// Decodes the tensor of every slot of `cfg`'s layout to f32 (transposing Conv1D weights and
+/// slicing fused biases) and hands it to `put(spec index, values, file dtype)`, one slot at a
+/// time, so at most one decoded tensor (and the fused one it comes from) is alive. `st` has
+/// passed [`check`].
+fn for_each_slot(
+    st: &SafeTensors,
+    cfg: &ModelConfig,
+    path: &Path,
+    mut put: impl FnMut(usize, Vec<f32>, DType),
+) -> Result<()> {
+    let prefix = gpt2_prefix(st, cfg);
     let layout = ParamLayout::new(cfg);
     // Each Hugging Face tensor is decoded once, even when it feeds several slots (c_attn).
     let mut cache: HashMap<String, (Vec<f32>, DType)> = HashMap::new();
     for (i, spec) in layout.specs.iter().enumerate() {
         let hf = hf_name(cfg, spec.slot, prefix);
         if !cache.contains_key(&hf.name) {
-            let view = st.tensor(&hf.name).map_err(|_| Error::MissingTensor {
-                path: path.to_path_buf(),
-                name: hf.name.clone(),
-                expected: hf.shape.clone(),
-            })?;
-            if view.shape() != hf.shape.as_slice() {
-                return Err(Error::ShapeMismatch {
-                    path: path.to_path_buf(),
-                    name: hf.name.clone(),
-                    expected: hf.shape.clone(),
-                    actual: view.shape().to_vec(),
-                });
-            }
+            let view = view(st, &hf, path)?;
             let decoded = to_f32(&view, path, &hf.name)?;
             cache.insert(hf.name.clone(), decoded);
         }

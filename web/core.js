@@ -85,6 +85,47 @@ async function readBody(response, url, onBytes) {
   return out;
 }
 
+/// The URL of `path` (a path pipeline.json or a fetched config.json names, already checked by the
+/// wasm module's `bundleFiles`) inside the bundle whose pipeline.json is at `base`: resolved
+/// first, then required to lie under the bundle's directory (same origin, path prefix). `new URL`
+/// undoes what a string check cannot see (`..\\x`, `%2e%2e/x`, tabs and newlines dropped,
+/// `\\\\host`), so the check is made on what will be fetched. Throws a tinychat error naming the path.
+export function resolveInBundle(path, base) {
+  let dir;
+  let url;
+  try {
+    dir = new URL("./", new URL(base));
+    url = new URL(path, dir);
+  } catch {
+    throw tinychatError(
+      `the bundle names ${JSON.stringify(path)}, which is not a path inside the bundle ${base}`,
+      "Error",
+      "bad_bundle_file",
+    );
+  }
+  const tail = url.pathname.slice(dir.pathname.length);
+  const inside =
+    typeof path === "string" &&
+    url.origin === dir.origin &&
+    url.protocol === dir.protocol &&
+    url.username === "" &&
+    url.password === "" &&
+    url.search === "" &&
+    url.hash === "" &&
+    url.pathname.startsWith(dir.pathname) &&
+    tail.length > 0 &&
+    // An encoded slash or backslash is a separator to some servers.
+    !/%2f|%5c/i.test(tail);
+  if (!inside) {
+    throw tinychatError(
+      `the bundle names ${JSON.stringify(path)}, which resolves to ${url.href}, outside the bundle ${dir.href}: a bundle's files must lie inside its directory`,
+      "Error",
+      "bad_bundle_file",
+    );
+  }
+  return url.href;
+}
+
 async function fetchOk(url, signal) {
   let response;
   try {
@@ -115,7 +156,12 @@ function ggufName(modelUrl) {
 /// path → Uint8Array, and whether every file came from the cache. With `model` (the absolute URL
 /// of a `.gguf`), that file is the chat model instead of the one pipeline.json names.
 export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal, model } = {}) {
-  const base = new URL(pipelineUrl);
+  let base;
+  try {
+    base = new URL(pipelineUrl);
+  } catch {
+    throw tinychatError(`${JSON.stringify(pipelineUrl)} is not a URL of a pipeline.json`, "Error", "invalid_argument");
+  }
   const store = cache ? await openCache(cacheName) : null;
   const progress = (p) => {
     try {
@@ -183,10 +229,16 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
   const fetchRound = async (list) => {
     const todo = list.filter((f) => !(f.path in files) && !missing.some((e) => e.path === f.path));
     if (!todo.length) return false;
+    // Every URL of the round is checked before anything is fetched (a `.gguf` given as `model`
+    // is the caller's own URL).
+    const resolved = todo.map(({ path, required }) => ({
+      path,
+      required,
+      url: urls.get(path) ?? resolveInBundle(path, base.href),
+    }));
     // Open every file: cached responses, or requests whose headers tell the sizes.
     const entries = await Promise.all(
-      todo.map(async ({ path, required }) => {
-        const url = urls.get(path) ?? new URL(path, base).href;
+      resolved.map(async ({ path, required, url }) => {
         if (!required && absent.includes(path)) return { path, url, required, response: null };
         const hit = store ? await store.match(url) : undefined;
         if (hit) return { path, url, required, response: hit, fromCache: true };

@@ -1,6 +1,10 @@
 // The demo page. Every piece of model or user text goes into the page with textContent, never as
 // HTML. URL parameters: ?model=smollm2|default (the picker), ?pipeline=<pipeline.json URL> (any
 // other bundle), &backend=auto|webgpu|cpu, &worker=0, &sw=0 (no service worker).
+//
+// A bundle from this page's own origin loads at once. A bundle from anywhere else is loaded only
+// after the user confirms it: a link could otherwise make the page download (and cache) a
+// stranger's models, with moderation thresholds at 1.0 and templates of its choosing.
 import { clearCache, createEngine, deleteCachedModel, listCachedModels } from "./pkg/tinychat.js";
 
 const $ = (id) => document.getElementById(id);
@@ -100,6 +104,34 @@ function onProgress(p) {
   $("progress-text").textContent = text;
 }
 
+/// The bundle's absolute URL, after the user has confirmed it when it is from another origin;
+/// null when they declined (the picker's default model is loaded instead).
+async function confirmedPipeline(requested) {
+  let url;
+  try {
+    url = new URL(requested, location.href);
+  } catch {
+    throw Object.assign(new Error(`tinychat: ${JSON.stringify(requested)} is not a URL of a pipeline.json`), { code: "invalid_argument" });
+  }
+  if (url.origin === location.origin) return url.href;
+  if (!["https:", "http:"].includes(url.protocol)) {
+    throw Object.assign(new Error(`tinychat: bundles load over http(s), not ${url.protocol} (${url.href})`), { code: "invalid_argument" });
+  }
+  const box = $("confirm-bundle");
+  $("confirm-origin").textContent = url.origin;
+  $("confirm-url").textContent = url.href;
+  box.hidden = false;
+  $("loading").dataset.state = "confirm";
+  $("progress-text").textContent = "Waiting for you to confirm the bundle";
+  const ok = await new Promise((resolve) => {
+    $("confirm-load").onclick = () => resolve(true);
+    $("confirm-cancel").onclick = () => resolve(false);
+  });
+  box.hidden = true;
+  $("loading").dataset.state = "loading";
+  return ok ? url.href : null;
+}
+
 /// The engine in plain words: which one runs, where, and why.
 function engineText(engine, info) {
   const which = engine.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
@@ -124,8 +156,19 @@ async function load(model, backend) {
   $("progress-text").textContent = "Starting…";
   $("model-info").replaceChildren();
   setBusy(false);
+  $("confirm-bundle").hidden = true;
   try {
-    const engine = await createEngine({ pipeline: model.pipeline, backend, onProgress, worker: params.get("worker") !== "0" });
+    let pipeline = model.pipeline;
+    if (model.key === "custom") {
+      pipeline = await confirmedPipeline(model.pipeline);
+      if (state.loading !== model) return;
+      if (pipeline === null) {
+        // Declined: the picker's default model, and a URL that no longer names the bundle.
+        await switchTo({ key: DEFAULT_MODEL, ...MODELS[DEFAULT_MODEL] }, backend);
+        return;
+      }
+    }
+    const engine = await createEngine({ pipeline, backend, onProgress, worker: params.get("worker") !== "0" });
     if (state.loading !== model) {
       engine.dispose(); // another model was picked meanwhile
       return;

@@ -177,8 +177,10 @@ pub fn config_from_metadata(g: &Gguf) -> Result<ModelConfig> {
         pad_token_id: id("tokenizer.ggml.padding_token_id")?,
         ..ModelConfig::llama_base()
     };
-    cfg.validate().map_err(|msg| g.err(msg))?;
+    // The file's own measure first: its messages name the GGUF keys. Then the limits every
+    // model has (config::LIMITS), which name config.json's fields.
     check_sizes_fit(g, &cfg)?;
+    cfg.validate().map_err(|msg| g.err(msg))?;
     Ok(cfg)
 }
 

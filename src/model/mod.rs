@@ -27,8 +27,13 @@ pub struct Model {
     pub config: ModelConfig,
     /// Every tensor in its storage type (matrices stay packed; see `tensor.rs`).
     pub weights: Weights,
+    /// The first positions' RoPE angles (llama); later positions are computed as they come.
     rope: Option<RopeTable>,
 }
+
+/// Positions whose RoPE angles a model computes when it loads: enough for most conversations,
+/// small whatever max_position_embeddings says (4096 × HS/2 × 8 bytes: 2 MiB at HS = 128).
+const ROPE_TABLE_POSITIONS: usize = 4096;
 
 /// Which positions' logits a forward pass returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +84,13 @@ impl Model {
 
     /// A model from tensors in their storage types (the loaders' path).
     pub fn from_weights(config: ModelConfig, weights: Weights) -> Self {
-        let rope = (config.family == Family::Llama)
-            .then(|| RopeTable::new(config.max_seq_len, config.head_dim, config.rope_theta));
+        let rope = (config.family == Family::Llama).then(|| {
+            RopeTable::new(
+                config.max_seq_len.min(ROPE_TABLE_POSITIONS),
+                config.head_dim,
+                config.rope_theta,
+            )
+        });
         Model {
             config,
             weights,
@@ -104,8 +114,17 @@ impl Model {
         self.weights.to_params()
     }
 
-    pub fn rope_table(&self) -> Option<&RopeTable> {
-        self.rope.as_ref()
+    /// The RoPE table of every position up to max_seq_len (llama), built on each call: for the
+    /// GPU engine, which uploads it once. The CPU forward pass keeps only the first
+    /// positions' table and computes the others as they are used.
+    pub fn rope_table(&self) -> Option<RopeTable> {
+        (self.config.family == Family::Llama).then(|| {
+            RopeTable::new(
+                self.config.max_seq_len,
+                self.config.head_dim,
+                self.config.rope_theta,
+            )
+        })
     }
 
     pub fn new_cache(&self) -> KvCache {

@@ -192,14 +192,20 @@ impl Moderator {
                 hc.layers, hc.hidden_size, trunk.config.n_layers, trunk.config.dim
             )));
         }
-        if hc.window == 0 {
+        if hc.window == 0 || hc.max_windows == 0 {
             return Err(Error::InvalidArgument(
-                "the moderation head's window must be at least one token".into(),
+                "the moderation head's window and max_windows must be at least 1".into(),
             ));
         }
         let prefix = tokenizer.encode(&hc.prefix, false)?;
         let suffix = tokenizer.encode(&hc.suffix, false)?;
-        if prefix.len() + hc.window + suffix.len() > trunk.config.max_seq_len {
+        // Checked: the window is untrusted (a window near usize::MAX wrapped the sum below the
+        // context and passed).
+        let total = prefix
+            .len()
+            .checked_add(hc.window)
+            .and_then(|n| n.checked_add(suffix.len()));
+        if total.is_none_or(|n| n > trunk.config.max_seq_len) {
             return Err(Error::InvalidArgument(format!(
                 "the moderation head's window ({} tokens and its prompt) exceeds the trunk's context ({})",
                 hc.window, trunk.config.max_seq_len
@@ -381,7 +387,9 @@ impl Moderator {
                     "the text is too long to moderate at once: {} tokens make {windows} windows of {ctx}, and one check reads at most {} (about {} tokens); split it",
                     ids.len(),
                     h.config.max_windows,
-                    ctx + (h.config.max_windows - 1) * stride
+                    ctx.saturating_add(
+                        h.config.max_windows.saturating_sub(1).saturating_mul(stride)
+                    )
                 )));
             }
         }

@@ -8,6 +8,7 @@
 
 pub mod gpt2;
 pub mod template;
+pub mod validate;
 
 pub use gpt2::{gpt2_tokenizer, gpt2_tokenizer_json};
 pub use template::{ChatTemplate, Message};
@@ -26,9 +27,15 @@ impl Tokenizer {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes).map_err(|e| Error::Tokenizer(format!("{}: {}", path.display(), e)))
     }
+    /// Parses a `tokenizer.json` after [`validate::check`] has accepted it.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(bytes)
-            .map_err(|e| Error::Tokenizer(format!("invalid tokenizer.json: {e}")))?;
+        let bad = |e: String| Error::Tokenizer(format!("invalid tokenizer.json: {e}"));
+        let json: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        validate::check(&json).map_err(bad)?;
+        let inner = contain("loading tokenizer.json", || {
+            tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| bad(e.to_string()))
+        })?;
         Ok(Tokenizer { inner })
     }
     pub fn from_inner(inner: tokenizers::Tokenizer) -> Self {
@@ -40,16 +47,20 @@ impl Tokenizer {
     /// Token ids of `text`. Special tokens written in the text (`<|im_start|>`) are recognised;
     /// `add_special` adds the post-processor's BOS/EOS, if the tokenizer has one.
     pub fn encode(&self, text: &str, add_special: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, add_special)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
+        contain("encoding", || {
+            let enc = self
+                .inner
+                .encode(text, add_special)
+                .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            Ok(enc.get_ids().to_vec())
+        })
     }
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
-        self.inner
-            .decode(ids, skip_special)
-            .map_err(|e| Error::Tokenizer(e.to_string()))
+        contain("decoding", || {
+            self.inner
+                .decode(ids, skip_special)
+                .map_err(|e| Error::Tokenizer(e.to_string()))
+        })
     }
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
@@ -59,6 +70,29 @@ impl Tokenizer {
     }
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+}
+
+/// Runs `f`, turning a panic inside the tokenizers crate into an error (natively; in wasm32 a
+/// panic aborts, which is why [`validate::check`] refuses what is known to panic first).
+fn contain<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Tokenizer(format!(
+                "the tokenizer failed while {what} ({why}); tokenizer.json has settings the tokenizers crate cannot handle"
+            )))
+        })
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = what;
+        f()
     }
 }
 

@@ -14,12 +14,14 @@
 //! - special tokens (`bos_token`, `eos_token`) are defined only when the tokenizer has them.
 
 use crate::error::{Error, Result};
+use crate::jinja::{RenderError, Sandbox, LIMITS};
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::Value as JValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// One chat message, as in the OpenAI and transformers APIs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,12 +127,10 @@ impl ChatTemplate {
         Self::from_tokenizer_config(&text, &path.display().to_string())
     }
 
-    /// Renders the conversation; `add_generation_prompt` appends the assistant's header.
+    /// Renders the conversation; `add_generation_prompt` appends the assistant's header. The
+    /// template runs under the limits of [`crate::jinja`]: one that is too large, too deep or
+    /// too costly is an error, not a hang.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let env = environment();
-        let tmpl = env
-            .template_from_str(&self.template)
-            .map_err(|e| Error::Template(format!("cannot parse the template: {e:#}")))?;
         let mut ctx = std::collections::BTreeMap::new();
         ctx.insert("messages", JValue::from_serialize(messages));
         ctx.insert("add_generation_prompt", JValue::from(add_generation_prompt));
@@ -140,30 +140,33 @@ impl ChatTemplate {
         if let Some(t) = &self.eos_token {
             ctx.insert("eos_token", JValue::from(t.as_str()));
         }
-        tmpl.render(ctx).map_err(|e| {
-            // raise_exception's message alone, as transformers raises it; otherwise minijinja's
-            // description with the line it points at.
-            let raised = std::error::Error::source(&e)
-                .is_some_and(|s| s.downcast_ref::<RaisedException>().is_some());
-            match e.detail() {
-                Some(detail) if raised => Error::Template(detail.to_string()),
-                _ => Error::Template(format!("{e:#}")),
+        sandbox().render(&self.template, ctx).map_err(|e| match e {
+            RenderError::Prepare(m) => Error::Template(format!("cannot parse the template: {m}")),
+            // raise_exception's message alone, as transformers raises it; otherwise
+            // minijinja's description with the line it points at.
+            RenderError::Render(m, Some(e)) => {
+                let raised = std::error::Error::source(&e)
+                    .is_some_and(|s| s.downcast_ref::<RaisedException>().is_some());
+                match e.detail() {
+                    Some(detail) if raised => Error::Template(detail.to_string()),
+                    _ => Error::Template(m),
+                }
             }
+            RenderError::Render(m, None) => Error::Template(m),
         })
     }
 }
 
-/// The Jinja environment transformers renders chat templates in.
-fn environment() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", raise_exception);
-    env.add_function("strftime_now", strftime_now);
-    env.add_filter("tojson", tojson);
-    env.set_formatter(python_formatter);
-    env
+/// The Jinja environment transformers renders chat templates in, with tinychat's limits.
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        Sandbox::new(true, python_formatter, |env| {
+            env.add_function("raise_exception", raise_exception);
+            env.add_function("strftime_now", strftime_now);
+            env.add_filter("tojson", tojson);
+        })
+    })
 }
 
 /// Marks the errors that the template raised itself.
@@ -204,8 +207,13 @@ fn python_formatter(
 /// `strftime_now(format)`: the current date and time (UTC; transformers uses the local time
 /// zone, which a browser tab and a server need not share) formatted like Python's `strftime`.
 /// Templates use it for a "Today Date:" line (Llama 3.1+).
-fn strftime_now(format: String) -> String {
-    strftime(&format, unix_seconds_now())
+fn strftime_now(
+    state: &minijinja::State,
+    format: String,
+) -> std::result::Result<String, minijinja::Error> {
+    // Each code writes at most 9 bytes ("September").
+    crate::jinja::charge(state, 10 * format.len() as u64)?;
+    Ok(strftime(&format, unix_seconds_now()))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -334,15 +342,31 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// The `tojson` filter of transformers' chat-template environment:
 /// `json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)`.
-fn tojson(value: &JValue, kwargs: Kwargs) -> std::result::Result<JValue, minijinja::Error> {
+fn tojson(
+    state: &minijinja::State,
+    value: &JValue,
+    kwargs: Kwargs,
+) -> std::result::Result<JValue, minijinja::Error> {
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(false);
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     // indent: an int (that many spaces) or a string (used as is), as in Python.
     let indent = match kwargs.get::<Option<JValue>>("indent")? {
         None => None,
         Some(v) if v.is_none() => None,
-        Some(v) if v.is_integer() => Some(" ".repeat(v.as_i64().unwrap_or(0).max(0) as usize)),
-        Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or("").to_string()),
+        Some(v) if v.is_integer() => {
+            let n = v.as_i64().unwrap_or(0).max(0) as usize;
+            if n > LIMITS.width {
+                return Err(too_wide());
+            }
+            Some(" ".repeat(n))
+        }
+        Some(v) if v.kind() == ValueKind::String => {
+            let s = v.as_str().unwrap_or("");
+            if s.len() > LIMITS.width {
+                return Err(too_wide());
+            }
+            Some(s.to_string())
+        }
         Some(v) => {
             return Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
@@ -363,19 +387,37 @@ fn tojson(value: &JValue, kwargs: Kwargs) -> std::result::Result<JValue, minijin
         None => (", ".to_string(), ": ".to_string()),
     };
     kwargs.assert_all_used()?;
+    if separators.0.len() + separators.1.len() > LIMITS.width {
+        return Err(too_wide());
+    }
     let opts = JsonOpts {
         ensure_ascii,
         sort_keys,
         indent,
         item_sep: separators.0,
         key_sep: separators.1,
+        // The output may use what the render has left; write_json stops past it.
+        max: crate::jinja::remaining(state) as usize,
     };
     let mut out = String::new();
     write_json(&mut out, value, &opts, 0)?;
+    crate::jinja::charge(state, out.len() as u64)?;
     Ok(JValue::from_safe_string(out))
 }
 
+fn too_wide() -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!(
+            "tojson: indent and separators may be at most {} long",
+            LIMITS.width
+        ),
+    )
+}
+
 struct JsonOpts {
+    /// The longest output allowed.
+    max: usize,
     ensure_ascii: bool,
     sort_keys: bool,
     indent: Option<String>,
@@ -400,6 +442,19 @@ fn write_json(
     o: &JsonOpts,
     depth: usize,
 ) -> std::result::Result<(), minijinja::Error> {
+    if depth > LIMITS.value_depth || out.len() > o.max {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            if depth > LIMITS.value_depth {
+                format!(
+                    "tojson: a value nested more than {} deep",
+                    LIMITS.value_depth
+                )
+            } else {
+                "template limit: tojson's output is larger than the work the render has left".into()
+            },
+        ));
+    }
     match v.kind() {
         ValueKind::Undefined | ValueKind::None => out.push_str("null"),
         ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),

@@ -9,9 +9,13 @@
 //! ```
 //!
 //! Writes are atomic at the directory level: everything goes into `<run>/.checkpoint.tmp/`
-//! (each file fsynced), then the old directory is renamed aside, the new one renamed into place,
-//! and the old one removed. A failure before the swap leaves the previous checkpoint untouched;
-//! a crash between the two renames leaves `.checkpoint.old`, which `load` falls back to.
+//! (each file fsynced, trainer_state.json last), then the old directory is renamed aside, the
+//! new one renamed into place, and the old one removed. trainer_state.json is the marker of a
+//! complete copy: written last when a copy is saved, deleted first (and the deletion fsynced)
+//! when one is removed. A complete copy exists at every crash point: `load` reads the first of
+//! `checkpoint/`, `.checkpoint.tmp/` (staged, not swapped in) and `.checkpoint.old/` (swapped
+//! out) that is complete, and `save` first puts such a copy in place when `checkpoint/` is not
+//! complete, so it never deletes the only one.
 
 use super::optim::{AdamW, AdamWConfig};
 use crate::config::ModelConfig;
@@ -113,6 +117,48 @@ pub fn dir_of(run: &Path) -> PathBuf {
     run.join(DIR)
 }
 
+const TMP: &str = ".checkpoint.tmp";
+const OLD: &str = ".checkpoint.old";
+/// The file whose presence makes a checkpoint directory complete (see the module's doc).
+const MARKER: &str = "trainer_state.json";
+
+fn complete(dir: &Path) -> bool {
+    dir.join(MARKER).is_file()
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Deletes a checkpoint directory, its marker first, so that a crash midway leaves a directory
+/// that no longer looks complete. Not a directory (a file in the way): left for the caller.
+fn remove_copy(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    match std::fs::remove_file(dir.join(MARKER)) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(dir.join(MARKER), e)),
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// The complete copy of `run`'s checkpoint a resume reads: `checkpoint/`, else the one a crash
+/// left mid-swap (the staged new one, then the previous one).
+fn complete_copy(run: &Path) -> Option<PathBuf> {
+    [dir_of(run), run.join(TMP), run.join(OLD)]
+        .into_iter()
+        .find(|d| complete(d))
+}
+
+/// Whether `run` has a checkpoint to resume from (after any crash).
+pub fn exists(run: &Path) -> bool {
+    complete_copy(run).is_some()
+}
+
 fn optimizer_bytes(m: &[f32], v: &[f32]) -> Result<Vec<u8>> {
     use safetensors::tensor::{Dtype, TensorView};
     let mb: Vec<u8> = m.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -145,11 +191,22 @@ pub fn save(
     tokenizer_config: &Value,
 ) -> Result<()> {
     std::fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
-    let tmp = run.join(".checkpoint.tmp");
-    let old = run.join(".checkpoint.old");
+    let tmp = run.join(TMP);
+    let old = run.join(OLD);
     let dst = dir_of(run);
-    if tmp.is_dir() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    // A crash may have left the only complete copy beside checkpoint/: put it in place first.
+    if !complete(&dst) {
+        if let Some(copy) = [&tmp, &old].into_iter().find(|d| complete(d)) {
+            remove_copy(&dst)?;
+            std::fs::rename(copy, &dst).map_err(|e| Error::io(&dst, e))?;
+            sync_dir(run);
+        }
+    }
+    // Now checkpoint/ is complete (or there is no complete copy at all): the rest can go.
+    remove_copy(&old)?;
+    remove_copy(&tmp)?;
+    if !complete(&dst) {
+        remove_copy(&dst)?;
     }
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     crate::io::write_json_atomic(&tmp.join("config.json"), &config.to_hf_json())?;
@@ -171,33 +228,28 @@ pub fn save(
     )?;
     let mut state = state.clone();
     state["adam_step"] = opt.step.into();
-    crate::io::write_json_atomic(&tmp.join("trainer_state.json"), &state)?;
-    // The swap.
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    }
+    // The marker, last: from here on the staged copy is complete.
+    crate::io::write_json_atomic(&tmp.join(MARKER), &state)?;
+    // The swap: at every point one of checkpoint/, .checkpoint.tmp/ is complete.
     if dst.exists() {
         std::fs::rename(&dst, &old).map_err(|e| Error::io(&dst, e))?;
     }
     std::fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
-    if let Ok(d) = std::fs::File::open(run) {
-        let _ = d.sync_all();
-    }
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    }
-    Ok(())
+    sync_dir(run);
+    remove_copy(&old)
 }
 
-/// Loads the checkpoint of `run` (falling back to `.checkpoint.old` after an interrupted swap).
+/// Loads the checkpoint of `run`: `checkpoint/`, or the complete copy an interrupted save left
+/// (see the module's doc). When `checkpoint/` is complete, what an interrupted save or removal
+/// left beside it is removed (a finished run killed during its last cleanup left
+/// `.checkpoint.old` behind).
 pub fn load(run: &Path) -> Result<Checkpoint> {
-    let mut dir = dir_of(run);
-    if !dir.join("trainer_state.json").exists()
-        && run.join(".checkpoint.old/trainer_state.json").exists()
-    {
-        dir = run.join(".checkpoint.old");
+    let dir = complete_copy(run).unwrap_or_else(|| dir_of(run));
+    if dir == dir_of(run) && complete(&dir) {
+        let _ = remove_copy(&run.join(OLD));
+        let _ = remove_copy(&run.join(TMP));
     }
-    let state_path = dir.join("trainer_state.json");
+    let state_path = dir.join(MARKER);
     let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
     let state: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
         path: state_path.clone(),

@@ -344,3 +344,69 @@ fn the_recorded_command_of_every_stage_parses_back_to_its_options() {
         }
     }
 }
+
+#[test]
+fn every_numeric_training_flag_has_a_range() {
+    // The reproducers: --save-every 0 and --eval-every 0 divided by zero, --lr nan made
+    // an all-NaN checkpoint with exit status 0, --lr=-1 was accepted. Each is a usage error now
+    // (clap's: exit status 2), naming the flag and the range.
+    use crate::data_cli::DataCommand;
+    use crate::eval_cli::EvalCommand;
+    use crate::train_cli::TrainCommand;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    #[allow(clippy::large_enum_variant)] // parsed once
+    enum Cli {
+        #[command(subcommand)]
+        Train(TrainCommand),
+        #[command(subcommand)]
+        Eval(EvalCommand),
+        #[command(subcommand)]
+        Data(DataCommand),
+    }
+    for (argv, flag) in [
+        ("train pretrain --save-every 0", "--save-every"),
+        ("train pretrain --eval-every 0", "--eval-every"),
+        ("train pretrain --lr nan", "--lr"),
+        ("train pretrain --lr=-1", "--lr"),
+        ("train pretrain --lr inf", "--lr"),
+        ("train pretrain --beta2 1", "--beta2"),
+        ("train pretrain --dim 1000000", "--dim"),
+        ("train pretrain --seq-len 0", "--seq-len"),
+        ("train sft --eval-every 0", "--eval-every"),
+        ("train sft --lr 11", "--lr"),
+        ("train sft --grad-accum 0", "--grad-accum"),
+        ("train reward --batch-size 0", "--batch-size"),
+        ("train ppo --gamma 1.5", "--gamma"),
+        ("train ppo --temperature 0", "--temperature"),
+        ("train ppo --epochs 0", "--epochs"),
+        ("train moderation --eval-every 0", "--eval-every"),
+        ("train moderation --train-limit 0", "--train-limit"),
+        ("train tokenizer --vocab-size 10", "--vocab-size"),
+        ("eval chat --model m --top-p 0", "--top-p"),
+        (
+            "eval chat --model m --max-new-tokens 18446744073709551615",
+            "--max-new-tokens",
+        ),
+        ("data prepare --val-percent 100", "--val-percent"),
+    ] {
+        let e = Cli::try_parse_from(std::iter::once("x").chain(argv.split(' ')))
+            .expect_err(argv)
+            .to_string();
+        assert!(
+            e.contains(flag) && e.contains("invalid value"),
+            "{argv}: {e}"
+        );
+    }
+    // The defaults are inside their ranges.
+    for argv in [
+        "train pretrain",
+        "train sft",
+        "train reward",
+        "train ppo",
+        "train moderation",
+    ] {
+        Cli::try_parse_from(std::iter::once("x").chain(argv.split(' '))).expect(argv);
+    }
+}

@@ -115,12 +115,15 @@ fn sampled_answers_count_each_sample_and_pair_both_models_on_the_same_draws() {
     }
     std::fs::write(&data, lines).unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/web/models/default/chat");
-    let run = |extra: &[&str]| {
+    let d = data.display().to_string();
+    let argv = |extra: &[&'static str]| {
         let mut argv = vec!["x", "--model", model, "--against", model, "--json"];
-        let d = data.display().to_string();
         argv.extend(["--data", d.as_str(), "--max-new-tokens", "12"]);
         argv.extend(extra);
-        tinychat::train::eval::chat::run(&ECli::parse_from(argv).a.into())
+        argv
+    };
+    let run = |extra: &[&'static str]| {
+        tinychat::train::eval::chat::run(&ECli::parse_from(argv(extra)).a.into())
     };
     // Greedy: one answer per item.
     let g = run(&[]).unwrap();
@@ -155,7 +158,18 @@ fn sampled_answers_count_each_sample_and_pair_both_models_on_the_same_draws() {
     // Several samples of a greedy answer, or a negative temperature, are refused.
     let err = run(&["--samples", "4"]).unwrap_err().to_string();
     assert!(err.contains("--samples 4 needs --temperature"), "{err}");
-    let err = run(&["--temperature=-1"]).unwrap_err().to_string();
+    // (A negative temperature is the flag's usage error; the library refuses it too, for
+    // callers that fill the options themselves.)
+    let err = ECli::try_parse_from(argv(&["--temperature=-1"]))
+        .err()
+        .expect("--temperature=-1 is refused")
+        .to_string();
+    assert!(err.contains("--temperature"), "{err}");
+    let mut o: tinychat::train::eval::chat::EvalChatOptions = ECli::parse_from(argv(&[])).a.into();
+    o.temperature = -1.0;
+    let err = tinychat::train::eval::chat::run(&o)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--temperature must be 0"), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -13,6 +13,9 @@ mod data_cli;
 #[path = "../../src/bin/tinychat/eval.rs"]
 #[allow(dead_code)]
 mod eval_cli;
+#[path = "../../src/bin/tinychat/ranges.rs"]
+#[allow(dead_code)]
+mod ranges;
 #[path = "../../src/bin/tinychat/train/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod train_cli;

@@ -164,6 +164,63 @@ fn a_failed_checkpoint_write_keeps_the_previous_checkpoint() {
 }
 
 #[test]
+fn every_crash_point_of_a_checkpoint_save_resumes() {
+    // A checkpoint is swapped in through .checkpoint.tmp/ and .checkpoint.old/; a kill can stop
+    // the save anywhere, twice in a row, and the run must still resume (issue 24, item 7).
+    let root = tmp("ckcrash");
+    let base = setup(&root);
+    let run = root.join("run");
+    let fs = |p: &Path| p.display().to_string();
+    let resume_to = |step: &str| {
+        pretrain::run(&args(
+            &base,
+            &["--out", &fs(&run), "--resume", "--stop-after", step],
+        ))
+        .unwrap()
+    };
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    };
+    let (ck, staged, old) = (
+        run.join("checkpoint"),
+        run.join(".checkpoint.tmp"),
+        run.join(".checkpoint.old"),
+    );
+    let step = || pretrain::saved_state(&run).unwrap()["step"].clone();
+    pretrain::run(&args(&base, &["--out", &fs(&run), "--stop-after", "2"])).unwrap();
+
+    // The issue's double crash: no checkpoint/, a partly deleted .checkpoint.old (its marker,
+    // trainer_state.json, goes first), a complete .checkpoint.tmp. (Before, the only complete
+    // copy was deleted and load ignored .checkpoint.tmp.)
+    copy(&ck, &staged);
+    std::fs::rename(&ck, &old).unwrap();
+    std::fs::remove_file(old.join("trainer_state.json")).unwrap();
+    std::fs::remove_file(old.join("model.safetensors")).unwrap();
+    assert_eq!(step(), 2);
+    resume_to("4");
+    assert_eq!(step(), 4);
+    assert!(!staged.exists() && !old.exists());
+
+    // Killed between the swap's two renames: .checkpoint.old and the staged copy, no checkpoint/.
+    copy(&ck, &staged);
+    std::fs::rename(&ck, &old).unwrap();
+    assert_eq!(step(), 4);
+    resume_to("6");
+    assert_eq!(step(), 6);
+    assert!(!staged.exists() && !old.exists());
+
+    // A finished run killed while it removed .checkpoint.old: the leftover goes at the next load.
+    copy(&ck, &old);
+    std::fs::remove_file(old.join("trainer_state.json")).unwrap();
+    assert_eq!(step(), 6);
+    assert!(!old.exists());
+}
+
+#[test]
 fn bad_corpora_get_errors_that_name_file_and_line() {
     let root = tmp("badcorpus");
     let missing = root.join("nope.txt");

@@ -462,6 +462,40 @@ for (const mode of modes) {
       await p.close();
     });
 
+    test("a bundle from another site loads only after the user confirms it", async () => {
+      // The same server under another name is another origin: http://localhost:<port>.
+      const other = server.url.replace("127.0.0.1", "localhost");
+      const foreign = `${other}bundles/test/pipeline.json`;
+      const stats = async () => (await fetch(`${server.url}__stats`)).json();
+      await fetch(`${server.url}__stats/reset`);
+      const p = await context.newPage();
+      await p.goto(demoUrl({ pipeline: foreign, backend: "cpu" }));
+      await p.locator("[data-testid=confirm-bundle]").waitFor({ state: "visible" });
+      assert.equal(await p.getAttribute("[data-testid=loading]", "data-state"), "confirm");
+      assert.equal(await p.textContent("[data-testid=confirm-origin]"), new URL(other).origin);
+      assert.equal(await p.textContent("[data-testid=confirm-url]"), foreign);
+      assert.equal((await stats())["/bundles/test/pipeline.json"], undefined, "nothing was fetched before the user chose");
+      await p.screenshot({ path: path.join(outDir, `confirm-bundle-${mode}.png`), fullPage: true });
+      // Declining opens the picker's default model instead, and never touches the other site.
+      await p.click("[data-testid=confirm-cancel]");
+      await p.waitForFunction(() => new URL(location.href).searchParams.get("model") === "smollm2");
+      assert.equal(new URL(p.url()).searchParams.get("pipeline"), null);
+      assert.equal(await p.inputValue("[data-testid=model]"), "smollm2");
+      if (smollm2) await waitReady(p);
+      assert.equal((await stats())["/bundles/test/pipeline.json"], undefined);
+      // Confirming loads it.
+      await p.goto(demoUrl({ pipeline: foreign, backend: "cpu" }));
+      await p.click("[data-testid=confirm-load]");
+      await waitReady(p);
+      assert.ok((await stats())["/bundles/test/pipeline.json"] >= 1);
+      assert.equal(await p.isVisible("[data-testid=confirm-bundle]"), false);
+      // A bundle of the page's own origin loads without the question.
+      await p.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "cpu" }));
+      await waitReady(p);
+      assert.equal(await p.isVisible("[data-testid=confirm-bundle]"), false);
+      await p.close();
+    });
+
     test("the input stays in view after several turns; each reply's scores fold behind a one-line summary", async () => {
       const p = await context.newPage();
       await p.goto(demoUrl({ pipeline: "/bundles/test/pipeline.json", backend: "cpu" }));

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const bundle = process.env.TINYCHAT_TEST_BUNDLE ?? path.join(root, "web/models/test");
 const { initSync, Engine, bundleFiles, contract, checkBackend } = await import(path.join(root, "pkg/tinychat_wasm.js"));
+const { resolveInBundle } = await import(path.join(root, "pkg/core.js"));
 initSync({ module: readFileSync(path.join(root, "pkg/tinychat_wasm_bg.wasm")) });
 
 const pipelineJson = readFileSync(path.join(bundle, "pipeline.json"), "utf8");
@@ -135,4 +136,146 @@ test("unknown options and bad messages are refused", async () => {
   });
   await assert.rejects(thrown, /page bug/);
   e.dispose();
+});
+
+// Paths that leave a bundle once a URL parser has read them: backslashes become slashes, %2e is a
+// dot, tabs and newlines vanish, leading spaces are trimmed, and \\host or \/host is another origin.
+const ESCAPES = [
+  "../x",
+  "..\\..\\x",
+  "%2e%2e/%2e%2e/x",
+  ".%2e/x",
+  ".\t./x",
+  " ../x",
+  "\n../x",
+  "\\\\evil.example\\m",
+  "\\/evil.example/m",
+  "//evil.example/m",
+  "https://evil.example/m",
+  "/etc/passwd",
+  "chat/..%2F..%2Fx",
+  "chat?x=1",
+];
+
+test("bundle paths that leave the bundle are refused by the wasm module and by the URL check", () => {
+  for (const p of ESCAPES) {
+    const json = JSON.stringify({ chat_model: p, moderator: "moderator" });
+    assert.throws(() => bundleFiles(json), /must be a relative path inside the bundle/, `bundleFiles accepted ${JSON.stringify(p)}`);
+  }
+  // The URL check in core.js stands on its own: it is made on what would be fetched.
+  const base = "https://models.example/bundles/default/pipeline.json";
+  for (const p of ESCAPES) {
+    assert.throws(() => resolveInBundle(p, base), /tinychat: the bundle names .*(outside the bundle|not a path inside)/, `resolveInBundle accepted ${JSON.stringify(p)}`);
+  }
+  assert.equal(resolveInBundle("chat/config.json", base), "https://models.example/bundles/default/chat/config.json");
+  assert.equal(resolveInBundle("./chat//model.safetensors", base), "https://models.example/bundles/default/chat//model.safetensors");
+});
+
+/// A moderation head's config.json naming its trunk (relative to the head's directory).
+const headConfig = (trunk) =>
+  JSON.stringify({ model_type: "tinychat_moderation_head", trunk, layers: 1, window: 8, hidden_size: 8, id2label: { 0: "violence" } });
+
+test("a moderation head's trunk joins the file list once its config.json is known, and stays inside the bundle", () => {
+  const pipeline = JSON.stringify({ chat_model: "chat", moderator: "moderator" });
+  const known = (trunk) => ({ "moderator/config.json": new TextEncoder().encode(headConfig(trunk)) });
+  const paths = (list) => list.map((f) => f.path);
+  // On the chat model: nothing more to fetch. On another model inside the bundle: its files.
+  assert.deepEqual(paths(bundleFiles(pipeline, known("../chat"))), paths(bundleFiles(pipeline)));
+  assert.ok(paths(bundleFiles(pipeline, known("../trunk.gguf"))).includes("trunk.gguf"));
+  assert.ok(paths(bundleFiles(pipeline, known("../models/t"))).includes("models/t/config.json"));
+  // Every escape form, one level up from the head's directory (where the bundle's root is).
+  for (const p of ESCAPES.map((e) => `../${e}`)) {
+    assert.throws(
+      () => bundleFiles(pipeline, known(p)),
+      /moderator\/config\.json: .* must be a relative path inside the bundle/,
+      `bundleFiles accepted the trunk ${JSON.stringify(p)}`,
+    );
+  }
+});
+
+test("loadBundle fetches a head's trunk from inside the bundle, and nothing outside it", async () => {
+  const { loadBundle } = await import(path.join(root, "pkg/core.js"));
+  const base = "https://models.example/b/";
+  const load = async (trunk) => {
+    const asked = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = async (url) => {
+      url = String(url);
+      asked.push(url);
+      if (url === `${base}pipeline.json`) return new Response(JSON.stringify({ chat_model: "chat", moderator: "moderator" }));
+      if (url === `${base}moderator/config.json`) return new Response(headConfig(trunk));
+      return new Response("{}");
+    };
+    try {
+      const result = await loadBundle(`${base}pipeline.json`, { cache: false }).catch((e) => e);
+      return { result, asked };
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  };
+  const ok = await load("../trunk.gguf");
+  assert.ok(ok.result.files?.["trunk.gguf"], String(ok.result.message));
+  assert.ok(ok.asked.every((u) => u.startsWith(base)), JSON.stringify(ok.asked));
+  for (const trunk of ["../../x.gguf", "../..\\x.gguf", "../%2e%2e/x.gguf", "../.. /x.gguf", "../https://evil.example/x.gguf", "..//evil.example/x.gguf"]) {
+    const { result, asked } = await load(trunk);
+    assert.equal(result.code, "bad_bundle_file", `${trunk}: ${result.message}`);
+    assert.match(result.message, /must be a relative path inside the bundle/);
+    assert.ok(asked.every((u) => u.startsWith(base)), `${trunk}: ${JSON.stringify(asked)}`);
+  }
+});
+
+/// The test bundle's files with pipeline.json (or another file) changed.
+function withPipeline(edit) {
+  const p = JSON.parse(pipelineJson);
+  edit(p);
+  return files({ "pipeline.json": new TextEncoder().encode(JSON.stringify(p)) });
+}
+
+const CATEGORIES = ["harassment", "hate", "self-harm", "sexual", "violence", "illicit"];
+const everywhere = (template) => Object.fromEntries([...CATEGORIES, "default", "output"].map((k) => [k, template]));
+
+test("a template override that cannot be bounded is refused when the bundle loads", async () => {
+  // `---…1` overflowed the stack while the bundle loaded
+  const deep = `{{ ${"-".repeat(20000)}1 }}`;
+  await assert.rejects(
+    Engine.create(withPipeline((p) => (p.templates = { violence: deep })), "cpu"),
+    /tinychat: .*override for "violence": line 1: a tag with 20000 operators/,
+  );
+});
+
+test("a template override that loops forever stops at its step limit, and the engine goes on", async () => {
+  const looping = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+  // Thresholds of 0 flag every message, so the override answers.
+  const e = await Engine.create(
+    withPipeline((p) => {
+      p.templates = everywhere(looping);
+      p.thresholds = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
+    }),
+    "cpu",
+  );
+  const t0 = performance.now();
+  await assert.rejects(e.reply(user("hello")), /more than 1000000 steps/);
+  assert.ok(performance.now() - t0 < 20_000);
+  assert.equal((await e.moderate("hello")).flagged, true, "the engine still works");
+  e.dispose();
+});
+
+test("a hostile chat template is an error, not a trap of the wasm module", async () => {
+  const tc = JSON.parse(readFileSync(path.join(bundle, "chat/tokenizer_config.json"), "utf8"));
+  for (const [template, want] of [
+    ["{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", /recursion/],
+    ["{% set ns = namespace() %}{% set ns.x = ns %}{{ ns }}", /namespace attribute may hold/],
+    ["{{ [1]*1000000000000 }}", /more than 100000 items/],
+    ["{{ '%.999999999f'|format(1.0) }}", /width or precision/],
+    [`{{ ${"not ".repeat(20000)}1 }}`, /operators/],
+  ]) {
+    const e = await Engine.create(
+      files({ "chat/tokenizer_config.json": new TextEncoder().encode(JSON.stringify({ ...tc, chat_template: template })) }),
+      "cpu",
+    );
+    await assert.rejects(e.reply(user("hello")), want);
+    // The module did not trap: the same engine still moderates.
+    assert.equal(typeof (await e.moderate("hello")).flagged, "boolean");
+    e.dispose();
+  }
 });

@@ -44,7 +44,7 @@ export async function serve({ port = 0, host = "127.0.0.1", bundle = null, quiet
   ];
   const bundleDir = bundle ? path.resolve(bundle) : null;
 
-  async function sendFile(req, res, file, { truncate = false, replace = null } = {}) {
+  async function sendFile(req, res, file, { truncate = false, replace = null, cors = false } = {}) {
     let stat;
     try {
       stat = await fs.stat(file);
@@ -53,13 +53,17 @@ export async function serve({ port = 0, host = "127.0.0.1", bundle = null, quiet
         stat = await fs.stat(file);
       }
     } catch {
-      res.writeHead(404, { ...ISOLATION, "content-type": "text/plain" }).end("not found\n");
+      const allow = cors ? { "access-control-allow-origin": "*" } : {};
+      res.writeHead(404, { ...ISOLATION, "content-type": "text/plain", ...allow }).end("not found\n");
       return;
     }
     const headers = {
       ...ISOLATION,
       "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
       "cache-control": "no-cache",
+      // The bundles may be loaded from another origin (http://localhost:<port> for a page on
+      // 127.0.0.1): the demo's cross-origin confirmation test.
+      ...(cors ? { "access-control-allow-origin": "*" } : {}),
     };
     if (replace) {
       res.writeHead(200, { ...headers, "content-length": replace.length }).end(replace);
@@ -117,9 +121,9 @@ export async function serve({ port = 0, host = "127.0.0.1", bundle = null, quiet
       if (kind === "corrupt" && weights) {
         const junk = Buffer.alloc(4096, 0x5a);
         junk.writeBigUInt64LE(64n, 0); // a header length that points at junk, not JSON
-        return sendFile(req, res, file, { replace: junk });
+        return sendFile(req, res, file, { replace: junk, cors: true });
       }
-      return sendFile(req, res, file, { truncate: kind === "truncated" && weights });
+      return sendFile(req, res, file, { truncate: kind === "truncated" && weights, cors: true });
     }
     for (const [prefix, dir] of mounts) {
       if (p.startsWith(prefix)) return sendFile(req, res, path.join(dir, p.slice(prefix.length)));

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "train")]
 use super::train;
+use crate::ranges::{count, CONTEXT};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,16 @@ pub enum BenchCommand {
     /// Training throughput (tokens/s) of the presets, beside PyTorch when it is installed
     #[cfg(feature = "train")]
     Train(BenchTrainArgs),
+}
+
+/// `--peak-gbs`: a memory bandwidth in GB/s, above 0.
+fn gbs(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1e6 => Ok(x),
+        _ => Err(format!(
+            "{s} is not a bandwidth in GB/s (a number in (0, 1000000])"
+        )),
+    }
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -46,11 +57,11 @@ pub struct InferArgs {
     /// Use the random SmolLM2-135M-shaped model (the default when --model is not given).
     #[arg(long)]
     pub smollm: bool,
-    /// Prompt tokens of the prefill measurement.
-    #[arg(long, default_value_t = 128)]
+    /// Prompt tokens of the prefill measurement, 1 to 2097152.
+    #[arg(long, default_value_t = 128, value_parser = count(1, CONTEXT))]
     pub prompt: usize,
-    /// Decode steps measured (one token each).
-    #[arg(long, default_value_t = 128)]
+    /// Decode steps measured (one token each), 1 to 2097152.
+    #[arg(long, default_value_t = 128, value_parser = count(1, CONTEXT))]
     pub tokens: usize,
     /// A few tokens only (prompt 16, decode 4): for slow software adapters such as lavapipe.
     #[arg(long)]
@@ -63,11 +74,11 @@ pub struct InferArgs {
     #[arg(long, default_value = "both")]
     pub weights: String,
     /// GPU: decode after a context of this many positions (0: right after the prompt).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, CONTEXT))]
     pub context: usize,
     /// The GPU's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to print the fraction
     /// of it that decoding achieves.
-    #[arg(long)]
+    #[arg(long, value_parser = gbs)]
     pub peak_gbs: Option<f64>,
     /// CPU weight storage types, comma-separated: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k
     /// (every matrix cast to it; see `tinychat::bench::bench_type` for the exceptions).
@@ -114,10 +125,10 @@ pub struct ModerateArgs {
     #[arg(long)]
     pub texts: Option<PathBuf>,
     /// At most this many texts.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, u32::MAX as u64))]
     pub limit: Option<usize>,
-    /// Passes over the texts per engine (the best pass counts).
-    #[arg(long, default_value_t = 3)]
+    /// Passes over the texts per engine (the best pass counts), 1 to 1000.
+    #[arg(long, default_value_t = 3, value_parser = count(1, 1000))]
     pub repeat: usize,
 }
 
@@ -142,16 +153,16 @@ pub struct BenchTrainArgs {
     #[arg(long, value_enum)]
     pub preset: Vec<train::PretrainPreset>,
     /// Vocabulary size of the benchmark model.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = count(256, tinychat::config::LIMITS.vocab_size as u64))]
     pub vocab: usize,
     /// Timed steps per preset (after one warm-up step).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count(1, 1_000_000))]
     pub steps: usize,
     /// Skip the PyTorch comparison.
     #[arg(long)]
     pub no_torch: bool,
     /// Threads PyTorch may use (tinychat uses rayon's pool: RAYON_NUM_THREADS).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(1, 1024))]
     pub torch_threads: usize,
     /// The PyTorch script.
     #[arg(long, default_value = "scripts/bench_torch.py")]

@@ -1,5 +1,6 @@
 //! `tinychat data ...`: the flags of data preparation (`tinychat::train::data`).
 
+use crate::ranges::count_u32;
 use clap::Subcommand;
 use std::path::PathBuf;
 use tinychat::train::data::{self, CorpusOptions};
@@ -35,7 +36,7 @@ pub struct PrepareArgs {
     #[arg(long)]
     pub no_default: bool,
     /// Percentage of documents that go to validation.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count_u32(0, 99))]
     pub val_percent: u32,
 }
 

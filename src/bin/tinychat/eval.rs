@@ -1,6 +1,7 @@
 //! `tinychat eval ...`: the flags of the evaluations; the library runs them
 //! (`tinychat::train::eval`).
 
+use crate::ranges::{count, number, MANY};
 use clap::Subcommand;
 use std::path::PathBuf;
 use tinychat::train::eval::chat::{self, EvalChatOptions};
@@ -38,26 +39,26 @@ pub struct EvalChatArgs {
     #[arg(long, default_value = "data/sft/sft_eval.jsonl")]
     pub data: PathBuf,
     /// Evaluate N checkable items, spread evenly over the file.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, MANY))]
     pub limit: Option<usize>,
     /// Only items whose source starts with this ("computed", "quiz", "computed/add").
     #[arg(long)]
     pub source: Option<String>,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = count(1, tinychat::generate::MAX_NEW_TOKENS as u64))]
     pub max_new_tokens: usize,
     /// Sample the answers at this temperature instead of answering greedily (0). --top-k,
     /// --top-p, --samples and --seed apply only then; the demo chat model samples at 0.8 with
     /// top-k 50 (its generation_config.json).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 100.0, true))]
     pub temperature: f32,
     /// With --temperature: keep the k most likely tokens (0: all).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, u32::MAX as u64))]
     pub top_k: usize,
     /// With --temperature: nucleus sampling (1: off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1.0, false))]
     pub top_p: f32,
     /// With --temperature: answers sampled per item (each counts as one answer).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count(1, 1024))]
     pub samples: usize,
     /// With --temperature: the first sample's seed.
     #[arg(long, default_value_t = 0)]
@@ -117,7 +118,7 @@ pub struct EvalRewardArgs {
     #[arg(long)]
     pub json: bool,
     /// Also print the N pairs ordered worst (most negative margin), with the table.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, MANY))]
     pub show_errors: usize,
 }
 
@@ -148,7 +149,7 @@ pub struct EvalModerationArgs {
     #[arg(long)]
     pub json: bool,
     /// Also print the N worst misses and false alarms of every category (with the table).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, MANY))]
     pub show_errors: usize,
 }
 

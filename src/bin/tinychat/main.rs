@@ -24,6 +24,8 @@ mod eval;
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
 mod moderate;
+#[allow(dead_code)] // count_u32 and below are used by the training commands only
+mod ranges;
 #[cfg(not(target_arch = "wasm32"))]
 mod sampling;
 #[cfg(not(target_arch = "wasm32"))]

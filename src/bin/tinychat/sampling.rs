@@ -1,27 +1,31 @@
 //! Sampling flags shared by `generate` and `chat`, with defaults from the model's
 //! `generation_config.json` as transformers' `generate()` takes them.
 
+use crate::ranges::{count, number};
 use clap::Args;
 use std::path::Path;
+use tinychat::generate::MAX_NEW_TOKENS;
 use tinychat::{Result, SamplingParams};
 
 #[derive(Args, Clone, Debug)]
 pub struct SamplingArgs {
-    /// Most tokens to generate [default: generation_config.json's max_new_tokens, else 256]
-    #[arg(long, value_name = "N")]
+    /// Most tokens to generate, 1 to 2097152 [default: generation_config.json's
+    /// max_new_tokens, else 256]
+    #[arg(long, value_name = "N", value_parser = count(1, MAX_NEW_TOKENS as u64))]
     pub max_new_tokens: Option<usize>,
-    /// Sampling temperature; 0 is greedy decoding [default: greedy, or generation_config.json's
-    /// temperature when it sets do_sample]
-    #[arg(long, value_name = "T")]
+    /// Sampling temperature, 0 to 100; 0 is greedy decoding [default: greedy, or
+    /// generation_config.json's temperature when it sets do_sample]
+    #[arg(long, value_name = "T", value_parser = number(0.0, 100.0, true))]
     pub temperature: Option<f32>,
     /// Sample only from the K most likely tokens; 0 keeps all
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = count(0, u32::MAX as u64))]
     pub top_k: Option<usize>,
-    /// Sample only from the smallest set of tokens whose probability reaches P (nucleus)
-    #[arg(long, value_name = "P")]
+    /// Sample only from the smallest set of tokens whose probability reaches P (nucleus), in
+    /// (0, 1]
+    #[arg(long, value_name = "P", value_parser = number(0.0, 1.0, false))]
     pub top_p: Option<f32>,
-    /// Above 1 discourages tokens already in the prompt or the output (1 = off)
-    #[arg(long, value_name = "R")]
+    /// Above 1 discourages tokens already in the prompt or the output (1 = off), in (0, 100]
+    #[arg(long, value_name = "R", value_parser = number(0.0, 100.0, false))]
     pub repetition_penalty: Option<f32>,
     /// Seed of the sampler, for reproducible samples [default: from the clock]
     #[arg(long, value_name = "S")]

@@ -143,12 +143,7 @@ fn p(path: &Path) -> String {
 }
 
 fn has_checkpoint(run: &Path) -> bool {
-    let dir = run.join(super::checkpoint::DIR);
-    dir.join("trainer_state.json").is_file()
-        || run
-            .join(".checkpoint.old")
-            .join("trainer_state.json")
-            .is_file()
+    super::checkpoint::exists(run)
 }
 
 /// Position of a stage name (the CLI checks names; the library reports a bad one).

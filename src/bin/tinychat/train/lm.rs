@@ -1,6 +1,7 @@
 //! `tinychat train pretrain` and `tinychat train sft`: the flags of the language-model stages.
 
 use super::{FineTuneArgs, OverrideArgs, RunArgs, StageDefaults};
+use crate::ranges::{below, count, number, CONTEXT, MANY};
 use std::path::PathBuf;
 use tinychat::train::pretrain::{self, PretrainOptions};
 use tinychat::train::sft::SftOptions;
@@ -48,19 +49,19 @@ pub struct PretrainArgs {
     #[arg(long)]
     pub tie_embeddings: Option<bool>,
     /// Micro-batches per optimiser step.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, 65_536))]
     pub grad_accum: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = below(0.0, 1.0))]
     pub beta1: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = below(0.0, 1.0))]
     pub beta2: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 1.0, false))]
     pub eps: Option<f32>,
     /// Evaluate the validation loss every this many steps (and at the end).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count(1, MANY))]
     pub eval_every: usize,
     /// Validation batches per evaluation.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = count(1, 1 << 20))]
     pub eval_batches: usize,
     /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
     #[command(flatten)]
@@ -99,20 +100,20 @@ pub struct SftArgs {
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
     /// Sequence length T (at most the model's context; default: the model's context).
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, CONTEXT))]
     pub seq_len: Option<usize>,
     /// Packed rows per micro-batch B.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = count(1, 65_536))]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count(1, 65_536))]
     pub grad_accum: usize,
     #[command(flatten)]
     pub schedule: FineTuneArgs,
     /// Evaluate the held-out loss every this many steps (and at the end).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = count(1, MANY))]
     pub eval_every: usize,
     /// Held-out batches per evaluation.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = count(1, 1 << 20))]
     pub eval_batches: usize,
     /// Where the run writes, and how (--out, --resume, --save-every, --stop-after, --quiet).
     #[command(flatten)]

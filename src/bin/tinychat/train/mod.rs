@@ -14,6 +14,7 @@ pub use lm::{PretrainArgs, PretrainPreset, SftArgs};
 pub use moderation::ModerationArgs;
 pub use rlhf::{PpoArgs, RewardArgs};
 
+use crate::ranges::{count, count_u64, number, CONTEXT, MANY};
 use clap::Subcommand;
 use std::path::PathBuf;
 use tinychat::train::all::{self, AllOptions, AllPreset};
@@ -32,10 +33,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: bool,
     /// Write a checkpoint every this many steps (and at the end).
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, MANY))]
     pub save_every: usize,
     /// Stop (with a checkpoint) after this step, as if interrupted; `--resume` continues.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, MANY))]
     pub stop_after: Option<usize>,
     /// No progress bar.
     #[arg(long)]
@@ -57,38 +58,38 @@ impl From<RunArgs> for RunOptions {
 /// The values that replace a preset's (pretrain, moderation).
 #[derive(clap::Args, Debug, Clone)]
 pub struct OverrideArgs {
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, tinychat::config::LIMITS.hidden_size as u64))]
     pub dim: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, tinychat::config::LIMITS.layers as u64))]
     pub layers: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, tinychat::config::LIMITS.heads as u64))]
     pub heads: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, tinychat::config::LIMITS.heads as u64))]
     pub kv_heads: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, tinychat::config::LIMITS.intermediate_size as u64))]
     pub ffn: Option<usize>,
     /// Sequence length T (each stage says more).
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, CONTEXT))]
     pub seq_len: Option<usize>,
     /// Rows per batch B (each stage says more).
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, 65_536))]
     pub batch_size: Option<usize>,
     /// Optimiser steps in the whole run.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, MANY))]
     pub steps: Option<usize>,
     /// Peak learning rate.
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 10.0, true))]
     pub lr: Option<f32>,
     /// Learning rate at the end of the cosine decay.
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 10.0, true))]
     pub min_lr: Option<f32>,
     /// Linear warmup steps.
-    #[arg(long)]
+    #[arg(long, value_parser = count(0, MANY))]
     pub warmup: Option<usize>,
     /// Clip the global gradient norm to this (0 disables).
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 1e6, true))]
     pub grad_clip: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 10.0, true))]
     pub weight_decay: Option<f32>,
     /// Seed of the initialisation and the data order.
     #[arg(long)]
@@ -121,17 +122,17 @@ impl From<OverrideArgs> for Overrides {
 #[derive(clap::Args, Debug, Clone)]
 pub struct FineTuneArgs {
     /// Optimiser steps in the whole run.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_parser = count(1, MANY))]
     pub steps: usize,
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 10.0, true))]
     pub lr: f32,
-    #[arg(long)]
+    #[arg(long, value_parser = number(0.0, 10.0, true))]
     pub min_lr: f32,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = count(0, MANY))]
     pub warmup: usize,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1e6, true))]
     pub grad_clip: f32,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 10.0, true))]
     pub weight_decay: f32,
     /// Seed of the data order.
     #[arg(long, default_value_t = 1337)]
@@ -219,10 +220,10 @@ pub struct TokenizerArgs {
     #[arg(long, default_value = "data/corpus")]
     pub data: PathBuf,
     /// Vocabulary size, special tokens and the 256 byte symbols included.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = count(256, tinychat::config::LIMITS.vocab_size as u64))]
     pub vocab_size: usize,
     /// Minimum count of a pair before it is merged.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count_u64(1, MANY))]
     pub min_frequency: u64,
     /// Output directory (tokenizer.json and tokenizer_config.json).
     #[arg(long, default_value = "data/tokenizer")]

@@ -1,6 +1,7 @@
 //! `tinychat train moderation`: the flags of the moderation classifier's stage.
 
 use super::{OverrideArgs, RunArgs, StageDefaults};
+use crate::ranges::{below, count, number, MANY};
 use std::path::PathBuf;
 use tinychat::config::Pooling;
 use tinychat::train::moderation::{self, ModerationOptions};
@@ -85,7 +86,7 @@ pub struct ModerationArgs {
     #[arg(long, conflicts_with = "init")]
     pub word_vectors: Option<PathBuf>,
     /// With --word-vectors: the most frequent vector words put in the vocabulary.
-    #[arg(long, requires = "word_vectors")]
+    #[arg(long, requires = "word_vectors", value_parser = count(1, tinychat::config::LIMITS.vocab_size as u64))]
     pub vocab_top: Option<usize>,
     /// With --word-vectors: train the vector rows too (they are kept fixed by default, so that
     /// words seen only after training keep their place beside the training words).
@@ -112,10 +113,10 @@ pub struct ModerationArgs {
     #[arg(long, default_value_t = 0.01)]
     pub max_benign_fpr: f32,
     /// Validate every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count(1, MANY))]
     pub eval_every: usize,
     /// Most validation examples per periodic validation (all of them for calibration).
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = 2048, value_parser = count(1, MANY))]
     pub eval_examples: usize,
     /// Also calibrate the thresholds on the whole validation split every this many steps, as
     /// the end of the run does, and log the macro F1 they give (`val_calibrated_macro_f1` in
@@ -124,7 +125,7 @@ pub struct ModerationArgs {
     /// through the inference path each time (about 3 s on 2 cores for the 6,878 texts of
     /// the current split). This F1 counts implied parents as flagged, as `eval moderation`
     /// does; the one at 0.5 does not. 0: only at the end.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, MANY))]
     pub calibrate_every: usize,
     /// The head route (a `.gguf` --init takes it).
     #[command(flatten)]
@@ -157,19 +158,19 @@ pub struct HeadArgs {
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub head_epochs: u32,
     /// Input dropout of the head while training.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = below(0.0, 1.0))]
     pub head_dropout: f32,
     /// AdamW weight decay of the head's matrices.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = number(0.0, 10.0, true))]
     pub head_weight_decay: f32,
     /// Generated training texts used (a seeded sample; the trunk reads each once).
-    #[arg(long, default_value_t = 16000)]
+    #[arg(long, default_value_t = 16000, value_parser = count(1, MANY))]
     pub train_limit: usize,
     /// Validation texts used (calibration).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = count(1, MANY))]
     pub val_limit: usize,
     /// Texts of test.jsonl and test_obfuscated.jsonl evaluated.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = count(1, MANY))]
     pub test_limit: usize,
     /// Where moderation_challenge.jsonl and moderation_benign_*.jsonl lie.
     #[arg(long, default_value = "data")]

@@ -1,6 +1,7 @@
 //! `tinychat train reward` and `tinychat train ppo`: the flags of the RLHF stages.
 
 use super::{FineTuneArgs, RunArgs, StageDefaults};
+use crate::ranges::{count, number, CONTEXT, MANY};
 use std::path::PathBuf;
 use tinychat::train::ppo::{KlEstimator, PpoOptions, PpoSettings};
 use tinychat::train::reward::RewardOptions;
@@ -21,28 +22,28 @@ pub struct RewardArgs {
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
     /// Sequence length T (default: the model's context).
-    #[arg(long)]
+    #[arg(long, value_parser = count(1, CONTEXT))]
     pub seq_len: Option<usize>,
     /// Rows (answers) per batch; whole rankings only (a prompt's K answers share a batch).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = count(1, 65_536))]
     pub batch_size: usize,
     #[command(flatten)]
     pub schedule: FineTuneArgs,
     /// Held-out pairwise accuracy every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count(1, MANY))]
     pub eval_every: usize,
     /// Held-out rankings used by the periodic evaluation, spread evenly over the file (all of
     /// them at the end).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = count(1, MANY))]
     pub eval_limit: usize,
     /// Rank this many samples of the --init (SFT) model per checkable prompt of
     /// ppo_prompts.jsonl by the exact checkers and add the (correct, wrong) pairs to the
     /// training rankings (0: the constructed rankings only).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0, 1024))]
     pub self_samples: usize,
     /// How many checkable PPO prompts to sample (a seeded choice; a tenth of them is held out
     /// to measure the pairwise accuracy on the model's own samples).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = count(1, MANY))]
     pub self_prompts: usize,
     /// Only sample prompts whose `meta.source` starts with one of these (comma-separated, e.g.
     /// "computed"); all checkable prompts when empty.
@@ -111,15 +112,15 @@ pub struct PpoArgs {
     /// PPO prompts (ppo_prompts.jsonl).
     #[arg(long, default_value = "data/sft")]
     pub data: PathBuf,
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_parser = count(1, MANY))]
     pub iterations: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = count(1, 65_536))]
     pub rollouts: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = count(1, 65_536))]
     pub minibatch: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(1, 1000))]
     pub epochs: usize,
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, value_parser = count(1, tinychat::generate::MAX_NEW_TOKENS as u64))]
     pub max_new_tokens: usize,
     /// Diagnostic: score each answer by the exact checker of its prompt (1 right, 0 wrong)
     /// instead of the reward model (only prompts with a check are used). Shows what PPO does
@@ -129,47 +130,47 @@ pub struct PpoArgs {
     /// Responses sampled per prompt; --rollouts must be a multiple of it. Above 1, each prompt's
     /// scores are centred on their own mean before whitening (the per-prompt baseline of RLOO
     /// and GRPO): answers are judged against other answers to the same question.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count(1, 65_536))]
     pub samples_per_prompt: usize,
     /// Sampling temperature τ of the rollouts; the log-probabilities, ratios, KL and entropy are
     /// those of the same tempered distribution (logits / τ)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 100.0, false))]
     pub temperature: f32,
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = 5e-5, value_parser = number(0.0, 10.0, true))]
     pub lr: f32,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = number(0.0, 10.0, true))]
     pub value_lr: f32,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = number(0.0, 10.0, false))]
     pub clip_eps: f32,
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = number(0.0, 1e6, false))]
     pub value_clip: f32,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = number(0.0, 1.0, true))]
     pub gamma: f32,
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = number(0.0, 1.0, true))]
     pub lambda: f32,
     /// KL coefficient β (fixed by default, the start value with --target-kl). The score is
     /// whitened, so β weighs KL nats against standard deviations of the reward: on the tiny
     /// preset 0.05 let the KL reach 4.5 nats per answer in 40 iterations, 0.2 about 2–4.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = number(0.0, 1e6, true))]
     pub beta: f32,
     /// Adapt β towards this KL per response; 0 keeps β fixed.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 1e6, true))]
     pub target_kl: f32,
     #[arg(long, value_enum, default_value = "k3")]
     pub kl_estimator: KlEstimatorArg,
     /// Horizon of the adaptive β controller (in rollouts): β moves by at most
     /// 20%·rollouts/horizon per iteration.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = count(1, MANY))]
     pub kl_horizon: usize,
     /// Stop when the mean KL per response exceeds this.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = number(0.0, 1e6, false))]
     pub kl_stop: f32,
     /// Only prompts whose `meta.source` starts with one of these (comma-separated, e.g.
     /// "computed,chatterbot"); all prompts when empty.
     #[arg(long, default_value = "")]
     pub prompt_sources: String,
     /// PPO-ptx: weight of the pretraining LM loss added to the policy loss (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = number(0.0, 1e6, true))]
     pub ptx_coef: f32,
     /// Pretraining text for PPO-ptx (a prepared corpus split, JSONL or text).
     #[arg(long, default_value = "data/corpus/train.jsonl")]

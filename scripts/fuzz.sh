@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets (fuzz/README.md) with cargo-fuzz on the nightly toolchain.
+#
+#   scripts/fuzz.sh                    # smoke: every target for 20 s (FUZZ_SECONDS to change)
+#   scripts/fuzz.sh --long             # a campaign: every target, one at a time, for 30 minutes
+#                                      # or 1,000,000 executions, whichever comes first, at nice 19
+#   scripts/fuzz.sh model gguf         # only these targets (either mode)
+#
+# Each run is capped at 2 GB of memory (-rss_limit_mb=2048) and 2 s per input (-timeout=2). The
+# corpus grows in fuzz/corpus/<target>/ (seeded from the fixtures and the committed bundle by
+# `cargo run --example fuzz_seeds`); crashes land in fuzz/artifacts/<target>/, and the script
+# fails when there are any. A timeout is replayed alone first: the limit is wall-clock time, and
+# on a busy machine a quick input can wait 2 s for a CPU; one that runs within 2 s alone goes to
+# fuzz/artifacts/<target>/unconfirmed/ and the run goes on. Each target ends with a line
+# "fuzz: <target>: N executions in S s". A crash that is fixed goes to fuzz/regressions/<target>/
+# (committed), which tests/engine/fuzz_regressions.rs replays on stable in `cargo test`.
+#
+# Needs: the nightly toolchain (rustup toolchain install nightly) and cargo-fuzz, which is
+# installed from crates.io when missing (the only network access; CI does not run this script
+# because installing cargo-fuzz and building the targets takes ~15 minutes on 2 cores: run it by
+# hand, or `make fuzz`; `cargo test` runs each harness briefly on stable instead).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ALL=(model gguf tokenizer chat_template template_overrides bundle generation_config)
+long=0
+targets=()
+for a in "$@"; do
+  case "$a" in
+    --long) long=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) targets+=("$a") ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=("${ALL[@]}")
+
+rustup toolchain list | grep -q '^nightly' || { echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)" >&2; exit 1; }
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "==> cargo install cargo-fuzz --locked"
+  cargo install cargo-fuzz --locked
+fi
+
+echo "==> seeds: cargo run --example fuzz_seeds -- fuzz/corpus"
+cargo run --quiet --example fuzz_seeds -- fuzz/corpus
+
+# --long runs at nice 19 (FUZZ_NICE to change) so that it can run beside other work.
+if [ $long = 1 ]; then
+  seconds=${FUZZ_SECONDS:-1800}
+  runs=1000000
+  nice=(nice -n "${FUZZ_NICE:-19}")
+else
+  seconds=${FUZZ_SECONDS:-20}
+  runs=0
+  nice=()
+fi
+bin_dir="fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+
+# libFuzzer's -timeout is wall-clock time: on a busy machine (and at nice 19) a quick input can
+# pass 2 s waiting for a CPU. Each timeout is replayed alone at normal priority; one that runs
+# within 2 s is moved to fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on. Prints the
+# number of inputs that are crashes or timeouts again.
+# Files directly in a directory (0 when it does not exist).
+files_in() {
+  if [ -d "$1" ]; then find "$1" -maxdepth 1 -type f | wc -l; else echo 0; fi
+}
+
+confirm_timeouts() {
+  local t=$1 f
+  for f in "fuzz/artifacts/$t"/timeout-*; do
+    [ -e "$f" ] || continue
+    if "$bin_dir/$t" -timeout=2 -rss_limit_mb=2048 "$f" >/dev/null 2>&1; then
+      mkdir -p "fuzz/artifacts/$t/unconfirmed"
+      mv "$f" "fuzz/artifacts/$t/unconfirmed/"
+      echo "fuzz: $t: $(basename "$f") runs within 2 s alone: a stall under load, not counted (unconfirmed/)" >&2
+    fi
+  done
+  files_in "fuzz/artifacts/$t"
+}
+
+failed=()
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
+  # The model target's seeds are whole safetensors files (up to 7 MB): let inputs be 1 MB; the
+  # GGUF fixtures are up to 88 kB.
+  max_len=65536
+  [ "$t" = model ] && max_len=1048576
+  [ "$t" = gguf ] && max_len=131072
+  log="fuzz/artifacts/$t.log"
+  : >"$log"
+  start=$SECONDS
+  done_runs=0
+  # One libFuzzer run stops at its first crash or timeout: go on after an unconfirmed timeout
+  # until the budget (time, and with --long executions) is spent.
+  while :; do
+    left=$((seconds - (SECONDS - start)))
+    budget=(-max_total_time=$left)
+    if [ $runs -gt 0 ]; then
+      [ $done_runs -lt $runs ] || break
+      budget+=(-runs=$((runs - done_runs)))
+    fi
+    [ $left -gt 0 ] || break
+    echo "==> fuzz $t (${budget[*]})"
+    part=$(mktemp)
+    "${nice[@]}" cargo +nightly fuzz run --fuzz-dir fuzz --sanitizer none "$t" "fuzz/corpus/$t" -- \
+      "${budget[@]}" -rss_limit_mb=2048 -timeout=2 -max_len=$max_len \
+      -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$part" 2>&1 || true
+    cat "$part" >>"$log"
+    grep -E '^(#[0-9]+ +(DONE|INITED)|stat::|==|SUMMARY|Done)' "$part" || true
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$part" | tail -1)
+    rm -f "$part"
+    done_runs=$((done_runs + ${n:-0}))
+    stalls=$(files_in "fuzz/artifacts/$t/unconfirmed")
+    [ "$(confirm_timeouts "$t")" = 0 ] || break
+    # Go on only when this run ended at a timeout that did not come back.
+    [ "$(files_in "fuzz/artifacts/$t/unconfirmed")" -gt "$stalls" ] || break
+  done
+  echo "fuzz: $t: $done_runs executions in $((SECONDS - start)) s"
+  if [ "$(files_in "fuzz/artifacts/$t")" != 0 ]; then
+    failed+=("$t")
+    echo "fuzz: $t found crashes: $(find "fuzz/artifacts/$t" -maxdepth 1 -type f -printf '%f ')" >&2
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: crashes in ${failed[*]} (inputs in fuzz/artifacts/; reproduce with cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>)" >&2
+  exit 1
+fi
+echo "==> fuzz: no crashes"
