@@ -25,7 +25,7 @@
 //! ```
 
 use super::super::data::fnv1a;
-use super::super::eval::calibrate::{calibrate_all, Calibration};
+use super::super::eval::calibrate::{calibrate_examples, Calibration};
 use super::super::eval::moderation::{report_scored, EvalReport};
 use super::mlp::{adamw, head_safetensors, sigmoid, softplus, Mlp, Standardizer};
 use crate::error::{Error, Result};
@@ -499,22 +499,12 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     // Calibration on val, through the same scores inference computes.
     let val = &splits[1];
     let val_scores = split_scores(&mlp, &st, &val.features);
-    let positive: Vec<bool> = val
-        .examples
-        .iter()
-        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
-        .collect();
-    let (calibration, target, benign_fpr) = calibrate_all(
-        &CATEGORIES,
+    let (calibration, thresholds, target, benign_fpr) = calibrate_examples(
+        &val.examples,
         &val_scores,
-        &positive,
         o.target_precision,
         o.max_benign_fpr,
     );
-    let thresholds: Thresholds = calibration
-        .iter()
-        .map(|c| (c.category.clone(), c.threshold))
-        .collect();
     let head = to_head(cfg.clone(), &mlp, &st)?;
     let moderator = Moderator::with_head(trunk, head, tokenizer, Some(&thresholds))?;
 
