@@ -15,7 +15,7 @@
 //!   cost grows with its operands routed through a function of this module: `a + b`, `a * b`,
 //!   `a ~ b`, comparisons and `in`, `x[i]`, `x[a:b]`, list and map literals, calls, `{% for %}`
 //!   and `{% set ns.x = … %}`. Those functions, the filters, tests, functions and string methods
-//!   (each wrapped or replaced) and the formatter charge a per-render budget of 64 Mi units (a
+//!   (each wrapped or replaced) and the formatter charge a per-render budget of 16 Mi units (a
 //!   unit is about a byte touched) before they do the work, and materialise lazy sequences, so no
 //!   single step costs more than the budget has left. Every other instruction costs O(1), so a
 //!   render does at most fuel + budget work and holds at most that much memory.
@@ -66,7 +66,7 @@ pub const LIMITS: Limits = Limits {
     source_bytes: 256 * 1024,
     operators_per_tag: 100,
     fuel: 1_000_000,
-    work: 64 << 20,
+    work: 16 << 20,
     output_bytes: 16 << 20,
     items: 100_000,
     value_depth: 64,
