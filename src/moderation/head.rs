@@ -251,3 +251,21 @@ pub fn pool(x: &[f32], c: usize, text: std::ops::Range<usize>, pooling: HeadPool
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three positions of width 2; the text is positions 1..3.
+    #[test]
+    fn pooling_reads_the_texts_positions() {
+        let x = [9.0, 9.0, 1.0, -4.0, 3.0, 2.0];
+        assert_eq!(pool(&x, 2, 1..3, HeadPooling::Mean), vec![2.0, -1.0]);
+        assert_eq!(
+            pool(&x, 2, 1..3, HeadPooling::MeanMax),
+            vec![2.0, -1.0, 3.0, 2.0]
+        );
+        assert_eq!(pool(&x, 2, 1..3, HeadPooling::Last), vec![3.0, 2.0]);
+        assert_eq!(HeadPooling::MeanMax.width(576), 1152);
+    }
+}
