@@ -75,6 +75,8 @@ pub struct EngineOptions {
     /// whole text in one step, so a smaller chunk makes longer texts fail).
     pub chunk: Option<usize>,
     /// A GPU context to share (e.g. between a chat model and a moderator); default: a new one.
+    /// Engines on one context that run the same `Arc<Model>` with the same `weights` share one
+    /// upload of its weights ([`GpuModel::shared`]); each has its own KV cache.
     pub gpu: Option<Arc<GpuContext>>,
 }
 
@@ -230,7 +232,8 @@ impl Engine {
             }
         };
         let fit = |e| (Fallback::ModelDoesNotFit, e);
-        let gm = Arc::new(GpuModel::new(gpu, &model, opts.weights).map_err(fit)?);
+        // The weights another engine on this model and device uploaded, or a new upload.
+        let gm = GpuModel::shared(&gpu, &model, opts.weights).map_err(fit)?;
         let session = GpuSession::new(gm, opts.capacity, opts.chunk).map_err(fit)?;
         Ok(Engine {
             capacity: session.capacity(),
@@ -291,6 +294,23 @@ impl Engine {
         match &self.inner {
             Inner::Gpu(s) => Some(s.model.gpu.clone()),
             Inner::Cpu(_) => None,
+        }
+    }
+
+    /// The weights this engine reads on the GPU, when on the GPU: engines opened on the same
+    /// `Arc<Model>` and GPU context share one upload (`Arc::ptr_eq` on this tells).
+    pub fn gpu_model(&self) -> Option<&Arc<GpuModel>> {
+        match &self.inner {
+            Inner::Gpu(s) => Some(&s.model),
+            Inner::Cpu(_) => None,
+        }
+    }
+
+    /// Bytes of the KV cache this engine holds on the GPU (0 on the CPU).
+    pub fn gpu_kv_bytes(&self) -> u64 {
+        match &self.inner {
+            Inner::Gpu(s) => s.kv_bytes(),
+            Inner::Cpu(_) => 0,
         }
     }
 
@@ -393,8 +413,8 @@ impl Engine {
             // The rows `pool` reads: the last position, or the text's (all when it is empty).
             let rows = match pooling {
                 HeadPooling::Last => t.saturating_sub(1)..t,
-                HeadPooling::Mean if text.is_empty() => 0..t,
-                HeadPooling::Mean => text.clone(),
+                HeadPooling::Mean | HeadPooling::MeanMax if text.is_empty() => 0..t,
+                HeadPooling::Mean | HeadPooling::MeanMax => text.clone(),
             };
             let fits = t <= s.capacity() && (self.model.config.causal || t <= s.chunk);
             if s.is_empty() && fits && !rows.is_empty() && rows.end <= t {

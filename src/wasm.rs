@@ -323,13 +323,11 @@ impl Engine {
             engine.is_gpu() || engine.fallback() == Some(crate::engine::Fallback::SoftwareAdapter);
         let gpu = webgpu_facts(ask_adapter).await;
         let (reason, detail) = api::backend_reason(&engine, backend, &gpu);
+        // On the chat model's device; a head whose trunk is the chat model reads the chat
+        // engine's weights (one upload), with a KV cache of one check's positions.
         let moderator = match engine.shared_gpu_context() {
             Some(gpu) => {
-                let opts = EngineOptions {
-                    backend: Backend::Gpu,
-                    gpu: Some(gpu),
-                    ..Default::default()
-                };
+                let opts = pipeline.moderator.engine_options(Backend::Gpu, Some(gpu));
                 match ModelEngine::new_async(pipeline.moderator.model.clone(), opts).await {
                     Ok(m) => Some(Rc::new(RefCell::new(m))),
                     Err(e) => {

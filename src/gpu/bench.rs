@@ -429,7 +429,7 @@ fn read_texts(path: &std::path::Path, limit: Option<usize>) -> Result<Vec<String
 /// and on the GPU engine, over the same texts (each a whole `Moderator::check`: normalising,
 /// tokenizing, every window of a long text), with the largest score difference between them.
 pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
-    use crate::engine::{Backend, Engine, EngineOptions};
+    use crate::engine::{Backend, Engine};
     use crate::moderation::Moderator;
     let m = Moderator::open(&args.model)?;
     let path = args
@@ -444,7 +444,22 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         .iter()
         .map(|t| m.windows(t).map(|w| w.iter().map(Vec::len).sum::<usize>()))
         .sum::<Result<usize>>()?;
-    println!(
+    if let Some(h) = &m.head {
+        println!(
+            "moderation head: {}: the first {} of the trunk's {} blocks (C={}, {:.2}M parameters, {} weights), {:?} pooling over windows of {} tokens, hidden {}, {} labels",
+            args.model.display(),
+            h.config.layers,
+            cfg.n_layers,
+            cfg.dim,
+            m.model.weights.numel() as f64 / 1e6,
+            m.model.storage().name(),
+            h.config.pooling,
+            h.config.window,
+            h.config.hidden,
+            h.labels.len()
+        );
+    } else {
+        println!(
         "classifier: {}: V={} C={} L={} NH={} HS={} FF={}, pooling {}, {} labels, {:.2}M parameters ({} weights)",
         args.model.display(),
         cfg.vocab_size,
@@ -458,6 +473,7 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         m.model.weights.numel() as f64 / 1e6,
         m.model.storage().name(),
     );
+    }
     println!(
         "{} texts from {} ({:.1} tokens each on average), one check at a time; best of {repeat} passes",
         texts.len(),
@@ -491,7 +507,7 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         n / cpu_s,
         1e3 * cpu_s / n
     );
-    match Engine::new(m.model.clone(), EngineOptions::backend(Backend::Gpu)) {
+    match Engine::new(m.model.clone(), m.engine_options(Backend::Gpu, None)) {
         Err(e) => println!("| GPU | not measured ({e}) | | | |"),
         Ok(mut engine) => {
             eprintln!("GPU...");

@@ -32,8 +32,8 @@ pub use session::GpuSession;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 /// The compute ops. Each has one shader file and one dispatch function in [`kernels`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -297,6 +297,19 @@ pub struct GpuContext {
     pub placeholder: wgpu::Buffer,
     /// The same for an absent read-write binding (a buffer may not be bound both ways at once).
     pub placeholder_rw: wgpu::Buffer,
+    /// Models whose weights are on this device, for [`GpuModel::shared`]: engines on the same
+    /// `Arc<Model>` (a chat model and the moderation head whose trunk it is) use one upload.
+    models: Mutex<Vec<Uploaded>>,
+    /// Bytes of weights uploaded to this device so far ([`Self::weight_bytes_uploaded`]).
+    weight_bytes: AtomicU64,
+}
+
+/// One model's weights on a device: which model, converted to which format, and the upload
+/// (weak: the weights leave the device with the last session that uses them).
+pub(crate) struct Uploaded {
+    pub model: Weak<crate::model::Model>,
+    pub format: Option<WeightFormat>,
+    pub gpu: Weak<GpuModel>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -419,7 +432,25 @@ impl GpuContext {
             pipelines: Mutex::new(HashMap::new()),
             placeholder,
             placeholder_rw,
+            models: Mutex::new(Vec::new()),
+            weight_bytes: AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of model weights (matrices, norm vectors, tables) uploaded to this device since it
+    /// was opened, counting every [`GpuModel::new`]: two engines that share one upload
+    /// ([`GpuModel::shared`]) add it once.
+    pub fn weight_bytes_uploaded(&self) -> u64 {
+        self.weight_bytes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_weight_bytes(&self, n: u64) {
+        self.weight_bytes.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The registry of uploads behind [`GpuModel::shared`].
+    pub(crate) fn uploaded(&self) -> std::sync::MutexGuard<'_, Vec<Uploaded>> {
+        self.models.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// "llvmpipe (LLVM 19.1.7, 256 bits) (Vulkan)", for logs and benchmarks.

@@ -227,7 +227,55 @@ impl GpuModel {
             config: cfg,
         };
         gpu.check()?;
+        gpu.count_weight_bytes(gm.bytes());
         Ok(gm)
+    }
+
+    /// `model`'s weights on `gpu`, uploaded once: when an earlier call (another engine's) put
+    /// this same `Arc<Model>` (`Arc::ptr_eq`) on this device in the same `format` and a session
+    /// still holds it, that upload is returned; otherwise [`Self::new`] uploads it. This is how a
+    /// moderation head whose trunk is the chat model runs on the chat model's weights: two
+    /// sessions, each with its own KV cache and activations, read one set of weight buffers.
+    pub fn shared(
+        gpu: &Arc<GpuContext>,
+        model: &Arc<Model>,
+        format: Option<WeightFormat>,
+    ) -> Result<Arc<Self>> {
+        // Held across the upload, so two engines opened at once still upload once.
+        let mut uploaded = gpu.uploaded();
+        uploaded.retain(|u| u.gpu.strong_count() > 0);
+        let same = |u: &&super::Uploaded| {
+            u.format == format && u.model.upgrade().is_some_and(|m| Arc::ptr_eq(&m, model))
+        };
+        if let Some(gm) = uploaded.iter().find(same).and_then(|u| u.gpu.upgrade()) {
+            return Ok(gm);
+        }
+        let gm = Arc::new(Self::new(gpu.clone(), model, format)?);
+        uploaded.push(super::Uploaded {
+            model: Arc::downgrade(model),
+            format,
+            gpu: Arc::downgrade(&gm),
+        });
+        Ok(gm)
+    }
+
+    /// Bytes this model's weights take on the device: every matrix in its GPU layout, the
+    /// norm/bias vectors, RoPE's table and learned positions.
+    pub fn bytes(&self) -> u64 {
+        let w = |w: &Weight| w.buf.size();
+        let mut n = w(&self.tok_emb) + self.vecs.size();
+        n += self.lm_head.as_ref().map_or(0, w);
+        n += self.cls_head.as_ref().map_or(0, w);
+        n += self.pos_emb.as_ref().map_or(0, |b| b.size());
+        n += self.rope.as_ref().map_or(0, |(b, _)| b.size());
+        for l in &self.layers {
+            n += l.qkv.iter().map(|(m, _)| w(m)).sum::<u64>() + w(&l.wo) + w(&l.w_down);
+            n += match &l.mlp {
+                Mlp::GateUp(m) | Mlp::Gelu(m) => w(m),
+                Mlp::Split { gate, up } => w(gate) + w(up),
+            };
+        }
+        n
     }
 
     pub(crate) fn lm_head(&self) -> &Weight {

@@ -151,6 +151,10 @@ impl GpuSession {
     pub fn gpu(&self) -> &GpuContext {
         &self.model.gpu
     }
+    /// Bytes of this session's KV cache on the device (its layers × K and V × capacity).
+    pub fn kv_bytes(&self) -> u64 {
+        self.kv.iter().map(|b| b.size()).sum()
+    }
     /// Dispatches of the last step encoded: after a decode step, the dispatches per token.
     pub fn last_dispatches(&self) -> usize {
         self.last_dispatches

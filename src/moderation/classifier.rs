@@ -4,7 +4,7 @@
 use super::head::{pool, ModerationHead};
 use super::implied;
 use super::normalize::normalize;
-use crate::engine::Engine;
+use crate::engine::{Backend, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
@@ -229,6 +229,36 @@ impl Moderator {
         match &self.head {
             Some(h) => &h.labels,
             None => &self.model.config.labels,
+        }
+    }
+
+    /// Positions one check puts in an engine's cache at most: a head's prompt around one
+    /// window (prefix + window + suffix), or a classifier's context. Every window of a text
+    /// is read from an empty cache, so this is all an engine that only moderates needs.
+    pub fn context(&self) -> usize {
+        match &self.head {
+            Some(h) => self.prefix.len() + h.config.window + self.suffix.len(),
+            None => self.model.config.max_seq_len,
+        }
+    }
+
+    /// Options for an engine that runs this moderator ([`Self::check_async`]) on `backend`:
+    /// a KV cache of [`Self::context`] positions (not the trunk's whole context: SmolLM2's
+    /// 8,192 would be 377 MB), a window read in one step; with `gpu`, on that device, where
+    /// it shares the weights of an engine that runs the same `Arc<Model>` (the chat model that
+    /// is a head's trunk) instead of uploading them again.
+    pub fn engine_options(
+        &self,
+        backend: Backend,
+        gpu: Option<Arc<crate::gpu::GpuContext>>,
+    ) -> EngineOptions {
+        let ctx = self.context();
+        EngineOptions {
+            backend,
+            capacity: Some(ctx),
+            chunk: Some(ctx),
+            gpu,
+            ..Default::default()
         }
     }
 

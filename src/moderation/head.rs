@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! text ─► normalize ─► prefix + tokens + suffix ─► trunk blocks 0..layers ─► x (T, C)
-//!      ─► pool over the text's positions (mean, or the last position)   p (C)
-//!      ─► standardize: z = (p − mean) / std                             z (C)
+//!      ─► pool over the text's positions (mean, mean‖max, or the last)  p (C or 2C)
+//!      ─► standardize: z = (p − mean) / std                             z
 //!      ─► logits = W2 · gelu(W1 · z + b1) + b2    (or W · z + b)        (L)
 //! ```
 //!
@@ -32,6 +32,19 @@ pub enum HeadPooling {
     Mean,
     /// The last position (the end of the prompt's suffix).
     Last,
+    /// The mean over the text's positions, then each channel's maximum over them (2C values):
+    /// a phrase anywhere in the text can drive the max, whatever surrounds it.
+    MeanMax,
+}
+
+impl HeadPooling {
+    /// Values the pooling gives for a trunk of width `c`: the head's input width.
+    pub fn width(self, c: usize) -> usize {
+        match self {
+            HeadPooling::MeanMax => 2 * c,
+            _ => c,
+        }
+    }
 }
 
 /// A head's config.json.
@@ -117,7 +130,11 @@ impl ModerationHead {
                 path: path.clone().into(),
                 msg: e.to_string(),
             })?;
-        let (c, l, h) = (config.hidden_size, labels.len(), config.hidden);
+        let (c, l, h) = (
+            config.pooling.width(config.hidden_size),
+            labels.len(),
+            config.hidden,
+        );
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             let t = st.tensor(name).map_err(|_| Error::MissingTensor {
                 path: path.clone().into(),
@@ -166,7 +183,11 @@ impl ModerationHead {
     /// enough to compute the pooled states it trains on.
     pub fn untrained(config: HeadConfig) -> Result<Self> {
         let labels = config.labels("the head's config")?;
-        let (c, l, h) = (config.hidden_size, labels.len(), config.hidden);
+        let (c, l, h) = (
+            config.pooling.width(config.hidden_size),
+            labels.len(),
+            config.hidden,
+        );
         let k = if h > 0 { h } else { c };
         Ok(ModerationHead {
             mean: vec![0.0; c],
@@ -208,16 +229,43 @@ pub fn pool(x: &[f32], c: usize, text: std::ops::Range<usize>, pooling: HeadPool
     let t = x.len() / c;
     match pooling {
         HeadPooling::Last => x[(t - 1) * c..t * c].to_vec(),
-        HeadPooling::Mean => {
+        HeadPooling::Mean | HeadPooling::MeanMax => {
             let range = if text.is_empty() { 0..t } else { text };
             let n = range.len() as f32;
             let mut out = vec![0.0; c];
-            for r in range {
+            for r in range.clone() {
                 for (o, v) in out.iter_mut().zip(&x[r * c..(r + 1) * c]) {
                     *o += v / n;
                 }
             }
+            if pooling == HeadPooling::MeanMax {
+                let mut mx = vec![f32::NEG_INFINITY; c];
+                for r in range {
+                    for (o, v) in mx.iter_mut().zip(&x[r * c..(r + 1) * c]) {
+                        *o = o.max(*v);
+                    }
+                }
+                out.extend(mx);
+            }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three positions of width 2; the text is positions 1..3.
+    #[test]
+    fn pooling_reads_the_texts_positions() {
+        let x = [9.0, 9.0, 1.0, -4.0, 3.0, 2.0];
+        assert_eq!(pool(&x, 2, 1..3, HeadPooling::Mean), vec![2.0, -1.0]);
+        assert_eq!(
+            pool(&x, 2, 1..3, HeadPooling::MeanMax),
+            vec![2.0, -1.0, 3.0, 2.0]
+        );
+        assert_eq!(pool(&x, 2, 1..3, HeadPooling::Last), vec![3.0, 2.0]);
+        assert_eq!(HeadPooling::MeanMax.width(576), 1152);
     }
 }

@@ -275,3 +275,182 @@ fn a_head_scores_the_same_on_a_gpu_engine() {
         assert!(e.is_gpu() && e.is_empty());
     }
 }
+
+/// The pipeline the browser opens: the chat engine on the GPU, and the moderator's engine on the
+/// same device with the options the moderator asks for. A head whose trunk is the chat model
+/// reads the chat engine's weights (one upload, `Arc::ptr_eq`, the device's byte count
+/// unchanged) with a KV cache of one check's positions, and both engines answer as before:
+/// the chat model's greedy tokens with checks run between them, the pooled states and scores
+/// against the CPU.
+#[test]
+fn a_head_shares_the_chat_engines_weights_on_the_gpu() {
+    use tinychat::engine::{Backend, Engine, EngineOptions};
+    use tinychat::generate::SamplingParams;
+    use tinychat::gpu::GpuContext;
+    use tinychat::quant::QType;
+    // A device of its own: other tests upload to the shared one in parallel.
+    let g = match pollster::block_on(GpuContext::new()) {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            println!("SKIP: no GPU adapter ({e})");
+            return;
+        }
+    };
+    let dir = bundle("head_share", config(&format!("../{TRUNK}"), 2, C));
+    let p = Pipeline::load(&dir).unwrap();
+    let m = &p.moderator;
+    assert!(Arc::ptr_eq(&p.chat.model, &m.model));
+    let trunk = &m.model;
+    let dequantized = {
+        let mut w = trunk.weights.clone();
+        w.cast_matrices(QType::F32, true);
+        tinychat::Model::from_weights(trunk.config.clone(), w)
+    };
+    let params = SamplingParams {
+        max_new_tokens: 24,
+        ..Default::default()
+    };
+    let prompt: Vec<u32> = vec![1, 5, 9, 14, 20, 27];
+
+    // Before: the chat model alone on this device (a copy of the model: its own upload).
+    let alone = tinychat::Model::from_weights(trunk.config.clone(), trunk.weights.clone());
+    let mut solo = Engine::new(
+        alone,
+        EngineOptions {
+            gpu: Some(g.clone()),
+            ..p.engine_options(Backend::Gpu)
+        },
+    )
+    .unwrap();
+    let want = solo.generate(&prompt, &params, |_| true).unwrap().tokens;
+    let want_len = solo.len();
+    let one_upload = g.weight_bytes_uploaded();
+    let gm_bytes = solo.gpu_model().unwrap().bytes();
+    assert_eq!(one_upload, gm_bytes);
+    drop(solo);
+
+    // The chat engine uploads the trunk once; the moderator's engine adds nothing.
+    let mut chat = Engine::new(
+        p.chat.model.clone(),
+        EngineOptions {
+            gpu: Some(g.clone()),
+            ..p.engine_options(Backend::Gpu)
+        },
+    )
+    .unwrap();
+    assert_eq!(g.weight_bytes_uploaded(), 2 * one_upload);
+    let mut me = Engine::new(
+        m.model.clone(),
+        m.engine_options(Backend::Gpu, Some(g.clone())),
+    )
+    .unwrap();
+    assert!(chat.is_gpu() && me.is_gpu());
+    assert_eq!(
+        g.weight_bytes_uploaded(),
+        2 * one_upload,
+        "no second upload"
+    );
+    assert!(Arc::ptr_eq(
+        chat.gpu_model().unwrap(),
+        me.gpu_model().unwrap()
+    ));
+    // The moderator's cache holds one check: "<" + 8 tokens + ">", not the trunk's context.
+    let ctx = m.context();
+    let prompt_len = |s: &str| m.tokenizer.encode(s, false).unwrap().len();
+    assert_eq!(ctx, prompt_len("<") + 8 + prompt_len(">"));
+    assert_eq!(me.capacity(), ctx);
+    let per_position = chat.gpu_kv_bytes() / chat.capacity() as u64;
+    assert_eq!(me.gpu_kv_bytes(), per_position * ctx as u64);
+    println!(
+        "shared weights: {gm_bytes} bytes uploaded once; KV cache: chat {} positions {} bytes, \
+         moderator {ctx} positions {} bytes (the trunk's whole context: {} bytes)",
+        chat.capacity(),
+        chat.gpu_kv_bytes(),
+        me.gpu_kv_bytes(),
+        per_position * trunk.config.max_seq_len as u64,
+    );
+
+    // Checks between the chat model's tokens: same tokens, and each check as on the CPU.
+    let texts = ["hello there", "", &"ab ".repeat(5)];
+    let mut cpu = Moderator::load(dir.join("moderator")).unwrap();
+    cpu.model = Arc::new(dequantized);
+    let mut checked = 0;
+    let got = pollster::block_on(chat.generate_async(&prompt, &params, async |_| {
+        if checked < texts.len() {
+            let text = texts[checked];
+            checked += 1;
+            let scores = m.scores_async(&mut me, text).await?;
+            let want = cpu.scores(text)?;
+            let d = scores
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(d < 1e-4, "{text:?}: GPU {scores:?}, CPU {want:?}");
+        }
+        Ok(true)
+    }))
+    .unwrap();
+    assert_eq!(checked, texts.len());
+    assert_eq!(
+        got.tokens, want,
+        "the chat model's tokens with checks between them"
+    );
+    assert!(chat.is_gpu() && me.is_gpu() && me.is_empty());
+
+    // Pooled states of the shared trunk against Model::trunk_states + pool on the CPU.
+    let vocab = trunk.config.vocab_size as u32;
+    let ids: Vec<u32> = (0..ctx as u32).map(|i| (3 + 7 * i) % vocab).collect();
+    for (pooling, text) in [(HeadPooling::Mean, 1..ctx - 1), (HeadPooling::Last, 0..0)] {
+        for layers in [1, 2] {
+            let want = pool(
+                &cpu.model.trunk_states(&ids, layers).unwrap(),
+                C,
+                text.clone(),
+                pooling,
+            );
+            let got =
+                pollster::block_on(me.pooled_async(&ids, layers, text.clone(), pooling)).unwrap();
+            let d = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            println!("pooled {pooling:?} {text:?} after {layers} blocks: max abs diff {d:.2e}");
+            assert!(d < 1e-4, "GPU {got:?}, CPU {want:?}");
+            assert!(me.is_gpu());
+        }
+    }
+    // The chat engine's cache holds what the solo engine's held.
+    assert_eq!(chat.len(), want_len);
+
+    // Another model (a copy), or the same one in another format, is its own upload; once no
+    // engine holds an upload it leaves, and the next engine uploads again.
+    let other = Engine::new(
+        tinychat::Model::from_weights(trunk.config.clone(), trunk.weights.clone()),
+        m.engine_options(Backend::Gpu, Some(g.clone())),
+    )
+    .unwrap();
+    assert!(!Arc::ptr_eq(
+        other.gpu_model().unwrap(),
+        chat.gpu_model().unwrap()
+    ));
+    assert_eq!(g.weight_bytes_uploaded(), 3 * one_upload);
+    let mut f32_opts = m.engine_options(Backend::Gpu, Some(g.clone()));
+    f32_opts.weights = Some(tinychat::gpu::WeightFormat::F32);
+    let f32_engine = Engine::new(m.model.clone(), f32_opts).unwrap();
+    assert!(!Arc::ptr_eq(
+        f32_engine.gpu_model().unwrap(),
+        chat.gpu_model().unwrap()
+    ));
+    let after_f32 = g.weight_bytes_uploaded();
+    assert!(after_f32 > 3 * one_upload);
+    drop((chat, me));
+    let again = Engine::new(
+        m.model.clone(),
+        m.engine_options(Backend::Gpu, Some(g.clone())),
+    )
+    .unwrap();
+    assert!(again.is_gpu());
+    assert_eq!(g.weight_bytes_uploaded(), after_f32 + one_upload);
+}

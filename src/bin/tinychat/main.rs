@@ -24,6 +24,7 @@ mod eval;
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
 mod moderate;
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(dead_code)] // count_u32 and below are used by the training commands only
 mod ranges;
 #[cfg(not(target_arch = "wasm32"))]

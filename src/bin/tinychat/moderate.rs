@@ -4,7 +4,7 @@ use clap::Args;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tinychat::engine::{Backend, Engine, EngineOptions};
+use tinychat::engine::{Backend, Engine};
 use tinychat::moderation::{Moderator, Verdict};
 use tinychat::{Error, Result};
 
@@ -67,7 +67,7 @@ pub fn run(args: ModerateArgs) -> Result<ExitCode> {
     let mut engine = match args.backend {
         Backend::Cpu => None,
         b => {
-            let e = Engine::new(m.model.clone(), EngineOptions::backend(b))?;
+            let e = Engine::new(m.model.clone(), m.engine_options(b, None))?;
             eprintln!("tinychat: the classifier runs on {}", e.describe());
             Some(e)
         }

@@ -205,6 +205,33 @@ pub struct ValCalibration {
     pub macro_f1: f32,
 }
 
+/// [`calibrate_all`] over the (N, L) `scores` of labelled `examples` (every category of
+/// [`CATEGORIES`]): the calibrations, the thresholds as thresholds.json holds them, the highest
+/// target used and the benign FPR they give.
+pub fn calibrate_examples(
+    examples: &[Example],
+    scores: &[f32],
+    target_precision: f32,
+    max_benign_fpr: f32,
+) -> (Vec<Calibration>, Thresholds, f32, f32) {
+    let positive: Vec<bool> = examples
+        .iter()
+        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
+        .collect();
+    let (calibration, target, benign_fpr) = calibrate_all(
+        &CATEGORIES,
+        scores,
+        &positive,
+        target_precision,
+        max_benign_fpr,
+    );
+    let thresholds = calibration
+        .iter()
+        .map(|c| (c.category.clone(), c.threshold))
+        .collect();
+    (calibration, thresholds, target, benign_fpr)
+}
+
 /// Scores every validation text through the inference path (normalisation, windows) with the
 /// trunk and head in `params`, calibrates the thresholds on those scores ([`calibrate_all`] at
 /// `target_precision` within `max_benign_fpr`) and measures the result.
@@ -223,21 +250,8 @@ pub fn calibrate_val(
     )?;
     let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
     let scores = score_all(&m, &texts)?;
-    let positive: Vec<bool> = val_ex
-        .iter()
-        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
-        .collect();
-    let (calibration, target, benign_fpr) = calibrate_all(
-        &CATEGORIES,
-        &scores,
-        &positive,
-        target_precision,
-        max_benign_fpr,
-    );
-    let thresholds: Thresholds = calibration
-        .iter()
-        .map(|c| (c.category.clone(), c.threshold))
-        .collect();
+    let (calibration, thresholds, target, benign_fpr) =
+        calibrate_examples(val_ex, &scores, target_precision, max_benign_fpr);
     m.set_thresholds(&thresholds)?;
     let macro_f1 = report_scored(&m, val_ex, &scores, "val", Instant::now()).macro_f1;
     Ok(ValCalibration {

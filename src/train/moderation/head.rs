@@ -25,8 +25,9 @@
 //! ```
 
 use super::super::data::fnv1a;
-use super::super::eval::calibrate::{calibrate_all, Calibration};
+use super::super::eval::calibrate::{calibrate_examples, Calibration};
 use super::super::eval::moderation::{report_scored, EvalReport};
+use super::mlp::{adamw, head_safetensors, sigmoid, softplus, Mlp, Standardizer};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::io::{write_atomic, write_json_atomic};
@@ -90,15 +91,15 @@ impl HeadOptions {
             trunk_name: None,
             layers: 20,
             pooling: HeadPooling::Mean,
-            hidden: 256,
+            hidden: 64,
             window: 64,
-            train_limit: 8000,
+            train_limit: 16000,
             val_limit: 2000,
             test_limit: 2000,
-            epochs: 40,
+            epochs: 15,
             lr: 1e-3,
             weight_decay: 1e-2,
-            dropout: 0.1,
+            dropout: 0.3,
             batch_size: 64,
             seed: 1,
             target_precision: 0.9,
@@ -196,7 +197,9 @@ fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Re
         h.push(0);
     }
     let path = cache_dir.join(format!("{}-{:016x}.bin", split.name, fnv1a(&h)));
-    let c = m.model.config.dim;
+    let c = m.head.as_ref().map_or(m.model.config.dim, |h| {
+        h.config.pooling.width(h.config.hidden_size)
+    });
     if let Ok(bytes) = std::fs::read(&path) {
         if let Some(f) = decode_features(&bytes, split.examples.len(), c) {
             split.features = f;
@@ -273,184 +276,6 @@ fn decode_features(b: &[u8], n: usize, c: usize) -> Option<Vec<Vec<Vec<f32>>>> {
     (at == b.len()).then_some(out)
 }
 
-/// The head's trainable tensors, row-major: w1 (H, C), b1 (H), w2 (L, H), b2 (L) — or w2
-/// (L, C), b2 (L) for a linear head.
-#[derive(Clone)]
-struct Mlp {
-    c: usize,
-    h: usize,
-    l: usize,
-    w1: Vec<f32>,
-    b1: Vec<f32>,
-    w2: Vec<f32>,
-    b2: Vec<f32>,
-}
-
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + (0.797_884_6 * (x + 0.044715 * x * x * x)).tanh())
-}
-
-fn gelu_grad(x: f32) -> f32 {
-    let u = 0.797_884_6 * (x + 0.044715 * x * x * x);
-    let t = u.tanh();
-    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.797_884_6 * (1.0 + 3.0 * 0.044715 * x * x)
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-impl Mlp {
-    fn new(c: usize, h: usize, l: usize, rng: &mut Rng) -> Self {
-        let k = if h > 0 { h } else { c };
-        let mut init = |n: usize, fan_in: usize| -> Vec<f32> {
-            let s = (1.0 / fan_in as f32).sqrt();
-            (0..n).map(|_| (rng.uniform() * 2.0 - 1.0) * s).collect()
-        };
-        Mlp {
-            c,
-            h,
-            l,
-            w1: init(h * c, c),
-            b1: vec![0.0; h],
-            w2: init(l * k, k),
-            b2: vec![0.0; l],
-        }
-    }
-
-    /// Logits (L) of a standardized input z (C); `a` receives the hidden pre-activations (H).
-    fn forward(&self, z: &[f32], a: &mut Vec<f32>) -> Vec<f32> {
-        let (c, h) = (self.c, self.h);
-        let g: Vec<f32> = if h > 0 {
-            a.clear();
-            a.extend((0..h).map(|j| {
-                self.b1[j]
-                    + self.w1[j * c..(j + 1) * c]
-                        .iter()
-                        .zip(z)
-                        .map(|(w, x)| w * x)
-                        .sum::<f32>()
-            }));
-            a.iter().map(|&x| gelu(x)).collect()
-        } else {
-            z.to_vec()
-        };
-        let k = g.len();
-        (0..self.l)
-            .map(|i| {
-                self.b2[i]
-                    + self.w2[i * k..(i + 1) * k]
-                        .iter()
-                        .zip(&g)
-                        .map(|(w, x)| w * x)
-                        .sum::<f32>()
-            })
-            .collect()
-    }
-
-    /// Adds the gradient of the mean BCE over one example (scaled by `scale`) to `g`; returns
-    /// the example's loss (summed over labels).
-    fn backward(&self, z: &[f32], y: &[f32], scale: f32, g: &mut Mlp) -> f32 {
-        let (c, h) = (self.c, self.h);
-        let mut a = vec![];
-        let logits = self.forward(z, &mut a);
-        let act: Vec<f32> = if h > 0 {
-            a.iter().map(|&x| gelu(x)).collect()
-        } else {
-            z.to_vec()
-        };
-        let k = act.len();
-        let mut dact = vec![0.0f32; k];
-        let mut loss = 0.0;
-        for i in 0..self.l {
-            let zl = logits[i];
-            loss += softplus(zl) - y[i] * zl;
-            let d = (sigmoid(zl) - y[i]) * scale;
-            g.b2[i] += d;
-            for j in 0..k {
-                g.w2[i * k + j] += d * act[j];
-                dact[j] += d * self.w2[i * k + j];
-            }
-        }
-        if h > 0 {
-            for j in 0..h {
-                let d = dact[j] * gelu_grad(a[j]);
-                g.b1[j] += d;
-                for (gw, x) in g.w1[j * c..(j + 1) * c].iter_mut().zip(z) {
-                    *gw += d * x;
-                }
-            }
-        }
-        loss
-    }
-
-    fn zeros_like(&self) -> Mlp {
-        Mlp {
-            c: self.c,
-            h: self.h,
-            l: self.l,
-            w1: vec![0.0; self.w1.len()],
-            b1: vec![0.0; self.b1.len()],
-            w2: vec![0.0; self.w2.len()],
-            b2: vec![0.0; self.b2.len()],
-        }
-    }
-
-    fn add(&mut self, o: &Mlp) {
-        for (a, b) in self.parts_mut().into_iter().zip(o.parts()) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-    }
-
-    fn parts(&self) -> [&Vec<f32>; 4] {
-        [&self.w1, &self.b1, &self.w2, &self.b2]
-    }
-
-    fn parts_mut(&mut self) -> [&mut Vec<f32>; 4] {
-        [&mut self.w1, &mut self.b1, &mut self.w2, &mut self.b2]
-    }
-}
-
-/// Train-set standardization of the pooled states.
-struct Standardizer {
-    mean: Vec<f32>,
-    std: Vec<f32>,
-}
-
-impl Standardizer {
-    fn fit(xs: &[&[f32]], c: usize) -> Self {
-        let n = xs.len().max(1) as f64;
-        let mut mean = vec![0f64; c];
-        let mut var = vec![0f64; c];
-        for x in xs {
-            for (m, v) in mean.iter_mut().zip(*x) {
-                *m += *v as f64 / n;
-            }
-        }
-        for x in xs {
-            for ((s, v), m) in var.iter_mut().zip(*x).zip(&mean) {
-                *s += (*v as f64 - m).powi(2) / n;
-            }
-        }
-        Standardizer {
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var.iter().map(|&v| (v.sqrt() as f32).max(1e-6)).collect(),
-        }
-    }
-
-    fn apply(&self, x: &[f32]) -> Vec<f32> {
-        x.iter()
-            .zip(&self.mean)
-            .zip(&self.std)
-            .map(|((v, m), s)| (v - m) / s)
-            .collect()
-    }
-}
-
 /// Each text's scores (max over its windows' sigmoids), (N, L).
 fn split_scores(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>]) -> Vec<f32> {
     f.par_iter()
@@ -487,19 +312,9 @@ fn mean_loss(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>], ex: &[Example]) 
     (sum / n.max(1) as f64) as f32
 }
 
-/// Runs the head route: features, training, calibration, reports, the moderator directory.
-pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
-    let t_start = Instant::now();
-    let (trunk, tokenizer) = load_trunk(&o.init)?;
-    let c = trunk.config.dim;
-    let cfg = head_config(o, c, trunk.config.n_layers)?;
-    let reader = Moderator::with_head(
-        trunk.clone(),
-        ModerationHead::untrained(cfg.clone())?,
-        tokenizer.clone(),
-        None,
-    )?;
-
+/// The splits of a run: a sample of the generated training texts with the written benign
+/// ones, a sample of val, and the evaluation files that exist.
+fn read_splits(o: &HeadOptions) -> Result<Vec<Split>> {
     let read = |p: PathBuf| -> Result<Vec<Example>> { read_jsonl(p) };
     let mut train_ex = sample(read(o.data.join("train.jsonl"))?, o.train_limit, o.seed);
     for extra in [
@@ -555,27 +370,13 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
         }
     }
 
-    let cache = o.out.join("features");
-    std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
-    let trunk_meta = std::fs::metadata(&o.init).map_err(|e| Error::io(&o.init, e))?;
-    let key = format!(
-        "{}|{}|{}|{:?}|{}|{}|{}",
-        o.init.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-        trunk_meta.len(),
-        cfg.layers,
-        cfg.pooling,
-        cfg.prefix,
-        cfg.suffix,
-        cfg.window
-    );
-    let t_feat = Instant::now();
-    for s in splits.iter_mut() {
-        features(&reader, s, &cache, &key)?;
-    }
-    let feature_s = t_feat.elapsed().as_secs_f64();
+    Ok(splits)
+}
 
-    // Training windows.
-    let t_train = Instant::now();
+/// Trains the MLP on the training windows (each window labelled with its text's labels);
+/// keeps the epoch with the lowest validation loss. Returns it with the standardization, the
+/// epoch and that loss.
+fn train(o: &HeadOptions, splits: &[Split], c: usize) -> Result<(Mlp, Standardizer, usize, f32)> {
     let train = &splits[0];
     let mut rows: Vec<(&[f32], Vec<f32>)> = vec![];
     for (ws, e) in train.features.iter().zip(&train.examples) {
@@ -653,27 +454,57 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     }
     write_atomic(&metrics_path, metrics.as_bytes())?;
     let (val_loss, best_epoch, mlp) = best;
+    Ok((mlp, st, best_epoch, val_loss))
+}
+
+/// Runs the head route: features, training, calibration, reports, the moderator directory.
+pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
+    let t_start = Instant::now();
+    let (trunk, tokenizer) = load_trunk(&o.init)?;
+    let cfg = head_config(o, trunk.config.dim, trunk.config.n_layers)?;
+    // The head's input width (the pooled values).
+    let c = cfg.pooling.width(trunk.config.dim);
+    let reader = Moderator::with_head(
+        trunk.clone(),
+        ModerationHead::untrained(cfg.clone())?,
+        tokenizer.clone(),
+        None,
+    )?;
+
+    let mut splits = read_splits(o)?;
+
+    let cache = o.out.join("features");
+    std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
+    let trunk_meta = std::fs::metadata(&o.init).map_err(|e| Error::io(&o.init, e))?;
+    let key = format!(
+        "{}|{}|{}|{:?}|{}|{}|{}",
+        o.init.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+        trunk_meta.len(),
+        cfg.layers,
+        cfg.pooling,
+        cfg.prefix,
+        cfg.suffix,
+        cfg.window
+    );
+    let t_feat = Instant::now();
+    for s in splits.iter_mut() {
+        features(&reader, s, &cache, &key)?;
+    }
+    let feature_s = t_feat.elapsed().as_secs_f64();
+
+    let t_train = Instant::now();
+    let (mlp, st, best_epoch, val_loss) = train(o, &splits, c)?;
     let train_s = t_train.elapsed().as_secs_f64();
 
     // Calibration on val, through the same scores inference computes.
     let val = &splits[1];
     let val_scores = split_scores(&mlp, &st, &val.features);
-    let positive: Vec<bool> = val
-        .examples
-        .iter()
-        .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
-        .collect();
-    let (calibration, target, benign_fpr) = calibrate_all(
-        &CATEGORIES,
+    let (calibration, thresholds, target, benign_fpr) = calibrate_examples(
+        &val.examples,
         &val_scores,
-        &positive,
         o.target_precision,
         o.max_benign_fpr,
     );
-    let thresholds: Thresholds = calibration
-        .iter()
-        .map(|c| (c.category.clone(), c.threshold))
-        .collect();
     let head = to_head(cfg.clone(), &mlp, &st)?;
     let moderator = Moderator::with_head(trunk, head, tokenizer, Some(&thresholds))?;
 
@@ -734,65 +565,11 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     Ok(summary)
 }
 
-fn adamw(p: &mut Mlp, g: &Mlp, m: &mut Mlp, v: &mut Mlp, lr: f32, wd: f32, step: i32) {
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    let c1 = 1.0 - b1.powi(step);
-    let c2 = 1.0 - b2.powi(step);
-    let decays = [true, false, true, false];
-    for (k, (((pp, gg), mm), vv)) in p
-        .parts_mut()
-        .into_iter()
-        .zip(g.parts())
-        .zip(m.parts_mut())
-        .zip(v.parts_mut())
-        .enumerate()
-    {
-        for i in 0..pp.len() {
-            mm[i] = b1 * mm[i] + (1.0 - b1) * gg[i];
-            vv[i] = b2 * vv[i] + (1.0 - b2) * gg[i] * gg[i];
-            if decays[k] {
-                pp[i] -= lr * wd * pp[i];
-            }
-            pp[i] -= lr * (mm[i] / c1) / ((vv[i] / c2).sqrt() + eps);
-        }
-    }
-}
-
 /// The trained head as the inference side holds it.
 fn to_head(config: HeadConfig, mlp: &Mlp, st: &Standardizer) -> Result<ModerationHead> {
     let bytes = head_safetensors(mlp, st)?;
     let json = serde_json::to_string(&config).map_err(|e| Error::Other(e.to_string()))?;
     ModerationHead::from_bytes(&json, &bytes, "the trained head")
-}
-
-fn head_safetensors(mlp: &Mlp, st: &Standardizer) -> Result<Vec<u8>> {
-    use safetensors::tensor::{Dtype, TensorView};
-    let k = if mlp.h > 0 { mlp.h } else { mlp.c };
-    let mut named: Vec<(&str, Vec<usize>, &[f32])> = vec![
-        ("mean", vec![mlp.c], &st.mean),
-        ("std", vec![mlp.c], &st.std),
-        ("w2", vec![mlp.l, k], &mlp.w2),
-        ("b2", vec![mlp.l], &mlp.b2),
-    ];
-    if mlp.h > 0 {
-        named.push(("w1", vec![mlp.h, mlp.c], &mlp.w1));
-        named.push(("b1", vec![mlp.h], &mlp.b1));
-    }
-    let bytes: Vec<Vec<u8>> = named
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views = named
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.to_string(), v))
-                .map_err(|e| Error::Other(format!("safetensors: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, None::<std::collections::HashMap<String, String>>)
-        .map_err(|e| Error::Other(format!("safetensors: {e}")))
 }
 
 /// Writes the moderator directory: config.json, model.safetensors, thresholds.json and

@@ -44,6 +44,7 @@
 pub mod augment;
 pub mod classifier;
 pub mod head;
+mod mlp;
 mod options;
 
 pub use options::{

@@ -325,14 +325,16 @@ fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions>
     if let Some(l) = h.head_layers {
         o.layers = l as usize;
     }
-    o.pooling = if h.head_pooling == "last" {
-        tinychat::moderation::head::HeadPooling::Last
-    } else {
-        tinychat::moderation::head::HeadPooling::Mean
+    o.pooling = match h.head_pooling.as_str() {
+        "last" => tinychat::moderation::head::HeadPooling::Last,
+        "mean_max" => tinychat::moderation::head::HeadPooling::MeanMax,
+        _ => tinychat::moderation::head::HeadPooling::Mean,
     };
     o.hidden = h.head_hidden as usize;
     o.window = h.head_window as usize;
     o.epochs = h.head_epochs as usize;
+    o.dropout = h.head_dropout;
+    o.weight_decay = h.head_weight_decay;
     o.train_limit = h.train_limit;
     o.val_limit = h.val_limit;
     o.test_limit = h.test_limit;

@@ -1,7 +1,7 @@
 //! `tinychat train moderation`: the flags of the moderation classifier's stage.
 
 use super::{OverrideArgs, RunArgs, StageDefaults};
-use crate::ranges::{count, MANY};
+use crate::ranges::{below, count, number, MANY};
 use std::path::PathBuf;
 use tinychat::config::Pooling;
 use tinychat::train::moderation::{self, ModerationOptions};
@@ -144,20 +144,27 @@ pub struct HeadArgs {
     /// Trunk blocks the head reads (the residual stream after them); takes the head route.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub head_layers: Option<u32>,
-    /// How the head pools the text's positions: mean or last.
-    #[arg(long, value_parser = ["mean", "last"], default_value = "mean")]
+    /// How the head pools the text's positions: mean, mean_max (the mean and each channel's
+    /// maximum, concatenated) or last.
+    #[arg(long, value_parser = ["mean", "mean_max", "last"], default_value = "mean")]
     pub head_pooling: String,
     /// Hidden width of the head (0: linear).
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(0..=8192))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=8192))]
     pub head_hidden: u32,
     /// Text tokens per window the trunk reads.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
     pub head_window: u32,
     /// Epochs over the cached features.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub head_epochs: u32,
+    /// Input dropout of the head while training.
+    #[arg(long, default_value_t = 0.3, value_parser = below(0.0, 1.0))]
+    pub head_dropout: f32,
+    /// AdamW weight decay of the head's matrices.
+    #[arg(long, default_value_t = 0.01, value_parser = number(0.0, 10.0, true))]
+    pub head_weight_decay: f32,
     /// Generated training texts used (a seeded sample; the trunk reads each once).
-    #[arg(long, default_value_t = 8000, value_parser = count(1, MANY))]
+    #[arg(long, default_value_t = 16000, value_parser = count(1, MANY))]
     pub train_limit: usize,
     /// Validation texts used (calibration).
     #[arg(long, default_value_t = 2000, value_parser = count(1, MANY))]
