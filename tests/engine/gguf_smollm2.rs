@@ -3,11 +3,13 @@
 //! tests/fixtures/gguf/smollm2_greedy_reference.json) and transformers' tokenizer.
 //!
 //! Runs when models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf is present (`make models/smollm2`
-//! fetches it); otherwise each test prints a notice and passes.
+//! fetches it); otherwise each test prints a notice and passes. The GPU test also needs an adapter
+//! (lavapipe here).
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use tinychat::gpu::{GpuModel, GpuSession};
 use tinychat::gguf::{self, Gguf};
 use tinychat::quant::QType;
 use tinychat::{ChatModel, KvCache, Logits, Message, Model};
@@ -161,6 +163,37 @@ fn smollm2_greedy_matches_llama_cpp_f32() {
             t0.elapsed().as_secs_f64()
         );
         assert_eq!(got, want, "greedy tokens of {:?}", case["rendered_prompt"]);
+    }
+}
+
+/// `--dtype f32` on the GPU engine (lavapipe here): the same tokens as llama.cpp's F32 run, each
+/// chosen by the GPU's own argmax. SmolLM2 in f32 decodes at about a token a second on lavapipe,
+/// so this runs the first prompt in `cargo test` and all three with TINYCHAT_SLOW=1.
+#[test]
+fn smollm2_greedy_on_the_gpu_matches_llama_cpp_f32() {
+    let Some(chat) = chat_model_f32() else { return };
+    let Some(g) = super::gpu_ops::gpu() else { return };
+    let all = std::env::var("TINYCHAT_SLOW").is_ok_and(|v| v == "1");
+    let cases = f32_cases();
+    let n_cases = if all { cases.len() } else { 1 };
+    let gm = Arc::new(GpuModel::new(g, &chat.model, None).unwrap());
+    for case in &cases[..n_cases] {
+        let prompt = ids(&case["prompt_ids"]);
+        let want = ids(&case["greedy_ids"]);
+        let mut session = GpuSession::new(gm.clone(), Some(prompt.len() + want.len()), None).unwrap();
+        let t0 = std::time::Instant::now();
+        let mut got = vec![session.forward_argmax(&prompt).unwrap()];
+        while got.len() < want.len() {
+            got.push(session.forward_argmax(&got[got.len() - 1..]).unwrap());
+        }
+        eprintln!(
+            "GPU f32 {:?}: {}/{} tokens as llama.cpp F32 ({:.1} s)",
+            case["messages"].as_array().unwrap().last().unwrap()["content"],
+            same_prefix(&got, &want),
+            want.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        assert_eq!(got, want, "GPU greedy tokens of {:?}", case["rendered_prompt"]);
     }
 }
 
