@@ -1,17 +1,21 @@
 //! What `tinychat bench infer` needs beside the engines: the machine's memory-read roof, the
-//! storage-type casts of `--dtype`, and the llama.cpp peer (`scripts/bench_llamacpp.py`).
+//! storage-type casts of `--dtype` (also the wasm benchmark's, `benchDecode`), and the llama.cpp
+//! peer (`scripts/bench_llamacpp.py`). The roof and the peer are native only.
 
+#[cfg(not(target_arch = "wasm32"))]
 use crate::error::{Error, Result};
 use crate::params::Slot;
 use crate::quant::QType;
 use crate::tensor::Weights;
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
-use std::time::Instant;
 
 /// Read bandwidth of main memory in GB/s: every thread sums its share of a 1 GiB buffer
 /// (far larger than any cache), best of three passes. The roof a memory-bound decode can reach.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn dram_read_gbs() -> f64 {
     use rayon::prelude::*;
+    use std::time::Instant;
     let n = (1usize << 30) / 4;
     let mut buf = vec![0f32; n];
     buf.par_chunks_mut(1 << 20).for_each(|c| c.fill(1.0)); // touch every page
@@ -80,6 +84,7 @@ pub struct PeerRuns {
 
 /// Runs `scripts/bench_llamacpp.py` once (llama.cpp on SmolLM2-135M-Instruct in `q`): `runs`
 /// timed runs after a warm-up, each a `prompt`-token prefill then `steps` decode steps.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_llamacpp(q: QType, prompt: usize, steps: usize, runs: usize) -> Result<PeerRuns> {
     let script = Path::new("scripts/bench_llamacpp.py");
     if !script.exists() {

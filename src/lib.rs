@@ -4,7 +4,6 @@
 //! `wasm32-unknown-unknown`; training code lives behind the `train` feature and runs natively.
 
 pub mod api;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod bundle;
 pub mod chat;

@@ -604,10 +604,13 @@ fn release(shared: &Shared) {
 }
 
 /// Prefill and greedy-decode speed of a model (the text of its config.json and the bytes of its
-/// model.safetensors) on `backend` ("cpu", "webgpu" or "auto"), measured as `tinychat bench infer`
-/// measures natively: one warm-up token, then `prompt` tokens in one forward pass, then `steps`
-/// forward passes of one token each. Resolves to `{ backend, prompt, steps, prefill_tps,
-/// decode_tps, load_ms }`. For the Node benchmark (`web/bench/node-bench.mjs`) and the browser.
+/// model.safetensors; or an empty config and the bytes of a `.gguf`) on `backend` ("cpu",
+/// "webgpu" or "auto"), measured as `tinychat bench infer` measures natively: one warm-up token,
+/// then `prompt` tokens in one forward pass, then `steps` forward passes of one token each.
+/// `dtype` ("f32", "q4_1", ...) casts every matrix first, as `bench infer --dtype` does (the
+/// 4-bit types keep the token embedding in Q8_0, as SmolLM2's GGUF does); without it the weights
+/// stay as stored. Resolves to `{ backend, dtype, prompt, steps, prefill_tps, decode_tps,
+/// weights_mb, load_ms }`. For the benchmarks in `web/bench/` (Node and headless Chromium).
 #[wasm_bindgen(js_name = benchDecode)]
 pub async fn bench_decode(
     config_json: String,
@@ -615,6 +618,7 @@ pub async fn bench_decode(
     backend: Option<String>,
     prompt: usize,
     steps: usize,
+    dtype: Option<String>,
 ) -> Result<JsValue, JsValue> {
     init_panic_hook();
     use crate::chat::now_ms;
@@ -624,7 +628,30 @@ pub async fn bench_decode(
         return Err(invalid("benchDecode: prompt and steps must be at least 1"));
     }
     let t0 = now_ms();
-    let model = Model::from_bytes(&config_json, &safetensors.to_vec(), "bench").map_err(js_err)?;
+    let bytes = safetensors.to_vec();
+    let mut model = match config_json.is_empty() {
+        true => crate::gguf::ModelParts::from_gguf(
+            &crate::gguf::Gguf::parse(&bytes, "bench.gguf").map_err(js_err)?,
+        )
+        .and_then(|p| p.to_model())
+        .map_err(js_err)?,
+        false => Model::from_bytes(&config_json, &bytes, "bench").map_err(js_err)?,
+    };
+    drop(bytes);
+    if let Some(name) = dtype.as_deref() {
+        let q = crate::quant::QType::from_name(name).ok_or_else(|| {
+            invalid(format!(
+                "benchDecode: dtype {name:?}: use f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k"
+            ))
+        })?;
+        let mut w = model.weights.clone();
+        crate::bench::cast_for_bench(&mut w, q);
+        model = Model::from_weights(model.config.clone(), w);
+    }
+    let (storage, weights_mb) = (
+        model.storage().to_string(),
+        model.weights.bytes() as f64 / 1e6,
+    );
     if prompt + steps + 1 > model.config.max_seq_len {
         return Err(invalid(format!(
             "benchDecode: prompt {prompt} + steps {steps} exceed the model's context ({})",
@@ -672,6 +699,8 @@ pub async fn bench_decode(
     struct Bench {
         backend: String,
         engine: String,
+        dtype: String,
+        weights_mb: f64,
         prompt: usize,
         steps: usize,
         prefill_tps: f64,
@@ -682,6 +711,8 @@ pub async fn bench_decode(
     to_js(&Bench {
         backend: if engine.is_gpu() { "webgpu" } else { "cpu" }.into(),
         engine: engine.describe(),
+        dtype: storage,
+        weights_mb,
         prompt,
         steps,
         prefill_tps: prompt as f64 / prefill_s,

@@ -1,0 +1,85 @@
+// What the wasm benchmarks share: their flags, the native CPU engine's figures on the same model
+// file (`tinychat bench infer`, one thread and all), medians and the table.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SMOLLM2 = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+export function flags(argv = process.argv.slice(2)) {
+  const arg = (name, dflt) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : dflt;
+  };
+  const model = path.resolve(root, arg("--model", SMOLLM2));
+  if (!existsSync(model)) {
+    console.error(`${model} is missing: run \`make models/smollm2\` (or pass --model FILE.gguf)`);
+    process.exit(1);
+  }
+  for (const f of ["pkg/tinychat_wasm_bg.wasm", "target/release/tinychat"]) {
+    if (!existsSync(path.join(root, f))) {
+      console.error(`${f} is missing: run scripts/build-web.sh and cargo build --release first`);
+      process.exit(1);
+    }
+  }
+  return {
+    model,
+    dtypes: arg("--dtype", "q4_1,q8_0,f32").split(",").filter(Boolean),
+    prompt: Number(arg("--prompt", 32)),
+    tokens: Number(arg("--tokens", 32)),
+    rounds: Number(arg("--rounds", 3)),
+  };
+}
+
+/// The native CPU engine on `threads` threads: { prefill_tps, decode_tps }.
+export function native({ model, prompt, tokens }, dtype, threads) {
+  const out = execFileSync(
+    path.join(root, "target/release/tinychat"),
+    ["bench", "infer", "--model", model, "--engines", "cpu", "--dtype", dtype,
+     "--prompt", String(prompt), "--tokens", String(tokens), "--rounds", "1"],
+    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RAYON_NUM_THREADS: String(threads) } },
+  );
+  // "| tinychat | Q4_1 | 101.2 [101.2-101.2] | 40.1 [40.1-40.1] | ..."
+  const row = out.split("\n").find((l) => l.startsWith("| tinychat |"));
+  const cells = row.split("|").map((c) => c.trim());
+  return { prefill_tps: parseFloat(cells[3]), decode_tps: parseFloat(cells[4]) };
+}
+
+export const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const n = v.length;
+  return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+};
+
+/// Runs `wasm(dtype)` and the native engine (1 thread, then all cores) `rounds` times,
+/// interleaved, for each dtype, and prints the medians with the ratios to native.
+export async function compare(opts, wasmName, wasm) {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`model: ${path.relative(root, opts.model)}; prompt ${opts.prompt} tokens, then ${opts.tokens} decode steps (batch 1, greedy); median of ${opts.rounds} interleaved rounds; load at start ${load()}`);
+  console.log(`| weights | engine | prefill tok/s | decode tok/s | wasm decode / this |`);
+  console.log(`| --- | --- | ---: | ---: | ---: |`);
+  for (const dtype of opts.dtypes) {
+    const runs = { wasm: [], n1: [], nall: [] };
+    let held = "";
+    for (let r = 0; r < opts.rounds; r++) {
+      const w = await wasm(dtype);
+      held = `${w.dtype}, ${w.weights_mb.toFixed(1)} MB`;
+      runs.wasm.push(w);
+      runs.n1.push(native(opts, dtype, 1));
+      if (cores > 1) runs.nall.push(native(opts, dtype, cores));
+      console.error(`  ${dtype} round ${r}: wasm ${w.decode_tps.toFixed(1)} tok/s, native 1 thread ${runs.n1.at(-1).decode_tps}, ${cores} threads ${runs.nall.at(-1)?.decode_tps ?? "-"} (load ${load()})`);
+    }
+    const m = (rs, k) => median(rs.map((x) => x[k]));
+    const wd = m(runs.wasm, "decode_tps");
+    const rows = [[wasmName, runs.wasm], ["native, 1 thread", runs.n1]];
+    if (cores > 1) rows.push([`native, ${cores} threads`, runs.nall]);
+    for (const [name, rs] of rows) {
+      console.log(`| ${held} | ${name} | ${m(rs, "prefill_tps").toFixed(1)} | ${m(rs, "decode_tps").toFixed(1)} | ${(wd / m(rs, "decode_tps")).toFixed(2)}x |`);
+    }
+  }
+  console.log(`load at end ${load()}`);
+}
