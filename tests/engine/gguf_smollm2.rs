@@ -9,8 +9,8 @@
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use tinychat::gpu::{GpuModel, GpuSession};
 use tinychat::gguf::{self, Gguf};
+use tinychat::gpu::{GpuModel, GpuSession};
 use tinychat::quant::QType;
 use tinychat::{ChatModel, KvCache, Logits, Message, Model};
 
@@ -172,7 +172,9 @@ fn smollm2_greedy_matches_llama_cpp_f32() {
 #[test]
 fn smollm2_greedy_on_the_gpu_matches_llama_cpp_f32() {
     let Some(chat) = chat_model_f32() else { return };
-    let Some(g) = super::gpu_ops::gpu() else { return };
+    let Some(g) = super::gpu_ops::gpu() else {
+        return;
+    };
     let all = std::env::var("TINYCHAT_SLOW").is_ok_and(|v| v == "1");
     let cases = f32_cases();
     let n_cases = if all { cases.len() } else { 1 };
@@ -180,7 +182,8 @@ fn smollm2_greedy_on_the_gpu_matches_llama_cpp_f32() {
     for case in &cases[..n_cases] {
         let prompt = ids(&case["prompt_ids"]);
         let want = ids(&case["greedy_ids"]);
-        let mut session = GpuSession::new(gm.clone(), Some(prompt.len() + want.len()), None).unwrap();
+        let mut session =
+            GpuSession::new(gm.clone(), Some(prompt.len() + want.len()), None).unwrap();
         let t0 = std::time::Instant::now();
         let mut got = vec![session.forward_argmax(&prompt).unwrap()];
         while got.len() < want.len() {
@@ -193,7 +196,11 @@ fn smollm2_greedy_on_the_gpu_matches_llama_cpp_f32() {
             want.len(),
             t0.elapsed().as_secs_f64()
         );
-        assert_eq!(got, want, "GPU greedy tokens of {:?}", case["rendered_prompt"]);
+        assert_eq!(
+            got, want,
+            "GPU greedy tokens of {:?}",
+            case["rendered_prompt"]
+        );
     }
 }
 
