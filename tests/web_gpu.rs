@@ -1,7 +1,8 @@
 //! Whole-model parity in the browser: the tiny llama and gpt2 fixtures (embedded with
 //! include_bytes!) run on the page's WebGPU adapter (headless Chromium: SwiftShader, which has no
 //! shader-f16) and on the CPU engine compiled to wasm; logits must agree within 1e-3 and the
-//! greedy tokens must be transformers'. Run with scripts/test-browser.sh.
+//! greedy tokens must be transformers'; and the CPU engine's simd128 kernels against the scalar
+//! reference. Run with scripts/test-browser.sh.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -417,5 +418,61 @@ async fn gpu_decode_loop_matches_cpu_in_the_browser() {
         assert_eq!(got.tokens, want.tokens);
         assert_eq!(got.finish_reason, want.finish_reason);
         assert_eq!(e.len(), cpu.len());
+    }
+}
+
+/// The CPU engine's simd128 kernels (`ops/matvec/simd128.rs`, which only a wasm build has)
+/// against the f64 reference on the dequantized weights (and, for the block formats, the same
+/// 8-bit x the kernels read), for every storage format on odd sizes, with the portable kernels
+/// beside them: within 2e-6 of Σ|w·x|, as the native kernel tests ask.
+#[wasm_bindgen_test]
+fn simd128_kernels_match_the_reference() {
+    use tinychat::ops::matvec::{matvec_with, Isa, Q8Act, Store};
+    use tinychat::quant::QType;
+    use tinychat::tensor::Tensor;
+    let isas = Isa::available();
+    assert_eq!(
+        isas,
+        [Isa::Portable, Isa::Simd128],
+        "the wasm build has simd128"
+    );
+    let mut rng = tinychat::generate::Rng::new(5);
+    let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect() };
+    for q in QType::ALL {
+        let widths: &[usize] = match q.block_len() {
+            1 => &[1, 7, 75, 131, 576],
+            32 => &[32, 96, 576, 1536],
+            _ => &[256, 768],
+        };
+        for &n_in in widths {
+            for n_out in [1, 5, 37] {
+                let w = Tensor::from_f32(vec![n_out, n_in], &rand(n_out * n_in), q);
+                let x = rand(n_in);
+                let xs = match q.is_quantized() {
+                    true => {
+                        let mut a = Q8Act::default();
+                        a.quantize(&x);
+                        a.dequantized()
+                    }
+                    false => x.clone(),
+                };
+                let wd = w.to_f32();
+                for &isa in &isas {
+                    let mut got = vec![0.0; n_out];
+                    matvec_with(isa, &mut got, &x, &w, None, Store::Set);
+                    for (r, g) in got.iter().enumerate() {
+                        let row = &wd[r * n_in..(r + 1) * n_in];
+                        let p = row.iter().zip(&xs).map(|(a, b)| *a as f64 * *b as f64);
+                        let (want, mag) = p.fold((0.0, 0.0), |(s, m), v| (s + v, m + v.abs()));
+                        let err = (*g as f64 - want).abs();
+                        assert!(
+                            err <= 2e-6 * mag + 1e-30,
+                            "{} {q} OUT={n_out} IN={n_in} row {r}: got {g}, want {want}",
+                            isa.name()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,10 +1,11 @@
 // Decode and prefill tokens/s of the CPU engine compiled to WebAssembly (simd128, one thread) in
 // headless Chromium, next to the native CPU engine on the same model file and weights (one
-// thread, and all cores), interleaved; see node-bench.mjs for the model and the flags. The page
-// is served from 127.0.0.1 by web/tests/serve.mjs (cross-origin isolated); the model file is
-// handed to the page once, then each round runs `benchDecode` there.
+// thread, and all cores), interleaved; see node-bench.mjs for the flags. The page is served
+// from 127.0.0.1 by web/tests/serve.mjs; it fetches the model file once, then each round runs
+// `benchDecode` there.
 //
-//   node web/bench/browser-bench.mjs [--model FILE.gguf] [--dtype q4_1,q8_0,f32] [--rounds 3]
+//   make web/models/smollm2 && scripts/build-web.sh && cargo build --release
+//   node web/bench/browser-bench.mjs [--model web/...gguf] [--dtype q4_1,q8_0,f32] [--rounds 3]
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,9 +13,12 @@ import { chromium } from "playwright-core";
 import { serve } from "../tests/serve.mjs";
 import { compare, flags, root } from "./common.mjs";
 
-const opts = flags();
-if (!opts.model.startsWith(path.join(root, "web") + path.sep) && !opts.model.startsWith(path.join(root, "models") + path.sep)) {
-  console.error(`--model must lie under web/ or models/ (served to the page): ${opts.model}`);
+// The page fetches the model from the server, which serves web/ (a route of Playwright's own
+// cannot carry a 100 MB body): by default web/models/smollm2/'s GGUF (`make web/models/smollm2`).
+const opts = flags("web/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+const web = path.join(root, "web") + path.sep;
+if (!opts.model.startsWith(web)) {
+  console.error(`--model must lie under web/ (the page fetches it from there): ${opts.model}`);
   process.exit(1);
 }
 const server = await serve({ quiet: true });
@@ -26,15 +30,12 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
+  page.on("crash", () => console.error("browser-bench: the page crashed"));
+  page.on("console", (m) => m.type() === "error" && console.error(`page: ${m.text()}`));
   // A blank page of the server's origin (so that /pkg/ is same-origin), made by the route.
   await page.route("**/__bench.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>tinychat bench</title>" }));
   await page.goto(server.url + "__bench.html");
-  // models/ is not served: the page gets the bytes through a route of its own.
-  const rel = path.relative(root, opts.model);
-  const url = rel.startsWith("web" + path.sep) ? "/" + rel.slice(4) : "/__bench_model";
-  if (url === "/__bench_model") {
-    await page.route("**/__bench_model", (route) => route.fulfill({ path: opts.model, contentType: "application/octet-stream" }));
-  }
+  const url = "/" + opts.model.slice(web.length).split(path.sep).join("/");
   const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium");
   await page.evaluate(async (url) => {
     const wasm = await import("/pkg/tinychat_wasm.js");
@@ -47,8 +48,11 @@ try {
       [dtype, opts.prompt, opts.tokens],
     ),
   );
+} catch (e) {
+  console.error(`browser-bench: ${e.message ?? e}`);
+  process.exitCode = 1;
 } finally {
-  await context.close();
+  await context.close().catch(() => {});
   await rm(profile, { recursive: true, force: true });
   server.close();
 }

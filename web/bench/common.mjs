@@ -9,14 +9,14 @@ import { fileURLToPath } from "node:url";
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SMOLLM2 = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-export function flags(argv = process.argv.slice(2)) {
+export function flags(dflt = SMOLLM2, argv = process.argv.slice(2)) {
   const arg = (name, dflt) => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : dflt;
   };
-  const model = path.resolve(root, arg("--model", SMOLLM2));
+  const model = path.resolve(root, arg("--model", dflt));
   if (!existsSync(model)) {
-    console.error(`${model} is missing: run \`make models/smollm2\` (or pass --model FILE.gguf)`);
+    console.error(`${model} is missing: run \`make ${path.dirname(dflt)}\` (or pass --model FILE.gguf)`);
     process.exit(1);
   }
   for (const f of ["pkg/tinychat_wasm_bg.wasm", "target/release/tinychat"]) {

@@ -4,10 +4,10 @@
 //! ```text
 //! format   x as           inner product per 32 weights                      kernels
 //! F32      f32            FMA                                               portable, avx2, avx512
-//! F16      f32            widen 8/16 halves in a register (F16C), FMA        portable, avx2, avx512
-//! BF16     f32            widen (shift left 16) in a register, FMA           portable, avx2, avx512
-//! Q8_0     8-bit blocks   i8·i8 → i32 (maddubs+madd, or VNNI dpbusd)        portable, avx2, avx512
-//! Q4_0/1   8-bit blocks   nibbles u8·i8 → i32, then ·d (+ m·Σx)             portable, avx2, avx512
+//! F16      f32            widen 8/16 halves in a register (F16C), FMA        portable, avx2, avx512, simd128
+//! BF16     f32            widen (shift left 16) in a register, FMA           portable, avx2, avx512, simd128
+//! Q8_0     8-bit blocks   i8·i8 → i32 (maddubs+madd, VNNI dpbusd, extmul)   portable, avx2, avx512, simd128
+//! Q4_0/1   8-bit blocks   nibbles u8·i8 → i32, then ·d (+ m·Σx)             portable, avx2, avx512, simd128
 //! Q4_K     8-bit blocks   nibbles u8·i8 → i32, ·d·sc_j, − dmin·m_j·Σx       portable, avx2, avx512
 //! Q6_K     8-bit blocks   (q − 32)·x per 16 in i16, ·sc (madd), ·d          portable, avx2, avx512
 //! ```
@@ -23,10 +23,13 @@
 //! lives in a thread-local buffer of the calling thread).
 //!
 //! The instruction set is picked once ([`Isa::current`]: the best this CPU has, or the
-//! `TINYCHAT_ISA` environment variable: `portable`, `avx2`, `avx512`); the `*_with` functions
-//! take it explicitly so tests can run every path.
+//! `TINYCHAT_ISA` environment variable: `portable`, `avx2`, `avx512`; in wasm, `simd128`); the
+//! `*_with` functions take it explicitly so tests can run every path (the simd128 kernels are
+//! tested in the browser: tests/web_gpu.rs).
 
 mod portable;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -46,6 +49,9 @@ pub enum Isa {
     Avx2,
     /// x86-64 AVX-512 F/BW/VL + VNNI (zmm floats, VNNI `vpdpbusd` for the 8-bit dots).
     Avx512,
+    /// wasm32 with simd128 (how the wasm build is compiled): explicit 8-bit dots and f16
+    /// widening where LLVM's vectorization of the portable code falls short (`simd128.rs`).
+    Simd128,
 }
 
 impl Isa {
@@ -54,6 +60,7 @@ impl Isa {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Simd128 => "simd128",
         }
     }
 
@@ -70,6 +77,8 @@ impl Isa {
                 v.push(Isa::Avx512);
             }
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        v.push(Isa::Simd128);
         v
     }
 
@@ -186,6 +195,8 @@ pub fn dots(isa: Isa, w: &Tensor, r0: usize, a: &Act, dots: &mut [f32]) {
                 Isa::Avx512 => unsafe { x86::avx512::$f($w, $x, dots) },
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => unsafe { x86::avx2::$f($w, $x, dots) },
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                Isa::Simd128 => simd128::$f($w, $x, dots),
                 _ => portable::$f($w, $x, dots),
             }
         };

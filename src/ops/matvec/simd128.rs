@@ -1,0 +1,220 @@
+//! wasm simd128 kernels (the wasm build enables simd128: `.cargo/config.toml`), for the formats
+//! the browser's CPU engine meets most: the 8-bit and 4-bit blocks of a GGUF (SmolLM2's Q4_1
+//! matrices and Q8_0 embedding) and the half-precision floats. LLVM does not find these in the
+//! portable code: it widens every 8-bit product to i32 and keeps the nibbles in a stack array,
+//! and it does not vectorize the f16 widening at all.
+//!
+//! - 8-bit dots: `i16x8.extmul` of weights and x (i8 × i8, or a nibble × i8), two products
+//!   added in i16 (|w·x| ≤ 128 · 127, so a sum of two fits), then `i32x4.extadd_pairwise`: 32
+//!   products in 4 multiplies, 2 pairwise widenings and 3 adds, then one convert and one
+//!   multiply-add in f32 per block (the block's scales).
+//! - F16: 8 halves widened to f32 in registers by the bit operations of
+//!   [`super::portable::f16_bits_to_f32`], then multiplied by x; BF16 by a shift.
+//!
+//! F32 and the k-quants take the portable kernels (LLVM vectorizes the f32 dot already; the
+//! k-quants are rare in browser bundles).
+
+use super::portable::f16_bits_to_f32;
+use super::Q8Act;
+use core::arch::wasm32::*;
+use half::{bf16, f16};
+
+pub use super::portable::{f32_rows, q4k_rows, q6k_rows};
+
+/// 16 bytes of `s` (at least 16 long) as a vector.
+#[inline(always)]
+fn load16<T: bytemuck::Pod>(s: &[T]) -> v128 {
+    let b: &[u8; 16] = bytemuck::cast_slice(s)[..16].try_into().unwrap();
+    // SAFETY: `b` is 16 readable bytes; v128_load has no alignment requirement.
+    unsafe { v128_load(b.as_ptr() as *const v128) }
+}
+
+#[inline(always)]
+fn hsum(v: v128) -> f32 {
+    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+        + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+}
+
+/// Σ w·x over 32 values in four i32 partial sums: w's values 0–15 in `w0`, 16–31 in `w1` (i8
+/// lanes, or nibbles 0–15), x's 32 i8 values in `x`.
+#[inline(always)]
+fn dot32(w0: v128, w1: v128, x: &[i8; 32]) -> v128 {
+    let (x0, x1) = (load16(&x[..16]), load16(&x[16..]));
+    let a = i16x8_add(
+        i16x8_extmul_low_i8x16(w0, x0),
+        i16x8_extmul_high_i8x16(w0, x0),
+    );
+    let b = i16x8_add(
+        i16x8_extmul_low_i8x16(w1, x1),
+        i16x8_extmul_high_i8x16(w1, x1),
+    );
+    i32x4_add(
+        i32x4_extadd_pairwise_i16x8(a),
+        i32x4_extadd_pairwise_i16x8(b),
+    )
+}
+
+/// A block format's header as the kernels use it: the weights' scale `d` and offset term `o`,
+/// so that the block's contribution is d·d_x·Σq·x_q + o·s (s = d_x·Σx_q, see `Q8Act`).
+#[derive(Clone, Copy)]
+enum Head {
+    /// d at byte 0, no offset (Q8_0).
+    Scale,
+    /// d at byte 0, o = −8·d (Q4_0: values q − 8).
+    Centered,
+    /// d at byte 0, o = m at byte 2 (Q4_1).
+    ScaleMin,
+}
+
+/// The little-endian u16 at byte `at` of a block.
+#[inline(always)]
+fn u16_at<const BB: usize>(blk: &[u8; BB], at: usize) -> u32 {
+    u16::from_le_bytes([blk[at], blk[at + 1]]) as u32
+}
+
+/// A block's first four bytes, little-endian (every block format here is at least 18 long).
+#[inline(always)]
+fn u32_at<const BB: usize>(blk: &[u8; BB]) -> u32 {
+    u32::from_le_bytes([blk[0], blk[1], blk[2], blk[3]])
+}
+
+/// Rows of blocks of `BB` bytes, headed as `head` says; `dot` gives a block's i32 partial sums
+/// Σq·x_q. Four blocks at a time, their f16 scales are widened together in one vector (the
+/// scalar conversion costs more than the block's dot product); the rest one by one. Blocks and
+/// groups are fixed-size arrays, so that no index is checked in the loop.
+#[inline(always)]
+fn block_rows<const BB: usize>(
+    w: &[u8],
+    head: Head,
+    a: &Q8Act,
+    dots: &mut [f32],
+    dot: impl Fn(&[u8; BB], &[i8; 32]) -> v128,
+) {
+    let nb = a.d.len();
+    let (xq, _) = a.q.as_chunks::<32>();
+    let (xd, _) = a.d.as_chunks::<4>();
+    let (xs, _) = a.s.as_chunks::<4>();
+    for (d, row) in dots.iter_mut().zip(w.chunks_exact(nb * BB)) {
+        let (blocks, _) = row.as_chunks::<BB>();
+        let (mut acc, mut off) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        let mut scaled = |p: v128, scale: v128| {
+            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(p), scale));
+        };
+        let groups = blocks.chunks_exact(4).zip(xq.chunks_exact(4));
+        for ((g, x), (dx, sx)) in groups.zip(xd.iter().zip(xs)) {
+            // Each block's first 4 bytes: d (and m for Q4_1) as f16; widened 4 blocks at once.
+            let head4 = u32x4(u32_at(&g[0]), u32_at(&g[1]), u32_at(&g[2]), u32_at(&g[3]));
+            let dw = widen_f16(v128_and(head4, u32x4_splat(0xffff)));
+            let o = match head {
+                Head::Scale => None,
+                Head::Centered => Some(f32x4_mul(dw, f32x4_splat(-8.0))),
+                Head::ScaleMin => Some(widen_f16(u32x4_shr(head4, 16))),
+            };
+            if let Some(o) = o {
+                off = f32x4_add(off, f32x4_mul(o, load16(sx)));
+            }
+            let sc = f32x4_mul(dw, load16(dx));
+            scaled(dot(&g[0], &x[0]), i32x4_shuffle::<0, 0, 0, 0>(sc, sc));
+            scaled(dot(&g[1], &x[1]), i32x4_shuffle::<1, 1, 1, 1>(sc, sc));
+            scaled(dot(&g[2], &x[2]), i32x4_shuffle::<2, 2, 2, 2>(sc, sc));
+            scaled(dot(&g[3], &x[3]), i32x4_shuffle::<3, 3, 3, 3>(sc, sc));
+        }
+        let mut tail = 0f32;
+        for b in nb / 4 * 4..nb {
+            let blk = &blocks[b];
+            let dw = f16_bits_to_f32(u16_at(blk, 0) as u16);
+            scaled(dot(blk, &xq[b]), f32x4_splat(dw * a.d[b]));
+            tail += a.s[b]
+                * match head {
+                    Head::Scale => 0.0,
+                    Head::Centered => -8.0 * dw,
+                    Head::ScaleMin => f16_bits_to_f32(u16_at(blk, 2) as u16),
+                };
+        }
+        *d = hsum(acc) + hsum(off) + tail;
+    }
+}
+
+pub fn q8_0_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
+    block_rows::<34>(w, Head::Scale, a, dots, |blk, x| {
+        dot32(load16(&blk[2..18]), load16(&blk[18..]), x)
+    })
+}
+
+/// Σq·x_q of a Q4 block's 16 bytes of nibbles (low nibbles are values 0–15, high ones 16–31).
+#[inline(always)]
+fn dot_nibbles(qs: &[u8], x: &[i8; 32]) -> v128 {
+    let v = load16(qs);
+    dot32(v128_and(v, u8x16_splat(0x0F)), u8x16_shr(v, 4), x)
+}
+
+pub fn q4_0_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
+    // d·(q − 8)·x summed = d·d_x·Σq·x_q − 8·d·s
+    block_rows::<18>(w, Head::Centered, a, dots, |blk, x| {
+        dot_nibbles(&blk[2..], x)
+    })
+}
+
+pub fn q4_1_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
+    // (d·q + m)·x summed = d·d_x·Σq·x_q + m·s
+    block_rows::<20>(w, Head::ScaleMin, a, dots, |blk, x| {
+        dot_nibbles(&blk[4..], x)
+    })
+}
+
+/// Four f16 bit patterns (in the low halves of u32 lanes) as f32: see `f16_bits_to_f32`.
+#[inline(always)]
+fn widen_f16(h: v128) -> v128 {
+    let v = f32x4_mul(
+        i32x4_shl(v128_and(h, u32x4_splat(0x7fff)), 13),
+        f32x4_splat(f32::from_bits(0x7780_0000)), // 2^112
+    );
+    let inf_nan = u32x4_ge(v128_and(h, u32x4_splat(0x7c00)), u32x4_splat(0x7c00));
+    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+    v128_or(
+        v128_or(v, v128_and(inf_nan, u32x4_splat(0x7f80_0000))),
+        sign,
+    )
+}
+
+/// Rows of 16-bit floats, 8 values a step widened by `widen` (4 lanes at a time) into two
+/// accumulators; the tail (n mod 8) in scalar code.
+#[inline(always)]
+fn half_rows<T: bytemuck::Pod>(
+    w: &[T],
+    x: &[f32],
+    dots: &mut [f32],
+    widen: impl Fn(v128) -> v128,
+    scalar: impl Fn(T) -> f32,
+) {
+    let n = x.len();
+    let n8 = n / 8 * 8;
+    for (d, row) in dots.iter_mut().zip(w.chunks_exact(n)) {
+        let (mut a0, mut a1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        for (cw, cx) in row[..n8].chunks_exact(8).zip(x[..n8].chunks_exact(8)) {
+            let h = load16(cw);
+            let (lo, hi) = (u32x4_extend_low_u16x8(h), u32x4_extend_high_u16x8(h));
+            a0 = f32x4_add(a0, f32x4_mul(widen(lo), load16(cx)));
+            a1 = f32x4_add(a1, f32x4_mul(widen(hi), load16(&cx[4..])));
+        }
+        let mut s = hsum(f32x4_add(a0, a1));
+        for i in n8..n {
+            s += scalar(row[i]) * x[i];
+        }
+        *d = s;
+    }
+}
+
+pub fn f16_rows(w: &[f16], x: &[f32], dots: &mut [f32]) {
+    half_rows(w, x, dots, widen_f16, |h| f16_bits_to_f32(h.to_bits()))
+}
+
+pub fn bf16_rows(w: &[bf16], x: &[f32], dots: &mut [f32]) {
+    half_rows(
+        w,
+        x,
+        dots,
+        |h| i32x4_shl(h, 16),
+        |h| f32::from_bits((h.to_bits() as u32) << 16),
+    )
+}
