@@ -6,14 +6,17 @@
 #                                      # or 1,000,000 executions, whichever comes first, at nice 19
 #   scripts/fuzz.sh model gguf         # only these targets (either mode)
 #
-# Each run is capped at 2 GB of memory (-rss_limit_mb=2048) and 2 s per input (-timeout=2). The
-# corpus grows in fuzz/corpus/<target>/ (seeded from the fixtures and the committed bundle by
-# `cargo run --example fuzz_seeds`); crashes land in fuzz/artifacts/<target>/, and the script
-# fails when there are any. A timeout is replayed alone first: the limit is wall-clock time, and
-# on a busy machine a quick input can wait 2 s for a CPU; one that takes under 2 s of CPU alone
-# goes to fuzz/artifacts/<target>/unconfirmed/ and the run goes on. Each target ends with a line
-# "fuzz: <target>: N executions in S s". A crash that is fixed goes to fuzz/regressions/<target>/
-# (committed), which tests/engine/fuzz_regressions.rs replays on stable in `cargo test`.
+# Each run is capped at 2 GB of memory (-rss_limit_mb=2048). The corpus grows in
+# fuzz/corpus/<target>/ (seeded from the fixtures and the committed bundle by `cargo run --example
+# fuzz_seeds`); crashes land in fuzz/artifacts/<target>/, and the script fails when there are any.
+# A hang is an input that takes 2 s of CPU: libFuzzer's clocks are wall-clock time, and on a busy
+# machine (and at nice 19) a quick input can wait seconds for a CPU, so libFuzzer reports units
+# slower than 2 s (-report_slow_units=2, saved as slow-unit-*) and stops at 10 s (-timeout=10,
+# timeout-*); each is replayed alone and its CPU time measured. One under 2 s goes to
+# fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on; one over 2 s is a hang and fails the
+# target. Each target ends with a line "fuzz: <target>: N executions in S s". A crash that is
+# fixed goes to fuzz/regressions/<target>/ (committed), which tests/engine/fuzz_regressions.rs
+# replays on stable in `cargo test`.
 #
 # Needs: the nightly toolchain (rustup toolchain install nightly) and cargo-fuzz, which is
 # installed from crates.io when missing (the only network access; CI does not run this script
@@ -60,24 +63,24 @@ files_in() {
   if [ -d "$1" ]; then find "$1" -maxdepth 1 -type f | wc -l; else echo 0; fi
 }
 
-# libFuzzer's -timeout is wall-clock time: on a busy machine (and at nice 19) a quick input can
-# pass 2 s waiting for a CPU. Each timeout is replayed alone and its CPU time (user + system)
-# measured; one under 2 s is moved to fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on.
-# Prints the number of inputs that are crashes, or timeouts that took 2 s of CPU again.
-confirm_timeouts() {
+# Replays each slow unit and timeout of target $1 alone and measures its CPU time (user +
+# system): under 2 s it goes to unconfirmed/ (a stall under load), else it stays (a hang). Sets
+# `moved` to the number moved; the target's failures are then the files left in its directory.
+confirm_slow_units() {
   local t=$1 f cpu
-  for f in "fuzz/artifacts/$t"/timeout-*; do
+  moved=0
+  for f in "fuzz/artifacts/$t"/timeout-* "fuzz/artifacts/$t"/slow-unit-*; do
     [ -e "$f" ] || continue
     cpu=$( { TIMEFORMAT='%U %S'; time "$bin_dir/$t" -rss_limit_mb=2048 "$f" >/dev/null 2>&1; } 2>&1 | awk '{ print $1 + $2 }')
     if awk -v c="$cpu" 'BEGIN { exit !(c < 2) }'; then
       mkdir -p "fuzz/artifacts/$t/unconfirmed"
-      mv "$f" "fuzz/artifacts/$t/unconfirmed/"
+      mv -f "$f" "fuzz/artifacts/$t/unconfirmed/"
+      moved=$((moved + 1))
       echo "fuzz: $t: $(basename "$f") takes ${cpu} s of CPU alone: a stall under load, not counted (unconfirmed/)" >&2
     else
-      echo "fuzz: $t: $(basename "$f") takes ${cpu} s of CPU alone: a real timeout" >&2
+      echo "fuzz: $t: $(basename "$f") takes ${cpu} s of CPU alone: a hang" >&2
     fi
   done
-  files_in "fuzz/artifacts/$t"
 }
 
 failed=()
@@ -105,17 +108,20 @@ for t in "${targets[@]}"; do
     echo "==> fuzz $t (${budget[*]})"
     part=$(mktemp)
     "${nice[@]}" cargo +nightly fuzz run --fuzz-dir fuzz --sanitizer none "$t" "fuzz/corpus/$t" -- \
-      "${budget[@]}" -rss_limit_mb=2048 -timeout=2 -max_len=$max_len \
+      "${budget[@]}" -rss_limit_mb=2048 -timeout=10 -report_slow_units=2 -max_len=$max_len \
       -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$part" 2>&1 || true
     cat "$part" >>"$log"
-    grep -E '^(#[0-9]+ +(DONE|INITED)|stat::|==|SUMMARY|Done)' "$part" || true
+    grep -E '^(#[0-9]+ +(DONE|INITED)|stat::|==|SUMMARY|Done|Slowest)' "$part" || true
+    # Executions: the final stats, or (a run stopped by a timeout prints none) its last status line.
     n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$part" | tail -1)
+    [ -n "$n" ] || n=$(sed -n 's/^#\([0-9]\{1,\}\)[[:space:]].*/\1/p' "$part" | tail -1)
+    ended_at_timeout=$(grep -c '^==.*ERROR: libFuzzer: timeout' "$part" || true)
     rm -f "$part"
     done_runs=$((done_runs + ${n:-0}))
-    stalls=$(files_in "fuzz/artifacts/$t/unconfirmed")
-    [ "$(confirm_timeouts "$t")" = 0 ] || break
-    # Go on only when this run ended at a timeout that did not come back.
-    [ "$(files_in "fuzz/artifacts/$t/unconfirmed")" -gt "$stalls" ] || break
+    confirm_slow_units "$t"
+    [ "$(files_in "fuzz/artifacts/$t")" = 0 ] || break
+    # Go on only when this run ended at a timeout that was a stall.
+    [ "$ended_at_timeout" -gt 0 ] && [ "$moved" -gt 0 ] || break
   done
   echo "fuzz: $t: $done_runs executions in $((SECONDS - start)) s"
   if [ "$(files_in "fuzz/artifacts/$t")" != 0 ]; then
