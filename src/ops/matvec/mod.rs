@@ -115,6 +115,8 @@ pub struct Q8Act {
     pub s: Vec<f32>,
     /// The 8-bit values, q ∈ [−127, 127] (IN).
     pub q: Vec<i8>,
+    /// In wasm (simd128) only: q widened to i16 once, for `i32x4.dot_i16x8_s` (empty elsewhere).
+    pub q16: Vec<i16>,
 }
 
 impl Q8Act {
@@ -140,6 +142,11 @@ impl Q8Act {
             }
             self.d[b] = d;
             self.s[b] = d * sum as f32;
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        {
+            self.q16.clear();
+            self.q16.extend(self.q.iter().map(|&v| v as i16));
         }
     }
 
