@@ -52,6 +52,11 @@ use std::sync::{Arc, OnceLock};
 pub struct Limits {
     /// Bytes of template source.
     pub source_bytes: usize,
+    /// Characters on one line of the source. minijinja keeps a column in a u16 that saturates,
+    /// and its syntax error adds one to it: past 65,535 characters that overflows (a panic in
+    /// builds with overflow checks: found by fuzzing). Rewritten lines grow, so the limit is
+    /// far below that, and the rewritten source is checked again.
+    pub line_chars: usize,
     /// Operators (and `.`, `[`, `(`, `|`) in one `{{ }}` or `{% %}` tag: the depth of an
     /// expression is at most this.
     pub operators_per_tag: usize,
@@ -74,6 +79,7 @@ pub struct Limits {
 
 pub const LIMITS: Limits = Limits {
     source_bytes: 256 * 1024,
+    line_chars: 16 * 1024,
     operators_per_tag: 100,
     fuel: 1_000_000,
     work: 16 << 20,
@@ -259,6 +265,25 @@ mod tests {
         assert!(precheck(&chain).unwrap_err().contains("line 2"));
         assert!(precheck("{% raw %}{{ 1+1+1+1 }}{% endraw %}").is_ok());
         assert!(precheck("{{ __tc_op('+', 1, 2) }}").is_err());
+    }
+
+    #[test]
+    fn a_line_longer_than_minijinja_can_count_is_refused() {
+        // A syntax error at column 65,535 overflowed minijinja's u16 column (fuzzing).
+        let long = format!("{}{{{{ 1 +", "x".repeat(70_000));
+        let err = precheck(&long).unwrap_err();
+        assert!(
+            err.contains("line 1 has more than 16384 characters"),
+            "{err}"
+        );
+        let second = format!("ok\n{}", "é".repeat(LIMITS.line_chars + 1));
+        assert!(precheck(&second).unwrap_err().starts_with("line 2 "));
+        // At the limit (counted in characters, not bytes) the template is fine.
+        assert!(precheck(&"é".repeat(LIMITS.line_chars)).is_ok());
+        // A syntax error near the end of a line at the limit is an ordinary error.
+        let sb = Sandbox::new(false, minijinja::escape_formatter, |_| {});
+        let near = format!("{}{{{{ 1 +", "x".repeat(LIMITS.line_chars - 8));
+        assert!(sb.check(&near).unwrap_err().contains("syntax error"));
     }
 
     #[test]

@@ -12,6 +12,12 @@ pub fn precheck(source: &str) -> Result<(), String> {
             LIMITS.source_bytes
         ));
     }
+    if let Some(line) = long_line(source, LIMITS.line_chars) {
+        return Err(format!(
+            "line {line} has more than {} characters, the most tinychat accepts on one line",
+            LIMITS.line_chars
+        ));
+    }
     if source.contains(HOOK) {
         return Err(format!("names starting with {HOOK:?} are reserved"));
     }
@@ -120,7 +126,21 @@ pub fn rewrite(source: &str, ws: WhitespaceConfig) -> Result<String, String> {
         line: 1,
     };
     w.stmt(&ast)?;
+    // What minijinja's lexer can count (see `Limits::line_chars`), once rewritten.
+    if let Some(line) = long_line(&w.out, u16::MAX as usize - 1) {
+        return Err(format!(
+            "line {line} is too long once the operators are routed through tinychat's limits: split it"
+        ));
+    }
     Ok(w.out)
+}
+
+/// The first line (1-based) of `source` with more than `max` characters.
+fn long_line(source: &str, max: usize) -> Option<usize> {
+    let mut lines = source.split('\n').enumerate();
+    lines
+        .find(|(_, l)| l.len() > max && l.chars().count() > max)
+        .map(|(i, _)| i + 1)
 }
 
 pub(super) struct Writer {
