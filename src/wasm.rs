@@ -610,7 +610,7 @@ fn release(shared: &Shared) {
 /// `dtype` ("f32", "q4_1", ...) casts every matrix first, as `bench infer --dtype` does (the
 /// 4-bit types keep the token embedding in Q8_0, as SmolLM2's GGUF does); without it the weights
 /// stay as stored. Resolves to `{ backend, dtype, prompt, steps, prefill_tps, decode_tps,
-/// weights_mb, load_ms }`. For the benchmarks in `web/bench/` (Node and headless Chromium).
+/// weights_mb, load_ms }` (load_ms: parsing and the cast). For the benchmarks in `web/bench/` (Node and headless Chromium).
 #[wasm_bindgen(js_name = benchDecode)]
 pub async fn bench_decode(
     config_json: String,
@@ -638,26 +638,27 @@ pub async fn bench_decode(
         false => Model::from_bytes(&config_json, &bytes, "bench").map_err(js_err)?,
     };
     drop(bytes);
-    if let Some(name) = dtype.as_deref() {
-        let q = crate::quant::QType::from_name(name).ok_or_else(|| {
-            invalid(format!(
-                "benchDecode: dtype {name:?}: use f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k"
-            ))
-        })?;
-        let mut w = model.weights.clone();
-        crate::bench::cast_for_bench(&mut w, q);
-        model = Model::from_weights(model.config.clone(), w);
-    }
-    let (storage, weights_mb) = (
-        model.storage().to_string(),
-        model.weights.bytes() as f64 / 1e6,
-    );
     if prompt + steps + 1 > model.config.max_seq_len {
         return Err(invalid(format!(
             "benchDecode: prompt {prompt} + steps {steps} exceed the model's context ({})",
             model.config.max_seq_len
         )));
     }
+    if let Some(name) = dtype.as_deref() {
+        let q = crate::quant::QType::from_name(name).ok_or_else(|| {
+            invalid(format!(
+                "benchDecode: dtype {name:?}: use f32, f16, bf16, q8_0, q4_0, q4_1, q4_k or q6_k"
+            ))
+        })?;
+        // Cast in place (tensor by tensor): the stored weights are not held twice.
+        let (config, mut w) = (model.config.clone(), model.weights);
+        crate::bench::cast_for_bench(&mut w, q);
+        model = Model::from_weights(config, w);
+    }
+    let (storage, weights_mb) = (
+        model.storage().to_string(),
+        model.weights.bytes() as f64 / 1e6,
+    );
     let load_ms = now_ms() - t0;
     let b: Backend = backend
         .as_deref()

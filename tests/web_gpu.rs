@@ -476,3 +476,28 @@ fn simd128_kernels_match_the_reference() {
         }
     }
 }
+
+/// The simd128 F16 kernel widens every one of the 65,536 f16 bit patterns as `half` does
+/// (subnormals, ±0, ±inf and NaN included): rows of eight equal values times a vector of ones
+/// give exactly 8 · value (a power of two, and the kernel adds lane pairs of equal values).
+#[wasm_bindgen_test]
+fn simd128_widens_every_f16_pattern() {
+    use tinychat::ops::matvec::{matvec_with, Isa, Store};
+    use tinychat::quant::QType;
+    use tinychat::tensor::Tensor;
+    let values: Vec<f32> = (0..=u16::MAX)
+        .map(|h| half::f16::from_bits(h).to_f32())
+        .collect();
+    let w: Vec<f32> = values.iter().flat_map(|&v| [v; 8]).collect();
+    let w = Tensor::from_f32(vec![values.len(), 8], &w, QType::F16);
+    let mut got = vec![0.0; values.len()];
+    matvec_with(Isa::Simd128, &mut got, &[1.0; 8], &w, None, Store::Set);
+    for (h, (g, v)) in got.iter().zip(&values).enumerate() {
+        let want = 8.0 * v;
+        // (== rather than bits: −0 sums to +0 from the accumulators' +0 start.)
+        assert!(
+            *g == want || (g.is_nan() && want.is_nan()),
+            "f16 {h:#06x}: got {g}, want {want}"
+        );
+    }
+}

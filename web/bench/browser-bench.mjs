@@ -40,7 +40,9 @@ try {
   await page.evaluate(async (url) => {
     const wasm = await import("/pkg/tinychat_wasm.js");
     await wasm.default();
-    window.__bench = { wasm, bytes: new Uint8Array(await (await fetch(url)).arrayBuffer()) };
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${res.statusText}`);
+    window.__bench = { wasm, bytes: new Uint8Array(await res.arrayBuffer()) };
   }, url);
   await compare(opts, `wasm CPU, headless ${version}, 1 thread`, (dtype) =>
     page.evaluate(

@@ -1,6 +1,6 @@
 // What the wasm benchmarks share: their flags, the native CPU engine's figures on the same model
 // file (`tinychat bench infer`, one thread and all), medians and the table.
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,14 +36,16 @@ export function flags(dflt = SMOLLM2, argv = process.argv.slice(2)) {
 
 /// The native CPU engine on `threads` threads: { prefill_tps, decode_tps }.
 export function native({ model, prompt, tokens }, dtype, threads) {
-  const out = execFileSync(
-    path.join(root, "target/release/tinychat"),
-    ["bench", "infer", "--model", model, "--engines", "cpu", "--dtype", dtype,
-     "--prompt", String(prompt), "--tokens", String(tokens), "--rounds", "1"],
-    { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RAYON_NUM_THREADS: String(threads) } },
-  );
+  const args = ["bench", "infer", "--model", model, "--engines", "cpu", "--dtype", dtype,
+    "--prompt", String(prompt), "--tokens", String(tokens), "--rounds", "1"];
+  const r = spawnSync(path.join(root, "target/release/tinychat"), args, {
+    cwd: root, encoding: "utf8", env: { ...process.env, RAYON_NUM_THREADS: String(threads) },
+  });
   // "| tinychat | Q4_1 | 101.2 [101.2-101.2] | 40.1 [40.1-40.1] | ..."
-  const row = out.split("\n").find((l) => l.startsWith("| tinychat |"));
+  const row = (r.stdout ?? "").split("\n").find((l) => l.startsWith("| tinychat |"));
+  if (r.status !== 0 || !row) {
+    throw new Error(`tinychat ${args.join(" ")} failed (status ${r.status}):\n${r.stderr}${r.stdout}`);
+  }
   const cells = row.split("|").map((c) => c.trim());
   return { prefill_tps: parseFloat(cells[3]), decode_tps: parseFloat(cells[4]) };
 }
