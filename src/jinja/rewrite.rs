@@ -12,12 +12,6 @@ pub fn precheck(source: &str) -> Result<(), String> {
             LIMITS.source_bytes
         ));
     }
-    if let Some(line) = long_line(source, LIMITS.line_chars) {
-        return Err(format!(
-            "line {line} has more than {} characters, the most tinychat accepts on one line",
-            LIMITS.line_chars
-        ));
-    }
     if source.contains(HOOK) {
         return Err(format!("names starting with {HOOK:?} are reserved"));
     }
@@ -51,6 +45,13 @@ pub fn precheck(source: &str) -> Result<(), String> {
             }
             _ => i += 1,
         }
+    }
+    // After the tags: a tag's own error (too many operators) says more than its line's length.
+    if let Some(line) = long_line(source, LIMITS.line_chars) {
+        return Err(format!(
+            "line {line} has more than {} characters, the most tinychat accepts on one line",
+            LIMITS.line_chars
+        ));
     }
     Ok(())
 }
