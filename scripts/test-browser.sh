@@ -18,10 +18,11 @@ version=$(wasm-bindgen-test-runner --version | awk '{print $2}')
 # wasm-bindgen-test-runner reads Chrome's options from ./webdriver.json. Chromium gets a fresh
 # profile each run, WebGPU enabled, and nothing that reaches the network.
 profile=$(mktemp -d /tmp/tinychat-chromium.XXXXXX)
+log=$(mktemp)
 backup=""
 if [ -e webdriver.json ]; then backup=$(mktemp); cp webdriver.json "$backup"; fi
 cleanup() {
-    rm -rf "$profile"
+    rm -rf "$profile" "$log"
     if [ -n "$backup" ]; then mv "$backup" webdriver.json; else rm -f webdriver.json; fi
 }
 trap cleanup EXIT
@@ -47,4 +48,14 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 # SwiftShader is slow; give each test a few minutes.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
 # --release shares the wasm32 dependency builds with `make web` (one cold build, not two).
-cargo test --target wasm32-unknown-unknown --release --test web_gpu "$@"
+# wasm-bindgen-test-runner gives chromedriver a few seconds to start listening; on a loaded
+# machine it can miss that ("driver failed to bind port during startup") before any test ran.
+# That, and only that, is retried (twice); any other failure fails at once.
+for try in 1 2 3; do
+  if cargo test --target wasm32-unknown-unknown --release --test web_gpu "$@" 2>&1 | tee "$log"; then
+    exit 0
+  fi
+  grep -q "driver failed to bind port during startup" "$log" || exit 1
+  echo "test-browser: chromedriver did not start in time (try $try of 3)" >&2
+done
+exit 1
