@@ -262,11 +262,7 @@ fn a_head_scores_the_same_on_a_gpu_engine() {
     for text in ["", "hello there", "ab ".repeat(5).as_str()] {
         let want = cpu.scores(text).unwrap();
         let got = pollster::block_on(m.scores_async(&mut e, text)).unwrap();
-        let d = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let d = super::gpu_ops::max_diff(&got, &want);
         println!(
             "head scores of {text:?} on {}: max abs diff {d:.2e}",
             e.describe()
@@ -381,11 +377,7 @@ fn a_head_shares_the_chat_engines_weights_on_the_gpu() {
             checked += 1;
             let scores = m.scores_async(&mut me, text).await?;
             let want = cpu.scores(text)?;
-            let d = scores
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let d = super::gpu_ops::max_diff(&scores, &want);
             assert!(d < 1e-4, "{text:?}: GPU {scores:?}, CPU {want:?}");
         }
         Ok(true)
@@ -411,11 +403,7 @@ fn a_head_shares_the_chat_engines_weights_on_the_gpu() {
             );
             let got =
                 pollster::block_on(me.pooled_async(&ids, layers, text.clone(), pooling)).unwrap();
-            let d = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let d = super::gpu_ops::max_diff(&got, &want);
             println!("pooled {pooling:?} {text:?} after {layers} blocks: max abs diff {d:.2e}");
             assert!(d < 1e-4, "GPU {got:?}, CPU {want:?}");
             assert!(me.is_gpu());
