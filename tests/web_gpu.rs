@@ -440,7 +440,8 @@ fn simd128_kernels_match_the_reference() {
     let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect() };
     for q in QType::ALL {
         let widths: &[usize] = match q.block_len() {
-            1 => &[1, 7, 75, 131, 576],
+            // 2,100: past the F16 kernel's 2,048 staged columns
+            1 => &[1, 7, 75, 131, 576, 2100],
             32 => &[32, 96, 576, 1536],
             _ => &[256, 768],
         };
@@ -478,8 +479,9 @@ fn simd128_kernels_match_the_reference() {
 }
 
 /// The simd128 F16 kernel widens every one of the 65,536 f16 bit patterns as `half` does
-/// (subnormals, ±0, ±inf and NaN included): rows of eight equal values times a vector of ones
-/// give exactly 8 · value (a power of two, and the kernel adds lane pairs of equal values).
+/// (subnormals, ±0, ±inf and NaN included): rows of eight equal values times a vector of equal
+/// powers of two give exactly 8 · value · x. x = 1 takes the staged path (the inf and NaN rows
+/// its exact fallback), x = 2^15 the exact widening of every value (|x| ≥ 2^14).
 #[wasm_bindgen_test]
 fn simd128_widens_every_f16_pattern() {
     use tinychat::ops::matvec::{matvec_with, Isa, Store};
@@ -490,14 +492,16 @@ fn simd128_widens_every_f16_pattern() {
         .collect();
     let w: Vec<f32> = values.iter().flat_map(|&v| [v; 8]).collect();
     let w = Tensor::from_f32(vec![values.len(), 8], &w, QType::F16);
-    let mut got = vec![0.0; values.len()];
-    matvec_with(Isa::Simd128, &mut got, &[1.0; 8], &w, None, Store::Set);
-    for (h, (g, v)) in got.iter().zip(&values).enumerate() {
-        let want = 8.0 * v;
-        // (== rather than bits: −0 sums to +0 from the accumulators' +0 start.)
-        assert!(
-            *g == want || (g.is_nan() && want.is_nan()),
-            "f16 {h:#06x}: got {g}, want {want}"
-        );
+    for x in [1.0f32, 32768.0] {
+        let mut got = vec![0.0; values.len()];
+        matvec_with(Isa::Simd128, &mut got, &[x; 8], &w, None, Store::Set);
+        for (h, (g, v)) in got.iter().zip(&values).enumerate() {
+            let want = 8.0 * v * x;
+            // (== rather than bits: −0 sums to +0 from the accumulators' +0 start.)
+            assert!(
+                *g == want || (g.is_nan() && want.is_nan()),
+                "f16 {h:#06x}, x = {x}: got {g}, want {want}"
+            );
+        }
     }
 }

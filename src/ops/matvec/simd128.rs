@@ -11,8 +11,9 @@
 //!   i16 once per matvec (`Q8Act::q16`).
 //! - Per block, one convert and one multiply-add in f32 (the block's scales); four blocks' f16
 //!   scales are widened together in one vector.
-//! - F16: 8 halves widened to f32 in registers by the bit operations of
-//!   [`super::portable::f16_bits_to_f32`], then multiplied by x; BF16 by a shift.
+//! - F16: 8 halves moved into f32 bit positions in registers, read as 2^-112 of their value
+//!   against x·2^112 (exact: `f16_rows`); rows with an inf or NaN widen each value by the bit
+//!   operations of [`super::portable::f16_bits_to_f32`]. BF16 by a shift.
 //!
 //! F32 and the k-quants take the portable kernels (LLVM vectorizes the f32 dot already; the
 //! k-quants are rare in browser bundles).
@@ -232,8 +233,78 @@ fn half_rows<T: bytemuck::Pod>(
     }
 }
 
+/// An f16's bits in an f32's place, sign to sign and exponent-and-mantissa to the low end of the
+/// f32's (`((h as i16 as i32) << 13) & 0x8fff_e000`), read as an f32 hold 2^-112 of its value,
+/// exactly, subnormals included; x·2^112 is exact too while |x| < 2^14, so their product is the
+/// exact path's product, rounded once the same way. Exponent 31 (inf, NaN) is the one pattern
+/// this reads wrong (a finite number): the rows that hold one take the exact path.
+const SPREAD_MASK: u32 = 0x8fff_e000;
+const TWO_112: f32 = f32::from_bits(0x7780_0000);
+/// x·2^112 is staged on the stack this many columns at a time.
+const F16_COLS: usize = 2048;
+
+/// F16 rows, 8 halves a step: 3 shifts and 2 masks put the bits in place, against x·2^112
+/// staged once per call, even and odd columns apart (`SPREAD_MASK`); about half the instructions of
+/// widening each value (`widen_f16`), which the rare row with an inf or NaN still takes, as does
+/// a call whose x has |x| ≥ 2^14.
 pub fn f16_rows(w: &[f16], x: &[f32], dots: &mut [f32]) {
-    half_rows(w, x, dots, widen_f16, |h| f16_bits_to_f32(h.to_bits()))
+    let exact = |w: &[f16], x: &[f32], dots: &mut [f32]| {
+        half_rows(w, x, dots, widen_f16, |h| f16_bits_to_f32(h.to_bits()))
+    };
+    let n = x.len();
+    if n == 0 || !x.iter().all(|v| v.abs() < 16384.0) {
+        return exact(w, x, dots);
+    }
+    let mut staged = [0f32; F16_COLS];
+    for c0 in (0..n).step_by(F16_COLS) {
+        let c1 = (c0 + F16_COLS).min(n);
+        let xs = &mut staged[..c1 - c0];
+        let n8 = xs.len() / 8 * 8;
+        // Each 8: the even columns, then the odd ones (the order `f16_dot_spread` reads h in).
+        for (s, v) in xs[..n8].chunks_exact_mut(8).zip(x[c0..].chunks_exact(8)) {
+            for k in 0..4 {
+                (s[k], s[k + 4]) = (v[2 * k] * TWO_112, v[2 * k + 1] * TWO_112);
+            }
+        }
+        for (s, v) in xs[n8..].iter_mut().zip(&x[c0 + n8..c1]) {
+            *s = v * TWO_112;
+        }
+        for (d, row) in dots.iter_mut().zip(w.chunks_exact(n)) {
+            let seg = &row[c0..c1];
+            let s = f16_dot_spread(seg, xs).unwrap_or_else(|| {
+                let mut one = [0f32];
+                exact(seg, &x[c0..c1], &mut one);
+                one[0]
+            });
+            *d = if c0 == 0 { s } else { *d + s };
+        }
+    }
+}
+
+/// Σ w·x of one row segment against x·2^112 (`f16_rows`), or None where a weight is inf or NaN.
+#[inline(always)]
+fn f16_dot_spread(w: &[f16], xs: &[f32]) -> Option<f32> {
+    let n8 = w.len() / 8 * 8;
+    let mask = u32x4_splat(SPREAD_MASK);
+    let (mut a0, mut a1, mut top) = (f32x4_splat(0.0), f32x4_splat(0.0), u16x8_splat(0));
+    for (cw, cx) in w[..n8].chunks_exact(8).zip(xs[..n8].chunks_exact(8)) {
+        let h = load16(cw);
+        top = u16x8_max(top, i16x8_shl(h, 1)); // exponent and mantissa, sign dropped
+                                               // Lane pairs as i32: the even half to the top, then an arithmetic shift by 3 puts
+                                               // each half's sign at bit 31 (and 28–30, masked) and the rest at bits 13–27.
+        let even = v128_and(i32x4_shr(i32x4_shl(h, 16), 3), mask);
+        let odd = v128_and(i32x4_shr(h, 3), mask);
+        a0 = f32x4_add(a0, f32x4_mul(even, load16(cx)));
+        a1 = f32x4_add(a1, f32x4_mul(odd, load16(&cx[4..])));
+    }
+    let mut s = hsum(f32x4_add(a0, a1));
+    let mut inf_nan = v128_any_true(u16x8_ge(top, u16x8_splat(0xf800)));
+    for (h, x) in w[n8..].iter().zip(&xs[n8..]) {
+        let h = h.to_bits();
+        inf_nan |= h & 0x7c00 == 0x7c00;
+        s += f32::from_bits(((h as i16 as i32) << 13) as u32 & SPREAD_MASK) * x;
+    }
+    (!inf_nan).then_some(s)
 }
 
 pub fn bf16_rows(w: &[bf16], x: &[f32], dots: &mut [f32]) {
