@@ -478,6 +478,48 @@ fn simd128_kernels_match_the_reference() {
     }
 }
 
+/// The simd128 block kernels read the blocks' f16 scales (and Q4_1's minimums) as 2^-112 of
+/// their value, which is exact but for inf and NaN: a row holding one is computed again by the
+/// portable kernel, so it comes out inf or NaN as there, and the other rows are untouched.
+#[wasm_bindgen_test]
+fn simd128_block_kernels_keep_an_inf_or_nan_scale() {
+    use tinychat::ops::matvec::{matvec_with, Isa, Store};
+    use tinychat::quant::QType;
+    use tinychat::tensor::{Tensor, TensorData};
+    let mut rng = tinychat::generate::Rng::new(9);
+    let (n_out, n_in) = (5, 160); // 5 blocks a row: four together, one alone
+    let w: Vec<f32> = (0..n_out * n_in).map(|_| rng.uniform() - 0.5).collect();
+    let x: Vec<f32> = (0..n_in).map(|_| rng.uniform() - 0.5).collect();
+    for q in [QType::Q8_0, QType::Q4_0, QType::Q4_1] {
+        let bb = q.block_bytes();
+        // row 1 block 2 (in a group of four): d = +inf; row 3 block 4 (alone): d = NaN;
+        // row 4 block 0: Q4_1's m = −inf (for the others, d = −inf)
+        let pokes = [(1, 2, 0, 0x7c00u16), (3, 4, 0, 0x7e00), (4, 0, 2, 0xfc00)];
+        let mut t = Tensor::from_f32(vec![n_out, n_in], &w, q);
+        let TensorData::Quant(_, bytes) = &mut t.data else {
+            unreachable!()
+        };
+        for (r, b, at, bits) in pokes {
+            let at = if q == QType::Q4_1 { at } else { 0 };
+            let o = (r * n_in / 32 + b) * bb + at;
+            bytes[o..o + 2].copy_from_slice(&bits.to_le_bytes());
+        }
+        let (mut simd, mut portable) = (vec![0.0; n_out], vec![0.0; n_out]);
+        matvec_with(Isa::Simd128, &mut simd, &x, &t, None, Store::Set);
+        matvec_with(Isa::Portable, &mut portable, &x, &t, None, Store::Set);
+        for (r, (s, p)) in simd.iter().zip(&portable).enumerate() {
+            let special = [1, 3, 4].contains(&r);
+            assert_eq!(!s.is_finite(), special, "{q} row {r}: {s}");
+            assert!(
+                s.to_bits() == p.to_bits()
+                    || (s.is_nan() && p.is_nan())
+                    || (!special && (s - p).abs() < 1e-5),
+                "{q} row {r}: simd128 {s}, portable {p}"
+            );
+        }
+    }
+}
+
 /// The simd128 F16 kernel widens every one of the 65,536 f16 bit patterns as `half` does
 /// (subnormals, ±0, ±inf and NaN included): rows of eight equal values times a vector of equal
 /// powers of two give exactly 8 · value · x. x = 1 takes the staged path (the inf and NaN rows

@@ -10,7 +10,8 @@
 //! - Q4_0, Q4_1: the nibbles zero-extended to i16 and `i32x4.dot_i16x8_s` against x widened to
 //!   i16 once per matvec (`Q8Act::q16`).
 //! - Per block, one convert and one multiply-add in f32 (the block's scales); four blocks' f16
-//!   scales are widened together in one vector.
+//!   scales are read together in one vector, moved into f32 bit places by shifts and a mask
+//!   (`SPREAD_MASK`; a row with an inf or NaN scale is computed by the portable kernel).
 //! - F16: 8 halves moved into f32 bit positions in registers, read as 2^-112 of their value
 //!   against x·2^112 (exact: `f16_rows`); rows with an inf or NaN widen each value by the bit
 //!   operations of [`super::portable::f16_bits_to_f32`]. BF16 by a shift.
@@ -114,25 +115,40 @@ fn block_rows<const BB: usize, X>(
     xq: &[[X; 32]],
     dots: &mut [f32],
     dot: impl Fn(&[u8; BB], &[X; 32]) -> v128,
+    exact: fn(&[u8], &Q8Act, &mut [f32]),
 ) {
     let nb = a.d.len();
     let (xd, _) = a.d.as_chunks::<4>();
     let (xs, _) = a.s.as_chunks::<4>();
+    // The f16 header fields' exponents (d alone, or d and Q4_1's m), to find an inf or NaN.
+    let exponents = u32x4_splat(match head {
+        Head::ScaleMin => 0x7c00_7c00,
+        _ => 0x7c00,
+    });
     for (d, row) in dots.iter_mut().zip(w.chunks_exact(nb * BB)) {
         let (blocks, _) = row.as_chunks::<BB>();
         let (mut acc, mut off) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        let mut special = i16x8_splat(0);
         let mut scaled = |p: v128, scale: v128| {
             acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(p), scale));
         };
         let groups = blocks.chunks_exact(4).zip(xq.chunks_exact(4));
         for ((g, x), (dx, sx)) in groups.zip(xd.iter().zip(xs)) {
             // Each block's first 4 bytes: d (and m for Q4_1) as f16; widened 4 blocks at once.
+            // (In f32 places, `SPREAD_MASK`: 2^-112 of their values, exact but for inf and
+            // NaN, which send the row to the exact kernel.)
             let head4 = u32x4(u32_at(&g[0]), u32_at(&g[1]), u32_at(&g[2]), u32_at(&g[3]));
-            let dw = widen_f16(v128_and(head4, u32x4_splat(0xffff)));
+            let e = v128_and(head4, exponents);
+            special = v128_or(special, i16x8_eq(e, u16x8_splat(0x7c00)));
+            let spread = |v: v128| {
+                let v = v128_and(i32x4_shr(v, 3), u32x4_splat(SPREAD_MASK));
+                f32x4_mul(v, f32x4_splat(TWO_112))
+            };
+            let dw = spread(i32x4_shl(head4, 16));
             let o = match head {
                 Head::Scale => None,
                 Head::Centered => Some(f32x4_mul(dw, f32x4_splat(-8.0))),
-                Head::ScaleMin => Some(widen_f16(u32x4_shr(head4, 16))),
+                Head::ScaleMin => Some(spread(head4)),
             };
             if let Some(o) = o {
                 off = f32x4_add(off, f32x4_mul(o, load16(sx)));
@@ -156,14 +172,23 @@ fn block_rows<const BB: usize, X>(
                 };
         }
         *d = hsum(acc) + hsum(off) + tail;
+        if v128_any_true(special) {
+            exact(row, a, core::slice::from_mut(d));
+        }
     }
 }
 
 pub fn q8_0_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
     let xq = a.q.as_chunks::<32>().0;
-    block_rows::<34, _>(w, Head::Scale, a, xq, dots, |blk, x| {
-        dot32_i8(load16(&blk[2..18]), load16(&blk[18..]), x)
-    })
+    block_rows::<34, _>(
+        w,
+        Head::Scale,
+        a,
+        xq,
+        dots,
+        |blk, x| dot32_i8(load16(&blk[2..18]), load16(&blk[18..]), x),
+        super::portable::q8_0_rows,
+    )
 }
 
 /// Σq·x_q of a Q4 block's 16 bytes of nibbles (low nibbles are values 0–15, high ones 16–31).
@@ -177,17 +202,29 @@ fn dot_nibbles(qs: &[u8], x: &[i16; 32]) -> v128 {
 pub fn q4_0_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
     // d·(q − 8)·x summed = d·d_x·Σq·x_q − 8·d·s
     let xq = a.q16.as_chunks::<32>().0;
-    block_rows::<18, _>(w, Head::Centered, a, xq, dots, |blk, x| {
-        dot_nibbles(&blk[2..], x)
-    })
+    block_rows::<18, _>(
+        w,
+        Head::Centered,
+        a,
+        xq,
+        dots,
+        |blk, x| dot_nibbles(&blk[2..], x),
+        super::portable::q4_0_rows,
+    )
 }
 
 pub fn q4_1_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
     // (d·q + m)·x summed = d·d_x·Σq·x_q + m·s
     let xq = a.q16.as_chunks::<32>().0;
-    block_rows::<20, _>(w, Head::ScaleMin, a, xq, dots, |blk, x| {
-        dot_nibbles(&blk[4..], x)
-    })
+    block_rows::<20, _>(
+        w,
+        Head::ScaleMin,
+        a,
+        xq,
+        dots,
+        |blk, x| dot_nibbles(&blk[4..], x),
+        super::portable::q4_1_rows,
+    )
 }
 
 /// Four f16 bit patterns (in the low halves of u32 lanes) as f32: see `f16_bits_to_f32`.
