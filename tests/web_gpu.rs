@@ -478,44 +478,99 @@ fn simd128_kernels_match_the_reference() {
     }
 }
 
-/// The simd128 block kernels read the blocks' f16 scales (and Q4_1's minimums) as 2^-112 of
-/// their value, which is exact but for inf and NaN: a row holding one is computed again by the
-/// portable kernel, so it comes out inf or NaN as there, and the other rows are untouched.
+/// The simd128 kernels read f16 values (F16 weights, the blocks' scales and Q4_1's minimums)
+/// as 2^-112 of their value, which is exact but for inf and NaN: a row (F16: a row's segment of
+/// 2,048 columns) holding one is computed again by an exact path, so it comes out as the
+/// portable kernel's (the same inf, or NaN), and every other row is bit for bit what the same
+/// tensor without the pokes gives. Pokes in a group of four blocks and in the blocks after the
+/// last group, in F16's 8-wide loop and its tail, before and past the 2,048th column.
 #[wasm_bindgen_test]
-fn simd128_block_kernels_keep_an_inf_or_nan_scale() {
+fn simd128_kernels_keep_an_inf_or_nan_weight() {
     use tinychat::ops::matvec::{matvec_with, Isa, Store};
     use tinychat::quant::QType;
     use tinychat::tensor::{Tensor, TensorData};
     let mut rng = tinychat::generate::Rng::new(9);
-    let (n_out, n_in) = (5, 160); // 5 blocks a row: four together, one alone
-    let w: Vec<f32> = (0..n_out * n_in).map(|_| rng.uniform() - 0.5).collect();
-    let x: Vec<f32> = (0..n_in).map(|_| rng.uniform() - 0.5).collect();
-    for q in [QType::Q8_0, QType::Q4_0, QType::Q4_1] {
-        let bb = q.block_bytes();
-        // row 1 block 2 (in a group of four): d = +inf; row 3 block 4 (alone): d = NaN;
-        // row 4 block 0: Q4_1's m = −inf (for the others, d = −inf)
-        let pokes = [(1, 2, 0, 0x7c00u16), (3, 4, 0, 0x7e00), (4, 0, 2, 0xfc00)];
-        let mut t = Tensor::from_f32(vec![n_out, n_in], &w, q);
-        let TensorData::Quant(_, bytes) = &mut t.data else {
-            unreachable!()
-        };
-        for (r, b, at, bits) in pokes {
-            let at = if q == QType::Q4_1 { at } else { 0 };
-            let o = (r * n_in / 32 + b) * bb + at;
-            bytes[o..o + 2].copy_from_slice(&bits.to_le_bytes());
+    let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() - 0.5).collect() };
+    let (inf, neg_inf, nan) = (0x7c00u16, 0xfc00u16, 0x7e00u16);
+    // A poke: row; block (block formats) or column (F16); byte offset in the block (0: d,
+    // 2: Q4_1's m); bits.
+    type Poke = (usize, usize, usize, u16);
+    let cases: Vec<(QType, usize, Vec<Poke>)> = [QType::Q8_0, QType::Q4_0, QType::Q4_1]
+        .into_iter()
+        .map(|q| {
+            let m = if q == QType::Q4_1 { 2 } else { 0 };
+            // 5 blocks a row: blocks 0–3 go four together, block 4 alone
+            let pokes = vec![
+                (1, 2, 0, inf),
+                (2, 1, 0, nan),
+                (3, 4, 0, inf),
+                (4, 0, m, neg_inf),
+                (6, 4, m, neg_inf),
+            ];
+            (q, 160, pokes)
+        })
+        .chain([
+            (
+                QType::F16,
+                13,
+                vec![(1, 4, 0, inf), (2, 11, 0, neg_inf), (4, 12, 0, nan)],
+            ),
+            (
+                QType::F16,
+                2100,
+                vec![
+                    (1, 5, 0, inf),
+                    (2, 2050, 0, nan),
+                    (3, 2099, 0, neg_inf),
+                    (5, 2047, 0, inf),
+                ],
+            ),
+        ])
+        .collect();
+    let n_out = 8;
+    for (q, n_in, pokes) in cases {
+        let (w, x) = (rand(n_out * n_in), rand(n_in));
+        let clean = Tensor::from_f32(vec![n_out, n_in], &w, q);
+        let mut t = clean.clone();
+        for &(r, e, at, bits) in &pokes {
+            match &mut t.data {
+                TensorData::Quant(_, bytes) => {
+                    let o = (r * n_in / 32 + e) * q.block_bytes() + at;
+                    bytes[o..o + 2].copy_from_slice(&bits.to_le_bytes());
+                }
+                TensorData::F16(v) => v[r * n_in + e] = half::f16::from_bits(bits),
+                _ => unreachable!(),
+            }
         }
-        let (mut simd, mut portable) = (vec![0.0; n_out], vec![0.0; n_out]);
-        matvec_with(Isa::Simd128, &mut simd, &x, &t, None, Store::Set);
-        matvec_with(Isa::Portable, &mut portable, &x, &t, None, Store::Set);
-        for (r, (s, p)) in simd.iter().zip(&portable).enumerate() {
-            let special = [1, 3, 4].contains(&r);
-            assert_eq!(!s.is_finite(), special, "{q} row {r}: {s}");
-            assert!(
-                s.to_bits() == p.to_bits()
-                    || (s.is_nan() && p.is_nan())
-                    || (!special && (s - p).abs() < 1e-5),
-                "{q} row {r}: simd128 {s}, portable {p}"
-            );
+        let run = |isa, t: &Tensor| {
+            let mut out = vec![0.0; n_out];
+            matvec_with(isa, &mut out, &x, t, None, Store::Set);
+            out
+        };
+        let (simd, portable, before) = (
+            run(Isa::Simd128, &t),
+            run(Isa::Portable, &t),
+            run(Isa::Simd128, &clean),
+        );
+        for r in 0..n_out {
+            let (s, p) = (simd[r], portable[r]);
+            if pokes.iter().any(|poke| poke.0 == r) {
+                assert!(
+                    !p.is_finite(),
+                    "{q} IN={n_in} row {r}: the portable kernel gave {p}"
+                );
+                assert!(
+                    s.to_bits() == p.to_bits() || (s.is_nan() && p.is_nan()),
+                    "{q} IN={n_in} row {r}: simd128 {s}, portable {p}"
+                );
+            } else {
+                assert_eq!(
+                    s.to_bits(),
+                    before[r].to_bits(),
+                    "{q} IN={n_in} row {r}: {s}, unpoked {}",
+                    before[r]
+                );
+            }
         }
     }
 }

@@ -13,8 +13,8 @@
 //!   scales are read together in one vector, moved into f32 bit places by shifts and a mask
 //!   (`SPREAD_MASK`; a row with an inf or NaN scale is computed by the portable kernel).
 //! - F16: 8 halves moved into f32 bit positions in registers, read as 2^-112 of their value
-//!   against x·2^112 (exact: `f16_rows`); rows with an inf or NaN widen each value by the bit
-//!   operations of [`super::portable::f16_bits_to_f32`]. BF16 by a shift.
+//!   against x·2^112 (exact: `f16_rows`); a row segment with an inf or NaN widens each value
+//!   by the bit operations of [`super::portable::f16_bits_to_f32`]. BF16 by a shift.
 //!
 //! F32 and the k-quants take the portable kernels (LLVM vectorizes the f32 dot already; the
 //! k-quants are rare in browser bundles).
@@ -121,10 +121,11 @@ fn block_rows<const BB: usize, X>(
     let (xd, _) = a.d.as_chunks::<4>();
     let (xs, _) = a.s.as_chunks::<4>();
     // The f16 header fields' exponents (d alone, or d and Q4_1's m), to find an inf or NaN.
-    let exponents = u32x4_splat(match head {
+    let exp_bits: u32 = match head {
         Head::ScaleMin => 0x7c00_7c00,
         _ => 0x7c00,
-    });
+    };
+    let exponents = u32x4_splat(exp_bits);
     for (d, row) in dots.iter_mut().zip(w.chunks_exact(nb * BB)) {
         let (blocks, _) = row.as_chunks::<BB>();
         let (mut acc, mut off) = (f32x4_splat(0.0), f32x4_splat(0.0));
@@ -159,9 +160,13 @@ fn block_rows<const BB: usize, X>(
             scaled(dot(&g[2], &x[2]), i32x4_shuffle::<2, 2, 2, 2>(sc, sc));
             scaled(dot(&g[3], &x[3]), i32x4_shuffle::<3, 3, 3, 3>(sc, sc));
         }
-        let mut tail = 0f32;
+        let (mut tail, mut special_tail) = (0f32, false);
         for b in nb / 4 * 4..nb {
             let blk = &blocks[b];
+            // (Widened exactly here, but an inf d would meet each lane's partial sum apart:
+            // NaN where a lane's sum is 0 and the portable kernel's total is ±inf.)
+            let e = u32_at(blk) & exp_bits;
+            special_tail |= e & 0xffff == 0x7c00 || e >> 16 == 0x7c00;
             let dw = f16_bits_to_f32(u16_at(blk, 0) as u16);
             scaled(dot(blk, &xq[b]), f32x4_splat(dw * a.d[b]));
             tail += a.s[b]
@@ -172,7 +177,7 @@ fn block_rows<const BB: usize, X>(
                 };
         }
         *d = hsum(acc) + hsum(off) + tail;
-        if v128_any_true(special) {
+        if v128_any_true(special) || special_tail {
             exact(row, a, core::slice::from_mut(d));
         }
     }
@@ -274,16 +279,17 @@ fn half_rows<T: bytemuck::Pod>(
 /// f32's (`((h as i16 as i32) << 13) & 0x8fff_e000`), read as an f32 hold 2^-112 of its value,
 /// exactly, subnormals included; x·2^112 is exact too while |x| < 2^14, so their product is the
 /// exact path's product, rounded once the same way. Exponent 31 (inf, NaN) is the one pattern
-/// this reads wrong (a finite number): the rows that hold one take the exact path.
+/// this reads wrong (a finite number): a row's 2,048-column segment that holds one is computed
+/// again by the exact path.
 const SPREAD_MASK: u32 = 0x8fff_e000;
 const TWO_112: f32 = f32::from_bits(0x7780_0000);
 /// x·2^112 is staged on the stack this many columns at a time.
 const F16_COLS: usize = 2048;
 
-/// F16 rows, 8 halves a step: 3 shifts and 2 masks put the bits in place, against x·2^112
-/// staged once per call, even and odd columns apart (`SPREAD_MASK`); about half the instructions of
-/// widening each value (`widen_f16`), which the rare row with an inf or NaN still takes, as does
-/// a call whose x has |x| ≥ 2^14.
+/// F16 rows, 8 halves a step: 3 shifts and 2 masks put the bits in place (`SPREAD_MASK`),
+/// against x·2^112 staged once per call (a strip of rows), even and odd columns apart; about
+/// half the instructions of widening each value (`widen_f16`), which the rare row segment with
+/// an inf or NaN still takes, as does a call whose x has |x| ≥ 2^14.
 pub fn f16_rows(w: &[f16], x: &[f32], dots: &mut [f32]) {
     let exact = |w: &[f16], x: &[f32], dots: &mut [f32]| {
         half_rows(w, x, dots, widen_f16, |h| f16_bits_to_f32(h.to_bits()))
@@ -326,9 +332,10 @@ fn f16_dot_spread(w: &[f16], xs: &[f32]) -> Option<f32> {
     let (mut a0, mut a1, mut top) = (f32x4_splat(0.0), f32x4_splat(0.0), u16x8_splat(0));
     for (cw, cx) in w[..n8].chunks_exact(8).zip(xs[..n8].chunks_exact(8)) {
         let h = load16(cw);
-        top = u16x8_max(top, i16x8_shl(h, 1)); // exponent and mantissa, sign dropped
-                                               // Lane pairs as i32: the even half to the top, then an arithmetic shift by 3 puts
-                                               // each half's sign at bit 31 (and 28–30, masked) and the rest at bits 13–27.
+        // Exponent and mantissa, sign dropped: ≥ 0xf800 where the exponent is 31.
+        top = u16x8_max(top, i16x8_shl(h, 1));
+        // Lane pairs as i32: the even half to the top, then an arithmetic shift by 3 puts
+        // each half's sign at bit 31 (and 28–30, masked) and the rest at bits 13–27.
         let even = v128_and(i32x4_shr(i32x4_shl(h, 16), 3), mask);
         let odd = v128_and(i32x4_shr(h, 3), mask);
         a0 = f32x4_add(a0, f32x4_mul(even, load16(cx)));
