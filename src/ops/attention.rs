@@ -50,20 +50,61 @@ thread_local! {
 
 /// o (HS) = Σ_s softmax(scale · q·k_s)_s · v_s over the att.len() positions s, where k_s and
 /// v_s are the HS values at k[s · kvd..] and v[s · kvd..].
+///
+/// The scores four positions at a time (four independent [`dot`]s in one loop step), and for
+/// the usual head sizes o in registers across all positions (a fixed-size accumulator) rather
+/// than loaded and stored at every position: 20–25% less time in attention (perf, SmolLM2
+/// decode at 128–512 positions). Every value is computed by the same operations in the same
+/// order as one `dot` per position and `o[j] += p · v_s[j]` in memory would.
 #[inline(always)]
 fn attend(o: &mut [f32], q: &[f32], k: &[f32], v: &[f32], kvd: usize, scale: f32, att: &mut [f32]) {
     let hs = o.len();
-    for (s, a) in att.iter_mut().enumerate() {
-        *a = dot(q, &k[s * kvd..][..hs]) * scale;
-    }
-    softmax_inplace(att);
-    o.fill(0.0);
-    for (s, &p) in att.iter().enumerate() {
-        let vv = &v[s * kvd..][..hs];
-        for j in 0..hs {
-            o[j] += p * vv[j];
+    let key = |s: usize| &k[s * kvd..][..hs];
+    let done = att.len() / 4 * 4;
+    let mut quads = att.chunks_exact_mut(4);
+    for (i, a) in (&mut quads).enumerate() {
+        let s = 4 * i;
+        let d = [
+            dot(q, key(s)),
+            dot(q, key(s + 1)),
+            dot(q, key(s + 2)),
+            dot(q, key(s + 3)),
+        ];
+        for (a, d) in a.iter_mut().zip(d) {
+            *a = d * scale;
         }
     }
+    for (s, a) in quads.into_remainder().iter_mut().enumerate() {
+        *a = dot(q, key(done + s)) * scale;
+    }
+    softmax_inplace(att);
+    match hs {
+        32 => weighted_values::<32>(o, v, kvd, att),
+        64 => weighted_values::<64>(o, v, kvd, att),
+        128 => weighted_values::<128>(o, v, kvd, att),
+        _ => {
+            o.fill(0.0);
+            for (s, &p) in att.iter().enumerate() {
+                let vv = &v[s * kvd..][..hs];
+                for j in 0..hs {
+                    o[j] += p * vv[j];
+                }
+            }
+        }
+    }
+}
+
+/// o (HS) = Σ_s p_s · v_s, summed from 0 in position order, with o held in registers.
+#[inline(always)]
+fn weighted_values<const HS: usize>(o: &mut [f32], v: &[f32], kvd: usize, att: &[f32]) {
+    let mut acc = [0.0f32; HS];
+    for (s, &p) in att.iter().enumerate() {
+        let vv: &[f32; HS] = v[s * kvd..][..HS].try_into().unwrap();
+        for j in 0..HS {
+            acc[j] += p * vv[j];
+        }
+    }
+    o.copy_from_slice(&acc);
 }
 
 /// [`attend`] compiled for AVX2 (8 lanes instead of SSE2's 4): the same operations in the same
@@ -264,5 +305,48 @@ fn check_key_lengths(key_lengths: Option<&[usize]>, b: usize, t: usize) {
             l.len() == b && l.iter().all(|&x| (1..=t).contains(&x)),
             "key_lengths must hold {b} lengths in 1..={t}, got {l:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `attend` (four scores at a time, o in registers for the usual head sizes) gives bit for
+    /// bit what one `dot` per position and o summed in memory give, compiled for the baseline
+    /// and, where the CPU has it, for AVX2: every head-size path, and position counts around
+    /// the groups of four.
+    #[test]
+    fn attend_matches_one_position_at_a_time_bit_for_bit() {
+        let mut rng = crate::generate::Rng::new(3);
+        let mut rand = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() - 0.5).collect() };
+        for hs in [8, 32, 40, 64, 128] {
+            let kvd = 3 * hs; // three KV heads; the middle one is read
+            for n in [1, 2, 3, 4, 5, 7, 8, 13, 64] {
+                let (q, k, v) = (rand(hs), rand(n * kvd), rand(n * kvd));
+                let (k, v) = (&k[hs..], &v[hs..]);
+                let mut p: Vec<f32> = (0..n)
+                    .map(|s| dot(&q, &k[s * kvd..][..hs]) * 0.125)
+                    .collect();
+                softmax_inplace(&mut p);
+                let mut want = vec![0.0f32; hs];
+                for (s, p) in p.iter().enumerate() {
+                    for j in 0..hs {
+                        want[j] += p * v[s * kvd + j];
+                    }
+                }
+                let mut got = vec![0.0; hs];
+                attend(&mut got, &q, k, v, kvd, 0.125, &mut vec![0.0; n]);
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "HS={hs} n={n}");
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    let mut got = vec![0.0; hs];
+                    // SAFETY: AVX2 and FMA were detected just above.
+                    unsafe { attend_avx2(&mut got, &q, k, v, kvd, 0.125, &mut vec![0.0; n]) };
+                    assert_eq!(bits(&got), bits(&want), "AVX2, HS={hs} n={n}");
+                }
+            }
+        }
     }
 }
