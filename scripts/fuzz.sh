@@ -16,9 +16,10 @@
 # fuzz/artifacts/<target>/unconfirmed/ and fuzzing goes on; one over 2 s is a hang and fails the
 # target. libFuzzer saves a slow unit only when it is slower than the slowest so far in that run,
 # so after a stall of s seconds an input of 2 to s seconds goes unsaved until the next run (every
-# stopped run restarts); one over 10 s is always caught. Each target ends with a line "fuzz: <target>: N executions in S s". A crash that is
-# fixed goes to fuzz/regressions/<target>/ (committed), which tests/engine/fuzz_regressions.rs
-# replays on stable in `cargo test`.
+# stopped run restarts); one over 10 s is always caught. Each target ends with a line
+# "fuzz: <target>: N executions in S s". A crash that is fixed goes to
+# fuzz/regressions/<target>/ (committed), which tests/engine/fuzz_regressions.rs replays on stable
+# in `cargo test`.
 #
 # Needs: the nightly toolchain (rustup toolchain install nightly) and cargo-fuzz, which is
 # installed from crates.io when missing (the only network access; CI does not run this script

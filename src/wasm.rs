@@ -610,7 +610,8 @@ fn release(shared: &Shared) {
 /// `dtype` ("f32", "q4_1", ...) casts every matrix first, as `bench infer --dtype` does (the
 /// 4-bit types keep the token embedding in Q8_0, as SmolLM2's GGUF does); without it the weights
 /// stay as stored. Resolves to `{ backend, dtype, prompt, steps, prefill_tps, decode_tps,
-/// weights_mb, load_ms }` (load_ms: parsing and the cast). For the benchmarks in `web/bench/` (Node and headless Chromium).
+/// weights_mb, load_ms }` (load_ms: parsing and the cast). For the benchmarks in `web/bench/`
+/// (Node and headless Chromium).
 #[wasm_bindgen(js_name = benchDecode)]
 pub async fn bench_decode(
     config_json: String,

@@ -141,10 +141,7 @@ fn block_rows<const BB: usize, X>(
             let head4 = u32x4(u32_at(&g[0]), u32_at(&g[1]), u32_at(&g[2]), u32_at(&g[3]));
             let e = v128_and(head4, exponents);
             special = v128_or(special, i16x8_eq(e, u16x8_splat(0x7c00)));
-            let spread = |v: v128| {
-                let v = v128_and(i32x4_shr(v, 3), u32x4_splat(SPREAD_MASK));
-                f32x4_mul(v, f32x4_splat(TWO_112))
-            };
+            let spread = |v: v128| f32x4_mul(spread_top_f16(v), f32x4_splat(TWO_112));
             let dw = spread(i32x4_shl(head4, 16));
             let o = match head {
                 Head::Scale => None,
@@ -237,7 +234,7 @@ pub fn q4_1_rows(w: &[u8], a: &Q8Act, dots: &mut [f32]) {
 fn widen_f16(h: v128) -> v128 {
     let v = f32x4_mul(
         i32x4_shl(v128_and(h, u32x4_splat(0x7fff)), 13),
-        f32x4_splat(f32::from_bits(0x7780_0000)), // 2^112
+        f32x4_splat(TWO_112),
     );
     let inf_nan = u32x4_ge(v128_and(h, u32x4_splat(0x7c00)), u32x4_splat(0x7c00));
     let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
@@ -283,8 +280,16 @@ fn half_rows<T: bytemuck::Pod>(
 /// again by the exact path.
 const SPREAD_MASK: u32 = 0x8fff_e000;
 const TWO_112: f32 = f32::from_bits(0x7780_0000);
+
 /// x·2^112 is staged on the stack this many columns at a time.
 const F16_COLS: usize = 2048;
+
+/// The f16 in the top half of each i32 lane in f32 places (`SPREAD_MASK`): an arithmetic shift
+/// by 3 puts its sign at bit 31 (and 28–30, masked) and the rest at bits 13–27.
+#[inline(always)]
+fn spread_top_f16(v: v128) -> v128 {
+    v128_and(i32x4_shr(v, 3), u32x4_splat(SPREAD_MASK))
+}
 
 /// F16 rows, 8 halves a step: 3 shifts and 2 masks put the bits in place (`SPREAD_MASK`),
 /// against x·2^112 staged once per call (a strip of rows), even and odd columns apart; about
@@ -328,16 +333,13 @@ pub fn f16_rows(w: &[f16], x: &[f32], dots: &mut [f32]) {
 #[inline(always)]
 fn f16_dot_spread(w: &[f16], xs: &[f32]) -> Option<f32> {
     let n8 = w.len() / 8 * 8;
-    let mask = u32x4_splat(SPREAD_MASK);
     let (mut a0, mut a1, mut top) = (f32x4_splat(0.0), f32x4_splat(0.0), u16x8_splat(0));
     for (cw, cx) in w[..n8].chunks_exact(8).zip(xs[..n8].chunks_exact(8)) {
         let h = load16(cw);
         // Exponent and mantissa, sign dropped: ≥ 0xf800 where the exponent is 31.
         top = u16x8_max(top, i16x8_shl(h, 1));
-        // Lane pairs as i32: the even half to the top, then an arithmetic shift by 3 puts
-        // each half's sign at bit 31 (and 28–30, masked) and the rest at bits 13–27.
-        let even = v128_and(i32x4_shr(i32x4_shl(h, 16), 3), mask);
-        let odd = v128_and(i32x4_shr(h, 3), mask);
+        // Lane pairs as i32: the even half shifted to the top first.
+        let (even, odd) = (spread_top_f16(i32x4_shl(h, 16)), spread_top_f16(h));
         a0 = f32x4_add(a0, f32x4_mul(even, load16(cx)));
         a1 = f32x4_add(a1, f32x4_mul(odd, load16(&cx[4..])));
     }
