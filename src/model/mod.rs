@@ -152,13 +152,8 @@ impl Model {
     /// Runs `tokens` through the model after what `cache` holds, appends their keys and values to
     /// the cache, and returns the logits: (1, V) or (T, V).
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Logits) -> Result<Vec<f32>> {
-        // Decode runs on a pool worker (see `on_workers`): measured faster at one token. A whole
-        // prompt stays on the caller's thread, where prefill measured faster (docs/performance.md).
-        if tokens.len() == 1 {
-            on_workers(|| self.forward_here(tokens, cache, which))
-        } else {
-            self.forward_here(tokens, cache, which)
-        }
+        // The parallel regions run on the spinning forward-pass team (`ops::team`), natively.
+        forward_team(|| self.forward_here(tokens, cache, which))
     }
 
     /// [`Self::forward`] on the calling thread.
@@ -234,7 +229,19 @@ impl Model {
 
     /// Runs `tokens` through blocks 0..layers after what `cache` holds; returns the residual
     /// stream (T, C). The cache advances only when every block ran.
+    /// Its parallel regions run on the forward-pass team (`ops::forward_team`), as every
+    /// entry point's (forward, classify, hidden and trunk states) do.
     fn blocks(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        layers: usize,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<Vec<f32>> {
+        forward_team(|| self.blocks_here(tokens, cache, layers, tap))
+    }
+
+    fn blocks_here(
         &self,
         tokens: &[u32],
         cache: &mut KvCache,
@@ -304,9 +311,12 @@ impl Model {
             let (q, kv) = qkv.split_at_mut(t * qd);
             let (k, v) = kv.split_at_mut(t * kvd);
             if !decode {
-                lin(q, &xn, LS::Wq, LS::Bq);
-                lin(k, &xn, LS::Wk, LS::Bk);
-                lin(v, &xn, LS::Wv, LS::Bv);
+                let parts = [
+                    (w(LS::Wq), b(LS::Bq)),
+                    (w(LS::Wk), b(LS::Bk)),
+                    (w(LS::Wv), b(LS::Bv)),
+                ];
+                linear_cat_forward(&mut [&mut *q, &mut *k, &mut *v], &xn, &parts, t);
             }
             if let Some(rope) = &self.rope {
                 rope_forward(q, rope, pos0, t, nh, hs);
@@ -333,8 +343,8 @@ impl Model {
                     );
                 }
                 Family::Llama => {
-                    lin(&mut h1, &xn, LS::WGate, LS::BGate);
-                    lin(&mut h2, &xn, LS::WUp, LS::BUp);
+                    let parts = [(w(LS::WGate), b(LS::BGate)), (w(LS::WUp), b(LS::BUp))];
+                    linear_cat_forward(&mut [&mut h1, &mut h2], &xn, &parts, t);
                     swiglu_forward(&mut act, &h1, &h2);
                 }
                 Family::Gpt2 => {

@@ -37,6 +37,25 @@ pub fn linear_forward(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f
     }
 }
 
+/// [`linear_forward`] for several matrices that read the same input: outs[i] (T, OUTᵢ) =
+/// inp · Wᵢᵀ + biasᵢ. The prefill GEMM packs the input once for all of them (Q, K and V; gate
+/// and up); elsewhere each part is its own `linear_forward`, with the same values.
+pub fn linear_cat_forward(
+    outs: &mut [&mut [f32]],
+    inp: &[f32],
+    parts: &[(&Tensor, Option<&[f32]>)],
+    t: usize,
+) {
+    assert_eq!(outs.len(), parts.len(), "linear_cat parts");
+    #[cfg(not(target_arch = "wasm32"))]
+    if t >= 8 && super::prefill::available() {
+        return super::prefill::gemm_cat(outs, inp, parts, t);
+    }
+    for (out, (w, bias)) in outs.iter_mut().zip(parts) {
+        linear_forward(out, inp, w, *bias, t);
+    }
+}
+
 thread_local! {
     /// A tile of dequantized weights, reused across calls on this thread.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };

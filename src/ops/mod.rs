@@ -15,6 +15,8 @@ pub mod pool;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod prefill;
 pub mod rope;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod team;
 
 pub use activation::*;
 pub use attention::*;
@@ -27,16 +29,40 @@ pub use norm::*;
 pub use pool::*;
 pub use rope::*;
 
-/// Runs `f(chunk_index, chunk)` over `out.chunks_mut(chunk)`, in parallel where threads exist.
+/// Runs `f(i)` for every i in 0..n, in parallel where threads exist: on the forward-pass team
+/// inside [`forward_team`], else on rayon's pool.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn par_for(n: usize, f: impl Fn(usize) + Sync + Send) {
+    use rayon::prelude::*;
+    if n == 1 {
+        f(0)
+    } else if !team::run(n, &f) {
+        (0..n).into_par_iter().for_each(f)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub fn par_for(n: usize, f: impl Fn(usize)) {
+    (0..n).for_each(f)
+}
+
+/// Runs `f(chunk_index, chunk)` over `out.chunks_mut(chunk)`, in parallel where threads exist
+/// (see [`par_for`]).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn par_chunks<F>(out: &mut [f32], chunk: usize, f: F)
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
-    use rayon::prelude::*;
-    out.par_chunks_mut(chunk.max(1))
-        .enumerate()
-        .for_each(|(i, c)| f(i, c));
+    let chunk = chunk.max(1);
+    let (len, base) = (out.len(), SendPtr(out.as_mut_ptr()));
+    par_for(len.div_ceil(chunk), |i| {
+        let (start, end) = (i * chunk, ((i + 1) * chunk).min(len));
+        // SAFETY: `par_for` runs each i once, so the chunks are disjoint parts of `out`, which
+        // stays borrowed until it returns.
+        f(i, unsafe {
+            std::slice::from_raw_parts_mut(base.get().add(start), end - start)
+        })
+    })
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -49,23 +75,34 @@ where
         .for_each(|(i, c)| f(i, c));
 }
 
-/// Runs `f` on one of rayon's worker threads (natively; in wasm, right here) and waits for it.
-///
-/// A forward pass makes ~150 parallel regions per token. Started from a thread outside the pool
-/// (the caller's), each one hands its tasks to the workers and puts the caller to sleep until
-/// they finish: two thread wake-ups per region, which on a busy machine cost more than the work.
-/// Run from a worker, the region's tasks go on that worker's own queue, it takes part in them,
-/// and only the other workers are woken (if they are asleep at all).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        return f();
+/// A pointer that tasks share to write disjoint parts of one slice.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub(crate) *mut f32);
+// SAFETY: the users of SendPtr hand each task a part of the slice no other task touches.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// (A method, so closures capture the whole `SendPtr`, not its raw pointer field.)
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
     }
-    rayon::scope(|_| f())
+}
+
+/// Runs `f` (a forward pass) with its parallel regions on the team ([`team::with_team`])
+/// natively; in wasm, right here.
+///
+/// A decode step makes ~150 parallel regions of 20–200 µs each, a 128-token prefill ~400 with
+/// serial work (norms, RoPE) between them. Through rayon each region wakes the other workers
+/// and sleeps the caller until they finish; the team's threads spin between regions instead
+/// (docs/performance.md has the measurements).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn forward_team<R>(f: impl FnOnce() -> R) -> R {
+    team::with_team(f)
 }
 
 #[cfg(target_arch = "wasm32")]
-pub fn on_workers<R>(f: impl FnOnce() -> R) -> R {
+pub fn forward_team<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 

@@ -11,16 +11,26 @@ pub fn rmsnorm_forward(
     c: usize,
     eps: f32,
 ) {
-    for r in 0..t {
-        let x = &inp[r * c..(r + 1) * c];
-        let ms = x.iter().map(|v| v * v).sum::<f32>() / c as f32;
-        let s = 1.0 / (ms + eps).sqrt();
-        rstd[r] = s;
-        let o = &mut out[r * c..(r + 1) * c];
-        for i in 0..c {
-            o[i] = x[i] * s * weight[i];
+    assert!(
+        out.len() == t * c && inp.len() == t * c && rstd.len() == t,
+        "rmsnorm lengths"
+    );
+    // Groups of 16 rows, in parallel.
+    const ROWS: usize = 16;
+    let rs = super::SendPtr(rstd.as_mut_ptr());
+    super::par_chunks(out, ROWS * c, |ci, o| {
+        for (i, o) in o.chunks_exact_mut(c).enumerate() {
+            let r = ci * ROWS + i;
+            let x = &inp[r * c..(r + 1) * c];
+            let ms = x.iter().map(|v| v * v).sum::<f32>() / c as f32;
+            let s = 1.0 / (ms + eps).sqrt();
+            // SAFETY: r < t, and row r belongs to this chunk only.
+            unsafe { *rs.get().add(r) = s };
+            for i in 0..c {
+                o[i] = x[i] * s * weight[i];
+            }
         }
-    }
+    })
 }
 
 /// out (T, C) = (inp − mean) / sqrt(var + eps) * weight + bias; mean and rstd (T) are kept for

@@ -13,6 +13,7 @@
 //! then reused by all T tokens from L1/L2, so the packed formats cost the same as f32 here.
 
 use super::matvec::Isa;
+use super::SendPtr;
 use crate::tensor::{Tensor, TensorData};
 use std::cell::RefCell;
 
@@ -33,28 +34,36 @@ pub fn available() -> bool {
     Isa::current() == Isa::Avx512
 }
 
-/// A pointer the tasks share to write disjoint elements of `out`.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each task writes only the columns of its own tile of W's rows (see `gemm`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// (A method, so closures capture the whole `OutPtr`, not its raw pointer field.)
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// out: (T, N), inp: (T, K), w: (N, K), bias: (N). Panics unless [`available`].
 pub fn gemm(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: usize) {
-    use rayon::prelude::*;
+    gemm_cat(&mut [out], inp, &[(w, bias)], t)
+}
+
+/// [`gemm`] for several matrices that read the same input (Q, K and V; gate and up): the input
+/// is packed once, and the tiles of all of them are one parallel region.
+/// outs[i]: (T, Nᵢ) for parts[i] = (Wᵢ (Nᵢ, K), biasᵢ (Nᵢ)).
+pub fn gemm_cat(
+    outs: &mut [&mut [f32]],
+    inp: &[f32],
+    parts: &[(&Tensor, Option<&[f32]>)],
+    t: usize,
+) {
     assert!(available(), "prefill::gemm needs AVX-512");
-    let (n, k) = w.rows_cols();
-    assert_eq!(out.len(), t * n, "gemm out");
+    assert_eq!(outs.len(), parts.len(), "gemm_cat parts");
+    let k = inp.len() / t.max(1);
     assert_eq!(inp.len(), t * k, "gemm inp");
-    assert!(bias.is_none_or(|b| b.len() == n), "gemm bias");
+    // (part, first row, rows) of every task.
+    let mut tiles = Vec::new();
+    for (pi, ((w, bias), out)) in parts.iter().zip(outs.iter()).enumerate() {
+        let (n, wk) = w.rows_cols();
+        assert_eq!(wk, k, "gemm: W has {wk} columns, the input {k}");
+        assert_eq!(out.len(), t * n, "gemm out");
+        assert!(bias.is_none_or(|b| b.len() == n), "gemm bias");
+        // Rows per task: about 8 tasks per thread (the threads balance them), a multiple of MR.
+        let tile = (n / (super::num_threads() * 8) / MR * MR).clamp(MR, TILE);
+        tiles.extend((0..n.div_ceil(tile)).map(|ti| (pi, ti * tile, tile.min(n - ti * tile))));
+    }
+    let outs: Vec<SendPtr> = outs.iter_mut().map(|o| SendPtr(o.as_mut_ptr())).collect();
     let panels = t.div_ceil(NR);
     // Taken out of the thread-local for the call, not borrowed across it: while this thread
     // waits for the tasks below, rayon may run another gemm's task on it (work stealing).
@@ -64,23 +73,19 @@ pub fn gemm(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: u
         // ap[p][kk][j] = inp[32p + j][kk], zero past T; written in order, one panel per task.
         ap.clear();
         ap.resize(panels * k * NR, 0.0);
-        ap.par_chunks_mut(k * NR)
-            .enumerate()
-            .for_each(|(p, panel)| {
-                let rows = NR.min(t - p * NR);
-                for (kk, col) in panel.chunks_exact_mut(NR).enumerate() {
-                    for (j, v) in col.iter_mut().enumerate().take(rows) {
-                        *v = inp[(p * NR + j) * k + kk];
-                    }
+        super::par_chunks(ap, k * NR, |p, panel| {
+            let rows = NR.min(t - p * NR);
+            for (kk, col) in panel.chunks_exact_mut(NR).enumerate() {
+                for (j, v) in col.iter_mut().enumerate().take(rows) {
+                    *v = inp[(p * NR + j) * k + kk];
                 }
-            });
+            }
+        });
         let ap = &ap[..];
-        // Rows per task: about 8 tasks per thread (rayon balances them), a multiple of MR.
-        let tile = (n / (rayon::current_num_threads() * 8) / MR * MR).clamp(MR, TILE);
-        let o = OutPtr(out.as_mut_ptr());
-        (0..n.div_ceil(tile)).into_par_iter().for_each(|ti| {
-            let r0 = ti * tile;
-            let rows = tile.min(n - r0);
+        super::par_for(tiles.len(), |ti| {
+            let (pi, r0, rows) = tiles[ti];
+            let (w, bias) = parts[pi];
+            let (o, n) = (outs[pi], w.rows_cols().0);
             let tile = |wt: &[f32]| {
                 for g in (0..rows).step_by(MR) {
                     let mr = MR.min(rows - g);
@@ -100,8 +105,8 @@ pub fn gemm(out: &mut [f32], inp: &[f32], w: &Tensor, bias: Option<&[f32]>, t: u
                             let col = r0 + g + i;
                             let b = bias.map_or(0.0, |b| b[col]);
                             for (j, v) in ci.iter().enumerate().take(nt) {
-                                // SAFETY: row p·NR + j < T, column col < N: inside out, and
-                                // column col belongs to this task's tile only.
+                                // SAFETY: row p·NR + j < T, column col < N: inside this part's
+                                // out, and column col belongs to this task's tile only.
                                 unsafe { *o.get().add((p * NR + j) * n + col) = v + b };
                             }
                         }
@@ -188,6 +193,35 @@ mod tests {
                         .fold(0.0, f32::max);
                     assert!(diff < 1e-4, "{q} T={t} N={n} threads={threads}: {diff}");
                 }
+            }
+        }
+    }
+
+    /// Q, K and V (or gate and up) through one packing give exactly what separate GEMMs give.
+    #[test]
+    fn gemm_cat_is_the_separate_gemms_exactly() {
+        if !available() {
+            return;
+        }
+        let (t, k) = (37, 96);
+        let x = rand_vec(t * k, 1);
+        for q in [QType::F32, QType::F16, QType::Q8_0] {
+            let ws: Vec<Tensor> = [70, 9, 130]
+                .iter()
+                .map(|&n| Tensor::from_f32(vec![n, k], &rand_vec(n * k, n as u64), q))
+                .collect();
+            let b = rand_vec(9, 4);
+            let parts = [(&ws[0], None), (&ws[1], Some(&b[..])), (&ws[2], None)];
+            let mut got: Vec<Vec<f32>> =
+                ws.iter().map(|w| vec![0.0; t * w.rows_cols().0]).collect();
+            let [g0, g1, g2] = &mut got[..] else {
+                unreachable!()
+            };
+            gemm_cat(&mut [g0, g1, g2], &x, &parts, t);
+            for ((w, bias), got) in parts.iter().zip(&got) {
+                let mut want = vec![0.0; got.len()];
+                gemm(&mut want, &x, w, *bias, t);
+                assert_eq!(got, &want, "{q}");
             }
         }
     }
