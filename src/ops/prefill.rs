@@ -14,6 +14,7 @@
 
 use super::matvec::Isa;
 use super::SendPtr;
+use crate::quant::QType;
 use crate::tensor::{Tensor, TensorData};
 use std::cell::RefCell;
 
@@ -118,15 +119,65 @@ pub fn gemm_cat(
                 _ => TILE_F32.with(|buf| {
                     let mut buf = buf.borrow_mut();
                     buf.resize(rows * k, 0.0);
-                    for (r, row) in buf.chunks_exact_mut(k).enumerate() {
-                        w.row_into(r0 + r, row);
-                    }
+                    widen_rows(w, r0, &mut buf[..rows * k]);
                     tile(&buf[..rows * k])
                 }),
             }
         });
     }
     PANELS.with(|c| *c.borrow_mut() = ap_buf);
+}
+
+/// out (rows, K) = rows r0.. of W as f32: exactly `Tensor::row_into`'s values, with AVX-512 for
+/// F16 (`vcvtph2ps`) and Q8_0 (d · q, one f32 multiply a value, as the reference does).
+fn widen_rows(w: &Tensor, r0: usize, out: &mut [f32]) {
+    let k = w.rows_cols().1;
+    let rows = out.len() / k;
+    match &w.data {
+        // SAFETY: `available()` (AVX-512) was checked by `gemm_cat`; the slices are in bounds.
+        #[cfg(target_arch = "x86_64")]
+        TensorData::F16(v) => unsafe { widen_f16(&v[r0 * k..(r0 + rows) * k], out) },
+        #[cfg(target_arch = "x86_64")]
+        TensorData::Quant(QType::Q8_0, b) if k % 32 == 0 => {
+            let rb = k / 32 * 34;
+            unsafe { widen_q8_0(&b[r0 * rb..(r0 + rows) * rb], out) }
+        }
+        _ => {
+            for (r, row) in out.chunks_exact_mut(k).enumerate() {
+                w.row_into(r0 + r, row);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn widen_f16(h: &[half::f16], out: &mut [f32]) {
+    use core::arch::x86_64::*;
+    assert_eq!(h.len(), out.len());
+    let n16 = h.len() / 16 * 16;
+    for i in (0..n16).step_by(16) {
+        let x = _mm256_loadu_si256(h.as_ptr().add(i) as *const __m256i);
+        _mm512_storeu_ps(out.as_mut_ptr().add(i), _mm512_cvtph_ps(x));
+    }
+    for i in n16..h.len() {
+        out[i] = h[i].to_f32();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn widen_q8_0(b: &[u8], out: &mut [f32]) {
+    use core::arch::x86_64::*;
+    assert_eq!(b.len() / 34 * 32, out.len());
+    for (blk, o) in b.chunks_exact(34).zip(out.chunks_exact_mut(32)) {
+        let d = _mm512_set1_ps(half::f16::from_le_bytes([blk[0], blk[1]]).to_f32());
+        for h in 0..2 {
+            let q = _mm_loadu_si128(blk.as_ptr().add(2 + 16 * h) as *const __m128i);
+            let v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+            _mm512_storeu_ps(o.as_mut_ptr().add(16 * h), _mm512_mul_ps(d, v));
+        }
+    }
 }
 
 /// C (8, 32) = Σ_k w[i][k] · ap[k][0..32], for the 8 rows `w` of K values and one panel `ap`
@@ -222,6 +273,50 @@ mod tests {
                 let mut want = vec![0.0; got.len()];
                 gemm(&mut want, &x, w, *bias, t);
                 assert_eq!(got, &want, "{q}");
+            }
+        }
+    }
+
+    /// The AVX-512 widening of F16 (every bit pattern) and Q8_0 tiles is `row_into`'s, bit for bit.
+    #[test]
+    fn widened_tiles_are_row_into_exactly() {
+        if !available() {
+            return;
+        }
+        // All 65,536 halves as 1,024 rows of 64 (NaNs compared as NaN), and a row of 75 (a tail).
+        let all: Vec<half::f16> = (0..=u16::MAX).map(half::f16::from_bits).collect();
+        let odd: Vec<half::f16> = all[1000..1075].to_vec();
+        for (vals, k) in [(all, 64), (odd, 75)] {
+            let w = Tensor {
+                shape: vec![vals.len() / k, k],
+                data: TensorData::F16(vals),
+            };
+            check_widening(&w);
+        }
+        for k in [32, 96] {
+            check_widening(&Tensor::from_f32(
+                vec![7, k],
+                &rand_vec(7 * k, 9),
+                QType::Q8_0,
+            ));
+        }
+    }
+
+    fn check_widening(w: &Tensor) {
+        let (n, k) = w.rows_cols();
+        for r0 in [0, n / 3] {
+            let rows = n - r0;
+            let mut got = vec![0.0; rows * k];
+            widen_rows(w, r0, &mut got);
+            let mut want = vec![0.0; k];
+            for (r, g) in got.chunks_exact(k).enumerate() {
+                w.row_into(r0 + r, &mut want);
+                for (a, b) in g.iter().zip(&want) {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{a} {b}"
+                    );
+                }
             }
         }
     }
