@@ -62,8 +62,8 @@ fn noop(_: usize) {}
 
 static TEAM: OnceLock<Option<&'static Team>> = OnceLock::new();
 
-/// The team of `ops::num_threads() - 1` spinning threads, started on first use; None with one
-/// thread.
+/// The team of `ops::num_threads() - 1` spinning threads (rayon's global pool size:
+/// `RAYON_NUM_THREADS`), started on first use; None with one thread.
 fn team() -> Option<&'static Team> {
     *TEAM.get_or_init(|| {
         let helpers = super::num_threads().saturating_sub(1);
@@ -180,9 +180,13 @@ pub(crate) fn run(n: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
     if !ACTIVE.with(|a| a.get()) || n > MAX_N {
         return false;
     }
-    let Some(team) = team() else {
-        (0..n).for_each(f);
-        return true;
+    // One thread (the process's pool, or a one-thread pool the caller runs in): nothing to share.
+    let team = match team() {
+        Some(team) if super::num_threads() > 1 => team,
+        _ => {
+            (0..n).for_each(f);
+            return true;
+        }
     };
     let _busy = match team.busy.try_lock() {
         Ok(g) => g,
