@@ -4,7 +4,7 @@
 //! A decode step makes ~150 regions (a matvec over a few MB of weights each) of 20–200 µs; a
 //! 128-token prefill ~300, with serial work (norms, RoPE) between them. Through rayon each region
 //! wakes the other workers and waits for them; in `with_team` the regions go to
-//! `ops::num_threads() - 1` threads that poll one atomic word for the next region:
+//! (rayon's global pool size − 1) threads that poll one atomic word for the next region:
 //!
 //! ```text
 //! caller: publish (epoch+1, n, index 0) ──► claim indices ──► wait until done == n ──► next
@@ -62,11 +62,20 @@ fn noop(_: usize) {}
 
 static TEAM: OnceLock<Option<&'static Team>> = OnceLock::new();
 
-/// The team of `ops::num_threads() - 1` spinning threads (rayon's global pool size:
-/// `RAYON_NUM_THREADS`), started on first use; None with one thread.
+/// The team of (rayon's global pool size − 1, `RAYON_NUM_THREADS`) spinning threads, started on
+/// first use; None with one thread. A caller inside another pool of two or more threads uses
+/// the whole team too (one of one thread runs its regions inline, see `run`).
 fn team() -> Option<&'static Team> {
     *TEAM.get_or_init(|| {
-        let helpers = super::num_threads().saturating_sub(1);
+        // rayon's global pool size, also when the first caller runs inside another pool.
+        let threads = if rayon::current_thread_index().is_some() {
+            std::thread::spawn(rayon::current_num_threads)
+                .join()
+                .unwrap_or(1)
+        } else {
+            rayon::current_num_threads()
+        };
+        let helpers = threads.saturating_sub(1);
         if helpers == 0 {
             return None;
         }
@@ -151,7 +160,14 @@ impl Team {
                     let f = unsafe { *self.f.get() };
                     let r = catch_unwind(AssertUnwindSafe(|| unsafe { (*f)(i as usize) }));
                     if let Err(e) = r {
-                        *self.panicked.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                        // The first panic is raised; a later one's payload is leaked rather
+                        // than dropped here (its drop could panic and kill this thread).
+                        let mut first = self.panicked.lock().unwrap_or_else(|e| e.into_inner());
+                        if first.is_none() {
+                            *first = Some(e);
+                        } else {
+                            std::mem::forget(e);
+                        }
                     }
                     self.done.fetch_add(1, Ordering::Release);
                     w = self.word.load(Ordering::Acquire);
