@@ -2,7 +2,7 @@
 //! instead of sleeping, as llama.cpp's graph threads do.
 //!
 //! A decode step makes ~150 regions (a matvec over a few MB of weights each) of 20–200 µs; a
-//! 128-token prefill ~300, with serial work (norms, RoPE) between them. Through rayon each region
+//! 128-token prefill ~400, with serial work (norms, RoPE) between them. Through rayon each region
 //! wakes the other workers and waits for them; in `with_team` the regions go to
 //! (rayon's global pool size − 1) threads that poll one atomic word for the next region:
 //!
