@@ -1,5 +1,12 @@
 //! MLP nonlinearities.
 
+/// silu(g) · u = g·σ(g)·u, as every SwiGLU path computes it (prefill here, decode's fused
+/// `matvec_swiglu`), so the two give the same bits.
+#[inline(always)]
+pub fn silu_mul(g: f32, u: f32) -> f32 {
+    g / (1.0 + (-g).exp()) * u
+}
+
 /// SwiGLU (llama): out = silu(gate) * up, silu(x) = x·σ(x). All (N).
 pub fn swiglu_forward(out: &mut [f32], gate: &[f32], up: &[f32]) {
     assert!(
@@ -11,7 +18,7 @@ pub fn swiglu_forward(out: &mut [f32], gate: &[f32], up: &[f32]) {
     super::par_chunks(out, CHUNK, |ci, o| {
         let (g, u) = (&gate[ci * CHUNK..], &up[ci * CHUNK..]);
         for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-            *o = g / (1.0 + (-g).exp()) * u;
+            *o = silu_mul(g, u);
         }
     })
 }

@@ -374,7 +374,7 @@ pub fn matvec_swiglu_with(
                 for (i, o) in out.iter_mut().enumerate() {
                     let gv = g[i] + bg.map_or(0.0, |b| b[s + i]);
                     let uv = u[i] + bu.map_or(0.0, |b| b[s + i]);
-                    *o = gv / (1.0 + (-gv).exp()) * uv;
+                    *o = crate::ops::silu_mul(gv, uv);
                 }
             }
         })
