@@ -25,10 +25,10 @@ pub fn attention_forward(
     #[cfg(target_arch = "x86_64")]
     let avx2 = super::matvec::Isa::current() != super::matvec::Isa::Portable;
     #[cfg(target_arch = "x86_64")]
-    if super::matvec::Isa::current() == super::matvec::Isa::Avx512
-        && t >= 2 * QUAD
-        && matches!(hs, 32 | 64 | 128)
-    {
+    let avx512 =
+        super::matvec::Isa::current() == super::matvec::Isa::Avx512 && matches!(hs, 32 | 64 | 128);
+    #[cfg(target_arch = "x86_64")]
+    if avx512 && t >= 2 * QUAD {
         let a = Attn {
             q,
             k: k_cache,
@@ -52,6 +52,17 @@ pub fn attention_forward(
         ATT.with(|att| {
             let mut att = att.borrow_mut();
             att.resize(n, 0.0);
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: `Isa::current()` is Avx512 only on CPUs with AVX-512 F.
+                return unsafe {
+                    match hs {
+                        32 => attend_avx512::<2>(o, qv, k, v, kvd, scale, &mut att[..n]),
+                        64 => attend_avx512::<4>(o, qv, k, v, kvd, scale, &mut att[..n]),
+                        _ => attend_avx512::<8>(o, qv, k, v, kvd, scale, &mut att[..n]),
+                    }
+                };
+            }
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: `Isa::current()` is above Portable only on CPUs with AVX2 and FMA.
@@ -124,6 +135,120 @@ fn weighted_values<const HS: usize>(o: &mut [f32], v: &[f32], kvd: usize, att: &
         }
     }
     o.copy_from_slice(&acc);
+}
+
+/// [`attend`] for AVX-512, HS a multiple of 16 up to 128: q and o held in zmm registers, the
+/// scores 16 positions at a time (each position's FMAs into one register, then the 16 registers
+/// reduced together by a transpose-and-add tree: about two instructions a position where a
+/// lone horizontal sum takes eight). The same maths as `attend` in another order: values agree
+/// to rounding, not bit for bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn attend_avx512<const M: usize>(
+    o: &mut [f32],
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    kvd: usize,
+    scale: f32,
+    att: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let n = att.len();
+    assert!(o.len() == 16 * M && q.len() == 16 * M && n > 0);
+    assert!(k.len() >= (n - 1) * kvd + 16 * M && v.len() >= (n - 1) * kvd + 16 * M);
+    let mut qv = [_mm512_setzero_ps(); M];
+    for (m, x) in qv.iter_mut().enumerate() {
+        *x = _mm512_loadu_ps(q.as_ptr().add(16 * m));
+    }
+    let sc = _mm512_set1_ps(scale);
+    let full = n / 16 * 16;
+    for s0 in (0..full).step_by(16) {
+        let mut d = [_mm512_setzero_ps(); 16];
+        for (i, x) in d.iter_mut().enumerate() {
+            *x = dot16(&qv, k.as_ptr().add((s0 + i) * kvd));
+        }
+        _mm512_storeu_ps(att.as_mut_ptr().add(s0), _mm512_mul_ps(sum16(&d), sc));
+    }
+    for s in full..n {
+        att[s] = _mm512_reduce_add_ps(dot16(&qv, k.as_ptr().add(s * kvd))) * scale;
+    }
+    softmax_inplace(att);
+    let mut acc = [_mm512_setzero_ps(); M];
+    for (s, &p) in att.iter().enumerate() {
+        let (p, vp) = (_mm512_set1_ps(p), v.as_ptr().add(s * kvd));
+        for (m, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_fmadd_ps(p, _mm512_loadu_ps(vp.add(16 * m)), *a);
+        }
+    }
+    for (m, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(o.as_mut_ptr().add(16 * m), *a);
+    }
+}
+
+/// q·k by lanes: Σ over m of q[m] · k[16m..16m+16] (one register; its lanes sum to the dot).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot16<const M: usize>(
+    q: &[std::arch::x86_64::__m512; M],
+    k: *const f32,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm512_mul_ps(q[0], _mm512_loadu_ps(k));
+    for (m, x) in q.iter().enumerate().skip(1) {
+        acc = _mm512_fmadd_ps(*x, _mm512_loadu_ps(k.add(16 * m)), acc);
+    }
+    acc
+}
+
+/// Lane i of the result = the sum of d[i]'s 16 lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum16(d: &[std::arch::x86_64::__m512; 16]) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // Within each 128-bit lane: pairs, then fours, so y[j] holds, per 128-bit lane L, the
+    // partial sums of d[4j..4j+4] over L's four values.
+    let mut y = [_mm512_setzero_ps(); 4];
+    for (j, y) in y.iter_mut().enumerate() {
+        let ab = pair(d[4 * j], d[4 * j + 1]);
+        let cd = pair(d[4 * j + 2], d[4 * j + 3]);
+        let (ab, cd) = (_mm512_castps_pd(ab), _mm512_castps_pd(cd));
+        *y = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(ab, cd)),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(ab, cd)),
+        );
+    }
+    // Across the four 128-bit lanes: (0+1, 2+3) of two registers, then of those.
+    lanes(lanes(y[0], y[1]), lanes(y[2], y[3]))
+}
+
+/// Per 128-bit lane of a = [a0..a3], b = [b0..b3]: [a0+a2, b0+b2, a1+a3, b1+b3].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn pair(
+    a: std::arch::x86_64::__m512,
+    b: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
+}
+
+/// [a.L0 + a.L1, a.L2 + a.L3, b.L0 + b.L1, b.L2 + b.L3] of the 128-bit lanes L of a and b.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn lanes(
+    a: std::arch::x86_64::__m512,
+    b: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    _mm512_add_ps(
+        _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+        _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+    )
 }
 
 /// [`attend`] compiled for AVX2 (8 lanes instead of SSE2's 4): the same operations in the same
@@ -579,6 +704,43 @@ mod tests {
                             "HS={hs} T={t} pos0={pos0} causal={causal} threads={threads}: {worst}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Decode's AVX-512 attention (16 scores at a time, reduced together) against `attend`:
+    /// each head size it takes, position counts around the groups of 16.
+    #[test]
+    fn avx512_attend_matches_attend() {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") {
+            let mut rng = crate::generate::Rng::new(11);
+            let mut rand =
+                |n: usize| -> Vec<f32> { (0..n).map(|_| 2.0 * rng.uniform() - 1.0).collect() };
+            for hs in [32, 64, 128] {
+                let kvd = 3 * hs;
+                for n in [1, 2, 15, 16, 17, 31, 32, 33, 100, 257] {
+                    let (q, k, v) = (rand(hs), rand(n * kvd), rand(n * kvd));
+                    let (k, v) = (&k[hs..], &v[hs..]);
+                    let mut want = vec![0.0; hs];
+                    attend(&mut want, &q, k, v, kvd, 0.125, &mut vec![0.0; n]);
+                    let mut got = vec![0.0; hs];
+                    let att = &mut vec![0.0; n];
+                    // SAFETY: AVX-512 was detected just above.
+                    unsafe {
+                        match hs {
+                            32 => attend_avx512::<2>(&mut got, &q, k, v, kvd, 0.125, att),
+                            64 => attend_avx512::<4>(&mut got, &q, k, v, kvd, 0.125, att),
+                            _ => attend_avx512::<8>(&mut got, &q, k, v, kvd, 0.125, att),
+                        }
+                    }
+                    let worst = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0f32, f32::max);
+                    assert!(worst < 1e-6, "HS={hs} n={n}: {worst}");
                 }
             }
         }
