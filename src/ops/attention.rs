@@ -322,6 +322,10 @@ mod blocked {
     pub(super) fn prefill(out: &mut [f32], a: &Attn) {
         let blocks = a.t.div_ceil(BLOCK);
         let nkv = a.nh / a.group;
+        // The tasks read and write through raw pointers within these bounds.
+        let (qd, kvd) = (a.nh * a.hs, nkv * a.hs);
+        assert!(out.len() >= a.t * qd && a.q.len() >= a.t * qd);
+        assert!(a.k.len() >= (a.pos0 + a.t) * kvd && a.v.len() >= (a.pos0 + a.t) * kvd);
         let out_ptr = SendPtr(out.as_mut_ptr());
         // Later blocks see more keys: claim them first so the short ones fill in at the end.
         par_for(nkv * blocks, |i| {
