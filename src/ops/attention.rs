@@ -173,7 +173,7 @@ unsafe fn attend_avx512<const M: usize>(
     for s in full..n {
         att[s] = _mm512_reduce_add_ps(dot16(&qv, k.as_ptr().add(s * kvd))) * scale;
     }
-    softmax_inplace(att);
+    softmax_avx512(att);
     let mut acc = [_mm512_setzero_ps(); M];
     for (s, &p) in att.iter().enumerate() {
         let (p, vp) = (_mm512_set1_ps(p), v.as_ptr().add(s * kvd));
@@ -184,6 +184,65 @@ unsafe fn attend_avx512<const M: usize>(
     for (m, a) in acc.iter().enumerate() {
         _mm512_storeu_ps(o.as_mut_ptr().add(16 * m), *a);
     }
+}
+
+/// [`softmax_inplace`] on AVX-512, with exp as 2^k · p(r) (k = round(x·log₂e), r = x − k·ln 2,
+/// p the degree-6 Taylor polynomial, within about 2 ulp of libm's; `scalef` applies 2^k, so a
+/// very negative x gives 0). For the AVX-512 attention kernels, which already differ from the
+/// row-at-a-time path by rounding.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_avx512(x: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let mask = |i: usize| -> __mmask16 {
+        if n - i >= 16 {
+            0xFFFF
+        } else {
+            (1u16 << (n - i)) - 1
+        }
+    };
+    let p = x.as_mut_ptr();
+    let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
+    for i in (0..n).step_by(16) {
+        mx = _mm512_mask_max_ps(mx, mask(i), mx, _mm512_loadu_ps(p.add(i).cast_const()));
+    }
+    let mx = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    let mut sum = _mm512_setzero_ps();
+    for i in (0..n).step_by(16) {
+        let m = mask(i);
+        let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p.add(i)), mx));
+        _mm512_mask_storeu_ps(p.add(i), m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sum));
+    for i in (0..n).step_by(16) {
+        let m = mask(i);
+        _mm512_mask_storeu_ps(
+            p.add(i),
+            m,
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p.add(i)), inv),
+        );
+    }
+}
+
+/// e^x by lanes for x ≤ 0 (softmax's inputs); see [`softmax_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let x = _mm512_max_ps(x, _mm512_set1_ps(-104.0));
+    let k = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693_145_75), x);
+    let r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428_606_8e-6), r);
+    let mut y = _mm512_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(c));
+    }
+    _mm512_scalef_ps(y, k)
 }
 
 /// q·k by lanes: Σ over m of q[m] · k[16m..16m+16] (one register; its lanes sum to the dot).
@@ -302,7 +361,7 @@ const QUAD: usize = 4;
 /// Σ p·v), with FMAs in a different order, so values agree to rounding, not bit for bit.
 #[cfg(target_arch = "x86_64")]
 mod blocked {
-    use super::{softmax_inplace, Attn, QUAD};
+    use super::{softmax_avx512, Attn, QUAD};
     use crate::ops::{par_for, SendPtr};
     use std::arch::x86_64::*;
 
@@ -388,7 +447,7 @@ mod blocked {
                 }
                 for &r in &rr[..live] {
                     let row = &mut sc[(r - rows.start) * np..][..np];
-                    softmax_inplace(&mut row[..keys(a, r)]);
+                    softmax_avx512(&mut row[..keys(a, r)]);
                     row[keys(a, r)..].fill(0.0);
                 }
                 // O = P·V over the tile's keys (a shorter row's extra probabilities are 0).
@@ -706,6 +765,32 @@ mod tests {
                         assert!(
                             worst < 1e-5,
                             "HS={hs} T={t} pos0={pos0} causal={causal} threads={threads}: {worst}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The AVX-512 softmax against `softmax_inplace`: lengths around 16, scores from 0 down to
+    /// past exp's range (those give 0).
+    #[test]
+    fn avx512_softmax_matches_softmax_inplace() {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") {
+            let mut rng = crate::generate::Rng::new(13);
+            for n in [1, 2, 15, 16, 17, 40, 300] {
+                for spread in [0.1f32, 5.0, 40.0, 200.0] {
+                    let x: Vec<f32> = (0..n).map(|_| (rng.uniform() - 0.5) * spread).collect();
+                    let mut want = x.clone();
+                    softmax_inplace(&mut want);
+                    let mut got = x.clone();
+                    // SAFETY: AVX-512 F was detected just above.
+                    unsafe { softmax_avx512(&mut got) };
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - w).abs() <= 1e-6 * w + 1e-30,
+                            "n={n} spread={spread}: {g} vs {w}"
                         );
                     }
                 }
