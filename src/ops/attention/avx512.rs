@@ -68,7 +68,8 @@ pub(super) unsafe fn softmax_avx512(x: &mut [f32]) {
     let p = x.as_mut_ptr();
     let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
     for i in (0..n).step_by(16) {
-        mx = _mm512_mask_max_ps(mx, mask(i), mx, _mm512_loadu_ps(p.add(i).cast_const()));
+        let m = mask(i);
+        mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, p.add(i)));
     }
     let mx = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
     let mut sum = _mm512_setzero_ps();
