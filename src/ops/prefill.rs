@@ -21,7 +21,7 @@ use std::cell::RefCell;
 /// Tokens per micro-kernel (two 16-lane registers).
 const NR: usize = 32;
 /// Rows of W per micro-kernel.
-const MR: usize = 8;
+pub(crate) const MR: usize = 8;
 /// Most rows of W per task (dequantized to f32 at once: TILE · K values).
 const TILE: usize = 64;
 
@@ -184,7 +184,12 @@ unsafe fn widen_q8_0(b: &[u8], out: &mut [f32]) {
 /// (K, 32) of packed inputs: 16 zmm accumulators, 2 loads and 8 broadcasts per k.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel_8x32(w: &[*const f32; MR], ap: *const f32, k: usize, c: &mut [[f32; NR]; MR]) {
+pub(crate) unsafe fn kernel_8x32(
+    w: &[*const f32; MR],
+    ap: *const f32,
+    k: usize,
+    c: &mut [[f32; NR]; MR],
+) {
     use core::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for kk in 0..k {

@@ -193,7 +193,7 @@ pub(super) const QUAD: usize = 4;
 ///
 /// ```text
 /// Kᵀ (HS, n)  the head's keys, transposed once per task (n: the block's last row's keys)
-/// per query head, per 4 rows:  S = scale · Q·Kᵀ    4 rows × 32 keys a tile, k = HS
+/// per query head:  S = scale · Q·Kᵀ    prefill::kernel_8x32, 8 rows × 32 keys a tile, k = HS
 ///                              softmax per row over its own keys (the rest 0)
 ///                              O = P·V             4 rows × 64 columns a tile, k = the keys
 /// ```
@@ -202,6 +202,7 @@ pub(super) const QUAD: usize = 4;
 /// Σ p·v), with FMAs in a different order, so values agree to rounding, not bit for bit.
 pub(super) mod blocked {
     use super::{softmax_avx512, Attn, QUAD};
+    use crate::ops::prefill::{kernel_8x32, MR};
     use crate::ops::{par_for, SendPtr};
     use std::arch::x86_64::*;
 
@@ -266,30 +267,43 @@ pub(super) mod blocked {
         // The block's tiles span the last row's keys, padded to KEYS.
         let n = keys(a, rows.end - 1);
         let np = n.next_multiple_of(KEYS);
+        // Kᵀ in panels of KEYS keys, (HS, KEYS) each: the packed B operand of prefill's GEMM
+        // micro-kernel, which computes the scores.
         kt.clear();
         kt.resize(hs * np, 0.0);
         for s in 0..n {
+            let panel = &mut kt[(s / KEYS) * hs * KEYS + s % KEYS..];
             for (j, &x) in a.k[s * kvd + g * hs..][..hs].iter().enumerate() {
-                kt[j * np + s] = x;
+                panel[j * KEYS] = x;
             }
         }
         sc.resize(BLOCK * np, 0.0);
         for h in g * a.group..(g + 1) * a.group {
+            // S = scale · Q·Kᵀ, 8 rows × 32 keys a tile; past the block's end the last row
+            // again (computed, not stored).
+            for r0 in rows.clone().step_by(MR) {
+                let live = MR.min(rows.end - r0);
+                let q: [*const f32; MR] =
+                    std::array::from_fn(|i| a.q[(r0 + i.min(live - 1)) * qd + h * hs..].as_ptr());
+                for s0 in (0..np).step_by(KEYS) {
+                    let mut c = [[0.0f32; KEYS]; MR];
+                    kernel_8x32(&q, kt[s0 * hs..].as_ptr(), hs, &mut c);
+                    for (i, c) in c.iter().enumerate().take(live) {
+                        let row = &mut sc[(r0 + i - rows.start) * np + s0..][..KEYS];
+                        for (o, x) in row.iter_mut().zip(c) {
+                            *o = x * a.scale;
+                        }
+                    }
+                }
+            }
+            for r in rows.clone() {
+                let row = &mut sc[(r - rows.start) * np..][..np];
+                softmax_avx512(&mut row[..keys(a, r)]);
+                row[keys(a, r)..].fill(0.0);
+            }
             for r0 in rows.clone().step_by(QUAD) {
-                // The tile's rows; past the block's end the last row again (computed, not
-                // stored).
                 let live = QUAD.min(rows.end - r0);
                 let rr: [usize; QUAD] = std::array::from_fn(|i| r0 + i.min(live - 1));
-                let q = rr.map(|r| a.q[r * qd + h * hs..][..hs].as_ptr());
-                let srow = rr.map(|r| sc[(r - rows.start) * np..].as_mut_ptr());
-                for s0 in (0..np).step_by(KEYS) {
-                    scores(q, &kt[s0..], np, hs, a.scale, srow.map(|p| p.add(s0)), live);
-                }
-                for &r in &rr[..live] {
-                    let row = &mut sc[(r - rows.start) * np..][..np];
-                    softmax_avx512(&mut row[..keys(a, r)]);
-                    row[keys(a, r)..].fill(0.0);
-                }
                 // O = P·V over the tile's keys (a shorter row's extra probabilities are 0).
                 let p = rr.map(|r| sc[(r - rows.start) * np..].as_ptr());
                 let o = rr.map(|r| out.get().add(r * qd + h * hs));
@@ -302,36 +316,6 @@ pub(super) mod blocked {
                     }
                 }
             }
-        }
-    }
-
-    /// srow[i][0..32] = scale · Σ_j q[i][j] · kt[j·np + 0..32] for the tile's `live` rows.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn scores(
-        q: [*const f32; QUAD],
-        kt: &[f32],
-        np: usize,
-        hs: usize,
-        scale: f32,
-        srow: [*mut f32; QUAD],
-        live: usize,
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; QUAD];
-        let k = kt.as_ptr();
-        for j in 0..hs {
-            let k0 = _mm512_loadu_ps(k.add(j * np));
-            let k1 = _mm512_loadu_ps(k.add(j * np + 16));
-            for i in 0..QUAD {
-                let x = _mm512_set1_ps(*q[i].add(j));
-                acc[i][0] = _mm512_fmadd_ps(x, k0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(x, k1, acc[i][1]);
-            }
-        }
-        let s = _mm512_set1_ps(scale);
-        for i in 0..live {
-            _mm512_storeu_ps(srow[i], _mm512_mul_ps(acc[i][0], s));
-            _mm512_storeu_ps(srow[i].add(16), _mm512_mul_ps(acc[i][1], s));
         }
     }
 
