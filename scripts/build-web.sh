@@ -5,8 +5,17 @@
 #   scripts/build-web.sh            # build pkg/
 #   WASM_OPT=1 scripts/build-web.sh # also shrink the wasm with wasm-opt from npm's `binaryen`
 #                                   # (node_modules/.bin/wasm-opt; never a system binary)
+#   WASM_THREADS=0 scripts/build-web.sh  # without the threaded build (no nightly toolchain needed)
+#
+# pkg/ holds two builds of the library: tinychat_wasm.js (one thread, stable Rust) and
+# tinychat_wasm_mt.js (the `wasm-threads` feature: the CPU engine on rayon's pool of Web Workers
+# sharing the module's memory). core.js loads the threaded one on cross-origin isolated pages.
+# Threads in wasm need std rebuilt with atomics: a nightly toolchain (pinned below, installed by
+# scripts/install-deps.sh with rust-src) and `-Z build-std`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+NIGHTLY=nightly-2026-05-20
 
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -29,6 +38,26 @@ echo "==> wasm-bindgen --target web --out-dir pkg"
 out=$(mktemp -d "$target_dir/web-pkg.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 wasm-bindgen --target web --out-dir "$out" --out-name tinychat_wasm "$wasm"
+
+if [ "${WASM_THREADS:-1}" = 1 ]; then
+  if ! rustup component list --toolchain "$NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+    echo "error: the threaded wasm build needs the $NIGHTLY toolchain with rust-src. Install it with" >&2
+    echo "       rustup toolchain install $NIGHTLY --profile minimal --component rust-src" >&2
+    echo "       (make deps does), or build without it: WASM_THREADS=0 scripts/build-web.sh" >&2
+    exit 1
+  fi
+  echo "==> cargo +$NIGHTLY build --lib --target wasm32-unknown-unknown --release --features wasm-threads -Z build-std"
+  # Its own target directory: other flags and another toolchain than the build above. The
+  # linker gets a shared, imported memory (which may grow to 4 GiB, as the single-threaded
+  # module's may) and the thread-local storage exports wasm-bindgen's thread start-up calls.
+  link="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
+  RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 $(printf -- ' -C link-arg=%s' $link)" \
+    cargo "+$NIGHTLY" build --lib --target wasm32-unknown-unknown --release --features wasm-threads \
+    -Z build-std=panic_abort,std --target-dir "$target_dir/wasm-threads"
+  echo "==> wasm-bindgen --target web --out-name tinychat_wasm_mt"
+  wasm-bindgen --target web --out-dir "$out" --out-name tinychat_wasm_mt \
+    "$target_dir/wasm-threads/wasm32-unknown-unknown/release/tinychat.wasm"
+fi
 
 if [ "${WASM_OPT:-0}" = 1 ]; then
   if [ -x node_modules/.bin/wasm-opt ]; then
@@ -72,6 +101,8 @@ cat > "$out"/package.json <<EOF
       "default": "./tinychat_wasm.js"
     },
     "./tinychat_wasm_bg.wasm": "./tinychat_wasm_bg.wasm",
+    "./tinychat_wasm_mt.js": "./tinychat_wasm_mt.js",
+    "./tinychat_wasm_mt_bg.wasm": "./tinychat_wasm_mt_bg.wasm",
     "./package.json": "./package.json"
   },
   "files": [
@@ -83,6 +114,11 @@ cat > "$out"/package.json <<EOF
     "tinychat_wasm.d.ts",
     "tinychat_wasm_bg.wasm",
     "tinychat_wasm_bg.wasm.d.ts",
+    "tinychat_wasm_mt.js",
+    "tinychat_wasm_mt.d.ts",
+    "tinychat_wasm_mt_bg.wasm",
+    "tinychat_wasm_mt_bg.wasm.d.ts",
+    "snippets/",
     "README.md",
     "LICENSE-MIT",
     "LICENSE-APACHE"

@@ -3,6 +3,7 @@
 #   - Debian packages: mesa-vulkan-drivers + libvulkan1 (lavapipe, a Vulkan GPU on the CPU, for
 #     the wgpu tests), chromium + chromium-driver (headless browser tests);
 #   - the Rust target wasm32-unknown-unknown (and rustfmt, for `cargo fmt --check`);
+#   - the pinned nightly toolchain with rust-src, for the threaded wasm build (scripts/build-web.sh);
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (the CLI and the crate
 #     must match, or the generated bindings are refused);
 #   - npm devDependencies, when the repository has a package.json.
@@ -39,6 +40,13 @@ fi
 if ! rustup component list --installed 2>/dev/null | grep -q '^rustfmt'; then
   say "rustup component add rustfmt"
   rustup component add rustfmt
+fi
+nightly=$(awk -F= '/^NIGHTLY=/ { print $2; exit }' scripts/build-web.sh)
+if ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "rustup toolchain install $nightly --profile minimal --component rust-src (the threaded wasm build)"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src
+else
+  say "$nightly with rust-src present"
 fi
 
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)

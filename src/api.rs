@@ -130,6 +130,9 @@ pub struct EngineInfo {
     pub backend_detail: String,
     /// "webgpu" or "cpu".
     pub moderator_backend: String,
+    /// Threads the CPU engine spreads its work over (in the browser: 1, or the worker pool of
+    /// the threaded build on a cross-origin isolated page).
+    pub cpu_threads: usize,
     /// The chat model's path in the bundle: pipeline.json's `chat_model` (a directory, or a
     /// `.gguf` file).
     pub chat_model_path: String,
@@ -157,6 +160,7 @@ impl EngineInfo {
             backend_reason: reason,
             backend_detail: detail,
             moderator_backend: moderator.into(),
+            cpu_threads: crate::ops::num_threads(),
             chat_model_path: p.config.chat_model.clone(),
             chat_model: p.chat.model.config.to_hf_json(),
             chat_weights: p.chat.model.storage().name().to_string(),

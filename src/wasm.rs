@@ -70,6 +70,12 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         })
 }
 
+/// Starts the CPU engine's `n` threads: rayon's pool on `n` Web Workers that share this module's
+/// memory (the threaded build, `pkg/tinychat_wasm_mt.js`, only; needs a cross-origin isolated
+/// page). Call it once, before `Engine.create`, from a thread that may block (a Web Worker).
+#[cfg(feature = "wasm-threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 /// The lists JavaScript takes from here instead of copying them: `{ backends, sampling_keys,
 /// error_codes }` (see `api.rs`).
 #[wasm_bindgen]

@@ -2,7 +2,7 @@
 // fetches a pipeline bundle with download progress and Cache Storage, and wraps the wasm Engine.
 // Used by worker.js and, with { worker: false }, by tinychat.js directly.
 
-import init, { Engine, bundleFiles, checkBackend, contract } from "./tinychat_wasm.js";
+import initSingle, * as single from "./tinychat_wasm.js";
 
 export const DEFAULT_CACHE = "tinychat-models-v1";
 /// Cache key of a bundle's list of cached files, beside its pipeline.json (never fetched).
@@ -18,14 +18,77 @@ export function tinychatError(message, name = "Error", code = "internal") {
 }
 
 let wasmReady = null;
+/// The wasm module in use (its Engine, bundleFiles, checkBackend, contract) once `initWasm` has
+/// resolved: the threaded build or the single-threaded one.
+let wasm = null;
+/// { threads, reason }: the CPU engine's threads in this thread's module, and why that many.
+let threading = { threads: 1, reason: "the WebAssembly module is not loaded yet" };
 
-/// Instantiates the wasm module once per thread. `wasmUrl` overrides where it is fetched from.
-export function initWasm(wasmUrl) {
+/// Most threads by default (decode streams the weights from memory; more cores stop helping).
+const DEFAULT_MAX_THREADS = 8;
+/// The threaded build (`wasm-threads`), beside this file. Names in variables: bundlers leave the
+/// import alone, and a bundle without these files runs on one thread.
+const THREADED_JS = "./tinychat_wasm_mt.js";
+const THREADED_WASM = "./tinychat_wasm_mt_bg.wasm";
+
+/// How many threads the CPU engine may use here (`asked`: the `threads` option), and why.
+function threadPlan(asked) {
+  if (asked !== undefined && asked !== null && !(Number.isInteger(asked) && asked >= 1 && asked <= 256)) {
+    throw tinychatError(`threads must be an integer from 1 to 256, got ${JSON.stringify(asked)}`, "Error", "invalid_argument");
+  }
+  if (asked === 1) return { threads: 1, reason: "one thread: the threads option asked for 1" };
+  if (!globalThis.crossOriginIsolated || typeof SharedArrayBuffer === "undefined") {
+    return {
+      threads: 1,
+      reason:
+        "one thread: the page is not cross-origin isolated, so WebAssembly cannot share memory between threads " +
+        "(serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)",
+    };
+  }
+  if (typeof WorkerGlobalScope === "undefined") {
+    return { threads: 1, reason: "one thread: the engine runs on the page's main thread (worker: false), which may not wait for other threads" };
+  }
+  const cores = Number(globalThis.navigator?.hardwareConcurrency) || 1;
+  const threads = asked ?? Math.min(cores, DEFAULT_MAX_THREADS);
+  if (threads < 2) return { threads: 1, reason: "one thread: the browser reports one core" };
+  return { threads, reason: `${threads} threads (the threaded build, on a cross-origin isolated page; ${cores} cores reported)` };
+}
+
+/// Instantiates the wasm module once per thread: the threaded build where `threadPlan` allows it
+/// (falling back to the single-threaded one, with the reason, if it does not start), else the
+/// single-threaded build. `wasmUrl` overrides where the single-threaded module is fetched from.
+export function initWasm(wasmUrl, threads) {
   if (!wasmReady) {
-    const url = wasmUrl ?? new URL("./tinychat_wasm_bg.wasm", import.meta.url);
-    wasmReady = init({ module_or_path: url }).catch((e) => {
+    let plan;
+    try {
+      plan = threadPlan(threads);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    wasmReady = (async () => {
+      if (plan.threads > 1) {
+        try {
+          const mt = await import(/* @vite-ignore */ new URL(THREADED_JS, import.meta.url).href);
+          await mt.default({ module_or_path: new URL(THREADED_WASM, import.meta.url) });
+          await mt.initThreadPool(plan.threads);
+          wasm = mt;
+          threading = plan;
+          return;
+        } catch (e) {
+          plan = { threads: 1, reason: `one thread: the threaded build did not start (${e?.message ?? e})` };
+        }
+      }
+      const url = wasmUrl ?? new URL("./tinychat_wasm_bg.wasm", import.meta.url);
+      try {
+        await initSingle({ module_or_path: url });
+      } catch (e) {
+        throw tinychatError(`could not load the WebAssembly module from ${url}: ${e.message ?? e}`, "Error", "network");
+      }
+      wasm = single;
+      threading = plan;
+    })().catch((e) => {
       wasmReady = null;
-      throw tinychatError(`could not load the WebAssembly module from ${url}: ${e.message ?? e}`, "Error", "network");
+      throw e;
     });
   }
   return wasmReady;
@@ -156,6 +219,7 @@ function ggufName(modelUrl) {
 /// path → Uint8Array, and whether every file came from the cache. With `model` (the absolute URL
 /// of a `.gguf`), that file is the chat model instead of the one pipeline.json names.
 export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = true, cacheName = DEFAULT_CACHE, signal, model } = {}) {
+  if (!wasm) await initWasm(); // bundleFiles is the engine's own reader of pipeline.json
   let base;
   try {
     base = new URL(pipelineUrl);
@@ -200,7 +264,7 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
       urls.set(cfg.chat_model, model);
       pipelineText = JSON.stringify(cfg);
     }
-    list = bundleFiles(pipelineText);
+    list = wasm.bundleFiles(pipelineText);
   } catch (e) {
     throw tinychatError(`${base.href} is not a valid pipeline.json: ${e.message ?? e}`, "Error", "bad_bundle_file");
   }
@@ -291,7 +355,7 @@ export async function loadBundle(pipelineUrl, { onProgress = () => {}, cache = t
   while (await fetchRound(list)) {
     const configs = Object.fromEntries(Object.entries(files).filter(([p]) => p.endsWith("config.json")));
     try {
-      list = bundleFiles(pipelineText, configs);
+      list = wasm.bundleFiles(pipelineText, configs);
     } catch (e) {
       throw tinychatError(`${base.href}: ${e.message ?? e}`, "Error", "bad_bundle_file");
     }
@@ -369,19 +433,19 @@ export async function clearCache({ cacheName = DEFAULT_CACHE } = {}) {
 /// The engine in this thread.
 export class LocalCore {
   /// options: { pipeline (absolute URL), model (absolute URL of a .gguf, optional), backend,
-  /// cache, cacheName, onProgress, wasmUrl, signal }
+  /// cache, cacheName, onProgress, wasmUrl, threads, signal }
   static async start(options) {
     const onProgress = options.onProgress ?? (() => {});
     onProgress({ phase: "wasm", text: "loading the WebAssembly module", progress: 0 });
-    await initWasm(options.wasmUrl);
+    await initWasm(options.wasmUrl, options.threads);
     // A bad backend name fails now, before any download (the Rust error, code invalid_argument).
-    checkBackend(options.backend ?? "auto");
+    wasm.checkBackend(options.backend ?? "auto");
     const t0 = performance.now();
     const { files, fromCache, bytes } = await loadBundle(options.pipeline, options);
     onProgress({ phase: "init", text: "starting the engine", progress: 1, fromCache });
     let engine;
     try {
-      engine = await Engine.create(files, options.backend ?? "auto");
+      engine = await wasm.Engine.create(files, options.backend ?? "auto");
     } catch (e) {
       // A bundle whose files do not load must not stay cached (a corrupt file); a backend that
       // is unavailable says nothing about the files.
@@ -392,9 +456,10 @@ export class LocalCore {
     }
     const info = engine.info();
     const core = new LocalCore(engine);
-    core.contract = contract();
+    core.contract = wasm.contract();
     core.info = {
       ...info,
+      cpu_threads_reason: threading.reason,
       from_cache: fromCache,
       bundle_bytes: bytes,
       load_ms: performance.now() - t0,

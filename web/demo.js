@@ -237,6 +237,7 @@ function showInfo(info) {
     ["chat model", `${info.chat_model_path}: ${c.model_type}, ${c.num_hidden_layers} layers, dim ${c.hidden_size}, vocab ${c.vocab_size}, ${info.chat_weights}`],
     ["context", `${info.context} tokens`],
     ["engine detail", info.backend_detail || "–"],
+    ["CPU threads", info.cpu_threads_reason ?? String(info.cpu_threads ?? 1)],
   ];
   for (const [k, v] of rows) {
     dl.append(el("dt", "", k), el("dd", "", v));

@@ -14,12 +14,16 @@ const SHELL = [
   "./pkg/tinychat_wasm.js",
   "./pkg/tinychat_wasm_bg.wasm",
 ];
+// The threaded build (cross-origin isolated pages) and its worker script under pkg/snippets/:
+// cached as they are fetched, and best-effort at install (a package may be built without them;
+// offline without them the engine runs on one thread).
+const OPTIONAL = ["./pkg/tinychat_wasm_mt.js", "./pkg/tinychat_wasm_mt_bg.wasm"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((c) => c.addAll(SHELL))
+      .then((c) => c.addAll(SHELL).then(() => Promise.all(OPTIONAL.map((p) => c.add(p).catch(() => {})))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -30,7 +34,9 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  const shell = SHELL.some((p) => new URL(p, self.registration.scope).pathname === url.pathname);
+  const scoped = (p) => new URL(p, self.registration.scope).pathname;
+  const shell =
+    [...SHELL, ...OPTIONAL].some((p) => scoped(p) === url.pathname) || url.pathname.startsWith(scoped("./pkg/snippets/"));
   if (event.request.method !== "GET" || url.origin !== self.location.origin || !shell) return;
   event.respondWith(
     (async () => {

@@ -155,8 +155,13 @@ export interface CreateEngineOptions {
   cache?: boolean;
   /** Default "tinychat-models-v1". */
   cacheName?: string;
-  /** Where tinychat_wasm_bg.wasm is served, if not beside tinychat.js. */
+  /** Where tinychat_wasm_bg.wasm (the single-threaded build) is served, if not beside tinychat.js. */
   wasmUrl?: string | URL;
+  /** Threads of the CPU engine (1 to 256). Default: the cores the browser reports, at most 8,
+   * where the page is cross-origin isolated (COOP same-origin + COEP require-corp) and the engine
+   * runs in its worker: then the threaded build (tinychat_wasm_mt.js, beside tinychat.js) loads.
+   * Elsewhere, or with 1, the single-threaded build; `EngineInfo.cpu_threads_reason` says why. */
+  threads?: number;
   /** Where worker.js is served, if not beside tinychat.js. */
   workerUrl?: string | URL;
   /** Aborts loading (the downloads in flight); createEngine rejects with an AbortError. */
@@ -171,6 +176,10 @@ export interface EngineInfo {
   backend_detail: string;
   /** Where the moderation classifier ran when the engine was created: with the chat model, on its GPU device when it has one. */
   moderator_backend: "webgpu" | "cpu";
+  /** Threads the CPU engine (chat model on the CPU, or the moderator) uses. */
+  cpu_threads: number;
+  /** Why that many, in plain words (e.g. the page is not cross-origin isolated). */
+  cpu_threads_reason: string;
   /** The chat model's path in the bundle (a directory or a .gguf file). */
   chat_model_path: string;
   /** The chat model's config.json. */

@@ -166,6 +166,7 @@ export async function createEngine(options = {}) {
     cache: options.cache ?? true,
     cacheName: options.cacheName ?? DEFAULT_CACHE,
     wasmUrl,
+    threads: options.threads,
     workerUrl: options.workerUrl ? new URL(String(options.workerUrl), base).href : undefined,
   };
   const onProgress = (p) => {

@@ -96,12 +96,12 @@ fn linear_tiled(
             ct
         })
     };
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
     let parts: Vec<Vec<f32>> = {
         use rayon::prelude::*;
         (0..tiles).into_par_iter().map(compute).collect()
     };
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
     let parts: Vec<Vec<f32>> = (0..tiles).map(compute).collect();
     for (i, ct) in parts.iter().enumerate() {
         let r0 = i * TILE;

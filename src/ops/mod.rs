@@ -1,5 +1,6 @@
 //! CPU ops, llm.c style: free functions over flat `f32` slices with the shapes in the signature.
-//! Natively they spread work over rayon's threads; in wasm they run on the one thread there is.
+//! Natively, and in wasm built with the `wasm-threads` feature (rayon's pool on Web Workers), they
+//! spread work over rayon's threads; in the single-threaded wasm build they run on its one thread.
 //! Each op has a GPU twin in `shaders/<op>.wgsl` and, under the `train` feature, a backward.
 
 pub mod activation;
@@ -15,7 +16,7 @@ pub mod pool;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod prefill;
 pub mod rope;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
 pub mod team;
 
 pub use activation::*;
@@ -31,7 +32,7 @@ pub use rope::*;
 
 /// Runs `f(i)` for every i in 0..n, in parallel where threads exist: on the forward-pass team
 /// inside [`forward_team`], else on rayon's pool.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
 pub fn par_for(n: usize, f: impl Fn(usize) + Sync + Send) {
     use rayon::prelude::*;
     if n == 1 {
@@ -41,14 +42,14 @@ pub fn par_for(n: usize, f: impl Fn(usize) + Sync + Send) {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
 pub fn par_for(n: usize, f: impl Fn(usize)) {
     (0..n).for_each(f)
 }
 
 /// Runs `f(chunk_index, chunk)` over `out.chunks_mut(chunk)`, in parallel where threads exist
 /// (see [`par_for`]).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
 pub fn par_chunks<F>(out: &mut [f32], chunk: usize, f: F)
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
@@ -65,7 +66,7 @@ where
     })
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
 pub fn par_chunks<F>(out: &mut [f32], chunk: usize, f: F)
 where
     F: Fn(usize, &mut [f32]),
@@ -90,29 +91,29 @@ impl SendPtr {
 }
 
 /// Runs `f` (a forward pass) with its parallel regions on the team ([`team::with_team`])
-/// natively; in wasm, right here.
+/// natively and in threaded wasm; in single-threaded wasm, right here.
 ///
 /// A decode step makes ~150 parallel regions of 20–200 µs each, a 128-token prefill ~400 with
 /// serial work (norms, RoPE) between them. Through rayon each region wakes the other workers
 /// and sleeps the caller until they finish; the team's threads spin between regions instead
 /// (docs/performance.md has the measurements).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
 pub fn forward_team<R>(f: impl FnOnce() -> R) -> R {
     team::with_team(f)
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
 pub fn forward_team<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
 /// Number of worker threads the CPU ops may use.
 pub fn num_threads() -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
     {
         rayon::current_num_threads()
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
     {
         1
     }

@@ -14,16 +14,55 @@
 //!
 //! One region runs at a time. A region started while the team is busy (another thread's forward
 //! pass, or a region inside a region) runs on rayon as before, so nothing waits on the team.
+//!
+//! In threaded wasm (`wasm-threads`) there is no `std::thread::spawn` and no clock: the team's
+//! threads are rayon pool threads (Web Workers) that never return to the pool, and they spin a
+//! fixed number of polls before sleeping. The caller must be allowed to block (a Web Worker, or
+//! Node's main thread), as rayon's own callers must.
 
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
-use std::time::{Duration, Instant};
 
 /// How long a team thread spins for the next region before it sleeps.
-const SPIN: Duration = Duration::from_millis(2);
+#[cfg(not(target_arch = "wasm32"))]
+const SPIN: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Polls of the team's word before a team thread sleeps, where there is no clock (wasm): a poll
+/// takes a few nanoseconds, so this is a few milliseconds, as natively.
+#[cfg(target_arch = "wasm32")]
+const SPIN_POLLS: u32 = 1 << 20;
+
+/// Counts a team thread's polls and says when it has spun long enough to sleep.
+struct Spin {
+    polls: u32,
+    #[cfg(not(target_arch = "wasm32"))]
+    start: std::time::Instant,
+}
+
+impl Spin {
+    fn new() -> Self {
+        Spin {
+            polls: 0,
+            #[cfg(not(target_arch = "wasm32"))]
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// One more poll; true once the thread should sleep (checked every 1024 polls).
+    fn done(&mut self) -> bool {
+        self.polls = self.polls.wrapping_add(1);
+        if !self.polls.is_multiple_of(1024) {
+            return false;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.start.elapsed() > SPIN;
+        #[cfg(target_arch = "wasm32")]
+        return self.polls >= SPIN_POLLS;
+    }
+}
 
 thread_local! {
     /// Whether this thread is inside [`with_team`].
@@ -67,7 +106,11 @@ static TEAM: OnceLock<Option<&'static Team>> = OnceLock::new();
 /// the whole team too (one of one thread runs its regions inline, see `run`).
 fn team() -> Option<&'static Team> {
     *TEAM.get_or_init(|| {
-        // rayon's global pool size, also when the first caller runs inside another pool.
+        // rayon's global pool size, also when the first caller runs inside another pool (wasm
+        // has one pool, the global one).
+        #[cfg(target_arch = "wasm32")]
+        let threads = rayon::current_num_threads();
+        #[cfg(not(target_arch = "wasm32"))]
         let threads = if rayon::current_thread_index().is_some() {
             std::thread::spawn(rayon::current_num_threads)
                 .join()
@@ -90,10 +133,17 @@ fn team() -> Option<&'static Team> {
             wake: Condvar::new(),
         }));
         for i in 0..helpers {
+            #[cfg(not(target_arch = "wasm32"))]
             std::thread::Builder::new()
                 .name(format!("tinychat-team-{i}"))
                 .spawn(move || team.serve())
                 .expect("starting a forward-pass team thread");
+            // Pool threads are the only threads wasm can start; these stay with the team.
+            #[cfg(target_arch = "wasm32")]
+            {
+                let _ = i;
+                rayon::spawn(move || team.serve());
+            }
         }
         Some(team)
     })
@@ -108,16 +158,14 @@ impl Team {
     fn serve(&self) {
         let mut seen = Self::epoch(self.word.load(Ordering::Acquire));
         loop {
-            let start = Instant::now();
-            let mut spins = 0u32;
+            let mut spin = Spin::new();
             seen = loop {
                 let e = Self::epoch(self.word.load(Ordering::Acquire));
                 if e != seen {
                     break e;
                 }
                 std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(1024) && start.elapsed() > SPIN {
+                if spin.done() {
                     break self.sleep_until_after(seen);
                 }
             };

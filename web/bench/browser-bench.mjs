@@ -1,11 +1,13 @@
-// Decode and prefill tokens/s of the CPU engine compiled to WebAssembly (simd128, one thread) in
-// headless Chromium, next to the native CPU engine on the same model file and weights (one
-// thread, and all cores), interleaved; see node-bench.mjs for the flags. The page is served
-// from 127.0.0.1 by web/tests/serve.mjs; it fetches the model file once, then each round runs
-// `benchDecode` there.
+// Decode and prefill tokens/s of the CPU engine compiled to WebAssembly (simd128) in headless
+// Chromium, next to the native CPU engine on the same model file and weights (one thread, and
+// all cores), interleaved; see node-bench.mjs for the flags. The page is served from 127.0.0.1
+// by web/tests/serve.mjs, cross-origin isolated; it fetches the model file once, then each round
+// runs `benchDecode`: with `--threads 1` (the default) on the page, in the single-threaded build;
+// with `--threads N` in a Web Worker, in the threaded build (pkg/tinychat_wasm_mt.js) on a pool
+// of N threads.
 //
 //   make web/models/smollm2 && scripts/build-web.sh && cargo build --release
-//   node web/bench/browser-bench.mjs [--model web/...gguf] [--dtype q4_1,q8_0,f32] [--rounds 3]
+//   node web/bench/browser-bench.mjs [--model web/...gguf] [--dtype q4_1,q8_0,f32] [--rounds 3] [--threads 2]
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +18,34 @@ import { compare, flags, root } from "./common.mjs";
 // The page fetches the model from the server, which serves web/ (a route of Playwright's own
 // cannot carry a 100 MB body): by default web/models/smollm2/'s GGUF (`make web/models/smollm2`).
 const opts = flags("web/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+const threadsAt = process.argv.indexOf("--threads");
+const threads = threadsAt >= 0 ? Number(process.argv[threadsAt + 1]) : 1;
+if (!(Number.isInteger(threads) && threads >= 1)) {
+  console.error(`--threads must be a positive integer, got ${process.argv[threadsAt + 1]}`);
+  process.exit(1);
+}
+// A cross-origin isolated page and worker (SharedArrayBuffer, so wasm threads).
+const ISOLATED = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+// The worker of the threaded runs: the threaded build, its pool, the model bytes.
+const WORKER = `
+let mod, bytes;
+onmessage = async ({ data }) => {
+  try {
+    if (data.type === "init") {
+      mod = await import("/pkg/tinychat_wasm_mt.js");
+      await mod.default();
+      await mod.initThreadPool(data.threads);
+      const res = await fetch(data.url);
+      if (!res.ok) throw new Error("GET " + data.url + ": " + res.status);
+      bytes = new Uint8Array(await res.arrayBuffer());
+      postMessage({ ok: true });
+    } else {
+      postMessage({ ok: true, value: await mod.benchDecode("", bytes, "cpu", data.prompt, data.tokens, data.dtype) });
+    }
+  } catch (e) {
+    postMessage({ ok: false, error: String(e?.message ?? e) });
+  }
+};`;
 const web = path.join(root, "web") + path.sep;
 if (!opts.model.startsWith(web)) {
   console.error(`--model must lie under web/ (the page fetches it from there): ${opts.model}`);
@@ -33,20 +63,41 @@ try {
   page.on("crash", () => console.error("browser-bench: the page crashed"));
   page.on("console", (m) => m.type() === "error" && console.error(`page: ${m.text()}`));
   // A blank page of the server's origin (so that /pkg/ is same-origin), made by the route.
-  await page.route("**/__bench.html", (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>tinychat bench</title>" }));
+  await page.route("**/__bench.html", (route) =>
+    route.fulfill({ contentType: "text/html", headers: ISOLATED, body: "<!doctype html><title>tinychat bench</title>" }),
+  );
+  await page.route("**/__bench-worker.js", (route) => route.fulfill({ contentType: "text/javascript", headers: ISOLATED, body: WORKER }));
   await page.goto(server.url + "__bench.html");
   const url = "/" + opts.model.slice(web.length).split(path.sep).join("/");
   const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium");
-  await page.evaluate(async (url) => {
-    const wasm = await import("/pkg/tinychat_wasm.js");
-    await wasm.default();
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${res.statusText}`);
-    window.__bench = { wasm, bytes: new Uint8Array(await res.arrayBuffer()) };
-  }, url);
-  await compare(opts, `wasm CPU, headless ${version}, 1 thread`, (dtype) =>
+  if (threads === 1) {
+    await page.evaluate(async (url) => {
+      const wasm = await import("/pkg/tinychat_wasm.js");
+      await wasm.default();
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${res.statusText}`);
+      window.__bench = { wasm, bytes: new Uint8Array(await res.arrayBuffer()) };
+    }, url);
+  } else {
+    await page.evaluate(async ([url, threads]) => {
+      if (!crossOriginIsolated) throw new Error("the bench page is not cross-origin isolated");
+      const worker = new Worker("/__bench-worker.js", { type: "module" });
+      const call = (msg) =>
+        new Promise((resolve, reject) => {
+          worker.onmessage = ({ data }) => (data.ok ? resolve(data.value) : reject(new Error(data.error)));
+          worker.onerror = (e) => reject(new Error(e.message ?? "the bench worker failed"));
+          worker.postMessage(msg);
+        });
+      await call({ type: "init", url, threads });
+      window.__bench = { call };
+    }, [url, threads]);
+  }
+  await compare(opts, `wasm CPU, headless ${version}, ${threads} thread${threads > 1 ? "s" : ""}`, (dtype) =>
     page.evaluate(
-      ([dtype, prompt, tokens]) => window.__bench.wasm.benchDecode("", window.__bench.bytes, "cpu", prompt, tokens, dtype),
+      ([dtype, prompt, tokens]) =>
+        window.__bench.call
+          ? window.__bench.call({ type: "bench", dtype, prompt, tokens })
+          : window.__bench.wasm.benchDecode("", window.__bench.bytes, "cpu", prompt, tokens, dtype),
       [dtype, opts.prompt, opts.tokens],
     ),
   );

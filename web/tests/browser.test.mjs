@@ -615,6 +615,33 @@ for (const mode of modes) {
         assert.match(out.same.pipeline, /\/models\/default\/pipeline\.json$/);
       });
 
+      test("the CPU engine runs on the browser's cores on a cross-origin isolated page, and answers as on one thread", { skip: mode !== "cpu" && "once is enough" }, async () => {
+        const out = await inPage(p, async (t) => {
+          const run = async (opts) => {
+            const e = await t.createEngine({ pipeline: "/models/smollm2/pipeline.json", backend: "cpu", cache: false, ...opts });
+            const r = await e.reply([{ role: "user", content: "What is the capital of France?" }], { temperature: 0, max_tokens: 12 });
+            const { cpu_threads: threads, cpu_threads_reason: reason } = e.info;
+            await e.dispose();
+            return { text: r.text, threads, reason };
+          };
+          const local = await t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: "cpu", worker: false });
+          const main = { threads: local.info.cpu_threads, reason: local.info.cpu_threads_reason };
+          await local.dispose();
+          return { cores: navigator.hardwareConcurrency, isolated: crossOriginIsolated, many: await run({}), one: await run({ threads: 1 }), main };
+        });
+        assert.equal(out.error, undefined, out.error);
+        console.log(`  threads: ${JSON.stringify(out)}`);
+        assert.equal(out.isolated, true, "serve.mjs sends COOP and COEP");
+        const want = Math.min(out.cores, 8);
+        assert.equal(out.many.threads, want);
+        if (want > 1) assert.match(out.many.reason, new RegExp(`^${want} threads \\(the threaded build, on a cross-origin isolated page`));
+        assert.deepEqual([out.one.threads, out.one.reason], [1, "one thread: the threads option asked for 1"]);
+        assert.deepEqual(out.main, { threads: 1, reason: "one thread: the engine runs on the page's main thread (worker: false), which may not wait for other threads" });
+        // Work is split by output rows and heads: the same sums, so the same greedy tokens.
+        assert.equal(out.many.text, out.one.text);
+        assert.match(out.one.text, /Paris/);
+      });
+
       test("a conversation longer than the context keeps answering", { skip: mode !== "cpu" && "once is enough" }, async () => {
         // The same bundle with "context": 112, served by serve.mjs: the fourth turn overflows it.
         await p.goto(demoUrl({ pipeline: "/bundles/smollm2-ctx112/pipeline.json" }));
