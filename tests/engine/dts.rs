@@ -263,6 +263,7 @@ fn engine_info() -> EngineInfo {
         backend_reason: "the CPU engine was requested".into(),
         backend_detail: String::new(),
         moderator_backend: "cpu".into(),
+        cpu_threads: 2,
         chat_model_path: "chat".into(),
         chat_model: serde_json::json!({ "model_type": "llama" }),
         chat_weights: "f16".into(),
@@ -405,7 +406,14 @@ fn chunks_match_the_dts_variants() {
 fn engine_info_and_the_contract_match_the_dts() {
     let d = Dts::new(DTS);
     // The loader (web/core.js) adds these to what Rust serialises.
-    let js_added = ["from_cache", "bundle_bytes", "load_ms", "pipeline", "model"];
+    let js_added = [
+        "cpu_threads_reason",
+        "from_cache",
+        "bundle_bytes",
+        "load_ms",
+        "pipeline",
+        "model",
+    ];
     check(
         "EngineInfo",
         &d.interface("EngineInfo"),
