@@ -82,40 +82,40 @@ fn linear_tiled(
     n_in: usize,
     n_out: usize,
 ) {
+    assert!(
+        out.len() >= t * n_out && inp.len() >= t * n_in,
+        "linear_tiled shapes"
+    );
     let tiles = n_out.div_ceil(TILE);
-    // ct[i]: (T, rows of tile i), computed in parallel, then scattered into out's columns.
-    let compute = |i: usize| -> Vec<f32> {
+    let base = super::SendPtr(out.as_mut_ptr());
+    // Tile i: its rows of W dequantized, ct (T, rows) = inp · tileᵀ, then written into out's
+    // columns r0..r0 + rows of every row. On the forward-pass team (or rayon) where there are
+    // threads; both buffers are this thread's scratch.
+    super::par_for(tiles, |i| {
         let r0 = i * TILE;
         let rows = TILE.min(n_out - r0);
-        with_scratch(rows * n_in, |wt| {
+        with_scratch(rows * n_in + t * rows, |s| {
+            let (wt, ct) = s.split_at_mut(rows * n_in);
             for r in 0..rows {
                 w.row_into(r0 + r, &mut wt[r * n_in..(r + 1) * n_in]);
             }
-            let mut ct = vec![0.0; t * rows];
-            super::sgemm_nt(&mut ct, inp, wt, t, n_in, rows, 0.0);
-            ct
-        })
-    };
-    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
-    let parts: Vec<Vec<f32>> = {
-        use rayon::prelude::*;
-        (0..tiles).into_par_iter().map(compute).collect()
-    };
-    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
-    let parts: Vec<Vec<f32>> = (0..tiles).map(compute).collect();
-    for (i, ct) in parts.iter().enumerate() {
-        let r0 = i * TILE;
-        let rows = ct.len() / t;
-        for r in 0..t {
-            let o = &mut out[r * n_out + r0..r * n_out + r0 + rows];
-            o.copy_from_slice(&ct[r * rows..(r + 1) * rows]);
-            if let Some(b) = bias {
-                for (y, bb) in o.iter_mut().zip(&b[r0..r0 + rows]) {
-                    *y += *bb;
+            // beta 0: ct is written, never read.
+            super::sgemm_nt(ct, inp, wt, t, n_in, rows, 0.0);
+            for r in 0..t {
+                // SAFETY: out holds t · n_out values (asserted by the callers), and tile i
+                // writes only columns r0..r0 + rows of each row: no other tile touches them,
+                // and `out` stays borrowed until par_for returns.
+                let o =
+                    unsafe { std::slice::from_raw_parts_mut(base.get().add(r * n_out + r0), rows) };
+                o.copy_from_slice(&ct[r * rows..(r + 1) * rows]);
+                if let Some(b) = bias {
+                    for (y, bb) in o.iter_mut().zip(&b[r0..r0 + rows]) {
+                        *y += *bb;
+                    }
                 }
             }
-        }
-    }
+        })
+    });
 }
 
 /// out (T, C) = the embedding rows of `tokens` from `wte` (V, C) in any storage type.
@@ -171,6 +171,38 @@ mod tests {
                     .map(|(a, b)| (a - b).abs())
                     .fold(0.0, f32::max);
                 assert!(diff < 1e-4, "{q} T={t} OUT={n_out}: max diff {diff}");
+            }
+        }
+    }
+
+    /// The tiled prefill (wasm's, and AVX2's: this machine's AVX-512 prefill takes the other
+    /// path in `linear_forward`), partial tiles, on the forward-pass team and off it, with the
+    /// output filled with NaN first (every value must be written), against the triple loop.
+    #[test]
+    fn linear_tiled_matches_the_dequantized_reference() {
+        for q in QType::ALL.into_iter().filter(|&q| q != QType::F32) {
+            let n_in = if q.block_len() == 256 { 512 } else { 96 };
+            for &(t, n_out) in &[(8, 33), (9, 65), (40, 97)] {
+                let w = Tensor::from_f32(vec![n_out, n_in], &rand_vec(n_out * n_in, 7), q);
+                let wd = w.to_f32();
+                let (x, b) = (rand_vec(t * n_in, 8), rand_vec(n_out, 9));
+                let mut want = vec![0.0; t * n_out];
+                matmul_reference(&mut want, &x, &wd, Some(&b), t, n_in, n_out);
+                for team in [false, true] {
+                    let mut got = vec![f32::NAN; t * n_out];
+                    let mut run = || linear_tiled(&mut got, &x, &w, Some(&b), t, n_in, n_out);
+                    if team {
+                        crate::ops::forward_team(run)
+                    } else {
+                        run()
+                    }
+                    let diff = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f32::max);
+                    assert!(diff < 1e-4, "{q} T={t} OUT={n_out} team={team}: {diff}");
+                }
             }
         }
     }
