@@ -31,11 +31,15 @@ const DEFAULT_MAX_THREADS = 8;
 const THREADED_JS = "./tinychat_wasm_mt.js";
 const THREADED_WASM = "./tinychat_wasm_mt_bg.wasm";
 
-/// How many threads the CPU engine may use here (`asked`: the `threads` option), and why.
-function threadPlan(asked) {
+/// The `threads` option: absent, or an integer from 1 to 256.
+function checkThreads(asked) {
   if (asked !== undefined && asked !== null && !(Number.isInteger(asked) && asked >= 1 && asked <= 256)) {
     throw tinychatError(`threads must be an integer from 1 to 256, got ${JSON.stringify(asked)}`, "Error", "invalid_argument");
   }
+}
+
+/// How many threads the CPU engine may use here (`asked`: the `threads` option), and why.
+function threadPlan(asked) {
   if (asked === 1) return { threads: 1, reason: "one thread: the threads option asked for 1" };
   if (!globalThis.crossOriginIsolated || typeof SharedArrayBuffer === "undefined") {
     return {
@@ -57,14 +61,15 @@ function threadPlan(asked) {
 /// Instantiates the wasm module once per thread: the threaded build where `threadPlan` allows it
 /// (falling back to the single-threaded one, with the reason, if it does not start), else the
 /// single-threaded build. `wasmUrl` overrides where the single-threaded module is fetched from.
+/// The first call in a thread decides; a worker holds one engine.
 export function initWasm(wasmUrl, threads) {
+  try {
+    checkThreads(threads);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (!wasmReady) {
-    let plan;
-    try {
-      plan = threadPlan(threads);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    let plan = threadPlan(threads);
     wasmReady = (async () => {
       if (plan.threads > 1) {
         try {

@@ -347,6 +347,8 @@ for (const mode of modes) {
         );
         out.noPipeline = await err(t.createEngine({}));
         out.badBackend = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", backend: "tpu" }));
+        out.badThreads = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", threads: 0 }));
+        out.badThreadsLocal = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", threads: 2.5, worker: false }));
         out.ggufAlone = await err(t.createEngine({ pipeline: "/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" }));
         out.notGguf = await err(t.createEngine({ pipeline: "/bundles/test/pipeline.json", model: "/bundles/test/chat/model.safetensors" }));
         out.cachedAfterCorrupt = (await t.listCachedModels()).map((m) => m.pipeline);
@@ -383,6 +385,8 @@ for (const mode of modes) {
       assert.match(r.userAborted, /^AbortError: tinychat: loading was aborted.*\[aborted\]$/);
       assert.match(r.noPipeline, /createEngine needs \{ pipeline.*\[invalid_argument\]$/);
       assert.match(r.badBackend, /unknown backend "tpu".*\[invalid_argument\]$/);
+      assert.match(r.badThreads, /^Error: tinychat: threads must be an integer from 1 to 256, got 0 \[invalid_argument\]$/);
+      assert.match(r.badThreadsLocal, /^Error: tinychat: threads must be an integer from 1 to 256, got 2\.5 \[invalid_argument\]$/);
       assert.match(r.ggufAlone, /is a GGUF chat model, which has no moderator: name the bundle.*\[invalid_argument\]$/);
       assert.match(r.notGguf, /model must be the URL of a \.gguf file.*\[invalid_argument\]$/);
       assert.match(r.typo, /reply options: unknown field `temprature` \(known: temperature, top_p.*\[invalid_argument\]$/);
