@@ -31,7 +31,8 @@ use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
 const SPIN: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Polls of the team's word before a team thread sleeps, where there is no clock (wasm): a poll
-/// takes a few nanoseconds, so this is a few milliseconds, as natively.
+/// is one atomic load and a compare, so this is meant as a few milliseconds, as natively (not
+/// timed in a browser).
 #[cfg(target_arch = "wasm32")]
 const SPIN_POLLS: u32 = 1 << 20;
 
