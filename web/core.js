@@ -30,6 +30,8 @@ const DEFAULT_MAX_THREADS = 8;
 /// import alone, and a bundle without these files runs on one thread.
 const THREADED_JS = "./tinychat_wasm_mt.js";
 const THREADED_WASM = "./tinychat_wasm_mt_bg.wasm";
+/// How long the threaded build's workers may take to start.
+const POOL_TIMEOUT_MS = 20_000;
 
 /// The `threads` option: absent, or an integer from 1 to 256.
 function checkThreads(asked) {
@@ -75,7 +77,13 @@ export function initWasm(wasmUrl, threads) {
         try {
           const mt = await import(/* @vite-ignore */ new URL(THREADED_JS, import.meta.url).href);
           await mt.default({ module_or_path: new URL(THREADED_WASM, import.meta.url) });
-          await mt.initThreadPool(plan.threads);
+          // A worker that never loads (a Content-Security-Policy without blob: workers, say) would
+          // leave the pool waiting forever: past POOL_TIMEOUT_MS, one thread instead.
+          let timer;
+          const timeout = new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`its ${plan.threads} workers did not start within ${POOL_TIMEOUT_MS / 1000} s`)), POOL_TIMEOUT_MS);
+          });
+          await Promise.race([mt.initThreadPool(plan.threads), timeout]).finally(() => clearTimeout(timer));
           wasm = mt;
           threading = plan;
           return;
