@@ -385,11 +385,7 @@ mod tests {
                         pool.install(|| {
                             attention_forward(&mut got, &q, &k, &v, pos0, t, nh, nkv, hs, causal)
                         });
-                        let worst = got
-                            .iter()
-                            .zip(&want)
-                            .map(|(a, b)| (a - b).abs())
-                            .fold(0f32, f32::max);
+                        let worst = crate::ops::max_abs_diff(&got, &want);
                         assert!(
                             worst < 1e-5,
                             "HS={hs} T={t} pos0={pos0} causal={causal} threads={threads}: {worst}"
@@ -452,11 +448,7 @@ mod tests {
                             _ => attend_avx512::<8>(&mut got, &q, k, v, kvd, 0.125, att),
                         }
                     }
-                    let worst = got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0f32, f32::max);
+                    let worst = crate::ops::max_abs_diff(&got, &want);
                     assert!(worst < 1e-6, "HS={hs} n={n}: {worst}");
                 }
             }

@@ -165,11 +165,7 @@ mod tests {
                 let mut want = vec![0.0; t * n_out];
                 linear_forward(&mut got, &x, &w, Some(&b), t);
                 matmul_reference(&mut want, &xr, &wd, Some(&b), t, n_in, n_out);
-                let diff = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f32::max);
+                let diff = crate::ops::max_abs_diff(&got, &want);
                 assert!(diff < 1e-4, "{q} T={t} OUT={n_out}: max diff {diff}");
             }
         }
@@ -196,11 +192,7 @@ mod tests {
                     } else {
                         run()
                     }
-                    let diff = got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f32::max);
+                    let diff = crate::ops::max_abs_diff(&got, &want);
                     assert!(diff < 1e-4, "{q} T={t} OUT={n_out} team={team}: {diff}");
                 }
             }

@@ -124,11 +124,7 @@ mod tests {
             let mut want = vec![0.0; t * n_out];
             matmul_forward(&mut got, &x, &w, Some(&b), t, n_in, n_out);
             matmul_reference(&mut want, &x, &w, Some(&b), t, n_in, n_out);
-            let diff = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let diff = crate::ops::max_abs_diff(&got, &want);
             assert!(diff < 1e-4, "T={t} IN={n_in} OUT={n_out}: max diff {diff}");
         }
     }

@@ -76,6 +76,24 @@ where
         .for_each(|(i, c)| f(i, c));
 }
 
+/// The largest |a − b| over two equally long slices, for the kernels' tests: NaN if any
+/// difference is NaN (an output never written, a NaN produced), so that `diff < tol` fails
+/// then; `fold(0.0, f32::max)` would skip it.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "max_abs_diff lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, |m, d| {
+            if m.is_nan() || d.is_nan() {
+                f32::NAN
+            } else {
+                m.max(d)
+            }
+        })
+}
+
 /// A pointer that tasks share to write disjoint parts of one slice.
 #[derive(Clone, Copy)]
 pub(crate) struct SendPtr(pub(crate) *mut f32);

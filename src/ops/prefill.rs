@@ -242,11 +242,7 @@ mod tests {
                         .build()
                         .unwrap()
                         .install(|| gemm(&mut got, &x, &w, Some(&b), t));
-                    let diff = got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f32::max);
+                    let diff = crate::ops::max_abs_diff(&got, &want);
                     assert!(diff < 1e-4, "{q} T={t} N={n} threads={threads}: {diff}");
                 }
             }
