@@ -9,11 +9,14 @@ Prints one JSON line: {"tokens_per_s": ...}.
 import argparse
 import json
 import math
+import statistics
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+WARMUP = 3
 
 
 class Block(nn.Module):
@@ -80,16 +83,19 @@ def main():
     opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
     idx = torch.randint(0, a.vocab, (a.batch_size, a.seq_len + 1))
     x, y = idx[:, :-1], idx[:, 1:]
-    timed = 0.0
-    for i in range(a.steps + 1):
+    # As tinychat's side and shared/peers/torch_train_bench.py: WARMUP untimed steps (oneDNN
+    # builds its kernels on the first ones), then the median of the timed steps.
+    times = []
+    for i in range(WARMUP + a.steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = m(x, y)
         loss.backward()
         opt.step()
-        if i > 0:
-            timed += time.perf_counter() - t0
-    print(json.dumps({"tokens_per_s": a.steps * a.batch_size * a.seq_len / timed, "loss": loss.item(),
+        if i >= WARMUP:
+            times.append(time.perf_counter() - t0)
+    print(json.dumps({"tokens_per_s": a.batch_size * a.seq_len / statistics.median(times),
+                      "loss": loss.item(),
                       "torch": torch.__version__, "threads": a.threads}))
 
 

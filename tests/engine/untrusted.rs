@@ -406,6 +406,7 @@ fn every_numeric_flag_has_a_range() {
             &["bench", "train", "--torch-threads", "0"],
             &["--torch-threads"],
         ),
+        (&["bench", "train", "--rounds", "0"], &["--rounds"]),
     ];
     for (args, want) in bench {
         assert_usage_error(&tinychat(args), want);

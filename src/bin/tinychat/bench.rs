@@ -146,7 +146,7 @@ impl From<ModerateArgs> for ModerateBenchArgs {
 #[cfg(feature = "train")]
 #[derive(clap::Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  tinychat bench train --steps 5\n  tinychat bench train --preset tiny --no-torch"
+    after_help = "Example:\n  tinychat bench train --steps 5\n  tinychat bench train --preset tiny --no-torch\n  tinychat bench train --python venv/bin/python --rounds 5"
 )]
 pub struct BenchTrainArgs {
     /// Presets to measure (default: tiny and small).
@@ -155,7 +155,7 @@ pub struct BenchTrainArgs {
     /// Vocabulary size of the benchmark model.
     #[arg(long, default_value_t = 4096, value_parser = count(256, tinychat::config::LIMITS.vocab_size as u64))]
     pub vocab: usize,
-    /// Timed steps per preset (after one warm-up step).
+    /// Timed steps per round (after three warm-up steps); a round's figure is their median.
     #[arg(long, default_value_t = 5, value_parser = count(1, 1_000_000))]
     pub steps: usize,
     /// Skip the PyTorch comparison.
@@ -167,6 +167,12 @@ pub struct BenchTrainArgs {
     /// The PyTorch script.
     #[arg(long, default_value = "scripts/bench_torch.py")]
     pub torch_script: PathBuf,
+    /// The Python interpreter that runs the PyTorch script (e.g. a venv's bin/python).
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+    /// Rounds per preset, tinychat and PyTorch alternated in each; medians are compared.
+    #[arg(long, default_value_t = 3, value_parser = count(1, 1000))]
+    pub rounds: usize,
 }
 
 #[cfg(feature = "train")]
@@ -179,6 +185,8 @@ impl From<BenchTrainArgs> for tinychat::train::bench::BenchOptions {
             no_torch: a.no_torch,
             torch_threads: a.torch_threads,
             torch_script: a.torch_script,
+            python: a.python,
+            rounds: a.rounds,
         }
     }
 }
