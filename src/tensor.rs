@@ -8,6 +8,7 @@
 
 use crate::params::{ParamLayout, Params, Slot};
 use crate::quant::{self, QType};
+use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use std::borrow::Cow;
 
@@ -85,7 +86,7 @@ impl Tensor {
     pub fn to_f32(&self) -> Cow<'_, [f32]> {
         match &self.data {
             TensorData::F32(v) => Cow::Borrowed(v),
-            TensorData::F16(v) => Cow::Owned(v.iter().map(|x| x.to_f32()).collect()),
+            TensorData::F16(v) => Cow::Owned(v.to_f32_vec()),
             TensorData::BF16(v) => Cow::Owned(v.iter().map(|x| x.to_f32()).collect()),
             TensorData::Quant(q, b) => {
                 let mut out = vec![0.0; self.numel()];
@@ -113,11 +114,10 @@ impl Tensor {
         debug_assert_eq!(out.len(), c);
         match &self.data {
             TensorData::F32(v) => out.copy_from_slice(&v[r * c..(r + 1) * c]),
-            TensorData::F16(v) => {
-                for (o, x) in out.iter_mut().zip(&v[r * c..(r + 1) * c]) {
-                    *o = x.to_f32();
-                }
-            }
+            // `half`'s slice conversion: F16C eight values at a time where the CPU has it (the
+            // CPU is asked once per row, where `to_f32` asks once per value and converts one);
+            // exact either way. (bf16's is a shift, which the plain loop vectorizes.)
+            TensorData::F16(v) => v[r * c..(r + 1) * c].convert_to_f32_slice(out),
             TensorData::BF16(v) => {
                 for (o, x) in out.iter_mut().zip(&v[r * c..(r + 1) * c]) {
                     *o = x.to_f32();

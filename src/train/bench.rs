@@ -1,8 +1,8 @@
 //! `tinychat bench train`: training throughput (tokens/s: forward + backward + AdamW) of the
 //! presets on random tokens, and the same measured for a plain PyTorch model of the same shape
 //! (scripts/bench_torch.py, when the `--python` interpreter imports torch), alternated round by
-//! round, with the medians' ratio and the GFLOP/s of each by the count PyTorch peers use
-//! (6·N + 12·L·d·T per token, N the parameters but the input embedding).
+//! round, with the medians' ratio and the GFLOP/s of each ([`flops_per_token`]: 6·N + 12·L·d·T
+//! per token, N the parameters but the input embedding).
 
 use super::model::{init_params, TrainModel};
 use super::optim::{AdamW, AdamWConfig};
