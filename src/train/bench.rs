@@ -7,6 +7,7 @@
 use super::model::{init_params, TrainModel};
 use super::optim::{AdamW, AdamWConfig};
 use super::pretrain::{Preset, TrainSettings};
+use crate::bench::median;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
@@ -82,7 +83,7 @@ pub fn tinychat_tokens_per_s(s: &TrainSettings, vocab: usize, steps: usize) -> R
             times.push(t0.elapsed().as_secs_f64());
         }
     }
-    Ok(n as f64 / spread(&times).0)
+    Ok(n as f64 / median(&times))
 }
 
 /// Untimed steps before the timed ones, on both sides.
@@ -142,19 +143,6 @@ fn torch_tokens_per_s(a: &BenchOptions, s: &TrainSettings) -> Result<f64> {
     v["tokens_per_s"]
         .as_f64()
         .ok_or_else(|| Error::Other(format!("unexpected output: {text}")))
-}
-
-/// Median, min and max of `xs` (not empty).
-fn spread(xs: &[f64]) -> (f64, f64, f64) {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (median, v[0], v[n - 1])
 }
 
 /// Training FLOPs per token: 6·N for the matmuls' forward and backward, N the parameters but the
@@ -222,7 +210,9 @@ pub fn run(a: &BenchOptions) -> Result<()> {
             }
         }
         let line = |name: &str, xs: &[f64]| {
-            let (m, lo, hi) = spread(xs);
+            let m = median(xs);
+            let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             println!(
                 "  {name:<9}{m:>8.0} tokens/s [{lo:.0}-{hi:.0}], {:.1} GFLOP/s",
                 m * gflop
