@@ -42,7 +42,7 @@ web/models/smollm2: models/smollm2
 # Retrains the SmolLM2 bundle's moderator (about 40 minutes on 2 cores, most of it the trunk
 # reading the texts once): the moderation data, then a head on SmolLM2's first 20 blocks.
 moderator-smollm2: models/smollm2
-	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data
+	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data/corpus
 	cargo run --release --features train -- train moderation --init models/smollm2/$(SMOLLM2_GGUF) \
 	  --data data/moderation --out runs/moderation-smollm2
 	rm -rf web/models/smollm2/moderator
