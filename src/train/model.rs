@@ -456,24 +456,46 @@ impl TrainModel {
         self.inputs.copy_from_slice(inputs);
 
         embedding_forward(&mut self.resid[0], inputs, p.t(Slot::TokEmb), None, 0, c);
-        let d = Dims::new(cfg, b, t, &self.rope, &self.key_lengths);
-        for l in 0..cfg.n_layers {
-            let (before, after) = self.resid.split_at_mut(l + 1);
-            let a = &mut self.layers[l];
-            a.attention_forward(&before[l], p, l, &d);
-            a.mlp_forward(&mut after[0], p, l, &d);
-        }
-        let last = &self.resid[cfg.n_layers];
+        self.layers_forward(p);
+        let cfg = &self.config;
         rmsnorm_forward(
             &mut self.xnf,
             &mut self.rstdf,
-            last,
+            &self.resid[cfg.n_layers],
             p.t(Slot::FinalNormW),
             n,
             c,
             cfg.norm_eps,
         );
         Ok(&self.xnf)
+    }
+
+    /// Runs the layers on given input states `x0` (B·T, C) instead of token embeddings — the
+    /// residual stream after blocks that are not trained, as when a moderation head tunes the
+    /// top blocks of a frozen trunk — and returns the residual stream after the last layer
+    /// (B·T, C), before the final norm. [`backward_states`](Self::backward_states) follows it.
+    pub fn forward_states(&mut self, p: &Params, x0: &[f32]) -> Result<&[f32]> {
+        if x0.len() != self.resid[0].len() {
+            return Err(Error::InvalidArgument(format!(
+                "input states must be (B·T, C) = {} values, got {}",
+                self.resid[0].len(),
+                x0.len()
+            )));
+        }
+        self.resid[0].copy_from_slice(x0);
+        self.layers_forward(p);
+        Ok(&self.resid[self.config.n_layers])
+    }
+
+    fn layers_forward(&mut self, p: &Params) {
+        let cfg = &self.config;
+        let d = Dims::new(cfg, self.batch, self.seq, &self.rope, &self.key_lengths);
+        for l in 0..cfg.n_layers {
+            let (before, after) = self.resid.split_at_mut(l + 1);
+            let a = &mut self.layers[l];
+            a.attention_forward(&before[l], p, l, &d);
+            a.mlp_forward(&mut after[0], p, l, &d);
+        }
     }
 
     /// The trunk's output h (B·T, C) from the last forward.
@@ -549,13 +571,40 @@ impl TrainModel {
             n,
             c,
         );
+        self.layers_backward(p, grads);
+        embedding_backward(
+            grad_mut(grads, p, Slot::TokEmb),
+            &self.g.dres,
+            &self.inputs,
+            c,
+        );
+    }
+
+    /// Accumulates into `grads` the gradient that flows back from `dx` = ∂loss/∂x (B·T, C), the
+    /// gradient with respect to the last [`forward_states`](Self::forward_states)'s output, and
+    /// returns ∂loss/∂x0 (B·T, C), the gradient with respect to its input states.
+    pub fn backward_states(&mut self, p: &Params, grads: &mut [f32], dx: &[f32]) -> &[f32] {
+        assert_eq!(
+            grads.len(),
+            p.data.len(),
+            "gradient buffer has the parameters' layout"
+        );
+        assert_eq!(dx.len(), self.g.dres.len(), "dx is (B·T, C)");
+        self.g.dres.copy_from_slice(dx);
+        self.layers_backward(p, grads);
+        &self.g.dres
+    }
+
+    /// The layers' backward, from ∂loss/∂(last residual stream) in `self.g.dres` down to
+    /// ∂loss/∂(first layer's input), left in `self.g.dres`.
+    fn layers_backward(&mut self, p: &Params, grads: &mut [f32]) {
+        let cfg = &self.config;
         let d = Dims::new(cfg, self.batch, self.seq, &self.rope, &self.key_lengths);
         for l in (0..cfg.n_layers).rev() {
             let a = &self.layers[l];
-            a.mlp_backward(g, grads, p, l, &d);
-            a.attention_backward(g, grads, &self.resid[l], p, l, &d);
+            a.mlp_backward(&mut self.g, grads, p, l, &d);
+            a.attention_backward(&mut self.g, grads, &self.resid[l], p, l, &d);
         }
-        embedding_backward(grad_mut(grads, p, Slot::TokEmb), &g.dres, &self.inputs, c);
     }
 
     /// Per-position losses of the last forward (N), 0 where the target was ignored.

@@ -275,3 +275,61 @@ fn value_head_backward_matches_finite_differences() {
     check("value head dhidden", &hidden, &dh, |h| fwd(h, &w));
     check("value head dweight", &w, &dw, |w| fwd(&hidden, w));
 }
+
+#[test]
+fn layers_from_states_backward_matches_finite_differences() {
+    // TrainModel::forward_states / backward_states: two llama blocks (GQA, RoPE, causal) read
+    // given input states, as when the top blocks of a frozen trunk are tuned; the gradient of a
+    // probe of their output with respect to every block parameter and every input state.
+    use tinychat::config::{Family, ModelConfig};
+    use tinychat::params::{Params, Slot};
+    use tinychat::train::model::{init_params, TrainModel};
+    let cfg = ModelConfig {
+        family: Family::Llama,
+        vocab_size: 3,
+        dim: 16,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 4,
+        hidden_dim: 24,
+        max_seq_len: 8,
+        norm_eps: 1e-5,
+        rope_theta: 10000.0,
+        tie_embeddings: true,
+        attn_bias: false,
+        mlp_bias: false,
+        bos_token_id: None,
+        eos_token_ids: vec![],
+        pad_token_id: None,
+        labels: vec![],
+        pooling: Default::default(),
+        causal: true,
+    };
+    let (b, t, c) = (2, 5, cfg.dim);
+    let mut rng = Rng::new(9);
+    let mut p = init_params(&cfg, 10);
+    // Weights well away from init's near-identity blocks, so every path carries gradient.
+    for x in p.data.iter_mut() {
+        *x += (rng.uniform() * 2.0 - 1.0) * 0.3;
+    }
+    let x0 = rand_vec(b * t * c, &mut rng, 1.0);
+    let w = rand_vec(b * t * c, &mut rng, 1.0);
+    let mut m = TrainModel::new(&cfg, b, t).unwrap();
+    let loss =
+        |p: &Params, x0: &[f32], m: &mut TrainModel| probe(m.forward_states(p, x0).unwrap(), &w);
+    loss(&p, &x0, &mut m);
+    let mut grads = vec![0.0; p.data.len()];
+    let dx0 = m.backward_states(&p, &mut grads, &w).to_vec();
+    check("blocks dx0", &x0, &dx0, |x| loss(&p, x, &mut m));
+    let mut q = p.clone();
+    check("blocks dparams", &p.data, &grads, |d| {
+        q.data.copy_from_slice(d);
+        loss(&q, &x0, &mut m)
+    });
+    // The token embedding and the final norm are not on this path.
+    for slot in [Slot::TokEmb, Slot::FinalNormW] {
+        let s = p.layout.spec(slot).unwrap();
+        assert!(grads[s.offset..s.offset + s.len].iter().all(|&g| g == 0.0));
+    }
+}
