@@ -423,7 +423,7 @@ fn train(o: &HeadOptions, splits: &[Split], c: usize) -> Result<(Mlp, Standardiz
                                 };
                             }
                         }
-                        let loss = mlp.backward(&z, &rows[i].1, scale, &mut g);
+                        let loss = mlp.backward(&z, &rows[i].1, scale, &mut g, None);
                         (g, s + loss as f64)
                     },
                 )

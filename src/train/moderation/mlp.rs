@@ -85,9 +85,17 @@ impl Mlp {
             .collect()
     }
 
-    /// Adds the gradient of the mean BCE over one example (scaled by `scale`) to `g`; returns
-    /// the example's loss (summed over labels).
-    pub(super) fn backward(&self, z: &[f32], y: &[f32], scale: f32, g: &mut Mlp) -> f32 {
+    /// Adds the gradient of the mean BCE over one example (scaled by `scale`) to `g`, and the
+    /// gradient with respect to the input z to `dz` when given (a head on tuned blocks passes it
+    /// on to them); returns the example's loss (summed over labels).
+    pub(super) fn backward(
+        &self,
+        z: &[f32],
+        y: &[f32],
+        scale: f32,
+        g: &mut Mlp,
+        mut dz: Option<&mut [f32]>,
+    ) -> f32 {
         let (c, h) = (self.c, self.h);
         let mut a = vec![];
         let logits = self.forward(z, &mut a);
@@ -116,6 +124,16 @@ impl Mlp {
                 for (gw, x) in g.w1[j * c..(j + 1) * c].iter_mut().zip(z) {
                     *gw += d * x;
                 }
+                if let Some(dz) = dz.as_deref_mut() {
+                    for (o, w) in dz.iter_mut().zip(&self.w1[j * c..(j + 1) * c]) {
+                        *o += d * w;
+                    }
+                }
+            }
+        } else if let Some(dz) = dz {
+            // A linear head: z is the activation.
+            for (o, d) in dz.iter_mut().zip(&dact) {
+                *o += d;
             }
         }
         loss
@@ -243,7 +261,7 @@ mod tests {
     use super::*;
 
     /// The analytic gradient of the summed BCE against central differences, for every
-    /// parameter of a small head (hidden and linear).
+    /// parameter and input of a small head (hidden and linear).
     #[test]
     fn backward_matches_finite_differences() {
         for h in [5, 0] {
@@ -253,15 +271,29 @@ mod tests {
             let z: Vec<f32> = (0..c).map(|_| rng.uniform() * 2.0 - 1.0).collect();
             let y = [1.0, 0.0, 1.0];
             let mut g = mlp.zeros_like();
-            mlp.backward(&z, &y, 1.0, &mut g);
-            let loss = |m: &Mlp| -> f64 {
+            let mut dz = vec![0.0; c];
+            mlp.backward(&z, &y, 1.0, &mut g, Some(&mut dz));
+            let loss_at = |m: &Mlp, z: &[f32]| -> f64 {
                 let mut a = vec![];
-                m.forward(&z, &mut a)
+                m.forward(z, &mut a)
                     .iter()
                     .zip(&y)
                     .map(|(x, t)| (softplus(*x) - t * x) as f64)
                     .sum()
             };
+            let loss = |m: &Mlp| loss_at(m, &z);
+            for i in 0..c {
+                let eps = 1e-2f32;
+                let (mut up, mut down) = (z.clone(), z.clone());
+                up[i] += eps;
+                down[i] -= eps;
+                let fd = (loss_at(&mlp, &up) - loss_at(&mlp, &down)) / (2.0 * eps as f64);
+                let an = dz[i] as f64;
+                assert!(
+                    (fd - an).abs() < 2e-3 * (1.0 + fd.abs()),
+                    "h {h}, dz[{i}]: analytic {an}, finite differences {fd}"
+                );
+            }
             for k in 0..4 {
                 for i in 0..mlp.parts()[k].len() {
                     let eps = 1e-2f32;
