@@ -18,7 +18,7 @@ use crate::ops::matvec::{self, Store};
 use crate::ops::*;
 use crate::params::{LayerSlot as LS, Params, Slot};
 use crate::quant::QType;
-use crate::tensor::Weights;
+use crate::tensor::{Tensor, Weights};
 use crate::weights::DType;
 use std::path::Path;
 
@@ -257,17 +257,94 @@ impl Model {
             ));
         }
         self.check_tokens(tokens, pos0)?;
-        let cfg = &self.config;
+        let (t, c) = (tokens.len(), self.config.dim);
         let p = &self.weights;
-        let (t, c, ff) = (tokens.len(), cfg.dim, cfg.hidden_dim);
-        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
-        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
-
         let mut x = vec![0.0; t * c]; // residual stream (T, C)
         embed_rows(&mut x, tokens, p.t(Slot::TokEmb));
         if let Some(wpe) = p.vec_opt(Slot::PosEmb) {
             residual_forward(&mut x, &wpe[pos0 * c..(pos0 + t) * c]);
         }
+        self.layers_here(&mut x, t, cache, layers, tap);
+        if layers == self.config.n_layers {
+            cache.advance(t);
+        }
+        Ok(x)
+    }
+
+    /// Blocks `layers` of this model as a model of their own, their tensors in their storage
+    /// types: what a moderator whose top blocks are tuned starts from. It reads states, not
+    /// tokens ([`Self::blocks_on_states`]), so its vocabulary is one zero row and its final
+    /// norm (the trunk's) is never applied.
+    pub fn blocks_model(&self, layers: std::ops::Range<usize>) -> Result<Model> {
+        if layers.is_empty() || layers.end > self.config.n_layers {
+            return Err(Error::InvalidArgument(format!(
+                "blocks {layers:?} of a model of {} blocks",
+                self.config.n_layers
+            )));
+        }
+        let config = ModelConfig {
+            n_layers: layers.len(),
+            vocab_size: 1,
+            tie_embeddings: true,
+            labels: vec![],
+            ..self.config.clone()
+        };
+        let layout = crate::params::ParamLayout::new(&config);
+        let tensors = layout
+            .specs
+            .iter()
+            .map(|spec| match spec.slot {
+                Slot::Layer(l, ls) => self.weights.t(Slot::Layer(layers.start + l, ls)).clone(),
+                other => self
+                    .weights
+                    .get(other)
+                    .filter(|_| other != Slot::TokEmb)
+                    .cloned()
+                    .unwrap_or_else(|| Tensor::f32(spec.shape.clone(), vec![0.0; spec.len])),
+            })
+            .collect();
+        Ok(Model::from_weights(config, Weights { layout, tensors }))
+    }
+
+    /// The residual stream (T, C) after every block of this model, run from position 0 on the
+    /// given states `x` (T, C) instead of token embeddings: a moderator's tuned top blocks
+    /// reading the states its trunk's lower blocks left (`moderation/head.rs`).
+    pub fn blocks_on_states(&self, mut x: Vec<f32>) -> Result<Vec<f32>> {
+        let c = self.config.dim;
+        if x.is_empty() || x.len() % c != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "input states of {} values are not T rows of {c}",
+                x.len()
+            )));
+        }
+        let t = x.len() / c;
+        if t > self.config.max_seq_len {
+            return Err(Error::PromptTooLong {
+                tokens: t,
+                context: self.config.max_seq_len,
+            });
+        }
+        let mut cache = self.new_cache();
+        let layers = self.config.n_layers;
+        forward_team(|| self.layers_here(&mut x, t, &mut cache, layers, &mut |_, _| {}));
+        Ok(x)
+    }
+
+    /// Blocks 0..layers on the residual stream x (T, C) of positions after what `cache` holds.
+    fn layers_here(
+        &self,
+        x: &mut [f32],
+        t: usize,
+        cache: &mut KvCache,
+        layers: usize,
+        tap: &mut dyn FnMut(usize, &[f32]),
+    ) {
+        let pos0 = cache.len();
+        let cfg = &self.config;
+        let p = &self.weights;
+        let (c, ff) = (cfg.dim, cfg.hidden_dim);
+        let (nh, nkv, hs) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
+        let (qd, kvd) = (cfg.q_dim(), cfg.kv_dim());
 
         let mut xn = vec![0.0; t * c]; // normed input of a sublayer (T, C)
         let mut stat_a = vec![0.0; t]; // rstd, or mean for LayerNorm (T)
@@ -299,7 +376,7 @@ impl Model {
             // Decode (one token) fuses what shares a pass: QKV in one matvec, gate and up in
             // one with SwiGLU on the way out, the residual adds inside the projections.
             let decode = t == 1;
-            self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), false, t);
+            self.norm(&mut xn, &mut stat_a, &mut stat_b, x, Some(l), false, t);
             if decode {
                 let parts = [
                     (w(LS::Wq), b(LS::Bq)),
@@ -326,13 +403,13 @@ impl Model {
             let (kc, vc) = cache.layer(l);
             attention_forward(&mut att, q, kc, vc, pos0, t, nh, nkv, hs, cfg.causal);
             if decode {
-                matvec::matvec(&mut x, &att, w(LS::Wo), b(LS::Bo), Store::Add);
+                matvec::matvec(x, &att, w(LS::Wo), b(LS::Bo), Store::Add);
             } else {
                 lin(&mut proj, &att, LS::Wo, LS::Bo);
-                residual_forward(&mut x, &proj);
+                residual_forward(x, &proj);
             }
 
-            self.norm(&mut xn, &mut stat_a, &mut stat_b, &x, Some(l), true, t);
+            self.norm(&mut xn, &mut stat_a, &mut stat_b, x, Some(l), true, t);
             match cfg.family {
                 Family::Llama if decode => {
                     matvec::matvec_swiglu(
@@ -353,17 +430,13 @@ impl Model {
                 }
             }
             if decode {
-                matvec::matvec(&mut x, &act, w(LS::WDown), b(LS::BDown), Store::Add);
+                matvec::matvec(x, &act, w(LS::WDown), b(LS::BDown), Store::Add);
             } else {
                 lin(&mut proj, &act, LS::WDown, LS::BDown);
-                residual_forward(&mut x, &proj);
+                residual_forward(x, &proj);
             }
-            tap(l, &x);
+            tap(l, x);
         }
-        if layers == cfg.n_layers {
-            cache.advance(t);
-        }
-        Ok(x)
     }
 
     /// The family's norm: layer `l`'s attention (`mlp == false`) or MLP norm, or the final norm.
