@@ -281,30 +281,16 @@ fn layers_from_states_backward_matches_finite_differences() {
     // TrainModel::forward_states / backward_states: two llama blocks (GQA, RoPE, causal) read
     // given input states, as when the top blocks of a frozen trunk are tuned; the gradient of a
     // probe of their output with respect to every block parameter and every input state.
-    use tinychat::config::{Family, ModelConfig};
+    use tinychat::config::ModelConfig;
     use tinychat::params::{Params, Slot};
     use tinychat::train::model::{init_params, TrainModel};
+    // 16 wide, so finite differences over every parameter stay at about 4,000 coordinates.
     let cfg = ModelConfig {
-        family: Family::Llama,
         vocab_size: 3,
         dim: 16,
-        n_layers: 2,
-        n_heads: 4,
-        n_kv_heads: 2,
         head_dim: 4,
         hidden_dim: 24,
-        max_seq_len: 8,
-        norm_eps: 1e-5,
-        rope_theta: 10000.0,
-        tie_embeddings: true,
-        attn_bias: false,
-        mlp_bias: false,
-        bos_token_id: None,
-        eos_token_ids: vec![],
-        pad_token_id: None,
-        labels: vec![],
-        pooling: Default::default(),
-        causal: true,
+        ..crate::common::tiny_llama_config(&[], 8)
     };
     let (b, t, c) = (2, 5, cfg.dim);
     let mut rng = Rng::new(9);
