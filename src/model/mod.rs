@@ -271,24 +271,31 @@ impl Model {
         Ok(x)
     }
 
-    /// Blocks `layers` of this model as a model of their own, their tensors in their storage
-    /// types: what a moderator whose top blocks are tuned starts from. It reads states, not
-    /// tokens ([`Self::blocks_on_states`]), so its vocabulary is one zero row and its final
-    /// norm (the trunk's) is never applied.
+    /// Blocks `layers` of a causal llama model as a model of their own, their tensors in their
+    /// storage types: what a moderator whose top blocks are tuned starts from. It reads
+    /// states, not tokens ([`Self::blocks_on_states`]), so its vocabulary is one zero row and
+    /// its final norm (the trunk's) is never applied.
     pub fn blocks_model(&self, layers: std::ops::Range<usize>) -> Result<Model> {
-        if layers.is_empty() || layers.end > self.config.n_layers {
+        let n = self.config.n_layers;
+        if layers.is_empty() || layers.end > n {
             return Err(Error::InvalidArgument(format!(
-                "blocks {layers:?} of a model of {} blocks",
-                self.config.n_layers
+                "blocks {layers:?}: need a non-empty range within 0..{n} (the model has {n} blocks)"
             )));
+        }
+        if self.config.family != Family::Llama || !self.config.causal {
+            return Err(Error::InvalidArgument(
+                "blocks split off a model: implemented for causal llama models only".into(),
+            ));
         }
         let config = ModelConfig {
             n_layers: layers.len(),
             vocab_size: 1,
             tie_embeddings: true,
             labels: vec![],
+            pooling: Default::default(),
             ..self.config.clone()
         };
+        config.validate().map_err(Error::InvalidArgument)?;
         let layout = crate::params::ParamLayout::new(&config);
         let tensors = layout
             .specs
@@ -307,8 +314,9 @@ impl Model {
     }
 
     /// The residual stream (T, C) after every block of this model, run from position 0 on the
-    /// given states `x` (T, C) instead of token embeddings: a moderator's tuned top blocks
-    /// reading the states its trunk's lower blocks left (`moderation/head.rs`).
+    /// given states `x` (T, C) instead of token embeddings: for top blocks split off with
+    /// [`Self::blocks_model`], the states the trunk's lower blocks left (a moderator's tuned
+    /// top blocks, once the moderator has them).
     pub fn blocks_on_states(&self, mut x: Vec<f32>) -> Result<Vec<f32>> {
         let c = self.config.dim;
         if x.is_empty() || x.len() % c != 0 {
@@ -319,10 +327,10 @@ impl Model {
         }
         let t = x.len() / c;
         if t > self.config.max_seq_len {
-            return Err(Error::PromptTooLong {
-                tokens: t,
-                context: self.config.max_seq_len,
-            });
+            return Err(Error::InvalidArgument(format!(
+                "input states of {t} positions exceed the model's context of {} (max_position_embeddings)",
+                self.config.max_seq_len
+            )));
         }
         let mut cache = self.new_cache();
         let layers = self.config.n_layers;
@@ -331,6 +339,7 @@ impl Model {
     }
 
     /// Blocks 0..layers on the residual stream x (T, C) of positions after what `cache` holds.
+    /// Appends each block's keys and values; advancing the cache is the caller's.
     fn layers_here(
         &self,
         x: &mut [f32],

@@ -473,7 +473,9 @@ impl TrainModel {
     /// Runs the layers on given input states `x0` (B·T, C) instead of token embeddings — the
     /// residual stream after blocks that are not trained, as when a moderation head tunes the
     /// top blocks of a frozen trunk — and returns the residual stream after the last layer
-    /// (B·T, C), before the final norm. [`backward_states`](Self::backward_states) follows it.
+    /// (B·T, C), before the final norm. [`backward_states`](Self::backward_states) follows it;
+    /// [`backward`](Self::backward) and [`backward_trunk`](Self::backward_trunk) follow only
+    /// their own forwards (this one leaves the final norm's statistics as they were).
     pub fn forward_states(&mut self, p: &Params, x0: &[f32]) -> Result<&[f32]> {
         if x0.len() != self.resid[0].len() {
             return Err(Error::InvalidArgument(format!(

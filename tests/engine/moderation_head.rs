@@ -445,18 +445,26 @@ fn a_head_shares_the_chat_engines_weights_on_the_gpu() {
 
 /// A trunk's top blocks split off as their own model (`Model::blocks_model`, what a moderator
 /// with tuned top blocks starts from) continue the lower blocks' states exactly: blocks 1..2 on
-/// the states after block 0 are the states after both blocks; a bad range or bad states are
-/// errors.
+/// the states after block 0 are the states after both blocks, for a prompt and for one position;
+/// a bad range or bad states are errors.
 #[test]
 fn top_blocks_split_off_continue_the_trunk_exactly() {
     let trunk = tinychat::gguf::load_model(root().join("tests/fixtures/gguf").join(TRUNK)).unwrap();
     let ids: Vec<u32> = (1..12).collect();
     let top = trunk.blocks_model(1..2).unwrap();
     assert_eq!(top.config.n_layers, 1);
+    assert_eq!(
+        top.storage(),
+        trunk.storage(),
+        "the blocks stay in their storage type"
+    );
     let got = top
         .blocks_on_states(trunk.trunk_states(&ids, 1).unwrap())
         .unwrap();
     assert_eq!(got, trunk.trunk_states(&ids, 2).unwrap());
+    // One position takes the decode kernels.
+    let one = top.blocks_on_states(trunk.trunk_states(&ids[..1], 1).unwrap());
+    assert_eq!(one.unwrap(), trunk.trunk_states(&ids[..1], 2).unwrap());
     assert!(trunk.blocks_model(1..3).is_err());
     assert!(trunk.blocks_model(1..1).is_err());
     let err = top.blocks_on_states(vec![0.0; C + 1]).unwrap_err();

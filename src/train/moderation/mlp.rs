@@ -97,6 +97,9 @@ impl Mlp {
         mut dz: Option<&mut [f32]>,
     ) -> f32 {
         let (c, h) = (self.c, self.h);
+        if let Some(dz) = &dz {
+            assert_eq!(dz.len(), c, "dz has the input's width");
+        }
         let mut a = vec![];
         let logits = self.forward(z, &mut a);
         let act: Vec<f32> = if h > 0 {
