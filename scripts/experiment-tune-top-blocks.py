@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A prototype, not part of the recipe: does tuning SmolLM2's top blocks with the moderation head
-beat the frozen trunk's head? (docs/moderation.md, "Tuning the top blocks: measured in a
-prototype".) A minimal Llama in PyTorch (f32, CPU, 2 threads) on the weights `tinychat convert`
+beat the frozen trunk's head? (docs/moderation.md, "Tuning the top blocks (measured in a
+PyTorch prototype)".) A minimal Llama in PyTorch (f32, CPU, 2 threads) on the weights `tinychat convert`
 writes; the shipped moderator is trained by `tinychat train moderation` in Rust.
 
     tinychat convert --gguf models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --out /tmp/smol-hf
@@ -17,8 +17,10 @@ route's files in the same numbers (16,000 training texts plus the written benign
 2,000-text samples of val, test and test_obfuscated; the challenge and benign eval sets), sampled
 with Python's seeded shuffle (not the Rust route's sample), and simplified where noted: the
 text is only lowercased (not `moderation::normalize`d, so the obfuscated split scores low here),
-a text is one window of at most 64 tokens, and the thresholds are the lowest reaching 0.9
-precision on val, then raised for the category flagging most benign val texts while over 1%.
+a text is one window of its first 64 tokens, and the thresholds are the lowest reaching 0.9
+precision on val, then repeatedly raised for whichever category flags the most benign val texts
+while more than 1% are flagged. Each epoch prints every set's figures; the best epoch is read
+off that log (nothing is saved).
 """
 import json, os, random, sys, time
 import numpy as np
@@ -98,7 +100,7 @@ def batches(seqs, bs, order=None):
         yield order[s:s + bs]
 
 
-def run_blocks(layers, x, lens):
+def run_blocks(layers, x):
     B, T, _ = x.shape
     cos, sin = rope(T)
     causal = torch.ones(T, T, dtype=torch.bool).tril()
@@ -117,7 +119,7 @@ def frozen_states(seqs, n):
             T = max(len(seqs[i]) for i in idx)
             ids = torch.tensor([seqs[i] + [0] * (T - len(seqs[i])) for i in idx])
             x = W["model.embed_tokens.weight"][ids]
-            x = run_blocks(layers, x, None)
+            x = run_blocks(layers, x)
             for j, i in enumerate(idx):
                 out[i] = x[j, :len(seqs[i])].half()
     print(f"  states after {n} blocks: {len(seqs)} texts in {time.time()-t0:.0f} s", flush=True)
@@ -155,7 +157,7 @@ def forward(states, idx, tuned):
     x = torch.stack([F.pad(states[i].float(), (0, 0, 0, T - states[i].shape[0])) for i in idx])
     lens = [states[i].shape[0] for i in idx]
     if tuned:
-        x = run_blocks(tuned, x, lens)
+        x = run_blocks(tuned, x)
     return pool(x, lens)
 
 
@@ -225,8 +227,13 @@ def main():
             "benign_answers": read("data/moderation_benign_answers_eval.jsonl")}
     print(f"train {len(tr)} texts, mean {np.mean([len(s) for s in tr]):.1f} tokens", flush=True)
     cache = os.path.join(os.environ.get("CACHE", "/tmp"), f"tinychat-states-{K}.pt")
+    sizes = {"train": len(tr), **{k: len(s) for k, (s, _) in sets.items()}}
     if os.path.exists(cache):
         st = torch.load(cache)
+        # The cache is named by K only: refuse states of other texts rather than mislabel them.
+        got = {k: len(v) for k, v in st.items()}
+        if got != sizes or any(v.shape[0] != len(s) for v, s in zip(st["train"], tr)):
+            sys.exit(f"{cache} holds states of other texts ({got}, want {sizes}): delete it")
     else:
         st = {"train": frozen_states(tr, K)}
         for k, (s, _) in sets.items():
@@ -237,7 +244,7 @@ def main():
     if mode != "tune":  # frozen: pool once, then the head alone
         with torch.no_grad():
             for k in st:
-                st[k] = [pool(run_blocks(tuned, s.float()[None], None), [s.shape[0]]) for s in st[k]]
+                st[k] = [pool(run_blocks(tuned, s.float()[None]), [s.shape[0]]) for s in st[k]]
         tuned = []
     with torch.no_grad():
         p0 = torch.cat([forward(st["train"], idx, tuned) for idx in batches(st["train"], 128, list(range(len(tr))))])
@@ -248,9 +255,7 @@ def main():
         groups.append({"params": [v for p in tuned for v in p.values()], "lr": lr_b, "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups)
     ytr_t = torch.from_numpy(ytr)
-    pos = ytr.mean(0)
     epochs = int(os.environ.get("EPOCHS", 3 if mode == "tune" else 15))
-    best = (1e9, None)
     for ep in range(epochs):
         t0 = time.time(); order = list(range(len(tr))); random.Random(ep).shuffle(order)
         tot = 0
@@ -269,7 +274,7 @@ def main():
 if sys.argv[1:] == ["check"]:
     ids = tok.encode("The capital of France is", add_special_tokens=False).ids
     for _ in range(8):
-        x = run_blocks([params(i) for i in range(30)], W["model.embed_tokens.weight"][torch.tensor([ids])], None)
+        x = run_blocks([params(i) for i in range(cfg["num_hidden_layers"])], W["model.embed_tokens.weight"][torch.tensor([ids])])
         ids.append(int((rms(x[0, -1], W["model.norm.weight"]) @ W["model.embed_tokens.weight"].T).argmax()))
     print(tok.decode(ids))
 else:
