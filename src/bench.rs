@@ -141,6 +141,14 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// The smallest and largest of `xs` (the `[min-max]` the benches print beside a median).
+pub fn min_max(xs: &[f64]) -> (f64, f64) {
+    xs.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
+}
+
 /// /proc/loadavg's first three fields ("1.02 0.87 0.55"), or "?" where there is none.
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")

@@ -323,7 +323,7 @@ fn bench_cpu_types(
 }
 
 fn print_cpu_table(args: &InferBenchArgs, runs: &[CpuRuns], prompt: usize, steps: usize) {
-    use crate::bench::{loadavg, median};
+    use crate::bench::{loadavg, median, min_max};
     eprintln!("measuring the memory read roof (1 GiB, all threads)...");
     let roof = crate::bench::dram_read_gbs();
     let threads = crate::ops::num_threads();
@@ -337,9 +337,7 @@ fn print_cpu_table(args: &InferBenchArgs, runs: &[CpuRuns], prompt: usize, steps
     println!("| engine | weights | prefill tok/s | decode tok/s | weights held MB | read per token MB | decode GB/s | of roof |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let span = |v: &[f64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::INFINITY, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = min_max(v);
         format!("{:.1} [{lo:.1}-{hi:.1}]", median(v))
     };
     for r in runs {

@@ -7,7 +7,7 @@
 use super::model::{init_params, TrainModel};
 use super::optim::{AdamW, AdamWConfig};
 use super::pretrain::{Preset, TrainSettings};
-use crate::bench::median;
+use crate::bench::{median, min_max};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
@@ -211,8 +211,7 @@ pub fn run(a: &BenchOptions) -> Result<()> {
         }
         let line = |name: &str, xs: &[f64]| {
             let m = median(xs);
-            let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = min_max(xs);
             println!(
                 "  {name:<9}{m:>8.0} tokens/s [{lo:.0}-{hi:.0}], {:.1} GFLOP/s",
                 m * gflop

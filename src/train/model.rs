@@ -309,6 +309,15 @@ fn two_mut<'a>(
     }
 }
 
+/// Every backward's check of its gradient buffer: one f32 per parameter, in `p`'s layout.
+fn assert_grad_layout(p: &Params, grads: &[f32]) {
+    assert_eq!(
+        grads.len(),
+        p.data.len(),
+        "gradient buffer has the parameters' layout"
+    );
+}
+
 /// The gradient of tensor `s` in a flat gradient buffer with `p`'s layout.
 pub(crate) fn grad_mut<'a>(buf: &'a mut [f32], p: &Params, s: Slot) -> &'a mut [f32] {
     let sp = p.layout.spec(s).expect("gradient slot");
@@ -509,11 +518,7 @@ impl TrainModel {
     /// `grads` (same layout as `p`). With gradient accumulation over k micro-batches, pass
     /// scale = 1/k. Consumes the probabilities: call `forward` again before another backward.
     pub fn backward(&mut self, p: &Params, grads: &mut [f32], scale: f32) {
-        assert_eq!(
-            grads.len(),
-            p.data.len(),
-            "gradient buffer has the parameters' layout"
-        );
+        assert_grad_layout(p, grads);
         assert!(
             !self.config.is_classifier(),
             "a classifier has no language-model head: use backward_trunk"
@@ -547,11 +552,7 @@ impl TrainModel {
     /// the gradient of a head's loss with respect to the last
     /// [`forward_trunk`](Self::forward_trunk)'s output. Rows a head did not read are zero.
     pub fn backward_trunk(&mut self, p: &Params, grads: &mut [f32], dhidden: &[f32]) {
-        assert_eq!(
-            grads.len(),
-            p.data.len(),
-            "gradient buffer has the parameters' layout"
-        );
+        assert_grad_layout(p, grads);
         assert_eq!(dhidden.len(), self.g.dxn.len(), "dhidden is (B·T, C)");
         self.g.dxn.copy_from_slice(dhidden);
         self.backward_from_dxn(p, grads);
@@ -586,11 +587,7 @@ impl TrainModel {
     /// gradient with respect to the last [`forward_states`](Self::forward_states)'s output, and
     /// returns ∂loss/∂x0 (B·T, C), the gradient with respect to its input states.
     pub fn backward_states(&mut self, p: &Params, grads: &mut [f32], dx: &[f32]) -> &[f32] {
-        assert_eq!(
-            grads.len(),
-            p.data.len(),
-            "gradient buffer has the parameters' layout"
-        );
+        assert_grad_layout(p, grads);
         assert_eq!(dx.len(), self.g.dres.len(), "dx is (B·T, C)");
         self.g.dres.copy_from_slice(dx);
         self.layers_backward(p, grads);
