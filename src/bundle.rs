@@ -237,6 +237,8 @@ pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
             f("model.safetensors", true),
             f("tokenizer.json", false),
             f("thresholds.json", false),
+            // A moderation head's tuned blocks, when it has them.
+            f(head::BLOCKS_FILE, false),
         ]
     } else {
         vec![
@@ -404,7 +406,7 @@ pub fn load_moderator_sharing(
     };
     let trunk_path = resolve_from(&src.name(&cpath), dir, &hc.trunk)?;
     let origin = src.name(dir);
-    let head = ModerationHead::from_bytes(
+    let mut head = ModerationHead::from_bytes(
         &config,
         &read_required(src, &join(dir, "model.safetensors"))?,
         origin.trim_end_matches('/'),
@@ -416,6 +418,10 @@ pub fn load_moderator_sharing(
             (c.model, c.tokenizer)
         }
     };
+    if hc.tuned_blocks > 0 {
+        let bytes = read_required(src, &join(dir, head::BLOCKS_FILE))?;
+        head.load_blocks(&model, &bytes, origin.trim_end_matches('/'))?;
+    }
     Moderator::with_head(model, head, tokenizer, thresholds.as_ref())
 }
 

@@ -409,24 +409,49 @@ impl Engine {
         use crate::moderation::head::{pool, HeadPooling};
         let c = self.model.config.dim;
         let t = tokens.len();
+        // The rows `pool` reads: the last position, or the text's (all when it is empty).
+        let rows = match pooling {
+            HeadPooling::Last => t.saturating_sub(1)..t,
+            HeadPooling::Mean | HeadPooling::MeanMax if text.is_empty() => 0..t,
+            HeadPooling::Mean | HeadPooling::MeanMax => text.clone(),
+        };
+        if let Some(x) = self.gpu_rows(tokens, layers, rows.clone()).await? {
+            return Ok(pool(&x, c, 0..rows.len(), pooling));
+        }
+        let x = self.model.trunk_states(tokens, layers)?;
+        Ok(pool(&x, c, text, pooling))
+    }
+
+    /// The residual stream (T, C) after blocks 0..layers of `tokens`, read from an empty cache
+    /// (the trunk under a moderation head's tuned blocks); never blocks on the GPU.
+    pub async fn states_async(&mut self, tokens: &[u32], layers: usize) -> Result<Vec<f32>> {
+        match self.gpu_rows(tokens, layers, 0..tokens.len()).await? {
+            Some(x) => Ok(x),
+            None => self.model.trunk_states(tokens, layers),
+        }
+    }
+
+    /// Rows `rows` of the residual stream after blocks 0..layers of `tokens`, computed on the
+    /// GPU when this engine runs there, its cache is empty and the prompt fits one step; None
+    /// otherwise (the caller computes them on the CPU), or after a GPU failure moved it there.
+    async fn gpu_rows(
+        &mut self,
+        tokens: &[u32],
+        layers: usize,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Option<Vec<f32>>> {
+        let t = tokens.len();
         if let Inner::Gpu(s) = &mut self.inner {
-            // The rows `pool` reads: the last position, or the text's (all when it is empty).
-            let rows = match pooling {
-                HeadPooling::Last => t.saturating_sub(1)..t,
-                HeadPooling::Mean | HeadPooling::MeanMax if text.is_empty() => 0..t,
-                HeadPooling::Mean | HeadPooling::MeanMax => text.clone(),
-            };
             let fits = t <= s.capacity() && (self.model.config.causal || t <= s.chunk);
             if s.is_empty() && fits && !rows.is_empty() && rows.end <= t {
-                match s.trunk_rows_async(tokens, layers, rows.clone()).await {
-                    Ok(x) => return Ok(pool(&x, c, 0..rows.len(), pooling)),
+                match s.trunk_rows_async(tokens, layers, rows).await {
+                    Ok(x) => return Ok(Some(x)),
                     Err(e @ Error::Gpu(_)) => self.fall_back(&e)?,
                     Err(e) => return Err(e),
                 }
             }
         }
-        let x = self.model.trunk_states(tokens, layers)?;
-        Ok(pool(&x, c, text, pooling))
+        Ok(None)
     }
 
     /// Blocking [`Self::classify_async`] (native only).

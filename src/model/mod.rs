@@ -276,6 +276,27 @@ impl Model {
     /// states, not tokens ([`Self::blocks_on_states`]), so its vocabulary is one zero row and
     /// its final norm (the trunk's) is never applied.
     pub fn blocks_model(&self, layers: std::ops::Range<usize>) -> Result<Model> {
+        let config = self.blocks_config(layers.clone())?;
+        let layout = crate::params::ParamLayout::new(&config);
+        let tensors = layout
+            .specs
+            .iter()
+            .map(|spec| match spec.slot {
+                Slot::Layer(l, ls) => self.weights.t(Slot::Layer(layers.start + l, ls)).clone(),
+                other => self
+                    .weights
+                    .get(other)
+                    .filter(|_| other != Slot::TokEmb)
+                    .cloned()
+                    .unwrap_or_else(|| Tensor::f32(spec.shape.clone(), vec![0.0; spec.len])),
+            })
+            .collect();
+        Ok(Model::from_weights(config, Weights { layout, tensors }))
+    }
+
+    /// The config of [`Self::blocks_model`]`(layers)`: this model's, with `layers.len()` blocks
+    /// and a vocabulary of one.
+    pub fn blocks_config(&self, layers: std::ops::Range<usize>) -> Result<ModelConfig> {
         let n = self.config.n_layers;
         if layers.is_empty() || layers.end > n {
             return Err(Error::InvalidArgument(format!(
@@ -296,21 +317,7 @@ impl Model {
             ..self.config.clone()
         };
         config.validate().map_err(Error::InvalidArgument)?;
-        let layout = crate::params::ParamLayout::new(&config);
-        let tensors = layout
-            .specs
-            .iter()
-            .map(|spec| match spec.slot {
-                Slot::Layer(l, ls) => self.weights.t(Slot::Layer(layers.start + l, ls)).clone(),
-                other => self
-                    .weights
-                    .get(other)
-                    .filter(|_| other != Slot::TokEmb)
-                    .cloned()
-                    .unwrap_or_else(|| Tensor::f32(spec.shape.clone(), vec![0.0; spec.len])),
-            })
-            .collect();
-        Ok(Model::from_weights(config, Weights { layout, tensors }))
+        Ok(config)
     }
 
     /// The residual stream (T, C) after every block of this model, run from position 0 on the

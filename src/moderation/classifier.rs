@@ -143,11 +143,11 @@ impl Moderator {
     /// pipeline.json names, with that file's threshold overrides.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let src = crate::bundle::Dir::new(dir);
         if crate::bundle::is_bundle(dir) {
-            crate::bundle::load_bundle_moderator(&src)
+            crate::bundle::load_bundle_moderator(&crate::bundle::Dir::new(dir))
         } else {
-            crate::bundle::load_moderator(&src, "")
+            // As a directory of its parent: a head's trunk may lie beside it.
+            Self::load(dir)
         }
     }
 
@@ -191,6 +191,22 @@ impl Moderator {
                 "the moderation head reads {} blocks of a trunk of width {}, but its trunk has {} blocks of width {}: was it trained on another model?",
                 hc.layers, hc.hidden_size, trunk.config.n_layers, trunk.config.dim
             )));
+        }
+        let tuned = head.blocks.as_ref().map_or(0, |b| b.config.n_layers);
+        if tuned != hc.tuned_blocks {
+            return Err(Error::InvalidArgument(format!(
+                "the moderation head tunes {} blocks of its own ({}), but {tuned} are loaded",
+                hc.tuned_blocks,
+                crate::moderation::head::BLOCKS_FILE
+            )));
+        }
+        if let Some(b) = &head.blocks {
+            let want = trunk.blocks_config(head.trunk_layers()..hc.layers)?;
+            if b.config != want {
+                return Err(Error::InvalidArgument(
+                    "the moderation head's tuned blocks have another shape than the trunk's blocks they replace: were they trained on another model?".into(),
+                ));
+            }
         }
         if hc.window == 0 || hc.max_windows == 0 {
             return Err(Error::InvalidArgument(
@@ -326,10 +342,32 @@ impl Moderator {
             .iter()
             .map(|w| {
                 let (tokens, text) = self.head_input(w);
-                let x = self.model.trunk_states(&tokens, h.config.layers)?;
+                let x = self.model.trunk_states(&tokens, h.trunk_layers())?;
+                let x = h.top_states(x)?;
                 Ok(pool(&x, self.model.config.dim, text, h.config.pooling))
             })
             .collect()
+    }
+
+    /// A head moderator's trunk states (T, C) after blocks 0..layers, for each window of `text`
+    /// as the trunk reads it ([`Self::prompt_lens`] says where the text sits): what a head that
+    /// tunes the blocks above them trains on.
+    pub fn window_states(&self, text: &str, layers: usize) -> Result<Vec<Vec<f32>>> {
+        if self.head.is_none() {
+            return Err(Error::InvalidArgument(
+                "window states are a moderation head's input; this moderator is a classifier"
+                    .into(),
+            ));
+        }
+        self.windows(text)?
+            .iter()
+            .map(|w| self.model.trunk_states(&self.head_input(w).0, layers))
+            .collect()
+    }
+
+    /// Tokens of a head's prompt before and after each window's text.
+    pub fn prompt_lens(&self) -> (usize, usize) {
+        (self.prefix.len(), self.suffix.len())
     }
 
     /// [`Self::scores`] on `engine`, which must be open on this moderator's model (on the GPU
@@ -344,6 +382,13 @@ impl Moderator {
         let mut best = vec![0.0f32; self.labels().len()];
         for w in self.windows(text)? {
             let logits = match &self.head {
+                Some(h) if h.blocks.is_some() => {
+                    // The trunk's blocks on the engine, the tuned ones on the CPU.
+                    let (tokens, text) = self.head_input(&w);
+                    let x = engine.states_async(&tokens, h.trunk_layers()).await?;
+                    let x = h.top_states(x)?;
+                    h.forward(&pool(&x, self.model.config.dim, text, h.config.pooling))
+                }
                 Some(h) => {
                     let (tokens, text) = self.head_input(&w);
                     let p = engine

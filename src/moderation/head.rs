@@ -15,13 +15,19 @@
 //! and loads them once.
 
 use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::ops::{gelu_forward, linear_forward};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// `model_type` of a head's config.json.
 pub const MODEL_TYPE: &str = "tinychat_moderation_head";
+
+/// A head's tuned top blocks, beside its model.safetensors: the tensors of
+/// [`Model::blocks_model`] (HF names, `model.layers.0…`), in f16.
+pub const BLOCKS_FILE: &str = "blocks.safetensors";
 
 /// How the head reads the trunk's hidden states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +75,11 @@ pub struct HeadConfig {
     /// The most windows one check reads (a longer text is refused, never cut short).
     #[serde(default = "default_max_windows")]
     pub max_windows: usize,
+    /// The top `tuned_blocks` of the `layers` blocks are the moderator's own, tuned with the
+    /// head and shipped beside it ([`BLOCKS_FILE`]): the trunk runs blocks
+    /// 0..layers − tuned_blocks, these run on its states. 0: every block is the trunk's.
+    #[serde(default)]
+    pub tuned_blocks: usize,
     /// Width of the hidden layer, 0 for a linear head.
     #[serde(default)]
     pub hidden: usize,
@@ -100,10 +111,13 @@ impl HeadConfig {
     }
 }
 
-/// The head's weights: standardization of the pooled state, then one or two linear layers.
-#[derive(Clone, Debug)]
+/// The head's weights: its tuned blocks when it has them, the standardization of the pooled
+/// state, then one or two linear layers.
+#[derive(Clone)]
 pub struct ModerationHead {
     pub config: HeadConfig,
+    /// The tuned top blocks ([`HeadConfig::tuned_blocks`]), once [`Self::load_blocks`] read them.
+    pub blocks: Option<Arc<Model>>,
     pub labels: Vec<String>,
     /// (C) mean and 1/std of the pooled states of the training texts.
     pub mean: Vec<f32>,
@@ -170,6 +184,7 @@ impl ModerationHead {
         let b2 = get("b2", &[l])?;
         Ok(ModerationHead {
             config,
+            blocks: None,
             labels,
             mean,
             inv_std,
@@ -196,8 +211,44 @@ impl ModerationHead {
             w2: Tensor::f32(vec![l, k], vec![0.0; l * k]),
             b2: vec![0.0; l],
             config,
+            blocks: None,
             labels,
         })
+    }
+
+    /// The first trunk block this head's own tuned blocks replace (`layers` when it has none):
+    /// the trunk runs blocks 0..this.
+    pub fn trunk_layers(&self) -> usize {
+        self.config.layers.saturating_sub(self.config.tuned_blocks)
+    }
+
+    /// Reads the tuned blocks from the bytes of [`BLOCKS_FILE`] (`origin` names the head's
+    /// directory in errors), shaped as the blocks of `trunk` they replace: a file of another
+    /// shape is an error naming its tensor.
+    pub fn load_blocks(&mut self, trunk: &Model, bytes: &[u8], origin: &str) -> Result<()> {
+        let (k, layers) = (self.config.tuned_blocks, self.config.layers);
+        if k == 0 || k >= layers {
+            return Err(Error::Config {
+                path: format!("{origin}/config.json").into(),
+                msg: format!(
+                    "tuned_blocks {k}: a head with tuned blocks tunes 1..{layers} of its {layers} blocks"
+                ),
+            });
+        }
+        let config = trunk.blocks_config(layers - k..layers)?;
+        let path = format!("{origin}/{BLOCKS_FILE}");
+        let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())?;
+        self.blocks = Some(Arc::new(Model::from_weights(config, weights)));
+        Ok(())
+    }
+
+    /// The states the head pools, from the trunk's states `x` (T, C) after blocks
+    /// 0..[`Self::trunk_layers`]: `x` itself, or the tuned blocks run on it.
+    pub fn top_states(&self, x: Vec<f32>) -> Result<Vec<f32>> {
+        match &self.blocks {
+            Some(b) => b.blocks_on_states(x),
+            None => Ok(x),
+        }
     }
 
     /// The label logits (L) of one pooled trunk state `p` (C).

@@ -237,6 +237,126 @@ fn a_head_with_a_missing_or_mismatched_trunk_is_refused_by_name() {
     assert!(e.contains("elsewhere.gguf"), "{e}");
 }
 
+/// The bytes of tuned blocks for `tuned` blocks below `layers` of the fixture trunk: its own
+/// blocks, every value moved a little (so they differ from the trunk's), in f16 as training
+/// writes them; with the model they load as.
+fn tuned_blocks(layers: usize, tuned: usize) -> (Vec<u8>, tinychat::Model) {
+    let trunk = tinychat::ChatModel::load(root().join("tests/fixtures/gguf").join(TRUNK))
+        .unwrap()
+        .model;
+    let blocks = trunk.blocks_model(layers - tuned..layers).unwrap();
+    let mut p = blocks.to_params();
+    let noise = rand(p.data.len(), 9);
+    for (v, r) in p.data.iter_mut().zip(noise) {
+        *v += 0.05 * r;
+    }
+    let bytes =
+        tinychat::weights::to_bytes(&p, &blocks.config, tinychat::weights::DType::F16).unwrap();
+    let w =
+        tinychat::weights::weights_from_bytes(&bytes, &blocks.config, Path::new("blocks")).unwrap();
+    (bytes, tinychat::Model::from_weights(blocks.config, w))
+}
+
+/// A bundle whose head tunes its top block of two (blocks.safetensors beside it).
+fn tuned_bundle(name: &str) -> (PathBuf, tinychat::Model) {
+    let mut cfg = config(&format!("../{TRUNK}"), 2, C);
+    cfg["tuned_blocks"] = 1.into();
+    let dir = bundle(name, cfg);
+    let (bytes, blocks) = tuned_blocks(2, 1);
+    std::fs::write(dir.join("moderator/blocks.safetensors"), bytes).unwrap();
+    (dir, blocks)
+}
+
+/// A head with tuned top blocks: the trunk's block 0, then the head's own block (not the
+/// trunk's block 1), pooled and scored by the head's maths written out; the trunk is still the
+/// chat model's, loaded once, and the browser fetches the blocks.
+#[test]
+fn a_head_with_tuned_blocks_runs_them_on_the_trunks_states() {
+    let (dir, blocks) = tuned_bundle("head_tuned");
+    let p = Pipeline::load(&dir).unwrap();
+    assert!(Arc::ptr_eq(&p.chat.model, &p.moderator.model));
+    let text = "hello there";
+    let tok = &p.moderator.tokenizer;
+    let prefix = tok.encode("<", false).unwrap();
+    let body = tok.encode(text, false).unwrap();
+    let mut ids = prefix.clone();
+    ids.extend(&body);
+    ids.extend(tok.encode(">", false).unwrap());
+    let x = p.moderator.model.trunk_states(&ids, 1).unwrap();
+    let x = blocks.blocks_on_states(x).unwrap();
+    let text_rows = prefix.len()..prefix.len() + body.len();
+    let want = expected_scores(
+        &pool(&x, C, text_rows.clone(), HeadPooling::Mean),
+        &weights(),
+    );
+    let got = p.moderator.scores(text).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "scores {got:?}, by hand {want:?}");
+    }
+    // Not what the trunk's own block 1 gives.
+    let plain = p.moderator.model.trunk_states(&ids, 2).unwrap();
+    let untuned = expected_scores(&pool(&plain, C, text_rows, HeadPooling::Mean), &weights());
+    assert!(
+        got.iter().zip(&untuned).any(|(a, b)| (a - b).abs() > 1e-3),
+        "the tuned block changed nothing: {got:?}"
+    );
+    // The head's directory on its own, as `tinychat moderate --model <dir>` opens it.
+    let m = Moderator::open(dir.join("moderator")).unwrap();
+    assert_eq!(m.scores(text).unwrap(), got);
+    let files =
+        tinychat::bundle::pipeline_files(&p.config, Some(&tinychat::bundle::Dir::new(&dir)))
+            .unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "moderator/blocks.safetensors"),
+        "{files:?}"
+    );
+}
+
+/// Tuned blocks that are missing, of another shape, or as many as the blocks the head reads:
+/// each an error that names the file or the field.
+#[test]
+fn a_head_with_missing_or_mismatched_tuned_blocks_is_refused_by_name() {
+    let (dir, _) = tuned_bundle("head_tuned_missing");
+    std::fs::remove_file(dir.join("moderator/blocks.safetensors")).unwrap();
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("moderator/blocks.safetensors"), "{e}");
+
+    // Blocks of another width of the MLP (the file is refused by its size before any tensor).
+    let (dir, blocks) = tuned_bundle("head_tuned_shape");
+    let other = tinychat::ModelConfig {
+        hidden_dim: blocks.config.hidden_dim / 2,
+        ..blocks.config.clone()
+    };
+    let bytes = tinychat::weights::to_bytes(
+        &tinychat::Params::zeros(&other),
+        &other,
+        tinychat::weights::DType::F16,
+    )
+    .unwrap();
+    std::fs::write(dir.join("moderator/blocks.safetensors"), bytes).unwrap();
+    let e = Moderator::load(dir.join("moderator"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("moderator/blocks.safetensors") && e.contains("does not belong"),
+        "{e}"
+    );
+
+    // Every block tuned: the trunk would run none.
+    let (dir, _) = tuned_bundle("head_tuned_all");
+    let mut cfg = config(&format!("../{TRUNK}"), 2, C);
+    cfg["tuned_blocks"] = 2.into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(
+        e.contains("tuned_blocks 2") && e.contains("config.json"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_head_scores_the_same_on_a_gpu_engine() {
     use tinychat::engine::{Backend, Engine, EngineOptions};
@@ -244,31 +364,38 @@ fn a_head_scores_the_same_on_a_gpu_engine() {
     let Some(g) = crate::gpu_ops::gpu() else {
         return;
     };
-    let dir = bundle("head_gpu", config(&format!("../{TRUNK}"), 2, C));
-    let m = Moderator::load(dir.join("moderator")).unwrap();
-    // The CPU twin on the trunk's Q8_0 weights dequantized to f32: the CPU's decode kernels
-    // round x to 8 bits for a quantized matrix (short windows take them), the GPU keeps x in f32.
-    let mut cpu = Moderator::load(dir.join("moderator")).unwrap();
-    let mut w = m.model.weights.clone();
-    w.cast_matrices(QType::F32, true);
-    cpu.model = Arc::new(tinychat::Model::from_weights(m.model.config.clone(), w));
-    let opts = EngineOptions {
-        backend: Backend::Gpu,
-        gpu: Some(g),
-        ..Default::default()
-    };
-    let mut e = Engine::new(m.model.clone(), opts).unwrap();
-    assert!(e.is_gpu());
-    for text in ["", "hello there", "ab ".repeat(5).as_str()] {
-        let want = cpu.scores(text).unwrap();
-        let got = pollster::block_on(m.scores_async(&mut e, text)).unwrap();
-        let d = super::gpu_ops::max_diff(&got, &want);
-        println!(
-            "head scores of {text:?} on {}: max abs diff {d:.2e}",
-            e.describe()
-        );
-        assert!(d < 1e-4, "{text:?}: GPU {got:?}, CPU {want:?}");
-        assert!(e.is_gpu() && e.is_empty());
+    // A head on the trunk's two blocks, and one that tunes the top block (the trunk's block 0
+    // on the GPU, its own block on the CPU).
+    let plain = bundle("head_gpu", config(&format!("../{TRUNK}"), 2, C));
+    let (tuned, _) = tuned_bundle("head_gpu_tuned");
+    for dir in [plain, tuned] {
+        let m = Moderator::load(dir.join("moderator")).unwrap();
+        // The CPU twin on the trunk's Q8_0 weights dequantized to f32: the CPU's decode
+        // kernels round x to 8 bits for a quantized matrix (short windows take them), the GPU
+        // keeps x in f32.
+        let mut cpu = Moderator::load(dir.join("moderator")).unwrap();
+        let mut w = m.model.weights.clone();
+        w.cast_matrices(QType::F32, true);
+        cpu.model = Arc::new(tinychat::Model::from_weights(m.model.config.clone(), w));
+        let opts = EngineOptions {
+            backend: Backend::Gpu,
+            gpu: Some(g.clone()),
+            ..Default::default()
+        };
+        let mut e = Engine::new(m.model.clone(), opts).unwrap();
+        assert!(e.is_gpu());
+        for text in ["", "hello there", "ab ".repeat(5).as_str()] {
+            let want = cpu.scores(text).unwrap();
+            let got = pollster::block_on(m.scores_async(&mut e, text)).unwrap();
+            let d = super::gpu_ops::max_diff(&got, &want);
+            println!(
+                "head scores of {text:?} ({}) on {}: max abs diff {d:.2e}",
+                dir.display(),
+                e.describe()
+            );
+            assert!(d < 1e-4, "{text:?}: GPU {got:?}, CPU {want:?}");
+            assert!(e.is_gpu() && e.is_empty());
+        }
     }
 }
 

@@ -1089,3 +1089,73 @@ fn the_default_bundle_carries_the_word_vectors_notice() {
         assert_eq!(notice, None);
     }
 }
+
+/// The head route with a tuned top block (`--tune-blocks 1`) on the tiny GGUF trunk: the run
+/// writes the block beside the head, the moderator it writes loads with it, and the report's
+/// figures are what that moderator gives on the same texts; a frozen run into the same
+/// directory leaves no stale block behind.
+#[test]
+fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
+    use tinychat::train::moderation::head::{run as run_head, HeadOptions};
+    let root = common::temp_dir("train-moderation-tuned");
+    setup(&root);
+    let out = root.join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    let trunk = out.join("tiny_q8_0.gguf");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/tiny_q8_0.gguf"),
+        &trunk,
+    )
+    .unwrap();
+    let mut o = HeadOptions::new(&trunk);
+    o.data = root.join("data");
+    o.sets = root.clone();
+    o.out = out.clone();
+    o.layers = 2;
+    o.tune_blocks = 1;
+    o.window = 8;
+    o.epochs = 2;
+    o.batch_size = 8;
+    o.block_lr = 1e-3;
+    let summary = run_head(&o).unwrap();
+    let dir = out.join("moderator");
+    assert!(dir.join("blocks.safetensors").is_file());
+    let m = Moderator::load(&dir).unwrap();
+    let head = m.head.as_ref().unwrap();
+    assert_eq!(head.config.tuned_blocks, 1);
+    // The tuned block moved away from the trunk's block 1.
+    let trunk_block = m.model.blocks_model(1..2).unwrap().to_params();
+    let tuned = head.blocks.as_ref().unwrap().to_params();
+    assert!(
+        tuned
+            .data
+            .iter()
+            .zip(&trunk_block.data)
+            .any(|(a, b)| (a - b).abs() > 1e-3),
+        "training left the block as it was"
+    );
+    let val = &summary.reports[0];
+    let texts: Vec<String> = std::fs::read_to_string(out.join("eval/val.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts.len(), val.examples);
+    let flagged = texts.iter().filter(|t| m.check(t).unwrap().flagged).count();
+    assert_eq!(
+        flagged,
+        val.benign_flagged + val.harmful_flagged,
+        "the report's val figures are the saved moderator's"
+    );
+
+    o.tune_blocks = 0;
+    run_head(&o).unwrap();
+    assert!(!dir.join("blocks.safetensors").exists());
+    let m = Moderator::load(&dir).unwrap();
+    assert!(m.head.as_ref().unwrap().blocks.is_none());
+}

@@ -28,11 +28,12 @@ use super::super::data::fnv1a;
 use super::super::eval::calibrate::{calibrate_examples, Calibration};
 use super::super::eval::moderation::{report_scored, EvalReport};
 use super::mlp::{adamw, head_safetensors, sigmoid, softplus, Mlp, Standardizer};
+use super::tune;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::io::{write_atomic, write_json_atomic};
 use crate::model::Model;
-use crate::moderation::head::{HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE};
+use crate::moderation::head::{pool, HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE};
 use crate::moderation::{Moderator, Thresholds};
 use crate::tokenizer::Tokenizer;
 use crate::train::moderation_data::{read_jsonl, Example, CATEGORIES};
@@ -61,6 +62,10 @@ pub struct HeadOptions {
     pub trunk_name: Option<String>,
     /// Trunk blocks read (the features are the residual stream after them).
     pub layers: usize,
+    /// The top blocks of those `layers` tuned with the head (`tune.rs`); 0: a frozen trunk.
+    pub tune_blocks: usize,
+    /// AdamW's learning rate for the tuned blocks (`lr` is the head's).
+    pub block_lr: f32,
     pub pooling: HeadPooling,
     /// Hidden width of the head; 0 for a linear head.
     pub hidden: usize,
@@ -90,6 +95,8 @@ impl HeadOptions {
             out: "runs/moderation-head".into(),
             trunk_name: None,
             layers: 20,
+            tune_blocks: 0,
+            block_lr: 6e-5,
             pooling: HeadPooling::Mean,
             hidden: 64,
             window: 64,
@@ -118,12 +125,13 @@ pub struct HeadSummary {
     pub train_s: f64,
 }
 
-/// A split: its examples and, once computed, each text's pooled window states.
-struct Split {
-    name: String,
-    examples: Vec<Example>,
-    /// Per text, per window, C values.
-    features: Vec<Vec<Vec<f32>>>,
+/// A split: its examples and, once computed, each text's window features.
+pub(super) struct Split {
+    pub(super) name: String,
+    pub(super) examples: Vec<Example>,
+    /// Per text, per window: its pooled state (C) on a frozen trunk, or the trunk's states
+    /// (T, C) under the tuned blocks.
+    pub(super) features: Vec<Vec<Vec<f32>>>,
 }
 
 fn sample(mut v: Vec<Example>, n: usize, seed: u64) -> Vec<Example> {
@@ -138,7 +146,7 @@ fn sample(mut v: Vec<Example>, n: usize, seed: u64) -> Vec<Example> {
     v
 }
 
-fn labels_of(e: &Example) -> Vec<f32> {
+pub(super) fn labels_of(e: &Example) -> Vec<f32> {
     CATEGORIES.iter().map(|c| e.has(c) as u8 as f32).collect()
 }
 
@@ -155,6 +163,18 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
             "--head-layers {}: the trunk has {n_layers} blocks (use 1..={n_layers})",
             o.layers
         )));
+    }
+    if o.tune_blocks >= o.layers {
+        return Err(Error::InvalidArgument(format!(
+            "--tune-blocks {}: the head reads {} blocks, and at least the first stays frozen (use 0..{})",
+            o.tune_blocks, o.layers, o.layers
+        )));
+    }
+    if o.tune_blocks > 0 && o.pooling != HeadPooling::Mean {
+        return Err(Error::InvalidArgument(
+            "--tune-blocks trains through the mean of the text's states: use --head-pooling mean"
+                .into(),
+        ));
     }
     let trunk = match &o.trunk_name {
         Some(t) => t.clone(),
@@ -173,6 +193,7 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
         model_type: MODEL_TYPE.into(),
         trunk,
         layers: o.layers,
+        tuned_blocks: o.tune_blocks,
         pooling: o.pooling,
         prefix: "<|im_start|>user\n".into(),
         suffix: "<|im_end|>".into(),
@@ -188,20 +209,22 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
     })
 }
 
-/// The pooled states of every text of `split`, from the cache or computed (in parallel over
-/// texts) and cached.
-fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Result<()> {
+/// The features of every text of `split` (`of` one text: its windows'), from the cache or
+/// computed (in parallel over texts) and cached.
+fn features(
+    of: &(dyn Fn(&str) -> Result<Vec<Vec<f32>>> + Sync),
+    split: &mut Split,
+    cache_dir: &Path,
+    key: &str,
+) -> Result<()> {
     let mut h = key.as_bytes().to_vec();
     for e in &split.examples {
         h.extend_from_slice(e.text.as_bytes());
         h.push(0);
     }
     let path = cache_dir.join(format!("{}-{:016x}.bin", split.name, fnv1a(&h)));
-    let c = m.head.as_ref().map_or(m.model.config.dim, |h| {
-        h.config.pooling.width(h.config.hidden_size)
-    });
     if let Ok(bytes) = std::fs::read(&path) {
-        if let Some(f) = decode_features(&bytes, split.examples.len(), c) {
+        if let Some(f) = decode_features(&bytes, split.examples.len()) {
             split.features = f;
             eprintln!(
                 "{}: {} texts, features from {}",
@@ -219,7 +242,7 @@ fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Re
         .examples
         .par_iter()
         .map(|e| {
-            let f = m.pooled(&e.text);
+            let f = of(&e.text);
             let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if k % 500 == 0 {
                 eprintln!(
@@ -240,12 +263,13 @@ fn features(m: &Moderator, split: &mut Split, cache_dir: &Path, key: &str) -> Re
     write_atomic(&path, &encode_features(&split.features))
 }
 
-/// u32 windows per text, then the windows' C values each, little-endian.
+/// Per text: u32 windows, then per window u32 values and the values, little-endian.
 fn encode_features(f: &[Vec<Vec<f32>>]) -> Vec<u8> {
     let mut out = vec![];
     for w in f {
         out.extend_from_slice(&(w.len() as u32).to_le_bytes());
         for p in w {
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
             for v in p {
                 out.extend_from_slice(&v.to_le_bytes());
             }
@@ -254,7 +278,7 @@ fn encode_features(f: &[Vec<Vec<f32>>]) -> Vec<u8> {
     out
 }
 
-fn decode_features(b: &[u8], n: usize, c: usize) -> Option<Vec<Vec<Vec<f32>>>> {
+fn decode_features(b: &[u8], n: usize) -> Option<Vec<Vec<Vec<f32>>>> {
     let mut out = Vec::with_capacity(n);
     let mut at = 0;
     let word = |at: usize| -> Option<[u8; 4]> { b.get(at..at + 4)?.try_into().ok() };
@@ -263,7 +287,9 @@ fn decode_features(b: &[u8], n: usize, c: usize) -> Option<Vec<Vec<Vec<f32>>>> {
         at += 4;
         let mut ws = Vec::with_capacity(k);
         for _ in 0..k {
-            let vals = b.get(at..at + 4 * c)?;
+            let c = u32::from_le_bytes(word(at)?) as usize;
+            at += 4;
+            let vals = b.get(at..at.checked_add(c.checked_mul(4)?)?)?;
             ws.push(
                 vals.chunks_exact(4)
                     .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
@@ -276,20 +302,35 @@ fn decode_features(b: &[u8], n: usize, c: usize) -> Option<Vec<Vec<Vec<f32>>>> {
     (at == b.len()).then_some(out)
 }
 
-/// Each text's scores (max over its windows' sigmoids), (N, L).
-fn split_scores(mlp: &Mlp, st: &Standardizer, f: &[Vec<Vec<f32>>]) -> Vec<f32> {
-    f.par_iter()
-        .flat_map_iter(|ws| {
-            let mut best = vec![0f32; mlp.l];
-            let mut a = vec![];
-            for p in ws {
-                for (b, z) in best.iter_mut().zip(mlp.forward(&st.apply(p), &mut a)) {
+/// Each text's scores (max over its windows' sigmoids), (N, L), from its cached features as
+/// inference computes them: the head on a pooled state, or on a frozen trunk's states the tuned
+/// blocks, the pooling and the head (`prompt`: the head's prefix and suffix tokens).
+fn split_scores(
+    head: &ModerationHead,
+    prompt: (usize, usize),
+    f: &[Vec<Vec<f32>>],
+) -> Result<Vec<f32>> {
+    let c = head.config.hidden_size;
+    let rows = f
+        .par_iter()
+        .map(|ws| {
+            let mut best = vec![0f32; head.labels.len()];
+            for w in ws {
+                let logits = if head.blocks.is_some() {
+                    let x = head.top_states(w.clone())?;
+                    let text = tune::text_rows(x.len() / c, prompt);
+                    head.forward(&pool(&x, c, text, head.config.pooling))
+                } else {
+                    head.forward(w)
+                };
+                for (b, z) in best.iter_mut().zip(logits) {
                     *b = b.max(sigmoid(z));
                 }
             }
-            best
+            Ok(best)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(rows.concat())
 }
 
 /// Mean BCE per label of `f`'s windows against the labels of their texts.
@@ -464,54 +505,93 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let cfg = head_config(o, trunk.config.dim, trunk.config.n_layers)?;
     // The head's input width (the pooled values).
     let c = cfg.pooling.width(trunk.config.dim);
+    // The frozen trunk's blocks: all `layers`, or those below the tuned ones.
+    let frozen = cfg.layers - cfg.tuned_blocks;
     let reader = Moderator::with_head(
         trunk.clone(),
-        ModerationHead::untrained(cfg.clone())?,
+        ModerationHead::untrained(HeadConfig {
+            tuned_blocks: 0,
+            layers: frozen,
+            ..cfg.clone()
+        })?,
         tokenizer.clone(),
         None,
     )?;
+    let prompt = reader.prompt_lens();
 
     let mut splits = read_splits(o)?;
 
     let cache = o.out.join("features");
     std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
     let trunk_meta = std::fs::metadata(&o.init).map_err(|e| Error::io(&o.init, e))?;
+    // What the features are: pooled states, or the states (T, C) the tuned blocks read.
+    let what = if cfg.tuned_blocks > 0 {
+        "states"
+    } else {
+        "pooled"
+    };
     let key = format!(
-        "{}|{}|{}|{:?}|{}|{}|{}",
+        "v2|{what}|{}|{}|{}|{:?}|{}|{}|{}",
         o.init.file_name().and_then(|n| n.to_str()).unwrap_or(""),
         trunk_meta.len(),
-        cfg.layers,
+        frozen,
         cfg.pooling,
         cfg.prefix,
         cfg.suffix,
         cfg.window
     );
+    let of = |text: &str| {
+        if cfg.tuned_blocks > 0 {
+            reader.window_states(text, frozen)
+        } else {
+            reader.pooled(text)
+        }
+    };
     let t_feat = Instant::now();
     for s in splits.iter_mut() {
-        features(&reader, s, &cache, &key)?;
+        features(&of, s, &cache, &key)?;
     }
     let feature_s = t_feat.elapsed().as_secs_f64();
 
     let t_train = Instant::now();
-    let (mlp, st, best_epoch, val_loss) = train(o, &splits, c)?;
+    // The head's and the blocks' files, and the head read back from them as a bundle loads it
+    // (the blocks in f16, as they ship).
+    let (head_bytes, blocks, best_epoch, val_loss) = if cfg.tuned_blocks > 0 {
+        let init = trunk.blocks_model(frozen..cfg.layers)?;
+        let t = tune::train(o, &init, &splits, prompt)?;
+        let blocks = crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16)?;
+        (
+            head_safetensors(&t.mlp, &t.st)?,
+            Some(blocks),
+            t.epoch,
+            t.val_loss,
+        )
+    } else {
+        let (mlp, st, best_epoch, val_loss) = train(o, &splits, c)?;
+        (head_safetensors(&mlp, &st)?, None, best_epoch, val_loss)
+    };
+    let json = serde_json::to_string(&cfg).map_err(|e| Error::Other(e.to_string()))?;
+    let mut head = ModerationHead::from_bytes(&json, &head_bytes, "the trained head")?;
+    if let Some(b) = &blocks {
+        head.load_blocks(&trunk, b, "the trained head")?;
+    }
     let train_s = t_train.elapsed().as_secs_f64();
 
     // Calibration on val, through the same scores inference computes.
     let val = &splits[1];
-    let val_scores = split_scores(&mlp, &st, &val.features);
+    let val_scores = split_scores(&head, prompt, &val.features)?;
     let (calibration, thresholds, target, benign_fpr) = calibrate_examples(
         &val.examples,
         &val_scores,
         o.target_precision,
         o.max_benign_fpr,
     );
-    let head = to_head(cfg.clone(), &mlp, &st)?;
-    let moderator = Moderator::with_head(trunk, head, tokenizer, Some(&thresholds))?;
+    let moderator = Moderator::with_head(trunk, head.clone(), tokenizer, Some(&thresholds))?;
 
     let mut reports = vec![];
     for s in &splits[1..] {
         let t0 = Instant::now();
-        let scores = split_scores(&mlp, &st, &s.features);
+        let scores = split_scores(&head, prompt, &s.features)?;
         let r = report_scored(&moderator, &s.examples, &scores, &s.name, t0);
         eprintln!(
             "{:16} macro F1 {:.3}  benign FPR {:.2}% ({}/{})  harmful caught {}/{}",
@@ -531,7 +611,7 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     write_head(
         &dir,
         &cfg,
-        (&mlp, &st),
+        (&head_bytes, blocks.as_deref()),
         &thresholds,
         &calibration,
         target,
@@ -565,26 +645,28 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     Ok(summary)
 }
 
-/// The trained head as the inference side holds it.
-fn to_head(config: HeadConfig, mlp: &Mlp, st: &Standardizer) -> Result<ModerationHead> {
-    let bytes = head_safetensors(mlp, st)?;
-    let json = serde_json::to_string(&config).map_err(|e| Error::Other(e.to_string()))?;
-    ModerationHead::from_bytes(&json, &bytes, "the trained head")
-}
-
-/// Writes the moderator directory: config.json, model.safetensors, thresholds.json and
-/// calibration.json.
+/// Writes the moderator directory: config.json, model.safetensors (the head), blocks.safetensors
+/// (its tuned blocks, when it has them), thresholds.json and calibration.json.
 fn write_head(
     dir: &Path,
     config: &HeadConfig,
-    (mlp, st): (&Mlp, &Standardizer),
+    (head, blocks): (&[u8], Option<&[u8]>),
     thresholds: &Thresholds,
     calibration: &[Calibration],
     target: f32,
     benign_fpr: f32,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    write_atomic(&dir.join("model.safetensors"), &head_safetensors(mlp, st)?)?;
+    write_atomic(&dir.join("model.safetensors"), head)?;
+    let blocks_path = dir.join(crate::moderation::head::BLOCKS_FILE);
+    match blocks {
+        Some(b) => write_atomic(&blocks_path, b)?,
+        // A frozen head's directory keeps no blocks of an earlier tuned run.
+        None if blocks_path.exists() => {
+            std::fs::remove_file(&blocks_path).map_err(|e| Error::io(&blocks_path, e))?
+        }
+        None => {}
+    }
     write_json_atomic(
         &dir.join("config.json"),
         &serde_json::to_value(config).map_err(|e| Error::Other(e.to_string()))?,

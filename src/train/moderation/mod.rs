@@ -46,6 +46,7 @@ pub mod classifier;
 pub mod head;
 mod mlp;
 mod options;
+mod tune;
 
 pub use options::{
     preset, ModerationOptions, ModerationSettings, Preset, DEFAULT_VOCAB_TOP,

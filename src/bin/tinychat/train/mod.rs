@@ -332,7 +332,17 @@ fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions>
     };
     o.hidden = h.head_hidden as usize;
     o.window = h.head_window as usize;
-    o.epochs = h.head_epochs as usize;
+    o.tune_blocks = h.tune_blocks as usize;
+    o.block_lr = h.block_lr;
+    if o.tune_blocks > 0 {
+        // The prototype's setting (docs/moderation.md): batches of 32, and at 6e-5 the best
+        // validation loss came within two epochs.
+        o.epochs = 2;
+        o.batch_size = 32;
+    }
+    if let Some(e) = h.head_epochs {
+        o.epochs = e as usize;
+    }
     o.dropout = h.head_dropout;
     o.weight_decay = h.head_weight_decay;
     o.train_limit = h.train_limit;

@@ -154,9 +154,16 @@ pub struct HeadArgs {
     /// Text tokens per window the trunk reads.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=4096))]
     pub head_window: u32,
-    /// Epochs over the cached features.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub head_epochs: u32,
+    /// Top blocks of the --head-layers tuned with the head (the blocks below stay frozen, their
+    /// states cached); 0 trains the head alone on a frozen trunk.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1024))]
+    pub tune_blocks: u32,
+    /// AdamW's learning rate for the tuned blocks (--lr is the head's).
+    #[arg(long, default_value_t = 6e-5, value_parser = number(0.0, 1.0, false))]
+    pub block_lr: f32,
+    /// Epochs over the cached features [default: 15; 2 with --tune-blocks].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub head_epochs: Option<u32>,
     /// Input dropout of the head while training.
     #[arg(long, default_value_t = 0.3, value_parser = below(0.0, 1.0))]
     pub head_dropout: f32,
