@@ -444,10 +444,18 @@ pub fn run_moderate(args: &ModerateBenchArgs) -> Result<()> {
         .sum::<Result<usize>>()?;
     if let Some(h) = &m.head {
         println!(
-            "moderation head: {}: the first {} of the trunk's {} blocks (C={}, {:.2}M parameters, {} weights), {:?} pooling over windows of {} tokens, hidden {}, {} labels",
+            "moderation head: {}: the first {} of the trunk's {} blocks{} (C={}, {:.2}M parameters, {} weights), {:?} pooling over windows of {} tokens, hidden {}, {} labels",
             args.model.display(),
             h.config.layers,
             cfg.n_layers,
+            match &h.blocks {
+                Some(b) => format!(
+                    ", the top {} of them the head's own ({} weights, run on the CPU)",
+                    h.config.tuned_blocks,
+                    b.storage().name()
+                ),
+                None => String::new(),
+            },
             cfg.dim,
             m.model.weights.numel() as f64 / 1e6,
             m.model.storage().name(),
