@@ -237,8 +237,6 @@ pub fn model_files(dir: &str, classifier: bool) -> Vec<BundleFile> {
             f("model.safetensors", true),
             f("tokenizer.json", false),
             f("thresholds.json", false),
-            // A moderation head's tuned blocks, when it has them.
-            f(head::BLOCKS_FILE, false),
         ]
     } else {
         vec![
@@ -268,7 +266,7 @@ pub fn parse_pipeline(text: &str, origin: &str) -> Result<PipelineConfig> {
 /// Every file a bundle with this `pipeline.json` may hold, in load order: what the browser
 /// fetches. A moderation head reads a trunk its config.json names: once `known` holds that
 /// config (the files fetched so far), the trunk's files are listed too, unless the trunk is the
-/// chat model. The browser asks again with what it fetched until the list stops growing.
+/// chat model, and so are the head's tuned blocks when it has them. The browser asks again with what it fetched until the list stops growing.
 pub fn pipeline_files(
     cfg: &PipelineConfig,
     known: Option<&dyn BundleSource>,
@@ -278,7 +276,13 @@ pub fn pipeline_files(
     let mut files = model_files(&c, false);
     files.extend(model_files(&m, true));
     if let Some(src) = known {
-        if let Some(trunk) = head_trunk(src, &m)? {
+        if let Some((h, trunk)) = head_trunk(src, &m)? {
+            if h.tuned_blocks > 0 {
+                files.push(BundleFile {
+                    path: join(&m, head::BLOCKS_FILE),
+                    required: true,
+                });
+            }
             if trunk != c {
                 files.extend(model_files(&trunk, false));
             }
@@ -287,15 +291,18 @@ pub fn pipeline_files(
     Ok(files)
 }
 
-/// The trunk (relative to the bundle) that the moderator at `dir` reads, when it is a head on a
-/// pretrained trunk; None for a classifier with its own, or while its config is not known.
-fn head_trunk(src: &dyn BundleSource, dir: &str) -> Result<Option<String>> {
+/// The config of the moderation head at `dir` and the trunk it reads (relative to the bundle);
+/// None for a classifier with its own trunk, or while its config is not known.
+fn head_trunk(src: &dyn BundleSource, dir: &str) -> Result<Option<(HeadConfig, String)>> {
     let path = join(dir, "config.json");
     let Some(text) = read_text(src, &path)? else {
         return Ok(None);
     };
     match head_config(&text, &src.name(&path))? {
-        Some(h) => Ok(Some(resolve_from(&src.name(&path), dir, &h.trunk)?)),
+        Some(h) => {
+            let trunk = resolve_from(&src.name(&path), dir, &h.trunk)?;
+            Ok(Some((h, trunk)))
+        }
         None => Ok(None),
     }
 }

@@ -330,7 +330,8 @@ impl Moderator {
     }
 
     /// A head moderator's input: the pooled trunk state (C) of each window of `text`, on the
-    /// CPU engine (what [`Self::scores`] feeds the head; training caches them).
+    /// CPU engine (what [`Self::scores`] feeds the head; training a head on a frozen trunk caches
+    /// them).
     pub fn pooled(&self, text: &str) -> Result<Vec<Vec<f32>>> {
         let h = self.head.as_ref().ok_or_else(|| {
             Error::InvalidArgument(

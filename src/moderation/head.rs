@@ -78,7 +78,7 @@ pub struct HeadConfig {
     /// The top `tuned_blocks` of the `layers` blocks are the moderator's own, tuned with the
     /// head and shipped beside it ([`BLOCKS_FILE`]): the trunk runs blocks
     /// 0..layers − tuned_blocks, these run on its states. 0: every block is the trunk's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tuned_blocks: usize,
     /// Width of the hidden layer, 0 for a linear head.
     #[serde(default)]
@@ -90,6 +90,11 @@ pub struct HeadConfig {
 
 fn default_max_windows() -> usize {
     64
+}
+
+/// A frozen head's config.json omits `tuned_blocks`, so earlier releases still read it.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl HeadConfig {
@@ -235,7 +240,12 @@ impl ModerationHead {
                 ),
             });
         }
-        let config = trunk.blocks_config(layers - k..layers)?;
+        let config = trunk
+            .blocks_config(layers - k..layers)
+            .map_err(|e| Error::Config {
+                path: format!("{origin}/config.json").into(),
+                msg: format!("layers {layers}, tuned_blocks {k} on this trunk: {e}"),
+            })?;
         let path = format!("{origin}/{BLOCKS_FILE}");
         let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())?;
         self.blocks = Some(Arc::new(Model::from_weights(config, weights)));

@@ -183,6 +183,10 @@ fn a_head_scores_what_its_maths_says_and_shares_the_chat_models_trunk() {
     );
     assert!(names.contains(&"moderator/config.json"), "{names:?}");
     assert!(names.contains(&"moderator/model.safetensors"), "{names:?}");
+    assert!(
+        !names.contains(&"moderator/blocks.safetensors"),
+        "a head without tuned blocks fetches none: {names:?}"
+    );
 }
 
 #[test]
@@ -309,7 +313,7 @@ fn a_head_with_tuned_blocks_runs_them_on_the_trunks_states() {
     assert!(
         files
             .iter()
-            .any(|f| f.path == "moderator/blocks.safetensors"),
+            .any(|f| f.path == "moderator/blocks.safetensors" && f.required),
         "{files:?}"
     );
 }
@@ -344,6 +348,14 @@ fn a_head_with_missing_or_mismatched_tuned_blocks_is_refused_by_name() {
         e.contains("moderator/blocks.safetensors") && e.contains("does not belong"),
         "{e}"
     );
+
+    // More blocks than the trunk has, the top one tuned.
+    let (dir, _) = tuned_bundle("head_tuned_deep");
+    let mut cfg = config(&format!("../{TRUNK}"), 30, C);
+    cfg["tuned_blocks"] = 1.into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    let e = Pipeline::load(&dir).err().unwrap().to_string();
+    assert!(e.contains("config.json") && e.contains("layers 30"), "{e}");
 
     // Every block tuned: the trunk would run none.
     let (dir, _) = tuned_bundle("head_tuned_all");

@@ -1,5 +1,7 @@
 //! `tinychat train moderation --init <SmolLM2 GGUF>`: a moderation head on a frozen pretrained
-//! trunk (Llama Guard's recipe at 135M; the head's inference side is `moderation/head.rs`).
+//! trunk (Llama Guard's recipe at 135M; the head's inference side is `moderation/head.rs`), or,
+//! with `--tune-blocks K`, a head trained together with the trunk's top K blocks (`tune.rs`: the
+//! cache then holds each window's states below them, not pooled states).
 //!
 //! ```text
 //! every text of every split ─► Moderator::pooled (the inference path: normalize, windows,
@@ -20,6 +22,7 @@
 //! <out>/features/      cached pooled states, one file per split and setting
 //! <out>/eval/          the evaluation subsets, as JSONL (for `tinychat eval moderation`)
 //! <out>/moderator/     config.json  model.safetensors  thresholds.json  calibration.json
+//!                      blocks.safetensors (with --tune-blocks)
 //! <out>/report.json    per-split, per-category precision / recall / F1 and benign FPR
 //! <out>/metrics.jsonl  one line per epoch
 //! ```
@@ -659,18 +662,18 @@ fn write_head(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_atomic(&dir.join("model.safetensors"), head)?;
     let blocks_path = dir.join(crate::moderation::head::BLOCKS_FILE);
-    match blocks {
-        Some(b) => write_atomic(&blocks_path, b)?,
-        // A frozen head's directory keeps no blocks of an earlier tuned run.
-        None if blocks_path.exists() => {
-            std::fs::remove_file(&blocks_path).map_err(|e| Error::io(&blocks_path, e))?
-        }
-        None => {}
+    if let Some(b) = blocks {
+        write_atomic(&blocks_path, b)?;
     }
     write_json_atomic(
         &dir.join("config.json"),
         &serde_json::to_value(config).map_err(|e| Error::Other(e.to_string()))?,
     )?;
+    // A frozen head's directory keeps no blocks of an earlier tuned run (removed once its
+    // config.json no longer names them).
+    if blocks.is_none() && blocks_path.exists() {
+        std::fs::remove_file(&blocks_path).map_err(|e| Error::io(&blocks_path, e))?;
+    }
     write_json_atomic(
         &dir.join("thresholds.json"),
         &serde_json::to_value(thresholds).map_err(|e| Error::Other(e.to_string()))?,

@@ -68,6 +68,11 @@ impl Shapes {
             .min(self.config.max_seq_len)
             .max(t);
         if !self.models.contains_key(&(b, t)) {
+            // Each holds a batch's activations (up to about 400 MB for SmolLM2's blocks at
+            // 32 × 72; a run meets about ten shapes, 2–2.5 GB in all): a bound, not a cache.
+            if self.models.len() >= 16 {
+                self.models.clear();
+            }
             let m = TrainModel::new(&self.config, b, t)?;
             self.models.insert((b, t), m);
         }
@@ -227,6 +232,19 @@ pub(super) fn train(
         return Err(Error::InvalidArgument(
             "tuning the top blocks needs training and validation texts".into(),
         ));
+    }
+    let max_len = init.config.max_seq_len * c;
+    if let Some(bad) = tw
+        .iter()
+        .chain(&vw)
+        .find(|w| w.x.is_empty() || w.x.len() % c != 0 || w.x.len() > max_len)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "a cached window of {} values is not T rows of {c} (T ≤ {}): a stale features cache? remove {}",
+            bad.x.len(),
+            init.config.max_seq_len,
+            o.out.join("features").display()
+        )));
     }
     let ty: Vec<Vec<f32>> = train.examples.iter().map(labels_of).collect();
     let vy: Vec<Vec<f32>> = val.examples.iter().map(labels_of).collect();
