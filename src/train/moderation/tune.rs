@@ -349,7 +349,6 @@ pub(super) fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Family;
     use crate::train::moderation::mlp::sigmoid;
 
     /// One step's gradient with respect to the blocks, through the head, the dropout mask, the
@@ -358,7 +357,6 @@ mod tests {
     #[test]
     fn step_gradient_matches_finite_differences() {
         let config = ModelConfig {
-            family: Family::Llama,
             vocab_size: 1,
             dim: 16,
             n_layers: 2,
@@ -367,17 +365,8 @@ mod tests {
             head_dim: 8,
             hidden_dim: 24,
             max_seq_len: 16,
-            norm_eps: 1e-5,
-            rope_theta: 10000.0,
             tie_embeddings: true,
-            attn_bias: false,
-            mlp_bias: false,
-            bos_token_id: None,
-            eos_token_ids: vec![],
-            pad_token_id: None,
-            labels: vec![],
-            pooling: Default::default(),
-            causal: true,
+            ..ModelConfig::llama_base()
         };
         let c = config.dim;
         let mut rng = Rng::new(7);
