@@ -110,6 +110,9 @@ pub(super) fn structured_head(inp: &mut Input, trunk: &str) -> Value {
         "id2label": {"0": "violence", "1": "hate"},
     });
     if inp.bool() {
+        h["tuned_blocks"] = size(inp);
+    }
+    if inp.bool() {
         h["id2label"] = json!({"0": "a", "2": "b"});
     }
     if inp.bool() {
@@ -171,7 +174,7 @@ pub(super) fn head_on_a_tiny_trunk(config: &str) -> bool {
     let Ok(st) = safetensors::serialize(views, None) else {
         return false;
     };
-    let Ok(head) = ModerationHead::from_bytes(config, &st, "fuzz/head") else {
+    let Ok(mut head) = ModerationHead::from_bytes(config, &st, "fuzz/head") else {
         return false;
     };
     let (trunk, tok) = TRUNK.get_or_init(|| {
@@ -192,6 +195,24 @@ pub(super) fn head_on_a_tiny_trunk(config: &str) -> bool {
             Tokenizer::from_bytes(tok).expect("the tiny tokenizer loads"),
         )
     });
+    // Tuned blocks, when the config names them: the trunk's own, written and read back as a
+    // bundle's blocks.safetensors.
+    let (k, layers) = (head.config.tuned_blocks, head.config.layers);
+    if k > 0 {
+        let blocks = match trunk.blocks_model(layers.saturating_sub(k)..layers) {
+            Ok(b) => b,
+            Err(_) => return false,
+        };
+        let bytes = crate::weights::to_bytes(
+            &blocks.to_params(),
+            &blocks.config,
+            crate::weights::DType::F16,
+        )
+        .expect("the trunk's blocks serialize");
+        if head.load_blocks(trunk, &bytes, "fuzz/head").is_err() {
+            return false;
+        }
+    }
     let Ok(m) = Moderator::with_head(trunk.clone(), head, tok.clone(), None) else {
         return false;
     };

@@ -326,6 +326,15 @@ mod tests {
         assert!(!head_on_a_tiny_trunk(&head(8, 1)));
         assert!(!head_on_a_tiny_trunk(&head(u64::MAX, 64)));
         assert!(!head_on_a_tiny_trunk(&head(8, 0)));
+        // Tuned blocks: the top one loads and scores; all of them, or more, never load.
+        let tuned = |k: u64| {
+            let mut h: serde_json::Value = serde_json::from_str(&head(8, 64)).unwrap();
+            h["tuned_blocks"] = json!(k);
+            h.to_string()
+        };
+        assert!(head_on_a_tiny_trunk(&tuned(1)));
+        assert!(!head_on_a_tiny_trunk(&tuned(2)));
+        assert!(!head_on_a_tiny_trunk(&tuned(u64::MAX)));
     }
 
     #[test]
