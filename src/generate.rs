@@ -32,6 +32,13 @@ impl Rng {
     pub fn state(&self) -> [u64; 4] {
         self.s
     }
+    /// Fisher–Yates in place, from the last element down (the order every trainer here uses).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

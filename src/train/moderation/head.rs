@@ -139,11 +139,7 @@ pub(super) struct Split {
 
 fn sample(mut v: Vec<Example>, n: usize, seed: u64) -> Vec<Example> {
     if v.len() > n {
-        let mut rng = Rng::new(seed);
-        for i in (1..v.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
+        Rng::new(seed).shuffle(&mut v);
         v.truncate(n);
     }
     v
@@ -441,10 +437,7 @@ fn train(o: &HeadOptions, splits: &[Split], c: usize) -> Result<(Mlp, Standardiz
     let mut metrics = String::new();
     let mut step = 0i32;
     for epoch in 1..=o.epochs {
-        for i in (1..order.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
+        rng.shuffle(&mut order);
         let mut train_loss = 0f64;
         for batch in order.chunks(o.batch_size.max(1)) {
             let scale = 1.0 / (batch.len() * l) as f32;

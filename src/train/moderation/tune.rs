@@ -133,21 +133,14 @@ fn pooled_all(
 /// runs of 16 batches, then the batches shuffled.
 fn bucketed<'a>(ws: &'a [Window<'a>], bs: usize, rng: &mut Rng) -> Vec<Vec<&'a Window<'a>>> {
     let mut order: Vec<usize> = (0..ws.len()).collect();
-    shuffle(&mut order, rng);
+    rng.shuffle(&mut order);
     let mut batches = vec![];
     for run in order.chunks_mut(16 * bs) {
         run.sort_by_key(|&i| ws[i].x.len());
         batches.extend(run.chunks(bs).map(|b| b.iter().map(|&i| &ws[i]).collect()));
     }
-    shuffle(&mut batches, rng);
+    rng.shuffle(&mut batches);
     batches
-}
-
-fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
-    for i in (1..v.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
 }
 
 /// What one training step reads: the blocks, the head, its standardization and the prompt.
@@ -253,7 +246,7 @@ pub(super) fn train(
     // The standardization: pooled states of up to 4,096 training windows under the initial
     // blocks (the prototype's choice: every window; a sample is as good and much cheaper).
     let mut sample: Vec<&Window> = tw.iter().collect();
-    shuffle(&mut sample, &mut rng);
+    rng.shuffle(&mut sample);
     sample.truncate(4096);
     let p0 = pooled_all(&mut shapes, &params, &sample, bs, prompt)?;
     let st = Standardizer::fit(&p0.iter().map(|p| p.as_slice()).collect::<Vec<_>>(), c);
