@@ -18,7 +18,7 @@ use tinychat::ops::{
     bce_with_logits_backward, bce_with_logits_forward, cls_head_backward, cls_head_forward,
 };
 use tinychat::params::Slot;
-use tinychat::train::eval::calibrate::{benign_fpr, calibrate, calibrate_all};
+use tinychat::train::eval::calibrate::{benign_fpr, calibrate, calibrate_all, calibrate_f1_all};
 use tinychat::train::eval::moderation as eval_moderation;
 use tinychat::train::moderation::{run, Classifier, ModerationOptions};
 use tinychat::train::moderation_data::CATEGORIES;
@@ -489,6 +489,70 @@ fn a_raise_past_the_reachable_precision_is_refused() {
     );
     assert_eq!(cal[0].method, "target_precision");
     assert_eq!(fpr, 1.0 / 3.0);
+}
+
+#[test]
+fn calibrating_for_f1_keeps_the_recall_a_precision_target_gives_up() {
+    // a's positives at 0.95, 0.8, 0.7, 0.6 and one of b's texts at 0.9 on a (a neighbouring
+    // category scoring high, as hate texts do on harassment). Precision 0.9 is met only at
+    // 0.95 (recall 1/4); the best F1 is at 0.6 (precision 0.8, recall 1: F1 0.889).
+    let scores = [
+        0.95, 0.0, // a
+        0.9, 0.9, // b
+        0.8, 0.0, // a
+        0.7, 0.0, // a
+        0.6, 0.0, // a
+        0.1, 0.1, // benign
+    ];
+    let labels = [1, 2, 1, 1, 1, 0];
+    let positive: Vec<bool> = labels.iter().flat_map(|&l| [l == 1, l == 2]).collect();
+    let (cal, _, _) = calibrate_all(&["a", "b"], &scores, &positive, 0.9, 1.0);
+    assert_eq!((cal[0].threshold, cal[0].recall), (0.95, 0.25));
+    let (cal, fpr) = calibrate_f1_all(&["a", "b"], &scores, &positive, 0.0);
+    assert_eq!((cal[0].threshold, cal[1].threshold, fpr), (0.6, 0.9, 0.0));
+    assert!((cal[0].f1 - 0.8 / 0.9).abs() < 1e-6, "{:?}", cal[0]);
+    assert_eq!((cal[0].method.as_str(), cal[0].target), ("best_f1", 0.0));
+}
+
+#[test]
+fn the_f1_budget_moves_the_threshold_that_costs_least_f1_per_benign_text() {
+    // a: positives 0.9, 0.8, 0.7 and a benign text at 0.75: best F1 at 0.7 (0.857); above the
+    // benign text, 0.8 (0.8). b: positives 0.9, 0.6 and a benign text at 0.8: best F1 at 0.6
+    // (0.8); above it, 0.9 (0.667). Two more benign texts score nothing.
+    let scores = [
+        0.9, 0.0, // a
+        0.8, 0.0, // a
+        0.7, 0.0, // a
+        0.75, 0.0, // benign
+        0.0, 0.9, // b
+        0.0, 0.6, // b
+        0.0, 0.8, // benign
+        0.0, 0.0, // benign
+        0.0, 0.0, // benign
+    ];
+    let labels = [1, 1, 1, 0, 2, 2, 0, 0, 0];
+    let positive: Vec<bool> = labels.iter().flat_map(|&l| [l == 1, l == 2]).collect();
+    let th = |cal: &[tinychat::train::eval::calibrate::Calibration]| {
+        (cal[0].threshold, cal[1].threshold)
+    };
+    let (cal, fpr) = calibrate_f1_all(&["a", "b"], &scores, &positive, 1.0);
+    assert_eq!((th(&cal), fpr), ((0.7, 0.6), 0.5));
+    // One benign text within budget: a's move costs 0.057, b's 0.133: a moves.
+    let (cal, fpr) = calibrate_f1_all(&["a", "b"], &scores, &positive, 0.25);
+    assert_eq!((th(&cal), fpr), ((0.8, 0.6), 0.25));
+    assert_eq!(benign_fpr(&scores, &positive, &[0.8, 0.6]), 0.25);
+    // The same with the columns swapped: the cheaper move is now the second category's.
+    let swap = |v: &[f32]| v.chunks(2).flat_map(|r| [r[1], r[0]]).collect::<Vec<f32>>();
+    let pos_swapped: Vec<bool> = positive.chunks(2).flat_map(|r| [r[1], r[0]]).collect();
+    let (cal, _) = calibrate_f1_all(&["b", "a"], &swap(&scores), &pos_swapped, 0.25);
+    assert_eq!(th(&cal), (0.6, 0.8));
+    let (cal, fpr) = calibrate_f1_all(&["a", "b"], &scores, &positive, 0.0);
+    assert_eq!((th(&cal), fpr), ((0.8, 0.9), 0.0));
+    // A category whose every positive scores at or below a benign text ends above all its
+    // scores (F1 0), and the loop ends.
+    let (cal, fpr) = calibrate_f1_all(&["a"], &[0.9, 0.5], &[false, true], 0.0);
+    assert!(cal[0].threshold > 0.9 && cal[0].f1 == 0.0, "{:?}", cal[0]);
+    assert_eq!(fpr, 0.0);
 }
 
 #[derive(Parser)]

@@ -117,6 +117,124 @@ pub fn calibrate_all(
     }
 }
 
+/// Thresholds for macro F1 within a benign budget: every category starts at its best-F1
+/// threshold; then, while more than `max_fpr` of the benign texts (no category positive) are
+/// flagged, one category rises to its best-F1 threshold above the lowest benign score it
+/// flags: the category whose move costs the least F1 per benign text it stops flagging (texts
+/// only it flagged; a move that frees none counts half a text), the first on a tie. Each move
+/// unflags at least one benign text of that category, so the loop ends; a category whose
+/// scores all lie at or below a benign one ends above every score (F1 0). A precision target
+/// ([`calibrate_all`]) instead gives up recall wherever a few texts of a neighbouring category
+/// score high (measured on SmolLM2's head: a harassment threshold of 0.99999 for recall 0.07,
+/// where precision 0.88 came with recall 0.68). Returns the calibrations (method `best_f1`,
+/// target 0) and the benign FPR they give. `scores` and `positive` are (N, L) row-major.
+pub fn calibrate_f1_all(
+    categories: &[&str],
+    scores: &[f32],
+    positive: &[bool],
+    max_fpr: f32,
+) -> (Vec<Calibration>, f32) {
+    let nl = categories.len();
+    let n = scores.len() / nl;
+    let cols: Vec<(Vec<f32>, Vec<bool>)> = (0..nl)
+        .map(|j| {
+            (
+                (0..n).map(|i| scores[i * nl + j]).collect(),
+                (0..n).map(|i| positive[i * nl + j]).collect(),
+            )
+        })
+        .collect();
+    let benign: Vec<usize> = (0..n)
+        .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
+        .collect();
+    let at =
+        |j: usize, above: Option<f32>| best_f1_above(categories[j], &cols[j].0, &cols[j].1, above);
+    let mut cal: Vec<Calibration> = (0..nl).map(|j| at(j, None)).collect();
+    loop {
+        let th: Vec<f32> = cal.iter().map(|c| c.threshold).collect();
+        let fpr = benign_fpr(scores, positive, &th);
+        // How many categories flag each benign text.
+        let flags: Vec<usize> = benign
+            .iter()
+            .map(|&i| (0..nl).filter(|&j| scores[i * nl + j] >= th[j]).count())
+            .collect();
+        if fpr <= max_fpr || flags.iter().all(|&f| f == 0) {
+            return (cal, fpr);
+        }
+        let mut best: Option<(f32, usize, Calibration)> = None;
+        for j in 0..nl {
+            let lowest = benign
+                .iter()
+                .map(|&i| scores[i * nl + j])
+                .filter(|&s| s >= th[j])
+                .min_by(f32::total_cmp);
+            let Some(lowest) = lowest else { continue };
+            let moved = at(j, Some(lowest));
+            let freed = benign
+                .iter()
+                .zip(&flags)
+                .filter(|&(&i, &f)| {
+                    let s = scores[i * nl + j];
+                    f == 1 && s >= th[j] && s < moved.threshold
+                })
+                .count();
+            let cost = (cal[j].f1 - moved.f1) / (freed as f32).max(0.5);
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, j, moved));
+            }
+        }
+        let (_, j, moved) = best.expect("a benign text is flagged, so some category flags it");
+        cal[j] = moved;
+    }
+}
+
+/// The threshold with the best F1 among those above `above` (all when `None`); when no score
+/// lies above it, a threshold just above it (nothing flagged there, F1 0).
+fn best_f1_above(
+    category: &str,
+    scores: &[f32],
+    positive: &[bool],
+    above: Option<f32>,
+) -> Calibration {
+    let npos = positive.iter().filter(|&&p| p).count();
+    if npos == 0 && above.is_none() {
+        return calibrate(category, scores, positive, 0.0); // no_positives: 0.5, as ever
+    }
+    let mut idx: Vec<usize> = (0..scores.len())
+        .filter(|&i| above.is_none_or(|a| scores[i] > a))
+        .collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let empty = above.unwrap_or(1.0).next_up();
+    let mut best = (empty, prf(0, 0, npos));
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if positive[idx[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let m = prf(tp, fp, npos - tp);
+        if m.2 > best.1 .2 {
+            best = (s, m);
+        }
+    }
+    Calibration {
+        category: category.into(),
+        threshold: best.0,
+        precision: best.1 .0,
+        recall: best.1 .1,
+        f1: best.1 .2,
+        positives: npos,
+        method: "best_f1".into(),
+        target: 0.0,
+    }
+}
+
 /// One category's calibrated threshold and its validation numbers.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Calibration {
@@ -205,26 +323,28 @@ pub struct ValCalibration {
     pub macro_f1: f32,
 }
 
-/// [`calibrate_all`] over the (N, L) `scores` of labelled `examples` (every category of
-/// [`CATEGORIES`]): the calibrations, the thresholds as thresholds.json holds them, the highest
-/// target used and the benign FPR they give.
+/// The thresholds over the (N, L) `scores` of labelled `examples` (every category of
+/// [`CATEGORIES`]): [`calibrate_all`] at `target_precision` when one is given, else
+/// [`calibrate_f1_all`]; both within `max_benign_fpr`. Returns the calibrations, the
+/// thresholds as thresholds.json holds them, the highest target used (0 for the F1 rule) and
+/// the benign FPR they give.
 pub fn calibrate_examples(
     examples: &[Example],
     scores: &[f32],
-    target_precision: f32,
+    target_precision: Option<f32>,
     max_benign_fpr: f32,
 ) -> (Vec<Calibration>, Thresholds, f32, f32) {
     let positive: Vec<bool> = examples
         .iter()
         .flat_map(|e| CATEGORIES.iter().map(|c| e.has(c)))
         .collect();
-    let (calibration, target, benign_fpr) = calibrate_all(
-        &CATEGORIES,
-        scores,
-        &positive,
-        target_precision,
-        max_benign_fpr,
-    );
+    let (calibration, target, benign_fpr) = match target_precision {
+        Some(t) => calibrate_all(&CATEGORIES, scores, &positive, t, max_benign_fpr),
+        None => {
+            let (c, fpr) = calibrate_f1_all(&CATEGORIES, scores, &positive, max_benign_fpr);
+            (c, 0.0, fpr)
+        }
+    };
     let thresholds = calibration
         .iter()
         .map(|c| (c.category.clone(), c.threshold))
@@ -251,7 +371,7 @@ pub fn calibrate_val(
     let texts: Vec<&str> = val_ex.iter().map(|e| e.text.as_str()).collect();
     let scores = score_all(&m, &texts)?;
     let (calibration, thresholds, target, benign_fpr) =
-        calibrate_examples(val_ex, &scores, target_precision, max_benign_fpr);
+        calibrate_examples(val_ex, &scores, Some(target_precision), max_benign_fpr);
     m.set_thresholds(&thresholds)?;
     let macro_f1 = report_scored(&m, val_ex, &scores, "val", Instant::now()).macro_f1;
     Ok(ValCalibration {

@@ -85,7 +85,12 @@ pub struct HeadOptions {
     pub dropout: f32,
     pub batch_size: usize,
     pub seed: u64,
-    pub target_precision: f32,
+    /// Calibrate each category for this precision ([`calibrate_all`]); `None` (the default)
+    /// calibrates for F1 ([`calibrate_f1_all`]). Both within `max_benign_fpr`.
+    ///
+    /// [`calibrate_all`]: crate::train::eval::calibrate::calibrate_all
+    /// [`calibrate_f1_all`]: crate::train::eval::calibrate::calibrate_f1_all
+    pub target_precision: Option<f32>,
     pub max_benign_fpr: f32,
 }
 
@@ -112,7 +117,7 @@ impl HeadOptions {
             dropout: 0.3,
             batch_size: 64,
             seed: 1,
-            target_precision: 0.9,
+            target_precision: None,
             max_benign_fpr: 0.01,
         }
     }
@@ -167,6 +172,18 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
         return Err(Error::InvalidArgument(format!(
             "--tune-blocks {}: the head reads {} blocks, and at least the first stays frozen (use 0..{})",
             o.tune_blocks, o.layers, o.layers
+        )));
+    }
+    let unit = |v: f32| v.is_finite() && (0.0..=1.0).contains(&v);
+    if let Some(t) = o.target_precision.filter(|&t| !unit(t) || t == 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "--target-precision {t}: use a precision in (0, 1]"
+        )));
+    }
+    if !unit(o.max_benign_fpr) {
+        return Err(Error::InvalidArgument(format!(
+            "--max-benign-fpr {}: use a fraction in [0, 1]",
+            o.max_benign_fpr
         )));
     }
     if o.tune_blocks > 0 && o.pooling != HeadPooling::Mean {
@@ -673,6 +690,11 @@ fn write_head(
     )?;
     write_json_atomic(
         &dir.join("calibration.json"),
-        &json!({"target_precision": target, "val_benign_fpr": benign_fpr, "categories": calibration}),
+        &json!({
+            "rule": if target > 0.0 { "target_precision" } else { "best_f1" },
+            "target_precision": target,
+            "val_benign_fpr": benign_fpr,
+            "categories": calibration
+        }),
     )
 }
