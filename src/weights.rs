@@ -357,6 +357,72 @@ fn for_each_slot(
     Ok(())
 }
 
+/// The Hugging Face name and whole-tensor shape of `slot` in a llama model of config `cfg` (a
+/// tensor of its own there: no fused or transposed layouts).
+pub(crate) fn llama_tensor(cfg: &ModelConfig, slot: Slot) -> (String, Vec<usize>) {
+    debug_assert_eq!(cfg.family, Family::Llama);
+    let hf = hf_name(cfg, slot, "");
+    (hf.name, hf.shape)
+}
+
+/// The tensor `name` of `st` decoded to f32 (F32, F16 or BF16), checked against `shape`: a
+/// missing tensor, another shape or another dtype is an error naming `path` and the tensor.
+pub(crate) fn tensor_f32(
+    st: &SafeTensors,
+    name: &str,
+    shape: &[usize],
+    path: &Path,
+) -> Result<Vec<f32>> {
+    let hf = HfName {
+        name: name.into(),
+        shape: shape.to_vec(),
+        layout: Layout::Same,
+    };
+    let v = view(st, &hf, path)?;
+    Ok(to_f32(&v, path, name)?.0)
+}
+
+/// Serialises named f32 tensors (name → shape, values, the dtype to store them in) as
+/// safetensors.
+pub(crate) fn tensors_to_bytes(
+    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>, DType)>,
+) -> Result<Vec<u8>> {
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>, Dtype)> = tensors
+        .into_iter()
+        .map(|(name, (shape, data, dtype))| {
+            let (bytes, st_dtype): (Vec<u8>, Dtype) = match dtype {
+                DType::F32 => (
+                    data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    Dtype::F32,
+                ),
+                DType::F16 => (
+                    data.iter()
+                        .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+                        .collect(),
+                    Dtype::F16,
+                ),
+                DType::BF16 => (
+                    data.iter()
+                        .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
+                        .collect(),
+                    Dtype::BF16,
+                ),
+            };
+            (name, shape, bytes, st_dtype)
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = encoded
+        .iter()
+        .map(|(n, s, b, d)| {
+            TensorView::new(*d, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::Other(format!("safetensors: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Other(format!("safetensors: {e}")))
+}
+
 /// Serialises parameters under their Hugging Face names (transformers can load the result).
 pub fn to_bytes(params: &Params, cfg: &ModelConfig, dtype: DType) -> Result<Vec<u8>> {
     let prefix = if cfg.family == Family::Gpt2 {
@@ -386,38 +452,12 @@ pub fn to_bytes(params: &Params, cfg: &ModelConfig, dtype: DType) -> Result<Vec<
             }
         }
     }
-    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .into_iter()
-        .map(|(name, (shape, data))| {
-            let bytes: Vec<u8> = match dtype {
-                DType::F32 => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                DType::F16 => data
-                    .iter()
-                    .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
-                    .collect(),
-                DType::BF16 => data
-                    .iter()
-                    .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
-                    .collect(),
-            };
-            (name, shape, bytes)
-        })
-        .collect();
-    let st_dtype = match dtype {
-        DType::F32 => Dtype::F32,
-        DType::F16 => Dtype::F16,
-        DType::BF16 => Dtype::BF16,
-    };
-    let views: Vec<(String, TensorView)> = encoded
-        .iter()
-        .map(|(n, s, b)| {
-            TensorView::new(st_dtype, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| Error::Other(format!("safetensors: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Other(format!("safetensors: {e}")))
+    tensors_to_bytes(
+        tensors
+            .into_iter()
+            .map(|(n, (shape, data))| (n, (shape, data, dtype)))
+            .collect(),
+    )
 }
 
 /// Writes `model.safetensors` atomically.

@@ -113,6 +113,9 @@ pub(super) fn structured_head(inp: &mut Input, trunk: &str) -> Value {
         h["tuned_blocks"] = size(inp);
     }
     if inp.bool() {
+        h["block_rank"] = size(inp);
+    }
+    if inp.bool() {
         h["id2label"] = json!({"0": "a", "2": "b"});
     }
     if inp.bool() {
@@ -196,18 +199,18 @@ pub(super) fn head_on_a_tiny_trunk(config: &str) -> bool {
         )
     });
     // Tuned blocks, when the config names them: the trunk's own, written and read back as a
-    // bundle's blocks.safetensors.
+    // bundle's blocks.safetensors (whole, or as zero corrections at the config's rank).
     let (k, layers) = (head.config.tuned_blocks, head.config.layers);
     if k > 0 {
         let blocks = match trunk.blocks_model(layers.saturating_sub(k)..layers) {
             Ok(b) => b,
             Err(_) => return false,
         };
-        let bytes = crate::weights::to_bytes(
-            &blocks.to_params(),
-            &blocks.config,
-            crate::weights::DType::F16,
-        )
+        let p = blocks.to_params();
+        let bytes = match head.config.block_rank {
+            0 => crate::weights::to_bytes(&p, &blocks.config, crate::weights::DType::F16),
+            r => crate::moderation::low_rank::to_bytes(&p, &p, &blocks.config, r),
+        }
         .expect("the trunk's blocks serialize");
         if head.load_blocks(trunk, &bytes, "fuzz/head").is_err() {
             return false;

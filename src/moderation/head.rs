@@ -26,7 +26,8 @@ use std::sync::Arc;
 pub const MODEL_TYPE: &str = "tinychat_moderation_head";
 
 /// A head's tuned top blocks, beside its model.safetensors: the tensors of
-/// [`Model::blocks_model`] (HF names, `model.layers.0…`), in f16.
+/// [`Model::blocks_model`] (HF names, `model.layers.0…`), in f16; or, with
+/// [`HeadConfig::block_rank`], their low-rank corrections to the trunk's ([`super::low_rank`]).
 pub const BLOCKS_FILE: &str = "blocks.safetensors";
 
 /// How the head reads the trunk's hidden states.
@@ -80,6 +81,10 @@ pub struct HeadConfig {
     /// 0..layers − tuned_blocks, these run on its states. 0: every block is the trunk's.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tuned_blocks: usize,
+    /// The tuned blocks' weight matrices ship as rank-`block_rank` corrections to the trunk's
+    /// ([`super::low_rank`]); 0: the blocks ship whole, in f16.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub block_rank: usize,
     /// Width of the hidden layer, 0 for a linear head.
     #[serde(default)]
     pub hidden: usize,
@@ -247,8 +252,21 @@ impl ModerationHead {
                 msg: format!("layers {layers}, tuned_blocks {k} on this trunk: {e}"),
             })?;
         let path = format!("{origin}/{BLOCKS_FILE}");
-        let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())?;
-        self.blocks = Some(Arc::new(Model::from_weights(config, weights)));
+        let blocks = if self.config.block_rank > 0 {
+            let mut params = trunk.blocks_model(layers - k..layers)?.to_params();
+            super::low_rank::apply(
+                &mut params,
+                &config,
+                bytes,
+                self.config.block_rank,
+                path.as_ref(),
+            )?;
+            Model::new(config, params, crate::weights::DType::F16)
+        } else {
+            let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())?;
+            Model::from_weights(config, weights)
+        };
+        self.blocks = Some(Arc::new(blocks));
         Ok(())
     }
 

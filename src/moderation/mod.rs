@@ -3,6 +3,7 @@
 
 pub mod classifier;
 pub mod head;
+pub mod low_rank;
 pub mod normalize;
 
 pub use classifier::{sigmoid, CategoryScore, Moderator, Thresholds, Verdict};

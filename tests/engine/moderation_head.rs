@@ -369,6 +369,93 @@ fn a_head_with_missing_or_mismatched_tuned_blocks_is_refused_by_name() {
     );
 }
 
+/// A head whose tuned block ships as low-rank corrections (`"block_rank"`): at full rank it
+/// scores as the whole block does; at rank 4 the loaded block is the trunk's plus a rank-4
+/// part of the change, nearer the tuned block than the trunk's; a missing or mis-shaped factor
+/// is refused by name.
+#[test]
+fn a_head_with_low_rank_blocks_adds_them_to_the_trunks_weights() {
+    use tinychat::moderation::low_rank;
+    let trunk = tinychat::ChatModel::load(root().join("tests/fixtures/gguf").join(TRUNK))
+        .unwrap()
+        .model;
+    let base = trunk.blocks_model(1..2).unwrap();
+    let p0 = base.to_params();
+    // The change `tuned_blocks` makes, on the blocks' own tensors (the blocks model's unused
+    // embedding row and final norm are the trunk's in a low-rank file).
+    let mut tuned = p0.clone();
+    let noise = rand(p0.data.len(), 9);
+    for spec in p0.layout.specs.iter() {
+        if matches!(spec.slot, tinychat::params::Slot::Layer(..)) {
+            for i in spec.offset..spec.offset + spec.len {
+                tuned.data[i] += 0.05 * noise[i];
+            }
+        }
+    }
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>();
+    let text = "hello there";
+    let (whole_dir, _) = tuned_bundle("head_tuned_whole");
+    let whole = Moderator::load(whole_dir.join("moderator")).unwrap();
+    for (rank, name) in [(32, "head_low_rank_full"), (4, "head_low_rank_4")] {
+        let (dir, _) = tuned_bundle(name);
+        let mut cfg = config(&format!("../{TRUNK}"), 2, C);
+        cfg["tuned_blocks"] = 1.into();
+        cfg["block_rank"] = rank.into();
+        std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+        let bytes = low_rank::to_bytes(&p0, &tuned, &base.config, rank).unwrap();
+        std::fs::write(dir.join("moderator/blocks.safetensors"), &bytes).unwrap();
+        let m = Moderator::load(dir.join("moderator")).unwrap();
+        let loaded = m
+            .head
+            .as_ref()
+            .unwrap()
+            .blocks
+            .as_ref()
+            .unwrap()
+            .to_params();
+        let (to_tuned, moved) = (dist(&loaded.data, &tuned.data), dist(&p0.data, &tuned.data));
+        if rank == 32 {
+            // Every matrix of the C = 32 fixture has rank ≤ 32: the tuned block, to f16.
+            assert!(to_tuned < 1e-4 * moved, "{to_tuned} of {moved}");
+            let (a, b) = (m.scores(text).unwrap(), whole.scores(text).unwrap());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-3, "low-rank {a:?}, whole {b:?}");
+            }
+        } else {
+            assert!(
+                to_tuned < moved && to_tuned > 0.1 * moved,
+                "{to_tuned} of {moved}"
+            );
+        }
+    }
+    let (dir, _) = tuned_bundle("head_low_rank_bad");
+    let mut cfg = config(&format!("../{TRUNK}"), 2, C);
+    cfg["tuned_blocks"] = 1.into();
+    cfg["block_rank"] = 4.into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    // Factors written at rank 2 where the config says 4; then the whole blocks of `tuned_bundle`.
+    let bytes = low_rank::to_bytes(&p0, &tuned, &base.config, 2).unwrap();
+    std::fs::write(dir.join("moderator/blocks.safetensors"), &bytes).unwrap();
+    let e = Moderator::load(dir.join("moderator"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("moderator/blocks.safetensors") && e.contains("lora_A"),
+        "{e}"
+    );
+    let (bytes, _) = tuned_blocks(2, 1);
+    std::fs::write(dir.join("moderator/blocks.safetensors"), &bytes).unwrap();
+    let e = Moderator::load(dir.join("moderator"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("moderator/blocks.safetensors") && e.contains("lora_A"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_head_scores_the_same_on_a_gpu_engine() {
     use tinychat::engine::{Backend, Engine, EngineOptions};

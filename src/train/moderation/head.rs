@@ -37,7 +37,7 @@ use crate::generate::Rng;
 use crate::io::{write_atomic, write_json_atomic};
 use crate::model::Model;
 use crate::moderation::head::{pool, HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE};
-use crate::moderation::{Moderator, Thresholds};
+use crate::moderation::{low_rank, Moderator, Thresholds};
 use crate::tokenizer::Tokenizer;
 use crate::train::moderation_data::{read_jsonl, Example, CATEGORIES};
 use rayon::prelude::*;
@@ -67,6 +67,9 @@ pub struct HeadOptions {
     pub layers: usize,
     /// The top blocks of those `layers` tuned with the head (`tune.rs`); 0: a frozen trunk.
     pub tune_blocks: usize,
+    /// The tuned blocks ship as rank-`block_rank` corrections to the trunk's weights
+    /// ([`crate::moderation::low_rank`]); 0 ships them whole, in f16.
+    pub block_rank: usize,
     /// AdamW's learning rate for the tuned blocks (`lr` is the head's).
     pub block_lr: f32,
     pub pooling: HeadPooling,
@@ -104,6 +107,7 @@ impl HeadOptions {
             trunk_name: None,
             layers: 20,
             tune_blocks: 0,
+            block_rank: 32,
             block_lr: 6e-5,
             pooling: HeadPooling::Mean,
             hidden: 64,
@@ -210,6 +214,7 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
         trunk,
         layers: o.layers,
         tuned_blocks: o.tune_blocks,
+        block_rank: if o.tune_blocks > 0 { o.block_rank } else { 0 },
         pooling: o.pooling,
         prefix: "<|im_start|>user\n".into(),
         suffix: "<|im_end|>".into(),
@@ -572,7 +577,19 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let (head_bytes, blocks, best_epoch, val_loss) = if cfg.tuned_blocks > 0 {
         let init = trunk.blocks_model(frozen..cfg.layers)?;
         let t = tune::train(o, &init, &splits, prompt)?;
-        let blocks = crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16)?;
+        let blocks = if cfg.block_rank > 0 {
+            let t0 = Instant::now();
+            let b = low_rank::to_bytes(&init.to_params(), &t.blocks, &t.config, cfg.block_rank)?;
+            eprintln!(
+                "tuned blocks as rank-{} corrections: {} bytes ({:.1} s)",
+                cfg.block_rank,
+                b.len(),
+                t0.elapsed().as_secs_f64()
+            );
+            b
+        } else {
+            crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16)?
+        };
         (
             head_safetensors(&t.mlp, &t.st)?,
             Some(blocks),

@@ -334,6 +334,7 @@ fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions>
     o.window = h.head_window as usize;
     o.tune_blocks = h.tune_blocks as usize;
     o.block_lr = h.block_lr;
+    o.block_rank = h.block_rank as usize;
     if o.tune_blocks > 0 {
         // The prototype's setting (docs/moderation.md): batches of 32, and at 6e-5 the best
         // validation loss came within two epochs.
