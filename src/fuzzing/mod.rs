@@ -335,12 +335,16 @@ mod tests {
         assert!(head_on_a_tiny_trunk(&tuned(1)));
         assert!(!head_on_a_tiny_trunk(&tuned(2)));
         assert!(!head_on_a_tiny_trunk(&tuned(u64::MAX)));
-        // As low-rank corrections: any rank loads (a rank past a matrix's size is its size).
-        for rank in [1, 2, u64::MAX] {
+        // As low-rank corrections: a rank past a matrix's size is its size; past 4096, refused.
+        let ranked = |rank: u64| {
             let mut h: serde_json::Value = serde_json::from_str(&tuned(1)).unwrap();
             h["block_rank"] = json!(rank);
-            assert!(head_on_a_tiny_trunk(&h.to_string()), "rank {rank}");
-        }
+            h.to_string()
+        };
+        assert!(head_on_a_tiny_trunk(&ranked(1)));
+        assert!(head_on_a_tiny_trunk(&ranked(4096)));
+        assert!(!head_on_a_tiny_trunk(&ranked(4097)));
+        assert!(!head_on_a_tiny_trunk(&ranked(u64::MAX)));
     }
 
     #[test]

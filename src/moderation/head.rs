@@ -30,6 +30,15 @@ pub const MODEL_TYPE: &str = "tinychat_moderation_head";
 /// [`HeadConfig::block_rank`], their low-rank corrections to the trunk's ([`super::low_rank`]).
 pub const BLOCKS_FILE: &str = "blocks.safetensors";
 
+/// The largest [`HeadConfig::block_rank`] a head may name (the CLI's limit too).
+pub const MAX_BLOCK_RANK: usize = 4096;
+
+/// Whether `bytes` is a safetensors file holding low-rank factors.
+fn holds_factors(bytes: &[u8]) -> bool {
+    safetensors::SafeTensors::deserialize(bytes)
+        .is_ok_and(|st| st.names().iter().any(|n| n.contains(".lora_A.")))
+}
+
 /// How the head reads the trunk's hidden states.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -252,18 +261,26 @@ impl ModerationHead {
                 msg: format!("layers {layers}, tuned_blocks {k} on this trunk: {e}"),
             })?;
         let path = format!("{origin}/{BLOCKS_FILE}");
-        let blocks = if self.config.block_rank > 0 {
-            let mut params = trunk.blocks_model(layers - k..layers)?.to_params();
-            super::low_rank::apply(
-                &mut params,
-                &config,
-                bytes,
-                self.config.block_rank,
-                path.as_ref(),
-            )?;
-            Model::new(config, params, crate::weights::DType::F16)
+        let rank = self.config.block_rank;
+        let blocks = if rank > MAX_BLOCK_RANK {
+            return Err(Error::Config {
+                path: format!("{origin}/config.json").into(),
+                msg: format!("block_rank {rank}: use 0 (whole blocks) or 1..={MAX_BLOCK_RANK}"),
+            });
+        } else if rank > 0 {
+            let base = trunk.blocks_model(layers - k..layers)?;
+            super::low_rank::apply(&base, bytes, rank, path.as_ref())?
         } else {
-            let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())?;
+            let weights = crate::weights::weights_from_bytes(bytes, &config, path.as_ref())
+                .map_err(|e| match holds_factors(bytes) {
+                    true => Error::Config {
+                        path: format!("{origin}/config.json").into(),
+                        msg: format!(
+                            "{BLOCKS_FILE} holds low-rank corrections (lora_A / lora_B), but no block_rank is given ({e})"
+                        ),
+                    },
+                    false => e,
+                })?;
             Model::from_weights(config, weights)
         };
         self.blocks = Some(Arc::new(blocks));

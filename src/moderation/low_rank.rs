@@ -1,6 +1,7 @@
 //! A head's tuned blocks as low-rank corrections to the trunk's own weights (`"block_rank": r`
 //! in config.json): every weight matrix W (out, in) of a tuned block ships as two factors,
-//! `….lora_B.weight` (out, r) and `….lora_A.weight` (r, in) in f16 (PEFT's names), and loads as
+//! `….lora_B.weight` (out, r) and `….lora_A.weight` (r, in) in f16 (named after PEFT's
+//! tensors, though without an adapter config PEFT does not load the file), and loads as
 //!
 //! ```text
 //! W = W_trunk + B · A      (W_trunk: the trunk's block, dequantized; the sum kept in f16)
@@ -10,11 +11,16 @@
 //! blocks; [`to_bytes`] keeps the top-r part of each correction (B spans its top r left singular
 //! directions, found by subspace iteration; A = Bᵀ · ΔW). At r = 32 four tuned SmolLM2 blocks
 //! are 2.6 MB where whole f16 blocks are 28.3 MB (docs/moderation.md measures what it costs).
+//! The corrections are to the trunk's weights as the bundle ships them (the Q4_1 GGUF it was
+//! trained on, dequantized): a head is trained for one trunk file.
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
+use crate::model::Model;
 use crate::params::{Params, Slot};
+use crate::quant::QType;
+use crate::tensor::{Tensor, Weights};
 use crate::weights::{llama_tensor, tensor_f32, tensors_to_bytes, DType};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -135,30 +141,34 @@ pub fn to_bytes(base: &Params, tuned: &Params, cfg: &ModelConfig, rank: usize) -
     tensors_to_bytes(tensors)
 }
 
-/// Adds the corrections of `bytes` (a file [`to_bytes`] wrote at `rank`; `path` names it in
-/// errors) to `base`, the trunk's blocks (f32, the layout of `cfg`), and takes its norms. A
-/// missing factor, one of another shape or dtype, is an error naming the file and the tensor.
-pub fn apply(
-    base: &mut Params,
-    cfg: &ModelConfig,
-    bytes: &[u8],
-    rank: usize,
-    path: &Path,
-) -> Result<()> {
+/// The trunk's blocks `base` (a blocks model, its tensors in their storage types) with the
+/// corrections of `bytes` (a file [`to_bytes`] wrote at `rank`; `path` names it in errors):
+/// each layer matrix dequantized, B · A added, kept in f16 (one matrix in f32 at a time), the
+/// norms taken from the file in f32 — as a file of whole f16 blocks loads. A missing factor,
+/// one of another shape or dtype, or a corrected weight that is not finite or past f16's range
+/// is an error naming the file and the tensor.
+pub fn apply(base: &Model, bytes: &[u8], rank: usize, path: &Path) -> Result<Model> {
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::Safetensors {
         path: path.into(),
         msg: e.to_string(),
     })?;
-    let specs = base.layout.specs.clone();
-    for spec in specs.iter().filter(|s| matches!(s.slot, Slot::Layer(..))) {
+    let cfg = &base.config;
+    let layout = base.weights.layout.clone();
+    let mut tensors = Vec::with_capacity(layout.specs.len());
+    for spec in &layout.specs {
+        let t = base.weights.t(spec.slot);
+        if !matches!(spec.slot, Slot::Layer(..)) {
+            tensors.push(t.clone());
+            continue;
+        }
         let (name, shape) = llama_tensor(cfg, spec.slot);
-        let w = &mut base.data[spec.offset..spec.offset + spec.len];
-        if spec.is_matrix() {
+        let values = if spec.is_matrix() {
             let (m, n) = (shape[0], shape[1]);
             let r = rank_of(rank, m, n);
             let (an, bn) = factor_names(&name);
             let a = tensor_f32(&st, &an, &[r, n], path)?;
             let b = tensor_f32(&st, &bn, &[m, r], path)?;
+            let mut w = t.to_f32().into_owned();
             for (wrow, brow) in w.chunks_exact_mut(n).zip(b.chunks_exact(r)) {
                 for (&bik, arow) in brow.iter().zip(a.chunks_exact(n)) {
                     for (x, &akj) in wrow.iter_mut().zip(arow) {
@@ -166,12 +176,30 @@ pub fn apply(
                     }
                 }
             }
+            w
         } else {
-            w.copy_from_slice(&tensor_f32(&st, &name, &shape, path)?);
+            tensor_f32(&st, &name, &shape, path)?
+        };
+        if let Some(bad) = values.iter().find(|v| !(v.abs() <= F16_MAX)) {
+            return Err(Error::Safetensors {
+                path: path.into(),
+                msg: format!("{name}: a corrected weight is {bad}, outside f16's range"),
+            });
         }
+        tensors.push(if spec.is_matrix() {
+            Tensor::from_f32(spec.shape.clone(), &values, QType::F16)
+        } else {
+            Tensor::f32(spec.shape.clone(), values)
+        });
     }
-    Ok(())
+    Ok(Model::from_weights(
+        cfg.clone(),
+        Weights { layout, tensors },
+    ))
 }
+
+/// The largest finite f16.
+const F16_MAX: f32 = 65504.0;
 
 #[cfg(test)]
 mod tests {

@@ -454,6 +454,44 @@ fn a_head_with_low_rank_blocks_adds_them_to_the_trunks_weights() {
         e.contains("moderator/blocks.safetensors") && e.contains("lora_A"),
         "{e}"
     );
+    let load_err = || {
+        Moderator::load(dir.join("moderator"))
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    // Corrections that push a weight past f16's range (a crafted or diverged file).
+    let mut huge = tuned.clone();
+    let wq = p0
+        .layout
+        .spec(tinychat::params::Slot::Layer(
+            0,
+            tinychat::params::LayerSlot::Wq,
+        ))
+        .unwrap();
+    huge.data[wq.offset] = 1e6;
+    let bytes = low_rank::to_bytes(&p0, &huge, &base.config, 4).unwrap();
+    std::fs::write(dir.join("moderator/blocks.safetensors"), &bytes).unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("blocks.safetensors") && e.contains("f16's range"),
+        "{e}"
+    );
+    // A low-rank file under a config that names no rank, and a rank past the limit.
+    cfg.as_object_mut().unwrap().remove("block_rank");
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("config.json") && e.contains("no block_rank"),
+        "{e}"
+    );
+    cfg["block_rank"] = 5000.into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("config.json") && e.contains("block_rank 5000"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,11 +1,19 @@
-//! The moderation classifier's thresholds, calibrated on labeled validation scores.
+//! The moderation classifier's thresholds, calibrated on labeled validation scores, by one of
+//! two rules, both within a benign budget (the fraction of the benign validation texts, those
+//! with no category positive, that some category flags):
 //!
-//! Every category gets the lowest score threshold whose precision reaches the target precision
-//! (most recall at that precision), or the best-F1 threshold when no threshold reaches it. Then,
-//! while more than the benign budget of the benign validation texts would be flagged by some
-//! category, the category that flags the most of them has its target precision raised by 0.005
-//! and is calibrated again (the others keep theirs). [`calibrate_val`] takes its scores from
-//! [`Moderator`], the inference path, so the thresholds fit what users run.
+//! - for F1 ([`calibrate_f1_all`], the moderation head's default): every category starts at
+//!   its best-F1 threshold; while more than the budget is flagged, the category whose next move
+//!   costs the least F1 per benign text it stops flagging rises past its lowest flagged one;
+//! - for a precision ([`calibrate_all`], `--target-precision`, the classifier's default 0.9):
+//!   every category gets the lowest score threshold whose precision reaches the target (most
+//!   recall at that precision), or the best-F1 threshold when no threshold reaches it; while
+//!   more than the budget is flagged, the category that flags the most benign texts has its
+//!   target precision raised by 0.005 and is calibrated again (the others keep theirs).
+//!
+//! A text is flagged for a category when its score is at least the threshold; a NaN score
+//! flags nothing. [`calibrate_val`] takes its scores from [`Moderator`], the inference path, so
+//! the thresholds fit what users run.
 
 use super::moderation::{report_scored, score_all};
 use super::prf;
@@ -119,15 +127,17 @@ pub fn calibrate_all(
 
 /// Thresholds for macro F1 within a benign budget: every category starts at its best-F1
 /// threshold; then, while more than `max_fpr` of the benign texts (no category positive) are
-/// flagged, one category rises to its best-F1 threshold above the lowest benign score it
-/// flags: the category whose move costs the least F1 per benign text it stops flagging (texts
-/// only it flagged; a move that frees none counts half a text), the first on a tie. Each move
-/// unflags at least one benign text of that category, so the loop ends; a category whose
-/// scores all lie at or below a benign one ends above every score (F1 0). A precision target
-/// ([`calibrate_all`]) instead gives up recall wherever a few texts of a neighbouring category
-/// score high (measured on SmolLM2's head: a harassment threshold of 0.99999 for recall 0.07,
-/// where precision 0.88 came with recall 0.68). Returns the calibrations (method `best_f1`,
-/// target 0) and the benign FPR they give. `scores` and `positive` are (N, L) row-major.
+/// flagged, one category rises to its best-F1 threshold among the scores above the lowest
+/// benign score it flags: the category whose move costs the least F1 per benign text it stops
+/// flagging (texts only it flagged; a move that frees none counts half a text), the first on a
+/// tie. A category with no score above that benign one cannot move (thresholds stay in [0, 1]);
+/// when none can, the state is returned over budget. Each move unflags at least one benign text
+/// of that category, so the loop ends. A precision target ([`calibrate_all`]) instead gives up
+/// recall wherever a few texts of a neighbouring category score high (measured on SmolLM2's
+/// head: a harassment threshold of 0.99999 for recall 0.07, where precision 0.88 came with
+/// recall 0.68). Returns the calibrations (method `best_f1`, target 0; `no_positives` for a
+/// category without positives that never moved) and the benign FPR they give. `scores` and
+/// `positive` are (N, L) row-major.
 pub fn calibrate_f1_all(
     categories: &[&str],
     scores: &[f32],
@@ -147,20 +157,25 @@ pub fn calibrate_f1_all(
     let benign: Vec<usize> = (0..n)
         .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
         .collect();
-    let at =
-        |j: usize, above: Option<f32>| best_f1_above(categories[j], &cols[j].0, &cols[j].1, above);
-    let mut cal: Vec<Calibration> = (0..nl).map(|j| at(j, None)).collect();
+    let mut cal: Vec<Calibration> = (0..nl)
+        .map(
+            |j| match best_f1_above(categories[j], &cols[j].0, &cols[j].1, None) {
+                Some(c) => c,
+                None => calibrate(categories[j], &cols[j].0, &cols[j].1, 0.0),
+            },
+        )
+        .collect();
     loop {
         let th: Vec<f32> = cal.iter().map(|c| c.threshold).collect();
         let fpr = benign_fpr(scores, positive, &th);
+        if fpr <= max_fpr {
+            return (cal, fpr);
+        }
         // How many categories flag each benign text.
         let flags: Vec<usize> = benign
             .iter()
             .map(|&i| (0..nl).filter(|&j| scores[i * nl + j] >= th[j]).count())
             .collect();
-        if fpr <= max_fpr || flags.iter().all(|&f| f == 0) {
-            return (cal, fpr);
-        }
         let mut best: Option<(f32, usize, Calibration)> = None;
         for j in 0..nl {
             let lowest = benign
@@ -169,7 +184,10 @@ pub fn calibrate_f1_all(
                 .filter(|&s| s >= th[j])
                 .min_by(f32::total_cmp);
             let Some(lowest) = lowest else { continue };
-            let moved = at(j, Some(lowest));
+            let Some(moved) = best_f1_above(categories[j], &cols[j].0, &cols[j].1, Some(lowest))
+            else {
+                continue;
+            };
             let freed = benign
                 .iter()
                 .zip(&flags)
@@ -183,30 +201,32 @@ pub fn calibrate_f1_all(
                 best = Some((cost, j, moved));
             }
         }
-        let (_, j, moved) = best.expect("a benign text is flagged, so some category flags it");
+        let Some((_, j, moved)) = best else {
+            return (cal, fpr);
+        };
         cal[j] = moved;
     }
 }
 
-/// The threshold with the best F1 among those above `above` (all when `None`); when no score
-/// lies above it, a threshold just above it (nothing flagged there, F1 0).
+/// The threshold with the best F1 among the scores above `above` (all when `None`), the
+/// highest on a tie; `None` when no score lies above it (NaN scores are never flagged, so
+/// never candidates).
 fn best_f1_above(
     category: &str,
     scores: &[f32],
     positive: &[bool],
     above: Option<f32>,
-) -> Calibration {
+) -> Option<Calibration> {
     let npos = positive.iter().filter(|&&p| p).count();
     if npos == 0 && above.is_none() {
-        return calibrate(category, scores, positive, 0.0); // no_positives: 0.5, as ever
+        return None; // calibrate's no_positives: 0.5, as ever
     }
     let mut idx: Vec<usize> = (0..scores.len())
-        .filter(|&i| above.is_none_or(|a| scores[i] > a))
+        .filter(|&i| !scores[i].is_nan() && above.is_none_or(|a| scores[i] > a))
         .collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
-    let empty = above.unwrap_or(1.0).next_up();
-    let mut best = (empty, prf(0, 0, npos));
+    let mut best: Option<(f32, (f32, f32, f32))> = None;
     let mut i = 0;
     while i < idx.len() {
         let s = scores[idx[i]];
@@ -219,20 +239,20 @@ fn best_f1_above(
             i += 1;
         }
         let m = prf(tp, fp, npos - tp);
-        if m.2 > best.1 .2 {
-            best = (s, m);
+        if best.is_none_or(|b| m.2 > b.1 .2) {
+            best = Some((s, m));
         }
     }
-    Calibration {
+    best.map(|(threshold, m)| Calibration {
         category: category.into(),
-        threshold: best.0,
-        precision: best.1 .0,
-        recall: best.1 .1,
-        f1: best.1 .2,
+        threshold,
+        precision: m.0,
+        recall: m.1,
+        f1: m.2,
         positives: npos,
         method: "best_f1".into(),
         target: 0.0,
-    }
+    })
 }
 
 /// One category's calibrated threshold and its validation numbers.
@@ -244,7 +264,8 @@ pub struct Calibration {
     pub recall: f32,
     pub f1: f32,
     pub positives: usize,
-    /// `target_precision`, `best_f1` (the target was unreachable) or `no_positives` (0.5 kept).
+    /// `target_precision`, `best_f1` (the F1 rule, or a target out of reach) or `no_positives`
+    /// (0.5 kept).
     pub method: String,
     /// The precision this category was calibrated for (see [`calibrate_all`]).
     #[serde(default)]
@@ -268,7 +289,8 @@ pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32)
             target,
         };
     }
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    // A NaN score flags nothing (and would never equal itself below).
+    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| !scores[i].is_nan()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
     let mut best_target: Option<(usize, f32, (f32, f32, f32))> = None; // (tp, thr, prf)
@@ -296,7 +318,8 @@ pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32)
     let (threshold, m, method) = match (best_target, best_f1) {
         (Some((_, s, m)), _) => (s, m, "target_precision"),
         (None, Some((s, m))) => (s, m, "best_f1"),
-        (None, None) => unreachable!("scores is not empty when there are positives"),
+        // Every score NaN: nothing can be flagged.
+        (None, None) => (1.0, (0.0, 0.0, 0.0), "best_f1"),
     };
     Calibration {
         category: category.into(),
