@@ -7,8 +7,8 @@
 //! every text of every split ─► Moderator::pooled (the inference path: normalize, windows,
 //!     prefix + window + suffix, trunk blocks 0..layers, pool)  ─► features/<split>-<key>.bin
 //! train windows ─► z = (p − mean) / std ─► MLP (C → H, GELU, → L) ─► BCE with logits, AdamW
-//! best epoch by validation loss ─► thresholds calibrated on val (precision target within the
-//! benign budget, eval::calibrate) ─► moderator/ + report.json
+//! best epoch by validation loss ─► thresholds calibrated on val (for F1, or a precision target
+//! with --target-precision, within the benign budget: eval::calibrate) ─► moderator/ + report.json
 //! ```
 //!
 //! The trunk is frozen, so its features are computed once per text and cached in the run
@@ -22,7 +22,7 @@
 //! <out>/features/      cached pooled states, one file per split and setting
 //! <out>/eval/          the evaluation subsets, as JSONL (for `tinychat eval moderation`)
 //! <out>/moderator/     config.json  model.safetensors  thresholds.json  calibration.json
-//!                      blocks.safetensors (with --tune-blocks)
+//!                      blocks.safetensors (with --tune-blocks: rank-32 corrections by default)
 //! <out>/report.json    per-split, per-category precision / recall / F1 and benign FPR
 //! <out>/metrics.jsonl  one line per epoch
 //! ```

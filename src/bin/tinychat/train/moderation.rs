@@ -101,8 +101,8 @@ pub struct ModerationArgs {
     #[arg(long, requires = "word_vectors")]
     pub word_vector_std: Option<f32>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
-    /// Default 0.9 for a classifier; a head (--init a GGUF) calibrates for F1 unless this is
-    /// given: each category's best-F1 threshold, raised within the benign budget.
+    /// Default 0.9 for a classifier; a head (--init a GGUF, or --head-layers) calibrates for F1
+    /// unless this is given: each category's best-F1 threshold, raised within the benign budget.
     #[arg(long)]
     pub target_precision: Option<f32>,
     /// Then, while more than this fraction of the benign validation texts is flagged by some
