@@ -39,11 +39,12 @@ web/models/smollm2: models/smollm2
 	fi; \
 	echo "ok: $@ (chat model and the moderator's trunk: $$dst)"
 
-# Retrains the SmolLM2 bundle's moderator (about 70 minutes on 2 cores: the trunk reads the
-# texts once, about 30 minutes, then four epochs tune SmolLM2's blocks 16-19 with the head):
-# the moderation data, then a head on SmolLM2's first 20 blocks whose top four ship as rank-32
-# corrections (blocks.safetensors, 2.6 MB). MODERATOR_FLAGS= (empty) trains the frozen head.
-MODERATOR_FLAGS ?= --tune-blocks 4 --head-epochs 4
+# Retrains the SmolLM2 bundle's moderator (about 40 minutes on 2 cores, most of it the trunk
+# reading the texts once): the moderation data, then a head on SmolLM2's first 20 blocks.
+# Variants measured in docs/moderation.md, none committed: MODERATOR_FLAGS="--calibration f1"
+# (thresholds for F1), "--tune-blocks 4 --head-epochs 4" (blocks 16-19 tuned with the head,
+# shipped as rank-32 corrections, 2.6 MB; about 70 minutes), or both.
+MODERATOR_FLAGS ?=
 moderator-smollm2: models/smollm2
 	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data/corpus
 	cargo run --release --features train -- train moderation --init models/smollm2/$(SMOLLM2_GGUF) \

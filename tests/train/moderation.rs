@@ -566,6 +566,17 @@ fn the_f1_budget_moves_the_threshold_that_costs_least_f1_per_benign_text() {
     );
 }
 
+#[test]
+fn the_calibration_flag_takes_precision_or_f1() {
+    let parse = |v: &[&str]| TrainCli::try_parse_from(v.iter().copied());
+    assert_eq!(parse(&["x"]).unwrap().a.calibration, "precision");
+    assert_eq!(
+        parse(&["x", "--calibration", "f1"]).unwrap().a.calibration,
+        "f1"
+    );
+    assert!(parse(&["x", "--calibration", "recall"]).is_err());
+}
+
 #[derive(Parser)]
 struct TrainCli {
     #[command(flatten)]

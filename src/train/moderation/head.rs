@@ -7,8 +7,8 @@
 //! every text of every split ─► Moderator::pooled (the inference path: normalize, windows,
 //!     prefix + window + suffix, trunk blocks 0..layers, pool)  ─► features/<split>-<key>.bin
 //! train windows ─► z = (p − mean) / std ─► MLP (C → H, GELU, → L) ─► BCE with logits, AdamW
-//! best epoch by validation loss ─► thresholds calibrated on val (for F1, or a precision target
-//! with --target-precision, within the benign budget: eval::calibrate) ─► moderator/ + report.json
+//! best epoch by validation loss ─► thresholds calibrated on val (a precision target, or for F1
+//! with --calibration f1, within the benign budget: eval::calibrate) ─► moderator/ + report.json
 //! ```
 //!
 //! The trunk is frozen, so its features are computed once per text and cached in the run
@@ -88,7 +88,7 @@ pub struct HeadOptions {
     pub dropout: f32,
     pub batch_size: usize,
     pub seed: u64,
-    /// Calibrate each category for this precision ([`calibrate_all`]); `None` (the default)
+    /// Calibrate each category for this precision ([`calibrate_all`], default 0.9); `None`
     /// calibrates for F1 ([`calibrate_f1_all`]). Both within `max_benign_fpr`.
     ///
     /// [`calibrate_all`]: crate::train::eval::calibrate::calibrate_all
@@ -121,7 +121,7 @@ impl HeadOptions {
             dropout: 0.3,
             batch_size: 64,
             seed: 1,
-            target_precision: None,
+            target_precision: Some(0.9),
             max_benign_fpr: 0.01,
         }
     }

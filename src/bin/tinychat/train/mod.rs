@@ -202,6 +202,9 @@ pub fn run(cmd: TrainCommand) -> tinychat::Result<()> {
         TrainCommand::Pretrain(a) => pretrain::run(&a.into()).map(drop),
         TrainCommand::Moderation(a) => match head_route(&a) {
             Some(o) => moderation_stage::head::run(&o).map(drop),
+            None if a.calibration == "f1" => Err(tinychat::Error::InvalidArgument(
+                "--calibration f1: implemented for a moderation head (--init a .gguf, or --head-layers); the classifier calibrates for --target-precision".into(),
+            )),
             None => moderation_stage::run(&a.into()).map(drop),
         },
         TrainCommand::Sft(a) => sft::run(&a.into()).map(drop),
@@ -349,7 +352,7 @@ fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions>
     o.train_limit = h.train_limit;
     o.val_limit = h.val_limit;
     o.test_limit = h.test_limit;
-    o.target_precision = a.target_precision;
+    o.target_precision = (a.calibration != "f1").then_some(a.target_precision);
     o.max_benign_fpr = a.max_benign_fpr;
     if let Some(s) = a.overrides.seed {
         o.seed = s;

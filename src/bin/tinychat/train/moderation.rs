@@ -101,10 +101,13 @@ pub struct ModerationArgs {
     #[arg(long, requires = "word_vectors")]
     pub word_vector_std: Option<f32>,
     /// Thresholds: the lowest whose validation precision reaches this (best F1 when none does).
-    /// Default 0.9 for a classifier; a head (--init a GGUF, or --head-layers) calibrates for F1
-    /// unless this is given: each category's best-F1 threshold, raised within the benign budget.
-    #[arg(long)]
-    pub target_precision: Option<f32>,
+    #[arg(long, default_value_t = 0.9)]
+    pub target_precision: f32,
+    /// How thresholds are calibrated: `precision` (--target-precision per category) or `f1`
+    /// (each category's best-F1 threshold, raised within the benign budget where it costs the
+    /// least F1; a moderation head only, --init a GGUF or --head-layers).
+    #[arg(long, value_parser = ["precision", "f1"], default_value = "precision")]
+    pub calibration: String,
     /// Then, while more than this fraction of the benign validation texts is flagged by some
     /// category, raise the target precision of the category that flags the most of them (in
     /// steps of 0.005, up to 0.995) and calibrate it again (under the F1 rule: raise the
@@ -212,7 +215,7 @@ impl From<ModerationArgs> for ModerationOptions {
             train_word_vectors: a.train_word_vectors,
             word_swap: a.word_swap,
             word_vector_std: a.word_vector_std,
-            target_precision: a.target_precision.unwrap_or(0.9),
+            target_precision: a.target_precision,
             max_benign_fpr: a.max_benign_fpr,
             eval_every: a.eval_every,
             eval_examples: a.eval_examples,
