@@ -577,19 +577,7 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let (head_bytes, blocks, best_epoch, val_loss) = if cfg.tuned_blocks > 0 {
         let init = trunk.blocks_model(frozen..cfg.layers)?;
         let t = tune::train(o, &init, &splits, prompt)?;
-        let blocks = if cfg.block_rank > 0 {
-            let t0 = Instant::now();
-            let b = low_rank::to_bytes(&init.to_params(), &t.blocks, &t.config, cfg.block_rank)?;
-            eprintln!(
-                "tuned blocks as rank-{} corrections: {} bytes ({:.1} s)",
-                cfg.block_rank,
-                b.len(),
-                t0.elapsed().as_secs_f64()
-            );
-            b
-        } else {
-            crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16)?
-        };
+        let blocks = blocks_bytes(&init, &t, cfg.block_rank)?;
         (
             head_safetensors(&t.mlp, &t.st)?,
             Some(blocks),
@@ -673,6 +661,22 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
         dir.display()
     );
     Ok(summary)
+}
+
+/// The file of the tuned blocks `t`: rank-`rank` corrections to `init`, the trunk's blocks they
+/// started from, or (rank 0) the whole blocks in f16.
+fn blocks_bytes(init: &Model, t: &tune::Tuned, rank: usize) -> Result<Vec<u8>> {
+    if rank == 0 {
+        return crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16);
+    }
+    let t0 = Instant::now();
+    let b = low_rank::to_bytes(&init.to_params(), &t.blocks, &t.config, rank)?;
+    eprintln!(
+        "tuned blocks as rank-{rank} corrections: {} bytes ({:.1} s)",
+        b.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(b)
 }
 
 /// Writes the moderator directory: config.json, model.safetensors (the head), blocks.safetensors
