@@ -180,7 +180,7 @@ pub fn apply(base: &Model, bytes: &[u8], rank: usize, path: &Path) -> Result<Mod
         } else {
             tensor_f32(&st, &name, &shape, path)?
         };
-        if let Some(bad) = values.iter().find(|v| !(v.abs() <= F16_MAX)) {
+        if let Some(bad) = values.iter().find(|v| v.is_nan() || v.abs() > F16_MAX) {
             return Err(Error::Safetensors {
                 path: path.into(),
                 msg: format!("{name}: a corrected weight is {bad}, outside f16's range"),

@@ -43,6 +43,29 @@ pub fn benign_fpr(scores: &[f32], positive: &[bool], thresholds: &[f32]) -> f32 
     flagged as f32 / benign.max(1) as f32
 }
 
+/// Each of the `nl` categories' column of (N, L) row-major `scores` and `positive`, and the
+/// benign rows (no category positive).
+#[allow(clippy::type_complexity)]
+fn columns(
+    scores: &[f32],
+    positive: &[bool],
+    nl: usize,
+) -> (Vec<(Vec<f32>, Vec<bool>)>, Vec<usize>) {
+    let n = scores.len() / nl;
+    let cols = (0..nl)
+        .map(|j| {
+            (
+                (0..n).map(|i| scores[i * nl + j]).collect(),
+                (0..n).map(|i| positive[i * nl + j]).collect(),
+            )
+        })
+        .collect();
+    let benign = (0..n)
+        .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
+        .collect();
+    (cols, benign)
+}
+
 /// Every category's threshold (see [`calibrate`]) at `target` precision; then, while the benign
 /// false-positive rate on these texts exceeds `max_fpr`, the category that flags the most benign
 /// texts (the first on a tie) has its own target raised to the next multiple of 0.005 (up to
@@ -63,19 +86,7 @@ pub fn calibrate_all(
     max_fpr: f32,
 ) -> (Vec<Calibration>, f32, f32) {
     let nl = categories.len();
-    let n = scores.len() / nl;
-    // Each category's column, taken once.
-    let cols: Vec<(Vec<f32>, Vec<bool>)> = (0..nl)
-        .map(|j| {
-            (
-                (0..n).map(|i| scores[i * nl + j]).collect(),
-                (0..n).map(|i| positive[i * nl + j]).collect(),
-            )
-        })
-        .collect();
-    let benign: Vec<usize> = (0..n)
-        .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
-        .collect();
+    let (cols, benign) = columns(scores, positive, nl);
     let at = |j: usize, t: f32| calibrate(categories[j], &cols[j].0, &cols[j].1, t);
     let mut cal: Vec<Calibration> = (0..nl).map(|j| at(j, target)).collect();
     // After `target` itself, a category's targets are the multiples of 0.005 above it (k / 200),
@@ -145,18 +156,7 @@ pub fn calibrate_f1_all(
     max_fpr: f32,
 ) -> (Vec<Calibration>, f32) {
     let nl = categories.len();
-    let n = scores.len() / nl;
-    let cols: Vec<(Vec<f32>, Vec<bool>)> = (0..nl)
-        .map(|j| {
-            (
-                (0..n).map(|i| scores[i * nl + j]).collect(),
-                (0..n).map(|i| positive[i * nl + j]).collect(),
-            )
-        })
-        .collect();
-    let benign: Vec<usize> = (0..n)
-        .filter(|&i| !positive[i * nl..(i + 1) * nl].iter().any(|&p| p))
-        .collect();
+    let (cols, benign) = columns(scores, positive, nl);
     let mut cal: Vec<Calibration> = (0..nl)
         .map(
             |j| match best_f1_above(categories[j], &cols[j].0, &cols[j].1, None) {
@@ -221,12 +221,30 @@ fn best_f1_above(
     if npos == 0 && above.is_none() {
         return None; // calibrate's no_positives: 0.5, as ever
     }
+    let mut best: Option<(f32, (f32, f32, f32))> = None;
+    for (s, _, m) in sweep(scores, positive, above) {
+        if best.is_none_or(|b| m.2 > b.1 .2) {
+            best = Some((s, m));
+        }
+    }
+    best.map(|(threshold, m)| Calibration::new(category, threshold, m, npos, "best_f1", 0.0))
+}
+
+/// Every distinct score above `above` (all when `None`), from the highest down, as a threshold
+/// (every text with that score flags together), with the true positives and the (precision,
+/// recall, F1) of flagging at it. A NaN score flags nothing, so it is never a threshold.
+fn sweep(
+    scores: &[f32],
+    positive: &[bool],
+    above: Option<f32>,
+) -> Vec<(f32, usize, (f32, f32, f32))> {
+    let npos = positive.iter().filter(|&&p| p).count();
     let mut idx: Vec<usize> = (0..scores.len())
         .filter(|&i| !scores[i].is_nan() && above.is_none_or(|a| scores[i] > a))
         .collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
-    let mut best: Option<(f32, (f32, f32, f32))> = None;
+    let mut out = vec![];
     let mut i = 0;
     while i < idx.len() {
         let s = scores[idx[i]];
@@ -238,21 +256,9 @@ fn best_f1_above(
             }
             i += 1;
         }
-        let m = prf(tp, fp, npos - tp);
-        if best.is_none_or(|b| m.2 > b.1 .2) {
-            best = Some((s, m));
-        }
+        out.push((s, tp, prf(tp, fp, npos - tp)));
     }
-    best.map(|(threshold, m)| Calibration {
-        category: category.into(),
-        threshold,
-        precision: m.0,
-        recall: m.1,
-        f1: m.2,
-        positives: npos,
-        method: "best_f1".into(),
-        target: 0.0,
-    })
+    out
 }
 
 /// One category's calibrated threshold and its validation numbers.
@@ -272,6 +278,29 @@ pub struct Calibration {
     pub target: f32,
 }
 
+impl Calibration {
+    /// A category's threshold with the (precision, recall, F1) `m` it gives.
+    fn new(
+        category: &str,
+        threshold: f32,
+        m: (f32, f32, f32),
+        positives: usize,
+        method: &str,
+        target: f32,
+    ) -> Self {
+        Calibration {
+            category: category.into(),
+            threshold,
+            precision: m.0,
+            recall: m.1,
+            f1: m.2,
+            positives,
+            method: method.into(),
+            target,
+        }
+    }
+}
+
 /// Picks the threshold of one category from validation scores (flag when score ≥ threshold):
 /// among thresholds whose precision is at least `target`, the one with the most recall; when
 /// none reaches the target, the one with the best F1.
@@ -289,25 +318,9 @@ pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32)
             target,
         };
     }
-    // A NaN score flags nothing (and would never equal itself below).
-    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| !scores[i].is_nan()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp) = (0usize, 0usize);
     let mut best_target: Option<(usize, f32, (f32, f32, f32))> = None; // (tp, thr, prf)
     let mut best_f1: Option<(f32, (f32, f32, f32))> = None;
-    let mut i = 0;
-    while i < idx.len() {
-        let s = scores[idx[i]];
-        // Every example with this exact score flags together.
-        while i < idx.len() && scores[idx[i]] == s {
-            if positive[idx[i]] {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
-        let m = prf(tp, fp, npos - tp);
+    for (s, tp, m) in sweep(scores, positive, None) {
         if m.0 >= target && best_target.is_none_or(|(t0, _, _)| tp > t0) {
             best_target = Some((tp, s, m));
         }
@@ -321,16 +334,7 @@ pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32)
         // Every score NaN: nothing can be flagged.
         (None, None) => (1.0, (0.0, 0.0, 0.0), "best_f1"),
     };
-    Calibration {
-        category: category.into(),
-        threshold,
-        precision: m.0,
-        recall: m.1,
-        f1: m.2,
-        positives: npos,
-        method: method.into(),
-        target,
-    }
+    Calibration::new(category, threshold, m, npos, method, target)
 }
 
 /// The thresholds calibrated on the whole validation split and what they give there.
