@@ -43,7 +43,7 @@ web/models/smollm2: models/smollm2
 # reading the texts once): the moderation data, then a head on SmolLM2's first 20 blocks.
 # Variants measured in docs/moderation.md, none committed: MODERATOR_FLAGS="--calibration f1"
 # (thresholds for F1), "--tune-blocks 4 --head-epochs 4" (blocks 16-19 tuned with the head,
-# shipped as rank-32 corrections, 2.6 MB; about 70 minutes), or both.
+# 28 MB in f16; about 70 minutes; add --block-rank 32 to ship them as 2.6 MB of corrections).
 MODERATOR_FLAGS ?=
 moderator-smollm2: models/smollm2
 	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data/corpus

@@ -1199,6 +1199,7 @@ fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
     o.out = out.clone();
     o.layers = 2;
     o.tune_blocks = 1;
+    o.block_rank = 2; // the corrections' route, trained, written and read back
     o.window = 8;
     o.epochs = 2;
     o.batch_size = 8;
@@ -1208,7 +1209,7 @@ fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
     assert!(dir.join("blocks.safetensors").is_file());
     let m = Moderator::load(&dir).unwrap();
     let head = m.head.as_ref().unwrap();
-    assert_eq!(head.config.tuned_blocks, 1);
+    assert_eq!((head.config.tuned_blocks, head.config.block_rank), (1, 2));
     // The tuned block moved away from the trunk's block 1.
     let trunk_block = m.model.blocks_model(1..2).unwrap().to_params();
     let tuned = head.blocks.as_ref().unwrap().to_params();

@@ -22,7 +22,7 @@
 //! <out>/features/      cached pooled states, one file per split and setting
 //! <out>/eval/          the evaluation subsets, as JSONL (for `tinychat eval moderation`)
 //! <out>/moderator/     config.json  model.safetensors  thresholds.json  calibration.json
-//!                      blocks.safetensors (with --tune-blocks: rank-32 corrections by default)
+//!                      blocks.safetensors (with --tune-blocks: whole, or low-rank corrections)
 //! <out>/report.json    per-split, per-category precision / recall / F1 and benign FPR
 //! <out>/metrics.jsonl  one line per epoch
 //! ```
@@ -107,7 +107,7 @@ impl HeadOptions {
             trunk_name: None,
             layers: 20,
             tune_blocks: 0,
-            block_rank: 32,
+            block_rank: 0,
             block_lr: 6e-5,
             pooling: HeadPooling::Mean,
             hidden: 64,

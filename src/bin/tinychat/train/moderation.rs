@@ -167,9 +167,10 @@ pub struct HeadArgs {
     /// AdamW's learning rate for the tuned blocks (--lr is the head's).
     #[arg(long, default_value_t = 6e-5, value_parser = number(0.0, 1.0, false))]
     pub block_lr: f32,
-    /// The tuned blocks ship as rank-R corrections to the trunk's weight matrices (f16 factors,
-    /// the norms whole; four SmolLM2 blocks: 2.6 MB at 32), 0 ships them whole in f16 (28 MB).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(0..=4096))]
+    /// Ship the tuned blocks as rank-R corrections to the trunk's weight matrices (f16 factors,
+    /// the norms whole; four SmolLM2 blocks: 2.6 MB at 32, against 28 MB whole). 0 (the
+    /// default) ships them whole in f16: the cut loses held-out accuracy (docs/moderation.md).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=4096))]
     pub block_rank: u32,
     /// Epochs over the cached features [default: 15; 2 with --tune-blocks].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10000))]
