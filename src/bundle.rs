@@ -266,7 +266,8 @@ pub fn parse_pipeline(text: &str, origin: &str) -> Result<PipelineConfig> {
 /// Every file a bundle with this `pipeline.json` may hold, in load order: what the browser
 /// fetches. A moderation head reads a trunk its config.json names: once `known` holds that
 /// config (the files fetched so far), the trunk's files are listed too, unless the trunk is the
-/// chat model, and so are the head's tuned blocks when it has them. The browser asks again with what it fetched until the list stops growing.
+/// chat model, and so are the head's tuned blocks when it has them. The browser asks again with
+/// what it fetched until the list stops growing.
 pub fn pipeline_files(
     cfg: &PipelineConfig,
     known: Option<&dyn BundleSource>,

@@ -2,14 +2,15 @@
 //! two rules, both within a benign budget (the fraction of the benign validation texts, those
 //! with no category positive, that some category flags):
 //!
-//! - for F1 ([`calibrate_f1_all`], the moderation head's default): every category starts at
-//!   its best-F1 threshold; while more than the budget is flagged, the category whose next move
-//!   costs the least F1 per benign text it stops flagging rises past its lowest flagged one;
-//! - for a precision ([`calibrate_all`], `--target-precision`, the classifier's default 0.9):
+//! - for a precision ([`calibrate_all`], `--target-precision`, 0.9 by default on both routes):
 //!   every category gets the lowest score threshold whose precision reaches the target (most
 //!   recall at that precision), or the best-F1 threshold when no threshold reaches it; while
 //!   more than the budget is flagged, the category that flags the most benign texts has its
-//!   target precision raised by 0.005 and is calibrated again (the others keep theirs).
+//!   target precision raised by 0.005 and is calibrated again (the others keep theirs);
+//! - for F1 ([`calibrate_f1_all`], a moderation head's `--calibration f1`): every category
+//!   starts at its best-F1 threshold; while more than the budget is flagged, the category whose
+//!   next move costs the least F1 per benign text it stops flagging rises past its lowest
+//!   flagged one.
 //!
 //! A text is flagged for a category when its score is at least the threshold; a NaN score
 //! flags nothing. [`calibrate_val`] takes its scores from [`Moderator`], the inference path, so
@@ -157,13 +158,22 @@ pub fn calibrate_f1_all(
 ) -> (Vec<Calibration>, f32) {
     let nl = categories.len();
     let (cols, benign) = columns(scores, positive, nl);
+    // Each category's thresholds, from the highest down, swept once: the thresholds above a
+    // score are a prefix of them.
+    let sweeps: Vec<_> = cols.iter().map(|(s, p)| sweep(s, p)).collect();
+    let npos: Vec<usize> = cols
+        .iter()
+        .map(|(_, p)| p.iter().filter(|&&x| x).count())
+        .collect();
+    let at = |j: usize, above: Option<f32>| {
+        let above = sweeps[j].partition_point(|t| above.is_none_or(|a| t.0 > a));
+        best_f1(categories[j], &sweeps[j][..above], npos[j])
+    };
     let mut cal: Vec<Calibration> = (0..nl)
-        .map(
-            |j| match best_f1_above(categories[j], &cols[j].0, &cols[j].1, None) {
-                Some(c) => c,
-                None => calibrate(categories[j], &cols[j].0, &cols[j].1, 0.0),
-            },
-        )
+        .map(|j| match (npos[j], at(j, None)) {
+            (1.., Some(c)) => c,
+            _ => calibrate(categories[j], &cols[j].0, &cols[j].1, 0.0),
+        })
         .collect();
     loop {
         let th: Vec<f32> = cal.iter().map(|c| c.threshold).collect();
@@ -184,8 +194,7 @@ pub fn calibrate_f1_all(
                 .filter(|&s| s >= th[j])
                 .min_by(f32::total_cmp);
             let Some(lowest) = lowest else { continue };
-            let Some(moved) = best_f1_above(categories[j], &cols[j].0, &cols[j].1, Some(lowest))
-            else {
+            let Some(moved) = at(j, Some(lowest)) else {
                 continue;
             };
             let freed = benign
@@ -208,40 +217,28 @@ pub fn calibrate_f1_all(
     }
 }
 
-/// The threshold with the best F1 among the scores above `above` (all when `None`), the
-/// highest on a tie; `None` when no score lies above it (NaN scores are never flagged, so
-/// never candidates).
-fn best_f1_above(
+/// The threshold with the best F1 among the thresholds of `sweep` (a prefix of [`sweep`]'s,
+/// for a category with `npos` positives), the highest on a tie; `None` when it is empty.
+fn best_f1(
     category: &str,
-    scores: &[f32],
-    positive: &[bool],
-    above: Option<f32>,
+    sweep: &[(f32, usize, (f32, f32, f32))],
+    npos: usize,
 ) -> Option<Calibration> {
-    let npos = positive.iter().filter(|&&p| p).count();
-    if npos == 0 && above.is_none() {
-        return None; // calibrate's no_positives: 0.5, as ever
-    }
-    let mut best: Option<(f32, (f32, f32, f32))> = None;
-    for (s, _, m) in sweep(scores, positive, above) {
-        if best.is_none_or(|b| m.2 > b.1 .2) {
-            best = Some((s, m));
+    let mut best: Option<&(f32, usize, (f32, f32, f32))> = None;
+    for t in sweep {
+        if best.is_none_or(|b| t.2 .2 > b.2 .2) {
+            best = Some(t);
         }
     }
-    best.map(|(threshold, m)| Calibration::new(category, threshold, m, npos, "best_f1", 0.0))
+    best.map(|&(threshold, _, m)| Calibration::new(category, threshold, m, npos, "best_f1", 0.0))
 }
 
-/// Every distinct score above `above` (all when `None`), from the highest down, as a threshold
-/// (every text with that score flags together), with the true positives and the (precision,
-/// recall, F1) of flagging at it. A NaN score flags nothing, so it is never a threshold.
-fn sweep(
-    scores: &[f32],
-    positive: &[bool],
-    above: Option<f32>,
-) -> Vec<(f32, usize, (f32, f32, f32))> {
+/// Every distinct score, from the highest down, as a threshold (every text with that score
+/// flags together), with the true positives and the (precision, recall, F1) of flagging at it.
+/// A NaN score flags nothing, so it is never a threshold.
+fn sweep(scores: &[f32], positive: &[bool]) -> Vec<(f32, usize, (f32, f32, f32))> {
     let npos = positive.iter().filter(|&&p| p).count();
-    let mut idx: Vec<usize> = (0..scores.len())
-        .filter(|&i| !scores[i].is_nan() && above.is_none_or(|a| scores[i] > a))
-        .collect();
+    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| !scores[i].is_nan()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
     let mut out = vec![];
@@ -320,7 +317,7 @@ pub fn calibrate(category: &str, scores: &[f32], positive: &[bool], target: f32)
     }
     let mut best_target: Option<(usize, f32, (f32, f32, f32))> = None; // (tp, thr, prf)
     let mut best_f1: Option<(f32, (f32, f32, f32))> = None;
-    for (s, tp, m) in sweep(scores, positive, None) {
+    for (s, tp, m) in sweep(scores, positive) {
         if m.0 >= target && best_target.is_none_or(|(t0, _, _)| tp > t0) {
             best_target = Some((tp, s, m));
         }

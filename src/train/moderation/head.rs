@@ -178,18 +178,10 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
             o.tune_blocks, o.layers, o.layers
         )));
     }
-    let unit = |v: f32| v.is_finite() && (0.0..=1.0).contains(&v);
-    if let Some(t) = o.target_precision.filter(|&t| !unit(t) || t == 0.0) {
-        return Err(Error::InvalidArgument(format!(
-            "--target-precision {t}: use a precision in (0, 1]"
-        )));
+    if let Some(t) = o.target_precision {
+        super::unit("target-precision", t, true)?;
     }
-    if !unit(o.max_benign_fpr) {
-        return Err(Error::InvalidArgument(format!(
-            "--max-benign-fpr {}: use a fraction in [0, 1]",
-            o.max_benign_fpr
-        )));
-    }
+    super::unit("max-benign-fpr", o.max_benign_fpr, true)?;
     if o.tune_blocks > 0 && o.pooling != HeadPooling::Mean {
         return Err(Error::InvalidArgument(
             "--tune-blocks trains through the mean of the text's states: use --head-pooling mean"

@@ -93,6 +93,22 @@ pub struct Summary {
     pub val_calibrated_macro_f1: Option<f32>,
 }
 
+/// Refuses a flag `--name` whose value `x` is not in [0, 1] (`closed`) or [0, 1).
+pub(super) fn unit(name: &str, x: f32, closed: bool) -> Result<()> {
+    let ok = if closed {
+        (0.0..=1.0).contains(&x)
+    } else {
+        (0.0..1.0).contains(&x)
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "--{name} must be in [0, 1{}, got {x}",
+        if closed { "]" } else { ")" }
+    )))
+}
+
 /// Refuses settings that cannot train.
 fn check(s: &ModerationSettings, o: &ModerationOptions) -> Result<()> {
     if s.batch_size == 0 || s.schedule.steps == 0 || s.shape.seq_len == 0 {
@@ -107,20 +123,6 @@ fn check(s: &ModerationSettings, o: &ModerationOptions) -> Result<()> {
                 .into(),
         ));
     }
-    let unit = |name: &str, x: f32, closed: bool| {
-        let ok = if closed {
-            (0.0..=1.0).contains(&x)
-        } else {
-            (0.0..1.0).contains(&x)
-        };
-        if ok {
-            return Ok(());
-        }
-        Err(Error::InvalidArgument(format!(
-            "--{name} must be in [0, 1{}, got {x}",
-            if closed { "]" } else { ")" }
-        )))
-    };
     unit("word-swap", s.word_swap, false)?;
     unit("token-dropout", s.token_dropout, false)?;
     unit("target-precision", o.target_precision, true)?;

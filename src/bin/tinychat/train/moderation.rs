@@ -170,7 +170,7 @@ pub struct HeadArgs {
     /// Ship the tuned blocks as rank-R corrections to the trunk's weight matrices (f16 factors,
     /// the norms whole; four SmolLM2 blocks: 2.6 MB at 32, against 28 MB whole). 0 (the
     /// default) ships them whole in f16: the cut loses held-out accuracy (docs/moderation.md).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=4096))]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=tinychat::moderation::head::MAX_BLOCK_RANK as i64))]
     pub block_rank: u32,
     /// Epochs over the cached features [default: 15; 2 with --tune-blocks].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10000))]
