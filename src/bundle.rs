@@ -280,7 +280,7 @@ pub fn pipeline_files(
         if let Some((h, trunk)) = head_trunk(src, &m)? {
             if h.tuned_blocks > 0 {
                 files.push(BundleFile {
-                    path: join(&m, head::BLOCKS_FILE),
+                    path: join(&m, h.blocks_file()),
                     required: true,
                 });
             }
@@ -427,7 +427,7 @@ pub fn load_moderator_sharing(
         }
     };
     if hc.tuned_blocks > 0 {
-        let bytes = read_required(src, &join(dir, head::BLOCKS_FILE))?;
+        let bytes = read_required(src, &join(dir, hc.blocks_file()))?;
         head.load_blocks(&model, &bytes, origin.trim_end_matches('/'))?;
     }
     Moderator::with_head(model, head, tokenizer, thresholds.as_ref())

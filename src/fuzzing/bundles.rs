@@ -116,6 +116,9 @@ pub(super) fn structured_head(inp: &mut Input, trunk: &str) -> Value {
         h["block_rank"] = size(inp);
     }
     if inp.bool() {
+        h["blocks_format"] = json!(["gguf", "safetensors", "q8"][inp.byte() as usize % 3]);
+    }
+    if inp.bool() {
         h["id2label"] = json!({"0": "a", "2": "b"});
     }
     if inp.bool() {
@@ -199,7 +202,8 @@ pub(super) fn head_on_a_tiny_trunk(config: &str) -> bool {
         )
     });
     // Tuned blocks, when the config names them: the trunk's own, written and read back as a
-    // bundle's blocks.safetensors (whole, or as zero corrections at the config's rank).
+    // bundle's blocks.safetensors (whole, or as zero corrections at the config's rank) or
+    // blocks.gguf.
     let (k, layers) = (head.config.tuned_blocks, head.config.layers);
     if k > 0 {
         let blocks = match trunk.blocks_model(layers.saturating_sub(k)..layers) {
@@ -207,9 +211,13 @@ pub(super) fn head_on_a_tiny_trunk(config: &str) -> bool {
             Err(_) => return false,
         };
         let p = blocks.to_params();
-        let bytes = match head.config.block_rank {
-            0 => crate::weights::to_bytes(&p, &blocks.config, crate::weights::DType::F16),
-            r => crate::moderation::low_rank::to_bytes(&p, &p, &blocks.config, r),
+        let first = layers.saturating_sub(k);
+        let bytes = match (head.config.blocks_format, head.config.block_rank) {
+            (crate::moderation::head::BlocksFormat::Gguf, _) => {
+                crate::moderation::blocks_gguf::to_bytes(&blocks, crate::quant::QType::F16, first)
+            }
+            (_, 0) => crate::weights::to_bytes(&p, &blocks.config, crate::weights::DType::F16),
+            (_, r) => crate::moderation::low_rank::to_bytes(&p, &p, &blocks.config, r),
         }
         .expect("the trunk's blocks serialize");
         if head.load_blocks(trunk, &bytes, "fuzz/head").is_err() {

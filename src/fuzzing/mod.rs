@@ -345,6 +345,15 @@ mod tests {
         assert!(head_on_a_tiny_trunk(&ranked(4096)));
         assert!(!head_on_a_tiny_trunk(&ranked(4097)));
         assert!(!head_on_a_tiny_trunk(&ranked(u64::MAX)));
+        // In blocks.gguf: whole blocks load; with a rank, or a format of no name, never.
+        let gguf = |h: &str, format: &str| {
+            let mut h: serde_json::Value = serde_json::from_str(h).unwrap();
+            h["blocks_format"] = json!(format);
+            h.to_string()
+        };
+        assert!(head_on_a_tiny_trunk(&gguf(&tuned(1), "gguf")));
+        assert!(!head_on_a_tiny_trunk(&gguf(&ranked(1), "gguf")));
+        assert!(!head_on_a_tiny_trunk(&gguf(&tuned(1), "q8")));
     }
 
     #[test]

@@ -245,6 +245,25 @@ pub fn gguf_name(slot: Slot) -> Option<String> {
     })
 }
 
+/// Moves the rows of a Q or K projection from Hugging Face's order to llama.cpp's (what its
+/// converter does before writing them): the inverse of [`unpermute_rows`].
+pub fn permute_rows(bytes: &[u8], rows: usize, row_bytes: usize, n_heads: usize) -> Vec<u8> {
+    let hs = rows / n_heads;
+    let half = hs / 2;
+    let mut out = vec![0u8; bytes.len()];
+    for h in 0..n_heads {
+        for i in 0..2 {
+            for j in 0..half {
+                let src = h * hs + i * half + j;
+                let dst = h * hs + 2 * j + i;
+                out[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
+    }
+    out
+}
+
 /// Moves the rows of a Q or K projection from llama.cpp's order back to Hugging Face's (see the
 /// module doc): `rows` rows of `row_bytes` bytes, `n_heads` heads.
 pub fn unpermute_rows(bytes: &[u8], rows: usize, row_bytes: usize, n_heads: usize) -> Vec<u8> {
@@ -268,7 +287,13 @@ impl<'a> ModelParts<'a> {
     /// The configuration and every weight of a parsed GGUF file, shapes checked against the
     /// configuration, Q and K rows back in rotate-half order.
     pub fn from_gguf(g: &Gguf<'a>) -> Result<Self> {
-        let config = config_from_metadata(g)?;
+        Self::with_config(g, config_from_metadata(g)?)
+    }
+
+    /// [`Self::from_gguf`] with a configuration known beforehand (a file of blocks split off a
+    /// model, whose metadata holds no `llama.*` keys): every tensor of `config` must be there,
+    /// under its GGUF name, in its shape.
+    pub fn with_config(g: &Gguf<'a>, config: ModelConfig) -> Result<Self> {
         let layout = ParamLayout::new(&config);
         let path = PathBuf::from(&g.origin);
         let mut tensors = Vec::with_capacity(layout.specs.len());
@@ -424,5 +449,6 @@ mod tests {
             }
         }
         assert_eq!(unpermute_rows(&gguf, rows, cols, n_head), hf);
+        assert_eq!(permute_rows(&hf, rows, cols, n_head), gguf);
     }
 }

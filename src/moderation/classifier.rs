@@ -197,7 +197,7 @@ impl Moderator {
             return Err(Error::InvalidArgument(format!(
                 "the moderation head tunes {} blocks of its own ({}), but {tuned} are loaded",
                 hc.tuned_blocks,
-                crate::moderation::head::BLOCKS_FILE
+                hc.blocks_file()
             )));
         }
         if let Some(b) = &head.blocks {

@@ -28,7 +28,19 @@ pub const MODEL_TYPE: &str = "tinychat_moderation_head";
 /// A head's tuned top blocks, beside its model.safetensors: the tensors of
 /// [`Model::blocks_model`] (HF names, `model.layers.0…`), in f16; or, with
 /// [`HeadConfig::block_rank`], their low-rank corrections to the trunk's ([`super::low_rank`]).
+/// With `"blocks_format": "gguf"` they are [`super::blocks_gguf::FILE`] instead.
 pub const BLOCKS_FILE: &str = "blocks.safetensors";
+
+/// The container of a head's tuned blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlocksFormat {
+    /// [`BLOCKS_FILE`]: f16 (or bf16, f32) safetensors, whole blocks or low-rank corrections.
+    #[default]
+    Safetensors,
+    /// [`super::blocks_gguf::FILE`]: whole blocks in a GGUF type (Q8_0).
+    Gguf,
+}
 
 /// The largest [`HeadConfig::block_rank`] a head may name (the CLI's limit too).
 pub const MAX_BLOCK_RANK: usize = 4096;
@@ -94,6 +106,9 @@ pub struct HeadConfig {
     /// ([`super::low_rank`]); 0: the blocks ship whole, in f16.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub block_rank: usize,
+    /// The file the tuned blocks ship in (absent: safetensors, as earlier releases wrote).
+    #[serde(default, skip_serializing_if = "is_safetensors")]
+    pub blocks_format: BlocksFormat,
     /// Width of the hidden layer, 0 for a linear head.
     #[serde(default)]
     pub hidden: usize,
@@ -111,7 +126,19 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_safetensors(f: &BlocksFormat) -> bool {
+    *f == BlocksFormat::Safetensors
+}
+
 impl HeadConfig {
+    /// The file of the tuned blocks, beside config.json (when `tuned_blocks` > 0).
+    pub fn blocks_file(&self) -> &'static str {
+        match self.blocks_format {
+            BlocksFormat::Safetensors => BLOCKS_FILE,
+            BlocksFormat::Gguf => super::blocks_gguf::FILE,
+        }
+    }
+
     /// The labels in id order.
     pub fn labels(&self, origin: &str) -> Result<Vec<String>> {
         let mut out = vec![String::new(); self.id2label.len()];
@@ -241,7 +268,7 @@ impl ModerationHead {
         self.config.layers.saturating_sub(self.config.tuned_blocks)
     }
 
-    /// Reads the tuned blocks from the bytes of [`BLOCKS_FILE`] (`origin` names the head's
+    /// Reads the tuned blocks from the bytes of [`HeadConfig::blocks_file`] (`origin` names the head's
     /// directory in errors), shaped as the blocks of `trunk` they replace: a file of another
     /// shape is an error naming its tensor.
     pub fn load_blocks(&mut self, trunk: &Model, bytes: &[u8], origin: &str) -> Result<()> {
@@ -260,13 +287,23 @@ impl ModerationHead {
                 path: format!("{origin}/config.json").into(),
                 msg: format!("layers {layers}, tuned_blocks {k} on this trunk: {e}"),
             })?;
-        let path = format!("{origin}/{BLOCKS_FILE}");
+        let path = format!("{origin}/{}", self.config.blocks_file());
         let rank = self.config.block_rank;
         let blocks = if rank > MAX_BLOCK_RANK {
             return Err(Error::Config {
                 path: format!("{origin}/config.json").into(),
                 msg: format!("block_rank {rank}: use 0 (whole blocks) or 1..={MAX_BLOCK_RANK}"),
             });
+        } else if self.config.blocks_format == BlocksFormat::Gguf {
+            if rank > 0 {
+                return Err(Error::Config {
+                    path: format!("{origin}/config.json").into(),
+                    msg: format!(
+                        "block_rank {rank} with blocks_format gguf: low-rank corrections ship as safetensors"
+                    ),
+                });
+            }
+            super::blocks_gguf::read(bytes, &config, layers - k, &path)?
         } else if rank > 0 {
             let base = trunk.blocks_model(layers - k..layers)?;
             super::low_rank::apply(&base, bytes, rank, path.as_ref())?

@@ -1,6 +1,7 @@
 //! Content moderation: text normalisation and the classifier. The labeled data it is trained on
 //! is made by `tinychat::train::moderation_data` (feature `train`).
 
+pub mod blocks_gguf;
 pub mod classifier;
 pub mod head;
 pub mod low_rank;

@@ -483,6 +483,99 @@ fn a_head_with_low_rank_blocks_adds_them_to_the_trunks_weights() {
     );
 }
 
+/// Tuned blocks shipped as Q8_0 in blocks.gguf (`"blocks_format": "gguf"`): they load as the
+/// file's packed matrices, score within Q8_0's error of the f16 blocks, and the browser fetches
+/// blocks.gguf. A file of other blocks, a missing tensor, a missing file, or a rank with gguf:
+/// each refused by name.
+#[test]
+fn a_head_with_q8_0_blocks_in_gguf_runs_them() {
+    use tinychat::moderation::blocks_gguf;
+    use tinychat::quant::QType;
+    let text = "hello there";
+    let (f16_dir, blocks) = tuned_bundle("head_gguf_f16");
+    let f16 = Moderator::load(f16_dir.join("moderator")).unwrap();
+    let (dir, _) = tuned_bundle("head_gguf");
+    let mut cfg = config(&format!("../{TRUNK}"), 2, C);
+    cfg["tuned_blocks"] = 1.into();
+    cfg["blocks_format"] = "gguf".into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    std::fs::remove_file(dir.join("moderator/blocks.safetensors")).unwrap();
+    let bytes = blocks_gguf::to_bytes(&blocks, QType::Q8_0, 1).unwrap();
+    std::fs::write(dir.join("moderator/blocks.gguf"), &bytes).unwrap();
+
+    let p = Pipeline::load(&dir).unwrap();
+    assert!(Arc::ptr_eq(&p.chat.model, &p.moderator.model));
+    let loaded = p.moderator.head.as_ref().unwrap().blocks.as_ref().unwrap();
+    assert_eq!(loaded.storage(), QType::Q8_0);
+    // Each matrix is the f16 block's, quantized: rows back in Hugging Face's order.
+    let (a, b) = (loaded.to_params(), blocks.to_params());
+    let err = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    let big = b.data.iter().map(|x| x.abs()).fold(0.0, f32::max);
+    assert!(err > 0.0 && err < big / 100.0, "Q8_0 error {err} of {big}");
+    let (got, want) = (p.moderator.scores(text).unwrap(), f16.scores(text).unwrap());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-2, "Q8_0 {got:?}, f16 {want:?}");
+    }
+    let files =
+        tinychat::bundle::pipeline_files(&p.config, Some(&tinychat::bundle::Dir::new(&dir)))
+            .unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "moderator/blocks.gguf" && f.required),
+        "{files:?}"
+    );
+
+    let load_err = || Pipeline::load(&dir).err().unwrap().to_string();
+    // Blocks written for another place in the trunk.
+    std::fs::write(
+        dir.join("moderator/blocks.gguf"),
+        blocks_gguf::to_bytes(&blocks, QType::Q8_0, 0).unwrap(),
+    )
+    .unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("moderator/blocks.gguf") && e.contains("tinychat.blocks.first"),
+        "{e}"
+    );
+    // A GGUF model (the trunk itself) in its place.
+    std::fs::copy(
+        root().join("tests/fixtures/gguf").join(TRUNK),
+        dir.join("moderator/blocks.gguf"),
+    )
+    .unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("moderator/blocks.gguf")
+            && e.contains("not a file of a moderator's tuned blocks"),
+        "{e}"
+    );
+    // A tensor missing.
+    let g = tinychat::gguf::Gguf::parse(&bytes, "blocks").unwrap();
+    let mut w = tinychat::gguf::Writer::from_gguf(&g);
+    w.tensors.retain(|t| t.0 != "blk.0.ffn_up.weight");
+    std::fs::write(dir.join("moderator/blocks.gguf"), w.to_bytes()).unwrap();
+    let e = load_err();
+    assert!(e.contains("blk.0.ffn_up.weight"), "{e}");
+    // The file missing, and a rank with gguf.
+    std::fs::remove_file(dir.join("moderator/blocks.gguf")).unwrap();
+    let e = load_err();
+    assert!(e.contains("moderator/blocks.gguf"), "{e}");
+    std::fs::write(dir.join("moderator/blocks.gguf"), &bytes).unwrap();
+    cfg["block_rank"] = 4.into();
+    std::fs::write(dir.join("moderator/config.json"), cfg.to_string()).unwrap();
+    let e = load_err();
+    assert!(
+        e.contains("config.json") && e.contains("blocks_format gguf"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_head_scores_the_same_on_a_gpu_engine() {
     use tinychat::engine::{Backend, Engine, EngineOptions};

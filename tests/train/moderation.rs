@@ -1178,8 +1178,9 @@ fn the_default_bundle_carries_the_word_vectors_notice() {
 
 /// The head route with a tuned top block (`--tune-blocks 1`) on the tiny GGUF trunk: the run
 /// writes the block beside the head, the moderator it writes loads with it, and the report's
-/// figures are what that moderator gives on the same texts; a frozen run into the same
-/// directory leaves no stale block behind.
+/// figures are what that moderator gives on the same texts, with the block as rank-2
+/// corrections and whole in Q8_0; a frozen run into the same directory leaves no stale block
+/// behind.
 #[test]
 fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
     use tinychat::train::moderation::head::{run as run_head, HeadOptions};
@@ -1223,29 +1224,44 @@ fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
     );
     // The report's val figures, category by category, are what the saved moderator gives on
     // the same texts.
-    let val = &summary.reports[0];
-    let examples =
-        tinychat::train::moderation_data::read_jsonl(out.join("eval/val.jsonl")).unwrap();
-    let again = tinychat::train::eval::moderation::evaluate(&m, &examples, "val").unwrap();
-    assert_eq!(again.examples, val.examples);
-    assert!(
-        val.categories.iter().any(|c| c.flagged > 0),
-        "nothing flagged: the comparison would be empty"
-    );
-    for (a, b) in again.categories.iter().zip(&val.categories) {
-        assert_eq!(
-            (&a.category, a.flagged, a.true_positives),
-            (&b.category, b.flagged, b.true_positives)
-        );
-    }
-    assert_eq!(
-        (again.benign_flagged, again.harmful_flagged, again.macro_f1),
-        (val.benign_flagged, val.harmful_flagged, val.macro_f1)
-    );
+    let same_as_report =
+        |m: &Moderator, summary: &tinychat::train::moderation::head::HeadSummary| {
+            let val = &summary.reports[0];
+            let examples =
+                tinychat::train::moderation_data::read_jsonl(out.join("eval/val.jsonl")).unwrap();
+            let again = tinychat::train::eval::moderation::evaluate(m, &examples, "val").unwrap();
+            assert_eq!(again.examples, val.examples);
+            assert!(
+                val.categories.iter().any(|c| c.flagged > 0),
+                "nothing flagged: the comparison would be empty"
+            );
+            for (a, b) in again.categories.iter().zip(&val.categories) {
+                assert_eq!(
+                    (&a.category, a.flagged, a.true_positives),
+                    (&b.category, b.flagged, b.true_positives)
+                );
+            }
+            assert_eq!(
+                (again.benign_flagged, again.harmful_flagged, again.macro_f1),
+                (val.benign_flagged, val.harmful_flagged, val.macro_f1)
+            );
+        };
+    same_as_report(&m, &summary);
+
+    // Whole blocks in Q8_0 (blocks.gguf): calibrated and reported as they ship; the rank-2
+    // run's blocks.safetensors is gone.
+    o.block_rank = 0;
+    o.block_type = tinychat::quant::QType::Q8_0;
+    let summary = run_head(&o).unwrap();
+    assert!(dir.join("blocks.gguf").is_file() && !dir.join("blocks.safetensors").exists());
+    let m = Moderator::load(&dir).unwrap();
+    let blocks = m.head.as_ref().unwrap().blocks.as_ref().unwrap();
+    assert_eq!(blocks.storage(), tinychat::quant::QType::Q8_0);
+    same_as_report(&m, &summary);
 
     o.tune_blocks = 0;
     run_head(&o).unwrap();
-    assert!(!dir.join("blocks.safetensors").exists());
+    assert!(!dir.join("blocks.safetensors").exists() && !dir.join("blocks.gguf").exists());
     let m = Moderator::load(&dir).unwrap();
     assert!(m.head.as_ref().unwrap().blocks.is_none());
 }

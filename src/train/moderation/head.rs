@@ -36,8 +36,11 @@ use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::io::{write_atomic, write_json_atomic};
 use crate::model::Model;
-use crate::moderation::head::{pool, HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE};
-use crate::moderation::{low_rank, Moderator, Thresholds};
+use crate::moderation::head::{
+    pool, BlocksFormat, HeadConfig, HeadPooling, ModerationHead, MODEL_TYPE,
+};
+use crate::moderation::{blocks_gguf, low_rank, Moderator, Thresholds};
+use crate::quant::QType;
 use crate::tokenizer::Tokenizer;
 use crate::train::moderation_data::{read_jsonl, Example, CATEGORIES};
 use rayon::prelude::*;
@@ -70,6 +73,10 @@ pub struct HeadOptions {
     /// The tuned blocks ship as rank-`block_rank` corrections to the trunk's weights
     /// ([`crate::moderation::low_rank`]); 0 ships them whole, in f16.
     pub block_rank: usize,
+    /// How whole tuned blocks ship: F16 in safetensors, or Q8_0 in GGUF
+    /// ([`crate::moderation::blocks_gguf`]: half the bytes, calibrated as shipped).
+    #[serde(serialize_with = "qtype_name")]
+    pub block_type: QType,
     /// AdamW's learning rate for the tuned blocks (`lr` is the head's).
     pub block_lr: f32,
     pub pooling: HeadPooling,
@@ -97,6 +104,10 @@ pub struct HeadOptions {
     pub max_benign_fpr: f32,
 }
 
+fn qtype_name<S: serde::Serializer>(q: &QType, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(q.name())
+}
+
 impl HeadOptions {
     pub fn new(init: impl Into<PathBuf>) -> Self {
         HeadOptions {
@@ -108,6 +119,7 @@ impl HeadOptions {
             layers: 20,
             tune_blocks: 0,
             block_rank: 0,
+            block_type: QType::F16,
             block_lr: 6e-5,
             pooling: HeadPooling::Mean,
             hidden: 64,
@@ -201,12 +213,32 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
                 )))?
         ),
     };
+    let blocks_format = match o.block_type {
+        QType::F16 => BlocksFormat::Safetensors,
+        QType::Q8_0 if o.block_rank == 0 => BlocksFormat::Gguf,
+        QType::Q8_0 => {
+            return Err(Error::InvalidArgument(format!(
+                "--block-type q8_0 ships whole blocks: it cannot go with --block-rank {}",
+                o.block_rank
+            )))
+        }
+        q => {
+            return Err(Error::InvalidArgument(format!(
+                "--block-type {q}: tuned blocks ship as f16 or q8_0"
+            )))
+        }
+    };
     Ok(HeadConfig {
         model_type: MODEL_TYPE.into(),
         trunk,
         layers: o.layers,
         tuned_blocks: o.tune_blocks,
         block_rank: if o.tune_blocks > 0 { o.block_rank } else { 0 },
+        blocks_format: if o.tune_blocks > 0 {
+            blocks_format
+        } else {
+            BlocksFormat::Safetensors
+        },
         pooling: o.pooling,
         prefix: "<|im_start|>user\n".into(),
         suffix: "<|im_end|>".into(),
@@ -569,7 +601,7 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let (head_bytes, blocks, best_epoch, val_loss) = if cfg.tuned_blocks > 0 {
         let init = trunk.blocks_model(frozen..cfg.layers)?;
         let t = tune::train(o, &init, &splits, prompt)?;
-        let blocks = blocks_bytes(&init, &t, cfg.block_rank)?;
+        let blocks = blocks_bytes(&init, &t, &cfg, o.block_type)?;
         (
             head_safetensors(&t.mlp, &t.st)?,
             Some(blocks),
@@ -656,8 +688,18 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
 }
 
 /// The file of the tuned blocks `t`: rank-`rank` corrections to `init`, the trunk's blocks they
-/// started from, or (rank 0) the whole blocks in f16.
-fn blocks_bytes(init: &Model, t: &tune::Tuned, rank: usize) -> Result<Vec<u8>> {
+/// started from, or (rank 0) the whole blocks, in f16 or (`"blocks_format": "gguf"`) `qtype`.
+fn blocks_bytes(init: &Model, t: &tune::Tuned, cfg: &HeadConfig, qtype: QType) -> Result<Vec<u8>> {
+    let rank = cfg.block_rank;
+    if cfg.blocks_format == BlocksFormat::Gguf {
+        let first = cfg.layers - cfg.tuned_blocks;
+        let blocks = Model::new(
+            t.config.clone(),
+            t.blocks.clone(),
+            crate::weights::DType::F32,
+        );
+        return blocks_gguf::to_bytes(&blocks, qtype, first);
+    }
     if rank == 0 {
         return crate::weights::to_bytes(&t.blocks, &t.config, crate::weights::DType::F16);
     }
@@ -672,7 +714,7 @@ fn blocks_bytes(init: &Model, t: &tune::Tuned, rank: usize) -> Result<Vec<u8>> {
 }
 
 /// Writes the moderator directory: config.json, model.safetensors (the head), blocks.safetensors
-/// (its tuned blocks, when it has them), thresholds.json and calibration.json.
+/// or blocks.gguf (its tuned blocks, when it has them), thresholds.json and calibration.json.
 fn write_head(
     dir: &Path,
     config: &HeadConfig,
@@ -684,7 +726,7 @@ fn write_head(
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_atomic(&dir.join("model.safetensors"), head)?;
-    let blocks_path = dir.join(crate::moderation::head::BLOCKS_FILE);
+    let blocks_path = dir.join(config.blocks_file());
     if let Some(b) = blocks {
         write_atomic(&blocks_path, b)?;
     }
@@ -692,10 +734,13 @@ fn write_head(
         &dir.join("config.json"),
         &serde_json::to_value(config).map_err(|e| Error::Other(e.to_string()))?,
     )?;
-    // A frozen head's directory keeps no blocks of an earlier tuned run (removed once its
-    // config.json no longer names them).
-    if blocks.is_none() && blocks_path.exists() {
-        std::fs::remove_file(&blocks_path).map_err(|e| Error::io(&blocks_path, e))?;
+    // The directory keeps no blocks of an earlier run that this config.json does not name
+    // (removed once it no longer names them).
+    for name in [crate::moderation::head::BLOCKS_FILE, blocks_gguf::FILE] {
+        let path = dir.join(name);
+        if (blocks.is_none() || path != blocks_path) && path.exists() {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
     }
     write_json_atomic(
         &dir.join("thresholds.json"),

@@ -172,6 +172,10 @@ pub struct HeadArgs {
     /// default) ships them whole in f16: the cut loses held-out accuracy (docs/moderation.md).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=tinychat::moderation::head::MAX_BLOCK_RANK as i64))]
     pub block_rank: u32,
+    /// How whole tuned blocks ship: f16 (blocks.safetensors; four SmolLM2 blocks: 28 MB) or
+    /// q8_0 (blocks.gguf, 15 MB), calibrated as shipped.
+    #[arg(long, value_parser = ["f16", "q8_0"], default_value = "f16")]
+    pub block_type: String,
     /// Epochs over the cached features [default: 15; 2 with --tune-blocks].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub head_epochs: Option<u32>,
