@@ -27,9 +27,10 @@ models/smollm2:
 	scripts/fetch-smollm2.sh
 
 # The demo's default bundle, web/models/smollm2/: pipeline.json and the moderator (a head on the
-# chat model's weights, 0.6 MB) are committed; the GGUF is placed here (git-ignored) as a hard
-# link to models/smollm2/ (a copy across file systems; never a symlink, which the native loader
-# refuses when it leads out of the bundle). The moderator reads it as its trunk.
+# chat model's weights with its own top four blocks, 15 MB) are committed; the GGUF is placed
+# here (git-ignored) as a hard link to models/smollm2/ (a copy across file systems; never a
+# symlink, which the native loader refuses when it leads out of the bundle). The moderator reads
+# it as its trunk.
 SMOLLM2_GGUF := SmolLM2-135M-Instruct.Q4_1.gguf
 web/models/smollm2: models/smollm2
 	@set -e; src=models/smollm2/$(SMOLLM2_GGUF); dst=$@/$(SMOLLM2_GGUF); \
@@ -39,19 +40,19 @@ web/models/smollm2: models/smollm2
 	fi; \
 	echo "ok: $@ (chat model and the moderator's trunk: $$dst)"
 
-# Retrains the SmolLM2 bundle's moderator (about 40 minutes on 2 cores, most of it the trunk
-# reading the texts once): the moderation data, then a head on SmolLM2's first 20 blocks.
-# Variants measured in docs/moderation.md, none committed: MODERATOR_FLAGS="--calibration f1"
-# (thresholds for F1), "--tune-blocks 4 --head-epochs 4" (blocks 16-19 tuned with the head,
-# 28 MB in f16; about 70 minutes; add --block-rank 32 to ship them as 2.6 MB of corrections).
-MODERATOR_FLAGS ?=
+# Retrains the SmolLM2 bundle's moderator (about 70 minutes on 2 cores: the trunk reads the
+# texts once, then four epochs): the moderation data, then a head on SmolLM2's first 20 blocks
+# with blocks 16-19 tuned with it, shipped in Q8_0 (15 MB), thresholds calibrated for F1.
+# Variants measured in docs/moderation.md: MODERATOR_FLAGS= (empty: the frozen head, 156 KB,
+# about 40 minutes), "... --block-type f16" (28 MB), "... --block-rank 32" (2.6 MB corrections).
+MODERATOR_FLAGS ?= --tune-blocks 4 --head-epochs 4 --calibration f1 --block-type q8_0
 moderator-smollm2: models/smollm2
 	@test -f data/moderation/train.jsonl || cargo run --release --features train -- data prepare --out data/corpus
 	cargo run --release --features train -- train moderation --init models/smollm2/$(SMOLLM2_GGUF) \
 	  --data data/moderation --out runs/moderation-smollm2 $(MODERATOR_FLAGS)
 	rm -rf web/models/smollm2/moderator
 	mkdir -p web/models/smollm2/moderator
-	cp runs/moderation-smollm2/moderator/*.json runs/moderation-smollm2/moderator/*.safetensors web/models/smollm2/moderator/
+	cp runs/moderation-smollm2/moderator/* web/models/smollm2/moderator/
 
 # The npm package in pkg/. scripts/build-web.sh (the browser package: bindings, JS wrapper,
 # package.json) when present; otherwise the wasm build and, if wasm-bindgen-cli is installed,

@@ -248,33 +248,31 @@ pub fn gguf_name(slot: Slot) -> Option<String> {
 /// Moves the rows of a Q or K projection from Hugging Face's order to llama.cpp's (what its
 /// converter does before writing them): the inverse of [`unpermute_rows`].
 pub fn permute_rows(bytes: &[u8], rows: usize, row_bytes: usize, n_heads: usize) -> Vec<u8> {
-    let hs = rows / n_heads;
-    let half = hs / 2;
-    let mut out = vec![0u8; bytes.len()];
-    for h in 0..n_heads {
-        for i in 0..2 {
-            for j in 0..half {
-                let src = h * hs + i * half + j;
-                let dst = h * hs + 2 * j + i;
-                out[dst * row_bytes..(dst + 1) * row_bytes]
-                    .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
-            }
-        }
-    }
-    out
+    move_rows(bytes, rows, row_bytes, n_heads, true)
 }
 
 /// Moves the rows of a Q or K projection from llama.cpp's order back to Hugging Face's (see the
 /// module doc): `rows` rows of `row_bytes` bytes, `n_heads` heads.
 pub fn unpermute_rows(bytes: &[u8], rows: usize, row_bytes: usize, n_heads: usize) -> Vec<u8> {
+    move_rows(bytes, rows, row_bytes, n_heads, false)
+}
+
+/// Row `h·hs + i·hs/2 + j` in Hugging Face's order is row `h·hs + 2j + i` in llama.cpp's.
+fn move_rows(
+    bytes: &[u8],
+    rows: usize,
+    row_bytes: usize,
+    n_heads: usize,
+    to_gguf: bool,
+) -> Vec<u8> {
     let hs = rows / n_heads;
     let half = hs / 2;
     let mut out = vec![0u8; bytes.len()];
     for h in 0..n_heads {
         for i in 0..2 {
             for j in 0..half {
-                let dst = h * hs + i * half + j;
-                let src = h * hs + 2 * j + i;
+                let (hf, gguf) = (h * hs + i * half + j, h * hs + 2 * j + i);
+                let (dst, src) = if to_gguf { (gguf, hf) } else { (hf, gguf) };
                 out[dst * row_bytes..(dst + 1) * row_bytes]
                     .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
             }

@@ -271,6 +271,16 @@ fn tuned_bundle(name: &str) -> (PathBuf, tinychat::Model) {
     (dir, blocks)
 }
 
+/// Asserts that the browser fetches `file` of the bundle at `dir` (loaded as `p`), as required.
+fn assert_fetches(p: &Pipeline, dir: &Path, file: &str) {
+    let files = tinychat::bundle::pipeline_files(&p.config, Some(&tinychat::bundle::Dir::new(dir)))
+        .unwrap();
+    assert!(
+        files.iter().any(|f| f.path == file && f.required),
+        "{files:?}"
+    );
+}
+
 /// A head with tuned top blocks: the trunk's block 0, then the head's own block (not the
 /// trunk's block 1), pooled and scored by the head's maths written out; the trunk is still the
 /// chat model's, loaded once, and the browser fetches the blocks.
@@ -307,15 +317,7 @@ fn a_head_with_tuned_blocks_runs_them_on_the_trunks_states() {
     // The head's directory on its own, as `tinychat moderate --model <dir>` opens it.
     let m = Moderator::open(dir.join("moderator")).unwrap();
     assert_eq!(m.scores(text).unwrap(), got);
-    let files =
-        tinychat::bundle::pipeline_files(&p.config, Some(&tinychat::bundle::Dir::new(&dir)))
-            .unwrap();
-    assert!(
-        files
-            .iter()
-            .any(|f| f.path == "moderator/blocks.safetensors" && f.required),
-        "{files:?}"
-    );
+    assert_fetches(&p, &dir, "moderator/blocks.safetensors");
 }
 
 /// Tuned blocks that are missing, of another shape, or as many as the blocks the head reads:
@@ -521,15 +523,7 @@ fn a_head_with_q8_0_blocks_in_gguf_runs_them() {
     for (g, w) in got.iter().zip(&want) {
         assert!((g - w).abs() < 1e-2, "Q8_0 {got:?}, f16 {want:?}");
     }
-    let files =
-        tinychat::bundle::pipeline_files(&p.config, Some(&tinychat::bundle::Dir::new(&dir)))
-            .unwrap();
-    assert!(
-        files
-            .iter()
-            .any(|f| f.path == "moderator/blocks.gguf" && f.required),
-        "{files:?}"
-    );
+    assert_fetches(&p, &dir, "moderator/blocks.gguf");
 
     let load_err = || Pipeline::load(&dir).err().unwrap().to_string();
     // Blocks written for another place in the trunk.
