@@ -296,7 +296,15 @@ impl<'a> ModelParts<'a> {
         let path = PathBuf::from(&g.origin);
         let mut tensors = Vec::with_capacity(layout.specs.len());
         for spec in &layout.specs {
-            let name = gguf_name(spec.slot).expect("llama slots all have GGUF names");
+            // A config of blocks split off a biased model names slots a llama GGUF has no name
+            // for (the configs read from GGUF metadata never do).
+            let name = gguf_name(spec.slot).ok_or_else(|| Error::Gguf {
+                path: path.clone(),
+                msg: format!(
+                    "the model needs {:?}, a bias, and GGUF llama files hold none: use safetensors",
+                    spec.slot
+                ),
+            })?;
             let t: &TensorInfo = g.tensor(&name).ok_or_else(|| Error::MissingTensor {
                 path: path.clone(),
                 name: name.clone(),

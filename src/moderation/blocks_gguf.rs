@@ -80,8 +80,9 @@ pub fn read(bytes: &[u8], config: &ModelConfig, first: usize, path: &str) -> Res
     };
     let ty = g.str("general.type")?;
     if ty != Some(TYPE) {
+        let got = ty.map_or("missing".into(), |t| format!("{t:?}"));
         return Err(bad(format!(
-            "general.type is {ty:?}, not \"{TYPE}\": not a file of a moderator's tuned blocks"
+            "general.type is {got}, not \"{TYPE}\": not a file of a moderator's tuned blocks"
         )));
     }
     for (key, want) in [
@@ -90,12 +91,69 @@ pub fn read(bytes: &[u8], config: &ModelConfig, first: usize, path: &str) -> Res
     ] {
         let got = g.usize(key)?;
         if got != Some(want) {
+            let got = got.map_or("missing".into(), |n| n.to_string());
             return Err(bad(format!(
-                "{key} is {got:?}: the head's config.json replaces the trunk's blocks {first}..{} (count {})",
+                "{key} is {got}: the head's config.json replaces the trunk's blocks {first}..{} (count {})",
                 first + config.n_layers,
                 config.n_layers
             )));
         }
     }
     ModelParts::with_config(&g, config.clone())?.to_model()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocks of a tiny random llama model (`bias`: with attention and MLP biases).
+    fn blocks(bias: bool) -> Model {
+        let cfg = ModelConfig {
+            vocab_size: 4,
+            dim: 32,
+            n_layers: 3,
+            n_heads: 4,
+            n_kv_heads: 2,
+            head_dim: 8,
+            hidden_dim: 64,
+            max_seq_len: 16,
+            attn_bias: bias,
+            mlp_bias: bias,
+            ..ModelConfig::llama_base()
+        };
+        crate::gpu::bench::random_model(&cfg, 7)
+            .blocks_model(1..3)
+            .unwrap()
+    }
+
+    #[test]
+    fn blocks_round_trip_and_corrupt_files_are_errors_not_panics() {
+        let b = blocks(false);
+        let bytes = to_bytes(&b, QType::Q8_0, 1).unwrap();
+        let back = read(&bytes, &b.config, 1, "blocks.gguf").unwrap();
+        assert_eq!(back.storage(), QType::Q8_0);
+        // Every truncation, and a byte changed every 97 bytes (headers, sizes and weights alike).
+        for n in (0..bytes.len()).step_by(61) {
+            assert!(read(&bytes[..n], &b.config, 1, "blocks.gguf").is_err());
+        }
+        for i in (0..bytes.len()).step_by(97) {
+            let mut c = bytes.clone();
+            c[i] ^= 0xa5;
+            let _ = read(&c, &b.config, 1, "blocks.gguf");
+        }
+    }
+
+    #[test]
+    fn biased_blocks_are_refused_by_name() {
+        let b = blocks(true);
+        let e = to_bytes(&b, QType::F16, 1).unwrap_err().to_string();
+        assert!(e.contains("no GGUF name"), "{e}");
+        // A file of unbiased blocks read as a biased model's.
+        let bytes = to_bytes(&blocks(false), QType::F16, 1).unwrap();
+        let e = read(&bytes, &b.config, 1, "blocks.gguf")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("blocks.gguf") && e.contains("a bias"), "{e}");
+    }
 }

@@ -103,7 +103,7 @@ pub struct HeadConfig {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tuned_blocks: usize,
     /// The tuned blocks' weight matrices ship as rank-`block_rank` corrections to the trunk's
-    /// ([`super::low_rank`]); 0: the blocks ship whole, in f16.
+    /// ([`super::low_rank`]); 0: the blocks ship whole, in f16 or (`blocks_format` gguf) Q8_0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub block_rank: usize,
     /// The file the tuned blocks ship in (absent: safetensors, as earlier releases wrote).

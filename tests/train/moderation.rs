@@ -1260,6 +1260,12 @@ fn head_route_with_tuned_blocks_reports_what_its_moderator_gives() {
     same_as_report(&m, &summary);
 
     o.tune_blocks = 0;
+    let e = run_head(&o).err().unwrap().to_string();
+    assert!(
+        e.contains("--block-type q8_0") && e.contains("--tune-blocks"),
+        "{e}"
+    );
+    o.block_type = tinychat::quant::QType::F16;
     run_head(&o).unwrap();
     assert!(!dir.join("blocks.safetensors").exists() && !dir.join("blocks.gguf").exists());
     let m = Moderator::load(&dir).unwrap();

@@ -22,7 +22,8 @@
 //! <out>/features/      cached pooled states, one file per split and setting
 //! <out>/eval/          the evaluation subsets, as JSONL (for `tinychat eval moderation`)
 //! <out>/moderator/     config.json  model.safetensors  thresholds.json  calibration.json
-//!                      blocks.safetensors (with --tune-blocks: whole, or low-rank corrections)
+//!                      blocks.safetensors (with --tune-blocks: whole in f16, or low-rank
+//!                      corrections) or blocks.gguf (--block-type q8_0)
 //! <out>/report.json    per-split, per-category precision / recall / F1 and benign FPR
 //! <out>/metrics.jsonl  one line per epoch
 //! ```
@@ -71,7 +72,7 @@ pub struct HeadOptions {
     /// The top blocks of those `layers` tuned with the head (`tune.rs`); 0: a frozen trunk.
     pub tune_blocks: usize,
     /// The tuned blocks ship as rank-`block_rank` corrections to the trunk's weights
-    /// ([`crate::moderation::low_rank`]); 0 ships them whole, in f16.
+    /// ([`crate::moderation::low_rank`]); 0 ships them whole (in `block_type`).
     pub block_rank: usize,
     /// How whole tuned blocks ship: F16 in safetensors, or Q8_0 in GGUF
     /// ([`crate::moderation::blocks_gguf`]: half the bytes, calibrated as shipped).
@@ -215,6 +216,12 @@ fn head_config(o: &HeadOptions, c: usize, n_layers: usize) -> Result<HeadConfig>
     };
     let blocks_format = match o.block_type {
         QType::F16 => BlocksFormat::Safetensors,
+        q if o.tune_blocks == 0 => {
+            return Err(Error::InvalidArgument(format!(
+                "--block-type {}: a frozen head ships no blocks (add --tune-blocks)",
+                q.name().to_lowercase()
+            )))
+        }
         QType::Q8_0 if o.block_rank == 0 => BlocksFormat::Gguf,
         QType::Q8_0 => {
             return Err(Error::InvalidArgument(format!(
@@ -549,6 +556,15 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let c = cfg.pooling.width(trunk.config.dim);
     // The frozen trunk's blocks: all `layers`, or those below the tuned ones.
     let frozen = cfg.layers - cfg.tuned_blocks;
+    if cfg.blocks_format == BlocksFormat::Gguf {
+        // The trunk's own blocks written as the run will write the tuned ones, so a trunk whose
+        // blocks cannot be (biases, rows not whole Q8_0 blocks) fails now, not after training.
+        blocks_gguf::to_bytes(
+            &trunk.blocks_model(frozen..cfg.layers)?,
+            o.block_type,
+            frozen,
+        )?;
+    }
     let reader = Moderator::with_head(
         trunk.clone(),
         ModerationHead::untrained(HeadConfig {
