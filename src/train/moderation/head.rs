@@ -556,15 +556,7 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
     let c = cfg.pooling.width(trunk.config.dim);
     // The frozen trunk's blocks: all `layers`, or those below the tuned ones.
     let frozen = cfg.layers - cfg.tuned_blocks;
-    if cfg.blocks_format == BlocksFormat::Gguf {
-        // The trunk's own blocks written as the run will write the tuned ones, so a trunk whose
-        // blocks cannot be (biases, rows not whole Q8_0 blocks) fails now, not after training.
-        blocks_gguf::to_bytes(
-            &trunk.blocks_model(frozen..cfg.layers)?,
-            o.block_type,
-            frozen,
-        )?;
-    }
+    check_blocks_write(&trunk, &cfg, o.block_type)?;
     let reader = Moderator::with_head(
         trunk.clone(),
         ModerationHead::untrained(HeadConfig {
@@ -701,6 +693,16 @@ pub fn run(o: &HeadOptions) -> Result<HeadSummary> {
         dir.display()
     );
     Ok(summary)
+}
+
+/// Writes the trunk's own blocks as the run will write the tuned ones (`"blocks_format": "gguf"`),
+/// so a trunk whose blocks cannot be (biases, rows not whole Q8_0 blocks) fails before training.
+fn check_blocks_write(trunk: &Model, cfg: &HeadConfig, qtype: QType) -> Result<()> {
+    if cfg.blocks_format == BlocksFormat::Gguf {
+        let first = cfg.layers - cfg.tuned_blocks;
+        blocks_gguf::to_bytes(&trunk.blocks_model(first..cfg.layers)?, qtype, first)?;
+    }
+    Ok(())
 }
 
 /// The file of the tuned blocks `t`: rank-`rank` corrections to `init`, the trunk's blocks they
