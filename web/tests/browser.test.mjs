@@ -581,7 +581,7 @@ for (const mode of modes) {
         await p.waitForFunction(() => document.querySelectorAll("[data-testid=cache-list] li[data-pipeline]").length >= 2);
         const both = await listed();
         assert.ok(both.some((u) => u.endsWith("/models/smollm2/pipeline.json")) && both.some((u) => u.endsWith("/models/default/pipeline.json")), JSON.stringify(both));
-        assert.match(await p.textContent("[data-testid=cache-list]"), /SmolLM2-135M-Instruct — 98\.5 MB/);
+        assert.match(await p.textContent("[data-testid=cache-list]"), /SmolLM2-135M-Instruct — 113\.6 MB/);
         await p.locator("[data-testid=cache-list] li[data-pipeline$='/models/smollm2/pipeline.json'] [data-testid=delete-cached]").click();
         await p.waitForFunction(() => !document.querySelector("[data-testid=cache-list] li[data-pipeline$='/models/smollm2/pipeline.json']"));
         const left = (await inPage(p, (t) => t.listCachedModels())).map((m) => m.pipeline);
@@ -592,7 +592,7 @@ for (const mode of modes) {
         await p.waitForFunction(() => /^SmolLM2.* weights/.test(document.querySelector("[data-testid=model-name]").textContent), null, { timeout: LOAD_TIMEOUT });
         assert.equal(await p.getAttribute("[data-testid=progress-text]", "data-from-cache"), "false");
         progress = await p.evaluate(() => window.__progress);
-        assert.ok(progress.some((t) => /^Downloading: [\d.]+ of 98\.5 MB \(/.test(t)), JSON.stringify(progress.slice(0, 5)));
+        assert.ok(progress.some((t) => /^Downloading: [\d.]+ of 113\.6 MB \(/.test(t)), JSON.stringify(progress.slice(0, 5)));
       });
 
       test("the package takes a .gguf as the chat model, with a bundle's moderator", { skip: mode !== "cpu" && "once is enough" }, async () => {
