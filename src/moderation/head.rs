@@ -268,9 +268,9 @@ impl ModerationHead {
         self.config.layers.saturating_sub(self.config.tuned_blocks)
     }
 
-    /// Reads the tuned blocks from the bytes of [`HeadConfig::blocks_file`] (`origin` names the head's
-    /// directory in errors), shaped as the blocks of `trunk` they replace: a file of another
-    /// shape is an error naming its tensor.
+    /// Reads the tuned blocks from the bytes of [`HeadConfig::blocks_file`] (`origin` names the
+    /// head's directory in errors), shaped as the blocks of `trunk` they replace: a file of
+    /// another shape is an error naming its tensor.
     pub fn load_blocks(&mut self, trunk: &Model, bytes: &[u8], origin: &str) -> Result<()> {
         let (k, layers) = (self.config.tuned_blocks, self.config.layers);
         if k == 0 || k >= layers {
