@@ -139,26 +139,16 @@ fn lead_ins_are_caught_on(backend: Backend) {
             return;
         }
     };
-    for (lead, harm) in LEAD_INS {
-        let alone = m.check(harm).unwrap().flagged;
-        let (released, flagged) = gate_run(m, &mut engine, lead, harm);
-        // The lead-in dilutes nothing: whatever the moderator flags in the sentence alone, the
-        // gate stops, and nothing of it is shown.
-        if alone {
-            assert!(flagged, "{lead}{harm}: not flagged, released {released:?}");
-            assert!(lead.starts_with(released.as_str()), "{released:?}");
-        }
-    }
-    // This moderator catches both sentences on their own (violence 1.00, harassment 0.98), and
-    // neither with its lead-in ("Thanks for asking about the weather in Paris today. I hope you
-    // die." scores 0.00): the gate's check of the chunk alone is what stops them.
+    // The lead-in dilutes nothing: what the moderator flags in the sentence alone, the gate
+    // stops, and nothing of it is shown. This moderator catches both sentences on their own
+    // (violence 1.00, harassment 0.98), and neither with its lead-in ("Thanks for asking about
+    // the weather in Paris today. I hope you die." scores 0.00): the gate's check of the chunk
+    // alone is what stops them.
     for (lead, harm) in LEAD_INS {
         assert!(m.check(harm).unwrap().flagged, "{harm}");
         let (released, flagged) = gate_run(m, &mut engine, lead, harm);
-        assert!(
-            flagged && lead.starts_with(released.as_str()),
-            "{released:?}"
-        );
+        assert!(flagged, "{lead}{harm}: not flagged, released {released:?}");
+        assert!(lead.starts_with(released.as_str()), "{released:?}");
     }
 }
 

@@ -338,10 +338,8 @@ fn head_route(a: &ModerationArgs) -> Option<moderation_stage::head::HeadOptions>
     o.tune_blocks = h.tune_blocks as usize;
     o.block_lr = h.block_lr;
     o.block_rank = h.block_rank as usize;
-    o.block_type = match h.block_type.as_str() {
-        "q8_0" => tinychat::quant::QType::Q8_0,
-        _ => tinychat::quant::QType::F16,
-    };
+    o.block_type =
+        tinychat::quant::QType::from_name(&h.block_type).expect("clap allows f16 and q8_0 only");
     if o.tune_blocks > 0 {
         // The prototype's setting (docs/moderation.md): batches of 32, and at 6e-5 the best
         // validation loss came within two epochs.
