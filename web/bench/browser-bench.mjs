@@ -8,12 +8,8 @@
 //
 //   make web/models/smollm2 && scripts/build-web.sh && cargo build --release
 //   node web/bench/browser-bench.mjs [--model web/...gguf] [--dtype q4_1,q8_0,f32] [--rounds 3] [--threads 2]
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { serve } from "../tests/serve.mjs";
-import { compare, flags, root } from "./common.mjs";
+import { benchPage, compare, flags, root } from "./common.mjs";
 
 // The page fetches the model from the server, which serves web/ (a route of Playwright's own
 // cannot carry a 100 MB body): by default web/models/smollm2/'s GGUF (`make web/models/smollm2`).
@@ -24,8 +20,6 @@ if (!(Number.isInteger(threads) && threads >= 1)) {
   console.error(`--threads must be a positive integer, got ${process.argv[threadsAt + 1]}`);
   process.exit(1);
 }
-// A cross-origin isolated page and worker (SharedArrayBuffer, so wasm threads).
-const ISOLATED = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
 // The worker of the threaded runs: the threaded build, its pool, the model bytes.
 const WORKER = `
 let mod, bytes;
@@ -51,25 +45,11 @@ if (!opts.model.startsWith(web)) {
   console.error(`--model must lie under web/ (the page fetches it from there): ${opts.model}`);
   process.exit(1);
 }
-const server = await serve({ quiet: true });
-const profile = await mkdtemp(path.join(os.tmpdir(), "tinychat-bench-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+const { page, version, close } = await benchPage("browser-bench", {
+  routes: { "**/__bench-worker.js": { contentType: "text/javascript", body: WORKER } },
 });
 try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("crash", () => console.error("browser-bench: the page crashed"));
-  page.on("console", (m) => m.type() === "error" && console.error(`page: ${m.text()}`));
-  // A blank page of the server's origin (so that /pkg/ is same-origin), made by the route.
-  await page.route("**/__bench.html", (route) =>
-    route.fulfill({ contentType: "text/html", headers: ISOLATED, body: "<!doctype html><title>tinychat bench</title>" }),
-  );
-  await page.route("**/__bench-worker.js", (route) => route.fulfill({ contentType: "text/javascript", headers: ISOLATED, body: WORKER }));
-  await page.goto(server.url + "__bench.html");
   const url = "/" + opts.model.slice(web.length).split(path.sep).join("/");
-  const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium");
   if (threads === 1) {
     await page.evaluate(async (url) => {
       const wasm = await import("/pkg/tinychat_wasm.js");
@@ -105,7 +85,5 @@ try {
   console.error(`browser-bench: ${e.message ?? e}`);
   process.exitCode = 1;
 } finally {
-  await context.close().catch(() => {});
-  await rm(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }

@@ -2,6 +2,7 @@
 // file (`tinychat bench infer`, one thread and all), medians and the table.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,4 +85,44 @@ export async function compare(opts, wasmName, wasm) {
     }
   }
   console.log(`load at end ${load()}`);
+}
+
+// Response headers that make a page and its workers cross-origin isolated (SharedArrayBuffer, so
+// wasm threads).
+export const ISOLATED = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+
+/// Headless Chromium on a blank, cross-origin isolated page of web/tests/serve.mjs's origin (so
+/// /pkg/ and /models/ are same-origin), with `routes` ({ "**/path": { contentType, body } })
+/// served beside it. Returns { page, version, close }; `name` prefixes the page's errors.
+export async function benchPage(name, { webgpu = false, routes = {} } = {}) {
+  const { chromium } = await import("playwright-core");
+  const { serve } = await import("../tests/serve.mjs");
+  const server = await serve({ quiet: true });
+  const profile = await mkdtemp(path.join(os.tmpdir(), "tinychat-bench-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+      ...(webgpu ? ["--enable-unsafe-webgpu"] : [])],
+  });
+  const close = async () => {
+    await context.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true });
+    server.close();
+  };
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on("crash", () => console.error(`${name}: the page crashed`));
+    page.on("console", (m) => m.type() === "error" && console.error(`page: ${m.text()}`));
+    const all = { "**/__bench.html": { contentType: "text/html", body: "<!doctype html><title>tinychat bench</title>" }, ...routes };
+    for (const [glob, { contentType, body }] of Object.entries(all)) {
+      await page.route(glob, (route) => route.fulfill({ contentType, headers: ISOLATED, body }));
+    }
+    await page.goto(server.url + "__bench.html");
+    const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium");
+    return { page, version, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

@@ -10,9 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { serve } from "../tests/serve.mjs";
-import { root } from "./common.mjs";
+import { benchPage, root } from "./common.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -48,35 +46,8 @@ async function nativeRun(dir) {
   return { what: cells[1], ms: Number(cells[3]), tokens };
 }
 
-const server = await serve({ quiet: true });
-const profile = await mkdtemp(path.join(os.tmpdir(), "tinychat-bench-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    ...(webgpu ? ["--enable-unsafe-webgpu"] : []),
-  ],
-});
+const { page, version, close } = await benchPage("moderate-bench", { webgpu });
 try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on("crash", () => console.error("moderate-bench: the page crashed"));
-  page.on("console", (m) => m.type() === "error" && console.error(`page: ${m.text()}`));
-  // A blank, cross-origin isolated page of the server's origin (so /pkg/ is same-origin and the
-  // worker may run threads), made by the route.
-  await page.route("**/__bench.html", (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      headers: { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" },
-      body: "<!doctype html><title>tinychat moderation bench</title>",
-    }),
-  );
-  await page.goto(server.url + "__bench.html");
-  const version = await page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium");
   // One engine per backend, opened once (the download and load are not timed); each round
   // times `checks` checks after one untimed.
   const open = (backend) =>
@@ -124,7 +95,5 @@ try {
   console.error(`moderate-bench: ${e.message ?? e}`);
   process.exitCode = 1;
 } finally {
-  await context.close().catch(() => {});
-  await rm(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }
