@@ -84,9 +84,9 @@ demo: deps web web/models/smollm2
 test: deps models/smollm2
 	cargo fmt --check
 	@# One build of the test binaries: the `train` feature only adds code, so every suite runs
-	@# once with it (the wasm32 build below checks the library without it).
+	@# once with it. The browser suites build the library for wasm32 without it (test-web.sh's
+	@# scripts/build-web.sh, the same `cargo build --lib --target wasm32-unknown-unknown --release`).
 	cargo test --features train
-	cargo build --lib --target $(WASM_TARGET) --release
 	@set -e; for s in $(BROWSER_TESTS); do echo "==> $$s"; "$$s"; done
 
 fmt:
