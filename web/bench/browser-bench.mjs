@@ -9,15 +9,14 @@
 //   make web/models/smollm2 && scripts/build-web.sh && cargo build --release
 //   node web/bench/browser-bench.mjs [--model web/...gguf] [--dtype q4_1,q8_0,f32] [--rounds 3] [--threads 2]
 import path from "node:path";
-import { benchPage, compare, flags, root } from "./common.mjs";
+import { arg, benchPage, compare, flags, root } from "./common.mjs";
 
 // The page fetches the model from the server, which serves web/ (a route of Playwright's own
 // cannot carry a 100 MB body): by default web/models/smollm2/'s GGUF (`make web/models/smollm2`).
 const opts = flags("web/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-const threadsAt = process.argv.indexOf("--threads");
-const threads = threadsAt >= 0 ? Number(process.argv[threadsAt + 1]) : 1;
+const threads = Number(arg("--threads", "1"));
 if (!(Number.isInteger(threads) && threads >= 1)) {
-  console.error(`--threads must be a positive integer, got ${process.argv[threadsAt + 1]}`);
+  console.error(`--threads must be a positive integer, got ${arg("--threads")}`);
   process.exit(1);
 }
 // The worker of the threaded runs: the threaded build, its pool, the model bytes.

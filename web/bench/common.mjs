@@ -10,28 +10,35 @@ import { fileURLToPath } from "node:url";
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SMOLLM2 = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-export function flags(dflt = SMOLLM2, argv = process.argv.slice(2)) {
-  const arg = (name, dflt) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : dflt;
-  };
-  const model = path.resolve(root, arg("--model", dflt));
-  if (!existsSync(model)) {
-    console.error(`${model} is missing: run \`make ${path.dirname(dflt)}\` (or pass --model FILE.gguf)`);
-    process.exit(1);
-  }
+/// The value after `name` on the command line, or `dflt`.
+export function arg(name, dflt, argv = process.argv.slice(2)) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+}
+
+/// Exits with the command to run when the wasm package or the native binary is not built.
+export function needBuilt() {
   for (const f of ["pkg/tinychat_wasm_bg.wasm", "target/release/tinychat"]) {
     if (!existsSync(path.join(root, f))) {
       console.error(`${f} is missing: run scripts/build-web.sh and cargo build --release first`);
       process.exit(1);
     }
   }
+}
+
+export function flags(dflt = SMOLLM2, argv = process.argv.slice(2)) {
+  const model = path.resolve(root, arg("--model", dflt, argv));
+  if (!existsSync(model)) {
+    console.error(`${model} is missing: run \`make ${path.dirname(dflt)}\` (or pass --model FILE.gguf)`);
+    process.exit(1);
+  }
+  needBuilt();
   return {
     model,
-    dtypes: arg("--dtype", "q4_1,q8_0,f32").split(",").filter(Boolean),
-    prompt: Number(arg("--prompt", 32)),
-    tokens: Number(arg("--tokens", 32)),
-    rounds: Number(arg("--rounds", 3)),
+    dtypes: arg("--dtype", "q4_1,q8_0,f32", argv).split(",").filter(Boolean),
+    prompt: Number(arg("--prompt", 32, argv)),
+    tokens: Number(arg("--tokens", 32, argv)),
+    rounds: Number(arg("--rounds", 3, argv)),
   };
 }
 

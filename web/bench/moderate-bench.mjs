@@ -10,12 +10,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { benchPage, root } from "./common.mjs";
+import { arg, benchPage, needBuilt, root } from "./common.mjs";
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
+needBuilt();
 const rounds = Number(arg("--rounds", "3"));
 const checks = Number(arg("--checks", "20"));
 const text = arg("--text", "Can you give me a simple recipe for chocolate chip cookies that my kids can help me bake?");
